@@ -1,0 +1,311 @@
+/*!
+The catalog of downstream tools: what every connected server offers, under the names agent code uses.
+
+This crate is pure: it does no IO, spawns nothing and reads no clock. The gateway feeds it the
+`tools/list` answers it received (as JSON values, so this crate does not depend on any MCP SDK) and
+gets back a [`Catalog`] with, for every tool:
+
+- the server it belongs to (the config key) and its original MCP name, which is what goes back over
+  the wire;
+- a code identifier in lowerCamelCase that is a valid TypeScript identifier, never a reserved word,
+  and unique inside its server ([`identifier`]);
+- its title, description, input and output schemas and annotations, with broken input schemas
+  repaired ([`schema`]) and a warning recorded for each repair.
+
+[`search`] ranks tools for a query with a small BM25 over name, title, description and server.
+
+```
+use sluice_catalog::{Catalog, ServerTools};
+use serde_json::json;
+
+let catalog = Catalog::build(vec![ServerTools::from_values(
+    "server-everything",
+    vec![json!({"name": "get-sum", "inputSchema": {"type": "object"}})],
+)]);
+let tool = catalog.tool("server-everything", "get-sum").unwrap();
+assert_eq!(tool.identifier, "getSum");
+```
+*/
+#![deny(missing_docs)]
+
+pub mod identifier;
+pub mod schema;
+pub mod search;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use identifier::{assign_identifiers, to_identifier};
+pub use search::{Detail, SearchHit, SearchQuery};
+
+/// One tool of one server, as agent code sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogTool {
+    /// The server's config key (also its folder in the generated tree).
+    pub server: String,
+    /// The tool's original MCP name: what `tools/call` sends.
+    pub name: String,
+    /// The lowerCamelCase identifier used for the file and the function.
+    pub identifier: String,
+    /// Human-readable title, from `title` or `annotations.title`.
+    pub title: Option<String>,
+    /// The tool's description, as the server sent it.
+    pub description: Option<String>,
+    /// The input schema after repair; always an object schema.
+    pub input_schema: Map<String, Value>,
+    /// The output schema, when the server declared one.
+    pub output_schema: Option<Map<String, Value>>,
+    /// The tool's annotations (hints), passed through untouched.
+    pub annotations: Option<Value>,
+    /// What was repaired or dropped while reading this tool's definition.
+    pub warnings: Vec<String>,
+}
+
+impl CatalogTool {
+    /// The first sentence or line of the description, for one-line summaries.
+    pub fn summary(&self) -> String {
+        let text = self.description.as_deref().or(self.title.as_deref()).unwrap_or("");
+        one_line_summary(text)
+    }
+}
+
+/// Cut a description down to its first line or sentence, at most 160 characters.
+pub fn one_line_summary(text: &str) -> String {
+    const MAX_CHARS: usize = 160;
+    let first_line = text.trim().lines().next().unwrap_or("").trim();
+    let sentence_end = first_line
+        .char_indices()
+        .find(|&(index, character)| {
+            character == '.'
+                && first_line[index + 1..].starts_with(|next: char| next.is_whitespace())
+        })
+        .map(|(index, _)| index + 1);
+    let sentence = match sentence_end {
+        Some(end) => &first_line[..end],
+        None => first_line,
+    };
+    if sentence.chars().count() <= MAX_CHARS {
+        return sentence.to_owned();
+    }
+    let mut cut: String = sentence.chars().take(MAX_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// The raw `tools/list` answer of one server, before it becomes part of a catalog.
+#[derive(Debug, Clone, Default)]
+pub struct ServerTools {
+    /// The server's config key.
+    pub server: String,
+    /// Each tool definition as the server sent it (a JSON object per tool).
+    pub tools: Vec<Value>,
+}
+
+impl ServerTools {
+    /// Wrap one server's tool definitions.
+    pub fn from_values(server: impl Into<String>, tools: Vec<Value>) -> Self {
+        Self { server: server.into(), tools }
+    }
+}
+
+/// Every tool of every connected server.
+///
+/// Invariant: inside one server, identifiers are unique and tools are ordered by identifier;
+/// servers are ordered by name. The order does not depend on the order the servers answered in,
+/// so the generated tree and search results are deterministic.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    servers: BTreeMap<String, Vec<CatalogTool>>,
+    /// Definitions that could not be used at all (no name), per server, with the reason.
+    rejected: Vec<RejectedTool>,
+}
+
+/// A tool definition that was dropped, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RejectedTool {
+    /// The server that sent it.
+    pub server: String,
+    /// Why it could not be used.
+    pub reason: String,
+}
+
+impl Catalog {
+    /// Build a catalog from the `tools/list` answers of each server.
+    ///
+    /// A definition without a usable `name` is rejected (and reported by [`Catalog::rejected`]);
+    /// a broken schema is repaired and the repair recorded in the tool's warnings. Duplicate
+    /// names inside one server keep the first definition.
+    pub fn build(servers: Vec<ServerTools>) -> Self {
+        let mut catalog = Catalog::default();
+        for ServerTools { server, tools } in servers {
+            let mut parsed: Vec<CatalogTool> = Vec::with_capacity(tools.len());
+            for value in tools {
+                match parse_tool(&server, value) {
+                    Ok(tool) => {
+                        if parsed.iter().any(|existing| existing.name == tool.name) {
+                            catalog.rejected.push(RejectedTool {
+                                server: server.clone(),
+                                reason: format!("duplicate tool name `{}` ignored", tool.name),
+                            });
+                        } else {
+                            parsed.push(tool);
+                        }
+                    }
+                    Err(reason) => catalog.rejected.push(RejectedTool { server: server.clone(), reason }),
+                }
+            }
+            let names: Vec<&str> = parsed.iter().map(|tool| tool.name.as_str()).collect();
+            let identifiers = assign_identifiers(&names);
+            for (tool, identifier) in parsed.iter_mut().zip(identifiers) {
+                tool.identifier = identifier;
+            }
+            parsed.sort_by(|left, right| left.identifier.cmp(&right.identifier));
+            catalog.servers.insert(server, parsed);
+        }
+        catalog
+    }
+
+    /// Server names, in order.
+    pub fn server_names(&self) -> impl Iterator<Item = &str> {
+        self.servers.keys().map(String::as_str)
+    }
+
+    /// The tools of one server, ordered by identifier; `None` for an unknown server.
+    pub fn server_tools(&self, server: &str) -> Option<&[CatalogTool]> {
+        self.servers.get(server).map(Vec::as_slice)
+    }
+
+    /// Every tool, servers in order, tools in order.
+    pub fn tools(&self) -> impl Iterator<Item = &CatalogTool> {
+        self.servers.values().flatten()
+    }
+
+    /// How many tools the catalog holds.
+    pub fn len(&self) -> usize {
+        self.servers.values().map(Vec::len).sum()
+    }
+
+    /// True when no server offers any tool.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Look a tool up by server and original MCP name.
+    pub fn tool(&self, server: &str, name: &str) -> Option<&CatalogTool> {
+        self.servers.get(server)?.iter().find(|tool| tool.name == name)
+    }
+
+    /// Look a tool up by server and code identifier.
+    pub fn tool_by_identifier(&self, server: &str, identifier: &str) -> Option<&CatalogTool> {
+        self.servers.get(server)?.iter().find(|tool| tool.identifier == identifier)
+    }
+
+    /// Definitions that were dropped while building.
+    pub fn rejected(&self) -> &[RejectedTool] {
+        &self.rejected
+    }
+
+    /// Rank tools for a query. See [`search`].
+    pub fn search(&self, query: &SearchQuery) -> Vec<SearchHit<'_>> {
+        search::search(self, query)
+    }
+}
+
+fn parse_tool(server: &str, value: Value) -> Result<CatalogTool, String> {
+    let Value::Object(mut object) = value else {
+        return Err("tool definition is not a JSON object".to_owned());
+    };
+    let name = match object.remove("name") {
+        Some(Value::String(name)) if !name.trim().is_empty() => name,
+        Some(Value::String(_)) => return Err("tool definition has an empty `name`".to_owned()),
+        Some(_) => return Err("tool definition has a non-string `name`".to_owned()),
+        None => return Err("tool definition has no `name`".to_owned()),
+    };
+    let string_field = |object: &mut Map<String, Value>, key: &str| match object.remove(key) {
+        Some(Value::String(text)) if !text.trim().is_empty() => Some(text),
+        _ => None,
+    };
+    let description = string_field(&mut object, "description");
+    let annotations = object.remove("annotations").filter(Value::is_object);
+    let title = string_field(&mut object, "title").or_else(|| {
+        annotations
+            .as_ref()
+            .and_then(|annotations| annotations.get("title"))
+            .and_then(Value::as_str)
+            .filter(|title| !title.trim().is_empty())
+            .map(str::to_owned)
+    });
+    let mut warnings = Vec::new();
+    let input_schema =
+        schema::repair_input_schema(object.remove("inputSchema"), &mut warnings);
+    let output_schema = match object.remove("outputSchema") {
+        Some(Value::Object(schema)) => Some(schema),
+        Some(Value::Null) | None => None,
+        Some(_) => {
+            warnings.push("`outputSchema` is not an object; ignored".to_owned());
+            None
+        }
+    };
+    Ok(CatalogTool {
+        server: server.to_owned(),
+        name,
+        identifier: String::new(),
+        title,
+        description,
+        input_schema,
+        output_schema,
+        annotations,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn builds_sorted_catalog_with_identifiers() {
+        let catalog = Catalog::build(vec![
+            ServerTools::from_values(
+                "b-server",
+                vec![json!({"name": "zeta", "inputSchema": {"type": "object"}})],
+            ),
+            ServerTools::from_values(
+                "a-server",
+                vec![
+                    json!({"name": "get-sum", "inputSchema": {"type": "object"}}),
+                    json!({"name": "echo", "description": "Echo it. More text.", "inputSchema": {"type": "object"}}),
+                    json!({"description": "nameless"}),
+                    json!({"name": "echo", "inputSchema": {"type": "object"}}),
+                ],
+            ),
+        ]);
+        let names: Vec<_> = catalog.server_names().collect();
+        assert_eq!(names, ["a-server", "b-server"]);
+        let identifiers: Vec<_> =
+            catalog.server_tools("a-server").unwrap().iter().map(|t| t.identifier.as_str()).collect();
+        assert_eq!(identifiers, ["echo", "getSum"]);
+        assert_eq!(catalog.rejected().len(), 2);
+        assert_eq!(catalog.tool("a-server", "echo").unwrap().summary(), "Echo it.");
+        assert_eq!(catalog.len(), 3);
+    }
+
+    #[test]
+    fn summary_is_bounded() {
+        let long = "word ".repeat(100);
+        assert!(one_line_summary(&long).chars().count() <= 160);
+        assert_eq!(one_line_summary("v1.2 is out\nsecond line"), "v1.2 is out");
+    }
+
+    #[test]
+    fn title_falls_back_to_annotations() {
+        let catalog = Catalog::build(vec![ServerTools::from_values(
+            "s",
+            vec![json!({"name": "t", "annotations": {"title": "Nice"}, "inputSchema": {}})],
+        )]);
+        assert_eq!(catalog.tool("s", "t").unwrap().title.as_deref(), Some("Nice"));
+    }
+}

@@ -1,0 +1,92 @@
+/**
+ * Sluice runtime: what every generated tool wrapper is built on.
+ *
+ * Tool calls leave the sandbox as messages to the Sluice gateway, which checks the arguments
+ * against the tool's input schema and forwards the call over MCP to the right server.
+ */
+
+/** The content blocks a tool sent with its error, when it sent any. */
+export type ToolContent = unknown;
+
+/**
+ * Thrown when a tool call fails: the tool reported an error, the arguments did not match its
+ * schema, the server is down, or the call timed out. Catch it to handle the failure in code.
+ */
+export class ToolError extends Error {
+  /** The server the call went to (its folder name under ./servers). */
+  readonly server: string;
+  /** The tool's original MCP name. */
+  readonly tool: string;
+  /** `tool`, `invalid_arguments`, `unknown_tool`, `server_unavailable`, `timeout`, `limit`, `transport`. */
+  readonly kind: string;
+  /** The tool's own content blocks when it reported the error itself. */
+  readonly content: ToolContent | undefined;
+  /** True when the same call may succeed if tried again later. */
+  readonly retryable: boolean;
+
+  constructor(server: string, tool: string, kind: string, message: string, content?: ToolContent, retryable = false) {
+    super(`${server}.${tool}: ${message}`);
+    this.name = "ToolError";
+    this.server = server;
+    this.tool = tool;
+    this.kind = kind;
+    this.content = content;
+    this.retryable = retryable;
+  }
+}
+
+interface HostFailure {
+  kind: string;
+  message: string;
+  content?: ToolContent;
+  retryable: boolean;
+}
+
+declare const __sluiceHost: {
+  callTool(server: string, tool: string, input: unknown): Promise<unknown>;
+};
+
+/**
+ * Call a tool by server and original name. Resolves with the tool's `structuredContent`, else its
+ * text parsed as JSON when it is JSON, else its text. Rejects with a {@link ToolError}.
+ */
+export async function callMCPTool<T = unknown>(server: string, tool: string, input: unknown = {}): Promise<T> {
+  try {
+    return (await __sluiceHost.callTool(server, tool, input ?? {})) as T;
+  } catch (failure) {
+    const detail = failure as HostFailure;
+    if (detail && typeof detail === "object" && typeof detail.kind === "string") {
+      throw new ToolError(server, tool, detail.kind, detail.message, detail.content, detail.retryable);
+    }
+    throw failure;
+  }
+}
+
+/** Options for {@link retry}. */
+export interface RetryOptions {
+  /** Attempts in all, including the first. Default 3. */
+  attempts?: number;
+  /** Delay before the second attempt, in ms; doubles after each failure. Default 200. */
+  initialDelayMs?: number;
+  /** Upper bound of one delay, in ms. Default 5000. */
+  maxDelayMs?: number;
+  /** Which errors to retry. Default: a ToolError marked retryable. */
+  shouldRetry?: (error: unknown) => boolean;
+}
+
+/** Run `operation`, retrying transient failures with exponential backoff. */
+export async function retry<T>(operation: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const attempts = Math.max(1, options.attempts ?? 3);
+  const maxDelayMs = options.maxDelayMs ?? 5000;
+  const shouldRetry = options.shouldRetry ?? ((error: unknown) => error instanceof ToolError && error.retryable);
+  let delayMs = options.initialDelayMs ?? 200;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (attempt >= attempts || !shouldRetry(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      delayMs = Math.min(delayMs * 2, maxDelayMs);
+    }
+  }
+}

@@ -1,0 +1,385 @@
+//! The virtual file tree agents browse: `README.md`, `runtime.ts` and one folder per server.
+//!
+//! The tree is plain data (paths to text), built once per catalog and served by `list_files` and
+//! `read_file`, or written to disk by `sluice tools tree`. Paths are relative, `/`-separated and
+//! never start with `./`; lookups accept a few spellings agents commonly use (see
+//! [`normalize_path`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sluice_catalog::{Catalog, CatalogTool};
+
+use crate::escape::{jsdoc_block, string_literal};
+use crate::typescript::{code_identifier, tool_file, type_names};
+
+/// A generated file tree: relative path to file content, in path order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeneratedTree {
+    files: BTreeMap<String, String>,
+}
+
+impl GeneratedTree {
+    /// The content of a file.
+    ///
+    /// `path` goes through [`normalize_path`]; when no file has that exact path, the path with
+    /// `.ts` appended is tried, the way module specifiers name files (`./servers/x/getSum`).
+    pub fn get(&self, path: &str) -> Option<&str> {
+        self.resolve(path)
+            .and_then(|path| self.files.get(path))
+            .map(String::as_str)
+    }
+
+    /// The canonical path of the file `path` names (see [`GeneratedTree::get`]), if there is one.
+    pub fn resolve(&self, path: &str) -> Option<&str> {
+        let normalized = normalize_path(path)?;
+        if let Some((found, _)) = self.files.get_key_value(&normalized) {
+            return Some(found);
+        }
+        let with_extension = format!("{normalized}.ts");
+        self.files
+            .get_key_value(&with_extension)
+            .map(|(found, _)| found.as_str())
+    }
+
+    /// Every file path, in order.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+
+    /// How many files the tree holds.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// True when the tree holds no file (only for a tree not made by [`generate_tree`]).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Every file as `(path, content)`, in path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.files
+            .iter()
+            .map(|(path, content)| (path.as_str(), content.as_str()))
+    }
+
+    /// The immediate children of a folder, sorted: file names, and folder names with a trailing
+    /// `/`. `""`, `"."` and `"/"` name the root. `None` when no folder has that path (including
+    /// when it names a file).
+    pub fn list(&self, folder: &str) -> Option<Vec<String>> {
+        let folder = normalize_path(folder)?;
+        let prefix = if folder.is_empty() {
+            String::new()
+        } else {
+            format!("{folder}/")
+        };
+        let mut children = BTreeSet::new();
+        for path in self.files.range(prefix.clone()..).map(|(path, _)| path) {
+            let Some(rest) = path.strip_prefix(&prefix) else {
+                break;
+            };
+            match rest.split_once('/') {
+                Some((child_folder, _)) => children.insert(format!("{child_folder}/")),
+                None => children.insert(rest.to_owned()),
+            };
+        }
+        if children.is_empty() && !folder.is_empty() {
+            return None;
+        }
+        Some(children.into_iter().collect())
+    }
+
+    /// Add or replace a file. Paths are stored normalized; a path that does not normalize
+    /// (it climbs out with `..`) is ignored.
+    fn insert(&mut self, path: &str, content: String) {
+        if let Some(path) = normalize_path(path) {
+            self.files.insert(path, content);
+        }
+    }
+}
+
+impl<'tree> IntoIterator for &'tree GeneratedTree {
+    type Item = (&'tree str, &'tree str);
+    type IntoIter = Box<dyn Iterator<Item = (&'tree str, &'tree str)> + 'tree>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+/// The canonical form of a path in the tree, or `None` when it leaves the tree.
+///
+/// Leading `/` and `./`, repeated `/`, `.` segments and a trailing `/` are dropped, so
+/// `./servers//x/` and `servers/x` are the same path; the root is `""`. A `..` segment is refused
+/// rather than resolved: nothing in the tree needs it, and refusing it keeps every lookup inside
+/// the tree by construction.
+pub fn normalize_path(path: &str) -> Option<String> {
+    let mut segments = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => return None,
+            segment => segments.push(segment),
+        }
+    }
+    Some(segments.join("/"))
+}
+
+/// Generate the whole tree for a catalog.
+///
+/// ```text
+/// README.md                         how to import and call tools
+/// runtime.ts                        callMCPTool, ToolError, retry
+/// servers/<server>/index.ts         the server's tools, listed and re-exported
+/// servers/<server>/<identifier>.ts  one typed async function per tool
+/// ```
+///
+/// Server names are used verbatim in paths (the configuration validates them); wherever they
+/// appear inside code they are escaped.
+pub fn generate_tree(catalog: &Catalog) -> GeneratedTree {
+    let mut tree = GeneratedTree::default();
+    tree.insert("README.md", readme(catalog));
+    tree.insert("runtime.ts", crate::RUNTIME_TS.to_owned());
+    for server in catalog.server_names() {
+        let tools = catalog.server_tools(server).unwrap_or_default();
+        let folder = crate::server_folder(server);
+        for tool in tools {
+            tree.insert(
+                &format!("{folder}/{}.ts", code_identifier(tool)),
+                tool_file(tool),
+            );
+        }
+        tree.insert(&format!("{folder}/index.ts"), index_file(server, tools));
+    }
+    tree
+}
+
+/// A name to import a server's module under: its name as a lowerCamelCase identifier.
+fn module_alias(server: &str) -> String {
+    sluice_catalog::to_identifier(server)
+}
+
+/// The import statement an agent's script (at the tree root) uses for a server.
+fn import_example(server: &str) -> String {
+    format!(
+        "import * as {} from {};",
+        module_alias(server),
+        string_literal(&format!("./{}", crate::server_folder(server)))
+    )
+}
+
+/// `servers/<server>/index.ts`: a header listing the tools with one-line summaries, then a
+/// re-export of each tool's function and its input and output types.
+fn index_file(server: &str, tools: &[CatalogTool]) -> String {
+    let count = match tools.len() {
+        1 => "1 tool".to_owned(),
+        count => format!("{count} tools"),
+    };
+    let mut header = format!(
+        "Tools of the MCP server {} ({count}).\n\nUse from a script at the tree root:\n{}\n",
+        string_literal(server),
+        import_example(server)
+    );
+    for tool in tools {
+        let summary = tool.summary();
+        header.push('\n');
+        header.push_str(&format!("- {}", code_identifier(tool)));
+        if !summary.is_empty() {
+            header.push_str(": ");
+            header.push_str(&summary);
+        }
+    }
+    let mut file = jsdoc_block(&header, "");
+    file.push('\n');
+    for tool in tools {
+        let identifier = code_identifier(tool);
+        let module = string_literal(&format!("./{identifier}"));
+        let (input, output) = type_names(tool);
+        file.push_str(&format!("export {{ {identifier} }} from {module};\n"));
+        file.push_str(&format!(
+            "export type {{ {input}, {output} }} from {module};\n"
+        ));
+    }
+    file
+}
+
+/// `README.md`: what the tree is and how to use it, with a real example when there is a tool.
+fn readme(catalog: &Catalog) -> String {
+    let mut readme = String::from(
+        "# Tool API\n\n\
+         Typed TypeScript wrappers for the tools of every connected MCP server.\n\n\
+         - `runtime.ts`: `callMCPTool`, `ToolError` (thrown when a call fails) and `retry`.\n\
+         - `servers/<server>/index.ts`: one server's tools, each with a one-line summary.\n\
+         - `servers/<server>/<tool>.ts`: one tool's input and output types and its async \
+         function.\n\n",
+    );
+    let example = catalog.tools().next();
+    let (server, call) = match example {
+        Some(tool) => (
+            tool.server.as_str(),
+            format!(
+                "{}.{}(/* input */)",
+                module_alias(&tool.server),
+                code_identifier(tool)
+            ),
+        ),
+        None => ("<server>", "server.someTool(/* input */)".to_owned()),
+    };
+    readme.push_str("Import a server's tools and call them from a script at the tree root:\n\n");
+    readme.push_str(&format!(
+        "```ts\n{}\nconst result = await {call};\n```\n\n",
+        import_example(server)
+    ));
+    readme.push_str("Servers:\n\n");
+    let mut any = false;
+    for server in catalog.server_names() {
+        let count = catalog.server_tools(server).map_or(0, <[CatalogTool]>::len);
+        let plural = if count == 1 { "" } else { "s" };
+        readme.push_str(&format!(
+            "- {} ({count} tool{plural})\n",
+            markdown_code(server)
+        ));
+        any = true;
+    }
+    if !any {
+        readme.push_str("- (none connected)\n");
+    }
+    readme
+}
+
+/// Text as a Markdown code span, with anything that could end the span or the line removed.
+fn markdown_code(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .filter(|character| *character != '`' && !character.is_control())
+        .collect();
+    format!("`{cleaned}`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sluice_catalog::ServerTools;
+
+    fn catalog() -> Catalog {
+        Catalog::build(vec![
+            ServerTools::from_values(
+                "server-everything",
+                vec![
+                    json!({"name": "get-sum", "description": "Adds two numbers. Really.", "inputSchema": {"type": "object"}}),
+                    json!({"name": "echo", "inputSchema": {"type": "object"}}),
+                ],
+            ),
+            ServerTools::from_values(
+                "fs",
+                vec![json!({"name": "read_file", "inputSchema": {"type": "object"}})],
+            ),
+        ])
+    }
+
+    #[test]
+    fn normalizes_paths() {
+        assert_eq!(
+            normalize_path("./servers//x/").as_deref(),
+            Some("servers/x")
+        );
+        assert_eq!(normalize_path("/runtime.ts").as_deref(), Some("runtime.ts"));
+        assert_eq!(normalize_path(".").as_deref(), Some(""));
+        assert_eq!(normalize_path(""), Some(String::new()));
+        assert_eq!(normalize_path("servers/../etc"), None);
+    }
+
+    #[test]
+    fn has_every_file() {
+        let tree = generate_tree(&catalog());
+        let paths: Vec<&str> = tree.paths().collect();
+        assert_eq!(
+            paths,
+            [
+                "README.md",
+                "runtime.ts",
+                "servers/fs/index.ts",
+                "servers/fs/readFile.ts",
+                "servers/server-everything/echo.ts",
+                "servers/server-everything/getSum.ts",
+                "servers/server-everything/index.ts",
+            ]
+        );
+        assert_eq!(tree.len(), 7);
+        assert!(!tree.is_empty());
+        assert_eq!(tree.iter().count(), 7);
+        assert_eq!(tree.get("runtime.ts"), Some(crate::RUNTIME_TS));
+    }
+
+    #[test]
+    fn lookups_accept_common_spellings() {
+        let tree = generate_tree(&catalog());
+        let file = tree.get("servers/fs/readFile.ts").expect("file exists");
+        assert_eq!(tree.get("./servers/fs/readFile.ts"), Some(file));
+        assert_eq!(tree.get("servers/fs/readFile"), Some(file));
+        assert_eq!(
+            tree.resolve("./servers/fs/readFile"),
+            Some("servers/fs/readFile.ts")
+        );
+        assert_eq!(tree.get("servers/fs"), None);
+        assert_eq!(tree.get("servers/fs/../fs/readFile.ts"), None);
+        assert_eq!(tree.get("servers/fs/nothing.ts"), None);
+    }
+
+    #[test]
+    fn lists_folders() {
+        let tree = generate_tree(&catalog());
+        assert_eq!(
+            tree.list("").unwrap(),
+            ["README.md", "runtime.ts", "servers/"]
+        );
+        assert_eq!(tree.list(".").unwrap(), tree.list("/").unwrap());
+        assert_eq!(
+            tree.list("./servers/").unwrap(),
+            ["fs/", "server-everything/"]
+        );
+        assert_eq!(
+            tree.list("servers/server-everything").unwrap(),
+            ["echo.ts", "getSum.ts", "index.ts"]
+        );
+        assert_eq!(tree.list("servers/nope"), None);
+        assert_eq!(tree.list("runtime.ts"), None);
+        assert_eq!(tree.list("serv"), None);
+        assert_eq!(GeneratedTree::default().list(""), Some(Vec::new()));
+    }
+
+    #[test]
+    fn index_lists_and_reexports_tools() {
+        let tree = generate_tree(&catalog());
+        let index = tree.get("servers/server-everything/index.ts").unwrap();
+        assert!(
+            index.starts_with("/**\n * Tools of the MCP server \"server-everything\" (2 tools).")
+        );
+        assert!(
+            index.contains(
+                " * import * as serverEverything from \"./servers/server-everything\";\n"
+            )
+        );
+        assert!(index.contains(" * - echo\n * - getSum: Adds two numbers.\n */\n"));
+        assert!(index.ends_with(
+            "export { echo } from \"./echo\";\nexport type { EchoInput, EchoOutput } from \"./echo\";\n\
+             export { getSum } from \"./getSum\";\nexport type { GetSumInput, GetSumOutput } from \"./getSum\";\n"
+        ));
+    }
+
+    #[test]
+    fn readme_shows_a_real_import() {
+        let tree = generate_tree(&catalog());
+        let readme = tree.get("README.md").unwrap();
+        assert!(
+            readme.contains(
+                "import * as fs from \"./servers/fs\";\nconst result = await fs.readFile("
+            )
+        );
+        assert!(readme.contains("- `server-everything` (2 tools)\n"));
+        let empty = generate_tree(&Catalog::default());
+        assert!(empty.get("README.md").unwrap().contains("(none connected)"));
+        assert_eq!(empty.len(), 2);
+    }
+}

@@ -1,0 +1,401 @@
+/*!
+Sluice's configuration: the standard `mcpServers` JSON that Claude Desktop, Claude Code and Cursor
+use (VS Code's `servers` key too), plus Sluice's own optional `sluice` section beside it.
+
+```json
+{
+  "mcpServers": {
+    "everything": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"] },
+    "remote":     { "url": "http://127.0.0.1:3901/mcp", "headers": { "Authorization": "Bearer ${TOKEN}" } }
+  },
+  "sluice": { "connectTimeoutMs": 20000, "execution": { "timeoutMs": 30000 } }
+}
+```
+
+A plain client config works unchanged: unknown top-level keys are ignored, entries marked
+`"disabled": true` are skipped, `${VAR}` and `${VAR:-default}` in commands, arguments, environment
+values, URLs and headers are expanded (as Claude Code does). Inside the `sluice` section unknown keys
+are errors, because a typo there would silently change a limit.
+
+Every error names the file, the server entry and the field, and says what was expected.
+
+[`parse`] is pure (the environment comes in as a lookup function); [`load`] reads a file.
+*/
+#![deny(missing_docs)]
+
+mod expand;
+mod settings;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+pub use settings::{ExecutionSettings, Settings};
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Config {
+    /// Where it was read from, for messages.
+    pub path: Option<PathBuf>,
+    /// Enabled servers by config key, in key order.
+    pub servers: BTreeMap<String, ServerConfig>,
+    /// Servers present but marked disabled.
+    pub disabled: Vec<String>,
+    /// Sluice's own settings.
+    pub settings: Settings,
+}
+
+/// How to reach one server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerConfig {
+    /// A child process speaking MCP over stdio.
+    Stdio(StdioServer),
+    /// A Streamable HTTP endpoint.
+    Http(HttpServer),
+}
+
+/// A server started as a child process.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StdioServer {
+    /// Program to run (looked up on `PATH` when it has no slash).
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Extra environment variables, added to Sluice's own environment.
+    pub env: BTreeMap<String, String>,
+    /// Working directory; relative paths are taken from the config file's folder.
+    pub cwd: Option<PathBuf>,
+}
+
+/// A server reached over Streamable HTTP.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HttpServer {
+    /// The MCP endpoint URL.
+    pub url: String,
+    /// Extra HTTP headers (for example `Authorization`).
+    pub headers: BTreeMap<String, String>,
+}
+
+/// What is wrong with a config.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not JSON.
+    #[error("config file {path} is not valid JSON (line {line}, column {column}): {message}")]
+    Json {
+        /// The file.
+        path: String,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value is missing or has the wrong shape.
+    #[error("config file {path}: {location}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// Where: `server "name", field "args"` or `"sluice.execution.timeoutMs"`.
+        location: String,
+        /// What was expected, and how to fix it.
+        message: String,
+    },
+}
+
+/// Read and parse a config file, expanding `${VAR}` from the process environment.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    let mut config = parse(&text, &path.display().to_string(), &|name| std::env::var(name).ok())?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    for server in config.servers.values_mut() {
+        if let ServerConfig::Stdio(stdio) = server {
+            if let Some(cwd) = &stdio.cwd {
+                if cwd.is_relative() {
+                    stdio.cwd = Some(base.join(cwd));
+                }
+            }
+        }
+    }
+    config.path = Some(path.to_owned());
+    Ok(config)
+}
+
+/// Parse config text. `origin` names the source in messages; `lookup` supplies environment
+/// variables for `${VAR}` expansion.
+pub fn parse(
+    text: &str,
+    origin: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let root: Value = serde_json::from_str(text).map_err(|error| ConfigError::Json {
+        path: origin.to_owned(),
+        line: error.line(),
+        column: error.column(),
+        message: error.to_string(),
+    })?;
+    let context = Context { origin, lookup };
+    let Value::Object(root) = root else {
+        return Err(context.invalid("top level", "expected a JSON object with an \"mcpServers\" object"));
+    };
+    let (key, servers) = match (root.get("mcpServers"), root.get("servers")) {
+        (Some(servers), _) => ("mcpServers", servers),
+        (None, Some(servers)) => ("servers", servers),
+        (None, None) => {
+            return Err(context.invalid(
+                "top level",
+                "no \"mcpServers\" object: add {\"mcpServers\": {\"name\": {\"command\": \"...\"}}}",
+            ));
+        }
+    };
+    let Value::Object(servers) = servers else {
+        return Err(context.invalid(&format!("\"{key}\""), "expected an object of server entries"));
+    };
+    let mut config = Config::default();
+    for (name, entry) in servers {
+        validate_server_name(&context, name)?;
+        let Value::Object(entry) = entry else {
+            return Err(context.invalid(&format!("server \"{name}\""), "expected an object"));
+        };
+        if entry.get("disabled").and_then(Value::as_bool) == Some(true) {
+            config.disabled.push(name.clone());
+            continue;
+        }
+        let server = context.server(name, entry)?;
+        config.servers.insert(name.clone(), server);
+    }
+    if let Some(section) = root.get("sluice") {
+        config.settings = settings::parse(section).map_err(|(field, message)| {
+            let location = if field.is_empty() {
+                "field \"sluice\"".to_owned()
+            } else {
+                format!("field \"sluice.{field}\"")
+            };
+            context.invalid(&location, &message)
+        })?;
+    }
+    Ok(config)
+}
+
+/// Server names become folder names (`servers/<name>/`) and appear in code, so they are kept to a
+/// safe alphabet.
+fn validate_server_name(context: &Context<'_>, name: &str) -> Result<(), ConfigError> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|character| character.is_ascii_alphanumeric() || "-_.".contains(character))
+        && name.starts_with(|first: char| first.is_ascii_alphanumeric());
+    if valid {
+        Ok(())
+    } else {
+        Err(context.invalid(
+            &format!("server \"{}\"", name.escape_debug()),
+            "a server name must be 1-64 characters of letters, digits, '-', '_' or '.', starting with a letter or digit (it becomes a folder name)",
+        ))
+    }
+}
+
+struct Context<'a> {
+    origin: &'a str,
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Context<'_> {
+    fn invalid(&self, location: &str, message: &str) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.origin.to_owned(),
+            location: location.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    fn field_error(&self, server: &str, field: &str, message: &str) -> ConfigError {
+        self.invalid(&format!("server \"{server}\", field \"{field}\""), message)
+    }
+
+    fn server(&self, name: &str, entry: &Map<String, Value>) -> Result<ServerConfig, ConfigError> {
+        let kind = match entry.get("type") {
+            None => None,
+            Some(Value::String(kind)) => Some(kind.as_str()),
+            Some(_) => return Err(self.field_error(name, "type", "expected a string such as \"stdio\" or \"http\"")),
+        };
+        let has_command = entry.contains_key("command");
+        let has_url = entry.contains_key("url") || entry.contains_key("serverUrl");
+        match (kind, has_command, has_url) {
+            (Some("sse"), ..) => Err(self.field_error(
+                name,
+                "type",
+                "the legacy SSE transport is not supported; use the server's Streamable HTTP endpoint (\"type\": \"http\")",
+            )),
+            (Some("stdio") | None, true, false) => self.stdio(name, entry).map(ServerConfig::Stdio),
+            (Some("http" | "streamable-http" | "streamableHttp") | None, false, true) => {
+                self.http(name, entry).map(ServerConfig::Http)
+            }
+            (_, true, true) => Err(self.field_error(
+                name,
+                "command",
+                "an entry has either \"command\" (stdio) or \"url\" (Streamable HTTP), not both",
+            )),
+            (Some(other @ ("stdio" | "http" | "streamable-http" | "streamableHttp")), ..) => {
+                let needed = if other == "stdio" { "command" } else { "url" };
+                Err(self.field_error(name, needed, &format!("missing: a \"{other}\" entry needs \"{needed}\"")))
+            }
+            (Some(other), ..) => Err(self.field_error(
+                name,
+                "type",
+                &format!("unknown transport \"{other}\": use \"stdio\" or \"http\""),
+            )),
+            (None, false, false) => Err(self.field_error(
+                name,
+                "command",
+                "missing: give \"command\" (and \"args\") to start a local server, or \"url\" for a remote one",
+            )),
+        }
+    }
+
+    fn string(&self, server: &str, field: &str, value: &Value) -> Result<String, ConfigError> {
+        match value {
+            Value::String(text) => expand::expand(text, self.lookup)
+                .map_err(|message| self.field_error(server, field, &message)),
+            other => Err(self.field_error(
+                server,
+                field,
+                &format!("expected a string, found {}", describe(other)),
+            )),
+        }
+    }
+
+    fn string_map(&self, server: &str, field: &str, value: Option<&Value>) -> Result<BTreeMap<String, String>, ConfigError> {
+        let Some(value) = value else { return Ok(BTreeMap::new()) };
+        let Value::Object(object) = value else {
+            return Err(self.field_error(server, field, &format!("expected an object of strings, found {}", describe(value))));
+        };
+        object
+            .iter()
+            .map(|(key, value)| Ok((key.clone(), self.string(server, &format!("{field}.{key}"), value)?)))
+            .collect()
+    }
+
+    fn stdio(&self, name: &str, entry: &Map<String, Value>) -> Result<StdioServer, ConfigError> {
+        let command = entry.get("command").map(|value| self.string(name, "command", value)).transpose()?.unwrap_or_default();
+        if command.trim().is_empty() {
+            return Err(self.field_error(name, "command", "must not be empty"));
+        }
+        let args = match entry.get("args") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| self.string(name, &format!("args[{index}]"), item))
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(self.field_error(name, "args", &format!("expected a list of strings, found {}", describe(other))));
+            }
+        };
+        let env = self.string_map(name, "env", entry.get("env"))?;
+        let cwd = entry.get("cwd").map(|value| self.string(name, "cwd", value)).transpose()?.map(PathBuf::from);
+        Ok(StdioServer { command, args, env, cwd })
+    }
+
+    fn http(&self, name: &str, entry: &Map<String, Value>) -> Result<HttpServer, ConfigError> {
+        let (field, value) = match entry.get("url") {
+            Some(value) => ("url", value),
+            None => ("serverUrl", entry.get("serverUrl").unwrap_or(&Value::Null)),
+        };
+        let url = self.string(name, field, value)?;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(self.field_error(name, field, &format!("\"{url}\" is not an http:// or https:// URL")));
+        }
+        let headers = self.string_map(name, "headers", entry.get("headers"))?;
+        Ok(HttpServer { url, headers })
+    }
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(text: &str) -> Config {
+        parse(text, "test.json", &|name| (name == "HOME_DIR").then(|| "/home/u".to_owned())).unwrap()
+    }
+
+    fn parse_error(text: &str) -> String {
+        parse(text, "test.json", &|_| None).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn reads_claude_desktop_file_unchanged() {
+        let config = parse_ok(
+            r#"{"globalShortcut": "Ctrl+Space",
+                "mcpServers": {
+                  "fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "${HOME_DIR}/docs"], "env": {"A": "b"}},
+                  "remote": {"url": "http://127.0.0.1:3901/mcp", "headers": {"X": "${MISSING:-fallback}"}},
+                  "off": {"command": "x", "disabled": true}
+                }}"#,
+        );
+        let ServerConfig::Stdio(fs) = &config.servers["fs"] else { panic!() };
+        assert_eq!(fs.args[2], "/home/u/docs");
+        assert_eq!(fs.env["A"], "b");
+        let ServerConfig::Http(remote) = &config.servers["remote"] else { panic!() };
+        assert_eq!(remote.headers["X"], "fallback");
+        assert_eq!(config.disabled, ["off"]);
+        assert_eq!(config.settings, Settings::default());
+    }
+
+    #[test]
+    fn reads_vscode_servers_key() {
+        let config = parse_ok(r#"{"servers": {"a": {"type": "stdio", "command": "x"}, "b": {"type": "http", "url": "https://h/mcp"}}}"#);
+        assert_eq!(config.servers.len(), 2);
+    }
+
+    #[test]
+    fn errors_name_file_entry_and_field() {
+        assert_eq!(
+            parse_error(r#"{"mcpServers": {"fs": {"command": "npx", "args": "-y"}}}"#),
+            "config file test.json: server \"fs\", field \"args\": expected a list of strings, found a string"
+        );
+        assert_eq!(
+            parse_error(r#"{"mcpServers": {"fs": {"command": "npx", "args": ["a", 3]}}}"#),
+            "config file test.json: server \"fs\", field \"args[1]\": expected a string, found a number"
+        );
+        assert!(parse_error(r#"{"mcpServers": {"fs": {"args": []}}}"#).contains("server \"fs\", field \"command\": missing"));
+        assert!(parse_error(r#"{"mcpServers": {"fs": {"url": "ftp://x"}}}"#).contains("field \"url\""));
+        assert!(parse_error(r#"{"mcpServers": {"../x": {"command": "a"}}}"#).contains("server \"../x\""));
+        assert!(parse_error(r#"{"mcpServers": {"a": {"type": "sse", "url": "http://x"}}}"#).contains("SSE"));
+        assert!(parse_error(r#"{"mcpServers": {"a": {"command": "x", "env": {"K": "${NOPE}"}}}}"#).contains("field \"env.K\": environment variable NOPE is not set"));
+        assert!(parse_error(r#"{"other": 1}"#).contains("no \"mcpServers\""));
+        assert!(parse_error("{\n  \"mcpServers\": [}").contains("line 2"));
+    }
+
+    #[test]
+    fn sluice_section_is_strict() {
+        let config = parse_ok(r#"{"mcpServers": {}, "sluice": {"connectTimeoutMs": 5, "execution": {"timeoutMs": 100}}}"#);
+        assert_eq!(config.settings.connect_timeout_ms, 5);
+        assert_eq!(config.settings.execution.timeout_ms, 100);
+        let error = parse_error(r#"{"mcpServers": {}, "sluice": {"execution": {"timeoutMS": 100}}}"#);
+        assert!(error.contains("sluice.execution"), "{error}");
+        assert!(error.contains("timeoutMS"), "{error}");
+    }
+}

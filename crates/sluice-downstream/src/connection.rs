@@ -1,0 +1,330 @@
+//! One server's supervisor: connect, list tools, watch, refresh, restart, shut down.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use process_wrap::tokio::{CommandWrap, KillOnDrop, ProcessGroup};
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, Implementation, ProtocolVersion,
+};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use sluice_config::{HttpServer, ServerConfig, Settings, StdioServer};
+
+use crate::{Live, Server, ServerState};
+
+/// Lines of a server's stderr kept for error messages.
+const STDERR_TAIL_LINES: usize = 12;
+/// Longest stderr line kept, in characters.
+const STDERR_LINE_CHARS: usize = 400;
+/// First restart delay after a crash; doubles up to [`MAX_BACKOFF`].
+const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A connection that stayed up this long resets the backoff.
+const STABLE_AFTER: Duration = Duration::from_secs(30);
+/// How long a closing server gets before its process group is killed.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The protocol version offered in `initialize`. Every server tried accepts it; see
+/// shared/design/mcp-in-the-wild.md. rmcp's default would be 2026-07-28.
+const OFFERED_PROTOCOL: ProtocolVersion = ProtocolVersion::V_2025_11_25;
+
+type Client = RunningService<RoleClient, Handler>;
+
+/// rmcp client handler: reports tool list changes to the supervisor. Everything else keeps rmcp's
+/// defaults (no roots, sampling or elicitation are offered).
+pub(crate) struct Handler {
+    server: String,
+    refresh: mpsc::UnboundedSender<()>,
+}
+
+impl ClientHandler for Handler {
+    fn get_info(&self) -> ClientConfig {
+        let mut info = ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("sluice", env!("CARGO_PKG_VERSION")),
+        );
+        info.protocol_version = OFFERED_PROTOCOL;
+        info
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        tracing::info!(server = %self.server, "tool list changed; refreshing");
+        let _ = self.refresh.send(());
+    }
+}
+
+/// The last lines a child wrote to stderr.
+#[derive(Clone, Default)]
+struct StderrTail(Arc<Mutex<VecDeque<String>>>);
+
+impl StderrTail {
+    fn push(&self, line: String) {
+        if let Ok(mut lines) = self.0.lock() {
+            if lines.len() == STDERR_TAIL_LINES {
+                lines.pop_front();
+            }
+            lines.push_back(line.chars().take(STDERR_LINE_CHARS).collect());
+        }
+    }
+
+    /// `"; its stderr ended with: ..."`, or nothing when it wrote nothing.
+    fn suffix(&self) -> String {
+        let Ok(lines) = self.0.lock() else { return String::new() };
+        if lines.is_empty() {
+            return String::new();
+        }
+        let text: Vec<&str> = lines.iter().map(String::as_str).collect();
+        format!("; its stderr ended with: {}", text.join(" | "))
+    }
+}
+
+/// Run one server's life until shutdown.
+pub(crate) async fn supervise(
+    server: Arc<Server>,
+    settings: Settings,
+    generation: watch::Sender<u64>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = INITIAL_BACKOFF;
+    let mut ever_ready = false;
+    loop {
+        let (refresh_sender, mut refresh_receiver) = mpsc::unbounded_channel();
+        let handler = Handler { server: server.name.clone(), refresh: refresh_sender };
+        let tail = StderrTail::default();
+        let timeout = crate::connect_timeout(&settings);
+        let attempt = tokio::select! {
+            () = shutdown.cancelled() => return,
+            attempt = tokio::time::timeout(timeout, connect(&server, handler, tail.clone())) => attempt,
+        };
+        let failure = match attempt {
+            Err(_elapsed) => format!(
+                "did not complete the MCP handshake within {} ms (raise sluice.connectTimeoutMs if it is just slow){}",
+                timeout.as_millis(),
+                tail.suffix()
+            ),
+            Ok(Err(message)) => format!("{message}{}", tail.suffix()),
+            Ok(Ok((client, tools))) => {
+                ever_ready = true;
+                let connected_at = Instant::now();
+                publish_ready(&server, &client, tools, &generation).await;
+                let reason = watch_connection(&server, client, &mut refresh_receiver, &generation, &shutdown).await;
+                let Some(reason) = reason else {
+                    set_down(&server, "Sluice is shutting down".to_owned(), false, &generation).await;
+                    return;
+                };
+                if connected_at.elapsed() >= STABLE_AFTER {
+                    backoff = INITIAL_BACKOFF;
+                }
+                format!("{reason}{}", tail.suffix())
+            }
+        };
+        // Restart only what worked before (a crash); a server that never started will not start
+        // by trying again, and its error stays visible.
+        let retrying = ever_ready && settings.reconnect;
+        tracing::warn!(server = %server.name, "server down: {failure}");
+        set_down(&server, failure, retrying, &generation).await;
+        if !retrying {
+            return;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        server.state.write().await.restarts += 1;
+        tracing::info!(server = %server.name, "restarting");
+    }
+}
+
+/// Connect and list tools. The error is a sentence for the agent.
+async fn connect(server: &Server, handler: Handler, tail: StderrTail) -> Result<(Client, Vec<Value>), String> {
+    let client = match &server.config {
+        ServerConfig::Stdio(stdio) => {
+            let transport = spawn_stdio(&server.name, stdio, tail)?;
+            handler.serve(transport).await.map_err(|error| handshake_failure(&error.to_string()))?
+        }
+        ServerConfig::Http(http) => {
+            let transport = http_transport(http)?;
+            handler.serve(transport).await.map_err(|error| {
+                format!("could not connect to {}: {error}", http.url)
+            })?
+        }
+    };
+    let tools = client
+        .peer()
+        .list_all_tools()
+        .await
+        .map_err(|error| format!("`tools/list` failed: {}", describe_service_error(&error)))?;
+    let tools = tools
+        .into_iter()
+        .filter_map(|tool| serde_json::to_value(tool).ok())
+        .collect();
+    Ok((client, tools))
+}
+
+fn handshake_failure(error: &str) -> String {
+    if error.contains("connection closed") {
+        "exited or closed its stdout during the MCP handshake".to_owned()
+    } else {
+        format!("the MCP handshake failed: {error}")
+    }
+}
+
+fn spawn_stdio(name: &str, stdio: &StdioServer, tail: StderrTail) -> Result<TokioChildProcess, String> {
+    let mut command = tokio::process::Command::new(&stdio.command);
+    command.args(&stdio.args).envs(&stdio.env);
+    if let Some(cwd) = &stdio.cwd {
+        command.current_dir(cwd);
+    }
+    let mut wrapped = CommandWrap::from(command);
+    // Own process group: `npx` starts node as a grandchild, and killing the group reaches both.
+    wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
+    let (transport, stderr) = TokioChildProcess::builder(wrapped)
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| spawn_failure(&stdio.command, &error))?;
+    if let Some(stderr) = stderr {
+        let server = name.to_owned();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::debug!(server = %server, "stderr: {line}");
+                tail.push(line);
+            }
+        });
+    }
+    Ok(transport)
+}
+
+fn spawn_failure(command: &str, error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "command \"{command}\" was not found: install it or give its full path in the config"
+        ),
+        std::io::ErrorKind::PermissionDenied => {
+            format!("command \"{command}\" is not executable (permission denied)")
+        }
+        _ => format!("could not start command \"{command}\": {error}"),
+    }
+}
+
+fn http_transport(http: &HttpServer) -> Result<StreamableHttpClientTransport<reqwest::Client>, String> {
+    let mut headers = std::collections::HashMap::new();
+    for (name, value) in &http.headers {
+        let header_name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("header name \"{name}\" is not a valid HTTP header name"))?;
+        let header_value = http::HeaderValue::from_str(value)
+            .map_err(|_| format!("the value of header \"{name}\" is not a valid HTTP header value"))?;
+        headers.insert(header_name, header_value);
+    }
+    let config = StreamableHttpClientTransportConfig::with_uri(http.url.as_str()).custom_headers(headers);
+    Ok(StreamableHttpClientTransport::from_config(config))
+}
+
+async fn publish_ready(server: &Server, client: &Client, tools: Vec<Value>, generation: &watch::Sender<u64>) {
+    let info = client.peer().peer_info();
+    let (protocol_version, server_info) = match info.as_deref() {
+        Some(info) => (
+            info.protocol_version.to_string(),
+            info.server_info
+                .as_ref()
+                .map(|implementation| format!("{} {}", implementation.name, implementation.version))
+                .unwrap_or_default(),
+        ),
+        None => (String::new(), String::new()),
+    };
+    tracing::info!(server = %server.name, tools = tools.len(), %protocol_version, "connected");
+    {
+        let mut live = server.state.write().await;
+        *live = Live {
+            state: ServerState::Ready { protocol_version, server_info },
+            peer: Some(client.peer().clone()),
+            tools,
+            since: Instant::now(),
+            restarts: live.restarts,
+        };
+    }
+    server.settled.send_replace(true);
+    generation.send_modify(|value| *value += 1);
+}
+
+async fn set_down(server: &Server, reason: String, retrying: bool, generation: &watch::Sender<u64>) {
+    {
+        let mut live = server.state.write().await;
+        live.state = ServerState::Down { reason, retrying };
+        live.peer = None;
+        live.tools.clear();
+        live.since = Instant::now();
+    }
+    server.settled.send_replace(true);
+    generation.send_modify(|value| *value += 1);
+}
+
+/// Serve refreshes until the connection ends. Returns why it ended, or `None` on shutdown.
+async fn watch_connection(
+    server: &Server,
+    client: Client,
+    refresh: &mut mpsc::UnboundedReceiver<()>,
+    generation: &watch::Sender<u64>,
+    shutdown: &CancellationToken,
+) -> Option<String> {
+    let peer = client.peer().clone();
+    let cancel = client.cancellation_token();
+    // `waiting` ends when the service loop ends: the server exited, closed its stdout, or the
+    // HTTP session died.
+    let mut ended = std::pin::pin!(client.waiting());
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                // Cancelling makes rmcp close the transport: stdin closed, then SIGTERM, then
+                // SIGKILL to the process group. If even that hangs, dropping the transport kills
+                // the group.
+                cancel.cancel();
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, ended).await;
+                return None;
+            }
+            Some(()) = refresh.recv() => {
+                // Several notifications in a burst need only one refresh.
+                while refresh.try_recv().is_ok() {}
+                match peer.list_all_tools().await {
+                    Ok(tools) => {
+                        let tools: Vec<Value> = tools
+                            .into_iter()
+                            .filter_map(|tool| serde_json::to_value(tool).ok())
+                            .collect();
+                        tracing::info!(server = %server.name, tools = tools.len(), "tool list refreshed");
+                        server.state.write().await.tools = tools;
+                        generation.send_modify(|value| *value += 1);
+                    }
+                    Err(error) => tracing::warn!(
+                        server = %server.name,
+                        "refreshing tools failed: {}",
+                        describe_service_error(&error)
+                    ),
+                }
+            }
+            _ = &mut ended => {
+                return Some("the server exited or closed the connection".to_owned());
+            }
+        }
+    }
+}
+
+/// A readable sentence for an rmcp service error.
+pub(crate) fn describe_service_error(error: &rmcp::ServiceError) -> String {
+    match error {
+        rmcp::ServiceError::McpError(data) => format!("the server answered error {}: {}", data.code.0, data.message),
+        rmcp::ServiceError::TransportClosed => "the connection to the server closed".to_owned(),
+        other => other.to_string(),
+    }
+}

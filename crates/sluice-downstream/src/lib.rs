@@ -1,0 +1,369 @@
+/*!
+The pool of downstream MCP connections: one supervised rmcp client per configured server.
+
+[`Pool::start`] starts a supervisor task per server and returns at once; [`Pool::wait_connected`]
+waits until every server has either connected or failed (each bounded by the connect timeout), so a
+slow or dead server never blocks the others. Each supervisor:
+
+- spawns a stdio server in its own process group (so `npx` and the node it starts die together),
+  keeps the last lines of its stderr for error messages, or opens a Streamable HTTP connection;
+- sends `initialize` offering protocol 2025-11-25 (never a `server/discover` probe first: some
+  servers refuse `initialize` after one), then lists the tools;
+- refreshes the tool list on `notifications/tools/list_changed`;
+- notices a crash, marks the server down with the reason, and restarts stdio servers with
+  exponential backoff (1 s doubling to 60 s) when `reconnect` is on;
+- closes the connection on [`Pool::shutdown`]: stdin closed, then SIGTERM, then SIGKILL to the
+  whole process group, so no child outlives the gateway.
+
+rmcp's line codec already skips non-JSON lines on a server's stdout, accepts lines up to 16 MiB and
+answers unknown server requests with -32601.
+
+Every change to the set of tools bumps a generation counter that [`Pool::subscribe`] exposes, so
+the gateway can rebuild its catalog.
+*/
+#![deny(missing_docs)]
+
+mod connection;
+mod status;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use tokio::sync::{watch, RwLock, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use sluice_config::{Config, ServerConfig, Settings};
+
+pub use status::{ServerState, ServerStatus};
+
+/// A pool of supervised connections, cheap to clone.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    servers: BTreeMap<String, Arc<Server>>,
+    generation: watch::Sender<u64>,
+    shutdown: CancellationToken,
+    settings: Settings,
+    supervisors: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// One configured server and its live state.
+pub(crate) struct Server {
+    pub(crate) name: String,
+    pub(crate) config: ServerConfig,
+    pub(crate) state: RwLock<Live>,
+    /// Bounds the calls in flight to this server.
+    pub(crate) permits: Semaphore,
+    /// Fires when the server leaves the `Connecting` state for the first time.
+    pub(crate) settled: watch::Sender<bool>,
+}
+
+/// What a supervisor publishes about its server.
+pub(crate) struct Live {
+    pub(crate) state: ServerState,
+    pub(crate) peer: Option<rmcp::Peer<rmcp::RoleClient>>,
+    pub(crate) tools: Vec<Value>,
+    pub(crate) since: Instant,
+    pub(crate) restarts: u32,
+}
+
+/// The result of one `tools/call`, as the server sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolResponse {
+    /// Content blocks (text, image, resource links...).
+    pub content: Vec<Value>,
+    /// `structuredContent`, when the server sent it.
+    pub structured_content: Option<Value>,
+    /// The tool reported an error (`isError: true`).
+    pub is_error: bool,
+    /// How long the call waited for a free slot on this server.
+    pub queued: Duration,
+    /// How long the server took to answer.
+    pub ran: Duration,
+}
+
+/// Why a tool call did not produce a response.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No server of that name is configured.
+    #[error("no server named \"{server}\" is configured")]
+    UnknownServer {
+        /// The name asked for.
+        server: String,
+    },
+    /// The server is down or still starting.
+    #[error("server \"{server}\" is not available: {reason}")]
+    Unavailable {
+        /// The server.
+        server: String,
+        /// Its state and why.
+        reason: String,
+    },
+    /// The deadline passed.
+    #[error(
+        "call to {server}.{tool} timed out after {total_ms} ms (waited {queued_ms} ms for a free slot, ran {ran_ms} ms)",
+        total_ms = queued.as_millis() + ran.as_millis(),
+        queued_ms = queued.as_millis(),
+        ran_ms = ran.as_millis()
+    )]
+    Timeout {
+        /// The server.
+        server: String,
+        /// The tool.
+        tool: String,
+        /// Time spent waiting for a slot.
+        queued: Duration,
+        /// Time spent waiting for the server.
+        ran: Duration,
+    },
+    /// The server answered with a JSON-RPC error or the connection failed.
+    #[error("call to {server}.{tool} failed after {ran_ms} ms: {message}", ran_ms = ran.as_millis())]
+    Protocol {
+        /// The server.
+        server: String,
+        /// The tool.
+        tool: String,
+        /// What went wrong.
+        message: String,
+        /// Time spent waiting for the server.
+        ran: Duration,
+    },
+}
+
+impl CallError {
+    /// True when trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, CallError::Unavailable { .. } | CallError::Timeout { .. })
+    }
+}
+
+impl Pool {
+    /// Start a supervisor for every server in `config`. Returns at once; use
+    /// [`Pool::wait_connected`] to wait for the first round of connections.
+    pub fn start(config: &Config) -> Pool {
+        let (generation, _) = watch::channel(0);
+        let servers: BTreeMap<String, Arc<Server>> = config
+            .servers
+            .iter()
+            .map(|(name, server_config)| {
+                let (settled, _) = watch::channel(false);
+                let server = Arc::new(Server {
+                    name: name.clone(),
+                    config: server_config.clone(),
+                    state: RwLock::new(Live {
+                        state: ServerState::Connecting,
+                        peer: None,
+                        tools: Vec::new(),
+                        since: Instant::now(),
+                        restarts: 0,
+                    }),
+                    permits: Semaphore::new(config.settings.max_concurrency_per_server),
+                    settled,
+                });
+                (name.clone(), server)
+            })
+            .collect();
+        let pool = Pool {
+            inner: Arc::new(PoolInner {
+                servers,
+                generation,
+                shutdown: CancellationToken::new(),
+                settings: config.settings.clone(),
+                supervisors: std::sync::Mutex::new(Vec::new()),
+            }),
+        };
+        let handles: Vec<_> = pool
+            .inner
+            .servers
+            .values()
+            .map(|server| {
+                tokio::spawn(connection::supervise(
+                    server.clone(),
+                    pool.inner.settings.clone(),
+                    pool.inner.generation.clone(),
+                    pool.inner.shutdown.clone(),
+                ))
+            })
+            .collect();
+        if let Ok(mut supervisors) = pool.inner.supervisors.lock() {
+            supervisors.extend(handles);
+        }
+        pool
+    }
+
+    /// Wait until every server has connected or failed once. `on_settled` is called as each one
+    /// settles (for progress output).
+    pub async fn wait_connected(&self, mut on_settled: impl FnMut(&ServerStatus)) {
+        let mut pending: futures::stream::FuturesUnordered<_> = self
+            .inner
+            .servers
+            .values()
+            .map(|server| {
+                let server = server.clone();
+                async move {
+                    let mut settled = server.settled.subscribe();
+                    // The sender lives as long as the server, so this only ends when settled.
+                    let _ = settled.wait_for(|settled| *settled).await;
+                    status::snapshot(&server).await
+                }
+            })
+            .collect();
+        use futures::StreamExt;
+        while let Some(status) = pending.next().await {
+            on_settled(&status);
+        }
+    }
+
+    /// The state of every server, in name order.
+    pub async fn statuses(&self) -> Vec<ServerStatus> {
+        let mut result = Vec::with_capacity(self.inner.servers.len());
+        for server in self.inner.servers.values() {
+            result.push(status::snapshot(server).await);
+        }
+        result
+    }
+
+    /// Every ready server's tool definitions, as JSON values, by server name.
+    pub async fn tools(&self) -> BTreeMap<String, Vec<Value>> {
+        let mut result = BTreeMap::new();
+        for (name, server) in &self.inner.servers {
+            let live = server.state.read().await;
+            if matches!(live.state, ServerState::Ready { .. }) {
+                result.insert(name.clone(), live.tools.clone());
+            }
+        }
+        result
+    }
+
+    /// A receiver whose value changes whenever any server's tools change (connect, refresh,
+    /// crash).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.generation.subscribe()
+    }
+
+    /// The configured server names.
+    pub fn server_names(&self) -> impl Iterator<Item = &str> {
+        self.inner.servers.keys().map(String::as_str)
+    }
+
+    /// Call a tool. `deadline` bounds queueing and the call together.
+    pub async fn call_tool(
+        &self,
+        server_name: &str,
+        tool: &str,
+        arguments: Map<String, Value>,
+        deadline: Duration,
+    ) -> Result<ToolResponse, CallError> {
+        let server = self
+            .inner
+            .servers
+            .get(server_name)
+            .ok_or_else(|| CallError::UnknownServer { server: server_name.to_owned() })?;
+        let started = Instant::now();
+        let permit = match tokio::time::timeout(deadline, server.permits.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_closed)) => {
+                return Err(CallError::Unavailable {
+                    server: server_name.to_owned(),
+                    reason: "the gateway is shutting down".to_owned(),
+                });
+            }
+            Err(_elapsed) => {
+                return Err(CallError::Timeout {
+                    server: server_name.to_owned(),
+                    tool: tool.to_owned(),
+                    queued: started.elapsed(),
+                    ran: Duration::ZERO,
+                });
+            }
+        };
+        let queued = started.elapsed();
+        let peer = {
+            let live = server.state.read().await;
+            match (&live.state, &live.peer) {
+                (ServerState::Ready { .. }, Some(peer)) => peer.clone(),
+                (state, _) => {
+                    return Err(CallError::Unavailable {
+                        server: server_name.to_owned(),
+                        reason: state.describe(),
+                    });
+                }
+            }
+        };
+        let mut params = rmcp::model::CallToolRequestParams::new(tool.to_owned());
+        params.arguments = Some(arguments);
+        let remaining = deadline.saturating_sub(queued);
+        let call_started = Instant::now();
+        let outcome = tokio::time::timeout(remaining, peer.call_tool_once(params)).await;
+        let ran = call_started.elapsed();
+        drop(permit);
+        let response = match outcome {
+            Err(_elapsed) => {
+                return Err(CallError::Timeout {
+                    server: server_name.to_owned(),
+                    tool: tool.to_owned(),
+                    queued,
+                    ran,
+                });
+            }
+            Ok(Err(error)) => {
+                return Err(CallError::Protocol {
+                    server: server_name.to_owned(),
+                    tool: tool.to_owned(),
+                    message: connection::describe_service_error(&error),
+                    ran,
+                });
+            }
+            Ok(Ok(response)) => response,
+        };
+        let result = match response {
+            rmcp::model::CallToolResponse::Complete(result) => result,
+            _ => {
+                return Err(CallError::Protocol {
+                    server: server_name.to_owned(),
+                    tool: tool.to_owned(),
+                    message: "the tool asked for interactive input, which Sluice does not support yet"
+                        .to_owned(),
+                    ran,
+                });
+            }
+        };
+        let content = result
+            .content
+            .iter()
+            .map(|block| serde_json::to_value(block).unwrap_or(Value::Null))
+            .collect();
+        Ok(ToolResponse {
+            content,
+            structured_content: result.structured_content,
+            is_error: result.is_error.unwrap_or(false),
+            queued,
+            ran,
+        })
+    }
+
+    /// Close every connection and stop every child process. Waits for the supervisors, at most a
+    /// few seconds each (they run concurrently).
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        self.inner.servers.values().for_each(|server| server.permits.close());
+        let handles: Vec<_> = match self.inner.supervisors.lock() {
+            Ok(mut supervisors) => supervisors.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        for handle in handles {
+            let _ = handle.await;
+        }
+    }
+}
+
+/// The connect timeout in force.
+pub(crate) fn connect_timeout(settings: &Settings) -> Duration {
+    Duration::from_millis(settings.connect_timeout_ms)
+}

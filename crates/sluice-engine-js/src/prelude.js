@@ -1,0 +1,331 @@
+// Sluice engine prelude: evaluated as a script in every fresh context before agent code runs.
+// It receives the private host functions and installs the globals agent code may use:
+// `console`, `setTimeout`/`clearTimeout`, `setInterval`/`clearInterval` and `__sluiceHost`
+// (used by the runtime module). It returns helpers the engine calls itself. Everything it uses is
+// captured here, so agent code that replaces `JSON` or `Object` cannot break the engine's side.
+(function (host) {
+  "use strict";
+  const { log, setTimer, clearTimer, callTool } = host;
+  const stringify = JSON.stringify;
+  const objectKeys = Object.keys;
+  const getPrototypeOf = Object.getPrototypeOf;
+  const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+  const defineProperty = Object.defineProperty;
+  const freeze = Object.freeze;
+  const isArray = Array.isArray;
+  const isView = ArrayBuffer.isView;
+  const ErrorClass = Error;
+  const DateClass = Date;
+  const RegExpClass = RegExp;
+  const MapClass = Map;
+  const SetClass = Set;
+  const PromiseClass = Promise;
+  const ArrayBufferClass = ArrayBuffer;
+  const dateToISOString = Date.prototype.toISOString;
+  const dateGetTime = Date.prototype.getTime;
+  const regExpToString = RegExp.prototype.toString;
+  const symbolToString = Symbol.prototype.toString;
+  const mapForEach = Map.prototype.forEach;
+  const setForEach = Set.prototype.forEach;
+  const mapSize = getOwnPropertyDescriptor(Map.prototype, "size").get;
+  const setSize = getOwnPropertyDescriptor(Set.prototype, "size").get;
+  const apply = Reflect.apply;
+  const PRELUDE = "sluice-prelude";
+  const MAX_DEPTH = 6;
+  const MAX_ITEMS = 100;
+  const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+  function quote(text) {
+    let out = "'";
+    for (const character of text) {
+      switch (character) {
+        case "'": out += "\\'"; break;
+        case "\\": out += "\\\\"; break;
+        case "\n": out += "\\n"; break;
+        case "\r": out += "\\r"; break;
+        case "\t": out += "\\t"; break;
+        default: out += character;
+      }
+    }
+    return out + "'";
+  }
+
+  function safe(fallback, operation) {
+    try {
+      return operation();
+    } catch {
+      return fallback;
+    }
+  }
+
+  function errorHeader(error) {
+    const name = safe("Error", () => String(error.name ?? "Error"));
+    const message = safe("", () => String(error.message ?? ""));
+    return message === "" ? name : `${name}: ${message}`;
+  }
+
+  function constructorName(value) {
+    return safe("", () => {
+      const prototype = getPrototypeOf(value);
+      if (prototype === null) return null;
+      const constructor = getOwnPropertyDescriptor(prototype, "constructor");
+      const name = constructor && typeof constructor.value === "function" ? constructor.value.name : "";
+      return typeof name === "string" ? name : "";
+    });
+  }
+
+  function propertyKey(key) {
+    return IDENTIFIER.test(key) ? key : quote(key);
+  }
+
+  function ownEntries(value, depth, seen, skip) {
+    const keys = safe([], () => objectKeys(value));
+    const parts = [];
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index];
+      if (skip && skip.includes(key)) continue;
+      if (parts.length >= MAX_ITEMS) {
+        parts.push(`... ${keys.length - index} more`);
+        break;
+      }
+      const descriptor = safe(undefined, () => getOwnPropertyDescriptor(value, key));
+      let shown;
+      if (descriptor === undefined) {
+        shown = "undefined";
+      } else if (descriptor.get || descriptor.set) {
+        shown = descriptor.get && descriptor.set ? "[Getter/Setter]" : descriptor.get ? "[Getter]" : "[Setter]";
+      } else {
+        shown = inspect(descriptor.value, depth + 1, seen);
+      }
+      parts.push(`${propertyKey(key)}: ${shown}`);
+    }
+    return parts;
+  }
+
+  function braces(prefix, parts, open, close) {
+    const head = prefix ? `${prefix} ` : "";
+    return parts.length === 0 ? `${head}${open}${close}` : `${head}${open} ${parts.join(", ")} ${close}`;
+  }
+
+  function inspectError(error, depth, seen) {
+    const header = errorHeader(error);
+    const extra = ownEntries(error, depth, seen, ["stack", "message", "name"]);
+    if (depth > 0) {
+      return extra.length ? `[${header}] { ${extra.join(", ")} }` : `[${header}]`;
+    }
+    const stack = safe("", () => (typeof error.stack === "string" ? error.stack : ""));
+    let text = header;
+    const frames = stack.trimEnd();
+    if (frames) text += `\n${frames.startsWith(header) ? frames.slice(header.length).replace(/^\n/, "") : frames}`;
+    if (extra.length) text += ` { ${extra.join(", ")} }`;
+    return text;
+  }
+
+  function inspect(value, depth, seen) {
+    switch (typeof value) {
+      case "string":
+        return depth === 0 ? value : quote(value);
+      case "number":
+        return value === 0 && 1 / value < 0 ? "-0" : String(value);
+      case "bigint":
+        return `${value}n`;
+      case "boolean":
+      case "undefined":
+        return String(value);
+      case "symbol":
+        return apply(symbolToString, value, []);
+      case "function": {
+        const name = safe("", () => value.name);
+        return name ? `[Function: ${name}]` : "[Function (anonymous)]";
+      }
+    }
+    if (value === null) return "null";
+    if (seen.includes(value)) return "[Circular]";
+    if (value instanceof ErrorClass) {
+      seen.push(value);
+      const text = inspectError(value, depth, seen);
+      seen.pop();
+      return text;
+    }
+    if (value instanceof DateClass) {
+      return safe("Invalid Date", () => (Number.isNaN(apply(dateGetTime, value, [])) ? "Invalid Date" : apply(dateToISOString, value, [])));
+    }
+    if (value instanceof RegExpClass) return safe("[RegExp]", () => apply(regExpToString, value, []));
+    if (value instanceof PromiseClass) return "Promise { }";
+    const name = constructorName(value);
+    if (depth >= MAX_DEPTH) {
+      return isArray(value) ? "[Array]" : `[${name || "Object"}]`;
+    }
+    seen.push(value);
+    try {
+      if (isArray(value)) {
+        const parts = [];
+        const length = value.length;
+        let holes = 0;
+        for (let index = 0; index < length; index++) {
+          if (parts.length >= MAX_ITEMS) {
+            parts.push(`... ${length - index} more item${length - index === 1 ? "" : "s"}`);
+            holes = 0;
+            break;
+          }
+          if (!(index in value)) {
+            holes++;
+            continue;
+          }
+          if (holes) {
+            parts.push(`<${holes} empty item${holes === 1 ? "" : "s"}>`);
+            holes = 0;
+          }
+          parts.push(inspect(value[index], depth + 1, seen));
+        }
+        if (holes) parts.push(`<${holes} empty item${holes === 1 ? "" : "s"}>`);
+        return parts.length === 0 ? "[]" : `[ ${parts.join(", ")} ]`;
+      }
+      if (value instanceof MapClass) {
+        const parts = [];
+        apply(mapForEach, value, [(entry, key) => {
+          if (parts.length < MAX_ITEMS) parts.push(`${inspect(key, depth + 1, seen)} => ${inspect(entry, depth + 1, seen)}`);
+        }]);
+        return braces(`Map(${apply(mapSize, value, [])})`, parts, "{", "}");
+      }
+      if (value instanceof SetClass) {
+        const parts = [];
+        apply(setForEach, value, [(entry) => {
+          if (parts.length < MAX_ITEMS) parts.push(inspect(entry, depth + 1, seen));
+        }]);
+        return braces(`Set(${apply(setSize, value, [])})`, parts, "{", "}");
+      }
+      if (isView(value) && typeof value.length === "number") {
+        const parts = [];
+        for (let index = 0; index < value.length && index < MAX_ITEMS; index++) parts.push(inspect(value[index], depth + 1, seen));
+        if (value.length > MAX_ITEMS) parts.push(`... ${value.length - MAX_ITEMS} more items`);
+        return `${name}(${value.length}) ${parts.length === 0 ? "[]" : `[ ${parts.join(", ")} ]`}`;
+      }
+      if (value instanceof ArrayBufferClass) return `ArrayBuffer { byteLength: ${value.byteLength} }`;
+      const parts = ownEntries(value, depth, seen);
+      const prefix = name === null ? "[Object: null prototype]" : name && name !== "Object" ? name : "";
+      return braces(prefix, parts, "{", "}");
+    } finally {
+      seen.pop();
+    }
+  }
+
+  function format(args) {
+    let text = "";
+    let start = 0;
+    if (typeof args[0] === "string" && args.length > 1 && args[0].includes("%")) {
+      const template = args[0];
+      let next = 1;
+      start = 1;
+      for (let index = 0; index < template.length; index++) {
+        const character = template[index];
+        if (character !== "%" || index + 1 >= template.length) {
+          text += character;
+          continue;
+        }
+        const directive = template[index + 1];
+        if (directive === "%") {
+          text += "%";
+          index++;
+          continue;
+        }
+        if (!"sdifjoOc".includes(directive)) {
+          text += character;
+          continue;
+        }
+        index++;
+        if (next >= args.length) {
+          text += `%${directive}`;
+          continue;
+        }
+        const argument = args[next++];
+        switch (directive) {
+          case "s": text += typeof argument === "string" ? argument : inspect(argument, 1, []); break;
+          case "d": case "i": {
+            const number = typeof argument === "bigint" ? argument : Number(argument);
+            text += typeof number === "bigint" ? `${number}n` : String(directive === "i" ? Math.trunc(number) : number);
+            break;
+          }
+          case "f": text += String(Number(argument)); break;
+          case "j": text += safe("[Circular]", () => stringify(argument)); break;
+          case "o": case "O": text += inspect(argument, 1, []); break;
+          case "c": break;
+        }
+      }
+      start = next;
+    }
+    for (let index = start; index < args.length; index++) {
+      if (text !== "" || index > 0) text += " ";
+      text += inspect(args[index], 0, []);
+    }
+    return text;
+  }
+
+  const LOG = 0;
+  const WARN = 1;
+  const ERROR = 2;
+  const console = {
+    log: (...args) => log(LOG, format(args)),
+    info: (...args) => log(LOG, format(args)),
+    debug: (...args) => log(LOG, format(args)),
+    warn: (...args) => log(WARN, format(args)),
+    error: (...args) => log(ERROR, format(args)),
+    trace: (...args) => {
+      const stack = safe("", () => new ErrorClass().stack);
+      const frames = typeof stack === "string"
+        ? stack.split("\n").filter((frame) => frame.trim() !== "" && !frame.includes(PRELUDE)).join("\n")
+        : "";
+      log(ERROR, `Trace${args.length ? `: ${format(args)}` : ""}${frames ? `\n${frames}` : ""}`);
+    },
+    dir: (value) => log(LOG, inspect(value, 0, [])),
+    assert: (condition, ...args) => {
+      if (!condition) log(ERROR, `Assertion failed${args.length ? `: ${format(args)}` : ""}`);
+    },
+  };
+
+  function timer(name, repeat) {
+    return function (callback, delay, ...args) {
+      if (typeof callback !== "function") {
+        throw new TypeError(`${name}: the callback must be a function`);
+      }
+      const milliseconds = Number(delay);
+      const run = args.length === 0 ? callback : () => callback(...args);
+      return setTimer(run, milliseconds > 0 ? milliseconds : 0, repeat);
+    };
+  }
+  function clear(id) {
+    if (typeof id === "number") clearTimer(id);
+  }
+
+  const globals = {
+    console,
+    setTimeout: timer("setTimeout", false),
+    setInterval: timer("setInterval", true),
+    clearTimeout: clear,
+    clearInterval: clear,
+  };
+  for (const key of objectKeys(globals)) {
+    defineProperty(globalThis, key, { value: globals[key], writable: true, enumerable: false, configurable: true });
+  }
+  defineProperty(globalThis, "__sluiceHost", {
+    value: freeze({ callTool }),
+    writable: false,
+    enumerable: false,
+    configurable: false,
+  });
+
+  return {
+    // The module's default export as JSON text: undefined and other non-JSON values become
+    // "null", BigInt becomes a decimal string, functions and symbols inside objects are dropped
+    // (JSON.stringify rules).
+    resultToJson(value) {
+      const text = stringify(value, (key, item) => (typeof item === "bigint" ? item.toString() : item));
+      return text === undefined ? "null" : text;
+    },
+    // Text of an uncaught value for an error message.
+    describe(value) {
+      if (value instanceof ErrorClass) return inspectError(value, 0, [value]);
+      return inspect(value, 1, []);
+    },
+  };
+})

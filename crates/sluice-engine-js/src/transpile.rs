@@ -1,0 +1,430 @@
+//! TypeScript/JavaScript to QuickJS-ready JavaScript, with oxc.
+//!
+//! The pipeline is parse (as an ES module) -> semantic checks (early errors) -> type stripping
+//! (TypeScript only) -> codegen with a source map. The source map is kept as a compact
+//! [`LineMap`] so positions QuickJS reports in the generated code can be mapped back to the
+//! agent's own lines and columns.
+
+use std::path::Path;
+
+use oxc::allocator::Allocator;
+use oxc::ast::ast::{ImportDeclarationSpecifier, Program, Statement};
+use oxc::codegen::{Codegen, CodegenOptions};
+use oxc::diagnostics::OxcDiagnostic;
+use oxc::parser::Parser;
+use oxc::semantic::SemanticBuilder;
+use oxc::span::SourceType;
+use oxc::transformer::{TransformOptions, Transformer};
+use sluice_worker_protocol::{ExecutionError, Language};
+
+use crate::kinds;
+
+/// The result of transpiling one module.
+#[derive(Debug, Clone)]
+pub(crate) struct Transpiled {
+    /// JavaScript for QuickJS (an ES module).
+    pub code: String,
+    /// Generated position -> original position.
+    pub line_map: LineMap,
+    /// Static imports and re-exports that survive type stripping, in source order.
+    pub imports: Vec<StaticImport>,
+    /// Names the module exports (values only; types are gone after stripping).
+    pub exports: Vec<String>,
+}
+
+/// One `import ... from "x"` or `export ... from "x"` of a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StaticImport {
+    /// The module specifier as written.
+    pub specifier: String,
+    /// What is taken from the module.
+    pub names: Vec<ImportedName>,
+    /// 1-based line of the specifier in the original source.
+    pub line: u32,
+    /// 1-based column of the specifier in the original source.
+    pub column: u32,
+}
+
+/// One binding taken from an imported module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ImportedName {
+    /// `import { name }` or `export { name } from`.
+    Named(String),
+    /// `import name from`.
+    Default,
+    /// `import * as ns from` or `export * from`.
+    Namespace,
+}
+
+/// Transpile agent code to JavaScript that QuickJS runs as an ES module.
+///
+/// TypeScript types are stripped (type-only imports disappear with them); ES module syntax and
+/// top-level `await` are kept as they are, since QuickJS runs modules natively. Syntax errors are
+/// reported as an [`ExecutionError`] of kind `SyntaxError` with the 1-based line and column in
+/// `source`, and a message that holds oxc's message and the offending line.
+pub fn transpile(source: &str, language: Language) -> Result<String, ExecutionError> {
+    transpile_module(source, language, "main").map(|transpiled| transpiled.code)
+}
+
+/// [`transpile`], keeping the line map and the module's imports and exports.
+pub(crate) fn transpile_module(
+    source: &str,
+    language: Language,
+    name: &str,
+) -> Result<Transpiled, ExecutionError> {
+    let allocator = Allocator::default();
+    let source_type = match language {
+        Language::Typescript => SourceType::ts(),
+        Language::Javascript => SourceType::mjs(),
+    };
+    let parsed = Parser::new(&allocator, source, source_type).parse();
+    if parsed.panicked || parsed.diagnostics.has_errors() {
+        let errors: Vec<&OxcDiagnostic> = parsed.diagnostics.errors().collect();
+        return Err(syntax_error(source, &errors));
+    }
+    let mut program = parsed.program;
+
+    let semantic = SemanticBuilder::new()
+        .with_check_syntax_error(true)
+        .with_excess_capacity(2.0)
+        .build(&program);
+    if semantic.diagnostics.has_errors() {
+        let errors: Vec<&OxcDiagnostic> = semantic.diagnostics.errors().collect();
+        return Err(syntax_error(source, &errors));
+    }
+    let scoping = semantic.semantic.into_scoping();
+
+    if language == Language::Typescript {
+        let options = TransformOptions::default();
+        let path = format!("{name}.ts");
+        let transformed = Transformer::new(&allocator, Path::new(&path), &options)
+            .build_with_scoping(scoping, &mut program);
+        if transformed.diagnostics.has_errors() {
+            let errors: Vec<&OxcDiagnostic> = transformed.diagnostics.errors().collect();
+            return Err(syntax_error(source, &errors));
+        }
+    }
+
+    let (imports, exports) = module_interface(&program, source);
+    let options = CodegenOptions {
+        source_map_path: Some(format!("{name}.ts").into()),
+        ..CodegenOptions::default()
+    };
+    let generated = Codegen::new().with_options(options).build(&program);
+    let line_map = match &generated.map {
+        Some(map) => LineMap::new(map.get_tokens().map(|token| {
+            (
+                token.get_dst_line(),
+                token.get_dst_col(),
+                token.get_src_line(),
+                token.get_src_col(),
+            )
+        })),
+        None => LineMap::default(),
+    };
+    Ok(Transpiled {
+        code: generated.code,
+        line_map,
+        imports,
+        exports,
+    })
+}
+
+/// Imports and value exports of a (type-stripped) program.
+fn module_interface(program: &Program<'_>, source: &str) -> (Vec<StaticImport>, Vec<String>) {
+    let mut imports = Vec::new();
+    let mut exports = Vec::new();
+    for statement in &program.body {
+        match statement {
+            Statement::ImportDeclaration(declaration) => {
+                let names = match &declaration.specifiers {
+                    None => Vec::new(),
+                    Some(specifiers) => specifiers
+                        .iter()
+                        .map(|specifier| match specifier {
+                            ImportDeclarationSpecifier::ImportSpecifier(specifier) => {
+                                ImportedName::Named(specifier.imported.name().to_string())
+                            }
+                            ImportDeclarationSpecifier::ImportDefaultSpecifier(_) => {
+                                ImportedName::Default
+                            }
+                            ImportDeclarationSpecifier::ImportNamespaceSpecifier(_) => {
+                                ImportedName::Namespace
+                            }
+                        })
+                        .collect(),
+                };
+                let (line, column) = line_column(source, declaration.source.span.start);
+                imports.push(StaticImport {
+                    specifier: declaration.source.value.to_string(),
+                    names,
+                    line,
+                    column,
+                });
+            }
+            Statement::ExportFromDeclaration(declaration) => {
+                let names = declaration
+                    .specifiers
+                    .iter()
+                    .map(|specifier| ImportedName::Named(specifier.local.name().to_string()))
+                    .collect();
+                exports.extend(
+                    declaration
+                        .specifiers
+                        .iter()
+                        .map(|specifier| specifier.exported.name().to_string()),
+                );
+                let (line, column) = line_column(source, declaration.source.span.start);
+                imports.push(StaticImport {
+                    specifier: declaration.source.value.to_string(),
+                    names,
+                    line,
+                    column,
+                });
+            }
+            Statement::ExportAllDeclaration(declaration) => {
+                let (line, column) = line_column(source, declaration.source.span.start);
+                imports.push(StaticImport {
+                    specifier: declaration.source.value.to_string(),
+                    names: vec![ImportedName::Namespace],
+                    line,
+                    column,
+                });
+            }
+            Statement::ExportNamedDeclaration(declaration) => {
+                exports.extend(
+                    declaration
+                        .specifiers
+                        .iter()
+                        .map(|specifier| specifier.exported.name().to_string()),
+                );
+            }
+            Statement::ExportDeclaration(declaration) => {
+                if let Some(identifier) = declaration.declaration.id() {
+                    exports.push(identifier.name.to_string());
+                } else if let oxc::ast::ast::Declaration::VariableDeclaration(variables) =
+                    &declaration.declaration
+                {
+                    for declarator in &variables.declarations {
+                        exports.extend(
+                            declarator
+                                .id
+                                .get_binding_identifiers()
+                                .iter()
+                                .map(|id| id.name.to_string()),
+                        );
+                    }
+                }
+            }
+            Statement::ExportDefaultDeclaration(_) => exports.push("default".to_owned()),
+            _ => {}
+        }
+    }
+    (imports, exports)
+}
+
+/// A `SyntaxError` for the first of `errors`.
+fn syntax_error(source: &str, errors: &[&OxcDiagnostic]) -> ExecutionError {
+    let Some(first) = errors.first() else {
+        return ExecutionError {
+            kind: kinds::SYNTAX_ERROR.to_owned(),
+            message: "the code could not be parsed".to_owned(),
+            line: None,
+            column: None,
+        };
+    };
+    let offset = first
+        .labels
+        .iter()
+        .find(|label| label.primary())
+        .or_else(|| first.labels.first())
+        .map(|label| label.offset());
+    let mut message = first.message.to_string();
+    if let Some(help) = &first.help {
+        message.push_str(". Help: ");
+        message.push_str(help);
+    }
+    if message.contains("return") {
+        message.push_str(
+            ". The code is an ES module: to return a result, use `export default <value>` \
+             (top-level `await` works)",
+        );
+    }
+    let (line, column) = match offset {
+        Some(offset) => {
+            let (line, column) = line_column(source, offset);
+            message.push_str(&format!(" (line {line}, column {column})"));
+            if let Some(frame) = code_frame(source, line, column) {
+                message.push('\n');
+                message.push_str(&frame);
+            }
+            (Some(line), Some(column))
+        }
+        None => (None, None),
+    };
+    if errors.len() > 1 {
+        let more = errors.len() - 1;
+        message.push_str(&format!(
+            "\n({more} more syntax error{} after this one)",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
+    ExecutionError {
+        kind: kinds::SYNTAX_ERROR.to_owned(),
+        message,
+        line,
+        column,
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn line_column(source: &str, offset: u32) -> (u32, u32) {
+    let mut offset = (offset as usize).min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (saturating_u32(line), saturating_u32(column))
+}
+
+fn saturating_u32(value: usize) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+/// The offending line with a caret under the column, like compilers print it.
+fn code_frame(source: &str, line: u32, column: u32) -> Option<String> {
+    const MAX_LINE_CHARS: usize = 160;
+    let text = source.lines().nth(line.checked_sub(1)? as usize)?;
+    let column = column.saturating_sub(1) as usize;
+    // Long lines (minified code) are cut to a window around the column.
+    let skip = column.saturating_sub(MAX_LINE_CHARS / 2);
+    let shown: String = text.chars().skip(skip).take(MAX_LINE_CHARS).collect();
+    let gutter = line.to_string();
+    let pad = " ".repeat(gutter.len());
+    let caret_pad: String = shown
+        .chars()
+        .take(column - skip)
+        .map(|character| if character == '\t' { '\t' } else { ' ' })
+        .collect();
+    Some(format!("{gutter} | {shown}\n{pad} | {caret_pad}^"))
+}
+
+/// Generated (0-based line, column) -> original (0-based line, column), from the source map.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LineMap {
+    /// Sorted by generated position.
+    tokens: Vec<(u32, u32, u32, u32)>,
+}
+
+impl LineMap {
+    fn new(tokens: impl Iterator<Item = (u32, u32, u32, u32)>) -> Self {
+        let mut tokens: Vec<_> = tokens.collect();
+        tokens.sort_unstable();
+        Self { tokens }
+    }
+
+    /// Map a 1-based position in the generated code to a 1-based position in the original.
+    ///
+    /// Best effort: the closest mapped token at or before the position on the same generated
+    /// line, else the first token of that line, else the closest earlier token.
+    pub(crate) fn original(&self, line: u32, column: u32) -> Option<(u32, u32)> {
+        let line = line.checked_sub(1)?;
+        let column = column.saturating_sub(1);
+        let index = self
+            .tokens
+            .partition_point(|token| (token.0, token.1) <= (line, column));
+        let token = match index.checked_sub(1).map(|before| self.tokens[before]) {
+            Some(token) if token.0 == line => token,
+            before => match self.tokens.get(index) {
+                Some(after) if after.0 == line => *after,
+                _ => before?,
+            },
+        };
+        Some((token.2 + 1, token.3 + 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_types_and_keeps_modules() {
+        let code = transpile(
+            "import type { X } from './servers/a';\nconst n: number = 1;\nexport default await Promise.resolve(n as number);\n",
+            Language::Typescript,
+        )
+        .unwrap();
+        assert!(!code.contains("number"), "{code}");
+        assert!(code.contains("export default await"), "{code}");
+        assert!(!code.contains("servers/a"), "{code}");
+    }
+
+    #[test]
+    fn syntax_error_has_position_and_frame() {
+        let error = transpile("const a = 1;\nconst b = ;\n", Language::Typescript).unwrap_err();
+        assert_eq!(error.kind, "SyntaxError");
+        assert_eq!(
+            (error.line, error.column),
+            (Some(2), Some(11)),
+            "{}",
+            error.message
+        );
+        assert!(error.message.contains("const b = ;"), "{}", error.message);
+    }
+
+    #[test]
+    fn top_level_return_suggests_export_default() {
+        let error = transpile("const a = 1;\nreturn a;\n", Language::Typescript).unwrap_err();
+        assert_eq!(error.line, Some(2));
+        assert!(
+            error.message.contains("export default"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn collects_imports_after_type_stripping() {
+        let transpiled = transpile_module(
+            "import { a, type T } from './servers/s';\nimport d from './runtime';\nimport * as ns from './servers/t/x';\nconst v: T = a(d, ns);\nexport const w = 1;\n",
+            Language::Typescript,
+            "main",
+        )
+        .unwrap();
+        let specifiers: Vec<_> = transpiled
+            .imports
+            .iter()
+            .map(|import| import.specifier.as_str())
+            .collect();
+        assert_eq!(specifiers, ["./servers/s", "./runtime", "./servers/t/x"]);
+        assert_eq!(
+            transpiled.imports[0].names,
+            [ImportedName::Named("a".into())]
+        );
+        assert_eq!(transpiled.imports[1].names, [ImportedName::Default]);
+        assert_eq!(
+            (transpiled.imports[2].line, transpiled.imports[2].column),
+            (3, 21)
+        );
+        assert_eq!(transpiled.exports, ["w"]);
+    }
+
+    #[test]
+    fn line_map_points_back_to_the_source() {
+        let source =
+            "type A = {\n  a: number;\n};\n\n\nfunction f(x: A) {\n  throw new Error('x');\n}\n";
+        let transpiled = transpile_module(source, Language::Typescript, "main").unwrap();
+        let generated_line = transpiled
+            .code
+            .lines()
+            .position(|line| line.contains("throw"))
+            .unwrap() as u32
+            + 1;
+        let (line, _) = transpiled.line_map.original(generated_line, 2).unwrap();
+        assert_eq!(line, 7);
+    }
+}

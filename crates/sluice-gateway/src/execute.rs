@@ -1,0 +1,426 @@
+//! Running agent code: spawn a worker, hand it the code, serve its tool calls, collect its output.
+//!
+//! The worker is untrusted. Its frames are decoded with a size cap; a malformed frame, an early
+//! exit or a hang past the wall time plus [`WATCHDOG_GRACE`] kills it and fails this execution
+//! only. The gateway enforces the output budget and the tool-call limit itself too, whatever the
+//! worker claims.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+use sluice_worker_protocol::{
+    decode_worker_message, encode, ExecutionError, ExecutionLimits, ExecutionOutcome, FrameDecoder, GatewayMessage,
+    Language, LogLevel, ToolOutcome, WorkerMessage, MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, AsyncBufReadExt};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+use crate::tool_call::failure;
+use crate::{Gateway, Snapshot};
+
+/// Time the engine gets past the wall time to report a timeout itself before the gateway kills it.
+pub const WATCHDOG_GRACE: Duration = Duration::from_millis(1500);
+/// How long a worker may take to start and say it is ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// JS stack limit inside the worker.
+const STACK_BYTES: u64 = 1024 * 1024;
+
+/// How to start a worker process: a program and its arguments (for the `sluice` binary, itself
+/// with the hidden `worker` subcommand).
+#[derive(Debug, Clone)]
+pub struct WorkerCommand {
+    /// The program.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+/// One `execute_code` call.
+#[derive(Debug, Clone)]
+pub struct ExecuteRequest {
+    /// The agent's code.
+    pub code: String,
+    /// Its language.
+    pub language: Language,
+    /// Wall time asked for; capped by `sluice.execution.maxTimeoutMs`.
+    pub timeout_ms: Option<u64>,
+}
+
+/// What an execution returns: the brief's `execute_code` structured content.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionReport {
+    /// What the code logged, within the output budget, with a notice when cut.
+    pub output: String,
+    /// The value of the module's `export default`, or null.
+    pub result: Value,
+    /// Why it failed, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ExecutionError>,
+    /// Measurements.
+    pub stats: ExecutionStats,
+}
+
+/// Measurements of one execution.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExecutionStats {
+    /// Wall time, spawn to end.
+    pub duration_ms: u64,
+    /// Tool calls made.
+    pub tool_calls: u64,
+    /// Bytes of output returned.
+    pub output_bytes: u64,
+    /// Bytes of output cut by the budget.
+    pub output_truncated_bytes: u64,
+    /// Bytes of the text this execution returns to the model.
+    pub result_bytes: u64,
+    /// o200k tokens of the text this execution returns to the model.
+    pub result_tokens: u64,
+}
+
+impl ExecutionReport {
+    /// The text the model reads: output, then the result, then the error.
+    pub fn to_text(&self) -> String {
+        let mut text = self.output.clone();
+        if !self.result.is_null() {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str("[result] ");
+            text.push_str(&self.result.to_string());
+            text.push('\n');
+        }
+        if let Some(error) = &self.error {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&format!("[error] {}: {}", error.kind, error.message));
+            match (error.line, error.column) {
+                (Some(line), Some(column)) => text.push_str(&format!(" (line {line}, column {column})")),
+                (Some(line), None) => text.push_str(&format!(" (line {line})")),
+                _ => {}
+            }
+            text.push('\n');
+        }
+        if text.is_empty() {
+            text.push_str("(no output: log with console.log or return a value with `export default`)\n");
+        }
+        text
+    }
+}
+
+/// Output collected within a byte budget.
+struct Output {
+    text: String,
+    budget: usize,
+    truncated: u64,
+}
+
+impl Output {
+    fn push_line(&mut self, level: LogLevel, line: &str) {
+        let prefix = match level {
+            LogLevel::Log => "",
+            LogLevel::Warn => "[warn] ",
+            LogLevel::Error => "[error] ",
+        };
+        let needed = prefix.len() + line.len() + 1;
+        let room = self.budget.saturating_sub(self.text.len());
+        if self.truncated == 0 && needed <= room {
+            self.text.push_str(prefix);
+            self.text.push_str(line);
+            self.text.push('\n');
+        } else {
+            if self.truncated == 0 && room > prefix.len() + 1 {
+                // Keep what fits of the first line that does not, cut at a character boundary.
+                let mut cut = room - prefix.len() - 1;
+                while !line.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                self.text.push_str(prefix);
+                self.text.push_str(&line[..cut]);
+                self.text.push('\n');
+                self.truncated += (line.len() - cut) as u64;
+                return;
+            }
+            self.truncated += needed as u64;
+        }
+    }
+
+    fn finish(mut self, dropped_by_worker: u64) -> (String, u64, u64) {
+        let truncated = self.truncated + dropped_by_worker;
+        let shown = self.text.len() as u64;
+        if truncated > 0 {
+            self.text.push_str(&format!(
+                "[output truncated: {truncated} more bytes not shown; log less, or filter and summarize in code]\n"
+            ));
+        }
+        (self.text, shown, truncated)
+    }
+}
+
+fn execution_error(kind: &str, message: impl Into<String>) -> ExecutionError {
+    ExecutionError { kind: kind.to_owned(), message: message.into(), line: None, column: None }
+}
+
+impl Gateway {
+    /// Run agent code in a fresh worker and report what it did.
+    pub async fn execute(&self, request: ExecuteRequest) -> ExecutionReport {
+        let started = Instant::now();
+        let settings = &self.config().settings.execution;
+        let timeout_ms = request.timeout_ms.unwrap_or(settings.timeout_ms).clamp(1, settings.max_timeout_ms);
+        let limits = ExecutionLimits {
+            timeout_ms,
+            memory_bytes: settings.memory_mb * 1024 * 1024,
+            stack_bytes: STACK_BYTES,
+            output_bytes: settings.output_bytes,
+            tool_calls: settings.tool_calls,
+        };
+        let mut output = Output { text: String::new(), budget: settings.output_bytes as usize, truncated: 0 };
+        let mut stats = ExecutionStats::default();
+        let (result, error, dropped) = match &self.inner.worker {
+            None => (Value::Null, Some(execution_error("Unavailable", "code execution is not enabled in this gateway")), 0),
+            Some(command) => {
+                let snapshot = self.snapshot().await;
+                match self.run_worker(command, snapshot, request, limits, &mut output, &mut stats).await {
+                    Ok((result, dropped)) => (result, None, dropped),
+                    Err((error, dropped)) => (Value::Null, Some(error), dropped),
+                }
+            }
+        };
+        let result = bound_result(result, settings.output_bytes as usize);
+        let (text, shown, truncated) = output.finish(dropped);
+        stats.output_bytes = shown;
+        stats.output_truncated_bytes = truncated;
+        stats.duration_ms = started.elapsed().as_millis() as u64;
+        let mut report = ExecutionReport { output: text, result, error, stats };
+        let returned = report.to_text();
+        report.stats.result_bytes = returned.len() as u64;
+        report.stats.result_tokens = sluice_tokens::count(&returned) as u64;
+        report
+    }
+
+    async fn run_worker(
+        &self,
+        command: &WorkerCommand,
+        snapshot: Arc<Snapshot>,
+        request: ExecuteRequest,
+        limits: ExecutionLimits,
+        output: &mut Output,
+        stats: &mut ExecutionStats,
+    ) -> Result<(Value, u64), (ExecutionError, u64)> {
+        let crash = |message: String| (execution_error("WorkerCrashed", message), 0);
+        let mut child = Command::new(&command.program)
+            .args(&command.args)
+            .env_clear()
+            .env("RUST_LOG", std::env::var("SLUICE_WORKER_LOG").unwrap_or_else(|_| "warn".to_owned()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|error| crash(format!("could not start a worker ({}): {error}", command.program.display())))?;
+        let (Some(mut stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
+            return Err(crash("the worker's pipes were not set up".to_owned()));
+        };
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::debug!(target: "sluice::worker", "{line}");
+            }
+        });
+        let (message_sender, mut messages) = mpsc::channel::<Result<WorkerMessage, String>>(256);
+        tokio::spawn(read_frames(stdout, message_sender));
+        let (reply_sender, mut replies) = mpsc::unbounded_channel::<GatewayMessage>();
+        let writer = tokio::spawn(async move {
+            while let Some(message) = replies.recv().await {
+                let Ok(frame) = encode(&message) else { continue };
+                if stdin.write_all(&frame).await.is_err() || stdin.flush().await.is_err() {
+                    break;
+                }
+            }
+        });
+
+        // Wait for Ready, then send the code.
+        match tokio::time::timeout(READY_TIMEOUT, messages.recv()).await {
+            Ok(Some(Ok(WorkerMessage::Ready { protocol_version }))) if protocol_version == PROTOCOL_VERSION => {}
+            Ok(Some(Ok(WorkerMessage::Ready { protocol_version }))) => {
+                return Err(crash(format!(
+                    "the worker speaks protocol {protocol_version}, the gateway {PROTOCOL_VERSION}: rebuild Sluice"
+                )));
+            }
+            Ok(Some(Ok(other))) => return Err(crash(format!("the worker sent {other:?} before it was ready"))),
+            Ok(Some(Err(problem))) => return Err(crash(problem)),
+            Ok(None) => return Err(crash(exit_description(&mut child, "while starting").await)),
+            Err(_) => return Err(crash(format!("the worker did not start within {} ms", READY_TIMEOUT.as_millis()))),
+        }
+        let call_timeout = Duration::from_millis(self.config().settings.call_timeout_ms);
+        let _ = reply_sender.send(GatewayMessage::Execute {
+            protocol_version: PROTOCOL_VERSION,
+            code: request.code,
+            language: request.language,
+            limits: limits.clone(),
+            tools: snapshot.bindings(),
+        });
+
+        let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
+        let watchdog = tokio::time::sleep_until((deadline + WATCHDOG_GRACE).into());
+        tokio::pin!(watchdog);
+        let outcome = loop {
+            tokio::select! {
+                () = &mut watchdog => {
+                    let _ = child.start_kill();
+                    break Err((execution_error("Timeout", format!(
+                        "the code ran longer than its time limit of {} ms and was stopped; make it do less per execution, or pass a larger timeout_ms",
+                        limits.timeout_ms
+                    )), 0));
+                }
+                message = messages.recv() => match message {
+                    Some(Ok(WorkerMessage::ToolCall { call_id, server, tool, arguments })) => {
+                        stats.tool_calls += 1;
+                        if stats.tool_calls > limits.tool_calls {
+                            let _ = reply_sender.send(GatewayMessage::ToolResult {
+                                call_id,
+                                outcome: failure("limit", format!("the limit of {} tool calls per execution is reached", limits.tool_calls), false),
+                            });
+                            continue;
+                        }
+                        let gateway = self.clone();
+                        let snapshot = snapshot.clone();
+                        let replies = reply_sender.clone();
+                        let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+                        tokio::spawn(async move {
+                            let outcome: ToolOutcome = gateway
+                                .route_tool_call(&snapshot, &server, &tool, arguments, call_timeout.min(remaining))
+                                .await;
+                            let _ = replies.send(GatewayMessage::ToolResult { call_id, outcome });
+                        });
+                    }
+                    Some(Ok(WorkerMessage::Log { level, text })) => {
+                        for line in text.split('\n') {
+                            output.push_line(level, line);
+                        }
+                    }
+                    Some(Ok(WorkerMessage::Done { outcome, dropped_output_bytes })) => {
+                        break match outcome {
+                            ExecutionOutcome::Ok { result } => Ok((result, dropped_output_bytes)),
+                            ExecutionOutcome::Error(error) => Err((error, dropped_output_bytes)),
+                        };
+                    }
+                    Some(Ok(WorkerMessage::Ready { .. })) => {
+                        let _ = child.start_kill();
+                        break Err(crash("the worker broke protocol (a second Ready)".to_owned()));
+                    }
+                    Some(Err(problem)) => {
+                        let _ = child.start_kill();
+                        break Err(crash(problem));
+                    }
+                    None => break Err(crash(exit_description(&mut child, "during the execution").await)),
+                }
+            }
+        };
+        drop(reply_sender);
+        writer.abort();
+        // The worker exits when its stdin closes; make sure, and reap it.
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        outcome
+    }
+}
+
+/// Read frames from the worker's stdout into typed messages. A bad frame ends the stream with
+/// an error message; the caller then kills the worker.
+async fn read_frames(mut stdout: tokio::process::ChildStdout, sender: mpsc::Sender<Result<WorkerMessage, String>>) {
+    let mut decoder = FrameDecoder::new(MAX_WORKER_FRAME_BYTES);
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let count = match stdout.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(count) => count,
+        };
+        decoder.push(&buffer[..count]);
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(body)) => {
+                    let message = decode_worker_message(&body).map_err(|error| format!("the worker sent a bad message: {error}"));
+                    let failed = message.is_err();
+                    if sender.send(message).await.is_err() || failed {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    let _ = sender.send(Err(format!("the worker sent a bad frame: {error}"))).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Why the worker's stream ended: its exit status or the signal that killed it.
+async fn exit_description(child: &mut Child, when: &str) -> String {
+    let status = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+    match status {
+        Ok(Ok(status)) => {
+            use std::os::unix::process::ExitStatusExt;
+            match (status.code(), status.signal()) {
+                (_, Some(signal)) => format!("the worker was killed by signal {signal} {when}"),
+                (Some(code), _) => format!("the worker exited with code {code} {when}"),
+                _ => format!("the worker ended {when}"),
+            }
+        }
+        _ => {
+            let _ = child.start_kill();
+            format!("the worker closed its channel {when}")
+        }
+    }
+}
+
+/// A result too large for the budget becomes a notice, so one execution cannot flood the context.
+fn bound_result(result: Value, budget: usize) -> Value {
+    let size = result.to_string().len();
+    if size <= budget {
+        return result;
+    }
+    Value::String(format!(
+        "[result of {size} bytes omitted: over the output budget of {budget} bytes; return a summary instead]"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_budget_cuts_and_counts() {
+        let mut output = Output { text: String::new(), budget: 20, truncated: 0 };
+        output.push_line(LogLevel::Log, "0123456789");
+        output.push_line(LogLevel::Log, "abcdefghijklmnop");
+        output.push_line(LogLevel::Log, "more");
+        let (text, shown, truncated) = output.finish(3);
+        assert!(text.starts_with("0123456789\nabcdefgh\n[output truncated: "), "{text}");
+        assert_eq!(shown, 20);
+        assert_eq!(truncated, 8 + 5 + 3);
+    }
+
+    #[test]
+    fn report_text_has_result_and_error() {
+        let report = ExecutionReport {
+            output: "hi\n".into(),
+            result: serde_json::json!({"n": 1}),
+            error: Some(ExecutionError { kind: "SyntaxError".into(), message: "bad".into(), line: Some(2), column: Some(5) }),
+            stats: ExecutionStats::default(),
+        };
+        assert_eq!(report.to_text(), "hi\n[result] {\"n\":1}\n[error] SyntaxError: bad (line 2, column 5)\n");
+    }
+
+    #[test]
+    fn large_results_are_replaced() {
+        assert_eq!(bound_result(serde_json::json!([1]), 10), serde_json::json!([1]));
+        assert!(bound_result(serde_json::json!("x".repeat(100)), 10).as_str().unwrap().contains("omitted"));
+    }
+}

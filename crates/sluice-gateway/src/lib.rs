@@ -1,0 +1,134 @@
+/*!
+The gateway: the trusted half of Sluice.
+
+It owns the downstream connection pool, keeps the catalog and the generated tree in step with what
+the servers offer, answers searches and file reads over the tree, and runs agent code by spawning
+confined worker processes and serving their tool calls.
+
+Architecture invariant: this crate never links the JS engine and never parses agent code. Code is
+handed to a worker as an opaque string; everything the worker sends back is decoded as untrusted
+input (see [`sluice_worker_protocol`]).
+
+```text
+Gateway::start(config, worker) ──> Pool (sluice-downstream) ──> MCP servers
+        │ catalog refresh on every pool generation
+        ▼
+   Snapshot { catalog, tree, statuses }  ──> search / list_files / read_file
+        │
+   execute(code) ──> worker process ──ToolCall──> validate ──> Pool::call_tool
+```
+*/
+#![deny(missing_docs)]
+
+mod execute;
+mod present;
+mod snapshot;
+mod tool_call;
+
+use std::sync::Arc;
+
+use tokio::sync::RwLock;
+
+use sluice_config::Config;
+use sluice_downstream::{Pool, ServerStatus};
+
+pub use execute::{ExecuteRequest, ExecutionReport, ExecutionStats, WorkerCommand};
+pub use present::{FileError, FileListing, SearchEntry, SearchError, SearchRequest, SearchResponse, Unavailable, DEFAULT_SEARCH_LIMIT};
+pub use snapshot::Snapshot;
+pub use sluice_worker_protocol::{ExecutionError, Language};
+
+/// The running gateway. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    pool: Pool,
+    snapshot: RwLock<Arc<Snapshot>>,
+    worker: Option<WorkerCommand>,
+    refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Gateway {
+    /// Start connecting to every configured server and return at once. `worker` says how to
+    /// start worker processes; without it, code execution is unavailable.
+    pub fn start(config: Config, worker: Option<WorkerCommand>) -> Gateway {
+        let pool = Pool::start(&config);
+        let gateway = Gateway {
+            inner: Arc::new(Inner {
+                config,
+                pool,
+                snapshot: RwLock::new(Arc::new(Snapshot::empty())),
+                worker,
+                refresher: std::sync::Mutex::new(None),
+            }),
+        };
+        let refresher = tokio::spawn(refresh_on_change(gateway.clone()));
+        if let Ok(mut slot) = gateway.inner.refresher.lock() {
+            *slot = Some(refresher);
+        }
+        gateway
+    }
+
+    /// Wait until every server has connected or failed once, calling `on_settled` for each, then
+    /// rebuild the catalog so it holds every server that made it.
+    pub async fn wait_connected(&self, on_settled: impl FnMut(&ServerStatus)) {
+        self.inner.pool.wait_connected(on_settled).await;
+        self.refresh().await;
+    }
+
+    /// The current catalog, tree and server states.
+    pub async fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.read().await.clone()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Whether `execute` can run code (a worker command is configured).
+    pub fn can_execute(&self) -> bool {
+        self.inner.worker.is_some()
+    }
+
+    /// Rebuild the snapshot from the pool now.
+    pub async fn refresh(&self) {
+        let tools = self.inner.pool.tools().await;
+        let statuses = self.inner.pool.statuses().await;
+        let previous_version = self.inner.snapshot.read().await.version;
+        let snapshot = Snapshot::build(previous_version + 1, tools, statuses);
+        for rejected in snapshot.catalog.rejected() {
+            tracing::warn!(server = %rejected.server, "tool definition dropped: {}", rejected.reason);
+        }
+        for tool in snapshot.catalog.tools() {
+            for warning in &tool.warnings {
+                tracing::warn!(server = %tool.server, tool = %tool.name, "{warning}");
+            }
+        }
+        *self.inner.snapshot.write().await = Arc::new(snapshot);
+    }
+
+    /// Stop refreshing, close every downstream connection and stop their processes.
+    pub async fn shutdown(&self) {
+        let refresher = self.inner.refresher.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(refresher) = refresher {
+            refresher.abort();
+        }
+        self.inner.pool.shutdown().await;
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+}
+
+/// Rebuild the snapshot whenever the pool's tools change (connects, refreshes, crashes).
+async fn refresh_on_change(gateway: Gateway) {
+    let mut changes = gateway.inner.pool.subscribe();
+    while changes.changed().await.is_ok() {
+        gateway.refresh().await;
+    }
+}

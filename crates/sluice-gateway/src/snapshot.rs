@@ -1,0 +1,81 @@
+//! An immutable view of everything the agent can discover: catalog, generated tree, server states.
+//!
+//! A new snapshot is built whenever the pool's tools change; readers hold an `Arc` to the one they
+//! started with, so a refresh never changes a search or an execution half-way.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use sluice_catalog::{Catalog, ServerTools};
+use sluice_codegen::GeneratedTree;
+use sluice_downstream::{ServerState, ServerStatus};
+use sluice_worker_protocol::ToolBinding;
+
+/// Catalog, tree and server states at one moment.
+pub struct Snapshot {
+    /// Increases with every rebuild.
+    pub version: u64,
+    /// Every tool of every ready server.
+    pub catalog: Catalog,
+    /// The generated TypeScript tree.
+    pub tree: GeneratedTree,
+    /// Every configured server's state.
+    pub statuses: Vec<ServerStatus>,
+    /// Compiled input-schema validators, built on first use.
+    validators: Mutex<HashMap<(String, String), Arc<jsonschema::Validator>>>,
+}
+
+impl Snapshot {
+    /// A snapshot with no servers.
+    pub fn empty() -> Snapshot {
+        Snapshot::build(0, BTreeMap::new(), Vec::new())
+    }
+
+    /// Build a snapshot from each ready server's tool list.
+    pub fn build(version: u64, tools: BTreeMap<String, Vec<Value>>, statuses: Vec<ServerStatus>) -> Snapshot {
+        let catalog = Catalog::build(
+            tools.into_iter().map(|(server, tools)| ServerTools::from_values(server, tools)).collect(),
+        );
+        let tree = sluice_codegen::generate_tree(&catalog);
+        Snapshot { version, catalog, tree, statuses, validators: Mutex::new(HashMap::new()) }
+    }
+
+    /// Servers that are not ready, with why.
+    pub fn unavailable(&self) -> impl Iterator<Item = &ServerStatus> {
+        self.statuses.iter().filter(|status| !matches!(status.state, ServerState::Ready { .. }))
+    }
+
+    /// The tool table the worker's module loader needs.
+    pub fn bindings(&self) -> BTreeMap<String, Vec<ToolBinding>> {
+        self.catalog
+            .server_names()
+            .map(|server| {
+                let tools = self
+                    .catalog
+                    .server_tools(server)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|tool| ToolBinding { identifier: tool.identifier.clone(), name: tool.name.clone() })
+                    .collect();
+                (server.to_owned(), tools)
+            })
+            .collect()
+    }
+
+    /// The compiled validator of a tool's input schema. `Err` carries the compile error when the
+    /// schema itself is invalid (then arguments are not checked: the server decides).
+    pub(crate) fn validator(&self, server: &str, tool: &str, schema: &Value) -> Result<Arc<jsonschema::Validator>, String> {
+        let key = (server.to_owned(), tool.to_owned());
+        if let Ok(cache) = self.validators.lock() {
+            if let Some(validator) = cache.get(&key) {
+                return Ok(validator.clone());
+            }
+        }
+        let validator = Arc::new(jsonschema::validator_for(schema).map_err(|error| error.to_string())?);
+        if let Ok(mut cache) = self.validators.lock() {
+            cache.insert(key, validator.clone());
+        }
+        Ok(validator)
+    }
+}

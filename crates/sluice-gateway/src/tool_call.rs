@@ -1,0 +1,235 @@
+//! The path of one tool call from agent code, inside the gateway:
+//! tool exists -> arguments valid against `inputSchema` -> downstream call with a deadline ->
+//! result mapped to what the code receives.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use sluice_downstream::{CallError, ToolResponse};
+use sluice_worker_protocol::ToolOutcome;
+
+use crate::{Gateway, Snapshot};
+
+/// How many validation problems an error message lists.
+const MAX_REPORTED_PROBLEMS: usize = 5;
+
+impl Gateway {
+    /// Run one tool call on behalf of agent code and say what the code receives.
+    pub(crate) async fn route_tool_call(
+        &self,
+        snapshot: &Snapshot,
+        server: &str,
+        tool: &str,
+        arguments: Value,
+        deadline: Duration,
+    ) -> ToolOutcome {
+        let arguments = match check_call(snapshot, server, tool, arguments) {
+            Ok(arguments) => arguments,
+            Err(outcome) => return outcome,
+        };
+        match self.pool().call_tool(server, tool, arguments, deadline).await {
+            Ok(response) => map_response(response),
+            Err(error) => call_error(&error),
+        }
+    }
+}
+
+/// Check that the tool exists and the arguments fit its schema.
+pub(crate) fn check_call(snapshot: &Snapshot, server: &str, tool: &str, arguments: Value) -> Result<Map<String, Value>, ToolOutcome> {
+    let Some(entry) = snapshot.catalog.tool(server, tool) else {
+        return Err(unknown_tool(snapshot, server, tool));
+    };
+    let arguments = match arguments {
+        Value::Object(arguments) => arguments,
+        Value::Null => Map::new(),
+        other => {
+            return Err(failure(
+                "invalid_arguments",
+                format!(
+                    "arguments must be an object, got {}; call it as {}({{...}})",
+                    sluice_catalog::schema::json_type_name(&other),
+                    entry.identifier
+                ),
+                false,
+            ));
+        }
+    };
+    let schema = Value::Object(entry.input_schema.clone());
+    match snapshot.validator(server, tool, &schema) {
+        Ok(validator) => {
+            let instance = Value::Object(arguments);
+            let problems: Vec<String> = validator
+                .iter_errors(&instance)
+                .take(MAX_REPORTED_PROBLEMS)
+                .map(|error| {
+                    let location = error.instance_path().to_string();
+                    if location.is_empty() {
+                        format!("arguments: {error}")
+                    } else {
+                        format!("field `{}`: {error}", location.trim_start_matches('/').replace('/', "."))
+                    }
+                })
+                .collect();
+            if !problems.is_empty() {
+                return Err(failure(
+                    "invalid_arguments",
+                    format!(
+                        "invalid arguments: {}. Read servers/{server}/{}.ts for the expected input",
+                        problems.join("; "),
+                        entry.identifier
+                    ),
+                    false,
+                ));
+            }
+            let Value::Object(arguments) = instance else { return Ok(Map::new()) };
+            Ok(arguments)
+        }
+        Err(compile_error) => {
+            // A schema the validator cannot compile is the server's problem; let it judge.
+            tracing::debug!(server, tool, "input schema not checked: {compile_error}");
+            Ok(arguments)
+        }
+    }
+}
+
+fn unknown_tool(snapshot: &Snapshot, server: &str, tool: &str) -> ToolOutcome {
+    let message = match snapshot.catalog.server_tools(server) {
+        Some(tools) => {
+            let names: Vec<&str> = tools.iter().take(20).map(|tool| tool.name.as_str()).collect();
+            format!("server \"{server}\" has no tool \"{tool}\"; its tools: {}", names.join(", "))
+        }
+        None => match snapshot.statuses.iter().find(|status| status.name == server) {
+            Some(status) => {
+                return failure(
+                    "server_unavailable",
+                    format!("server \"{server}\" is not available: {}", status.state.describe()),
+                    true,
+                );
+            }
+            None => {
+                let servers: Vec<&str> = snapshot.statuses.iter().map(|status| status.name.as_str()).collect();
+                format!("no server named \"{server}\"; servers: {}", servers.join(", "))
+            }
+        },
+    };
+    failure("unknown_tool", message, false)
+}
+
+/// What the code receives for a response: `isError` becomes a `ToolError`; `structuredContent` is
+/// the value; else text parsed as JSON when it is JSON; else the text; content with anything but
+/// text (images, resource links) comes back as the list of content blocks.
+pub(crate) fn map_response(response: ToolResponse) -> ToolOutcome {
+    if response.is_error {
+        let message = text_of(&response.content).unwrap_or_else(|| "the tool reported an error without a message".to_owned());
+        return ToolOutcome::Error {
+            kind: "tool".to_owned(),
+            message,
+            content: Some(Value::Array(response.content)),
+            retryable: false,
+        };
+    }
+    if let Some(structured) = response.structured_content {
+        return ToolOutcome::Ok { value: structured };
+    }
+    let value = match text_of(&response.content) {
+        Some(text) if response.content.iter().all(is_text_block) => {
+            serde_json::from_str::<Value>(text.trim()).unwrap_or(Value::String(text))
+        }
+        None if response.content.is_empty() => Value::Null,
+        _ => Value::Array(response.content),
+    };
+    ToolOutcome::Ok { value }
+}
+
+fn is_text_block(block: &Value) -> bool {
+    block.get("type").and_then(Value::as_str) == Some("text")
+}
+
+/// The text blocks joined by newlines, if there are any.
+fn text_of(content: &[Value]) -> Option<String> {
+    let texts: Vec<&str> = content
+        .iter()
+        .filter(|block| is_text_block(block))
+        .filter_map(|block| block.get("text").and_then(Value::as_str))
+        .collect();
+    (!texts.is_empty()).then(|| texts.join("\n"))
+}
+
+fn call_error(error: &CallError) -> ToolOutcome {
+    let kind = match error {
+        CallError::UnknownServer { .. } => "unknown_tool",
+        CallError::Unavailable { .. } => "server_unavailable",
+        CallError::Timeout { .. } => "timeout",
+        _ => "transport",
+    };
+    failure(kind, error.to_string(), error.is_retryable())
+}
+
+pub(crate) fn failure(kind: &str, message: String, retryable: bool) -> ToolOutcome {
+    ToolOutcome::Error { kind: kind.to_owned(), message, content: None, retryable }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn snapshot() -> Snapshot {
+        let mut tools = BTreeMap::new();
+        tools.insert(
+            "s".to_owned(),
+            vec![json!({"name": "add", "inputSchema": {"type": "object", "properties": {"a": {"type": "number"}, "nested": {"type": "object", "properties": {"b": {"type": "string"}}}}, "required": ["a"]}})],
+        );
+        Snapshot::build(1, tools, Vec::new())
+    }
+
+    fn error_message(outcome: ToolOutcome) -> (String, String) {
+        match outcome {
+            ToolOutcome::Error { kind, message, .. } => (kind, message),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let snapshot = snapshot();
+        let (kind, message) = error_message(check_call(&snapshot, "s", "add", json!({"a": "x"})).unwrap_err());
+        assert_eq!(kind, "invalid_arguments");
+        assert!(message.contains("field `a`"), "{message}");
+        assert!(message.contains("number"), "{message}");
+        let (_, message) = error_message(check_call(&snapshot, "s", "add", json!({"a": 1, "nested": {"b": 2}})).unwrap_err());
+        assert!(message.contains("field `nested.b`"), "{message}");
+        let (_, message) = error_message(check_call(&snapshot, "s", "add", json!({})).unwrap_err());
+        assert!(message.contains("\"a\" is a required property"), "{message}");
+        assert!(check_call(&snapshot, "s", "add", json!({"a": 1})).is_ok());
+        let (kind, _) = error_message(check_call(&snapshot, "s", "nope", json!({})).unwrap_err());
+        assert_eq!(kind, "unknown_tool");
+        let (_, message) = error_message(check_call(&snapshot, "s", "add", json!([1])).unwrap_err());
+        assert!(message.contains("must be an object"), "{message}");
+    }
+
+    fn response(content: Value, structured: Option<Value>, is_error: bool) -> ToolResponse {
+        ToolResponse {
+            content: content.as_array().cloned().unwrap_or_default(),
+            structured_content: structured,
+            is_error,
+            queued: Duration::ZERO,
+            ran: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn maps_results() {
+        let text = |t: &str| json!([{"type": "text", "text": t}]);
+        assert_eq!(map_response(response(text("{\"a\":1}"), None, false)), ToolOutcome::Ok { value: json!({"a": 1}) });
+        assert_eq!(map_response(response(text("plain"), None, false)), ToolOutcome::Ok { value: json!("plain") });
+        assert_eq!(map_response(response(text(" 42 "), None, false)), ToolOutcome::Ok { value: json!(42) });
+        assert_eq!(map_response(response(text("x"), Some(json!({"s": 2})), false)), ToolOutcome::Ok { value: json!({"s": 2}) });
+        let (kind, message) = error_message(map_response(response(text("boom"), None, true)));
+        assert_eq!((kind.as_str(), message.as_str()), ("tool", "boom"));
+        let image = json!([{"type": "image", "data": "AA==", "mimeType": "image/png"}]);
+        assert_eq!(map_response(response(image.clone(), None, false)), ToolOutcome::Ok { value: image });
+        assert_eq!(map_response(response(json!([]), None, false)), ToolOutcome::Ok { value: Value::Null });
+    }
+}

@@ -1,0 +1,269 @@
+/*!
+Sluice's own MCP surface: the handful of tools an agent sees instead of hundreds.
+
+- `search_tools`: find tools by words, at three levels of detail;
+- `list_files` / `read_file`: browse the generated `servers/<server>/<tool>.ts` tree;
+- `execute_code`: run TypeScript against the tools (only when the gateway can start workers).
+
+The tool descriptions and the server instructions are kept short on purpose: the agent's whole
+starting context ([`starting_context`]) must stay under 1,000 o200k tokens however many servers sit
+behind Sluice. A test holds that line.
+
+Errors the agent causes (bad arguments, unknown files, failing code) come back as tool results with
+`isError: true` and a sentence saying what to do, not as protocol errors, so the model reads them.
+*/
+#![deny(missing_docs)]
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::{json, Map, Value};
+use sluice_catalog::Detail;
+use sluice_gateway::{ExecuteRequest, Gateway, Language, SearchRequest, DEFAULT_SEARCH_LIMIT};
+use tokio::sync::watch;
+
+/// What Sluice tells the agent about itself at `initialize`.
+pub const INSTRUCTIONS: &str = "\
+Sluice exposes the tools of many MCP servers as a TypeScript API, one file per tool: servers/<server>/<tool>.ts.
+1. search_tools finds tools (detail \"full\" shows typed signatures); list_files/read_file browse the files.
+2. execute_code runs TypeScript that imports and calls them, e.g.
+   import * as fs from \"./servers/filesystem\"; const text = await fs.readTextFile({ path: \"/tmp/a.txt\" }); console.log(text.length);
+Only what the code logs (console.log) or returns (export default) comes back to you: filter, join and summarize data in code instead of printing it. A failed call throws ToolError; catch it to go on.";
+
+/// The MCP server handler.
+#[derive(Clone)]
+pub struct SluiceServer {
+    gateway: Gateway,
+    /// Becomes true once the first round of connections has settled.
+    ready: watch::Receiver<bool>,
+}
+
+impl SluiceServer {
+    /// Serve `gateway`. Requests that need the catalog wait until `ready` is true.
+    pub fn new(gateway: Gateway, ready: watch::Receiver<bool>) -> Self {
+        Self { gateway, ready }
+    }
+
+    async fn wait_ready(&self) {
+        let mut ready = self.ready.clone();
+        let _ = ready.wait_for(|ready| *ready).await;
+    }
+}
+
+/// Sluice's tool definitions. `execute_code` is listed only when code can run.
+pub fn tool_definitions(can_execute: bool) -> Vec<Tool> {
+    let mut tools = vec![
+        tool(
+            "search_tools",
+            "Find tools of the connected MCP servers by what they do.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "Words describing the task; empty lists tools."},
+                    "detail": {"type": "string", "enum": ["name", "summary", "full"], "description": "name, summary (default) or full typed signature."},
+                    "server": {"type": "string", "description": "Only this server's tools."},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Default 10."}
+                },
+                "required": ["query"]
+            }),
+        ),
+        tool(
+            "list_files",
+            "List a folder of the generated API tree (root, servers, servers/<server>).",
+            json!({
+                "type": "object",
+                "properties": {"path": {"type": "string", "description": "Folder; default the root."}}
+            }),
+        ),
+        tool(
+            "read_file",
+            "Read a file of the API tree, e.g. servers/<server>/<tool>.ts.",
+            json!({
+                "type": "object",
+                "properties": {"path": {"type": "string"}},
+                "required": ["path"]
+            }),
+        ),
+    ];
+    if can_execute {
+        tools.push(tool(
+            "execute_code",
+            "Run a TypeScript module that calls tools via ./servers imports. Returns its console output and `export default` value.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string"},
+                    "language": {"type": "string", "enum": ["typescript", "javascript"]},
+                    "timeout_ms": {"type": "integer", "minimum": 1, "description": "Default 30000."}
+                },
+                "required": ["code"]
+            }),
+        ));
+    }
+    tools
+}
+
+fn tool(name: &'static str, description: &'static str, schema: Value) -> Tool {
+    let Value::Object(schema) = schema else { unreachable_schema() };
+    Tool::new(name, description, Arc::new(schema))
+}
+
+/// Every schema above is an object literal; this keeps the signature total without `unwrap`.
+fn unreachable_schema() -> ! {
+    panic!("tool schemas are object literals")
+}
+
+/// The agent's starting context: the instructions plus the `tools/list` answer, as JSON text, and
+/// its size in o200k tokens.
+pub fn starting_context(can_execute: bool) -> (String, usize) {
+    let listing = ListToolsResult::with_all_items(tool_definitions(can_execute));
+    let text = format!("{INSTRUCTIONS}\n{}", serde_json::to_string(&listing).unwrap_or_default());
+    let tokens = sluice_tokens::count(&text);
+    (text, tokens)
+}
+
+fn agent_error(message: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message.into())])
+}
+
+fn text_result(text: String) -> CallToolResult {
+    CallToolResult::success(vec![ContentBlock::text(text)])
+}
+
+/// Read an optional string argument; `Err` is a message for the agent.
+fn optional_string<'a>(arguments: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, String> {
+    match arguments.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(other) => Err(format!("`{field}` must be a string, got {other}")),
+    }
+}
+
+fn required_string<'a>(arguments: &'a Map<String, Value>, field: &str) -> Result<&'a str, String> {
+    optional_string(arguments, field)?.ok_or_else(|| format!("`{field}` is required"))
+}
+
+fn optional_integer(arguments: &Map<String, Value>, field: &str) -> Result<Option<u64>, String> {
+    match arguments.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .filter(|number| *number > 0)
+            .map(Some)
+            .ok_or_else(|| format!("`{field}` must be a positive integer, got {value}")),
+    }
+}
+
+impl SluiceServer {
+    async fn search_tools(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
+        let query = required_string(arguments, "query")?.to_owned();
+        let detail = match optional_string(arguments, "detail")? {
+            Some(detail) => detail.parse::<Detail>().map_err(|error| error.to_string())?,
+            None => Detail::Summary,
+        };
+        let server = optional_string(arguments, "server")?.map(str::to_owned);
+        let limit = optional_integer(arguments, "limit")?.map_or(DEFAULT_SEARCH_LIMIT, |limit| limit as usize);
+        let request = SearchRequest { query, detail, server, limit };
+        let snapshot = self.gateway.snapshot().await;
+        let response = snapshot.search(&request).map_err(|error| error.to_string())?;
+        Ok(text_result(response.to_text(&request)))
+    }
+
+    async fn list_files(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
+        let path = optional_string(arguments, "path")?.unwrap_or("");
+        let snapshot = self.gateway.snapshot().await;
+        let listing = snapshot.list_files(path).map_err(|error| error.to_string())?;
+        Ok(text_result(listing.to_text()))
+    }
+
+    async fn read_file(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
+        let path = required_string(arguments, "path")?;
+        let snapshot = self.gateway.snapshot().await;
+        let text = snapshot.read_file(path).map_err(|error| error.to_string())?;
+        Ok(text_result(text.to_owned()))
+    }
+
+    async fn execute_code(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
+        let code = required_string(arguments, "code")?.to_owned();
+        let language = match optional_string(arguments, "language")? {
+            None | Some("typescript") | Some("ts") => Language::Typescript,
+            Some("javascript") | Some("js") => Language::Javascript,
+            Some(other) => return Err(format!("`language` must be \"typescript\" or \"javascript\", got \"{other}\"")),
+        };
+        let timeout_ms = optional_integer(arguments, "timeout_ms")?;
+        let report = self.gateway.execute(ExecuteRequest { code, language, timeout_ms }).await;
+        let text = report.to_text();
+        let structured = serde_json::to_value(&report).unwrap_or(Value::Null);
+        let mut result = if report.error.is_some() {
+            CallToolResult::error(vec![ContentBlock::text(text)])
+        } else {
+            CallToolResult::success(vec![ContentBlock::text(text)])
+        };
+        result.structured_content = Some(structured);
+        Ok(result)
+    }
+}
+
+impl ServerHandler for SluiceServer {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        info.server_info = Implementation::new("sluice", env!("CARGO_PKG_VERSION"));
+        info.instructions = Some(INSTRUCTIONS.to_owned());
+        info
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(tool_definitions(self.gateway.can_execute())))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let arguments = request.arguments.unwrap_or_default();
+        self.wait_ready().await;
+        let outcome = match request.name.as_ref() {
+            "search_tools" => self.search_tools(&arguments).await,
+            "list_files" => self.list_files(&arguments).await,
+            "read_file" => self.read_file(&arguments).await,
+            "execute_code" if self.gateway.can_execute() => self.execute_code(&arguments).await,
+            other => {
+                return Err(ErrorData::invalid_params(
+                    format!("unknown tool \"{other}\"; Sluice's tools are search_tools, list_files, read_file and execute_code"),
+                    None,
+                ));
+            }
+        };
+        Ok(outcome.unwrap_or_else(agent_error).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starting_context_stays_small() {
+        let (_, tokens) = starting_context(true);
+        assert!(tokens < 1_000, "starting context is {tokens} tokens");
+        let (_, without_execute) = starting_context(false);
+        assert!(without_execute < tokens);
+    }
+
+    #[test]
+    fn tool_schemas_are_objects() {
+        for tool in tool_definitions(true) {
+            assert_eq!(tool.input_schema.get("type"), Some(&json!("object")), "{}", tool.name);
+        }
+    }
+}

@@ -1,0 +1,389 @@
+/*!
+The only types that cross the process boundary between the gateway and a worker.
+
+A worker runs untrusted agent code, so everything it sends is untrusted input. Messages travel as
+frames: a 4-byte big-endian length, then that many bytes of JSON. [`FrameDecoder`] turns bytes into
+frames with a size cap and never panics; [`decode_worker_message`] and [`decode_gateway_message`]
+turn a frame into a typed message or a [`ProtocolError`].
+
+The conversation for one execution:
+
+```text
+gateway -> worker   Execute
+worker  -> gateway  ToolCall*   Log*            (in any order, many calls in flight)
+gateway -> worker   ToolResult* (one per ToolCall, by call id)
+worker  -> gateway  Done        (exactly once; the worker then waits for the next Execute or exits)
+```
+
+This crate does no IO of its own: the sync helpers take any `Read`/`Write` the caller owns.
+*/
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Largest frame a worker may send: tool arguments can be large (a whole transcript), but not
+/// unbounded.
+pub const MAX_WORKER_FRAME_BYTES: usize = 32 * 1024 * 1024;
+/// Largest frame the gateway sends (tool results of real servers reach several MB).
+pub const MAX_GATEWAY_FRAME_BYTES: usize = 128 * 1024 * 1024;
+/// Bytes of the length prefix.
+pub const FRAME_HEADER_BYTES: usize = 4;
+
+/// Version of this protocol; a worker built from another version refuses to run.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A tool as the worker's module loader needs it: enough to synthesize its wrapper module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolBinding {
+    /// The lowerCamelCase identifier (file and function name).
+    pub identifier: String,
+    /// The original MCP name sent in `tools/call`.
+    pub name: String,
+}
+
+/// Limits the worker enforces from inside. The gateway enforces its own copies from outside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionLimits {
+    /// Wall time for the whole execution, in milliseconds.
+    pub timeout_ms: u64,
+    /// Memory the JS heap may use, in bytes.
+    pub memory_bytes: u64,
+    /// Stack the JS engine may use, in bytes.
+    pub stack_bytes: u64,
+    /// Bytes of console output the worker forwards; the rest is counted and dropped.
+    pub output_bytes: u64,
+    /// Tool calls one execution may make.
+    pub tool_calls: u64,
+}
+
+/// The source language of the agent's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// TypeScript: types are stripped before running.
+    #[default]
+    Typescript,
+    /// Plain JavaScript (ES module).
+    Javascript,
+}
+
+/// Messages from the gateway to a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum GatewayMessage {
+    /// Run one piece of agent code.
+    Execute {
+        /// Protocol version of the gateway.
+        protocol_version: u32,
+        /// The agent's source code.
+        code: String,
+        /// Its language.
+        language: Language,
+        /// Limits for this execution.
+        limits: ExecutionLimits,
+        /// Every tool, by server, for the `./servers/...` modules.
+        tools: BTreeMap<String, Vec<ToolBinding>>,
+    },
+    /// The answer to one [`WorkerMessage::ToolCall`].
+    ToolResult {
+        /// The call this answers.
+        call_id: u64,
+        /// What the tool returned, or why it failed.
+        outcome: ToolOutcome,
+    },
+}
+
+/// The result of one tool call as agent code receives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ToolOutcome {
+    /// The promise resolves with this value.
+    Ok {
+        /// `structuredContent`, else parsed JSON text, else the text.
+        value: Value,
+    },
+    /// The promise rejects with a `ToolError`.
+    Error {
+        /// What kind of failure: `tool` (the tool said `isError`), `invalid_arguments`,
+        /// `unknown_tool`, `server_unavailable`, `timeout`, `limit`, `transport`.
+        kind: String,
+        /// A message that says what went wrong and what to do.
+        message: String,
+        /// The tool's content blocks when the tool itself reported the error.
+        content: Option<Value>,
+        /// True when retrying later may succeed (timeouts, a server that is reconnecting).
+        retryable: bool,
+    },
+}
+
+/// How an execution ended, as the worker saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ExecutionOutcome {
+    /// The code ran to the end.
+    Ok {
+        /// The module's default export, awaited and converted to JSON (`null` when absent).
+        result: Value,
+    },
+    /// The code failed.
+    Error(ExecutionError),
+}
+
+/// A typed error from agent code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionError {
+    /// `SyntaxError`, `ToolError`, `Timeout`, `OutOfMemory`, `ToolCallLimit`, `RuntimeError`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What went wrong, for the agent.
+    pub message: String,
+    /// 1-based line in the agent's code, when known.
+    pub line: Option<u32>,
+    /// 1-based column in the agent's code, when known.
+    pub column: Option<u32>,
+}
+
+/// Console stream of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// `console.log`, `console.info`, `console.debug`.
+    Log,
+    /// `console.warn`.
+    Warn,
+    /// `console.error`.
+    Error,
+}
+
+/// Messages from a worker to the gateway. Untrusted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WorkerMessage {
+    /// The worker started and waits for an `Execute`.
+    Ready {
+        /// Protocol version of the worker.
+        protocol_version: u32,
+    },
+    /// Agent code called a tool.
+    ToolCall {
+        /// Unique within the execution, chosen by the worker.
+        call_id: u64,
+        /// Server config key.
+        server: String,
+        /// Original MCP tool name.
+        tool: String,
+        /// Arguments as given by the code.
+        arguments: Value,
+    },
+    /// One console line.
+    Log {
+        /// Which console method.
+        level: LogLevel,
+        /// The formatted text.
+        text: String,
+    },
+    /// The execution ended.
+    Done {
+        /// How.
+        outcome: ExecutionOutcome,
+        /// Console bytes the worker dropped because the output budget was spent.
+        dropped_output_bytes: u64,
+    },
+}
+
+/// What can be wrong with bytes from the other side.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The length prefix announced more than the cap.
+    #[error("frame of {announced} bytes exceeds the limit of {limit} bytes")]
+    FrameTooLarge {
+        /// Bytes announced by the header.
+        announced: usize,
+        /// The cap in force.
+        limit: usize,
+    },
+    /// The frame is not a valid message.
+    #[error("malformed message: {0}")]
+    Malformed(#[source] serde_json::Error),
+    /// Encoding failed (a value that cannot be JSON).
+    #[error("could not encode message: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// The stream failed or ended mid-frame.
+    #[error("channel failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The stream ended cleanly between frames.
+    #[error("channel closed")]
+    Closed,
+}
+
+/// Encode any message into one frame.
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, ProtocolError> {
+    let mut frame = vec![0u8; FRAME_HEADER_BYTES];
+    serde_json::to_writer(&mut frame, message).map_err(ProtocolError::Encode)?;
+    let body_length = frame.len() - FRAME_HEADER_BYTES;
+    let header = u32::try_from(body_length).map_err(|_| ProtocolError::FrameTooLarge {
+        announced: body_length,
+        limit: u32::MAX as usize,
+    })?;
+    frame[..FRAME_HEADER_BYTES].copy_from_slice(&header.to_be_bytes());
+    Ok(frame)
+}
+
+/// Read the body length from a frame header, checking it against `limit`.
+pub fn body_length(header: [u8; FRAME_HEADER_BYTES], limit: usize) -> Result<usize, ProtocolError> {
+    let announced = u32::from_be_bytes(header) as usize;
+    if announced > limit {
+        return Err(ProtocolError::FrameTooLarge { announced, limit });
+    }
+    Ok(announced)
+}
+
+/// Decode a frame body sent by a worker.
+pub fn decode_worker_message(body: &[u8]) -> Result<WorkerMessage, ProtocolError> {
+    serde_json::from_slice(body).map_err(ProtocolError::Malformed)
+}
+
+/// Decode a frame body sent by the gateway.
+pub fn decode_gateway_message(body: &[u8]) -> Result<GatewayMessage, ProtocolError> {
+    serde_json::from_slice(body).map_err(ProtocolError::Malformed)
+}
+
+/// Incremental frame splitter for bytes arriving in arbitrary pieces.
+///
+/// Invariant: the buffer never holds more than one header plus `limit` bytes of a frame body
+/// that has not been returned yet, plus what the last `push` added.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    buffer: Vec<u8>,
+    limit: usize,
+}
+
+impl FrameDecoder {
+    /// A decoder that refuses frames larger than `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self { buffer: Vec::new(), limit }
+    }
+
+    /// Add bytes that arrived.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// Take the next complete frame body, if one is there. An oversized header is an error; after
+    /// an error the decoder must not be used again (the stream is out of sync).
+    pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, ProtocolError> {
+        let Some(header) = self.buffer.first_chunk::<FRAME_HEADER_BYTES>() else {
+            return Ok(None);
+        };
+        let length = body_length(*header, self.limit)?;
+        if self.buffer.len() < FRAME_HEADER_BYTES + length {
+            return Ok(None);
+        }
+        let body = self.buffer[FRAME_HEADER_BYTES..FRAME_HEADER_BYTES + length].to_vec();
+        self.buffer.drain(..FRAME_HEADER_BYTES + length);
+        Ok(Some(body))
+    }
+
+    /// Bytes held that do not form a complete frame yet.
+    pub fn pending_bytes(&self) -> usize {
+        self.buffer.len()
+    }
+}
+
+/// Blocking read of one frame body from a reader. `Err(Closed)` on a clean end of stream.
+pub fn read_frame(reader: &mut impl Read, limit: usize) -> Result<Vec<u8>, ProtocolError> {
+    let mut header = [0u8; FRAME_HEADER_BYTES];
+    let mut filled = 0;
+    while filled < FRAME_HEADER_BYTES {
+        let count = reader.read(&mut header[filled..])?;
+        if count == 0 {
+            return if filled == 0 {
+                Err(ProtocolError::Closed)
+            } else {
+                Err(ProtocolError::Io(std::io::ErrorKind::UnexpectedEof.into()))
+            };
+        }
+        filled += count;
+    }
+    let length = body_length(header, limit)?;
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body)?;
+    Ok(body)
+}
+
+/// Blocking write of one message as a frame, flushed.
+pub fn write_message<T: Serialize>(writer: &mut impl Write, message: &T) -> Result<(), ProtocolError> {
+    let frame = encode(message)?;
+    writer.write_all(&frame)?;
+    writer.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn round_trips_through_the_decoder_in_pieces() {
+        let messages = vec![
+            WorkerMessage::Ready { protocol_version: PROTOCOL_VERSION },
+            WorkerMessage::ToolCall {
+                call_id: 7,
+                server: "s".into(),
+                tool: "t".into(),
+                arguments: json!({"a": [1, 2]}),
+            },
+            WorkerMessage::Done {
+                outcome: ExecutionOutcome::Error(ExecutionError {
+                    kind: "Timeout".into(),
+                    message: "m".into(),
+                    line: Some(1),
+                    column: None,
+                }),
+                dropped_output_bytes: 3,
+            },
+        ];
+        let bytes: Vec<u8> = messages.iter().flat_map(|message| encode(message).unwrap()).collect();
+        let mut decoder = FrameDecoder::new(MAX_WORKER_FRAME_BYTES);
+        let mut decoded = Vec::new();
+        for piece in bytes.chunks(3) {
+            decoder.push(piece);
+            while let Some(body) = decoder.next_frame().unwrap() {
+                decoded.push(decode_worker_message(&body).unwrap());
+            }
+        }
+        assert_eq!(decoded, messages);
+        assert_eq!(decoder.pending_bytes(), 0);
+    }
+
+    #[test]
+    fn refuses_oversized_and_malformed_frames() {
+        let mut decoder = FrameDecoder::new(10);
+        decoder.push(&11u32.to_be_bytes());
+        assert!(matches!(decoder.next_frame(), Err(ProtocolError::FrameTooLarge { announced: 11, .. })));
+        assert!(matches!(decode_worker_message(b"{\"type\":\"nope\"}"), Err(ProtocolError::Malformed(_))));
+        assert!(matches!(decode_worker_message(&[0xff, 0x00]), Err(ProtocolError::Malformed(_))));
+    }
+
+    #[test]
+    fn sync_read_and_write() {
+        let mut buffer = Vec::new();
+        let message = GatewayMessage::ToolResult {
+            call_id: 1,
+            outcome: ToolOutcome::Ok { value: json!("x") },
+        };
+        write_message(&mut buffer, &message).unwrap();
+        let mut reader = buffer.as_slice();
+        let body = read_frame(&mut reader, MAX_GATEWAY_FRAME_BYTES).unwrap();
+        assert_eq!(decode_gateway_message(&body).unwrap(), message);
+        assert!(matches!(read_frame(&mut reader, 100), Err(ProtocolError::Closed)));
+        let mut truncated: &[u8] = &[0, 0];
+        assert!(matches!(read_frame(&mut truncated, 100), Err(ProtocolError::Io(_))));
+    }
+}

@@ -1,0 +1,40 @@
+//! `sluice exec`: run one script against the configured servers.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use sluice_gateway::{ExecuteRequest, Language};
+
+use crate::cli::{ExecArgs, LanguageArg};
+use crate::commands::{load_config, start_and_connect};
+
+pub async fn run(args: ExecArgs) -> Result<ExitCode> {
+    let code = if args.file.as_os_str() == "-" {
+        let mut code = String::new();
+        std::io::stdin().read_to_string(&mut code).context("cannot read the script from stdin")?;
+        code
+    } else {
+        std::fs::read_to_string(&args.file).with_context(|| format!("cannot read script {}", args.file.display()))?
+    };
+    let language = match args.language {
+        Some(LanguageArg::Typescript) => Language::Typescript,
+        Some(LanguageArg::Javascript) => Language::Javascript,
+        None => match args.file.extension().and_then(|extension| extension.to_str()) {
+            Some("js" | "mjs") => Language::Javascript,
+            _ => Language::Typescript,
+        },
+    };
+    let config = load_config(&args.global)?;
+    let gateway = start_and_connect(config).await;
+    let report = gateway.execute(ExecuteRequest { code, language, timeout_ms: args.timeout_ms }).await;
+    gateway.shutdown().await;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut stdout, &report)?;
+        writeln!(stdout)?;
+    } else {
+        write!(stdout, "{}", report.to_text())?;
+    }
+    Ok(if report.error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,97 @@
+//! One module per subcommand, plus what they share: finding the config, starting the gateway with
+//! progress on stderr.
+
+pub mod exec;
+pub mod serve;
+pub mod tools;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use sluice_config::Config;
+use sluice_downstream::{ServerState, ServerStatus};
+use sluice_gateway::{Gateway, WorkerCommand};
+
+use crate::cli::{Command, GlobalOptions, ToolsCommand};
+
+pub async fn dispatch(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Exec(args) => exec::run(args).await,
+        Command::Tools(ToolsCommand::Search(args)) => tools::search(args).await,
+        Command::Tools(ToolsCommand::Tree(args)) => tools::tree(args).await,
+        Command::Worker => Ok(worker::run()),
+    }
+}
+
+/// Load the config named by `--config`, `$SLUICE_CONFIG` or `./sluice.json`.
+pub fn load_config(options: &GlobalOptions) -> Result<Config> {
+    let path = match &options.config {
+        Some(path) => path.clone(),
+        None => {
+            let default = PathBuf::from("sluice.json");
+            if !default.exists() {
+                anyhow::bail!(
+                    "no config file: pass --config PATH (a JSON file with an \"mcpServers\" object, as Claude Desktop and Cursor use), set SLUICE_CONFIG, or create ./sluice.json"
+                );
+            }
+            default
+        }
+    };
+    Ok(sluice_config::load(&path)?)
+}
+
+/// The data folder: `--data-dir`, `$SLUICE_DATA_DIR`, `$XDG_DATA_HOME/sluice`, `~/.local/share/sluice`.
+#[allow(dead_code)] // used by later commands (workspace, skills, audit)
+pub fn data_dir(options: &GlobalOptions) -> Result<PathBuf> {
+    if let Some(dir) = &options.data_dir {
+        return Ok(dir.clone());
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|value| !value.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("sluice"));
+    }
+    let home = std::env::var_os("HOME").context("cannot find a data folder: set --data-dir or HOME")?;
+    Ok(PathBuf::from(home).join(".local/share/sluice"))
+}
+
+/// Workers are this same binary under the hidden `worker` subcommand.
+pub fn worker_command() -> Option<WorkerCommand> {
+    match std::env::current_exe() {
+        Ok(program) => Some(WorkerCommand { program, args: vec!["worker".to_owned()] }),
+        Err(error) => {
+            tracing::warn!("code execution disabled: cannot find the sluice binary: {error}");
+            None
+        }
+    }
+}
+
+/// Start the gateway and wait for the first round of connections, reporting each server on stderr.
+pub async fn start_and_connect(config: Config) -> Gateway {
+    let gateway = Gateway::start(config, worker_command());
+    gateway.wait_connected(report_progress(&gateway)).await;
+    gateway
+}
+
+/// A progress callback: one stderr line per server as it settles.
+pub fn report_progress(gateway: &Gateway) -> impl FnMut(&ServerStatus) + use<> {
+    let total = gateway.config().servers.len();
+    let started = Instant::now();
+    if total > 0 {
+        eprintln!("sluice: connecting to {total} server{}…", if total == 1 { "" } else { "s" });
+    }
+    let mut settled = 0;
+    move |status: &ServerStatus| {
+        settled += 1;
+        let elapsed = started.elapsed().as_millis();
+        match &status.state {
+            ServerState::Ready { .. } => eprintln!(
+                "sluice: [{settled}/{total}] {} ready: {} tools ({elapsed} ms)",
+                status.name, status.tools
+            ),
+            other => eprintln!("sluice: [{settled}/{total}] {} unavailable: {} ({elapsed} ms)", status.name, other.describe()),
+        }
+    }
+}

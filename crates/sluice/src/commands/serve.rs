@@ -1,0 +1,56 @@
+//! `sluice serve`: the MCP server on stdio.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use rmcp::ServiceExt;
+use sluice_gateway::Gateway;
+use sluice_server::SluiceServer;
+use tokio::sync::watch;
+
+use crate::cli::ServeArgs;
+use crate::commands::{load_config, report_progress, worker_command};
+
+pub async fn run(args: ServeArgs) -> Result<ExitCode> {
+    let config = load_config(&args.global)?;
+    let gateway = Gateway::start(config, worker_command());
+    // Answer `initialize` at once (clients time out) while servers connect; requests that need
+    // the catalog wait for the first round to settle.
+    let (ready_sender, ready) = watch::channel(false);
+    let connecting = gateway.clone();
+    tokio::spawn(async move {
+        connecting.wait_connected(report_progress(&connecting)).await;
+        ready_sender.send_replace(true);
+    });
+    let service = SluiceServer::new(gateway.clone(), ready)
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("the MCP client did not complete the handshake on stdin/stdout")?;
+    let cancel = service.cancellation_token();
+    let mut ended = std::pin::pin!(service.waiting());
+    tokio::select! {
+        _ = &mut ended => {}
+        () = shutdown_signal() => {
+            cancel.cancel();
+            let _ = ended.await;
+        }
+    }
+    gateway.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
