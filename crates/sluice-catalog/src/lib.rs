@@ -66,7 +66,11 @@ pub struct CatalogTool {
 impl CatalogTool {
     /// The first sentence or line of the description, for one-line summaries.
     pub fn summary(&self) -> String {
-        let text = self.description.as_deref().or(self.title.as_deref()).unwrap_or("");
+        let text = self
+            .description
+            .as_deref()
+            .or(self.title.as_deref())
+            .unwrap_or("");
         one_line_summary(text)
     }
 }
@@ -106,7 +110,10 @@ pub struct ServerTools {
 impl ServerTools {
     /// Wrap one server's tool definitions.
     pub fn from_values(server: impl Into<String>, tools: Vec<Value>) -> Self {
-        Self { server: server.into(), tools }
+        Self {
+            server: server.into(),
+            tools,
+        }
     }
 }
 
@@ -153,7 +160,10 @@ impl Catalog {
                             parsed.push(tool);
                         }
                     }
-                    Err(reason) => catalog.rejected.push(RejectedTool { server: server.clone(), reason }),
+                    Err(reason) => catalog.rejected.push(RejectedTool {
+                        server: server.clone(),
+                        reason,
+                    }),
                 }
             }
             let names: Vec<&str> = parsed.iter().map(|tool| tool.name.as_str()).collect();
@@ -194,12 +204,18 @@ impl Catalog {
 
     /// Look a tool up by server and original MCP name.
     pub fn tool(&self, server: &str, name: &str) -> Option<&CatalogTool> {
-        self.servers.get(server)?.iter().find(|tool| tool.name == name)
+        self.servers
+            .get(server)?
+            .iter()
+            .find(|tool| tool.name == name)
     }
 
     /// Look a tool up by server and code identifier.
     pub fn tool_by_identifier(&self, server: &str, identifier: &str) -> Option<&CatalogTool> {
-        self.servers.get(server)?.iter().find(|tool| tool.identifier == identifier)
+        self.servers
+            .get(server)?
+            .iter()
+            .find(|tool| tool.identifier == identifier)
     }
 
     /// Definitions that were dropped while building.
@@ -238,8 +254,7 @@ fn parse_tool(server: &str, value: Value) -> Result<CatalogTool, String> {
             .map(str::to_owned)
     });
     let mut warnings = Vec::new();
-    let input_schema =
-        schema::repair_input_schema(object.remove("inputSchema"), &mut warnings);
+    let input_schema = schema::repair_input_schema(object.remove("inputSchema"), &mut warnings);
     let output_schema = match object.remove("outputSchema") {
         Some(Value::Object(schema)) => Some(schema),
         Some(Value::Null) | None => None,
@@ -285,11 +300,18 @@ mod tests {
         ]);
         let names: Vec<_> = catalog.server_names().collect();
         assert_eq!(names, ["a-server", "b-server"]);
-        let identifiers: Vec<_> =
-            catalog.server_tools("a-server").unwrap().iter().map(|t| t.identifier.as_str()).collect();
+        let identifiers: Vec<_> = catalog
+            .server_tools("a-server")
+            .unwrap()
+            .iter()
+            .map(|t| t.identifier.as_str())
+            .collect();
         assert_eq!(identifiers, ["echo", "getSum"]);
         assert_eq!(catalog.rejected().len(), 2);
-        assert_eq!(catalog.tool("a-server", "echo").unwrap().summary(), "Echo it.");
+        assert_eq!(
+            catalog.tool("a-server", "echo").unwrap().summary(),
+            "Echo it."
+        );
         assert_eq!(catalog.len(), 3);
     }
 
@@ -306,6 +328,9 @@ mod tests {
             "s",
             vec![json!({"name": "t", "annotations": {"title": "Nice"}, "inputSchema": {}})],
         )]);
-        assert_eq!(catalog.tool("s", "t").unwrap().title.as_deref(), Some("Nice"));
+        assert_eq!(
+            catalog.tool("s", "t").unwrap().title.as_deref(),
+            Some("Nice")
+        );
     }
 }

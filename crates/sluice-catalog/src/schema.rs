@@ -11,19 +11,23 @@ use serde_json::{Map, Value};
 ///
 /// Preconditions: none; any JSON value (or none) is accepted.
 /// Postcondition: the result has `"type": "object"`.
-pub fn repair_input_schema(schema: Option<Value>, warnings: &mut Vec<String>) -> Map<String, Value> {
+pub fn repair_input_schema(
+    schema: Option<Value>,
+    warnings: &mut Vec<String>,
+) -> Map<String, Value> {
     let mut schema = match schema {
         Some(Value::Object(schema)) => schema,
         None | Some(Value::Null) => {
-            warnings.push("`inputSchema` is missing; assumed an object with any properties".to_owned());
-            return object_schema()
+            warnings
+                .push("`inputSchema` is missing; assumed an object with any properties".to_owned());
+            return object_schema();
         }
         Some(other) => {
             warnings.push(format!(
                 "`inputSchema` is a {} instead of an object; assumed an object with any properties",
                 json_type_name(&other)
             ));
-            return object_schema()
+            return object_schema();
         }
     };
     match schema.get("type") {
@@ -39,14 +43,16 @@ pub fn repair_input_schema(schema: Option<Value>, warnings: &mut Vec<String>) ->
             schema.insert("type".to_owned(), Value::String("object".to_owned()));
         }
     }
-    if let Some(properties) = schema.get("properties") {
-        if !properties.is_object() {
-            warnings.push("`inputSchema.properties` is not an object; dropped".to_owned());
-            schema.remove("properties");
-        }
+    if let Some(properties) = schema.get("properties")
+        && !properties.is_object()
+    {
+        warnings.push("`inputSchema.properties` is not an object; dropped".to_owned());
+        schema.remove("properties");
     }
     if let Some(required) = schema.get("required") {
-        let valid = required.as_array().is_some_and(|items| items.iter().all(Value::is_string));
+        let valid = required
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_string));
         if !valid {
             warnings.push("`inputSchema.required` is not a list of names; dropped".to_owned());
             schema.remove("required");
@@ -91,12 +97,18 @@ mod tests {
     fn repairs_missing_and_wrong_schemas() {
         let mut warnings = Vec::new();
         assert_eq!(repair_input_schema(None, &mut warnings)["type"], "object");
-        assert_eq!(repair_input_schema(Some(json!("x")), &mut warnings)["type"], "object");
+        assert_eq!(
+            repair_input_schema(Some(json!("x")), &mut warnings)["type"],
+            "object"
+        );
         let schema = repair_input_schema(
             Some(json!({"type": "array", "properties": 3, "required": [1]})),
             &mut warnings,
         );
-        assert_eq!(schema, json!({"type": "object"}).as_object().unwrap().clone());
+        assert_eq!(
+            schema,
+            json!({"type": "object"}).as_object().unwrap().clone()
+        );
         // missing (1) + not an object (1) + wrong type, properties and required (3)
         assert_eq!(warnings.len(), 5);
     }
@@ -104,7 +116,8 @@ mod tests {
     #[test]
     fn keeps_good_schema_untouched() {
         let mut warnings = Vec::new();
-        let good = json!({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]});
+        let good =
+            json!({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]});
         let schema = repair_input_schema(Some(good.clone()), &mut warnings);
         assert_eq!(Value::Object(schema), good);
         assert!(warnings.is_empty());

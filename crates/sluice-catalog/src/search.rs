@@ -128,10 +128,18 @@ fn weighted_terms(tool: &CatalogTool) -> (HashMap<String, f64>, f64) {
 }
 
 /// Rank the catalog's tools for a query.
-pub fn search<'catalog>(catalog: &'catalog Catalog, query: &SearchQuery) -> Vec<SearchHit<'catalog>> {
+pub fn search<'catalog>(
+    catalog: &'catalog Catalog,
+    query: &SearchQuery,
+) -> Vec<SearchHit<'catalog>> {
     let candidates: Vec<&CatalogTool> = catalog
         .tools()
-        .filter(|tool| query.server.as_deref().is_none_or(|server| tool.server == server))
+        .filter(|tool| {
+            query
+                .server
+                .as_deref()
+                .is_none_or(|server| tool.server == server)
+        })
         .collect();
     let query_words = words(&query.text);
     if query_words.is_empty() {
@@ -154,7 +162,9 @@ pub fn search<'catalog>(catalog: &'catalog Catalog, query: &SearchQuery) -> Vec<
             let prefix: f64 = if query_word.len() >= 3 {
                 terms
                     .iter()
-                    .filter(|(word, _)| word.len() > query_word.len() && word.starts_with(query_word.as_str()))
+                    .filter(|(word, _)| {
+                        word.len() > query_word.len() && word.starts_with(query_word.as_str())
+                    })
                     .map(|(_, weight)| weight * PREFIX_FACTOR)
                     .sum()
             } else {
@@ -167,7 +177,10 @@ pub fn search<'catalog>(catalog: &'catalog Catalog, query: &SearchQuery) -> Vec<
             let containing = documents
                 .iter()
                 .filter(|(terms, _)| {
-                    terms.keys().any(|word| word == query_word || (query_word.len() >= 3 && word.starts_with(query_word.as_str())))
+                    terms.keys().any(|word| {
+                        word == query_word
+                            || (query_word.len() >= 3 && word.starts_with(query_word.as_str()))
+                    })
                 })
                 .count() as f64;
             let inverse_frequency =
@@ -212,18 +225,27 @@ mod tests {
     }
 
     fn names(hits: &[SearchHit<'_>]) -> Vec<String> {
-        hits.iter().map(|hit| format!("{}/{}", hit.tool.server, hit.tool.name)).collect()
+        hits.iter()
+            .map(|hit| format!("{}/{}", hit.tool.server, hit.tool.name))
+            .collect()
     }
 
     #[test]
     fn splits_words() {
-        assert_eq!(words("listFiles read_text-file HTTPServer"), ["list", "file", "read", "text", "file", "httpserver"]);
+        assert_eq!(
+            words("listFiles read_text-file HTTPServer"),
+            ["list", "file", "read", "text", "file", "httpserver"]
+        );
     }
 
     #[test]
     fn ranks_name_matches_first() {
         let catalog = catalog();
-        let query = SearchQuery { text: "read file".into(), server: None, limit: 10 };
+        let query = SearchQuery {
+            text: "read file".into(),
+            server: None,
+            limit: 10,
+        };
         let hits = catalog.search(&query);
         assert_eq!(names(&hits)[0], "filesystem/read_text_file");
         assert!(!names(&hits).contains(&"everything/echo".to_owned()));
@@ -232,11 +254,23 @@ mod tests {
     #[test]
     fn prefix_and_filter_and_empty_query() {
         let catalog = catalog();
-        let hits = catalog.search(&SearchQuery { text: "director".into(), server: None, limit: 10 });
+        let hits = catalog.search(&SearchQuery {
+            text: "director".into(),
+            server: None,
+            limit: 10,
+        });
         assert_eq!(names(&hits), ["filesystem/list_directory"]);
-        let hits = catalog.search(&SearchQuery { text: "".into(), server: Some("everything".into()), limit: 1 });
+        let hits = catalog.search(&SearchQuery {
+            text: "".into(),
+            server: Some("everything".into()),
+            limit: 1,
+        });
         assert_eq!(names(&hits), ["everything/echo"]);
-        let hits = catalog.search(&SearchQuery { text: "sum".into(), server: Some("filesystem".into()), limit: 10 });
+        let hits = catalog.search(&SearchQuery {
+            text: "sum".into(),
+            server: Some("filesystem".into()),
+            limit: 10,
+        });
         assert!(hits.is_empty());
     }
 }

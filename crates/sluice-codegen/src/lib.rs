@@ -4,12 +4,15 @@ Code generation: the typed TypeScript API agents read, and the JavaScript module
 Pure: no IO. Given a [`sluice_catalog::Catalog`], [`generate_tree`] returns the virtual file tree
 
 ```text
+README.md                         how to import and call tools
 runtime.ts                        callMCPTool, ToolError, retry
-servers/<server>/index.ts         re-exports every tool of the server
+servers/<server>/index.ts         lists and re-exports every tool of the server
 servers/<server>/<identifier>.ts  one typed async function per tool
 ```
 
-that `list_files`/`read_file` serve and `sluice tools tree` writes to disk. The worker never sees
+that `list_files`/`read_file` serve and `sluice tools tree` writes to disk. [`tool_signature`]
+gives the same types and documentation of one tool in the compact form `search_tools` shows;
+[`typescript`] explains how JSON Schema becomes TypeScript. The worker never sees
 TypeScript from here: it loads the small JavaScript modules of [`javascript`], which call the
 same runtime, so generated code never needs transpiling at run time.
 

@@ -101,8 +101,9 @@ pub fn code_identifier(tool: &CatalogTool) -> String {
 
 /// The names of a tool's input and output types: `GetSumInput` and `GetSumOutput` for `getSum`.
 ///
-/// They never collide with the function name or the runtime import (those start lower-case or
-/// do not end in `Input`/`Output`), so the tool file always uses exactly these names.
+/// The function name is shorter than both and `callMCPTool` ends differently, so neither can
+/// collide with them and the tool file always uses exactly these names; the server's index file
+/// relies on that to re-export them.
 pub fn type_names(tool: &CatalogTool) -> (String, String) {
     let stem = pascal_case(&code_identifier(tool));
     (format!("{stem}Input"), format!("{stem}Output"))
@@ -385,6 +386,11 @@ impl Ty {
         Ty::Keyword("unknown")
     }
 
+    /// `Record<string, unknown>`: what `{"type": "object"}` alone says.
+    fn any_object() -> Ty {
+        Ty::Record(Box::new(Ty::unknown()))
+    }
+
     fn never() -> Ty {
         Ty::Keyword("never")
     }
@@ -438,6 +444,7 @@ impl Ty {
                 if member.is_unknown() || members.contains(&member) {
                     continue;
                 }
+
                 if let Some(Ty::Object {
                     members: previous,
                     index: None,
@@ -454,6 +461,14 @@ impl Ty {
                     continue;
                 }
                 members.push(member);
+            }
+        }
+        // "Any object" adds nothing next to another part (typically a `$ref` with a sibling
+        // `"type": "object"`), and `X & Record<string, unknown>` reads badly.
+        if members.len() > 1 {
+            members.retain(|member| *member != Ty::any_object());
+            if members.is_empty() {
+                return Ty::any_object();
             }
         }
         match members.len() {
@@ -1192,6 +1207,15 @@ mod tests {
                 "anyOf": [{"required": ["a"]}, {"required": ["b"]}]
             })),
             "{\n    a?: string;\n  }"
+        );
+    }
+
+    #[test]
+    fn bare_object_type_beside_a_reference_is_dropped() {
+        assert_eq!(property(json!({"type": "object", "$ref": "#"})), "TInput");
+        assert_eq!(
+            property(json!({"allOf": [{"type": "object"}, {"type": "object"}]})),
+            "Record<string, unknown>"
         );
     }
 

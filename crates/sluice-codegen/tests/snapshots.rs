@@ -14,11 +14,10 @@ fn real_tool(stem: &str, name: &str) -> CatalogTool {
         stem,
         vec![common::catalog_tool(stem, name)],
     )]);
-    catalog
-        .tools()
-        .next()
-        .cloned()
-        .expect("the tool is in the catalog")
+    let Some(tool) = catalog.tools().next() else {
+        panic!("{stem} has no usable tool {name}: {:?}", catalog.rejected());
+    };
+    tool.clone()
 }
 
 /// Snapshot the tool's file, after checking that it parses.

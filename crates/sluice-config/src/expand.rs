@@ -3,7 +3,10 @@
 //! `$` not followed by `{` is kept as it is, so ordinary dollar signs in arguments survive.
 
 /// Expand variables in `text`. An unset variable without a default is an error naming it.
-pub(crate) fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub(crate) fn expand(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
     let mut result = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -18,9 +21,13 @@ pub(crate) fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Res
             None => (inner, None),
         };
         let valid_name = !name.is_empty()
-            && name.chars().all(|character| character.is_ascii_alphanumeric() || character == '_');
+            && name
+                .chars()
+                .all(|character| character.is_ascii_alphanumeric() || character == '_');
         if !valid_name {
-            return Err(format!("\"${{{inner}}}\" is not a valid variable reference: write ${{NAME}} or ${{NAME:-default}}"));
+            return Err(format!(
+                "\"${{{inner}}}\" is not a valid variable reference: write ${{NAME}} or ${{NAME:-default}}"
+            ));
         }
         match (lookup(name), default) {
             (Some(value), _) => result.push_str(&value),
@@ -45,8 +52,16 @@ mod tests {
     fn expands_and_defaults() {
         let lookup = |name: &str| (name == "A").then(|| "1".to_owned());
         assert_eq!(expand("x${A}y${B:-2}$z", &lookup).unwrap(), "x1y2$z");
-        assert!(expand("${B}", &lookup).unwrap_err().contains("B is not set"));
+        assert!(
+            expand("${B}", &lookup)
+                .unwrap_err()
+                .contains("B is not set")
+        );
         assert!(expand("${A", &lookup).unwrap_err().contains("unclosed"));
-        assert!(expand("${A B}", &lookup).unwrap_err().contains("not a valid"));
+        assert!(
+            expand("${A B}", &lookup)
+                .unwrap_err()
+                .contains("not a valid")
+        );
     }
 }

@@ -116,9 +116,13 @@ pub enum ConfigError {
 
 /// Read and parse a config file, expanding `${VAR}` from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-    let mut config = parse(&text, &path.display().to_string(), &|name| std::env::var(name).ok())?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut config = parse(&text, &path.display().to_string(), &|name| {
+        std::env::var(name).ok()
+    })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     for server in config.servers.values_mut() {
         if let ServerConfig::Stdio(stdio) = server {
@@ -148,7 +152,10 @@ pub fn parse(
     })?;
     let context = Context { origin, lookup };
     let Value::Object(root) = root else {
-        return Err(context.invalid("top level", "expected a JSON object with an \"mcpServers\" object"));
+        return Err(context.invalid(
+            "top level",
+            "expected a JSON object with an \"mcpServers\" object",
+        ));
     };
     let (key, servers) = match (root.get("mcpServers"), root.get("servers")) {
         (Some(servers), _) => ("mcpServers", servers),
@@ -161,7 +168,10 @@ pub fn parse(
         }
     };
     let Value::Object(servers) = servers else {
-        return Err(context.invalid(&format!("\"{key}\""), "expected an object of server entries"));
+        return Err(context.invalid(
+            &format!("\"{key}\""),
+            "expected an object of server entries",
+        ));
     };
     let mut config = Config::default();
     for (name, entry) in servers {
@@ -194,7 +204,9 @@ pub fn parse(
 fn validate_server_name(context: &Context<'_>, name: &str) -> Result<(), ConfigError> {
     let valid = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|character| character.is_ascii_alphanumeric() || "-_.".contains(character))
+        && name
+            .chars()
+            .all(|character| character.is_ascii_alphanumeric() || "-_.".contains(character))
         && name.starts_with(|first: char| first.is_ascii_alphanumeric());
     if valid {
         Ok(())
@@ -228,7 +240,13 @@ impl Context<'_> {
         let kind = match entry.get("type") {
             None => None,
             Some(Value::String(kind)) => Some(kind.as_str()),
-            Some(_) => return Err(self.field_error(name, "type", "expected a string such as \"stdio\" or \"http\"")),
+            Some(_) => {
+                return Err(self.field_error(
+                    name,
+                    "type",
+                    "expected a string such as \"stdio\" or \"http\"",
+                ));
+            }
         };
         let has_command = entry.contains_key("command");
         let has_url = entry.contains_key("url") || entry.contains_key("serverUrl");
@@ -276,19 +294,39 @@ impl Context<'_> {
         }
     }
 
-    fn string_map(&self, server: &str, field: &str, value: Option<&Value>) -> Result<BTreeMap<String, String>, ConfigError> {
-        let Some(value) = value else { return Ok(BTreeMap::new()) };
+    fn string_map(
+        &self,
+        server: &str,
+        field: &str,
+        value: Option<&Value>,
+    ) -> Result<BTreeMap<String, String>, ConfigError> {
+        let Some(value) = value else {
+            return Ok(BTreeMap::new());
+        };
         let Value::Object(object) = value else {
-            return Err(self.field_error(server, field, &format!("expected an object of strings, found {}", describe(value))));
+            return Err(self.field_error(
+                server,
+                field,
+                &format!("expected an object of strings, found {}", describe(value)),
+            ));
         };
         object
             .iter()
-            .map(|(key, value)| Ok((key.clone(), self.string(server, &format!("{field}.{key}"), value)?)))
+            .map(|(key, value)| {
+                Ok((
+                    key.clone(),
+                    self.string(server, &format!("{field}.{key}"), value)?,
+                ))
+            })
             .collect()
     }
 
     fn stdio(&self, name: &str, entry: &Map<String, Value>) -> Result<StdioServer, ConfigError> {
-        let command = entry.get("command").map(|value| self.string(name, "command", value)).transpose()?.unwrap_or_default();
+        let command = entry
+            .get("command")
+            .map(|value| self.string(name, "command", value))
+            .transpose()?
+            .unwrap_or_default();
         if command.trim().is_empty() {
             return Err(self.field_error(name, "command", "must not be empty"));
         }
@@ -300,12 +338,25 @@ impl Context<'_> {
                 .map(|(index, item)| self.string(name, &format!("args[{index}]"), item))
                 .collect::<Result<_, _>>()?,
             Some(other) => {
-                return Err(self.field_error(name, "args", &format!("expected a list of strings, found {}", describe(other))));
+                return Err(self.field_error(
+                    name,
+                    "args",
+                    &format!("expected a list of strings, found {}", describe(other)),
+                ));
             }
         };
         let env = self.string_map(name, "env", entry.get("env"))?;
-        let cwd = entry.get("cwd").map(|value| self.string(name, "cwd", value)).transpose()?.map(PathBuf::from);
-        Ok(StdioServer { command, args, env, cwd })
+        let cwd = entry
+            .get("cwd")
+            .map(|value| self.string(name, "cwd", value))
+            .transpose()?
+            .map(PathBuf::from);
+        Ok(StdioServer {
+            command,
+            args,
+            env,
+            cwd,
+        })
     }
 
     fn http(&self, name: &str, entry: &Map<String, Value>) -> Result<HttpServer, ConfigError> {
@@ -315,7 +366,11 @@ impl Context<'_> {
         };
         let url = self.string(name, field, value)?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(self.field_error(name, field, &format!("\"{url}\" is not an http:// or https:// URL")));
+            return Err(self.field_error(
+                name,
+                field,
+                &format!("\"{url}\" is not an http:// or https:// URL"),
+            ));
         }
         let headers = self.string_map(name, "headers", entry.get("headers"))?;
         Ok(HttpServer { url, headers })
@@ -338,7 +393,10 @@ mod tests {
     use super::*;
 
     fn parse_ok(text: &str) -> Config {
-        parse(text, "test.json", &|name| (name == "HOME_DIR").then(|| "/home/u".to_owned())).unwrap()
+        parse(text, "test.json", &|name| {
+            (name == "HOME_DIR").then(|| "/home/u".to_owned())
+        })
+        .unwrap()
     }
 
     fn parse_error(text: &str) -> String {
@@ -355,10 +413,14 @@ mod tests {
                   "off": {"command": "x", "disabled": true}
                 }}"#,
         );
-        let ServerConfig::Stdio(fs) = &config.servers["fs"] else { panic!() };
+        let ServerConfig::Stdio(fs) = &config.servers["fs"] else {
+            panic!()
+        };
         assert_eq!(fs.args[2], "/home/u/docs");
         assert_eq!(fs.env["A"], "b");
-        let ServerConfig::Http(remote) = &config.servers["remote"] else { panic!() };
+        let ServerConfig::Http(remote) = &config.servers["remote"] else {
+            panic!()
+        };
         assert_eq!(remote.headers["X"], "fallback");
         assert_eq!(config.disabled, ["off"]);
         assert_eq!(config.settings, Settings::default());
@@ -366,7 +428,9 @@ mod tests {
 
     #[test]
     fn reads_vscode_servers_key() {
-        let config = parse_ok(r#"{"servers": {"a": {"type": "stdio", "command": "x"}, "b": {"type": "http", "url": "https://h/mcp"}}}"#);
+        let config = parse_ok(
+            r#"{"servers": {"a": {"type": "stdio", "command": "x"}, "b": {"type": "http", "url": "https://h/mcp"}}}"#,
+        );
         assert_eq!(config.servers.len(), 2);
     }
 
@@ -380,21 +444,38 @@ mod tests {
             parse_error(r#"{"mcpServers": {"fs": {"command": "npx", "args": ["a", 3]}}}"#),
             "config file test.json: server \"fs\", field \"args[1]\": expected a string, found a number"
         );
-        assert!(parse_error(r#"{"mcpServers": {"fs": {"args": []}}}"#).contains("server \"fs\", field \"command\": missing"));
-        assert!(parse_error(r#"{"mcpServers": {"fs": {"url": "ftp://x"}}}"#).contains("field \"url\""));
-        assert!(parse_error(r#"{"mcpServers": {"../x": {"command": "a"}}}"#).contains("server \"../x\""));
-        assert!(parse_error(r#"{"mcpServers": {"a": {"type": "sse", "url": "http://x"}}}"#).contains("SSE"));
-        assert!(parse_error(r#"{"mcpServers": {"a": {"command": "x", "env": {"K": "${NOPE}"}}}}"#).contains("field \"env.K\": environment variable NOPE is not set"));
+        assert!(
+            parse_error(r#"{"mcpServers": {"fs": {"args": []}}}"#)
+                .contains("server \"fs\", field \"command\": missing")
+        );
+        assert!(
+            parse_error(r#"{"mcpServers": {"fs": {"url": "ftp://x"}}}"#).contains("field \"url\"")
+        );
+        assert!(
+            parse_error(r#"{"mcpServers": {"../x": {"command": "a"}}}"#)
+                .contains("server \"../x\"")
+        );
+        assert!(
+            parse_error(r#"{"mcpServers": {"a": {"type": "sse", "url": "http://x"}}}"#)
+                .contains("SSE")
+        );
+        assert!(
+            parse_error(r#"{"mcpServers": {"a": {"command": "x", "env": {"K": "${NOPE}"}}}}"#)
+                .contains("field \"env.K\": environment variable NOPE is not set")
+        );
         assert!(parse_error(r#"{"other": 1}"#).contains("no \"mcpServers\""));
         assert!(parse_error("{\n  \"mcpServers\": [}").contains("line 2"));
     }
 
     #[test]
     fn sluice_section_is_strict() {
-        let config = parse_ok(r#"{"mcpServers": {}, "sluice": {"connectTimeoutMs": 5, "execution": {"timeoutMs": 100}}}"#);
+        let config = parse_ok(
+            r#"{"mcpServers": {}, "sluice": {"connectTimeoutMs": 5, "execution": {"timeoutMs": 100}}}"#,
+        );
         assert_eq!(config.settings.connect_timeout_ms, 5);
         assert_eq!(config.settings.execution.timeout_ms, 100);
-        let error = parse_error(r#"{"mcpServers": {}, "sluice": {"execution": {"timeoutMS": 100}}}"#);
+        let error =
+            parse_error(r#"{"mcpServers": {}, "sluice": {"execution": {"timeoutMS": 100}}}"#);
         assert!(error.contains("sluice.execution"), "{error}");
         assert!(error.contains("timeoutMS"), "{error}");
     }

@@ -76,9 +76,14 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
         .map_err(|error| (String::new(), error.to_string()))?;
     settings.execution = execution;
     if settings.max_concurrency_per_server == 0 {
-        return Err(("maxConcurrencyPerServer".to_owned(), "must be at least 1".to_owned()));
+        return Err((
+            "maxConcurrencyPerServer".to_owned(),
+            "must be at least 1".to_owned(),
+        ));
     }
-    if settings.execution.timeout_ms == 0 || settings.execution.timeout_ms > settings.execution.max_timeout_ms {
+    if settings.execution.timeout_ms == 0
+        || settings.execution.timeout_ms > settings.execution.max_timeout_ms
+    {
         return Err((
             "execution.timeoutMs".to_owned(),
             "must be at least 1 and at most execution.maxTimeoutMs".to_owned(),

@@ -6,9 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use process_wrap::tokio::{CommandWrap, KillOnDrop, ProcessGroup};
-use rmcp::model::{
-    ClientCapabilities, ClientConfig, Implementation, ProtocolVersion,
-};
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion};
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
@@ -64,12 +62,25 @@ impl ClientHandler for Handler {
 }
 
 /// The last lines a child wrote to stderr.
-#[derive(Clone, Default)]
-struct StderrTail(Arc<Mutex<VecDeque<String>>>);
+#[derive(Clone)]
+struct StderrTail {
+    lines: Arc<Mutex<VecDeque<String>>>,
+    /// Becomes true when the child's stderr reaches its end.
+    closed: watch::Sender<bool>,
+}
+
+impl Default for StderrTail {
+    fn default() -> Self {
+        Self {
+            lines: Arc::default(),
+            closed: watch::channel(false).0,
+        }
+    }
+}
 
 impl StderrTail {
     fn push(&self, line: String) {
-        if let Ok(mut lines) = self.0.lock() {
+        if let Ok(mut lines) = self.lines.lock() {
             if lines.len() == STDERR_TAIL_LINES {
                 lines.pop_front();
             }
@@ -77,9 +88,22 @@ impl StderrTail {
         }
     }
 
+    /// Wait a little for a dying child's last words: the failure is often noticed (a broken pipe)
+    /// before its stderr has been read to the end.
+    async fn settle(&self) {
+        let mut closed = self.closed.subscribe();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(500),
+            closed.wait_for(|closed| *closed),
+        )
+        .await;
+    }
+
     /// `"; its stderr ended with: ..."`, or nothing when it wrote nothing.
     fn suffix(&self) -> String {
-        let Ok(lines) = self.0.lock() else { return String::new() };
+        let Ok(lines) = self.lines.lock() else {
+            return String::new();
+        };
         if lines.is_empty() {
             return String::new();
         }
@@ -99,7 +123,10 @@ pub(crate) async fn supervise(
     let mut ever_ready = false;
     loop {
         let (refresh_sender, mut refresh_receiver) = mpsc::unbounded_channel();
-        let handler = Handler { server: server.name.clone(), refresh: refresh_sender };
+        let handler = Handler {
+            server: server.name.clone(),
+            refresh: refresh_sender,
+        };
         let tail = StderrTail::default();
         let timeout = crate::connect_timeout(&settings);
         let attempt = tokio::select! {
@@ -112,19 +139,36 @@ pub(crate) async fn supervise(
                 timeout.as_millis(),
                 tail.suffix()
             ),
-            Ok(Err(message)) => format!("{message}{}", tail.suffix()),
+            Ok(Err(message)) => {
+                tail.settle().await;
+                format!("{message}{}", tail.suffix())
+            }
             Ok(Ok((client, tools))) => {
                 ever_ready = true;
                 let connected_at = Instant::now();
                 publish_ready(&server, &client, tools, &generation).await;
-                let reason = watch_connection(&server, client, &mut refresh_receiver, &generation, &shutdown).await;
+                let reason = watch_connection(
+                    &server,
+                    client,
+                    &mut refresh_receiver,
+                    &generation,
+                    &shutdown,
+                )
+                .await;
                 let Some(reason) = reason else {
-                    set_down(&server, "Sluice is shutting down".to_owned(), false, &generation).await;
+                    set_down(
+                        &server,
+                        "Sluice is shutting down".to_owned(),
+                        false,
+                        &generation,
+                    )
+                    .await;
                     return;
                 };
                 if connected_at.elapsed() >= STABLE_AFTER {
                     backoff = INITIAL_BACKOFF;
                 }
+                tail.settle().await;
                 format!("{reason}{}", tail.suffix())
             }
         };
@@ -147,17 +191,25 @@ pub(crate) async fn supervise(
 }
 
 /// Connect and list tools. The error is a sentence for the agent.
-async fn connect(server: &Server, handler: Handler, tail: StderrTail) -> Result<(Client, Vec<Value>), String> {
+async fn connect(
+    server: &Server,
+    handler: Handler,
+    tail: StderrTail,
+) -> Result<(Client, Vec<Value>), String> {
     let client = match &server.config {
         ServerConfig::Stdio(stdio) => {
             let transport = spawn_stdio(&server.name, stdio, tail)?;
-            handler.serve(transport).await.map_err(|error| handshake_failure(&error.to_string()))?
+            handler
+                .serve(transport)
+                .await
+                .map_err(|error| handshake_failure(&error.to_string()))?
         }
         ServerConfig::Http(http) => {
             let transport = http_transport(http)?;
-            handler.serve(transport).await.map_err(|error| {
-                format!("could not connect to {}: {error}", http.url)
-            })?
+            handler
+                .serve(transport)
+                .await
+                .map_err(|error| format!("could not connect to {}: {error}", http.url))?
         }
     };
     let tools = client
@@ -173,14 +225,20 @@ async fn connect(server: &Server, handler: Handler, tail: StderrTail) -> Result<
 }
 
 fn handshake_failure(error: &str) -> String {
-    if error.contains("connection closed") {
+    // rmcp reports a server that died before or during `initialize` either as a closed
+    // connection or as a failed write (broken pipe), depending on who noticed first.
+    if error.contains("connection closed") || error.contains("Broken pipe") {
         "exited or closed its stdout during the MCP handshake".to_owned()
     } else {
         format!("the MCP handshake failed: {error}")
     }
 }
 
-fn spawn_stdio(name: &str, stdio: &StdioServer, tail: StderrTail) -> Result<TokioChildProcess, String> {
+fn spawn_stdio(
+    name: &str,
+    stdio: &StdioServer,
+    tail: StderrTail,
+) -> Result<TokioChildProcess, String> {
     let mut command = tokio::process::Command::new(&stdio.command);
     command.args(&stdio.args).envs(&stdio.env);
     if let Some(cwd) = &stdio.cwd {
@@ -201,6 +259,7 @@ fn spawn_stdio(name: &str, stdio: &StdioServer, tail: StderrTail) -> Result<Toki
                 tracing::debug!(server = %server, "stderr: {line}");
                 tail.push(line);
             }
+            tail.closed.send_replace(true);
         });
     }
     Ok(transport)
@@ -218,20 +277,29 @@ fn spawn_failure(command: &str, error: &std::io::Error) -> String {
     }
 }
 
-fn http_transport(http: &HttpServer) -> Result<StreamableHttpClientTransport<reqwest::Client>, String> {
+fn http_transport(
+    http: &HttpServer,
+) -> Result<StreamableHttpClientTransport<reqwest::Client>, String> {
     let mut headers = std::collections::HashMap::new();
     for (name, value) in &http.headers {
         let header_name = http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("header name \"{name}\" is not a valid HTTP header name"))?;
-        let header_value = http::HeaderValue::from_str(value)
-            .map_err(|_| format!("the value of header \"{name}\" is not a valid HTTP header value"))?;
+        let header_value = http::HeaderValue::from_str(value).map_err(|_| {
+            format!("the value of header \"{name}\" is not a valid HTTP header value")
+        })?;
         headers.insert(header_name, header_value);
     }
-    let config = StreamableHttpClientTransportConfig::with_uri(http.url.as_str()).custom_headers(headers);
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(http.url.as_str()).custom_headers(headers);
     Ok(StreamableHttpClientTransport::from_config(config))
 }
 
-async fn publish_ready(server: &Server, client: &Client, tools: Vec<Value>, generation: &watch::Sender<u64>) {
+async fn publish_ready(
+    server: &Server,
+    client: &Client,
+    tools: Vec<Value>,
+    generation: &watch::Sender<u64>,
+) {
     let info = client.peer().peer_info();
     let (protocol_version, server_info) = match info.as_deref() {
         Some(info) => (
@@ -247,7 +315,10 @@ async fn publish_ready(server: &Server, client: &Client, tools: Vec<Value>, gene
     {
         let mut live = server.state.write().await;
         *live = Live {
-            state: ServerState::Ready { protocol_version, server_info },
+            state: ServerState::Ready {
+                protocol_version,
+                server_info,
+            },
             peer: Some(client.peer().clone()),
             tools,
             since: Instant::now(),
@@ -258,7 +329,12 @@ async fn publish_ready(server: &Server, client: &Client, tools: Vec<Value>, gene
     generation.send_modify(|value| *value += 1);
 }
 
-async fn set_down(server: &Server, reason: String, retrying: bool, generation: &watch::Sender<u64>) {
+async fn set_down(
+    server: &Server,
+    reason: String,
+    retrying: bool,
+    generation: &watch::Sender<u64>,
+) {
     {
         let mut live = server.state.write().await;
         live.state = ServerState::Down { reason, retrying };
@@ -323,7 +399,10 @@ async fn watch_connection(
 /// A readable sentence for an rmcp service error.
 pub(crate) fn describe_service_error(error: &rmcp::ServiceError) -> String {
     match error {
-        rmcp::ServiceError::McpError(data) => format!("the server answered error {}: {}", data.code.0, data.message),
+        rmcp::ServiceError::McpError(data) => format!(
+            "the server answered error {}: {}",
+            data.code.0, data.message
+        ),
         rmcp::ServiceError::TransportClosed => "the connection to the server closed".to_owned(),
         other => other.to_string(),
     }

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
-use tokio::sync::{watch, RwLock, Semaphore};
+use tokio::sync::{RwLock, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use sluice_config::{Config, ServerConfig, Settings};
@@ -139,7 +139,10 @@ pub enum CallError {
 impl CallError {
     /// True when trying again later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, CallError::Unavailable { .. } | CallError::Timeout { .. })
+        matches!(
+            self,
+            CallError::Unavailable { .. } | CallError::Timeout { .. }
+        )
     }
 }
 
@@ -260,11 +263,13 @@ impl Pool {
         arguments: Map<String, Value>,
         deadline: Duration,
     ) -> Result<ToolResponse, CallError> {
-        let server = self
-            .inner
-            .servers
-            .get(server_name)
-            .ok_or_else(|| CallError::UnknownServer { server: server_name.to_owned() })?;
+        let server =
+            self.inner
+                .servers
+                .get(server_name)
+                .ok_or_else(|| CallError::UnknownServer {
+                    server: server_name.to_owned(),
+                })?;
         let started = Instant::now();
         let permit = match tokio::time::timeout(deadline, server.permits.acquire()).await {
             Ok(Ok(permit)) => permit,
@@ -328,8 +333,9 @@ impl Pool {
                 return Err(CallError::Protocol {
                     server: server_name.to_owned(),
                     tool: tool.to_owned(),
-                    message: "the tool asked for interactive input, which Sluice does not support yet"
-                        .to_owned(),
+                    message:
+                        "the tool asked for interactive input, which Sluice does not support yet"
+                            .to_owned(),
                     ran,
                 });
             }
@@ -352,7 +358,10 @@ impl Pool {
     /// few seconds each (they run concurrently).
     pub async fn shutdown(&self) {
         self.inner.shutdown.cancel();
-        self.inner.servers.values().for_each(|server| server.permits.close());
+        self.inner
+            .servers
+            .values()
+            .for_each(|server| server.permits.close());
         let handles: Vec<_> = match self.inner.supervisors.lock() {
             Ok(mut supervisors) => supervisors.drain(..).collect(),
             Err(_) => Vec::new(),

@@ -34,8 +34,14 @@ impl ServerState {
         match self {
             ServerState::Connecting => "it is still starting; try again in a moment".to_owned(),
             ServerState::Ready { .. } => "ready".to_owned(),
-            ServerState::Down { reason, retrying: true } => format!("{reason} (reconnecting)"),
-            ServerState::Down { reason, retrying: false } => reason.clone(),
+            ServerState::Down {
+                reason,
+                retrying: true,
+            } => format!("{reason} (reconnecting)"),
+            ServerState::Down {
+                reason,
+                retrying: false,
+            } => reason.clone(),
         }
     }
 }

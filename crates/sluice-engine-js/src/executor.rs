@@ -183,12 +183,11 @@ fn run(
         let null_thrown = engine.null_thrown.get();
         // Release every JavaScript value held on the Rust side while the context is alive:
         // QuickJS aborts if values outlive their runtime.
-        let dropped = {
+        {
             let mut state = state.borrow_mut();
             state.release();
-            std::mem::take(&mut state.output)
-        };
-        output.absorb(dropped);
+            *output = std::mem::take(&mut state.output);
+        }
         drop(engine);
         let _ = ctx.remove_userdata::<Rejections>();
         (outcome, null_thrown)
@@ -428,10 +427,6 @@ impl OutputBudget {
         self.dropped = self.dropped.saturating_add(length - cut as u64);
         self.remaining = 0;
         Some(text)
-    }
-
-    fn absorb(&mut self, other: OutputBudget) {
-        *self = other;
     }
 }
 
@@ -1042,7 +1037,9 @@ fn call_tool<'js>(
             }
         }
     };
-    let site = call_site(ctx, &state.borrow().line_map);
+    // Creating an error can run agent code (`Error.prepareStackTrace`): no borrow across it.
+    let line_map = state.borrow().line_map.clone();
+    let site = call_site(ctx, &line_map);
     let (promise, resolve, reject) = ctx.promise()?;
     let call_id = NEXT_CALL_ID.fetch_add(1, Ordering::Relaxed);
     let mut state = state.borrow_mut();

@@ -30,11 +30,14 @@ one execution to the next.
   `__sluiceHost.callTool(server, tool, input)`, which the runtime's `callMCPTool` uses. Its
   promise resolves with the tool's value or rejects with a plain object
   `{kind, message, content, retryable}` that the runtime turns into a `ToolError`.
-- **Limits**: the memory limit and stack limit are QuickJS's own; the wall-time deadline is
-  enforced by an interrupt handler while JavaScript runs and by the event loop while it waits;
-  the tool call limit ends the execution with `ToolCallLimit` (the call that exceeds it also
-  throws, and no code runs after it); console output is forwarded until `output_bytes` are spent
-  (the line that crosses the budget is cut), then counted as dropped.
+- **Limits**: the memory limit and stack limit are QuickJS's own (`memory_bytes: 0` means no
+  QuickJS limit, `stack_bytes: 0` means 1 MiB); the wall-time deadline is enforced by an
+  interrupt handler while JavaScript runs and by the event loop while it waits; the tool call
+  limit ends the execution with `ToolCallLimit` (the call that exceeds it throws, the engine
+  stops the code at QuickJS's next interrupt check, and tool calls queued in the same burst are
+  not sent); console output is forwarded until `output_bytes` are spent (the line that crosses
+  the budget is cut), then counted as dropped. Tool-call ids are unique within the process, so
+  a late result from an earlier execution is never mistaken for a current one.
 
 # When an execution ends, and its result
 
@@ -68,9 +71,12 @@ overflow is a `RuntimeError` whose message names the stack limit), `Timeout`, `O
 Positions: QuickJS reports positions in the generated JavaScript; they are mapped back to the
 agent's source through oxc's source map. `line`/`column` of an error are those of the first
 stack frame in `main.ts`, and stack traces in messages and in logged errors are rewritten to
-original positions. This is best effort: a position maps to the nearest mapped token at or
-before it, which is the right line and usually the right column; frames in generated modules
-(runtime, servers) keep their own positions.
+original positions. A `ToolError` is created in an async continuation whose stack no longer
+shows the agent's code, so its position is the call site recorded when the failed tool call was
+made. This is best effort: a position maps to the nearest mapped token at or before it, which gives
+the right line and a nearby column (QuickJS points at the operation that threw, often the end of
+a call expression, and counts columns differently from oxc after non-ASCII text); frames in generated modules (runtime,
+servers) keep their own positions; values thrown that are not errors have no position.
 */
 #![deny(missing_docs)]
 

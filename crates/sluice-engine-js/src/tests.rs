@@ -789,3 +789,53 @@ fn javascript_code_runs_too() {
     let finished = execute(&execution, &mut host);
     assert_eq!(error(&finished).kind, "SyntaxError");
 }
+
+#[test]
+fn typescript_features_run() {
+    let (finished, _) = run(
+        r#"
+        function pick(value: string): string;
+        function pick(value: number): number;
+        function pick(value: any): any { return value; }
+        enum Color { Red = 1, Green }
+        namespace Util { export const twice = (n: number) => n * 2; }
+        declare const nothing: unknown;
+        abstract class Shape { abstract area(): number; }
+        class Square extends Shape {
+          constructor(private readonly side: number) { super(); }
+          area(): number { return this.side ** 2; }
+        }
+        type Point = { x: number; y?: number };
+        const point = { x: 1 } satisfies Point;
+        const tuple = [1, 2] as const;
+        const generic = <T,>(items: T[]): T | undefined => items[0];
+        let definite!: number;
+        definite = point.y ?? 3;
+        export default [pick("a"), pick(2), Color.Green, Util.twice(4), new Square(3).area(), tuple[1], generic([9]), definite, point?.x];
+        "#,
+        FakeHost::echo(),
+    );
+    assert_eq!(result(&finished), &json!(["a", 2, 2, 8, 9, 2, 9, 3, 1]));
+}
+
+#[test]
+fn hostile_globals_do_not_break_the_engine() {
+    let (finished, host) = run(
+        r#"
+        import { add } from "./servers/math";
+        (Error as any).prepareStackTrace = () => { console.log("prepare"); return "custom"; };
+        (globalThis as any).JSON = { stringify: () => { throw new Error("replaced"); }, parse: () => 0 };
+        Object.keys = () => { throw new Error("replaced"); };
+        const sum: any = await add({ a: 1 });
+        console.log({ tool: sum.tool });
+        export default { ok: sum.tool };
+        "#,
+        FakeHost::echo(),
+    );
+    assert_eq!(result(&finished), &json!({ "ok": "add" }));
+    assert!(
+        host.log_texts().contains(&"{ tool: 'add' }".to_owned()),
+        "{:?}",
+        host.log_texts()
+    );
+}

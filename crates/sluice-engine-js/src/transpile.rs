@@ -5,6 +5,7 @@
 //! [`LineMap`] so positions QuickJS reports in the generated code can be mapped back to the
 //! agent's own lines and columns.
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 
 use oxc::allocator::Allocator;
@@ -67,7 +68,30 @@ pub fn transpile(source: &str, language: Language) -> Result<String, ExecutionEr
 }
 
 /// [`transpile`], keeping the line map and the module's imports and exports.
+///
+/// oxc asserts its own invariants with panics; agent code must never take the worker down, so a
+/// panic becomes an `InternalError` (the panic message still goes to stderr via the hook).
 pub(crate) fn transpile_module(
+    source: &str,
+    language: Language,
+    name: &str,
+) -> Result<Transpiled, ExecutionError> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        transpile_unguarded(source, language, name)
+    }))
+    .unwrap_or_else(|_| {
+        Err(ExecutionError {
+            kind: kinds::INTERNAL_ERROR.to_owned(),
+            message: "Internal error of the sandbox: the TypeScript transpiler crashed on \
+                          this code. Try simpler syntax around recently changed lines."
+                .to_owned(),
+            line: None,
+            column: None,
+        })
+    })
+}
+
+fn transpile_unguarded(
     source: &str,
     language: Language,
     name: &str,
@@ -86,6 +110,8 @@ pub(crate) fn transpile_module(
 
     let semantic = SemanticBuilder::new()
         .with_check_syntax_error(true)
+        // The TypeScript transform needs evaluated enum members.
+        .with_enum_eval(true)
         .with_excess_capacity(2.0)
         .build(&program);
     if semantic.diagnostics.has_errors() {

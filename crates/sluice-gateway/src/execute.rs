@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 use sluice_worker_protocol::{
-    decode_worker_message, encode, ExecutionError, ExecutionLimits, ExecutionOutcome, FrameDecoder, GatewayMessage,
-    Language, LogLevel, ToolOutcome, WorkerMessage, MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION,
+    ExecutionError, ExecutionLimits, ExecutionOutcome, FrameDecoder, GatewayMessage, Language,
+    LogLevel, MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION, ToolOutcome, WorkerMessage,
+    decode_worker_message, encode,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, AsyncBufReadExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
@@ -100,14 +101,18 @@ impl ExecutionReport {
             }
             text.push_str(&format!("[error] {}: {}", error.kind, error.message));
             match (error.line, error.column) {
-                (Some(line), Some(column)) => text.push_str(&format!(" (line {line}, column {column})")),
+                (Some(line), Some(column)) => {
+                    text.push_str(&format!(" (line {line}, column {column})"))
+                }
                 (Some(line), None) => text.push_str(&format!(" (line {line})")),
                 _ => {}
             }
             text.push('\n');
         }
         if text.is_empty() {
-            text.push_str("(no output: log with console.log or return a value with `export default`)\n");
+            text.push_str(
+                "(no output: log with console.log or return a value with `export default`)\n",
+            );
         }
         text
     }
@@ -163,7 +168,12 @@ impl Output {
 }
 
 fn execution_error(kind: &str, message: impl Into<String>) -> ExecutionError {
-    ExecutionError { kind: kind.to_owned(), message: message.into(), line: None, column: None }
+    ExecutionError {
+        kind: kind.to_owned(),
+        message: message.into(),
+        line: None,
+        column: None,
+    }
 }
 
 impl Gateway {
@@ -171,7 +181,10 @@ impl Gateway {
     pub async fn execute(&self, request: ExecuteRequest) -> ExecutionReport {
         let started = Instant::now();
         let settings = &self.config().settings.execution;
-        let timeout_ms = request.timeout_ms.unwrap_or(settings.timeout_ms).clamp(1, settings.max_timeout_ms);
+        let timeout_ms = request
+            .timeout_ms
+            .unwrap_or(settings.timeout_ms)
+            .clamp(1, settings.max_timeout_ms);
         let limits = ExecutionLimits {
             timeout_ms,
             memory_bytes: settings.memory_mb * 1024 * 1024,
@@ -179,13 +192,27 @@ impl Gateway {
             output_bytes: settings.output_bytes,
             tool_calls: settings.tool_calls,
         };
-        let mut output = Output { text: String::new(), budget: settings.output_bytes as usize, truncated: 0 };
+        let mut output = Output {
+            text: String::new(),
+            budget: settings.output_bytes as usize,
+            truncated: 0,
+        };
         let mut stats = ExecutionStats::default();
         let (result, error, dropped) = match &self.inner.worker {
-            None => (Value::Null, Some(execution_error("Unavailable", "code execution is not enabled in this gateway")), 0),
+            None => (
+                Value::Null,
+                Some(execution_error(
+                    "Unavailable",
+                    "code execution is not enabled in this gateway",
+                )),
+                0,
+            ),
             Some(command) => {
                 let snapshot = self.snapshot().await;
-                match self.run_worker(command, snapshot, request, limits, &mut output, &mut stats).await {
+                match self
+                    .run_worker(command, snapshot, request, limits, &mut output, &mut stats)
+                    .await
+                {
                     Ok((result, dropped)) => (result, None, dropped),
                     Err((error, dropped)) => (Value::Null, Some(error), dropped),
                 }
@@ -196,7 +223,12 @@ impl Gateway {
         stats.output_bytes = shown;
         stats.output_truncated_bytes = truncated;
         stats.duration_ms = started.elapsed().as_millis() as u64;
-        let mut report = ExecutionReport { output: text, result, error, stats };
+        let mut report = ExecutionReport {
+            output: text,
+            result,
+            error,
+            stats,
+        };
         let returned = report.to_text();
         report.stats.result_bytes = returned.len() as u64;
         report.stats.result_tokens = sluice_tokens::count(&returned) as u64;
@@ -216,14 +248,24 @@ impl Gateway {
         let mut child = Command::new(&command.program)
             .args(&command.args)
             .env_clear()
-            .env("RUST_LOG", std::env::var("SLUICE_WORKER_LOG").unwrap_or_else(|_| "warn".to_owned()))
+            .env(
+                "RUST_LOG",
+                std::env::var("SLUICE_WORKER_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|error| crash(format!("could not start a worker ({}): {error}", command.program.display())))?;
-        let (Some(mut stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
+            .map_err(|error| {
+                crash(format!(
+                    "could not start a worker ({}): {error}",
+                    command.program.display()
+                ))
+            })?;
+        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
             return Err(crash("the worker's pipes were not set up".to_owned()));
         };
         tokio::spawn(async move {
@@ -237,7 +279,9 @@ impl Gateway {
         let (reply_sender, mut replies) = mpsc::unbounded_channel::<GatewayMessage>();
         let writer = tokio::spawn(async move {
             while let Some(message) = replies.recv().await {
-                let Ok(frame) = encode(&message) else { continue };
+                let Ok(frame) = encode(&message) else {
+                    continue;
+                };
                 if stdin.write_all(&frame).await.is_err() || stdin.flush().await.is_err() {
                     break;
                 }
@@ -246,16 +290,26 @@ impl Gateway {
 
         // Wait for Ready, then send the code.
         match tokio::time::timeout(READY_TIMEOUT, messages.recv()).await {
-            Ok(Some(Ok(WorkerMessage::Ready { protocol_version }))) if protocol_version == PROTOCOL_VERSION => {}
+            Ok(Some(Ok(WorkerMessage::Ready { protocol_version })))
+                if protocol_version == PROTOCOL_VERSION => {}
             Ok(Some(Ok(WorkerMessage::Ready { protocol_version }))) => {
                 return Err(crash(format!(
                     "the worker speaks protocol {protocol_version}, the gateway {PROTOCOL_VERSION}: rebuild Sluice"
                 )));
             }
-            Ok(Some(Ok(other))) => return Err(crash(format!("the worker sent {other:?} before it was ready"))),
+            Ok(Some(Ok(other))) => {
+                return Err(crash(format!(
+                    "the worker sent {other:?} before it was ready"
+                )));
+            }
             Ok(Some(Err(problem))) => return Err(crash(problem)),
             Ok(None) => return Err(crash(exit_description(&mut child, "while starting").await)),
-            Err(_) => return Err(crash(format!("the worker did not start within {} ms", READY_TIMEOUT.as_millis()))),
+            Err(_) => {
+                return Err(crash(format!(
+                    "the worker did not start within {} ms",
+                    READY_TIMEOUT.as_millis()
+                )));
+            }
         }
         let call_timeout = Duration::from_millis(self.config().settings.call_timeout_ms);
         let _ = reply_sender.send(GatewayMessage::Execute {
@@ -333,7 +387,10 @@ impl Gateway {
 
 /// Read frames from the worker's stdout into typed messages. A bad frame ends the stream with
 /// an error message; the caller then kills the worker.
-async fn read_frames(mut stdout: tokio::process::ChildStdout, sender: mpsc::Sender<Result<WorkerMessage, String>>) {
+async fn read_frames(
+    mut stdout: tokio::process::ChildStdout,
+    sender: mpsc::Sender<Result<WorkerMessage, String>>,
+) {
     let mut decoder = FrameDecoder::new(MAX_WORKER_FRAME_BYTES);
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
@@ -345,7 +402,8 @@ async fn read_frames(mut stdout: tokio::process::ChildStdout, sender: mpsc::Send
         loop {
             match decoder.next_frame() {
                 Ok(Some(body)) => {
-                    let message = decode_worker_message(&body).map_err(|error| format!("the worker sent a bad message: {error}"));
+                    let message = decode_worker_message(&body)
+                        .map_err(|error| format!("the worker sent a bad message: {error}"));
                     let failed = message.is_err();
                     if sender.send(message).await.is_err() || failed {
                         return;
@@ -353,7 +411,9 @@ async fn read_frames(mut stdout: tokio::process::ChildStdout, sender: mpsc::Send
                 }
                 Ok(None) => break,
                 Err(error) => {
-                    let _ = sender.send(Err(format!("the worker sent a bad frame: {error}"))).await;
+                    let _ = sender
+                        .send(Err(format!("the worker sent a bad frame: {error}")))
+                        .await;
                     return;
                 }
             }
@@ -397,12 +457,19 @@ mod tests {
 
     #[test]
     fn output_budget_cuts_and_counts() {
-        let mut output = Output { text: String::new(), budget: 20, truncated: 0 };
+        let mut output = Output {
+            text: String::new(),
+            budget: 20,
+            truncated: 0,
+        };
         output.push_line(LogLevel::Log, "0123456789");
         output.push_line(LogLevel::Log, "abcdefghijklmnop");
         output.push_line(LogLevel::Log, "more");
         let (text, shown, truncated) = output.finish(3);
-        assert!(text.starts_with("0123456789\nabcdefgh\n[output truncated: "), "{text}");
+        assert!(
+            text.starts_with("0123456789\nabcdefgh\n[output truncated: "),
+            "{text}"
+        );
         assert_eq!(shown, 20);
         assert_eq!(truncated, 8 + 5 + 3);
     }
@@ -412,15 +479,31 @@ mod tests {
         let report = ExecutionReport {
             output: "hi\n".into(),
             result: serde_json::json!({"n": 1}),
-            error: Some(ExecutionError { kind: "SyntaxError".into(), message: "bad".into(), line: Some(2), column: Some(5) }),
+            error: Some(ExecutionError {
+                kind: "SyntaxError".into(),
+                message: "bad".into(),
+                line: Some(2),
+                column: Some(5),
+            }),
             stats: ExecutionStats::default(),
         };
-        assert_eq!(report.to_text(), "hi\n[result] {\"n\":1}\n[error] SyntaxError: bad (line 2, column 5)\n");
+        assert_eq!(
+            report.to_text(),
+            "hi\n[result] {\"n\":1}\n[error] SyntaxError: bad (line 2, column 5)\n"
+        );
     }
 
     #[test]
     fn large_results_are_replaced() {
-        assert_eq!(bound_result(serde_json::json!([1]), 10), serde_json::json!([1]));
-        assert!(bound_result(serde_json::json!("x".repeat(100)), 10).as_str().unwrap().contains("omitted"));
+        assert_eq!(
+            bound_result(serde_json::json!([1]), 10),
+            serde_json::json!([1])
+        );
+        assert!(
+            bound_result(serde_json::json!("x".repeat(100)), 10)
+                .as_str()
+                .unwrap()
+                .contains("omitted")
+        );
     }
 }

@@ -33,9 +33,12 @@ use sluice_config::Config;
 use sluice_downstream::{Pool, ServerStatus};
 
 pub use execute::{ExecuteRequest, ExecutionReport, ExecutionStats, WorkerCommand};
-pub use present::{FileError, FileListing, SearchEntry, SearchError, SearchRequest, SearchResponse, Unavailable, DEFAULT_SEARCH_LIMIT};
-pub use snapshot::Snapshot;
+pub use present::{
+    DEFAULT_SEARCH_LIMIT, FileError, FileListing, SearchEntry, SearchError, SearchRequest,
+    SearchResponse, Unavailable,
+};
 pub use sluice_worker_protocol::{ExecutionError, Language};
+pub use snapshot::Snapshot;
 
 /// The running gateway. Cheap to clone.
 #[derive(Clone)]
@@ -113,7 +116,12 @@ impl Gateway {
 
     /// Stop refreshing, close every downstream connection and stop their processes.
     pub async fn shutdown(&self) {
-        let refresher = self.inner.refresher.lock().ok().and_then(|mut slot| slot.take());
+        let refresher = self
+            .inner
+            .refresher
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take());
         if let Some(refresher) = refresher {
             refresher.abort();
         }

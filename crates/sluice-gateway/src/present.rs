@@ -79,8 +79,15 @@ impl Snapshot {
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         if let Some(server) = &request.server {
             if !self.statuses.iter().any(|status| &status.name == server) {
-                let known: Vec<&str> = self.statuses.iter().map(|status| status.name.as_str()).collect();
-                return Err(SearchError::UnknownServer { server: server.clone(), known: known.join(", ") });
+                let known: Vec<&str> = self
+                    .statuses
+                    .iter()
+                    .map(|status| status.name.as_str())
+                    .collect();
+                return Err(SearchError::UnknownServer {
+                    server: server.clone(),
+                    known: known.join(", "),
+                });
             }
         }
         let query = SearchQuery {
@@ -98,13 +105,22 @@ impl Snapshot {
                 identifier: hit.tool.identifier.clone(),
                 path: format!("servers/{}/{}.ts", hit.tool.server, hit.tool.identifier),
                 summary: (request.detail != Detail::Name).then(|| hit.tool.summary()),
-                signature: (request.detail == Detail::Full).then(|| sluice_codegen::tool_signature(hit.tool)),
+                signature: (request.detail == Detail::Full)
+                    .then(|| sluice_codegen::tool_signature(hit.tool)),
             })
             .collect();
         let unavailable = self
             .unavailable()
-            .filter(|status| request.server.as_ref().is_none_or(|server| server == &status.name))
-            .map(|status| Unavailable { server: status.name.clone(), reason: status.state.describe() })
+            .filter(|status| {
+                request
+                    .server
+                    .as_ref()
+                    .is_none_or(|server| server == &status.name)
+            })
+            .map(|status| Unavailable {
+                server: status.name.clone(),
+                reason: status.state.describe(),
+            })
             .collect();
         Ok(SearchResponse { tools, unavailable })
     }
@@ -149,7 +165,10 @@ impl SearchResponse {
 
 fn append_unavailable(text: &mut String, unavailable: &[Unavailable]) {
     for server in unavailable {
-        text.push_str(&format!("Unavailable server {}: {}\n", server.server, server.reason));
+        text.push_str(&format!(
+            "Unavailable server {}: {}\n",
+            server.server, server.reason
+        ));
     }
 }
 
@@ -198,15 +217,24 @@ impl Snapshot {
         let entries = self
             .tree
             .list(&normalized)
-            .ok_or_else(|| FileError::NotFound { path: path.to_owned() })?;
+            .ok_or_else(|| FileError::NotFound {
+                path: path.to_owned(),
+            })?;
         let unavailable = if normalized.is_empty() || normalized == "servers" {
             self.unavailable()
-                .map(|status| Unavailable { server: status.name.clone(), reason: status.state.describe() })
+                .map(|status| Unavailable {
+                    server: status.name.clone(),
+                    reason: status.state.describe(),
+                })
                 .collect()
         } else {
             Vec::new()
         };
-        Ok(FileListing { path: normalized, entries, unavailable })
+        Ok(FileListing {
+            path: normalized,
+            entries,
+            unavailable,
+        })
     }
 
     /// The text of one file of the tree.
@@ -224,7 +252,9 @@ impl Snapshot {
         if self.tree.list(&normalized).is_some() {
             return Err(FileError::IsFolder { path: normalized });
         }
-        Err(FileError::NotFound { path: path.to_owned() })
+        Err(FileError::NotFound {
+            path: path.to_owned(),
+        })
     }
 }
 
@@ -233,7 +263,11 @@ fn normalize(path: &str) -> String {
     let trimmed = path.trim();
     let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
     let trimmed = trimmed.trim_matches('/');
-    if trimmed == "." { String::new() } else { trimmed.to_owned() }
+    if trimmed == "." {
+        String::new()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -255,7 +289,12 @@ mod tests {
     }
 
     fn request(query: &str, detail: Detail) -> SearchRequest {
-        SearchRequest { query: query.to_owned(), detail, server: None, limit: 5 }
+        SearchRequest {
+            query: query.to_owned(),
+            detail,
+            server: None,
+            limit: 5,
+        }
     }
 
     #[test]
@@ -263,10 +302,16 @@ mod tests {
         let snapshot = snapshot();
         let name = request("sum numbers", Detail::Name);
         let response = snapshot.search(&name).unwrap();
-        assert_eq!(response.to_text(&name).lines().next(), Some("everything.getSum"));
+        assert_eq!(
+            response.to_text(&name).lines().next(),
+            Some("everything.getSum")
+        );
         let summary = request("sum", Detail::Summary);
         let text = snapshot.search(&summary).unwrap().to_text(&summary);
-        assert!(text.starts_with("everything.getSum: Adds two numbers.\n"), "{text}");
+        assert!(
+            text.starts_with("everything.getSum: Adds two numbers.\n"),
+            "{text}"
+        );
         let full = request("sum", Detail::Full);
         let text = snapshot.search(&full).unwrap().to_text(&full);
         assert!(text.contains("// servers/everything/getSum.ts"), "{text}");
@@ -277,23 +322,59 @@ mod tests {
     fn search_unknown_server_and_no_hits() {
         let snapshot = snapshot();
         let mut request = request("zzz", Detail::Summary);
-        assert!(snapshot.search(&request).unwrap().to_text(&request).starts_with("No tools match"));
+        assert!(
+            snapshot
+                .search(&request)
+                .unwrap()
+                .to_text(&request)
+                .starts_with("No tools match")
+        );
         request.server = Some("nope".to_owned());
-        assert!(snapshot.search(&request).unwrap_err().to_string().contains("no server named \"nope\""));
+        assert!(
+            snapshot
+                .search(&request)
+                .unwrap_err()
+                .to_string()
+                .contains("no server named \"nope\"")
+        );
     }
 
     #[test]
     fn files_read_and_list() {
         let snapshot = snapshot();
         let root = snapshot.list_files(".").unwrap();
-        assert!(root.entries.contains(&"servers/".to_owned()), "{:?}", root.entries);
+        assert!(
+            root.entries.contains(&"servers/".to_owned()),
+            "{:?}",
+            root.entries
+        );
         let server = snapshot.list_files("./servers/everything/").unwrap();
-        assert!(server.entries.contains(&"getSum.ts".to_owned()), "{:?}", server.entries);
-        assert!(snapshot.read_file("servers/everything/getSum.ts").unwrap().contains("\"get-sum\""));
+        assert!(
+            server.entries.contains(&"getSum.ts".to_owned()),
+            "{:?}",
+            server.entries
+        );
+        assert!(
+            snapshot
+                .read_file("servers/everything/getSum.ts")
+                .unwrap()
+                .contains("\"get-sum\"")
+        );
         assert!(snapshot.read_file("./servers/everything/getSum").is_ok());
-        assert!(snapshot.read_file("servers/everything").unwrap().contains("getSum"));
-        assert!(matches!(snapshot.read_file("servers"), Err(FileError::IsFolder { .. })));
-        assert!(matches!(snapshot.read_file("nope.ts"), Err(FileError::NotFound { .. })));
+        assert!(
+            snapshot
+                .read_file("servers/everything")
+                .unwrap()
+                .contains("getSum")
+        );
+        assert!(matches!(
+            snapshot.read_file("servers"),
+            Err(FileError::IsFolder { .. })
+        ));
+        assert!(matches!(
+            snapshot.read_file("nope.ts"),
+            Err(FileError::NotFound { .. })
+        ));
         assert!(snapshot.list_files("nope").is_err());
     }
 }

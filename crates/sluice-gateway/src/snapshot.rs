@@ -33,17 +33,32 @@ impl Snapshot {
     }
 
     /// Build a snapshot from each ready server's tool list.
-    pub fn build(version: u64, tools: BTreeMap<String, Vec<Value>>, statuses: Vec<ServerStatus>) -> Snapshot {
+    pub fn build(
+        version: u64,
+        tools: BTreeMap<String, Vec<Value>>,
+        statuses: Vec<ServerStatus>,
+    ) -> Snapshot {
         let catalog = Catalog::build(
-            tools.into_iter().map(|(server, tools)| ServerTools::from_values(server, tools)).collect(),
+            tools
+                .into_iter()
+                .map(|(server, tools)| ServerTools::from_values(server, tools))
+                .collect(),
         );
         let tree = sluice_codegen::generate_tree(&catalog);
-        Snapshot { version, catalog, tree, statuses, validators: Mutex::new(HashMap::new()) }
+        Snapshot {
+            version,
+            catalog,
+            tree,
+            statuses,
+            validators: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Servers that are not ready, with why.
     pub fn unavailable(&self) -> impl Iterator<Item = &ServerStatus> {
-        self.statuses.iter().filter(|status| !matches!(status.state, ServerState::Ready { .. }))
+        self.statuses
+            .iter()
+            .filter(|status| !matches!(status.state, ServerState::Ready { .. }))
     }
 
     /// The tool table the worker's module loader needs.
@@ -56,7 +71,10 @@ impl Snapshot {
                     .server_tools(server)
                     .unwrap_or_default()
                     .iter()
-                    .map(|tool| ToolBinding { identifier: tool.identifier.clone(), name: tool.name.clone() })
+                    .map(|tool| ToolBinding {
+                        identifier: tool.identifier.clone(),
+                        name: tool.name.clone(),
+                    })
                     .collect();
                 (server.to_owned(), tools)
             })
@@ -65,14 +83,20 @@ impl Snapshot {
 
     /// The compiled validator of a tool's input schema. `Err` carries the compile error when the
     /// schema itself is invalid (then arguments are not checked: the server decides).
-    pub(crate) fn validator(&self, server: &str, tool: &str, schema: &Value) -> Result<Arc<jsonschema::Validator>, String> {
+    pub(crate) fn validator(
+        &self,
+        server: &str,
+        tool: &str,
+        schema: &Value,
+    ) -> Result<Arc<jsonschema::Validator>, String> {
         let key = (server.to_owned(), tool.to_owned());
         if let Ok(cache) = self.validators.lock() {
             if let Some(validator) = cache.get(&key) {
                 return Ok(validator.clone());
             }
         }
-        let validator = Arc::new(jsonschema::validator_for(schema).map_err(|error| error.to_string())?);
+        let validator =
+            Arc::new(jsonschema::validator_for(schema).map_err(|error| error.to_string())?);
         if let Ok(mut cache) = self.validators.lock() {
             cache.insert(key, validator.clone());
         }

@@ -27,7 +27,11 @@ impl Gateway {
             Ok(arguments) => arguments,
             Err(outcome) => return outcome,
         };
-        match self.pool().call_tool(server, tool, arguments, deadline).await {
+        match self
+            .pool()
+            .call_tool(server, tool, arguments, deadline)
+            .await
+        {
             Ok(response) => map_response(response),
             Err(error) => call_error(&error),
         }
@@ -35,7 +39,12 @@ impl Gateway {
 }
 
 /// Check that the tool exists and the arguments fit its schema.
-pub(crate) fn check_call(snapshot: &Snapshot, server: &str, tool: &str, arguments: Value) -> Result<Map<String, Value>, ToolOutcome> {
+pub(crate) fn check_call(
+    snapshot: &Snapshot,
+    server: &str,
+    tool: &str,
+    arguments: Value,
+) -> Result<Map<String, Value>, ToolOutcome> {
     let Some(entry) = snapshot.catalog.tool(server, tool) else {
         return Err(unknown_tool(snapshot, server, tool));
     };
@@ -66,7 +75,10 @@ pub(crate) fn check_call(snapshot: &Snapshot, server: &str, tool: &str, argument
                     if location.is_empty() {
                         format!("arguments: {error}")
                     } else {
-                        format!("field `{}`: {error}", location.trim_start_matches('/').replace('/', "."))
+                        format!(
+                            "field `{}`: {error}",
+                            location.trim_start_matches('/').replace('/', ".")
+                        )
                     }
                 })
                 .collect();
@@ -81,7 +93,9 @@ pub(crate) fn check_call(snapshot: &Snapshot, server: &str, tool: &str, argument
                     false,
                 ));
             }
-            let Value::Object(arguments) = instance else { return Ok(Map::new()) };
+            let Value::Object(arguments) = instance else {
+                return Ok(Map::new());
+            };
             Ok(arguments)
         }
         Err(compile_error) => {
@@ -95,20 +109,41 @@ pub(crate) fn check_call(snapshot: &Snapshot, server: &str, tool: &str, argument
 fn unknown_tool(snapshot: &Snapshot, server: &str, tool: &str) -> ToolOutcome {
     let message = match snapshot.catalog.server_tools(server) {
         Some(tools) => {
-            let names: Vec<&str> = tools.iter().take(20).map(|tool| tool.name.as_str()).collect();
-            format!("server \"{server}\" has no tool \"{tool}\"; its tools: {}", names.join(", "))
+            let names: Vec<&str> = tools
+                .iter()
+                .take(20)
+                .map(|tool| tool.name.as_str())
+                .collect();
+            format!(
+                "server \"{server}\" has no tool \"{tool}\"; its tools: {}",
+                names.join(", ")
+            )
         }
-        None => match snapshot.statuses.iter().find(|status| status.name == server) {
+        None => match snapshot
+            .statuses
+            .iter()
+            .find(|status| status.name == server)
+        {
             Some(status) => {
                 return failure(
                     "server_unavailable",
-                    format!("server \"{server}\" is not available: {}", status.state.describe()),
+                    format!(
+                        "server \"{server}\" is not available: {}",
+                        status.state.describe()
+                    ),
                     true,
                 );
             }
             None => {
-                let servers: Vec<&str> = snapshot.statuses.iter().map(|status| status.name.as_str()).collect();
-                format!("no server named \"{server}\"; servers: {}", servers.join(", "))
+                let servers: Vec<&str> = snapshot
+                    .statuses
+                    .iter()
+                    .map(|status| status.name.as_str())
+                    .collect();
+                format!(
+                    "no server named \"{server}\"; servers: {}",
+                    servers.join(", ")
+                )
             }
         },
     };
@@ -120,7 +155,8 @@ fn unknown_tool(snapshot: &Snapshot, server: &str, tool: &str) -> ToolOutcome {
 /// text (images, resource links) comes back as the list of content blocks.
 pub(crate) fn map_response(response: ToolResponse) -> ToolOutcome {
     if response.is_error {
-        let message = text_of(&response.content).unwrap_or_else(|| "the tool reported an error without a message".to_owned());
+        let message = text_of(&response.content)
+            .unwrap_or_else(|| "the tool reported an error without a message".to_owned());
         return ToolOutcome::Error {
             kind: "tool".to_owned(),
             message,
@@ -166,7 +202,12 @@ fn call_error(error: &CallError) -> ToolOutcome {
 }
 
 pub(crate) fn failure(kind: &str, message: String, retryable: bool) -> ToolOutcome {
-    ToolOutcome::Error { kind: kind.to_owned(), message, content: None, retryable }
+    ToolOutcome::Error {
+        kind: kind.to_owned(),
+        message,
+        content: None,
+        retryable,
+    }
 }
 
 #[cfg(test)]
@@ -194,18 +235,25 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         let snapshot = snapshot();
-        let (kind, message) = error_message(check_call(&snapshot, "s", "add", json!({"a": "x"})).unwrap_err());
+        let (kind, message) =
+            error_message(check_call(&snapshot, "s", "add", json!({"a": "x"})).unwrap_err());
         assert_eq!(kind, "invalid_arguments");
         assert!(message.contains("field `a`"), "{message}");
         assert!(message.contains("number"), "{message}");
-        let (_, message) = error_message(check_call(&snapshot, "s", "add", json!({"a": 1, "nested": {"b": 2}})).unwrap_err());
+        let (_, message) = error_message(
+            check_call(&snapshot, "s", "add", json!({"a": 1, "nested": {"b": 2}})).unwrap_err(),
+        );
         assert!(message.contains("field `nested.b`"), "{message}");
         let (_, message) = error_message(check_call(&snapshot, "s", "add", json!({})).unwrap_err());
-        assert!(message.contains("\"a\" is a required property"), "{message}");
+        assert!(
+            message.contains("\"a\" is a required property"),
+            "{message}"
+        );
         assert!(check_call(&snapshot, "s", "add", json!({"a": 1})).is_ok());
         let (kind, _) = error_message(check_call(&snapshot, "s", "nope", json!({})).unwrap_err());
         assert_eq!(kind, "unknown_tool");
-        let (_, message) = error_message(check_call(&snapshot, "s", "add", json!([1])).unwrap_err());
+        let (_, message) =
+            error_message(check_call(&snapshot, "s", "add", json!([1])).unwrap_err());
         assert!(message.contains("must be an object"), "{message}");
     }
 
@@ -222,14 +270,38 @@ mod tests {
     #[test]
     fn maps_results() {
         let text = |t: &str| json!([{"type": "text", "text": t}]);
-        assert_eq!(map_response(response(text("{\"a\":1}"), None, false)), ToolOutcome::Ok { value: json!({"a": 1}) });
-        assert_eq!(map_response(response(text("plain"), None, false)), ToolOutcome::Ok { value: json!("plain") });
-        assert_eq!(map_response(response(text(" 42 "), None, false)), ToolOutcome::Ok { value: json!(42) });
-        assert_eq!(map_response(response(text("x"), Some(json!({"s": 2})), false)), ToolOutcome::Ok { value: json!({"s": 2}) });
+        assert_eq!(
+            map_response(response(text("{\"a\":1}"), None, false)),
+            ToolOutcome::Ok {
+                value: json!({"a": 1})
+            }
+        );
+        assert_eq!(
+            map_response(response(text("plain"), None, false)),
+            ToolOutcome::Ok {
+                value: json!("plain")
+            }
+        );
+        assert_eq!(
+            map_response(response(text(" 42 "), None, false)),
+            ToolOutcome::Ok { value: json!(42) }
+        );
+        assert_eq!(
+            map_response(response(text("x"), Some(json!({"s": 2})), false)),
+            ToolOutcome::Ok {
+                value: json!({"s": 2})
+            }
+        );
         let (kind, message) = error_message(map_response(response(text("boom"), None, true)));
         assert_eq!((kind.as_str(), message.as_str()), ("tool", "boom"));
         let image = json!([{"type": "image", "data": "AA==", "mimeType": "image/png"}]);
-        assert_eq!(map_response(response(image.clone(), None, false)), ToolOutcome::Ok { value: image });
-        assert_eq!(map_response(response(json!([]), None, false)), ToolOutcome::Ok { value: Value::Null });
+        assert_eq!(
+            map_response(response(image.clone(), None, false)),
+            ToolOutcome::Ok { value: image }
+        );
+        assert_eq!(
+            map_response(response(json!([]), None, false)),
+            ToolOutcome::Ok { value: Value::Null }
+        );
     }
 }

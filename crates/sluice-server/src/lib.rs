@@ -17,14 +17,14 @@ Errors the agent causes (bad arguments, unknown files, failing code) come back a
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use sluice_catalog::Detail;
-use sluice_gateway::{ExecuteRequest, Gateway, Language, SearchRequest, DEFAULT_SEARCH_LIMIT};
+use sluice_gateway::{DEFAULT_SEARCH_LIMIT, ExecuteRequest, Gateway, Language, SearchRequest};
 use tokio::sync::watch;
 
 /// What Sluice tells the agent about itself at `initialize`.
@@ -109,7 +109,9 @@ pub fn tool_definitions(can_execute: bool) -> Vec<Tool> {
 }
 
 fn tool(name: &'static str, description: &'static str, schema: Value) -> Tool {
-    let Value::Object(schema) = schema else { unreachable_schema() };
+    let Value::Object(schema) = schema else {
+        unreachable_schema()
+    };
     Tool::new(name, description, Arc::new(schema))
 }
 
@@ -122,7 +124,10 @@ fn unreachable_schema() -> ! {
 /// its size in o200k tokens.
 pub fn starting_context(can_execute: bool) -> (String, usize) {
     let listing = ListToolsResult::with_all_items(tool_definitions(can_execute));
-    let text = format!("{INSTRUCTIONS}\n{}", serde_json::to_string(&listing).unwrap_or_default());
+    let text = format!(
+        "{INSTRUCTIONS}\n{}",
+        serde_json::to_string(&listing).unwrap_or_default()
+    );
     let tokens = sluice_tokens::count(&text);
     (text, tokens)
 }
@@ -136,7 +141,10 @@ fn text_result(text: String) -> CallToolResult {
 }
 
 /// Read an optional string argument; `Err` is a message for the agent.
-fn optional_string<'a>(arguments: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, String> {
+fn optional_string<'a>(
+    arguments: &'a Map<String, Value>,
+    field: &str,
+) -> Result<Option<&'a str>, String> {
     match arguments.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
@@ -163,28 +171,42 @@ impl SluiceServer {
     async fn search_tools(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
         let query = required_string(arguments, "query")?.to_owned();
         let detail = match optional_string(arguments, "detail")? {
-            Some(detail) => detail.parse::<Detail>().map_err(|error| error.to_string())?,
+            Some(detail) => detail
+                .parse::<Detail>()
+                .map_err(|error| error.to_string())?,
             None => Detail::Summary,
         };
         let server = optional_string(arguments, "server")?.map(str::to_owned);
-        let limit = optional_integer(arguments, "limit")?.map_or(DEFAULT_SEARCH_LIMIT, |limit| limit as usize);
-        let request = SearchRequest { query, detail, server, limit };
+        let limit = optional_integer(arguments, "limit")?
+            .map_or(DEFAULT_SEARCH_LIMIT, |limit| limit as usize);
+        let request = SearchRequest {
+            query,
+            detail,
+            server,
+            limit,
+        };
         let snapshot = self.gateway.snapshot().await;
-        let response = snapshot.search(&request).map_err(|error| error.to_string())?;
+        let response = snapshot
+            .search(&request)
+            .map_err(|error| error.to_string())?;
         Ok(text_result(response.to_text(&request)))
     }
 
     async fn list_files(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
         let path = optional_string(arguments, "path")?.unwrap_or("");
         let snapshot = self.gateway.snapshot().await;
-        let listing = snapshot.list_files(path).map_err(|error| error.to_string())?;
+        let listing = snapshot
+            .list_files(path)
+            .map_err(|error| error.to_string())?;
         Ok(text_result(listing.to_text()))
     }
 
     async fn read_file(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
         let path = required_string(arguments, "path")?;
         let snapshot = self.gateway.snapshot().await;
-        let text = snapshot.read_file(path).map_err(|error| error.to_string())?;
+        let text = snapshot
+            .read_file(path)
+            .map_err(|error| error.to_string())?;
         Ok(text_result(text.to_owned()))
     }
 
@@ -193,10 +215,21 @@ impl SluiceServer {
         let language = match optional_string(arguments, "language")? {
             None | Some("typescript") | Some("ts") => Language::Typescript,
             Some("javascript") | Some("js") => Language::Javascript,
-            Some(other) => return Err(format!("`language` must be \"typescript\" or \"javascript\", got \"{other}\"")),
+            Some(other) => {
+                return Err(format!(
+                    "`language` must be \"typescript\" or \"javascript\", got \"{other}\""
+                ));
+            }
         };
         let timeout_ms = optional_integer(arguments, "timeout_ms")?;
-        let report = self.gateway.execute(ExecuteRequest { code, language, timeout_ms }).await;
+        let report = self
+            .gateway
+            .execute(ExecuteRequest {
+                code,
+                language,
+                timeout_ms,
+            })
+            .await;
         let text = report.to_text();
         let structured = serde_json::to_value(&report).unwrap_or(Value::Null);
         let mut result = if report.error.is_some() {
@@ -222,7 +255,9 @@ impl ServerHandler for SluiceServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(tool_definitions(self.gateway.can_execute())))
+        Ok(ListToolsResult::with_all_items(tool_definitions(
+            self.gateway.can_execute(),
+        )))
     }
 
     async fn call_tool(
@@ -239,7 +274,9 @@ impl ServerHandler for SluiceServer {
             "execute_code" if self.gateway.can_execute() => self.execute_code(&arguments).await,
             other => {
                 return Err(ErrorData::invalid_params(
-                    format!("unknown tool \"{other}\"; Sluice's tools are search_tools, list_files, read_file and execute_code"),
+                    format!(
+                        "unknown tool \"{other}\"; Sluice's tools are search_tools, list_files, read_file and execute_code"
+                    ),
                     None,
                 ));
             }
@@ -263,7 +300,12 @@ mod tests {
     #[test]
     fn tool_schemas_are_objects() {
         for tool in tool_definitions(true) {
-            assert_eq!(tool.input_schema.get("type"), Some(&json!("object")), "{}", tool.name);
+            assert_eq!(
+                tool.input_schema.get("type"),
+                Some(&json!("object")),
+                "{}",
+                tool.name
+            );
         }
     }
 }

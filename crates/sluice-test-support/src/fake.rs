@@ -1,8 +1,9 @@
 //! Finding (building) the `fake-mcp-server` binary of this crate.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::SystemTime;
 
 use serde_json::Value;
 
@@ -21,20 +22,49 @@ pub fn fake_server(modes: &[&str]) -> ServerCommand {
     command
 }
 
-/// Path of the `fake-mcp-server` binary, built on first use.
+/// Path of the `fake-mcp-server` binary, built if needed.
 ///
 /// Cargo builds a package's binaries only for that package's own tests, so a test of another
-/// crate cannot rely on it being built (or being fresh). The first call in a test process runs
-/// `cargo build -p sluice-test-support --bin fake-mcp-server` (a no-op when it is up to date,
-/// ~0.2 s) and takes the path cargo reports. `SLUICE_FAKE_MCP_SERVER` overrides this with a
-/// ready binary. Panics if the build fails.
+/// crate cannot count on it being built, or fresh. In order:
+/// 1. `$SLUICE_FAKE_MCP_SERVER`, when set;
+/// 2. the binary beside the running test's build folder (`target/debug/fake-mcp-server`), when
+///    it is newer than the server's source: `cargo test --workspace` has just built it;
+/// 3. else `cargo build -p sluice-test-support --bin fake-mcp-server`, once per test process,
+///    and the path cargo reports (it waits for the build lock if another cargo holds it).
+///
+/// Panics if the build fails.
 pub fn fake_server_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| match std::env::var_os("SLUICE_FAKE_MCP_SERVER") {
         Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => build_fake_server(),
+        _ => fresh_sibling_binary().unwrap_or_else(build_fake_server),
     })
     .clone()
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// `<target>/<profile>/fake-mcp-server` for a test running from `<target>/<profile>/deps/`, if
+/// it was built after the last change to its source.
+fn fresh_sibling_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let deps = exe.parent()?;
+    if deps.file_name()? != "deps" {
+        return None;
+    }
+    let bin = deps
+        .parent()?
+        .join(format!("fake-mcp-server{}", std::env::consts::EXE_SUFFIX));
+    let built = modified(&bin)?;
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources = [
+        crate_dir.join("src").join("bin").join("fake-mcp-server.rs"),
+        crate_dir.join("Cargo.toml"),
+    ];
+    let newest_source = sources.iter().filter_map(|s| modified(s)).max()?;
+    (built >= newest_source).then_some(bin)
 }
 
 fn build_fake_server() -> PathBuf {
@@ -66,4 +96,31 @@ fn build_fake_server() -> PathBuf {
         .filter(|message| message["target"]["name"] == "fake-mcp-server")
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
         .unwrap_or_else(|| panic!("cargo built fake-mcp-server but did not report its path"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_builds_the_fake_server_when_needed() {
+        // The fallback other crates hit when their `cargo test -p X` did not build the binary.
+        let bin = build_fake_server();
+        assert!(bin.is_file(), "{}", bin.display());
+        let status = Command::new(&bin)
+            .arg("--help")
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    #[test]
+    fn fake_server_passes_modes() {
+        let command = fake_server(&["huge-line", "slow-start=10"]);
+        assert_eq!(
+            command.args,
+            ["--mode", "huge-line", "--mode", "slow-start=10"]
+        );
+    }
 }

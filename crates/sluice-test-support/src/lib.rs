@@ -35,6 +35,6 @@ pub use config::{McpConfig, write_mcp_config};
 pub use fake::{fake_server, fake_server_bin};
 pub use python::{ClientRun, python_client, python_client_script, run_python_client};
 pub use servers::{
-    ServerCommand, everything_server, filesystem_server, git_server, memory_server,
-    test_deps_dir, time_server, venv_python, workspace_root,
+    ServerCommand, everything_server, filesystem_server, git_server, memory_server, test_deps_dir,
+    time_server, venv_python, workspace_root,
 };

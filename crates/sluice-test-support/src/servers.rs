@@ -181,7 +181,10 @@ mod tests {
     #[test]
     fn config_entry_has_env_only_when_set() {
         let plain = ServerCommand::new("srv").arg("-x");
-        assert_eq!(plain.config_entry(), json!({"command": "srv", "args": ["-x"]}));
+        assert_eq!(
+            plain.config_entry(),
+            json!({"command": "srv", "args": ["-x"]})
+        );
         let with_env = plain.env("K", "V");
         assert_eq!(
             with_env.config_entry(),

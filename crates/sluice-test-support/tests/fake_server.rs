@@ -1,8 +1,11 @@
 //! The fake MCP server, driven by hand over its stdio, in each of its modes.
 
+// Test code: a failed unwrap is a failed test (clippy.toml allows it only inside #[test] fns).
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -84,10 +87,7 @@ impl Fake {
     }
 
     fn raw_line(&self, timeout: Duration) -> Option<String> {
-        match self.lines.recv_timeout(timeout) {
-            Ok(line) => Some(line),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.lines.recv_timeout(timeout).ok()
     }
 
     /// The next JSON-RPC message, skipping (and keeping) garbage lines.
@@ -139,7 +139,10 @@ impl Fake {
 
     fn result(&mut self, method: &str, params: Value) -> Value {
         let response = self.request(method, params);
-        assert!(response.get("error").is_none(), "{method} failed: {response}");
+        assert!(
+            response.get("error").is_none(),
+            "{method} failed: {response}"
+        );
         response["result"].clone()
     }
 
@@ -205,7 +208,10 @@ fn initialize_negotiates_the_protocol_version() {
     );
     assert_eq!(result["protocolVersion"], "2025-06-18");
     assert_eq!(result["serverInfo"]["name"], "fake");
-    assert_eq!(result["capabilities"], json!({"tools": {"listChanged": true}}));
+    assert_eq!(
+        result["capabilities"],
+        json!({"tools": {"listChanged": true}})
+    );
 
     let result = fake.result(
         "initialize",
@@ -226,7 +232,10 @@ fn default_tools_answer() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["echo", "add", "fail", "sleep", "big"]);
-    assert_eq!(tools["tools"][1]["outputSchema"]["properties"]["sum"]["type"], "number");
+    assert_eq!(
+        tools["tools"][1]["outputSchema"]["properties"]["sum"]["type"],
+        "number"
+    );
 
     let echo = fake.call("echo", json!({"message": "héllo"}));
     assert_eq!(text_of(&echo), "héllo");
@@ -235,7 +244,10 @@ fn default_tools_answer() {
 
     let add = fake.call("add", json!({"a": 2, "b": 40}));
     assert_eq!(add["structuredContent"], json!({"sum": 42}));
-    assert_eq!(fake.call("add", json!({"a": 0.5, "b": 1}))["structuredContent"]["sum"], 1.5);
+    assert_eq!(
+        fake.call("add", json!({"a": 0.5, "b": 1}))["structuredContent"]["sum"],
+        1.5
+    );
 
     let fail = fake.call("fail", json!({"message": "boom"}));
     assert_eq!(fail["isError"], true);
@@ -243,7 +255,10 @@ fn default_tools_answer() {
     // Bad arguments are tool errors, not protocol errors.
     assert_eq!(fake.call("echo", json!({}))["isError"], true);
 
-    assert_eq!(text_of(&fake.call("big", json!({"bytes": 100_000}))).len(), 100_000);
+    assert_eq!(
+        text_of(&fake.call("big", json!({"bytes": 100_000}))).len(),
+        100_000
+    );
     assert_eq!(text_of(&fake.call("sleep", json!({"ms": 10}))), "slept");
 }
 
@@ -255,7 +270,10 @@ fn protocol_errors() {
     assert_eq!(unknown_tool["error"]["code"], -32602);
     let unknown_method = fake.request("resources/list", json!({}));
     assert_eq!(unknown_method["error"]["code"], -32601);
-    assert_eq!(fake.request("server/discover", json!({}))["error"]["code"], -32601);
+    assert_eq!(
+        fake.request("server/discover", json!({}))["error"]["code"],
+        -32601
+    );
 
     fake.send_raw("this is not json");
     let parse_error = fake.message(WAIT).unwrap();
@@ -274,18 +292,30 @@ fn protocol_errors() {
 fn calls_run_concurrently_and_cancelled_calls_get_no_answer() {
     let mut fake = Fake::spawn(&[]);
     fake.initialize();
-    let slow = fake.start("tools/call", json!({"name": "sleep", "arguments": {"ms": 400}}));
-    let quick = fake.start("tools/call", json!({"name": "echo", "arguments": {"message": "q"}}));
+    let slow = fake.start(
+        "tools/call",
+        json!({"name": "sleep", "arguments": {"ms": 400}}),
+    );
+    let quick = fake.start(
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "q"}}),
+    );
     assert_eq!(fake.message(WAIT).unwrap()["id"], quick);
     assert_eq!(fake.message(WAIT).unwrap()["id"], slow);
 
-    let cancelled = fake.start("tools/call", json!({"name": "sleep", "arguments": {"ms": 200}}));
+    let cancelled = fake.start(
+        "tools/call",
+        json!({"name": "sleep", "arguments": {"ms": 200}}),
+    );
     fake.send(&json!({
         "jsonrpc": "2.0",
         "method": "notifications/cancelled",
         "params": {"requestId": cancelled, "reason": "test"}
     }));
-    assert!(fake.response(&cancelled, Duration::from_millis(600)).is_none());
+    assert!(
+        fake.response(&cancelled, Duration::from_millis(600))
+            .is_none()
+    );
     assert_eq!(fake.result("ping", json!({})), json!({}));
 }
 
@@ -293,9 +323,15 @@ fn calls_run_concurrently_and_cancelled_calls_get_no_answer() {
 fn end_of_input_finishes_calls_in_flight_then_exits() {
     let mut fake = Fake::spawn(&[]);
     fake.initialize();
-    let id = fake.start("tools/call", json!({"name": "sleep", "arguments": {"ms": 200}}));
+    let id = fake.start(
+        "tools/call",
+        json!({"name": "sleep", "arguments": {"ms": 200}}),
+    );
     fake.close_stdin();
-    assert_eq!(text_of(&fake.response(&id, WAIT).unwrap()["result"]), "slept");
+    assert_eq!(
+        text_of(&fake.response(&id, WAIT).unwrap()["result"]),
+        "slept"
+    );
     assert!(fake.wait_exit(WAIT).unwrap().success());
 }
 
@@ -329,9 +365,17 @@ fn garbage_stdout_and_a_non_standard_server_request() {
     let mut fake = Fake::spawn(&["--mode", "garbage-stdout"]);
     let init = fake.initialize();
     assert_eq!(init["serverInfo"]["name"], "fake");
-    assert!(fake.garbage.iter().any(|l| l == "Server starting..."), "{:?}", fake.garbage);
+    assert!(
+        fake.garbage.iter().any(|l| l == "Server starting..."),
+        "{:?}",
+        fake.garbage
+    );
     assert!(fake.garbage.iter().any(|l| l.starts_with("[dotenv@")));
-    assert!(fake.garbage.iter().any(|l| l == r#"{"level":"info","msg":"x"}"#));
+    assert!(
+        fake.garbage
+            .iter()
+            .any(|l| l == r#"{"level":"info","msg":"x"}"#)
+    );
 
     // After `initialized` the server sends a request of a method no client knows.
     let deadline = Instant::now() + WAIT;
@@ -345,7 +389,10 @@ fn garbage_stdout_and_a_non_standard_server_request() {
     };
     assert_eq!(log_request["id"], "srv-1");
 
-    assert_eq!(text_of(&fake.call("saw_unknown_answer", json!({}))), "false");
+    assert_eq!(
+        text_of(&fake.call("saw_unknown_answer", json!({}))),
+        "false"
+    );
     fake.send(&json!({
         "jsonrpc": "2.0",
         "id": "srv-1",
@@ -353,7 +400,10 @@ fn garbage_stdout_and_a_non_standard_server_request() {
     }));
     let answer = fake.call("saw_unknown_answer", json!({}));
     assert_eq!(text_of(&answer), "true");
-    assert_eq!(answer["structuredContent"]["response"]["error"]["code"], -32601);
+    assert_eq!(
+        answer["structuredContent"]["response"]["error"]["code"],
+        -32601
+    );
     // Garbage keeps coming between messages.
     let before = fake.garbage.len();
     fake.call("echo", json!({"message": "m"}));
@@ -365,7 +415,10 @@ fn crash_after_calls() {
     let mut fake = Fake::spawn(&["--mode", "crash-after-calls=2"]);
     fake.initialize();
     assert_eq!(text_of(&fake.call("echo", json!({"message": "1"}))), "1");
-    let id = fake.start("tools/call", json!({"name": "echo", "arguments": {"message": "2"}}));
+    let id = fake.start(
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "2"}}),
+    );
     assert_eq!(fake.wait_exit(WAIT).unwrap().code(), Some(1));
     assert!(fake.response(&id, Duration::from_millis(200)).is_none());
 }
@@ -376,7 +429,11 @@ fn huge_line() {
     fake.initialize();
     fake.start("tools/list", json!({}));
     let line = fake.raw_line(WAIT).unwrap();
-    assert!(line.len() > 1_000_000, "tools/list line is {} bytes", line.len());
+    assert!(
+        line.len() > 1_000_000,
+        "tools/list line is {} bytes",
+        line.len()
+    );
     let list: Value = serde_json::from_str(&line).unwrap();
     let huge = list["result"]["tools"]
         .as_array()
@@ -399,7 +456,10 @@ fn no_type_schema() {
     assert!(echo["inputSchema"]["properties"]["message"].is_object());
     assert_eq!(tools["tools"][3]["inputSchema"]["type"], "object");
     // Calls still work.
-    assert_eq!(fake.call("add", json!({"a": 1, "b": 1}))["structuredContent"]["sum"], 2);
+    assert_eq!(
+        fake.call("add", json!({"a": 1, "b": 1}))["structuredContent"]["sum"],
+        2
+    );
 }
 
 #[test]
@@ -407,7 +467,10 @@ fn list_changed() {
     let mut fake = Fake::spawn(&["--mode", "list-changed"]);
     fake.initialize();
     assert!(!fake.tool_names().contains(&"extra".to_owned()));
-    let id = fake.start("tools/call", json!({"name": "echo", "arguments": {"message": "x"}}));
+    let id = fake.start(
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "x"}}),
+    );
     // The answer first, then the notification.
     assert_eq!(fake.message(WAIT).unwrap()["id"], id);
     assert_eq!(
@@ -452,12 +515,18 @@ fn tools_file() {
     fake.initialize();
     assert_eq!(fake.result("tools/list", json!({}))["tools"], tools);
     let result = fake.call("create_branch", json!({"name": "feature", "n": [1, 2]}));
-    assert_eq!(result["structuredContent"], json!({"name": "feature", "n": [1, 2]}));
+    assert_eq!(
+        result["structuredContent"],
+        json!({"name": "feature", "n": [1, 2]})
+    );
     assert_eq!(
         serde_json::from_str::<Value>(text_of(&result)).unwrap(),
         result["structuredContent"]
     );
-    assert_eq!(fake.request("tools/call", json!({"name": "echo"}))["error"]["code"], -32602);
+    assert_eq!(
+        fake.request("tools/call", json!({"name": "echo"}))["error"]["code"],
+        -32602
+    );
 }
 
 #[test]
@@ -475,13 +544,19 @@ fn modes_compose() {
     assert!(!fake.garbage.is_empty());
     let tools = fake.result("tools/list", json!({}));
     assert!(tools["tools"][0]["inputSchema"].get("type").is_none());
-    fake.start("tools/call", json!({"name": "echo", "arguments": {"message": "x"}}));
+    fake.start(
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "x"}}),
+    );
     assert_eq!(fake.wait_exit(WAIT).unwrap().code(), Some(1));
 }
 
 #[test]
 fn bad_arguments_exit_with_usage() {
-    let output = Command::new(FAKE).args(["--mode", "bogus"]).output().unwrap();
+    let output = Command::new(FAKE)
+        .args(["--mode", "bogus"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown mode"));
 }

@@ -3,6 +3,9 @@
 //!
 //! These need `scripts/test` to have installed the test dependencies; without them they fail.
 
+// Test code: a failed unwrap is a failed test (clippy.toml allows it only inside #[test] fns).
+#![allow(clippy::unwrap_used)]
+
 use serde_json::{Value, json};
 use sluice_test_support::{
     ServerCommand, everything_server, fake_server_bin, filesystem_server, git_server,
@@ -46,7 +49,10 @@ fn sdk_lists_and_calls_tools_of_the_fake_server() {
     assert_eq!(out["instructions"], "Fake MCP server for Sluice's tests.");
     let results = out["results"].as_array().unwrap();
     assert_eq!(results[0]["serverInfo"]["name"], "fake");
-    assert_eq!(tool_names(&results[1]), ["echo", "add", "fail", "sleep", "big"]);
+    assert_eq!(
+        tool_names(&results[1]),
+        ["echo", "add", "fail", "sleep", "big"]
+    );
     assert_eq!(results[2]["content"][0]["text"], "hi");
     assert_eq!(results[2]["isError"], false);
     assert_eq!(results[3]["structuredContent"], json!({"sum": 3}));
@@ -74,7 +80,12 @@ fn sdk_survives_garbage_and_answers_unknown_requests() {
     );
     assert_eq!(results[2]["content"][0]["text"], "ok");
     // Each non-JSON-RPC line reached the session as a transport error, and was survived.
-    assert!(!results[3]["transport_errors"].as_array().unwrap().is_empty());
+    assert!(
+        !results[3]["transport_errors"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -88,7 +99,13 @@ fn sdk_rejects_a_tool_list_with_untyped_input_schemas() {
     .ok();
     let error = &out["results"][0]["error"];
     assert_eq!(error["type"], "ValidationError");
-    assert!(error["message"].as_str().unwrap().contains("inputSchema.type"), "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("inputSchema.type"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -216,7 +233,11 @@ fn real_filesystem_server() {
 #[test]
 fn real_memory_server() {
     let dir = tempfile::tempdir().unwrap();
-    assert_real_server_lists(&memory_server(dir.path().join("memory.jsonl")), 9, "read_graph");
+    assert_real_server_lists(
+        &memory_server(dir.path().join("memory.jsonl")),
+        9,
+        "read_graph",
+    );
 }
 
 #[test]

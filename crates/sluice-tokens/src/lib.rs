@@ -17,7 +17,9 @@ use tiktoken_rs::CoreBPE;
 
 fn encoder() -> Option<&'static CoreBPE> {
     static ENCODER: OnceLock<Option<CoreBPE>> = OnceLock::new();
-    ENCODER.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
+    ENCODER
+        .get_or_init(|| tiktoken_rs::o200k_base().ok())
+        .as_ref()
 }
 
 /// Tokens of `text` in o200k_base. Special-token text is counted as ordinary text.

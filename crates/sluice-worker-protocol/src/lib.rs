@@ -266,7 +266,10 @@ pub struct FrameDecoder {
 impl FrameDecoder {
     /// A decoder that refuses frames larger than `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        Self { buffer: Vec::new(), limit }
+        Self {
+            buffer: Vec::new(),
+            limit,
+        }
     }
 
     /// Add bytes that arrived.
@@ -317,7 +320,10 @@ pub fn read_frame(reader: &mut impl Read, limit: usize) -> Result<Vec<u8>, Proto
 }
 
 /// Blocking write of one message as a frame, flushed.
-pub fn write_message<T: Serialize>(writer: &mut impl Write, message: &T) -> Result<(), ProtocolError> {
+pub fn write_message<T: Serialize>(
+    writer: &mut impl Write,
+    message: &T,
+) -> Result<(), ProtocolError> {
     let frame = encode(message)?;
     writer.write_all(&frame)?;
     writer.flush()?;
@@ -332,7 +338,9 @@ mod tests {
     #[test]
     fn round_trips_through_the_decoder_in_pieces() {
         let messages = vec![
-            WorkerMessage::Ready { protocol_version: PROTOCOL_VERSION },
+            WorkerMessage::Ready {
+                protocol_version: PROTOCOL_VERSION,
+            },
             WorkerMessage::ToolCall {
                 call_id: 7,
                 server: "s".into(),
@@ -349,7 +357,10 @@ mod tests {
                 dropped_output_bytes: 3,
             },
         ];
-        let bytes: Vec<u8> = messages.iter().flat_map(|message| encode(message).unwrap()).collect();
+        let bytes: Vec<u8> = messages
+            .iter()
+            .flat_map(|message| encode(message).unwrap())
+            .collect();
         let mut decoder = FrameDecoder::new(MAX_WORKER_FRAME_BYTES);
         let mut decoded = Vec::new();
         for piece in bytes.chunks(3) {
@@ -366,9 +377,18 @@ mod tests {
     fn refuses_oversized_and_malformed_frames() {
         let mut decoder = FrameDecoder::new(10);
         decoder.push(&11u32.to_be_bytes());
-        assert!(matches!(decoder.next_frame(), Err(ProtocolError::FrameTooLarge { announced: 11, .. })));
-        assert!(matches!(decode_worker_message(b"{\"type\":\"nope\"}"), Err(ProtocolError::Malformed(_))));
-        assert!(matches!(decode_worker_message(&[0xff, 0x00]), Err(ProtocolError::Malformed(_))));
+        assert!(matches!(
+            decoder.next_frame(),
+            Err(ProtocolError::FrameTooLarge { announced: 11, .. })
+        ));
+        assert!(matches!(
+            decode_worker_message(b"{\"type\":\"nope\"}"),
+            Err(ProtocolError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_worker_message(&[0xff, 0x00]),
+            Err(ProtocolError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -382,8 +402,14 @@ mod tests {
         let mut reader = buffer.as_slice();
         let body = read_frame(&mut reader, MAX_GATEWAY_FRAME_BYTES).unwrap();
         assert_eq!(decode_gateway_message(&body).unwrap(), message);
-        assert!(matches!(read_frame(&mut reader, 100), Err(ProtocolError::Closed)));
+        assert!(matches!(
+            read_frame(&mut reader, 100),
+            Err(ProtocolError::Closed)
+        ));
         let mut truncated: &[u8] = &[0, 0];
-        assert!(matches!(read_frame(&mut truncated, 100), Err(ProtocolError::Io(_))));
+        assert!(matches!(
+            read_frame(&mut truncated, 100),
+            Err(ProtocolError::Io(_))
+        ));
     }
 }

@@ -1,5 +1,8 @@
 //! Drive the worker over pipes, with the test thread playing the gateway.
 
+// The helpers below are test code too; clippy's test allowance only covers `#[test]` functions.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::io::{PipeReader, PipeWriter};
 use std::thread::JoinHandle;

@@ -10,7 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Code and Cursor use), presents their tools as a typed TypeScript API, and runs the code an
 /// agent writes against them in a sandboxed worker. Only what the code logs goes back to the model.
 #[derive(Debug, Parser)]
-#[command(name = "sluice", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "sluice",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

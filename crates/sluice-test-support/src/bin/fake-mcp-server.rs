@@ -143,7 +143,9 @@ impl Options {
 
 /// Locks a mutex, ignoring poisoning: a panicked call thread must not take the server down.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The server's stdout: one JSON-RPC message per line, garbage interleaved when asked.
@@ -268,7 +270,10 @@ fn load_tools_file(path: &PathBuf) -> Result<Vec<Value>, String> {
         .map_err(|e| format!("--tools-file {} is not a JSON array: {e}", path.display()))?;
     for tool in &tools {
         if tool.get("name").and_then(Value::as_str).is_none() {
-            return Err(format!("a tool in {} has no string \"name\"", path.display()));
+            return Err(format!(
+                "a tool in {} has no string \"name\"",
+                path.display()
+            ));
         }
     }
     Ok(tools)
@@ -477,7 +482,10 @@ impl Server {
     }
 
     fn call_tool(&self, id: Value, params: &Value, count: u64) {
-        let name = params.get("name").and_then(Value::as_str).unwrap_or_default();
+        let name = params
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let args = match params.get("arguments") {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(args) => args.clone(),
@@ -673,8 +681,14 @@ mod tests {
 
     #[test]
     fn add_keeps_integers_and_adds_floats() {
-        assert_eq!(add(&json!({"a": 2, "b": 3})).unwrap()["structuredContent"]["sum"], 5);
-        assert_eq!(add(&json!({"a": 0.5, "b": 1})).unwrap()["structuredContent"]["sum"], 1.5);
+        assert_eq!(
+            add(&json!({"a": 2, "b": 3})).unwrap()["structuredContent"]["sum"],
+            5
+        );
+        assert_eq!(
+            add(&json!({"a": 0.5, "b": 1})).unwrap()["structuredContent"]["sum"],
+            1.5
+        );
         assert!(add(&json!({"a": "x", "b": 1})).is_err());
     }
 }

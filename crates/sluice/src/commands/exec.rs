@@ -12,22 +12,35 @@ use crate::commands::{load_config, start_and_connect};
 pub async fn run(args: ExecArgs) -> Result<ExitCode> {
     let code = if args.file.as_os_str() == "-" {
         let mut code = String::new();
-        std::io::stdin().read_to_string(&mut code).context("cannot read the script from stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut code)
+            .context("cannot read the script from stdin")?;
         code
     } else {
-        std::fs::read_to_string(&args.file).with_context(|| format!("cannot read script {}", args.file.display()))?
+        std::fs::read_to_string(&args.file)
+            .with_context(|| format!("cannot read script {}", args.file.display()))?
     };
     let language = match args.language {
         Some(LanguageArg::Typescript) => Language::Typescript,
         Some(LanguageArg::Javascript) => Language::Javascript,
-        None => match args.file.extension().and_then(|extension| extension.to_str()) {
+        None => match args
+            .file
+            .extension()
+            .and_then(|extension| extension.to_str())
+        {
             Some("js" | "mjs") => Language::Javascript,
             _ => Language::Typescript,
         },
     };
     let config = load_config(&args.global)?;
     let gateway = start_and_connect(config).await;
-    let report = gateway.execute(ExecuteRequest { code, language, timeout_ms: args.timeout_ms }).await;
+    let report = gateway
+        .execute(ExecuteRequest {
+            code,
+            language,
+            timeout_ms: args.timeout_ms,
+        })
+        .await;
     gateway.shutdown().await;
     let mut stdout = std::io::stdout().lock();
     if args.json {
@@ -36,5 +49,9 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
     } else {
         write!(stdout, "{}", report.to_text())?;
     }
-    Ok(if report.error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if report.error.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -53,14 +53,18 @@ pub fn data_dir(options: &GlobalOptions) -> Result<PathBuf> {
     if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|value| !value.is_empty()) {
         return Ok(PathBuf::from(xdg).join("sluice"));
     }
-    let home = std::env::var_os("HOME").context("cannot find a data folder: set --data-dir or HOME")?;
+    let home =
+        std::env::var_os("HOME").context("cannot find a data folder: set --data-dir or HOME")?;
     Ok(PathBuf::from(home).join(".local/share/sluice"))
 }
 
 /// Workers are this same binary under the hidden `worker` subcommand.
 pub fn worker_command() -> Option<WorkerCommand> {
     match std::env::current_exe() {
-        Ok(program) => Some(WorkerCommand { program, args: vec!["worker".to_owned()] }),
+        Ok(program) => Some(WorkerCommand {
+            program,
+            args: vec!["worker".to_owned()],
+        }),
         Err(error) => {
             tracing::warn!("code execution disabled: cannot find the sluice binary: {error}");
             None
@@ -80,7 +84,10 @@ pub fn report_progress(gateway: &Gateway) -> impl FnMut(&ServerStatus) + use<> {
     let total = gateway.config().servers.len();
     let started = Instant::now();
     if total > 0 {
-        eprintln!("sluice: connecting to {total} server{}…", if total == 1 { "" } else { "s" });
+        eprintln!(
+            "sluice: connecting to {total} server{}…",
+            if total == 1 { "" } else { "s" }
+        );
     }
     let mut settled = 0;
     move |status: &ServerStatus| {
@@ -91,7 +98,11 @@ pub fn report_progress(gateway: &Gateway) -> impl FnMut(&ServerStatus) + use<> {
                 "sluice: [{settled}/{total}] {} ready: {} tools ({elapsed} ms)",
                 status.name, status.tools
             ),
-            other => eprintln!("sluice: [{settled}/{total}] {} unavailable: {} ({elapsed} ms)", status.name, other.describe()),
+            other => eprintln!(
+                "sluice: [{settled}/{total}] {} unavailable: {} ({elapsed} ms)",
+                status.name,
+                other.describe()
+            ),
         }
     }
 }

@@ -19,7 +19,9 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let (ready_sender, ready) = watch::channel(false);
     let connecting = gateway.clone();
     tokio::spawn(async move {
-        connecting.wait_connected(report_progress(&connecting)).await;
+        connecting
+            .wait_connected(report_progress(&connecting))
+            .await;
         ready_sender.send_replace(true);
     });
     let service = SluiceServer::new(gateway.clone(), ready)

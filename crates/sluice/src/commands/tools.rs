@@ -46,9 +46,11 @@ pub async fn tree(args: TreeArgs) -> Result<ExitCode> {
     for (path, text) in snapshot.tree.iter() {
         let target = args.out.join(path);
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create folder {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create folder {}", parent.display()))?;
         }
-        std::fs::write(&target, text).with_context(|| format!("cannot write {}", target.display()))?;
+        std::fs::write(&target, text)
+            .with_context(|| format!("cannot write {}", target.display()))?;
         written += 1;
     }
     eprintln!("sluice: wrote {written} files to {}", args.out.display());

@@ -1,0 +1,47 @@
+//! Helpers shared by the suite.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use sluice_test_support::{McpConfig, ServerCommand, run_python_client};
+
+/// `sluice serve --config PATH` as a server command for the Python client.
+pub fn sluice_serve(config: &Path) -> ServerCommand {
+    ServerCommand::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("serve")
+        .arg("--config")
+        .arg(config.to_string_lossy().into_owned())
+        .env("SLUICE_LOG", "warn")
+}
+
+/// Write `config` (plus Sluice settings) to a temporary file.
+pub fn write_config(config: McpConfig, settings: Value) -> tempfile::NamedTempFile {
+    let mut value = config.to_json();
+    value["sluice"] = settings;
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(
+        file.path(),
+        serde_json::to_vec_pretty(&value).expect("json"),
+    )
+    .expect("write config");
+    file
+}
+
+/// Run ops against `sluice serve` with the Python SDK and return the results array.
+pub fn run_ops(config: &Path, ops: Value) -> Vec<Value> {
+    let output = run_python_client(&sluice_serve(config), &ops).ok();
+    output["results"].as_array().cloned().unwrap_or_default()
+}
+
+/// A `call_tool` op.
+pub fn call(name: &str, arguments: Value) -> Value {
+    json!({"op": "call_tool", "name": name, "arguments": arguments})
+}
+
+/// The text of a tool result's first content block.
+pub fn text(result: &Value) -> String {
+    result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}

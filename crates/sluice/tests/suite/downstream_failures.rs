@@ -1,0 +1,61 @@
+//! Servers that fail in the ways real ones do, and the exact words the agent reads about them.
+
+use serde_json::json;
+use sluice_test_support::{McpConfig, ServerCommand, fake_server};
+
+use super::common::{call, run_ops, text, write_config};
+
+#[test]
+fn broken_servers_are_reported_and_others_keep_working() {
+    let config = McpConfig::new()
+        .server(
+            "missing",
+            &ServerCommand::new("sluice-test-no-such-command"),
+        )
+        .server("exits", &fake_server(&["exit-at-start"]))
+        .server("hangs", &fake_server(&["hang-initialize"]))
+        .server("noisy", &fake_server(&["garbage-stdout", "stderr-noise"]))
+        .server("huge", &fake_server(&["huge-line"]))
+        .server("untyped", &fake_server(&["no-type-schema"]))
+        .server("healthy", &fake_server(&[]));
+    let config = write_config(config, json!({"connectTimeoutMs": 3000}));
+    let results = run_ops(
+        config.path(),
+        json!([
+            call("list_files", json!({"path": "servers"})),
+            call(
+                "search_tools",
+                json!({"query": "echo", "server": "noisy", "detail": "name"})
+            ),
+            call("list_files", json!({"path": "servers/huge"})),
+            call("read_file", json!({"path": "servers/untyped/index.ts"})),
+        ]),
+    );
+    let listing = text(&results[0]);
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(
+        &lines[..4],
+        ["healthy/", "huge/", "noisy/", "untyped/"],
+        "{listing}"
+    );
+    assert!(listing.contains(
+        "Unavailable server missing: command \"sluice-test-no-such-command\" was not found: install it or give its full path in the config\n"
+    ), "{listing}");
+    assert!(listing.contains(
+        "Unavailable server exits: exited or closed its stdout during the MCP handshake; its stderr ended with: "
+    ), "{listing}");
+    assert!(listing.contains(
+        "Unavailable server hangs: did not complete the MCP handshake within 3000 ms (raise sluice.connectTimeoutMs if it is just slow)"
+    ), "{listing}");
+    assert!(
+        text(&results[1]).starts_with("noisy.echo\n"),
+        "{}",
+        text(&results[1])
+    );
+    assert!(text(&results[2]).lines().count() > 1);
+    assert!(
+        text(&results[3]).contains("export {"),
+        "{}",
+        text(&results[3])
+    );
+}
