@@ -3,11 +3,12 @@
 
 Run it with the test venv's interpreter (scripts/test installs it in target/test-deps/venv):
 
-    python mcp_client.py --command CMD [--arg A]... [--env K=V]... [--cwd DIR]
+    python mcp_client.py --command CMD [--arg A]... [--env K=V]... [--inherit-env] [--cwd DIR]
                          [--mode auto|legacy|VERSION] [--timeout S] [--script OPS.json | < OPS.json]
 
-The SDK starts CMD with ARGs (environment: the SDK's safe defaults such as PATH and HOME, plus the
---env pairs), connects (mode "auto", the SDK default, probes `server/discover` and falls back to
+The SDK starts CMD with ARGs. Its environment is what the SDK gives a server (only HOME, LOGNAME,
+PATH, SHELL, TERM, USER) plus the --env pairs; --inherit-env passes this script's whole
+environment instead (e.g. RUST_LOG). It connects (mode "auto", the SDK default, probes `server/discover` and falls back to
 `initialize`; "legacy" sends only `initialize`), runs the ops in order and prints ONE JSON object
 on stdout:
 
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -150,7 +152,7 @@ async def run_op(client: Client, notifications: Notifications, op: dict[str, Any
 
 
 async def run(args: argparse.Namespace, ops: list[dict[str, Any]], out: dict[str, Any]) -> None:
-    env: dict[str, str] = {}
+    env: dict[str, str] = dict(os.environ) if args.inherit_env else {}
     for pair in args.env:
         key, sep, value = pair.partition("=")
         if not sep:
@@ -190,6 +192,7 @@ def main() -> int:
     parser.add_argument("--command", required=True, help="server executable")
     parser.add_argument("--arg", action="append", default=[], help="server argument (repeat; use --arg=-x)")
     parser.add_argument("--env", action="append", default=[], help="server environment KEY=VALUE (repeat)")
+    parser.add_argument("--inherit-env", action="store_true", help="give the server this whole environment")
     parser.add_argument("--cwd", default=None, help="server working directory")
     parser.add_argument("--mode", default="auto", help="auto (SDK default), legacy, or a modern protocol version")
     parser.add_argument("--timeout", type=float, default=60.0, help="whole-run deadline in seconds (default 60)")

@@ -17,9 +17,13 @@ pub fn python_client_script() -> PathBuf {
 }
 
 /// The command that runs the Python client against `server` (venv python + script + `--command`,
-/// `--arg`, `--env`). Add options (`--mode legacy`, `--timeout S`, `--script FILE`) with
-/// [`ServerCommand::arg`]; without `--script` it reads the ops JSON from stdin. Use this from
-/// async tests via [`ServerCommand::tokio_command`]; [`run_python_client`] blocks.
+/// `--arg`, `--env`). Add options (`--mode legacy`, `--timeout S`, `--script FILE`,
+/// `--inherit-env`) with [`ServerCommand::arg`]; without `--script` it reads the ops JSON from
+/// stdin. Use this from async tests via [`ServerCommand::tokio_command`]; [`run_python_client`]
+/// blocks.
+///
+/// Like every Python SDK client, it starts the server with a minimal environment (HOME, LOGNAME,
+/// PATH, SHELL, TERM, USER) plus `server.env`, unless `--inherit-env` is given.
 pub fn python_client(server: &ServerCommand) -> ServerCommand {
     let script = python_client_script().to_string_lossy().into_owned();
     let mut command = ServerCommand::new(venv_python().to_string_lossy().into_owned())

@@ -59,3 +59,71 @@ fn broken_servers_are_reported_and_others_keep_working() {
         text(&results[3])
     );
 }
+
+#[test]
+fn crash_mid_run_is_an_error_then_the_server_comes_back() {
+    let config = McpConfig::new().server("crashy", &fake_server(&["crash-after-calls=2"]));
+    let config = write_config(config, json!({}));
+    let calls = r#"import * as crashy from "./servers/crashy";
+console.log(JSON.stringify(await crashy.echo({ message: "one" })));
+try {
+  await crashy.echo({ message: "two" });
+} catch (error) {
+  console.log("second call:", (error as any).kind);
+  console.log((error as Error).message);
+}"#;
+    let results = run_ops(
+        config.path(),
+        json!([
+            call("execute_code", json!({"code": calls})),
+            {"op": "sleep", "ms": 2500},
+            call("list_files", json!({"path": "servers"})),
+            call("execute_code", json!({"code": "import * as crashy from './servers/crashy'; console.log((await crashy.echo({message: 'back'})).message);"})),
+        ]),
+    );
+    let output = text(&results[0]);
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines[0], "{\"message\":\"one\"}", "{output}");
+    assert_eq!(lines[1], "second call: transport", "{output}");
+    assert!(
+        lines[2].starts_with("crashy.echo: call to crashy.echo failed after "),
+        "{output}"
+    );
+    assert!(
+        lines[2].ends_with("the connection to the server closed"),
+        "{output}"
+    );
+    assert_eq!(text(&results[2]), "crashy/\n", "the server was restarted");
+    assert_eq!(text(&results[3]), "back\n");
+}
+
+#[test]
+fn noisy_server_works_answers_unknown_requests_and_refreshes_tools() {
+    let config =
+        McpConfig::new().server("noisy", &fake_server(&["garbage-stdout", "list-changed"]));
+    let config = write_config(config, json!({}));
+    let results = run_ops(
+        config.path(),
+        json!([
+            call("search_tools", json!({"query": "extra", "server": "noisy", "detail": "name"})),
+            call("execute_code", json!({"code": "import * as noisy from './servers/noisy'; console.log(await noisy.sawUnknownAnswer({}));"})),
+            {"op": "sleep", "ms": 1000},
+            call("search_tools", json!({"query": "extra", "server": "noisy", "detail": "name"})),
+        ]),
+    );
+    assert!(
+        !text(&results[0]).contains("noisy.extra"),
+        "{}",
+        text(&results[0])
+    );
+    let answered = text(&results[1]);
+    assert!(
+        answered.contains("answered: true") || answered.starts_with("true"),
+        "{answered}"
+    );
+    assert!(
+        text(&results[3]).starts_with("noisy.extra\n"),
+        "{}",
+        text(&results[3])
+    );
+}

@@ -1,4 +1,6 @@
 mod common;
 mod config_errors;
 mod downstream_failures;
+mod execution;
 mod real_servers;
+mod worker_crash;
