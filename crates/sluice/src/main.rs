@@ -24,7 +24,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::dispatch(cli.command)) {
+    let outcome = runtime.block_on(commands::dispatch(cli.command));
+    // A blocking read of stdin (the MCP transport) may still be parked on a runtime thread; it
+    // would keep a plain drop of the runtime waiting for input that never comes.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match outcome {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");

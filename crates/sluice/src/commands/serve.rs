@@ -24,17 +24,21 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
             .await;
         ready_sender.send_replace(true);
     });
-    let service = SluiceServer::new(gateway.clone(), ready)
-        .serve(rmcp::transport::stdio())
-        .await
-        .context("the MCP client did not complete the handshake on stdin/stdout")?;
+    let service = match SluiceServer::new(gateway.clone(), ready).serve(rmcp::transport::stdio()).await {
+        Ok(service) => service,
+        Err(error) => {
+            // Stop the servers that were started for nothing before reporting.
+            gateway.shutdown().await;
+            return Err(error).context("the MCP client did not complete the handshake on stdin/stdout");
+        }
+    };
     let cancel = service.cancellation_token();
     let mut ended = std::pin::pin!(service.waiting());
     tokio::select! {
         _ = &mut ended => {}
         () = shutdown_signal() => {
             cancel.cancel();
-            let _ = ended.await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), ended).await;
         }
     }
     gateway.shutdown().await;

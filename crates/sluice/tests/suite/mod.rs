@@ -4,4 +4,5 @@ mod downstream_failures;
 mod execution;
 mod http_server;
 mod real_servers;
+mod shutdown;
 mod worker_crash;
