@@ -8,11 +8,27 @@ use std::process::Command;
 
 fn linked_packages(package: &str) -> Vec<String> {
     let output = Command::new(env!("CARGO"))
-        .args(["tree", "--offline", "--locked", "-p", package, "-e", "normal,build", "--prefix", "none", "--format", "{p}"])
+        .args([
+            "tree",
+            "--offline",
+            "--locked",
+            "-p",
+            package,
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo tree");
-    assert!(output.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| line.split_whitespace().next())
@@ -21,17 +37,32 @@ fn linked_packages(package: &str) -> Vec<String> {
 }
 
 fn is_engine(name: &str) -> bool {
-    name.starts_with("rquickjs") || name == "oxc" || name.starts_with("oxc_") || name == "sluice-engine-js"
+    name.starts_with("rquickjs")
+        || name == "oxc"
+        || name.starts_with("oxc_")
+        || name == "sluice-engine-js"
 }
 
 #[test]
 fn trusted_crates_never_link_the_js_engine() {
     assert!(
-        linked_packages("sluice-engine-js").iter().any(|name| name == "rquickjs"),
+        linked_packages("sluice-engine-js")
+            .iter()
+            .any(|name| name == "rquickjs"),
         "the check must be able to see the engine where it is"
     );
-    for trusted in ["sluice-gateway", "sluice-server", "sluice-downstream", "sluice-catalog", "sluice-codegen", "sluice-config"] {
-        let forbidden: Vec<String> = linked_packages(trusted).into_iter().filter(|name| is_engine(name)).collect();
+    for trusted in [
+        "sluice-gateway",
+        "sluice-server",
+        "sluice-downstream",
+        "sluice-catalog",
+        "sluice-codegen",
+        "sluice-config",
+    ] {
+        let forbidden: Vec<String> = linked_packages(trusted)
+            .into_iter()
+            .filter(|name| is_engine(name))
+            .collect();
         assert!(forbidden.is_empty(), "{trusted} links {forbidden:?}");
     }
 }

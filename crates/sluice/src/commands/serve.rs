@@ -24,12 +24,16 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
             .await;
         ready_sender.send_replace(true);
     });
-    let service = match SluiceServer::new(gateway.clone(), ready).serve(rmcp::transport::stdio()).await {
+    let service = match SluiceServer::new(gateway.clone(), ready)
+        .serve(rmcp::transport::stdio())
+        .await
+    {
         Ok(service) => service,
         Err(error) => {
             // Stop the servers that were started for nothing before reporting.
             gateway.shutdown().await;
-            return Err(error).context("the MCP client did not complete the handshake on stdin/stdout");
+            return Err(error)
+                .context("the MCP client did not complete the handshake on stdin/stdout");
         }
     };
     let cancel = service.cancellation_token();

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sluice_test_support::{everything_server, McpConfig};
+use sluice_test_support::{McpConfig, everything_server};
 
 use super::common::{call, run_ops, text, write_config};
 
@@ -20,7 +20,11 @@ impl Drop for KillOnDrop {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
 }
 
 #[test]
@@ -37,18 +41,34 @@ fn streamable_http_server_is_searchable_and_callable() {
     let _server = KillOnDrop(child);
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the HTTP server did not start listening");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the HTTP server did not start listening"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let config = McpConfig::new().entry("remote", json!({"url": format!("http://127.0.0.1:{port}/mcp")}));
+    let config = McpConfig::new().entry(
+        "remote",
+        json!({"url": format!("http://127.0.0.1:{port}/mcp")}),
+    );
     let config = write_config(config, json!({}));
     let results = run_ops(
         config.path(),
         json!([
-            call("search_tools", json!({"query": "sum", "server": "remote", "detail": "name"})),
-            call("execute_code", json!({"code": "import * as remote from './servers/remote'; console.log(await remote.getSum({ a: 2, b: 3 }));"})),
+            call(
+                "search_tools",
+                json!({"query": "sum", "server": "remote", "detail": "name"})
+            ),
+            call(
+                "execute_code",
+                json!({"code": "import * as remote from './servers/remote'; console.log(await remote.getSum({ a: 2, b: 3 }));"})
+            ),
         ]),
     );
-    assert!(text(&results[0]).starts_with("remote.getSum\n"), "{}", text(&results[0]));
+    assert!(
+        text(&results[0]).starts_with("remote.getSum\n"),
+        "{}",
+        text(&results[0])
+    );
     assert_eq!(text(&results[1]), "The sum of 2 and 3 is 5.\n");
 }

@@ -1,3 +1,4 @@
+mod cli;
 mod common;
 mod config_errors;
 mod downstream_failures;

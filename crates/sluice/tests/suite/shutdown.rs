@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sluice_test_support::{everything_server, fake_server, McpConfig};
+use sluice_test_support::{McpConfig, everything_server, fake_server};
 
 use super::common::write_config;
 
@@ -15,10 +15,24 @@ fn descendants(root: u32) -> Vec<u32> {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { continue };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-            let Some((_, rest)) = stat.rsplit_once(')') else { continue };
-            if let Some(parent) = rest.split_whitespace().nth(1).and_then(|field| field.parse::<u32>().ok()) {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            if let Some(parent) = rest
+                .split_whitespace()
+                .nth(1)
+                .and_then(|field| field.parse::<u32>().ok())
+            {
                 parents.push((pid, parent));
             }
         }
@@ -27,7 +41,12 @@ fn descendants(root: u32) -> Vec<u32> {
     let mut index = 0;
     while index < found.len() {
         let parent = found[index];
-        found.extend(parents.iter().filter(|(_, of)| *of == parent).map(|(pid, _)| *pid));
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, of)| *of == parent)
+                .map(|(pid, _)| *pid),
+        );
         index += 1;
     }
     found.remove(0);
@@ -37,7 +56,11 @@ fn descendants(root: u32) -> Vec<u32> {
 fn alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; it counts as gone.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .map(|stat| {
+            !stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -60,7 +83,12 @@ fn start_serving() -> (Child, Vec<u32>, tempfile::NamedTempFile) {
     let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}});
     writeln!(stdin, "{initialize}").expect("write");
-    writeln!(stdin, "{}", json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).expect("write");
+    writeln!(
+        stdin,
+        "{}",
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    )
+    .expect("write");
     let started = Instant::now();
     // Wait for the three servers (node may start children of its own).
     let servers = loop {
@@ -69,7 +97,10 @@ fn start_serving() -> (Child, Vec<u32>, tempfile::NamedTempFile) {
             std::thread::sleep(Duration::from_millis(500));
             break descendants(child.id());
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "servers did not start: {servers:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "servers did not start: {servers:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     (child, servers, config)
@@ -78,7 +109,14 @@ fn start_serving() -> (Child, Vec<u32>, tempfile::NamedTempFile) {
 fn assert_all_gone(servers: &[u32]) {
     let started = Instant::now();
     while servers.iter().any(|pid| alive(*pid)) {
-        assert!(started.elapsed() < Duration::from_secs(5), "left running: {:?}", servers.iter().filter(|pid| alive(**pid)).collect::<Vec<_>>());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "left running: {:?}",
+            servers
+                .iter()
+                .filter(|pid| alive(**pid))
+                .collect::<Vec<_>>()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -89,7 +127,10 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
         if let Some(status) = child.try_wait().expect("wait") {
             return status;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "sluice serve did not exit");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "sluice serve did not exit"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -106,7 +147,11 @@ fn client_disconnect_stops_every_server() {
 #[test]
 fn sigterm_stops_every_server() {
     let (mut child, servers, _config) = start_serving();
-    let kill = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");
+    let kill = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
     assert!(kill.success());
     let status = wait_exit(&mut child);
     assert!(status.success(), "{status}");
