@@ -49,7 +49,7 @@ const MAX_DEFAULT_CHARS: usize = 200;
 /// the tool by its server and original MCP name. Every piece of server text is escaped (see
 /// [`crate::escape`]), so the module parses whatever the server sent.
 pub fn tool_file(tool: &CatalogTool) -> String {
-    let parts = ToolTypes::build(tool);
+    let parts = ToolTypes::build(tool, Style::File);
     let mut file = format!(
         "import {{ callMCPTool }} from \"../../{}\";\n\n",
         crate::RUNTIME_MODULE
@@ -78,7 +78,7 @@ pub fn tool_file(tool: &CatalogTool) -> String {
 /// a bodiless declaration (`export function getSum(input: GetSumInput): Promise<GetSumOutput>;`)
 /// and without the import: everything an agent needs to call the tool, nothing it does not.
 pub fn tool_signature(tool: &CatalogTool) -> String {
-    let parts = ToolTypes::build(tool);
+    let parts = ToolTypes::build(tool, Style::Signature);
     let mut signature = String::new();
     parts.push_declarations(&mut signature);
     signature.push_str(&jsdoc_block(&parts.function_doc, ""));
@@ -109,6 +109,16 @@ pub fn type_names(tool: &CatalogTool) -> (String, String) {
     (format!("{stem}Input"), format!("{stem}Output"))
 }
 
+/// How much documentation to generate.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// The tool's file: every declaration documented, including where the call goes.
+    File,
+    /// A search result in the model's context: only documentation that says something about this
+    /// tool (no "Input of" boilerplate, no `@see` line: the result names the file).
+    Signature,
+}
+
 /// Everything generated for one tool, shared by [`tool_file`] and [`tool_signature`].
 struct ToolTypes {
     identifier: String,
@@ -122,7 +132,7 @@ struct ToolTypes {
 }
 
 impl ToolTypes {
-    fn build(tool: &CatalogTool) -> Self {
+    fn build(tool: &CatalogTool, style: Style) -> Self {
         let identifier = code_identifier(tool);
         let (input_name_wanted, output_name_wanted) = type_names(tool);
         let input_schema = Value::Object(tool.input_schema.clone());
@@ -145,7 +155,10 @@ impl ToolTypes {
         let mut declarations = Vec::new();
 
         let input_type = generator.render(&input_schema, 0, 0);
-        let mut input_doc = format!("Input of `{identifier}`.");
+        let mut input_doc = match style {
+            Style::File => format!("Input of `{identifier}`."),
+            Style::Signature => String::new(),
+        };
         push_paragraph(&mut input_doc, schema_description(&input_schema, None));
         if generator.take_truncated() {
             push_paragraph(&mut input_doc, Some(TRUNCATED_NOTE));
@@ -155,10 +168,13 @@ impl ToolTypes {
         let output_declaration = match &output_schema {
             Some(schema) => {
                 let output_type = generator.render(schema, 1, 0);
-                let mut doc = format!(
-                    "Output of `{identifier}`: the tool's structured content, as its output\n\
-                     schema declares it."
-                );
+                let mut doc = match style {
+                    Style::File => format!(
+                        "Output of `{identifier}`: the tool's structured content, as its output\n\
+                         schema declares it."
+                    ),
+                    Style::Signature => String::new(),
+                };
                 push_paragraph(&mut doc, schema_description(schema, None));
                 if generator.take_truncated() {
                     push_paragraph(&mut doc, Some(TRUNCATED_NOTE));
@@ -166,11 +182,14 @@ impl ToolTypes {
                 declaration(&output_name, &output_type, &doc)
             }
             None => {
-                let doc = format!(
-                    "Output of `{identifier}`. The tool declares no output schema, so this is\n\
-                     whatever it returns: its `structuredContent` when it sends one, else its\n\
-                     text content parsed as JSON when that text is JSON, else the text itself."
-                );
+                let doc = match style {
+                    Style::File => format!(
+                        "Output of `{identifier}`. The tool declares no output schema, so this is\n\
+                         whatever it returns: its `structuredContent` when it sends one, else its\n\
+                         text content parsed as JSON when that text is JSON, else the text itself."
+                    ),
+                    Style::Signature => "No output schema: parsed JSON or text.".to_owned(),
+                };
                 declaration(&output_name, &Ty::unknown(), &doc)
             }
         };
@@ -179,7 +198,7 @@ impl ToolTypes {
 
         Self {
             input_optional: input_accepts_empty(&tool.input_schema),
-            function_doc: function_doc(tool),
+            function_doc: function_doc(tool, style),
             identifier,
             input_name,
             output_name,
@@ -226,7 +245,7 @@ fn push_paragraph(doc: &mut String, paragraph: Option<&str>) {
 }
 
 /// The documentation of the tool's function: title, description, hints and where it goes.
-fn function_doc(tool: &CatalogTool) -> String {
+fn function_doc(tool: &CatalogTool, style: Style) -> String {
     let title = tool
         .title
         .as_deref()
@@ -259,11 +278,13 @@ fn function_doc(tool: &CatalogTool) -> String {
             }
         }
     }
-    tags.push(format!(
-        "@see MCP tool {} on server {}",
-        string_literal(&tool.name),
-        string_literal(&tool.server)
-    ));
+    if style == Style::File {
+        tags.push(format!(
+            "@see MCP tool {} on server {}",
+            string_literal(&tool.name),
+            string_literal(&tool.server)
+        ));
+    }
     push_paragraph(&mut doc, Some(&tags.join("\n")));
     doc
 }

@@ -31,7 +31,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-pub use settings::{ExecutionSettings, Settings};
+pub use settings::{
+    ExecutionSettings, FlowRuleSettings, PiiKind, PrivacyDetect, PrivacySettings, Settings,
+};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -125,12 +127,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     for server in config.servers.values_mut() {
-        if let ServerConfig::Stdio(stdio) = server {
-            if let Some(cwd) = &stdio.cwd {
-                if cwd.is_relative() {
-                    stdio.cwd = Some(base.join(cwd));
-                }
-            }
+        if let ServerConfig::Stdio(stdio) = server
+            && let Some(cwd) = &stdio.cwd
+            && cwd.is_relative()
+        {
+            stdio.cwd = Some(base.join(cwd));
         }
     }
     config.path = Some(path.to_owned());
@@ -195,8 +196,52 @@ pub fn parse(
             };
             context.invalid(&location, &message)
         })?;
+        check_privacy_servers(&context, &config)?;
     }
     Ok(config)
+}
+
+/// Every server a privacy setting names must be in the config (a typo would silently change who
+/// may receive personal data). Disabled servers count.
+fn check_privacy_servers(context: &Context<'_>, config: &Config) -> Result<(), ConfigError> {
+    let known = |name: &str| {
+        config.servers.contains_key(name) || config.disabled.iter().any(|disabled| disabled == name)
+    };
+    let endpoint_known = |endpoint: &str| {
+        endpoint == "*"
+            || known(endpoint)
+            || config
+                .servers
+                .keys()
+                .chain(config.disabled.iter())
+                .any(|server| {
+                    endpoint
+                        .strip_prefix(server.as_str())
+                        .is_some_and(|rest| rest.len() > 1 && rest.starts_with('.'))
+                })
+    };
+    let privacy = &config.settings.privacy;
+    for (index, server) in privacy.trusted_servers.iter().enumerate() {
+        if !known(server) {
+            return Err(context.invalid(
+                &format!("field \"sluice.privacy.trustedServers[{index}]\""),
+                &format!("no server \"{server}\" in mcpServers"),
+            ));
+        }
+    }
+    for (index, rule) in privacy.flows.iter().enumerate() {
+        for (field, endpoint) in [("from", &rule.from), ("to", &rule.to)] {
+            if !endpoint_known(endpoint) {
+                return Err(context.invalid(
+                    &format!("field \"sluice.privacy.flows[{index}].{field}\""),
+                    &format!(
+                        "\"{endpoint}\" names no server in mcpServers; use \"server\", \"server.tool\" or \"*\""
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Server names become folder names (`servers/<name>/`) and appear in code, so they are kept to a
@@ -478,5 +523,57 @@ mod tests {
             parse_error(r#"{"mcpServers": {}, "sluice": {"execution": {"timeoutMS": 100}}}"#);
         assert!(error.contains("sluice.execution"), "{error}");
         assert!(error.contains("timeoutMS"), "{error}");
+    }
+
+    #[test]
+    fn privacy_section() {
+        let config = parse_ok(
+            r#"{"mcpServers": {"docs": {"command": "x"}, "crm": {"command": "y"}, "my.srv": {"command": "z"}},
+                "sluice": {"privacy": {"detect": {"ip": false}, "trustedServers": ["crm"],
+                  "nameFields": ["holder"], "phoneRegions": ["US", "GB"],
+                  "flows": [{"types": ["email", "name"], "from": "docs.getSheet", "to": "crm", "allow": true},
+                            {"from": "*", "to": "my.srv.send.it", "allow": false}]}}}"#,
+        );
+        let privacy = &config.settings.privacy;
+        assert!(privacy.enabled);
+        assert!(!privacy.detect.ip && privacy.detect.email);
+        assert_eq!(privacy.trusted_servers, ["crm"]);
+        assert_eq!(privacy.flows.len(), 2);
+        assert_eq!(
+            privacy.flows[0].types.as_deref(),
+            Some(&[PiiKind::Email, PiiKind::Name][..])
+        );
+        assert_eq!(Settings::default().privacy.phone_regions, ["US"]);
+
+        let servers = r#""mcpServers": {"docs": {"command": "x"}}"#;
+        let error = parse_error(&format!(
+            r#"{{{servers}, "sluice": {{"privacy": {{"flows": [{{"from": "docs", "to": "chat", "allow": true}}]}}}}}}"#
+        ));
+        assert!(error.contains("sluice.privacy.flows[0].to"), "{error}");
+        assert!(error.contains("\"chat\""), "{error}");
+        let error = parse_error(&format!(
+            r#"{{{servers}, "sluice": {{"privacy": {{"flows": [{{"from": "docs", "to": "*", "allow": true, "types": ["emial"]}}]}}}}}}"#
+        ));
+        assert!(error.contains("sluice.privacy.flows[0]"), "{error}");
+        assert!(error.contains("emial"), "{error}");
+        let error = parse_error(&format!(
+            r#"{{{servers}, "sluice": {{"privacy": {{"trustedServer": ["docs"]}}}}}}"#
+        ));
+        assert!(
+            error.contains("sluice.privacy") && error.contains("trustedServer"),
+            "{error}"
+        );
+        let error = parse_error(&format!(
+            r#"{{{servers}, "sluice": {{"privacy": {{"trustedServers": ["nope"]}}}}}}"#
+        ));
+        assert!(error.contains("trustedServers[0]"), "{error}");
+        let error = parse_error(&format!(
+            r#"{{{servers}, "sluice": {{"privacy": {{"phoneRegions": ["USA"]}}}}}}"#
+        ));
+        assert!(error.contains("phoneRegions[0]"), "{error}");
+        let error = parse_error(&format!(
+            r#"{{{servers}, "sluice": {{"privacy": {{"flows": [{{"from": "docs", "to": "docs"}}]}}}}}}"#
+        ));
+        assert!(error.contains("allow"), "{error}");
     }
 }

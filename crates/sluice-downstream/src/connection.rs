@@ -1,15 +1,13 @@
 //! One server's supervisor: connect, list tools, watch, refresh, restart, shut down.
 
 use std::collections::VecDeque;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use process_wrap::tokio::{CommandWrap, KillOnDrop, ProcessGroup};
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion};
 use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -18,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use sluice_config::{HttpServer, ServerConfig, Settings, StdioServer};
 
+use crate::stdio::ChildTransport;
 use crate::{Live, Server, ServerState};
 
 /// Lines of a server's stderr kept for error messages.
@@ -238,19 +237,9 @@ fn spawn_stdio(
     name: &str,
     stdio: &StdioServer,
     tail: StderrTail,
-) -> Result<TokioChildProcess, String> {
-    let mut command = tokio::process::Command::new(&stdio.command);
-    command.args(&stdio.args).envs(&stdio.env);
-    if let Some(cwd) = &stdio.cwd {
-        command.current_dir(cwd);
-    }
-    let mut wrapped = CommandWrap::from(command);
-    // Own process group: `npx` starts node as a grandchild, and killing the group reaches both.
-    wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
-    let (transport, stderr) = TokioChildProcess::builder(wrapped)
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| spawn_failure(&stdio.command, &error))?;
+) -> Result<ChildTransport, String> {
+    let (transport, stderr) =
+        ChildTransport::spawn(stdio).map_err(|error| spawn_failure(&stdio.command, &error))?;
     if let Some(stderr) = stderr {
         let server = name.to_owned();
         tokio::spawn(async move {

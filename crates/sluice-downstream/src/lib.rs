@@ -15,8 +15,9 @@ slow or dead server never blocks the others. Each supervisor:
 - closes the connection on [`Pool::shutdown`]: stdin closed, then SIGTERM, then SIGKILL to the
   whole process group, so no child outlives the gateway.
 
-rmcp's line codec already skips non-JSON lines on a server's stdout, accepts lines up to 16 MiB and
-answers unknown server requests with -32601.
+rmcp's line codec skips non-JSON lines on a server's stdout and answers unknown server requests with
+-32601; Sluice raises its line limit to [`MAX_MESSAGE_BYTES`] (rmcp's default of 16 MiB is less than
+real results reach).
 
 Every change to the set of tools bumps a generation counter that [`Pool::subscribe`] exposes, so
 the gateway can rebuild its catalog.
@@ -25,6 +26,7 @@ the gateway can rebuild its catalog.
 
 mod connection;
 mod status;
+mod stdio;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use sluice_config::{Config, ServerConfig, Settings};
 
 pub use status::{ServerState, ServerStatus};
+pub use stdio::MAX_MESSAGE_BYTES;
 
 /// A pool of supervised connections, cheap to clone.
 #[derive(Clone)]

@@ -21,6 +21,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
+use crate::privacy::{ExecutionPrivacy, POLICY_DENIED, PrivacyState, SharedVault};
 use crate::tool_call::failure;
 use crate::{Gateway, Snapshot};
 
@@ -81,6 +82,14 @@ pub struct ExecutionStats {
     pub result_bytes: u64,
     /// o200k tokens of the text this execution returns to the model.
     pub result_tokens: u64,
+    /// Personal data values replaced by tokens (in tool results and in what is returned).
+    pub pii_tokenized: u64,
+    /// Tokens replaced by real values in tool-call arguments (each one audited).
+    pub pii_untokenized: u64,
+    /// Tool calls refused by the privacy flow policy.
+    pub pii_denied: u64,
+    /// Time spent tokenizing and untokenizing, in microseconds.
+    pub pii_us: u64,
 }
 
 impl ExecutionReport {
@@ -177,8 +186,20 @@ fn execution_error(kind: &str, message: impl Into<String>) -> ExecutionError {
 }
 
 impl Gateway {
-    /// Run agent code in a fresh worker and report what it did.
+    /// Run agent code in a fresh worker and report what it did. Personal data is tokenized with a
+    /// vault of this execution only.
     pub async fn execute(&self, request: ExecuteRequest) -> ExecutionReport {
+        let vault = self.new_vault();
+        self.execute_with_vault(request, &vault).await
+    }
+
+    /// [`execute`](Self::execute) with a vault the caller keeps (for example for a session):
+    /// tokens issued in earlier executions with the same vault resolve in this one.
+    pub async fn execute_with_vault(
+        &self,
+        request: ExecuteRequest,
+        vault: &SharedVault,
+    ) -> ExecutionReport {
         let started = Instant::now();
         let settings = &self.config().settings.execution;
         let timeout_ms = request
@@ -198,8 +219,26 @@ impl Gateway {
             truncated: 0,
         };
         let mut stats = ExecutionStats::default();
-        let (result, error, dropped) = match &self.inner.worker {
-            None => (
+        let privacy = match self.privacy() {
+            PrivacyState::Off => Ok(None),
+            PrivacyState::On(privacy) => Ok(Some(Arc::new(ExecutionPrivacy::new(
+                privacy.clone(),
+                vault.clone(),
+            )))),
+            PrivacyState::Broken(problem) => Err(problem.clone()),
+        };
+        let (result, error, dropped) = match (&self.inner.worker, privacy.clone()) {
+            (_, Err(problem)) => (
+                Value::Null,
+                Some(execution_error(
+                    "Unavailable",
+                    format!(
+                        "code execution is off: privacy protection could not start ({problem})"
+                    ),
+                )),
+                0,
+            ),
+            (None, _) => (
                 Value::Null,
                 Some(execution_error(
                     "Unavailable",
@@ -207,10 +246,18 @@ impl Gateway {
                 )),
                 0,
             ),
-            Some(command) => {
+            (Some(command), Ok(privacy)) => {
                 let snapshot = self.snapshot().await;
                 match self
-                    .run_worker(command, snapshot, request, limits, &mut output, &mut stats)
+                    .run_worker(
+                        command,
+                        snapshot,
+                        privacy,
+                        request,
+                        limits,
+                        &mut output,
+                        &mut stats,
+                    )
                     .await
                 {
                     Ok((result, dropped)) => (result, None, dropped),
@@ -218,6 +265,32 @@ impl Gateway {
                 }
             }
         };
+        // Belt and braces: what goes back to the agent passes the detectors too, with the same
+        // vault (the output already did, line by line, as it arrived).
+        let privacy = privacy.ok().flatten();
+        let (result, error) = match &privacy {
+            Some(privacy) => (
+                privacy.protect_value(result),
+                error.map(|mut error| {
+                    error.message = privacy.protect_text(error.message);
+                    if privacy.counts().denied > 0
+                        && error.kind == "ToolError"
+                        && error.message.contains(&format!("(kind: {POLICY_DENIED},"))
+                    {
+                        error.kind = "PolicyDenied".to_owned();
+                    }
+                    error
+                }),
+            ),
+            None => (result, error),
+        };
+        if let Some(privacy) = &privacy {
+            let counts = privacy.counts();
+            stats.pii_tokenized = counts.tokenized;
+            stats.pii_untokenized = counts.untokenized;
+            stats.pii_denied = counts.denied;
+            stats.pii_us = counts.micros;
+        }
         let result = bound_result(result, settings.output_bytes as usize);
         let (text, shown, truncated) = output.finish(dropped);
         stats.output_bytes = shown;
@@ -235,10 +308,12 @@ impl Gateway {
         report
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn run_worker(
         &self,
         command: &WorkerCommand,
         snapshot: Arc<Snapshot>,
+        privacy: Option<Arc<ExecutionPrivacy>>,
         request: ExecuteRequest,
         limits: ExecutionLimits,
         output: &mut Output,
@@ -344,16 +419,21 @@ impl Gateway {
                         }
                         let gateway = self.clone();
                         let snapshot = snapshot.clone();
+                        let privacy = privacy.clone();
                         let replies = reply_sender.clone();
                         let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
                         tokio::spawn(async move {
                             let outcome: ToolOutcome = gateway
-                                .route_tool_call(&snapshot, &server, &tool, arguments, call_timeout.min(remaining))
+                                .route_tool_call(&snapshot, privacy.as_deref(), &server, &tool, arguments, call_timeout.min(remaining))
                                 .await;
                             let _ = replies.send(GatewayMessage::ToolResult { call_id, outcome });
                         });
                     }
                     Some(Ok(WorkerMessage::Log { level, text })) => {
+                        let text = match &privacy {
+                            Some(privacy) => privacy.protect_text(text),
+                            None => text,
+                        };
                         for line in text.split('\n') {
                             output.push_line(level, line);
                         }

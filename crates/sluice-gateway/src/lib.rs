@@ -15,13 +15,23 @@ Gateway::start(config, worker) ──> Pool (sluice-downstream) ──> MCP serv
         ▼
    Snapshot { catalog, tree, statuses }  ──> search / list_files / read_file
         │
-   execute(code) ──> worker process ──ToolCall──> validate ──> Pool::call_tool
+   execute(code) ──> worker process ──ToolCall──> untokenize (policy) ──> validate ──> Pool::call_tool
+                          ▲                                                             │
+                          └──────────────── tokenize (sluice-pii, per-execution vault) ◄┘
 ```
+
+Privacy: every tool result (value, error message and content) is tokenized before the worker
+sees it; tokens in tool-call arguments become real values only where `sluice.privacy` allows the
+flow (else the call fails with the `ToolError` kind `policy_denied`); the execution's output,
+result and error message are scanned once more before they go back to the agent. Every release
+is logged under the `tracing` target `sluice::audit` (type, token, source, destination; never the
+value) and counted in [`ExecutionStats`].
 */
 #![deny(missing_docs)]
 
 mod execute;
 mod present;
+mod privacy;
 mod snapshot;
 mod tool_call;
 
@@ -32,11 +42,15 @@ use tokio::sync::RwLock;
 use sluice_config::Config;
 use sluice_downstream::{Pool, ServerStatus};
 
+use privacy::PrivacyState;
+
 pub use execute::{ExecuteRequest, ExecutionReport, ExecutionStats, WorkerCommand};
 pub use present::{
     DEFAULT_SEARCH_LIMIT, FileError, FileListing, SearchEntry, SearchError, SearchRequest,
     SearchResponse, Unavailable,
 };
+pub use privacy::{POLICY_DENIED, SharedVault};
+pub use sluice_pii::Vault;
 pub use sluice_worker_protocol::{ExecutionError, Language};
 pub use snapshot::Snapshot;
 
@@ -51,6 +65,7 @@ struct Inner {
     pool: Pool,
     snapshot: RwLock<Arc<Snapshot>>,
     worker: Option<WorkerCommand>,
+    privacy: PrivacyState,
     refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -59,12 +74,18 @@ impl Gateway {
     /// start worker processes; without it, code execution is unavailable.
     pub fn start(config: Config, worker: Option<WorkerCommand>) -> Gateway {
         let pool = Pool::start(&config);
+        let privacy = PrivacyState::from_settings(&config.settings.privacy);
+        if let PrivacyState::Broken(problem) = &privacy {
+            tracing::error!("privacy protection could not start, code execution is off: {problem}");
+        }
+        privacy.warm_up();
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 config,
                 pool,
                 snapshot: RwLock::new(Arc::new(Snapshot::empty())),
                 worker,
+                privacy,
                 refresher: std::sync::Mutex::new(None),
             }),
         };
@@ -126,6 +147,16 @@ impl Gateway {
             refresher.abort();
         }
         self.inner.pool.shutdown().await;
+    }
+
+    /// A fresh vault for [`execute_with_vault`](Self::execute_with_vault): its tokens carry a
+    /// random tag, so tokens of other vaults never resolve in it.
+    pub fn new_vault(&self) -> SharedVault {
+        privacy::new_vault()
+    }
+
+    pub(crate) fn privacy(&self) -> &PrivacyState {
+        &self.inner.privacy
     }
 
     pub(crate) fn pool(&self) -> &Pool {

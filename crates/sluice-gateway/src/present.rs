@@ -77,18 +77,18 @@ pub enum SearchError {
 impl Snapshot {
     /// Rank tools for a request.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
-        if let Some(server) = &request.server {
-            if !self.statuses.iter().any(|status| &status.name == server) {
-                let known: Vec<&str> = self
-                    .statuses
-                    .iter()
-                    .map(|status| status.name.as_str())
-                    .collect();
-                return Err(SearchError::UnknownServer {
-                    server: server.clone(),
-                    known: known.join(", "),
-                });
-            }
+        if let Some(server) = &request.server
+            && !self.statuses.iter().any(|status| &status.name == server)
+        {
+            let known: Vec<&str> = self
+                .statuses
+                .iter()
+                .map(|status| status.name.as_str())
+                .collect();
+            return Err(SearchError::UnknownServer {
+                server: server.clone(),
+                known: known.join(", "),
+            });
         }
         let query = SearchQuery {
             text: request.query.clone(),

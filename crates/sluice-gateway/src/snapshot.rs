@@ -90,10 +90,10 @@ impl Snapshot {
         schema: &Value,
     ) -> Result<Arc<jsonschema::Validator>, String> {
         let key = (server.to_owned(), tool.to_owned());
-        if let Ok(cache) = self.validators.lock() {
-            if let Some(validator) = cache.get(&key) {
-                return Ok(validator.clone());
-            }
+        if let Ok(cache) = self.validators.lock()
+            && let Some(validator) = cache.get(&key)
+        {
+            return Ok(validator.clone());
         }
         let validator =
             Arc::new(jsonschema::validator_for(schema).map_err(|error| error.to_string())?);

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use sluice_downstream::{CallError, ToolResponse};
 use sluice_worker_protocol::ToolOutcome;
 
+use crate::privacy::ExecutionPrivacy;
 use crate::{Gateway, Snapshot};
 
 /// How many validation problems an error message lists.
@@ -15,30 +16,49 @@ const MAX_REPORTED_PROBLEMS: usize = 5;
 
 impl Gateway {
     /// Run one tool call on behalf of agent code and say what the code receives.
+    /// With `privacy`, tokens in the arguments are first replaced by the real values the flow
+    /// policy lets go to this tool (or the call fails with `policy_denied`), and what the code
+    /// receives is tokenized.
     pub(crate) async fn route_tool_call(
         &self,
         snapshot: &Snapshot,
+        privacy: Option<&ExecutionPrivacy>,
         server: &str,
         tool: &str,
         arguments: Value,
         deadline: Duration,
     ) -> ToolOutcome {
+        let protect = |outcome: ToolOutcome, from_tool: bool| match privacy {
+            Some(privacy) => privacy.protect_outcome(server, tool, outcome, from_tool),
+            None => outcome,
+        };
+        let arguments = match privacy {
+            Some(privacy) => match privacy.release(server, tool, arguments) {
+                Ok(arguments) => arguments,
+                Err(outcome) => return outcome,
+            },
+            None => arguments,
+        };
         let arguments = match check_call(snapshot, server, tool, arguments) {
             Ok(arguments) => arguments,
-            Err(outcome) => return outcome,
+            // The message may quote released values: tokenize it (no tool is its source).
+            Err(outcome) => return protect(outcome, false),
         };
-        match self
+        let outcome = match self
             .pool()
             .call_tool(server, tool, arguments, deadline)
             .await
         {
             Ok(response) => map_response(response),
             Err(error) => call_error(&error),
-        }
+        };
+        protect(outcome, true)
     }
 }
 
 /// Check that the tool exists and the arguments fit its schema.
+// The error is what the worker receives; it is built once per failed call, never on a hot path.
+#[allow(clippy::result_large_err)]
 pub(crate) fn check_call(
     snapshot: &Snapshot,
     server: &str,

@@ -4,6 +4,9 @@
 //! reach the gateway binary: the code generator's tests use oxc to parse what it generates) and
 //! fails if `rquickjs*`, `oxc*` or `sluice-engine-js` is among them.
 
+// A helper may abort the test on a broken set-up, as a test does.
+#![allow(clippy::expect_used)]
+
 use std::process::Command;
 
 fn linked_packages(package: &str) -> Vec<String> {

@@ -29,11 +29,9 @@ use tokio::sync::watch;
 
 /// What Sluice tells the agent about itself at `initialize`.
 pub const INSTRUCTIONS: &str = "\
-Sluice exposes the tools of many MCP servers as a TypeScript API, one file per tool: servers/<server>/<tool>.ts.
-1. search_tools finds tools (detail \"full\" shows typed signatures); list_files/read_file browse the files.
-2. execute_code runs TypeScript that imports and calls them, e.g.
-   import * as fs from \"./servers/filesystem\"; const text = await fs.readTextFile({ path: \"/tmp/a.txt\" }); console.log(text.length);
-Only what the code logs (console.log) or returns (export default) comes back to you: filter, join and summarize data in code instead of printing it. A failed call throws ToolError; catch it to go on.";
+The tools of many MCP servers, as a TypeScript API: servers/<server>/<tool>.ts. Find them with search_tools (detail \"full\" gives typed signatures), then run code that calls them with execute_code, e.g.
+import * as fs from \"./servers/filesystem\"; const file = await fs.readTextFile({ path: \"/tmp/a.txt\" }); console.log(file.content.length);
+Only what the code logs or `export default`s comes back to you: filter and summarize data in code. A failed call throws a catchable ToolError.";
 
 /// The MCP server handler.
 #[derive(Clone)]
@@ -57,49 +55,44 @@ impl SluiceServer {
 
 /// Sluice's tool definitions. `execute_code` is listed only when code can run.
 pub fn tool_definitions(can_execute: bool) -> Vec<Tool> {
+    // Every token here is paid by every conversation: descriptions say only what the names and
+    // the instructions do not.
     let mut tools = vec![
         tool(
             "search_tools",
-            "Find tools of the connected MCP servers by what they do.",
+            "Find tools for a task.",
             json!({
                 "type": "object",
                 "properties": {
-                    "query": {"type": "string", "description": "Words describing the task; empty lists tools."},
-                    "detail": {"type": "string", "enum": ["name", "summary", "full"], "description": "name, summary (default) or full typed signature."},
-                    "server": {"type": "string", "description": "Only this server's tools."},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Default 10."}
+                    "query": {"type": "string"},
+                    "detail": {"type": "string", "enum": ["name", "summary", "full"], "description": "Default summary."},
+                    "server": {"type": "string"},
+                    "limit": {"type": "integer", "description": "Default 10."}
                 },
                 "required": ["query"]
             }),
         ),
         tool(
             "list_files",
-            "List a folder of the generated API tree (root, servers, servers/<server>).",
-            json!({
-                "type": "object",
-                "properties": {"path": {"type": "string", "description": "Folder; default the root."}}
-            }),
+            "List a folder of the API tree.",
+            json!({"type": "object", "properties": {"path": {"type": "string"}}}),
         ),
         tool(
             "read_file",
-            "Read a file of the API tree, e.g. servers/<server>/<tool>.ts.",
-            json!({
-                "type": "object",
-                "properties": {"path": {"type": "string"}},
-                "required": ["path"]
-            }),
+            "Read a file of the API tree.",
+            json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
         ),
     ];
     if can_execute {
         tools.push(tool(
             "execute_code",
-            "Run a TypeScript module that calls tools via ./servers imports. Returns its console output and `export default` value.",
+            "Run a TypeScript module; returns its console output and default export.",
             json!({
                 "type": "object",
                 "properties": {
                     "code": {"type": "string"},
                     "language": {"type": "string", "enum": ["typescript", "javascript"]},
-                    "timeout_ms": {"type": "integer", "minimum": 1, "description": "Default 30000."}
+                    "timeout_ms": {"type": "integer"}
                 },
                 "required": ["code"]
             }),
@@ -295,6 +288,20 @@ mod tests {
         assert!(tokens < 1_000, "starting context is {tokens} tokens");
         let (_, without_execute) = starting_context(false);
         assert!(without_execute < tokens);
+    }
+
+    #[test]
+    fn starting_context_breakdown() {
+        // Printed so a change in size is easy to trace to its source (`--nocapture`).
+        eprintln!(
+            "instructions: {} tokens",
+            sluice_tokens::count(INSTRUCTIONS)
+        );
+        for tool in tool_definitions(true) {
+            let text = serde_json::to_string(&tool).unwrap();
+            eprintln!("{}: {} tokens", tool.name, sluice_tokens::count(&text));
+        }
+        assert!(sluice_tokens::count(INSTRUCTIONS) < 300);
     }
 
     #[test]

@@ -54,9 +54,143 @@ pub enum Command {
     #[command(subcommand)]
     Tools(ToolsCommand),
 
+    /// Run the demo: five everyday workflows, each done for real both ways (plain tool calling
+    /// and code mode through Sluice), with an o200k token ledger of what enters the model's
+    /// context.
+    ///
+    /// Starts three bundled demo MCP servers (documents, crm, chat: `sluice demo server`) as child
+    /// processes of this binary, fresh for every run, so nothing needs to be installed. For each
+    /// workflow it prints the peak context and the billed input tokens both ways, the reduction,
+    /// the tool calls, the time spent in them and whether both ways left the servers in the same
+    /// state. Then workflow 2 at several sheet sizes, a real 1,535-tool catalog loaded up front
+    /// against Sluice's starting context, the targets, and where code mode does not win.
+    ///
+    /// Progress goes to stderr; the tables (or `--json`) to stdout. Exits with status 1 when a
+    /// workflow fails or the two ways end in different states.
+    #[command(args_conflicts_with_subcommands = true)]
+    Demo(DemoArgs),
+
     /// Internal: run a worker process (started by the gateway; speaks frames on stdin/stdout).
     #[command(hide = true)]
     Worker,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(subcommand)]
+    pub command: Option<DemoCommand>,
+
+    /// Print the report as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Rows of the orders sheet for workflow 2.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub orders: u64,
+
+    /// Run only this workflow (by name or number 1-5); repeat for several. The scale table runs
+    /// only with workflow 2.
+    #[arg(long = "only", value_name = "WORKFLOW", value_enum)]
+    pub only: Vec<WorkflowArg>,
+
+    /// Sheet sizes of the workflow 2 scale table, comma-separated. A size whose sheet is too
+    /// large for Sluice's MCP client to receive in one message (over 64 MiB) is reported as not
+    /// run, with the reason.
+    #[arg(
+        long,
+        value_name = "ROWS,...",
+        value_delimiter = ',',
+        default_value = "1000,10000,100000"
+    )]
+    pub scale: Vec<u64>,
+
+    /// Leave out the scale table.
+    #[arg(long)]
+    pub no_scale: bool,
+
+    /// The tool catalog for the catalog table. Default: shared/catalogs/_combined_excluding_twilio_all.json
+    /// beside the source tree, when it is there (the table is skipped with a note otherwise).
+    #[arg(long, value_name = "PATH")]
+    pub catalog: Option<PathBuf>,
+}
+
+/// The five workflows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkflowArg {
+    /// 1: read the meeting transcript, write it into the CRM's SalesMeeting notes.
+    #[value(name = "transcript-to-crm", alias = "1")]
+    TranscriptToCrm,
+    /// 2: count and total the pending orders of the orders sheet, with 5 samples.
+    #[value(name = "pending-orders", alias = "2")]
+    PendingOrders,
+    /// 3: poll #deployments until the deployment is complete.
+    #[value(name = "wait-for-deployment", alias = "3")]
+    WaitForDeployment,
+    /// 4: import every row of the contacts sheet as a CRM lead.
+    #[value(name = "contacts-to-leads", alias = "4")]
+    ContactsToLeads,
+    /// 5: message every lead with an EngagementScore of 90 or more.
+    #[value(name = "message-engaged-leads", alias = "5")]
+    MessageEngagedLeads,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Run one demo MCP server on stdio (documents, crm or chat), with deterministic generated
+    /// data. `sluice demo` starts these itself; stdout is the MCP transport, logs go to stderr.
+    Server(DemoServerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoServerArgs {
+    /// Which server: documents (Drive-like: a transcript, orders and contacts sheets), crm
+    /// (Salesforce-like leads and a sales meeting) or chat (Slack-like channels).
+    #[arg(value_enum)]
+    pub kind: DemoServerArg,
+
+    /// Seed of every data generator: the same options give the same bytes.
+    #[arg(long, value_name = "N", default_value_t = 42)]
+    pub seed: u64,
+
+    /// documents: rows of the orders sheet.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub orders: u64,
+
+    /// documents: rows of the contacts sheet.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    pub contacts: u64,
+
+    /// documents: approximate o200k tokens of the meeting transcript.
+    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    pub transcript_tokens: u64,
+
+    /// crm: leads in the CRM at start.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub leads: u64,
+
+    /// chat: the poll of #deployments from which the completion message shows.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub deploy_after_polls: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoServerArg {
+    /// Drive-like: listFiles, getDocument, getSheet.
+    Documents,
+    /// Salesforce-like: query, updateRecord, createRecord.
+    Crm,
+    /// Slack-like: getChannelHistory, sendMessage.
+    Chat,
+}
+
+impl DemoServerArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            DemoServerArg::Documents => "documents",
+            DemoServerArg::Crm => "crm",
+            DemoServerArg::Chat => "chat",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

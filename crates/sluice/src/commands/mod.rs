@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share: finding the config, starting the gateway with
 //! progress on stderr.
 
+pub mod demo;
 pub mod exec;
 pub mod serve;
 pub mod tools;
@@ -23,6 +24,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Exec(args) => exec::run(args).await,
         Command::Tools(ToolsCommand::Search(args)) => tools::search(args).await,
         Command::Tools(ToolsCommand::Tree(args)) => tools::tree(args).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Worker => Ok(worker::run()),
     }
 }

@@ -1,9 +1,11 @@
 mod cli;
 mod common;
 mod config_errors;
+mod demo;
 mod downstream_failures;
 mod execution;
 mod http_server;
+mod privacy;
 mod real_servers;
 mod shutdown;
 mod worker_crash;

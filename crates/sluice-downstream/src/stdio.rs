@@ -1,0 +1,108 @@
+//! The stdio transport to a child server: rmcp's line codec over the child's pipes, with Sluice's
+//! own message-size limit and process-group shutdown.
+//!
+//! rmcp's `TokioChildProcess` fixes the largest incoming line at 16 MiB, and a longer line is
+//! dropped silently (the call then waits for its deadline). Real tool results reach tens of MB (a
+//! 100,000-row sheet is ~24 MB as `structuredContent` plus the same as text), so Sluice builds the
+//! transport itself with [`MAX_MESSAGE_BYTES`].
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use process_wrap::tokio::{ChildWrapper, CommandWrap, KillOnDrop, ProcessGroup};
+use rmcp::RoleClient;
+use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::transport::Transport;
+use rmcp::transport::async_rw::AsyncRwTransport;
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+
+use sluice_config::StdioServer;
+
+/// Largest single message accepted from a server; larger ones are dropped by the codec and logged.
+/// Kept well under the gateway-to-worker frame cap so any accepted result can reach agent code.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// How long a closing server gets at each step: after its stdin closes, then after SIGTERM.
+const EXIT_GRACE: Duration = Duration::from_secs(3);
+
+/// A child server process and the MCP transport over its stdin and stdout.
+///
+/// Invariant: the child runs in its own process group, and dropping this value kills the group
+/// (process-wrap's `KillOnDrop` with a group leader), so a server never outlives its transport.
+pub(crate) struct ChildTransport {
+    child: Box<dyn ChildWrapper>,
+    transport: AsyncRwTransport<RoleClient, ChildStdout, ChildStdin>,
+}
+
+impl ChildTransport {
+    /// Start the server. Returns the transport and the child's stderr.
+    pub(crate) fn spawn(
+        config: &StdioServer,
+    ) -> std::io::Result<(ChildTransport, Option<ChildStderr>)> {
+        let mut command = tokio::process::Command::new(&config.command);
+        command
+            .args(&config.args)
+            .envs(&config.env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(cwd) = &config.cwd {
+            command.current_dir(cwd);
+        }
+        let mut wrapped = CommandWrap::from(command);
+        // Own process group: `npx` starts node as a grandchild, and killing the group reaches both.
+        wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
+        let mut child = wrapped.spawn()?;
+        let stdin = child
+            .stdin()
+            .take()
+            .ok_or_else(|| std::io::Error::other("the child's stdin was not piped"))?;
+        let stdout = child
+            .stdout()
+            .take()
+            .ok_or_else(|| std::io::Error::other("the child's stdout was not piped"))?;
+        let stderr = child.stderr().take();
+        let transport =
+            AsyncRwTransport::new(stdout, stdin).with_max_line_length(MAX_MESSAGE_BYTES);
+        Ok((ChildTransport { child, transport }, stderr))
+    }
+
+    /// The MCP stdio shutdown sequence: close stdin and wait, then SIGTERM the group and wait, then
+    /// SIGKILL the group.
+    async fn shut_down(&mut self) -> std::io::Result<()> {
+        let _ = self.transport.close().await;
+        if tokio::time::timeout(EXIT_GRACE, self.child.wait())
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if self.child.signal(libc::SIGTERM).is_ok()
+            && tokio::time::timeout(EXIT_GRACE, self.child.wait())
+                .await
+                .is_ok()
+        {
+            return Ok(());
+        }
+        Box::into_pin(self.child.kill()).await
+    }
+}
+
+impl Transport<RoleClient> for ChildTransport {
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleClient>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.transport.send(item)
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleClient>>> + Send {
+        self.transport.receive()
+    }
+
+    fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.shut_down()
+    }
+}

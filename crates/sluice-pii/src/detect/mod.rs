@@ -1,0 +1,498 @@
+//! The detectors: a linear-time regex finds candidates, code checks their edges (the `regex` crate
+//! has no look-around) and validates them.
+
+mod names;
+mod numbers;
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use phonenumber::country::Id as Region;
+use regex::Regex;
+
+use crate::{PiiType, TypeSet};
+
+pub use names::NameKey;
+
+/// What the detectors look for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectorConfig {
+    /// Types to detect.
+    pub types: TypeSet,
+    /// Regions (ISO 3166 alpha-2, e.g. `US`, `GB`) whose *national* phone formats are recognised.
+    /// Numbers written with `+` and a country code are recognised for every country whatever
+    /// this says. Default `["US"]`.
+    pub phone_regions: Vec<String>,
+    /// Field names whose string values are person names, added to the built-in ones. Compared
+    /// ignoring case, `_`, `-` and spaces.
+    pub name_fields: Vec<String>,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            types: TypeSet::all(),
+            phone_regions: vec!["US".to_owned()],
+            name_fields: Vec::new(),
+        }
+    }
+}
+
+/// Why a [`Detector`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DetectorError {
+    /// A phone region that libphonenumber does not know.
+    #[error("unknown phone region \"{0}\": use an ISO 3166 alpha-2 code such as \"US\" or \"GB\"")]
+    UnknownRegion(String),
+    /// A built-in pattern did not compile (a bug).
+    #[error("a built-in pattern did not compile: {0}")]
+    Pattern(String),
+}
+
+/// Whether libphonenumber knows this region code (`US`, `GB`, ...).
+pub fn is_phone_region(code: &str) -> bool {
+    code.parse::<Region>().is_ok()
+}
+
+/// What the name of the field holding a string says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldHint {
+    /// Nothing in particular.
+    #[default]
+    None,
+    /// A version field: dotted quads in it are versions, not IP addresses.
+    Version,
+    /// A phone field: the whole value is tried as a phone number, in any format.
+    Phone,
+    /// An SSN field: nine bare digits count as an SSN.
+    Ssn,
+}
+
+impl FieldHint {
+    /// The hint of a JSON object key.
+    pub fn for_key(key: &str) -> FieldHint {
+        let key = normalize_key(key);
+        if key.contains("version") {
+            FieldHint::Version
+        } else if key.contains("phone")
+            || key.contains("mobile")
+            || key.contains("fax")
+            || matches!(key.as_str(), "tel" | "cell" | "msisdn")
+        {
+            FieldHint::Phone
+        } else if key == "ssn" || key.ends_with("ssn") || key.contains("socialsecurity") {
+            FieldHint::Ssn
+        } else {
+            FieldHint::None
+        }
+    }
+}
+
+/// A key compared the way field names are: lowercase, letters and digits only
+/// (`first_name`, `firstName`, `First-Name` are all `firstname`).
+pub(crate) fn normalize_key(key: &str) -> String {
+    key.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// One detected value: its type and its byte range in the normalized text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// What it is.
+    pub kind: PiiType,
+    /// Where, in the normalized text.
+    pub range: Range<usize>,
+}
+
+/// The detectors, compiled once and shared (they hold no state).
+#[derive(Debug)]
+pub struct Detector {
+    types: TypeSet,
+    email: Regex,
+    ipv4: Regex,
+    ipv6: Regex,
+    card: Regex,
+    iban: Regex,
+    ssn: Regex,
+    phone_international: Regex,
+    phone_nanp: Regex,
+    phone_national: Regex,
+    /// Whether national NANP formats (`(212) 555-0123`) are recognised.
+    nanp: bool,
+    /// Configured regions outside NANP, for national formats starting with 0.
+    national_regions: Vec<Region>,
+    /// Every configured region, for values of phone fields.
+    regions: Vec<Region>,
+    strong_name_fields: HashSet<String>,
+    phone_memo: numbers::PhoneMemo,
+}
+
+fn compile(pattern: &str) -> Result<Regex, DetectorError> {
+    Regex::new(pattern).map_err(|error| DetectorError::Pattern(error.to_string()))
+}
+
+/// Letters, digits and the separators that may sit inside an email's local part or domain.
+const EMAIL: &str = r"[\p{L}\p{N}_%+\-]+(?:\.[\p{L}\p{N}_%+\-]+)*@(?:[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?\.)+\p{L}{2,}";
+const IPV4: &str = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}";
+/// A run of hex digits, dots and at least two colons.
+const IPV6: &str = r"[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f.:]*";
+/// A run of 13 or more digits, single spaces, dots or dashes between them.
+const CARD: &str = r"[0-9](?:[ .\-]?[0-9]){12,}";
+const IBAN: &str = r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}";
+const SSN: &str =
+    r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{3}\.[0-9]{2}\.[0-9]{4}";
+const PHONE_INTERNATIONAL: &str = r"\+[1-9](?:[ .\-]?(?:\([0-9]{1,5}\)|[0-9]{1,5})){1,8}";
+const PHONE_NANP: &str = r"(?:1[ .\-])?(?:\([0-9]{3}\) ?|[0-9]{3}[ .\-])[0-9]{3}[ .\-][0-9]{4}";
+const PHONE_NATIONAL: &str = r"\(?0[0-9]{1,4}\)?(?:[ \-]?[0-9]{2,4}){2,4}";
+
+/// Which detectors are worth running on a text, from one pass over its bytes.
+struct Shape {
+    digits: usize,
+    at: bool,
+    dot: bool,
+    colons: usize,
+    plus: bool,
+}
+
+impl Shape {
+    fn of(text: &str) -> Shape {
+        let mut shape = Shape {
+            digits: 0,
+            at: false,
+            dot: false,
+            colons: 0,
+            plus: false,
+        };
+        for byte in text.bytes() {
+            match byte {
+                b'0'..=b'9' => shape.digits += 1,
+                b'@' => shape.at = true,
+                b'.' => shape.dot = true,
+                b':' => shape.colons += 1,
+                b'+' => shape.plus = true,
+                _ => {}
+            }
+        }
+        shape
+    }
+}
+
+impl Detector {
+    /// Compile the detectors.
+    pub fn new(config: &DetectorConfig) -> Result<Detector, DetectorError> {
+        let mut regions = Vec::new();
+        for code in &config.phone_regions {
+            let region = code
+                .trim()
+                .to_ascii_uppercase()
+                .parse::<Region>()
+                .map_err(|_| DetectorError::UnknownRegion(code.clone()))?;
+            if !regions.contains(&region) {
+                regions.push(region);
+            }
+        }
+        let nanp = regions.iter().any(|region| numbers::is_nanp(*region));
+        let national_regions = regions
+            .iter()
+            .copied()
+            .filter(|region| !numbers::is_nanp(*region))
+            .collect();
+        let mut strong_name_fields: HashSet<String> = names::STRONG_FIELDS
+            .iter()
+            .map(|field| (*field).to_owned())
+            .collect();
+        strong_name_fields.extend(
+            config
+                .name_fields
+                .iter()
+                .map(|field| normalize_key(field))
+                .filter(|field| !field.is_empty()),
+        );
+        Ok(Detector {
+            types: config.types,
+            email: compile(EMAIL)?,
+            ipv4: compile(IPV4)?,
+            ipv6: compile(IPV6)?,
+            card: compile(CARD)?,
+            iban: compile(IBAN)?,
+            ssn: compile(SSN)?,
+            phone_international: compile(PHONE_INTERNATIONAL)?,
+            phone_nanp: compile(PHONE_NANP)?,
+            phone_national: compile(PHONE_NATIONAL)?,
+            nanp,
+            national_regions,
+            regions,
+            strong_name_fields,
+            phone_memo: numbers::PhoneMemo::default(),
+        })
+    }
+
+    /// The types this detector looks for.
+    pub fn types(&self) -> TypeSet {
+        self.types
+    }
+
+    /// Load libphonenumber's metadata now (about 0.1 s) rather than on the first phone number.
+    pub fn warm_up(&self) {
+        let _ = phonenumber::parse(None, "+1 212 555 0123");
+    }
+
+    /// Every value in `text` (already normalized, see [`crate::Normalized`]), in order, not
+    /// overlapping. `hint` comes from the name of the field holding the text.
+    pub fn find(&self, text: &str, hint: FieldHint) -> Vec<Finding> {
+        let shape = Shape::of(text);
+        if shape.digits == 0 && !shape.at && shape.colons < 2 {
+            return Vec::new();
+        }
+        // Candidates in priority order: where two overlap, the earlier type wins.
+        let mut found: Vec<(u8, Finding)> = Vec::new();
+        let mut push = |priority: u8, kind: PiiType, range: Range<usize>| {
+            found.push((priority, Finding { kind, range }));
+        };
+        let wants = |kind: PiiType| self.types.contains(kind);
+        if wants(PiiType::Email) && shape.at {
+            for range in self.emails(text) {
+                push(0, PiiType::Email, range);
+            }
+        }
+        if wants(PiiType::Iban) && shape.digits >= 2 {
+            for range in numbers::ibans(&self.iban, text) {
+                push(1, PiiType::Iban, range);
+            }
+        }
+        if wants(PiiType::Card) && shape.digits >= 13 {
+            for range in numbers::cards(&self.card, text) {
+                push(2, PiiType::Card, range);
+            }
+        }
+        if wants(PiiType::Ssn) && shape.digits >= 9 {
+            for range in numbers::ssns(&self.ssn, text) {
+                push(3, PiiType::Ssn, range);
+            }
+        }
+        if wants(PiiType::Ip) && shape.colons >= 2 {
+            for range in numbers::ipv6s(&self.ipv6, text) {
+                push(4, PiiType::Ip, range);
+            }
+        }
+        if wants(PiiType::Ip) && shape.dot && shape.digits >= 4 && hint != FieldHint::Version {
+            for range in numbers::ipv4s(&self.ipv4, text) {
+                push(5, PiiType::Ip, range);
+            }
+        }
+        if wants(PiiType::Phone) && shape.digits >= 7 {
+            // Phone numbers come last and cost the most to validate: candidates inside a value
+            // already found are not validated at all.
+            let mut taken = resolve_overlaps(found.clone())
+                .into_iter()
+                .map(|finding| finding.range)
+                .collect::<Vec<_>>();
+            let memo = &self.phone_memo;
+            if shape.plus {
+                let phones =
+                    numbers::international_phones(&self.phone_international, text, &taken, memo);
+                for range in phones {
+                    found.push((
+                        6,
+                        Finding {
+                            kind: PiiType::Phone,
+                            range,
+                        },
+                    ));
+                }
+                taken = resolve_overlaps(found.clone())
+                    .into_iter()
+                    .map(|finding| finding.range)
+                    .collect();
+            }
+            if self.nanp {
+                for range in numbers::nanp_phones(&self.phone_nanp, text, &taken, memo) {
+                    found.push((
+                        7,
+                        Finding {
+                            kind: PiiType::Phone,
+                            range,
+                        },
+                    ));
+                }
+            }
+            if !self.national_regions.is_empty() {
+                let regions = &self.national_regions;
+                for range in
+                    numbers::national_phones(&self.phone_national, text, regions, &taken, memo)
+                {
+                    found.push((
+                        8,
+                        Finding {
+                            kind: PiiType::Phone,
+                            range,
+                        },
+                    ));
+                }
+            }
+        }
+        resolve_overlaps(found)
+    }
+
+    /// The type of a whole field value that only its field name identifies: a phone number in any
+    /// format (bare digits included) in a phone field, nine bare digits in an SSN field.
+    pub fn field_value(&self, hint: FieldHint, value: &str) -> Option<PiiType> {
+        match hint {
+            FieldHint::Phone if self.types.contains(PiiType::Phone) => {
+                numbers::is_phone_value(value.trim(), &self.regions, &self.phone_memo)
+                    .then_some(PiiType::Phone)
+            }
+            FieldHint::Ssn if self.types.contains(PiiType::Ssn) => {
+                numbers::is_ssn_value(value.trim()).then_some(PiiType::Ssn)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a key names a person-name field, and how strongly.
+    pub fn name_key(&self, key: &str) -> Option<NameKey> {
+        if !self.types.contains(PiiType::Name) {
+            return None;
+        }
+        let key = normalize_key(key);
+        if self.strong_name_fields.contains(&key) {
+            Some(NameKey::Strong)
+        } else if names::ROLE_FIELDS.contains(&key.as_str()) {
+            Some(NameKey::Role)
+        } else if key == "name" {
+            Some(NameKey::Generic)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a string held by a name field is name-shaped (see [`NameKey`]). For a
+    /// [`NameKey::Generic`] key the caller also checks that the object is person-like.
+    pub fn is_name(&self, key: NameKey, value: &str) -> bool {
+        names::is_name_value(value, key)
+    }
+
+    /// Whether an object with these keys describes a person (has an email, phone, address,
+    /// company, first or last name... field).
+    pub fn is_person_object<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> bool {
+        names::is_person_object(keys)
+    }
+
+    /// Whether `key`, inside an object held by a name field, is a part of the name (`first`,
+    /// `last`, `given`, `family`, `middle`, `full`).
+    pub fn is_name_part(&self, key: &str) -> bool {
+        self.types.contains(PiiType::Name) && names::is_name_part(key)
+    }
+
+    fn emails(&self, text: &str) -> Vec<Range<usize>> {
+        let mut ranges = Vec::new();
+        for candidate in self.email.find_iter(text) {
+            let range = candidate.range();
+            if let Some(next) = text[range.end..].chars().next()
+                && (next.is_alphanumeric() || matches!(next, '_' | '-' | '@'))
+            {
+                continue;
+            }
+            let address = candidate.as_str();
+            let tld = address.rsplit('.').next().unwrap_or_default();
+            if tld.chars().count() > 63 {
+                continue;
+            }
+            let (local, domain) = address.split_once('@').unwrap_or_default();
+            if local.len() > 64 || domain.len() > 253 {
+                continue;
+            }
+            if IMAGE_EXTENSIONS
+                .iter()
+                .any(|extension| tld.eq_ignore_ascii_case(extension))
+            {
+                continue;
+            }
+            ranges.push(range);
+        }
+        ranges
+    }
+}
+
+/// Suffixes of retina image names (`icon@2x.png`), not top-level domains.
+const IMAGE_EXTENSIONS: [&str; 11] = [
+    "png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "tif", "tiff", "avif",
+];
+
+/// Sort by position; where two overlap, keep the one of higher priority (lower number).
+fn resolve_overlaps(mut found: Vec<(u8, Finding)>) -> Vec<Finding> {
+    found.sort_by_key(|(priority, finding)| (finding.range.start, *priority));
+    let mut kept: Vec<(u8, Finding)> = Vec::with_capacity(found.len());
+    for (priority, finding) in found {
+        match kept.last_mut() {
+            Some((last_priority, last)) if finding.range.start < last.range.end => {
+                if priority < *last_priority {
+                    *last_priority = priority;
+                    *last = finding;
+                }
+            }
+            _ => kept.push((priority, finding)),
+        }
+    }
+    // A replacement can extend over the next kept one; drop any overlap left.
+    let mut result: Vec<Finding> = Vec::with_capacity(kept.len());
+    for (_, finding) in kept {
+        if result
+            .last()
+            .is_some_and(|last| finding.range.start < last.range.end)
+        {
+            continue;
+        }
+        result.push(finding);
+    }
+    result
+}
+
+/// The character before byte `index`.
+pub(crate) fn char_before(text: &str, index: usize) -> Option<char> {
+    text[..index].chars().next_back()
+}
+
+/// The character at byte `index`.
+pub(crate) fn char_at(text: &str, index: usize) -> Option<char> {
+    text[index..].chars().next()
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Whether a number starting at `start` stands on its own on the left: not glued to a word, and
+/// not the tail of a longer number (`2026-01-15`, `1.2.3`). Commas separate (CSV), they do not
+/// join.
+pub(crate) fn clear_before(text: &str, start: usize) -> bool {
+    match char_before(text, start) {
+        None => true,
+        Some(c) if is_word(c) => false,
+        // Hyphenated to a word or number: `ORD-234-56-7890`, `2026-01-15`.
+        Some('-') => !char_before(text, start - 1).is_some_and(char::is_alphanumeric),
+        Some(c) if matches!(c, '.' | '/' | ':' | '+') => {
+            !char_before(text, start - c.len_utf8()).is_some_and(|c| c.is_ascii_digit())
+        }
+        Some(_) => true,
+    }
+}
+
+/// Whether a number ending at `end` stands on its own on the right.
+pub(crate) fn clear_after(text: &str, end: usize) -> bool {
+    match char_at(text, end) {
+        None => true,
+        Some(c) if is_word(c) => false,
+        Some('-') => !char_at(text, end + 1).is_some_and(char::is_alphanumeric),
+        Some(c) if matches!(c, '.' | '/' | ':') => {
+            !char_at(text, end + c.len_utf8()).is_some_and(|c| c.is_ascii_digit())
+        }
+        Some(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,742 @@
+//! Tokenizing values on the way to the worker, untokenizing arguments on the way out.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use crate::PiiType;
+use crate::detect::{Detector, DetectorConfig, DetectorError, FieldHint, NameKey};
+use crate::normalize::Normalized;
+use crate::vault::{Origin, ToolRef, Vault};
+
+/// Largest string parsed as embedded JSON to find names by field.
+const MAX_EMBEDDED_JSON: usize = 16 * 1024 * 1024;
+
+/// Anything shaped like a token; only exact tokens of the vault resolve.
+const TOKEN: &str = r"\[[A-Z]{2,5}_[1-9][0-9]{0,8}(?:_[a-z0-9]{1,8})?\]";
+
+/// The detectors plus the token syntax: compiled once, shared by every execution.
+#[derive(Debug)]
+pub struct Tokenizer {
+    detector: Detector,
+    token: Regex,
+}
+
+/// A text with its values replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokenized<'a> {
+    /// The text; borrowed when nothing was found.
+    pub text: Cow<'a, str>,
+    /// Values replaced.
+    pub count: usize,
+}
+
+/// One token replaced by its real value in a tool call: the audit record (never the value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// Type of the value.
+    pub kind: PiiType,
+    /// The token that was replaced.
+    pub token: String,
+    /// The origin whose flow the policy allowed.
+    pub origin: Origin,
+    /// Where the value went.
+    pub destination: ToolRef,
+}
+
+/// A token whose flow the policy does not allow. Names the type, origins and destination, never
+/// the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct FlowDenied {
+    /// Type of the value.
+    pub kind: PiiType,
+    /// The token in the arguments.
+    pub token: String,
+    /// Where the value was seen.
+    pub origins: Vec<Origin>,
+    /// Where the call was going.
+    pub destination: ToolRef,
+}
+
+impl fmt::Display for FlowDenied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let origins: Vec<String> = self.origins.iter().map(ToString::to_string).collect();
+        write!(
+            f,
+            "privacy policy denies sending {} data from {} to {} (token {}); the call was not made. Only the user can allow this flow, with a rule in sluice.privacy.flows",
+            self.kind,
+            origins.join(" and "),
+            self.destination,
+            self.token
+        )
+    }
+}
+
+/// How a string is classified by the field that holds it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Field {
+    hint: FieldHint,
+    name: Option<NameKey>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Issue tokens for values found by field name, change nothing.
+    Register,
+    /// Replace values by tokens.
+    Replace,
+}
+
+impl Tokenizer {
+    /// Compile the detectors.
+    pub fn new(config: &DetectorConfig) -> Result<Tokenizer, DetectorError> {
+        Ok(Tokenizer {
+            detector: Detector::new(config)?,
+            token: Regex::new(TOKEN).map_err(|error| DetectorError::Pattern(error.to_string()))?,
+        })
+    }
+
+    /// The detectors.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// Replace every value found in `text` (detectors, plus values of the vault found by field
+    /// name before) by its token, recording `origin`.
+    pub fn tokenize_text<'a>(
+        &self,
+        vault: &mut Vault,
+        text: &'a str,
+        origin: &Origin,
+    ) -> Tokenized<'a> {
+        match self.replace_in(vault, text, FieldHint::None, origin) {
+            Some((text, count)) => Tokenized {
+                text: Cow::Owned(text),
+                count,
+            },
+            None => Tokenized {
+                text: Cow::Borrowed(text),
+                count: 0,
+            },
+        }
+    }
+
+    /// Replace every value in a JSON value by its token: in strings, object keys, and integers
+    /// that are wholly a value (a card number as a JSON number becomes a string token); names
+    /// and field-identified values by field. Returns the number of values replaced.
+    pub fn tokenize_value(&self, vault: &mut Vault, value: &mut Value, origin: &Origin) -> usize {
+        self.walk(vault, value, origin, Field::default(), Pass::Register);
+        self.walk(vault, value, origin, Field::default(), Pass::Replace)
+    }
+
+    /// Replace exact tokens of this vault in `value` by their real values, for a call to
+    /// `destination`, if `allow(type, origin, destination)` says yes for one of the value's
+    /// origins. Tokens in object keys are replaced too. Anything else that looks like a token is
+    /// left as it is.
+    ///
+    /// All or nothing: on the first denied token this returns [`FlowDenied`] and `value` is left
+    /// half-replaced (drop it; the call must not be made).
+    pub fn untokenize_value(
+        &self,
+        vault: &Vault,
+        value: &mut Value,
+        destination: &ToolRef,
+        allow: &mut dyn FnMut(PiiType, &Origin, &ToolRef) -> bool,
+    ) -> Result<Vec<Release>, FlowDenied> {
+        let mut releases = Vec::new();
+        self.untokenize_walk(vault, value, destination, allow, &mut releases)?;
+        Ok(releases)
+    }
+
+    /// [`untokenize_value`](Self::untokenize_value) for one string.
+    pub fn untokenize_text<'a>(
+        &self,
+        vault: &Vault,
+        text: &'a str,
+        destination: &ToolRef,
+        allow: &mut dyn FnMut(PiiType, &Origin, &ToolRef) -> bool,
+    ) -> Result<(Cow<'a, str>, Vec<Release>), FlowDenied> {
+        let mut releases = Vec::new();
+        let text = match self.untokenize_str(vault, text, destination, allow, &mut releases)? {
+            Some(replaced) => Cow::Owned(replaced),
+            None => Cow::Borrowed(text),
+        };
+        Ok((text, releases))
+    }
+
+    fn walk(
+        &self,
+        vault: &mut Vault,
+        value: &mut Value,
+        origin: &Origin,
+        field: Field,
+        pass: Pass,
+    ) -> usize {
+        match value {
+            Value::String(text) => {
+                let (replacement, count) = {
+                    let normalized = Normalized::new(text);
+                    if let Some(kind) = self.field_kind(field, normalized.as_str()) {
+                        let index = vault.issue(kind, normalized.as_str().trim(), origin, true);
+                        match pass {
+                            Pass::Replace => (Some(vault.entry(index).token().to_owned()), 1),
+                            Pass::Register => (None, 0),
+                        }
+                    } else if pass == Pass::Register {
+                        self.register_embedded_json(vault, normalized.as_str(), origin);
+                        (None, 0)
+                    } else {
+                        match self.replace_normalized(vault, text, &normalized, field.hint, origin)
+                        {
+                            Some((replaced, count)) => (Some(replaced), count),
+                            None => (None, 0),
+                        }
+                    }
+                };
+                if let Some(replacement) = replacement {
+                    *text = replacement;
+                }
+                count
+            }
+            Value::Array(items) => items
+                .iter_mut()
+                .map(|item| self.walk(vault, item, origin, field, pass))
+                .sum(),
+            Value::Object(map) => self.walk_object(vault, map, origin, field, pass),
+            Value::Number(number) if pass == Pass::Replace => {
+                let text = number.to_string();
+                if text.len() < 7 || !text.bytes().all(|byte| byte.is_ascii_digit()) {
+                    return 0;
+                }
+                let findings = self.detector.find(&text, field.hint);
+                let whole = match findings.as_slice() {
+                    [finding] if finding.range == (0..text.len()) => Some(finding.kind),
+                    _ => self.detector.field_value(field.hint, &text),
+                };
+                match whole {
+                    Some(kind) => {
+                        let index = vault.issue(kind, &text, origin, false);
+                        *value = Value::String(vault.entry(index).token().to_owned());
+                        1
+                    }
+                    None => 0,
+                }
+            }
+            _ => 0,
+        }
+    }
+
+    /// A string that is itself JSON (a `.json` file read as text, a JSON blob in a field): its
+    /// names and field-identified values are registered, so the literal pass replaces them in
+    /// the text, whose formatting stays as it was.
+    fn register_embedded_json(&self, vault: &mut Vault, text: &str, origin: &Origin) {
+        let trimmed = text.trim_start();
+        if text.len() > MAX_EMBEDDED_JSON || !(trimmed.starts_with('{') || trimmed.starts_with('['))
+        {
+            return;
+        }
+        if let Ok(mut embedded) = serde_json::from_str::<Value>(trimmed) {
+            self.walk(
+                vault,
+                &mut embedded,
+                origin,
+                Field::default(),
+                Pass::Register,
+            );
+        }
+    }
+
+    fn walk_object(
+        &self,
+        vault: &mut Vault,
+        map: &mut Map<String, Value>,
+        origin: &Origin,
+        field: Field,
+        pass: Pass,
+    ) -> usize {
+        let person = self
+            .detector
+            .is_person_object(map.keys().map(String::as_str));
+        let inside_name = field.name.is_some();
+        let mut count = 0;
+        for (key, child) in map.iter_mut() {
+            // A generic `name` holding a string counts in a person-like object only; holding an
+            // object, it makes the object's `first`/`last`/... parts names.
+            let name = match self.detector.name_key(key) {
+                Some(NameKey::Generic) if !person && !child.is_object() => None,
+                other => other,
+            }
+            .or_else(|| {
+                (inside_name && self.detector.is_name_part(key)).then_some(NameKey::Strong)
+            });
+            let child_field = Field {
+                hint: FieldHint::for_key(key),
+                name,
+            };
+            count += self.walk(vault, child, origin, child_field, pass);
+        }
+        if pass == Pass::Replace {
+            count += self.tokenize_keys(vault, map, origin);
+        }
+        count
+    }
+
+    /// Object keys can be values too (a map keyed by email). Rebuilds the map only when one is.
+    fn tokenize_keys(
+        &self,
+        vault: &mut Vault,
+        map: &mut Map<String, Value>,
+        origin: &Origin,
+    ) -> usize {
+        let mut renamed: Vec<(usize, String)> = Vec::new();
+        let mut count = 0;
+        for (index, key) in map.keys().enumerate() {
+            if let Some((replaced, found)) = self.replace_in(vault, key, FieldHint::None, origin) {
+                renamed.push((index, replaced));
+                count += found;
+            }
+        }
+        if renamed.is_empty() {
+            return 0;
+        }
+        let entries = std::mem::take(map);
+        let mut renamed = renamed.into_iter().peekable();
+        for (index, (key, value)) in entries.into_iter().enumerate() {
+            let key = match renamed.peek() {
+                Some((at, _)) if *at == index => renamed.next().map(|(_, key)| key).unwrap_or(key),
+                _ => key,
+            };
+            map.insert(key, value);
+        }
+        count
+    }
+
+    /// The type of a whole string that its field identifies: a name in a name field, a phone
+    /// number in any format in a phone field, bare digits in an SSN field.
+    fn field_kind(&self, field: Field, normalized: &str) -> Option<PiiType> {
+        if let Some(key) = field.name
+            && self.detector.is_name(key, normalized)
+        {
+            return Some(PiiType::Name);
+        }
+        self.detector.field_value(field.hint, normalized)
+    }
+
+    fn replace_in(
+        &self,
+        vault: &mut Vault,
+        text: &str,
+        hint: FieldHint,
+        origin: &Origin,
+    ) -> Option<(String, usize)> {
+        let normalized = Normalized::new(text);
+        self.replace_normalized(vault, text, &normalized, hint, origin)
+    }
+
+    /// Detector findings and literal vault values in the normalized text, replaced in the
+    /// original. `None` when there is nothing to replace.
+    fn replace_normalized(
+        &self,
+        vault: &mut Vault,
+        original: &str,
+        normalized: &Normalized<'_>,
+        hint: FieldHint,
+        origin: &Origin,
+    ) -> Option<(String, usize)> {
+        let text = normalized.as_str();
+        enum Source {
+            Found(PiiType),
+            Known(usize),
+        }
+        let mut spans: Vec<(Range<usize>, Source)> = self
+            .detector
+            .find(text, hint)
+            .into_iter()
+            .map(|finding| (finding.range, Source::Found(finding.kind)))
+            .collect();
+        let literals = vault.literal_matches(text);
+        if !literals.is_empty() {
+            for (range, index) in literals {
+                let overlaps = spans
+                    .iter()
+                    .any(|(span, _)| span.start < range.end && range.start < span.end);
+                if !overlaps {
+                    spans.push((range, Source::Known(index)));
+                }
+            }
+            spans.sort_by_key(|(range, _)| range.start);
+        }
+        if spans.is_empty() {
+            return None;
+        }
+        let mut output = String::with_capacity(original.len() + spans.len() * 8);
+        let mut copied = 0;
+        let mut count = 0;
+        for (range, source) in spans {
+            let original_range = normalized.original_range(range.clone());
+            if original_range.start < copied {
+                continue;
+            }
+            let index = match source {
+                Source::Found(kind) => vault.issue(kind, &text[range], origin, false),
+                Source::Known(index) => {
+                    vault.add_origin(index, origin);
+                    index
+                }
+            };
+            output.push_str(&original[copied..original_range.start]);
+            output.push_str(vault.entry(index).token());
+            copied = original_range.end;
+            count += 1;
+        }
+        output.push_str(&original[copied..]);
+        Some((output, count))
+    }
+
+    fn untokenize_walk(
+        &self,
+        vault: &Vault,
+        value: &mut Value,
+        destination: &ToolRef,
+        allow: &mut dyn FnMut(PiiType, &Origin, &ToolRef) -> bool,
+        releases: &mut Vec<Release>,
+    ) -> Result<(), FlowDenied> {
+        match value {
+            Value::String(text) => {
+                if let Some(replaced) =
+                    self.untokenize_str(vault, text, destination, allow, releases)?
+                {
+                    *text = replaced;
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.untokenize_walk(vault, item, destination, allow, releases)?;
+                }
+            }
+            Value::Object(map) => {
+                for child in map.values_mut() {
+                    self.untokenize_walk(vault, child, destination, allow, releases)?;
+                }
+                let mut renamed = Vec::new();
+                for (index, key) in map.keys().enumerate() {
+                    if let Some(replaced) =
+                        self.untokenize_str(vault, key, destination, allow, releases)?
+                    {
+                        renamed.push((index, replaced));
+                    }
+                }
+                if !renamed.is_empty() {
+                    let entries = std::mem::take(map);
+                    let mut renamed = renamed.into_iter().peekable();
+                    for (index, (key, child)) in entries.into_iter().enumerate() {
+                        let key = match renamed.peek() {
+                            Some((at, _)) if *at == index => {
+                                renamed.next().map(|(_, key)| key).unwrap_or(key)
+                            }
+                            _ => key,
+                        };
+                        map.insert(key, child);
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn untokenize_str(
+        &self,
+        vault: &Vault,
+        text: &str,
+        destination: &ToolRef,
+        allow: &mut dyn FnMut(PiiType, &Origin, &ToolRef) -> bool,
+        releases: &mut Vec<Release>,
+    ) -> Result<Option<String>, FlowDenied> {
+        if vault.is_empty() || !text.contains('[') {
+            return Ok(None);
+        }
+        let mut output = String::new();
+        let mut copied = 0;
+        for candidate in self.token.find_iter(text) {
+            let Some(entry) = vault.resolve(candidate.as_str()) else {
+                continue;
+            };
+            let Some(origin) = entry
+                .origins()
+                .iter()
+                .find(|origin| allow(entry.kind(), origin, destination))
+            else {
+                return Err(FlowDenied {
+                    kind: entry.kind(),
+                    token: entry.token().to_owned(),
+                    origins: entry.origins().to_vec(),
+                    destination: destination.clone(),
+                });
+            };
+            releases.push(Release {
+                kind: entry.kind(),
+                token: entry.token().to_owned(),
+                origin: origin.clone(),
+                destination: destination.clone(),
+            });
+            output.push_str(&text[copied..candidate.start()]);
+            output.push_str(entry.value());
+            copied = candidate.end();
+        }
+        if copied == 0 {
+            return Ok(None);
+        }
+        output.push_str(&text[copied..]);
+        Ok(Some(output))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn tokenizer() -> Tokenizer {
+        Tokenizer::new(&DetectorConfig::default()).unwrap()
+    }
+
+    fn source() -> Origin {
+        Origin::Tool(ToolRef::new("documents", "getSheet"))
+    }
+
+    fn allow_all(_: PiiType, _: &Origin, _: &ToolRef) -> bool {
+        true
+    }
+
+    fn base64(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut output = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .fold(0u32, |n, byte| (n << 8) | u32::from(*byte))
+                << (8 * (3 - chunk.len()));
+            for index in 0..=chunk.len() {
+                output.push(ALPHABET[((n >> (18 - 6 * index)) & 63) as usize] as char);
+            }
+            output.push_str(&"=".repeat(3 - chunk.len()));
+        }
+        output
+    }
+
+    #[test]
+    fn text_values_become_stable_typed_tokens() {
+        let t = tokenizer();
+        let mut vault = Vault::new();
+        let result = t.tokenize_text(
+            &mut vault,
+            "ada@example.com called +1 212 555 0123; ada@example.com again",
+            &source(),
+        );
+        assert_eq!(result.text, "[EMAIL_1] called [PHONE_1]; [EMAIL_1] again");
+        assert_eq!(result.count, 3);
+        let again = t.tokenize_text(&mut vault, "bob@example.com, ada@example.com", &source());
+        assert_eq!(again.text, "[EMAIL_2], [EMAIL_1]");
+        let clean = t.tokenize_text(&mut vault, "nothing here", &source());
+        assert!(matches!(clean.text, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn obfuscated_values_are_replaced_whole_and_share_the_token() {
+        let t = tokenizer();
+        let mut vault = Vault::new();
+        let plain = t.tokenize_text(&mut vault, "ada@example.com", &source());
+        let hidden = t.tokenize_text(
+            &mut vault,
+            "x ａｄ\u{200B}ａ＠ｅｘａｍｐｌｅ．ｃｏｍ y",
+            &source(),
+        );
+        assert_eq!(plain.text, "[EMAIL_1]");
+        assert_eq!(hidden.text, "x [EMAIL_1] y");
+        assert_eq!(vault.len(), 1);
+    }
+
+    #[test]
+    fn json_values_keys_names_and_numbers() {
+        let t = tokenizer();
+        let mut vault = Vault::with_tag("t1").unwrap();
+        let mut value = json!({
+            "rows": [
+                {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "2125550123", "company": "Acme Corp"},
+                {"firstName": "Grace", "lastName": "Hopper", "card": 4111111111111111u64}
+            ],
+            "byEmail": {"ada@example.com": 1},
+            "summary": "Ada Lovelace and Grace Hopper joined",
+            "files": [{"name": "Q4 Planning Notes", "mimeType": "text/plain"}],
+            "version": "1.2.3.4",
+            "count": 2
+        });
+        let count = t.tokenize_value(&mut vault, &mut value, &source());
+        assert_eq!(
+            value,
+            json!({
+                "rows": [
+                    {"name": "[NAME_1_t1]", "email": "[EMAIL_1_t1]", "phone": "[PHONE_1_t1]", "company": "Acme Corp"},
+                    {"firstName": "[NAME_2_t1]", "lastName": "[NAME_3_t1]", "card": "[CARD_1_t1]"}
+                ],
+                "byEmail": {"[EMAIL_1_t1]": 1},
+                "summary": "[NAME_1_t1] and [NAME_2_t1] [NAME_3_t1] joined",
+                "files": [{"name": "Q4 Planning Notes", "mimeType": "text/plain"}],
+                "version": "1.2.3.4",
+                "count": 2
+            })
+        );
+        assert_eq!(count, 10);
+        // Names seen in a field are then hidden in free text too.
+        let log = t.tokenize_text(&mut vault, "Grace met Ada Lovelace", &Origin::Unattributed);
+        assert_eq!(log.text, "[NAME_2_t1] met [NAME_1_t1]");
+    }
+
+    #[test]
+    fn names_in_json_text_are_found_and_formatting_kept() {
+        let t = tokenizer();
+        let mut vault = Vault::new();
+        let text = "{\n  \"contacts\": [\n    {\"name\": \"Ada Lovelace\", \"email\": \"ada@example.com\", \"mobile\": \"2125550123\"}\n  ]\n}";
+        let mut value = json!({"content": text});
+        t.tokenize_value(&mut vault, &mut value, &source());
+        assert_eq!(
+            value["content"],
+            "{\n  \"contacts\": [\n    {\"name\": \"[NAME_1]\", \"email\": \"[EMAIL_1]\", \"mobile\": \"[PHONE_1]\"}\n  ]\n}"
+        );
+    }
+
+    #[test]
+    fn untokenize_resolves_exact_tokens_of_this_vault_only() {
+        let t = tokenizer();
+        let mut vault = Vault::with_tag("aaaa").unwrap();
+        let mut other = Vault::with_tag("bbbb").unwrap();
+        let token = t
+            .tokenize_text(&mut vault, "ada@example.com", &source())
+            .text
+            .into_owned();
+        let foreign = t
+            .tokenize_text(&mut other, "eve@example.com", &source())
+            .text
+            .into_owned();
+        assert_eq!(token, "[EMAIL_1_aaaa]");
+        assert_eq!(foreign, "[EMAIL_1_bbbb]");
+        let destination = ToolRef::new("crm", "createRecord");
+        let pieces = [
+            format!("to: {token}"),
+            token[..token.len() - 1].to_owned(),
+            token[1..].to_owned(),
+            format!("{}|{}", &token[..6], &token[6..]),
+            base64(token.as_bytes()),
+            token.to_lowercase(),
+            token.replace('[', "［").replace(']', "］"),
+            "[EMAIL_1]".to_owned(),
+            "[EMAIL_2_aaaa]".to_owned(),
+            foreign.clone(),
+            format!("[{token}]"),
+        ];
+        let mut value = json!(pieces);
+        let releases = t
+            .untokenize_value(&vault, &mut value, &destination, &mut allow_all)
+            .unwrap();
+        let mut expected = json!(pieces);
+        expected[0] = json!("to: ada@example.com");
+        expected[10] = json!("[ada@example.com]");
+        assert_eq!(value, expected);
+        assert_eq!(releases.len(), 2);
+        assert_eq!(releases[0].kind, PiiType::Email);
+        assert_eq!(releases[0].origin, source());
+        assert_eq!(releases[0].destination, destination);
+        // Keys too.
+        let mut keyed = json!({token.clone(): true});
+        t.untokenize_value(&vault, &mut keyed, &destination, &mut allow_all)
+            .unwrap();
+        assert_eq!(keyed, json!({"ada@example.com": true}));
+    }
+
+    #[test]
+    fn denied_flows_name_type_origin_and_destination_never_the_value() {
+        let t = tokenizer();
+        let mut vault = Vault::with_tag("q7").unwrap();
+        let mut value = json!({"email": "ada@example.com", "phone": "+1 212 555 0123"});
+        t.tokenize_value(&mut vault, &mut value, &source());
+        let mut arguments = json!({"to": "[EMAIL_1_q7]", "text": "call [PHONE_1_q7]"});
+        let destination = ToolRef::new("chat", "sendMessage");
+        let mut only_emails = |kind: PiiType, _: &Origin, _: &ToolRef| kind == PiiType::Email;
+        let error = t
+            .untokenize_value(&vault, &mut arguments, &destination, &mut only_emails)
+            .unwrap_err();
+        assert_eq!(error.kind, PiiType::Phone);
+        let message = error.to_string();
+        assert!(message.contains("phone"), "{message}");
+        assert!(message.contains("documents.getSheet"), "{message}");
+        assert!(message.contains("chat.sendMessage"), "{message}");
+        assert!(message.contains("[PHONE_1_q7]"), "{message}");
+        assert!(!message.contains("555"), "{message}");
+    }
+
+    #[test]
+    fn policy_decides_per_origin() {
+        let t = tokenizer();
+        let mut vault = Vault::new();
+        t.tokenize_text(&mut vault, "ada@example.com", &source());
+        let policy = crate::Policy::default();
+        let mut allow = |kind: PiiType, origin: &Origin, destination: &ToolRef| {
+            policy.allows(kind, origin, destination)
+        };
+        let mut back = json!("[EMAIL_1]");
+        t.untokenize_value(
+            &vault,
+            &mut back,
+            &ToolRef::new("documents", "share"),
+            &mut allow,
+        )
+        .unwrap();
+        assert_eq!(back, json!("ada@example.com"));
+        let mut away = json!("[EMAIL_1]");
+        assert!(
+            t.untokenize_value(
+                &vault,
+                &mut away,
+                &ToolRef::new("crm", "createRecord"),
+                &mut allow
+            )
+            .is_err()
+        );
+        // Seen at the CRM too (it echoed the value): now it may go back there.
+        t.tokenize_text(
+            &mut vault,
+            "ada@example.com",
+            &Origin::Tool(ToolRef::new("crm", "query")),
+        );
+        let mut now = json!("[EMAIL_1]");
+        t.untokenize_value(
+            &vault,
+            &mut now,
+            &ToolRef::new("crm", "createRecord"),
+            &mut allow,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn round_trip_restores_the_original_value() {
+        let t = tokenizer();
+        let mut vault = Vault::with_tag("rt").unwrap();
+        let original = json!({
+            "contacts": [{"name": "Ada Lovelace", "email": "ada@example.com", "phone": "+1 212 555 0123",
+                          "iban": "DE89 3704 0044 0532 0130 00", "ssn": "536-22-1234", "ip": "10.0.0.7"}],
+            "note": "card 4111 1111 1111 1111"
+        });
+        let mut value = original.clone();
+        t.tokenize_value(&mut vault, &mut value, &source());
+        assert!(!value.to_string().contains("Lovelace"));
+        t.untokenize_value(&vault, &mut value, &ToolRef::new("x", "y"), &mut allow_all)
+            .unwrap();
+        assert_eq!(value, original);
+    }
+}
