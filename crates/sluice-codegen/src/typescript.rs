@@ -79,14 +79,36 @@ pub fn tool_file(tool: &CatalogTool) -> String {
 /// and without the import: everything an agent needs to call the tool, nothing it does not.
 pub fn tool_signature(tool: &CatalogTool) -> String {
     let parts = ToolTypes::build(tool, Style::Signature);
-    let mut signature = String::new();
-    parts.push_declarations(&mut signature);
-    signature.push_str(&jsdoc_block(&parts.function_doc, ""));
     let question = if parts.input_optional { "?" } else { "" };
+    let mut signature = String::new();
+    // The compact form writes the input and output types inline: a search result costs the
+    // model's context, and two named interfaces per tool add words without adding meaning. A
+    // schema whose `$defs` refer back to the input or output type by name keeps the named form.
+    let refers_to_root = parts.named_declarations.iter().any(|declaration| {
+        declaration.contains(&parts.input_name) || declaration.contains(&parts.output_name)
+    });
+    if refers_to_root {
+        parts.push_declarations(&mut signature);
+        signature.push_str(&jsdoc_block(&parts.function_doc, ""));
+        signature.push_str(&format!(
+            "export function {}(input{question}: {}): Promise<{}>;\n",
+            parts.identifier, parts.input_name, parts.output_name
+        ));
+        return signature;
+    }
+    for declaration in &parts.named_declarations {
+        signature.push_str(declaration);
+        signature.push('\n');
+    }
+    signature.push_str(&jsdoc_block(&parts.function_doc, ""));
     signature.push_str(&format!(
-        "export function {}(input{question}: {}): Promise<{}>;\n",
-        parts.identifier, parts.input_name, parts.output_name
+        "export function {}(input{question}: ",
+        parts.identifier
     ));
+    parts.input_type.print(&mut signature, 0);
+    signature.push_str("): Promise<");
+    parts.output_type.print(&mut signature, 0);
+    signature.push_str(">;\n");
     signature
 }
 
@@ -126,6 +148,11 @@ struct ToolTypes {
     output_name: String,
     /// Type declarations in file order: input, output, then named types sorted by name.
     declarations: Vec<String>,
+    /// The input and output types themselves, for the inline form of a signature.
+    input_type: Ty,
+    output_type: Ty,
+    /// Declarations of `$defs` types (a suffix of `declarations`).
+    named_declarations: Vec<String>,
     function_doc: String,
     /// True when `{}` is a valid input, so the parameter can be left out.
     input_optional: bool,
@@ -164,10 +191,11 @@ impl ToolTypes {
             push_paragraph(&mut input_doc, Some(TRUNCATED_NOTE));
         }
         declarations.push(declaration(&input_name, &input_type, &input_doc));
+        let mut output_type = Ty::unknown();
 
         let output_declaration = match &output_schema {
             Some(schema) => {
-                let output_type = generator.render(schema, 1, 0);
+                output_type = generator.render(schema, 1, 0);
                 let mut doc = match style {
                     Style::File => format!(
                         "Output of `{identifier}`: the tool's structured content, as its output\n\
@@ -194,9 +222,13 @@ impl ToolTypes {
             }
         };
         declarations.push(output_declaration);
-        declarations.extend(generator.named_declarations());
+        let named_declarations = generator.named_declarations();
+        declarations.extend(named_declarations.iter().cloned());
 
         Self {
+            input_type,
+            output_type,
+            named_declarations,
             input_optional: input_accepts_empty(&tool.input_schema),
             function_doc: function_doc(tool, style),
             identifier,
@@ -1516,8 +1548,10 @@ mod tests {
         let signature = tool_signature(&get_sum);
         assert!(!signature.contains("import"));
         assert!(
-            signature
-                .ends_with("export function getSum(input: GetSumInput): Promise<GetSumOutput>;\n")
+            signature.ends_with(
+                "export function getSum(input: {\n  /** First number */\n  a: number;\n  b: number;\n}): Promise<unknown>;\n"
+            ),
+            "{signature}"
         );
     }
 
@@ -1528,7 +1562,7 @@ mod tests {
             json!({"inputSchema": {"type": "object", "properties": {"x": {"type": "string"}}}}),
         );
         assert!(tool_file(&echo).contains("export async function ping(input: PingInput = {})"));
-        assert!(tool_signature(&echo).contains("export function ping(input?: PingInput)"));
+        assert!(tool_signature(&echo).contains("export function ping(input?: {"));
         let empty = tool("noop", json!({"inputSchema": {"type": "object"}}));
         assert!(tool_file(&empty).contains("export type NoopInput = Record<string, unknown>;"));
         let either = tool(

@@ -3,9 +3,8 @@ import * as documents from "./servers/documents";
 import * as crm from "./servers/crm";
 
 const doc = await documents.getDocument({ documentId: "doc-meeting-transcript" });
-const saved = await crm.updateRecord({
+export default await crm.updateRecord({
   objectType: "SalesMeeting",
   recordId: "a0M000000000001",
   data: { Notes: doc.content },
 });
-export default { savedChars: doc.content.length, recordId: saved.id, success: saved.success };

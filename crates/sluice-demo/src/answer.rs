@@ -47,10 +47,11 @@ pub(crate) fn comparable(workflow: Workflow, facts: &Value) -> Value {
 /// The model's final answer, written from the facts.
 pub(crate) fn final_answer(workflow: Workflow, facts: &Value) -> String {
     match workflow {
-        Workflow::TranscriptToCrm => format!(
-            "Done: the transcript ({} characters) is saved as the Notes of SalesMeeting {SALES_MEETING_ID}.",
-            text_of(facts.get("savedChars"))
-        ),
+        Workflow::TranscriptToCrm => {
+            format!(
+                "Done: the transcript is saved as the Notes of SalesMeeting {SALES_MEETING_ID}."
+            )
+        }
         Workflow::PendingOrders => {
             let mut answer = format!(
                 "{} orders are pending, for a total of ${:.2}. Examples:\n",

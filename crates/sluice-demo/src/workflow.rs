@@ -105,8 +105,22 @@ impl Workflow {
         }
     }
 
-    /// The code the agent writes for this workflow (checked in under `scripts/`).
+    /// The code the agent writes for this workflow: the checked-in script under `scripts/` without
+    /// its header comment, which is there for readers of this repository, not written by the agent.
     pub fn script(self) -> &'static str {
+        let source = self.script_file();
+        let mut rest = source;
+        while let Some(line_end) = rest.find('\n') {
+            if !rest.starts_with("//") {
+                break;
+            }
+            rest = &rest[line_end + 1..];
+        }
+        rest
+    }
+
+    /// The checked-in script, header comment included.
+    pub fn script_file(self) -> &'static str {
         match self {
             Workflow::TranscriptToCrm => include_str!("../scripts/transcript-to-crm.ts"),
             Workflow::PendingOrders => include_str!("../scripts/pending-orders.ts"),
@@ -190,6 +204,12 @@ mod tests {
                 workflow
             );
             assert!(!workflow.script().is_empty());
+            assert!(workflow.script_file().starts_with("// Workflow"));
+            assert!(
+                workflow.script().starts_with("import "),
+                "{}",
+                workflow.script()
+            );
         }
         assert!("6".parse::<Workflow>().is_err());
     }

@@ -29,9 +29,7 @@ use tokio::sync::watch;
 
 /// What Sluice tells the agent about itself at `initialize`.
 pub const INSTRUCTIONS: &str = "\
-The tools of many MCP servers, as a TypeScript API: servers/<server>/<tool>.ts. Find them with search_tools (detail \"full\" gives typed signatures), then run code that calls them with execute_code, e.g.
-import * as fs from \"./servers/filesystem\"; const file = await fs.readTextFile({ path: \"/tmp/a.txt\" }); console.log(file.content.length);
-Only what the code logs or `export default`s comes back to you: filter and summarize data in code. A failed call throws a catchable ToolError.";
+MCP server tools as a TypeScript API (servers/<server>/<tool>.ts): find them with search_tools (detail \"full\" for signatures) and call them from code run by execute_code, e.g. `import * as fs from \"./servers/fs\"; console.log(await fs.readFile({ path: \"a.txt\" }));`. Only what the code logs or `export default`s reaches you: filter and summarize data in code. A failed call throws a catchable ToolError.";
 
 /// The MCP server handler.
 #[derive(Clone)]
@@ -65,9 +63,9 @@ pub fn tool_definitions(can_execute: bool) -> Vec<Tool> {
                 "type": "object",
                 "properties": {
                     "query": {"type": "string"},
-                    "detail": {"type": "string", "enum": ["name", "summary", "full"], "description": "Default summary."},
+                    "detail": {"type": "string", "enum": ["name", "summary", "full"]},
                     "server": {"type": "string"},
-                    "limit": {"type": "integer", "description": "Default 10."}
+                    "limit": {"type": "integer"}
                 },
                 "required": ["query"]
             }),

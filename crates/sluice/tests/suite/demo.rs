@@ -101,13 +101,13 @@ fn every_workflow_both_ways_reaches_the_same_end_state() {
     }
 
     // Workflow 1: the transcript goes through the script, never through the context. The target
-    // is 99% fewer billed tokens; with the default 50,000-token transcript code mode measures about
-    // 98.7% (three turns over a ~500-token starting context against ~175,000 direct), and the
-    // report says the target is missed. Hold the measured level and the honesty of the target.
+    // is 99% fewer billed tokens; with the default 50,000-token transcript code mode measures just
+    // over it (three turns over a ~300-token starting context against ~161,000 direct), so the
+    // margin is thin: hold the level, and hold that the report's verdict matches the figure.
     let transcript = &workflows[0];
     assert_eq!(transcript["end_state"]["notes_equal_transcript"], true);
     let reduction = transcript["reduction"].as_f64().expect("reduction");
-    assert!(reduction >= 0.98, "workflow 1 reduction {reduction}");
+    assert!(reduction >= 0.99, "workflow 1 reduction {reduction}");
     assert!(u64_at(transcript, "/direct/written_tokens") > 45_000);
     let target = &report["targets"][0];
     assert_eq!(target["met"], json!(reduction >= 0.99), "{target}");
