@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -18,7 +19,7 @@ use sluice_worker_protocol::{
     decode_worker_message, encode,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc;
 
 use crate::privacy::{ExecutionPrivacy, POLICY_DENIED, PrivacyState, SharedVault};
@@ -338,7 +339,7 @@ impl Gateway {
                     command.program.display()
                 ))
             })?;
-        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             return Err(crash("the worker's pipes were not set up".to_owned()));
@@ -349,22 +350,10 @@ impl Gateway {
                 tracing::debug!(target: "sluice::worker", "{line}");
             }
         });
-        let (message_sender, mut messages) = mpsc::channel::<Result<WorkerMessage, String>>(256);
-        tokio::spawn(read_frames(stdout, message_sender));
-        let (reply_sender, mut replies) = mpsc::unbounded_channel::<GatewayMessage>();
-        let writer = tokio::spawn(async move {
-            while let Some(message) = replies.recv().await {
-                let Ok(frame) = encode(&message) else {
-                    continue;
-                };
-                if stdin.write_all(&frame).await.is_err() || stdin.flush().await.is_err() {
-                    break;
-                }
-            }
-        });
+        let mut frames = FrameSource::new(stdout);
 
         // Wait for Ready, then send the code.
-        match tokio::time::timeout(READY_TIMEOUT, messages.recv()).await {
+        match tokio::time::timeout(READY_TIMEOUT, frames.next()).await {
             Ok(Some(Ok(WorkerMessage::Ready { protocol_version })))
                 if protocol_version == PROTOCOL_VERSION => {}
             Ok(Some(Ok(WorkerMessage::Ready { protocol_version }))) => {
@@ -386,16 +375,36 @@ impl Gateway {
                 )));
             }
         }
+        let stdin = Arc::new(tokio::sync::Mutex::new(stdin));
         let call_timeout = Duration::from_millis(self.config().settings.call_timeout_ms);
-        let _ = reply_sender.send(GatewayMessage::Execute {
+        let execute = GatewayMessage::Execute {
             protocol_version: PROTOCOL_VERSION,
             code: request.code,
             language: request.language,
             limits: limits.clone(),
             tools: snapshot.bindings(),
+        };
+        // Written on its own task, under the watchdog's eye (a worker that does not read can
+        // block a large frame); the lock is taken first, so no `ToolResult` can come before it.
+        let mut execute_stdin = stdin.clone().lock_owned().await;
+        tokio::spawn(async move {
+            write_frame(&mut execute_stdin, &execute).await;
         });
 
         let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
+        let calls = Arc::new(CallServer {
+            gateway: self.clone(),
+            snapshot,
+            privacy: privacy.clone(),
+            stdin,
+            made: AtomicU64::new(0),
+            limit: limits.tool_calls,
+            deadline,
+            call_timeout,
+        });
+        // Tool calls are started by the reader itself; everything else comes here.
+        let (message_sender, mut messages) = mpsc::channel::<Result<WorkerMessage, String>>(256);
+        let reader = tokio::spawn(read_frames(frames, message_sender, calls.clone()));
         let watchdog = tokio::time::sleep_until((deadline + WATCHDOG_GRACE).into());
         tokio::pin!(watchdog);
         let outcome = loop {
@@ -409,25 +418,8 @@ impl Gateway {
                 }
                 message = messages.recv() => match message {
                     Some(Ok(WorkerMessage::ToolCall { call_id, server, tool, arguments })) => {
-                        stats.tool_calls += 1;
-                        if stats.tool_calls > limits.tool_calls {
-                            let _ = reply_sender.send(GatewayMessage::ToolResult {
-                                call_id,
-                                outcome: failure("limit", format!("the limit of {} tool calls per execution is reached", limits.tool_calls), false),
-                            });
-                            continue;
-                        }
-                        let gateway = self.clone();
-                        let snapshot = snapshot.clone();
-                        let privacy = privacy.clone();
-                        let replies = reply_sender.clone();
-                        let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-                        tokio::spawn(async move {
-                            let outcome: ToolOutcome = gateway
-                                .route_tool_call(&snapshot, privacy.as_deref(), &server, &tool, arguments, call_timeout.min(remaining))
-                                .await;
-                            let _ = replies.send(GatewayMessage::ToolResult { call_id, outcome });
-                        });
+                        // The reader starts calls itself and never passes one on; served all the same.
+                        calls.start(call_id, server, tool, arguments);
                     }
                     Some(Ok(WorkerMessage::Log { level, text })) => {
                         let text = match &privacy {
@@ -456,8 +448,8 @@ impl Gateway {
                 }
             }
         };
-        drop(reply_sender);
-        writer.abort();
+        stats.tool_calls = calls.made.load(Ordering::Relaxed);
+        reader.abort();
         // The worker exits when its stdin closes; make sure, and reap it.
         let _ = child.start_kill();
         let _ = child.wait().await;
@@ -465,35 +457,147 @@ impl Gateway {
     }
 }
 
-/// Read frames from the worker's stdout into typed messages. A bad frame ends the stream with
-/// an error message; the caller then kills the worker.
-async fn read_frames(
-    mut stdout: tokio::process::ChildStdout,
-    sender: mpsc::Sender<Result<WorkerMessage, String>>,
-) {
-    let mut decoder = FrameDecoder::new(MAX_WORKER_FRAME_BYTES);
-    let mut buffer = vec![0u8; 64 * 1024];
-    loop {
-        let count = match stdout.read(&mut buffer).await {
-            Ok(0) | Err(_) => return,
-            Ok(count) => count,
-        };
-        decoder.push(&buffer[..count]);
+/// What the tasks serving one execution's tool calls share.
+struct CallServer {
+    gateway: Gateway,
+    snapshot: Arc<Snapshot>,
+    privacy: Option<Arc<ExecutionPrivacy>>,
+    /// The worker's stdin; each task writes its `ToolResult` frame whole while holding it.
+    stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
+    /// Tool calls the worker made, refused ones included.
+    made: AtomicU64,
+    limit: u64,
+    deadline: Instant,
+    call_timeout: Duration,
+}
+
+impl CallServer {
+    /// Start serving one `ToolCall` on its own task (calls run concurrently); the task writes the
+    /// result to the worker itself. A call over the limit is refused without being made.
+    fn start(self: &Arc<Self>, call_id: u64, server: String, tool: String, arguments: Value) {
+        let made = self.made.fetch_add(1, Ordering::Relaxed) + 1;
+        let calls = self.clone();
+        if made > self.limit {
+            tokio::spawn(async move {
+                let outcome = failure(
+                    "limit",
+                    format!(
+                        "the limit of {} tool calls per execution is reached",
+                        calls.limit
+                    ),
+                    false,
+                );
+                send_frame(
+                    &calls.stdin,
+                    &GatewayMessage::ToolResult { call_id, outcome },
+                )
+                .await;
+            });
+            return;
+        }
+        let remaining = self
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        tokio::spawn(async move {
+            let outcome: ToolOutcome = calls
+                .gateway
+                .route_tool_call(
+                    &calls.snapshot,
+                    calls.privacy.as_deref(),
+                    &server,
+                    &tool,
+                    arguments,
+                    calls.call_timeout.min(remaining),
+                )
+                .await;
+            send_frame(
+                &calls.stdin,
+                &GatewayMessage::ToolResult { call_id, outcome },
+            )
+            .await;
+        });
+    }
+}
+
+/// Write one message to the worker as a whole frame. A failed write is not reported here: a
+/// worker that stopped reading is dead or dying, and the frame reader notices that.
+async fn send_frame(stdin: &tokio::sync::Mutex<ChildStdin>, message: &GatewayMessage) {
+    let Ok(frame) = encode(message) else {
+        return;
+    };
+    write_encoded(&mut *stdin.lock().await, &frame).await;
+}
+
+/// [`send_frame`] with the lock already held.
+async fn write_frame(stdin: &mut ChildStdin, message: &GatewayMessage) {
+    if let Ok(frame) = encode(message) {
+        write_encoded(stdin, &frame).await;
+    }
+}
+
+async fn write_encoded(stdin: &mut ChildStdin, frame: &[u8]) {
+    if stdin.write_all(frame).await.is_ok() {
+        let _ = stdin.flush().await;
+    }
+}
+
+/// Frames from the worker's stdout, decoded into typed messages.
+struct FrameSource {
+    stdout: ChildStdout,
+    decoder: FrameDecoder,
+    buffer: Vec<u8>,
+}
+
+impl FrameSource {
+    fn new(stdout: ChildStdout) -> FrameSource {
+        FrameSource {
+            stdout,
+            decoder: FrameDecoder::new(MAX_WORKER_FRAME_BYTES),
+            buffer: vec![0u8; 64 * 1024],
+        }
+    }
+
+    /// The next message; `None` when the stream ended. A bad frame or message is an `Err`, after
+    /// which the source must not be used again.
+    async fn next(&mut self) -> Option<Result<WorkerMessage, String>> {
         loop {
-            match decoder.next_frame() {
+            match self.decoder.next_frame() {
                 Ok(Some(body)) => {
-                    let message = decode_worker_message(&body)
-                        .map_err(|error| format!("the worker sent a bad message: {error}"));
-                    let failed = message.is_err();
-                    if sender.send(message).await.is_err() || failed {
-                        return;
-                    }
+                    return Some(
+                        decode_worker_message(&body)
+                            .map_err(|error| format!("the worker sent a bad message: {error}")),
+                    );
                 }
-                Ok(None) => break,
-                Err(error) => {
-                    let _ = sender
-                        .send(Err(format!("the worker sent a bad frame: {error}")))
-                        .await;
+                Ok(None) => {}
+                Err(error) => return Some(Err(format!("the worker sent a bad frame: {error}"))),
+            }
+            match self.stdout.read(&mut self.buffer).await {
+                Ok(0) | Err(_) => return None,
+                Ok(count) => self.decoder.push(&self.buffer[..count]),
+            }
+        }
+    }
+}
+
+/// Read the worker's frames: start each tool call as it arrives, pass everything else on. A bad
+/// frame ends the stream with an error message; the caller then kills the worker.
+async fn read_frames(
+    mut frames: FrameSource,
+    sender: mpsc::Sender<Result<WorkerMessage, String>>,
+    calls: Arc<CallServer>,
+) {
+    while let Some(message) = frames.next().await {
+        match message {
+            Ok(WorkerMessage::ToolCall {
+                call_id,
+                server,
+                tool,
+                arguments,
+            }) => calls.start(call_id, server, tool, arguments),
+            other => {
+                let failed = other.is_err();
+                if sender.send(other).await.is_err() || failed {
                     return;
                 }
             }

@@ -6,11 +6,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sluice_catalog::{Catalog, ServerTools};
 use sluice_codegen::GeneratedTree;
 use sluice_downstream::{ServerState, ServerStatus};
 use sluice_worker_protocol::ToolBinding;
+
+/// Compiled validators by server, then tool (looked up by `&str`, without allocating).
+type Validators = HashMap<String, HashMap<String, Arc<jsonschema::Validator>>>;
 
 /// Catalog, tree and server states at one moment.
 pub struct Snapshot {
@@ -22,8 +25,8 @@ pub struct Snapshot {
     pub tree: GeneratedTree,
     /// Every configured server's state.
     pub statuses: Vec<ServerStatus>,
-    /// Compiled input-schema validators, built on first use.
-    validators: Mutex<HashMap<(String, String), Arc<jsonschema::Validator>>>,
+    /// Compiled input-schema validators by server, then tool, built on first use.
+    validators: Mutex<Validators>,
 }
 
 impl Snapshot {
@@ -82,23 +85,27 @@ impl Snapshot {
     }
 
     /// The compiled validator of a tool's input schema. `Err` carries the compile error when the
-    /// schema itself is invalid (then arguments are not checked: the server decides).
+    /// schema itself is invalid (then arguments are not checked: the server decides). The schema
+    /// is only read (and copied) the first time, to compile it.
     pub(crate) fn validator(
         &self,
         server: &str,
         tool: &str,
-        schema: &Value,
+        schema: &Map<String, Value>,
     ) -> Result<Arc<jsonschema::Validator>, String> {
-        let key = (server.to_owned(), tool.to_owned());
         if let Ok(cache) = self.validators.lock()
-            && let Some(validator) = cache.get(&key)
+            && let Some(validator) = cache.get(server).and_then(|tools| tools.get(tool))
         {
             return Ok(validator.clone());
         }
+        let schema = Value::Object(schema.clone());
         let validator =
-            Arc::new(jsonschema::validator_for(schema).map_err(|error| error.to_string())?);
+            Arc::new(jsonschema::validator_for(&schema).map_err(|error| error.to_string())?);
         if let Ok(mut cache) = self.validators.lock() {
-            cache.insert(key, validator.clone());
+            cache
+                .entry(server.to_owned())
+                .or_default()
+                .insert(tool.to_owned(), validator.clone());
         }
         Ok(validator)
     }

@@ -83,10 +83,16 @@ pub(crate) fn check_call(
             ));
         }
     };
-    let schema = Value::Object(entry.input_schema.clone());
-    match snapshot.validator(server, tool, &schema) {
+    match snapshot.validator(server, tool, &entry.input_schema) {
         Ok(validator) => {
             let instance = Value::Object(arguments);
+            // The common case first: valid arguments, without building any error.
+            if validator.is_valid(&instance) {
+                let Value::Object(arguments) = instance else {
+                    return Ok(Map::new());
+                };
+                return Ok(arguments);
+            }
             let problems: Vec<String> = validator
                 .iter_errors(&instance)
                 .take(MAX_REPORTED_PROBLEMS)

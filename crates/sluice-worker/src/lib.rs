@@ -23,10 +23,16 @@ answered, so it typically ends with an error), sends its `Done`, and returns `Ok
 
 # Threads
 
-- A reader thread decodes gateway frames (at most `MAX_GATEWAY_FRAME_BYTES` each).
+- A reader thread decodes gateway frames (at most `MAX_GATEWAY_FRAME_BYTES` each). It hands a
+  `ToolResult` straight to the running execution's result channel, kept in a shared slot, and
+  passes everything else (an `Execute`, the end of the input) to the calling thread.
 - Each execution runs on its own thread, whose stack is sized for the execution's stack limit
-  (see `sluice_engine_js::thread_stack_bytes`); tool results reach it through a channel.
-- The calling thread owns the output and writes every message, so frames never interleave.
+  (see `sluice_engine_js::thread_stack_bytes`). It writes its `ToolCall` and `Log` frames itself
+  to the output, which is shared behind a mutex so frames never interleave, and waits for tool
+  results on its channel. Nothing else sits between a call and its result.
+- The calling thread starts executions and writes `Ready` and every `Done`: an execution thread
+  tells it when it is over, and the calling thread reaps it before sending the `Done`, so the next
+  `Execute` never finds the previous execution still running.
 
 stdout is the protocol channel: nothing here prints. Diagnostics go through `tracing` (the
 binary points it at stderr).
@@ -36,6 +42,7 @@ binary points it at stderr).
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -83,20 +90,25 @@ pub const PROTOCOL_ERROR_KIND: &str = "ProtocolError";
 /// Sends `Ready`, then runs each `Execute` and answers it with `Done`. Returns `Ok(())` when the
 /// input ends cleanly between frames, an error when the channel breaks or the gateway misbehaves
 /// (another protocol version, a second `Execute` while one runs, a malformed frame).
-pub fn run(input: impl Read + Send + 'static, mut output: impl Write) -> Result<(), WorkerError> {
-    write_message(
-        &mut output,
+pub fn run(
+    input: impl Read + Send + 'static,
+    output: impl Write + Send + 'static,
+) -> Result<(), WorkerError> {
+    let output: SharedOutput = Arc::new(Mutex::new(Box::new(output)));
+    send_to(
+        &output,
         &WorkerMessage::Ready {
             protocol_version: PROTOCOL_VERSION,
         },
-    )
-    .map_err(WorkerError::Output)?;
+    )?;
     tracing::debug!(protocol_version = PROTOCOL_VERSION, "worker ready");
 
     let (events, inbox) = mpsc::channel::<Event>();
-    spawn_reader(input, events.clone())?;
+    let results: ResultSlot = Arc::new(Mutex::new(None));
+    spawn_reader(input, events.clone(), results.clone())?;
     let mut dispatcher = Dispatcher {
         output,
+        results,
         events,
         running: None,
         input_ended: None,
@@ -106,25 +118,45 @@ pub fn run(input: impl Read + Send + 'static, mut output: impl Write) -> Result<
     result
 }
 
-/// Everything the calling thread reacts to, from the reader and from execution threads.
+/// The output, shared by the calling thread and the execution thread.
+type SharedOutput = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// Where the reader thread delivers tool results: the running execution's channel, if any.
+type ResultSlot = Arc<Mutex<Option<Sender<(u64, ToolOutcome)>>>>;
+
+/// Write one frame to the shared output. A panic elsewhere while holding the lock cannot leave a
+/// half-written frame behind (frames are written whole or the channel is broken anyway), so a
+/// poisoned lock is used as it is.
+fn send_to(output: &SharedOutput, message: &WorkerMessage) -> Result<(), WorkerError> {
+    let mut output = output.lock().unwrap_or_else(PoisonError::into_inner);
+    write_message(&mut *output, message).map_err(WorkerError::Output)
+}
+
+/// What the calling thread reacts to, from the reader and from execution threads. Tool results
+/// do not pass through here: the reader hands them to the execution directly.
 enum Event {
-    /// A message from the gateway.
-    Gateway(GatewayMessage),
+    /// An `Execute` from the gateway.
+    Execute(Box<ExecuteFields>),
     /// The input ended cleanly.
     InputClosed,
     /// The input failed or carried garbage.
     InputFailed(ProtocolError),
-    /// A message an execution wants sent.
-    Outgoing(WorkerMessage),
     /// The execution is over: its `Done`, sent as the thread's last act.
     Finished(WorkerMessage),
     /// The execution thread unwound without finishing (a panic).
     Crashed,
 }
 
+/// The fields of a `GatewayMessage::Execute`.
+struct ExecuteFields {
+    protocol_version: u32,
+    job: Job,
+}
+
 fn spawn_reader(
     mut input: impl Read + Send + 'static,
     events: Sender<Event>,
+    results: ResultSlot,
 ) -> Result<(), WorkerError> {
     std::thread::Builder::new()
         .name("sluice-worker-reader".to_owned())
@@ -132,13 +164,31 @@ fn spawn_reader(
             loop {
                 let event = match read_frame(&mut input, MAX_GATEWAY_FRAME_BYTES) {
                     Ok(body) => match decode_gateway_message(&body) {
-                        Ok(message) => Event::Gateway(message),
+                        Ok(GatewayMessage::ToolResult { call_id, outcome }) => {
+                            deliver(&results, call_id, outcome);
+                            continue;
+                        }
+                        Ok(GatewayMessage::Execute {
+                            protocol_version,
+                            code,
+                            language,
+                            limits,
+                            tools,
+                        }) => Event::Execute(Box::new(ExecuteFields {
+                            protocol_version,
+                            job: Job {
+                                code,
+                                language,
+                                limits,
+                                tools,
+                            },
+                        })),
                         Err(error) => Event::InputFailed(error),
                     },
                     Err(ProtocolError::Closed) => Event::InputClosed,
                     Err(error) => Event::InputFailed(error),
                 };
-                let last = !matches!(event, Event::Gateway(_));
+                let last = !matches!(event, Event::Execute(_));
                 if events.send(event).is_err() || last {
                     return;
                 }
@@ -148,22 +198,36 @@ fn spawn_reader(
         .map_err(WorkerError::Thread)
 }
 
+/// Hand a tool result to the running execution; without one (or once it stopped listening) the
+/// result is ignored.
+fn deliver(results: &ResultSlot, call_id: u64, outcome: ToolOutcome) {
+    let delivered = match &*results.lock().unwrap_or_else(PoisonError::into_inner) {
+        Some(results) => results.send((call_id, outcome)).is_ok(),
+        None => false,
+    };
+    if !delivered {
+        tracing::warn!(
+            call_id,
+            "ignoring a tool result that arrived between executions"
+        );
+    }
+}
+
 /// The execution in progress.
 struct Running {
-    /// Tool results for the execution thread; dropped when the input ends.
-    results: Option<Sender<(u64, ToolOutcome)>>,
     thread: JoinHandle<()>,
 }
 
-struct Dispatcher<W: Write> {
-    output: W,
+struct Dispatcher {
+    output: SharedOutput,
+    results: ResultSlot,
     events: Sender<Event>,
     running: Option<Running>,
     /// Set once the input ended: `Ok` when it closed cleanly.
     input_ended: Option<Result<(), WorkerError>>,
 }
 
-impl<W: Write> Dispatcher<W> {
+impl Dispatcher {
     fn serve(&mut self, inbox: &Receiver<Event>) -> Result<(), WorkerError> {
         loop {
             if self.running.is_none()
@@ -176,8 +240,7 @@ impl<W: Write> Dispatcher<W> {
                 return Ok(());
             };
             match event {
-                Event::Gateway(message) => self.on_gateway(message)?,
-                Event::Outgoing(message) => self.send(&message)?,
+                Event::Execute(fields) => self.on_execute(*fields)?,
                 Event::Finished(done) => self.on_finished(&done)?,
                 Event::Crashed => self.on_crashed()?,
                 Event::InputClosed => self.on_input_end(Ok(())),
@@ -187,79 +250,60 @@ impl<W: Write> Dispatcher<W> {
     }
 
     fn send(&mut self, message: &WorkerMessage) -> Result<(), WorkerError> {
-        write_message(&mut self.output, message).map_err(WorkerError::Output)
+        send_to(&self.output, message)
     }
 
-    fn on_gateway(&mut self, message: GatewayMessage) -> Result<(), WorkerError> {
-        match message {
-            GatewayMessage::Execute {
-                protocol_version,
-                code,
-                language,
-                limits,
-                tools,
-            } => {
-                if self.running.is_some() {
-                    return Err(WorkerError::Unexpected(
-                        "an Execute arrived while another execution is running".to_owned(),
-                    ));
-                }
-                if protocol_version != PROTOCOL_VERSION {
-                    let error = ExecutionError {
-                        kind: PROTOCOL_ERROR_KIND.to_owned(),
-                        message: format!(
-                            "the gateway speaks protocol version {protocol_version}, this worker \
-                             speaks {PROTOCOL_VERSION}"
-                        ),
-                        line: None,
-                        column: None,
-                    };
-                    self.send(&WorkerMessage::Done {
-                        outcome: ExecutionOutcome::Error(error),
-                        dropped_output_bytes: 0,
-                    })?;
-                    return Err(WorkerError::ProtocolVersion {
-                        gateway: protocol_version,
-                        worker: PROTOCOL_VERSION,
-                    });
-                }
-                self.start(Job {
-                    code,
-                    language,
-                    limits,
-                    tools,
-                })
-            }
-            GatewayMessage::ToolResult { call_id, outcome } => {
-                let delivered = match &self.running {
-                    Some(Running {
-                        results: Some(results),
-                        ..
-                    }) => results.send((call_id, outcome)).is_ok(),
-                    _ => false,
-                };
-                if !delivered {
-                    tracing::warn!(
-                        call_id,
-                        "ignoring a tool result that arrived between executions"
-                    );
-                }
-                Ok(())
-            }
+    /// Stop delivering tool results to the execution (it is over, or no more can come).
+    fn close_results(&self) {
+        *self.results.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    fn on_execute(&mut self, fields: ExecuteFields) -> Result<(), WorkerError> {
+        let ExecuteFields {
+            protocol_version,
+            job,
+        } = fields;
+        if self.running.is_some() {
+            return Err(WorkerError::Unexpected(
+                "an Execute arrived while another execution is running".to_owned(),
+            ));
         }
+        if protocol_version != PROTOCOL_VERSION {
+            let error = ExecutionError {
+                kind: PROTOCOL_ERROR_KIND.to_owned(),
+                message: format!(
+                    "the gateway speaks protocol version {protocol_version}, this worker \
+                     speaks {PROTOCOL_VERSION}"
+                ),
+                line: None,
+                column: None,
+            };
+            self.send(&WorkerMessage::Done {
+                outcome: ExecutionOutcome::Error(error),
+                dropped_output_bytes: 0,
+            })?;
+            return Err(WorkerError::ProtocolVersion {
+                gateway: protocol_version,
+                worker: PROTOCOL_VERSION,
+            });
+        }
+        self.start(job)
     }
 
     fn start(&mut self, job: Job) -> Result<(), WorkerError> {
         let (results, results_inbox) = mpsc::channel();
+        // Installed before the thread starts: its first tool call cannot be answered sooner.
+        *self.results.lock().unwrap_or_else(PoisonError::into_inner) = Some(results);
         let events = self.events.clone();
+        let output = self.output.clone();
         let stack = sluice_engine_js::thread_stack_bytes(&job.limits);
-        let thread = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("sluice-execution".to_owned())
             .stack_size(stack)
             .spawn(move || {
                 let mut crash = CrashSignal(Some(events.clone()));
-                let mut host = ChannelHost {
-                    events,
+                let mut host = FrameHost {
+                    output,
                     results: results_inbox,
                 };
                 let execution = Execution {
@@ -270,13 +314,16 @@ impl<W: Write> Dispatcher<W> {
                 };
                 let finished = sluice_engine_js::execute(&execution, &mut host);
                 crash.0 = None;
-                let _ = host.events.send(Event::Finished(finished.into_message()));
-            })
-            .map_err(WorkerError::Thread)?;
-        self.running = Some(Running {
-            results: Some(results),
-            thread,
-        });
+                let _ = events.send(Event::Finished(finished.into_message()));
+            });
+        let thread = match spawned {
+            Ok(thread) => thread,
+            Err(error) => {
+                self.close_results();
+                return Err(WorkerError::Thread(error));
+            }
+        };
+        self.running = Some(Running { thread });
         Ok(())
     }
 
@@ -284,6 +331,7 @@ impl<W: Write> Dispatcher<W> {
     /// counts as over from here, so the gateway may send the next `Execute` as soon as it reads
     /// `Done`.
     fn on_finished(&mut self, done: &WorkerMessage) -> Result<(), WorkerError> {
+        self.close_results();
         if let Some(running) = self.running.take()
             && running.thread.join().is_err()
         {
@@ -293,6 +341,7 @@ impl<W: Write> Dispatcher<W> {
     }
 
     fn on_crashed(&mut self) -> Result<(), WorkerError> {
+        self.close_results();
         match self.running.take() {
             Some(running) => {
                 let _ = running.thread.join();
@@ -323,9 +372,7 @@ impl<W: Write> Dispatcher<W> {
         if let Err(error) = &ended {
             tracing::warn!(%error, "the gateway channel failed");
         }
-        if let Some(running) = &mut self.running {
-            running.results = None;
-        }
+        self.close_results();
         self.input_ended = Some(ended);
     }
 }
@@ -349,17 +396,16 @@ impl Drop for CrashSignal {
     }
 }
 
-/// The engine's host inside the worker: messages go to the dispatcher, results come from it.
-struct ChannelHost {
-    events: Sender<Event>,
+/// The engine's host inside the worker: messages are written to the shared output from the
+/// execution thread itself, results come from the reader thread through the result channel.
+struct FrameHost {
+    output: SharedOutput,
     results: Receiver<(u64, ToolOutcome)>,
 }
 
-impl Host for ChannelHost {
+impl Host for FrameHost {
     fn send(&mut self, message: WorkerMessage) -> Result<(), HostError> {
-        self.events
-            .send(Event::Outgoing(message))
-            .map_err(|_| HostError::Closed)
+        send_to(&self.output, &message).map_err(|error| HostError::Failed(error.to_string()))
     }
 
     fn wait_tool_result(
