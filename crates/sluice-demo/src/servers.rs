@@ -87,15 +87,16 @@ pub struct DataSizes {
 }
 
 impl Default for DataSizes {
-    /// The sizes of `docs/demo.md`.
+    /// The demo servers' own defaults (`docs/demo.md`), so the two can never disagree.
     fn default() -> Self {
+        let defaults = sluice_demo_servers::DemoOptions::default();
         Self {
-            seed: 42,
-            orders: 10_000,
-            contacts: 1_000,
-            transcript_tokens: 50_000,
-            leads: 500,
-            deploy_after_polls: 5,
+            seed: defaults.seed,
+            orders: defaults.orders as u64,
+            contacts: defaults.contacts as u64,
+            transcript_tokens: defaults.transcript_tokens as u64,
+            leads: defaults.leads as u64,
+            deploy_after_polls: u64::from(defaults.deploy_after_polls),
         }
     }
 }

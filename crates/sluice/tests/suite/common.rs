@@ -45,3 +45,35 @@ pub fn text(result: &Value) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// `(pid, parent pid)` of every process, from /proc.
+pub fn process_parents() -> Vec<(u32, u32)> {
+    let mut parents = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return parents;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the command name, which is in parentheses: state, ppid, ...
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if let Some(parent) = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|field| field.parse().ok())
+        {
+            parents.push((pid, parent));
+        }
+    }
+    parents
+}

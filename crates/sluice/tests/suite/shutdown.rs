@@ -8,35 +8,11 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sluice_test_support::{McpConfig, everything_server, fake_server};
 
-use super::common::write_config;
+use super::common::{process_parents, write_config};
 
 /// Every descendant of `root`, found through /proc.
 fn descendants(root: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|name| name.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            let Some((_, rest)) = stat.rsplit_once(')') else {
-                continue;
-            };
-            if let Some(parent) = rest
-                .split_whitespace()
-                .nth(1)
-                .and_then(|field| field.parse::<u32>().ok())
-            {
-                parents.push((pid, parent));
-            }
-        }
-    }
+    let parents = process_parents();
     let mut found = vec![root];
     let mut index = 0;
     while index < found.len() {

@@ -7,42 +7,21 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sluice_test_support::{McpConfig, fake_server};
 
-use super::common::write_config;
+use super::common::{process_parents, write_config};
 
-/// Children of `parent` whose command line ends in ` worker`.
+/// Children of `parent` whose command line has a `worker` argument.
 fn worker_children(parent: u32) -> Vec<u32> {
-    let mut workers = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return workers;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the command name, which is in parentheses: state, ppid, ...
-        let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-            continue;
-        };
-        let parent_pid = rest
-            .split_whitespace()
-            .nth(1)
-            .and_then(|field| field.parse::<u32>().ok());
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let is_worker = cmdline
-            .split(|byte| *byte == 0)
-            .any(|argument| argument == b"worker");
-        if parent_pid == Some(parent) && is_worker {
-            workers.push(pid);
-        }
-    }
-    workers
+    process_parents()
+        .into_iter()
+        .filter(|(_, of)| *of == parent)
+        .map(|(pid, _)| pid)
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            cmdline
+                .split(|byte| *byte == 0)
+                .any(|argument| argument == b"worker")
+        })
+        .collect()
 }
 
 #[test]
