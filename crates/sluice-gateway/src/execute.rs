@@ -83,6 +83,10 @@ pub struct ExecutionStats {
     pub result_bytes: u64,
     /// o200k tokens of the text this execution returns to the model.
     pub result_tokens: u64,
+    /// What the same tool calls would have put into the model's context with plain tool calling:
+    /// o200k tokens of each call's name and arguments and of each result. Counted exactly for the
+    /// first 4 MiB of such text, extrapolated at the same tokens-per-byte beyond.
+    pub direct_estimate_tokens: u64,
     /// Personal data values replaced by tokens (in tool results and in what is returned).
     pub pii_tokenized: u64,
     /// Tokens replaced by real values in tool-call arguments (each one audited).
@@ -398,6 +402,7 @@ impl Gateway {
             privacy: privacy.clone(),
             stdin,
             made: AtomicU64::new(0),
+            direct_texts: std::sync::Mutex::new(DirectTexts::default()),
             limit: limits.tool_calls,
             deadline,
             call_timeout,
@@ -450,6 +455,14 @@ impl Gateway {
         };
         stats.tool_calls = calls.made.load(Ordering::Relaxed);
         reader.abort();
+        let direct_texts = calls
+            .direct_texts
+            .lock()
+            .map(|mut texts| std::mem::take(&mut *texts))
+            .unwrap_or_default();
+        stats.direct_estimate_tokens = tokio::task::spawn_blocking(move || direct_texts.estimate())
+            .await
+            .unwrap_or_default();
         // The worker exits when its stdin closes; make sure, and reap it.
         let _ = child.start_kill();
         let _ = child.wait().await;
@@ -466,6 +479,8 @@ struct CallServer {
     stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
     /// Tool calls the worker made, refused ones included.
     made: AtomicU64,
+    /// What plain tool calling would have shown the model, for `direct_estimate_tokens`.
+    direct_texts: std::sync::Mutex<DirectTexts>,
     limit: u64,
     deadline: Instant,
     call_timeout: Duration,
@@ -499,6 +514,8 @@ impl CallServer {
             .deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
+        // The call as the model would have written it; serialized now, counted at the end.
+        let written = format!("{tool}{arguments}");
         tokio::spawn(async move {
             let outcome: ToolOutcome = calls
                 .gateway
@@ -511,12 +528,62 @@ impl CallServer {
                     calls.call_timeout.min(remaining),
                 )
                 .await;
-            send_frame(
-                &calls.stdin,
-                &GatewayMessage::ToolResult { call_id, outcome },
-            )
-            .await;
+            let message = GatewayMessage::ToolResult { call_id, outcome };
+            send_frame(&calls.stdin, &message).await;
+            if let GatewayMessage::ToolResult { outcome, .. } = &message {
+                let shown = match outcome {
+                    ToolOutcome::Ok {
+                        value: Value::String(text),
+                    } => text.clone(),
+                    ToolOutcome::Ok { value } => value.to_string(),
+                    ToolOutcome::Error { message, .. } => message.clone(),
+                };
+                if let Ok(mut texts) = calls.direct_texts.lock() {
+                    texts.push(written);
+                    texts.push(shown);
+                }
+            }
         });
+    }
+}
+
+/// Text that plain tool calling would have put into the model's context, kept for counting once
+/// the execution ends (counting on the call path would slow every call).
+#[derive(Default)]
+struct DirectTexts {
+    texts: Vec<String>,
+    kept_bytes: usize,
+    /// Bytes past [`DIRECT_COUNT_LIMIT`], estimated at the tokens-per-byte of the counted part.
+    uncounted_bytes: u64,
+}
+
+/// Text counted exactly for `direct_estimate_tokens`; beyond it, extrapolated.
+const DIRECT_COUNT_LIMIT: usize = 4 * 1024 * 1024;
+
+impl DirectTexts {
+    fn push(&mut self, text: String) {
+        if self.kept_bytes + text.len() <= DIRECT_COUNT_LIMIT {
+            self.kept_bytes += text.len();
+            self.texts.push(text);
+        } else {
+            self.uncounted_bytes += text.len() as u64;
+        }
+    }
+
+    /// o200k tokens of the kept text, plus the rest at the same tokens per byte (4 bytes per
+    /// token when nothing was kept).
+    fn estimate(self) -> u64 {
+        let counted: u64 = self
+            .texts
+            .iter()
+            .map(|text| sluice_tokens::count(text) as u64)
+            .sum();
+        let extrapolated = if self.kept_bytes == 0 {
+            self.uncounted_bytes / 4
+        } else {
+            (self.uncounted_bytes as f64 * counted as f64 / self.kept_bytes as f64) as u64
+        };
+        counted + extrapolated
     }
 }
 
@@ -675,6 +742,20 @@ mod tests {
             report.to_text(),
             "hi\n[result] {\"n\":1}\n[error] SyntaxError: bad (line 2, column 5)\n"
         );
+    }
+
+    #[test]
+    fn direct_estimate_counts_then_extrapolates() {
+        let mut texts = DirectTexts::default();
+        texts.push("hello world".to_owned());
+        assert_eq!(texts.estimate(), 2);
+        let mut texts = DirectTexts::default();
+        texts.push("hello world".to_owned()); // 11 bytes, 2 tokens
+        texts.uncounted_bytes = 1_100;
+        assert_eq!(texts.estimate(), 2 + 200);
+        let mut texts = DirectTexts::default();
+        texts.push("x".repeat(DIRECT_COUNT_LIMIT + 1));
+        assert_eq!(texts.estimate(), (DIRECT_COUNT_LIMIT as u64 + 1) / 4);
     }
 
     #[test]
