@@ -139,25 +139,8 @@ impl Default for PrivacyDetect {
     }
 }
 
-/// A type of personal data, as written in flow rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PiiKind {
-    /// `email`
-    Email,
-    /// `phone`
-    Phone,
-    /// `card`
-    Card,
-    /// `iban`
-    Iban,
-    /// `ssn`
-    Ssn,
-    /// `ip`
-    Ip,
-    /// `name`
-    Name,
-}
+/// A type of personal data, as written in flow rules (`"email"`, `"phone"`, ...).
+pub use sluice_pii::PiiType as PiiKind;
 
 /// One rule of `sluice.privacy.flows`: `{"types"?: [...], "from": ..., "to": ..., "allow": bool}`.
 /// `from` and `to` are `"server"`, `"server.tool"` or `"*"`.

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use serde_json::Value;
-use sluice_config::{PiiKind, PrivacySettings};
+use sluice_config::PrivacySettings;
 use sluice_pii::{
     DetectorConfig, Endpoint, FlowRule, Origin, PiiType, Policy, Tokenizer, ToolRef, TypeSet, Vault,
 };
@@ -43,18 +43,6 @@ pub(crate) enum PrivacyState {
     On(Arc<Privacy>),
     /// The detectors could not be built: executions fail rather than leak.
     Broken(String),
-}
-
-fn pii_type(kind: PiiKind) -> PiiType {
-    match kind {
-        PiiKind::Email => PiiType::Email,
-        PiiKind::Phone => PiiType::Phone,
-        PiiKind::Card => PiiType::Card,
-        PiiKind::Iban => PiiType::Iban,
-        PiiKind::Ssn => PiiType::Ssn,
-        PiiKind::Ip => PiiType::Ip,
-        PiiKind::Name => PiiType::Name,
-    }
 }
 
 impl PrivacyState {
@@ -106,7 +94,7 @@ impl PrivacyState {
                 types: rule
                     .types
                     .as_ref()
-                    .map(|types| types.iter().copied().map(pii_type).collect()),
+                    .map(|types| types.iter().copied().collect()),
                 from: Endpoint::new(rule.from.clone()),
                 to: Endpoint::new(rule.to.clone()),
                 allow: rule.allow,

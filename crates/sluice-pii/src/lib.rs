@@ -106,8 +106,11 @@ pub use vault::{Entry, Origin, ToolRef, Vault, VaultError};
 
 use std::fmt;
 
-/// A kind of personal data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A kind of personal data. In configuration it is written in lowercase (`"email"`, `"ip"`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum PiiType {
     /// An email address.
     Email,
