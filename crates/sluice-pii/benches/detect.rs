@@ -120,6 +120,21 @@ fn main() {
         }
     };
     let built = started.elapsed();
+    // `cargo test --all-targets` runs this binary too, in a debug build and without `--bench`:
+    // there it only checks that detection works, rather than measuring it.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        let sample = mixed_text(4_000, Some(4), 7);
+        let mut vault = Vault::default();
+        let origin = Origin::Tool(ToolRef::new("bench", "read"));
+        let replaced = tokenizer.tokenize_text(&mut vault, &sample, &origin).count;
+        println!(
+            "smoke test (not run by `cargo bench`): {replaced} values replaced in a 4 KB sample"
+        );
+        if replaced == 0 {
+            std::process::exit(1);
+        }
+        return;
+    }
     let started = Instant::now();
     tokenizer.detector().warm_up();
     println!(
