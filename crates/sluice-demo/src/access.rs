@@ -8,6 +8,16 @@ use sluice_gateway::{ExecuteRequest, Gateway, Language};
 use crate::DemoError;
 use crate::servers::CALL_TIMEOUT;
 
+/// [`model_text`] of a result received through an rmcp client.
+pub(crate) fn call_result_text(result: &rmcp::model::CallToolResult) -> String {
+    let content: Vec<Value> = result
+        .content
+        .iter()
+        .filter_map(|block| serde_json::to_value(block).ok())
+        .collect();
+    model_text(&content, result.structured_content.as_ref())
+}
+
 /// What the model reads of a tool result: the text of each content block (a client hands the
 /// model the text, not the JSON-escaped envelope), other blocks as JSON; `structuredContent` only
 /// when there is no content at all. The same rule applies to both ways.

@@ -13,7 +13,7 @@ use sluice_gateway::Gateway;
 use sluice_server::SluiceServer;
 use tokio::sync::watch;
 
-use crate::access::{Access, model_text};
+use crate::access::{Access, call_result_text};
 use crate::answer::{comparable, final_answer};
 use crate::ledger::Ledger;
 use crate::servers::{DataSizes, Launcher, config, require_ready};
@@ -177,12 +177,7 @@ impl Model<'_> {
             .map_err(|error| DemoError::Mcp(format!("Sluice's {name} failed: {error}")))?;
         self.tool_time += started.elapsed();
         self.calls += 1;
-        let content: Vec<Value> = result
-            .content
-            .iter()
-            .filter_map(|block| serde_json::to_value(block).ok())
-            .collect();
-        let text = model_text(&content, result.structured_content.as_ref());
+        let text = call_result_text(&result);
         let tokens = self.ledger.result(&format!("{name} result"), &text);
         if name == "execute_code" {
             self.result_tokens += tokens;

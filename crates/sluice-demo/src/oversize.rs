@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sluice_demo_servers::{DemoServer, DemoServerKind};
 use sluice_downstream::MAX_MESSAGE_BYTES;
 
-use crate::access::model_text;
+use crate::access::call_result_text;
 use crate::servers::DataSizes;
 use crate::workflow::ORDERS_SHEET;
 
@@ -57,12 +57,7 @@ fn orders_sheet_blocking(sizes: &DataSizes) -> Option<Unreceivable> {
     if message_bytes <= MAX_MESSAGE_BYTES {
         return None;
     }
-    let content: Vec<Value> = result
-        .content
-        .iter()
-        .filter_map(|block| serde_json::to_value(block).ok())
-        .collect();
-    let text = model_text(&content, result.structured_content.as_ref());
+    let text = call_result_text(&result);
     Some(Unreceivable {
         tool: "getSheet",
         message_bytes: message_bytes as u64,

@@ -590,64 +590,65 @@ impl Report {
         }
         let direct = entry.direct.stats.as_ref();
         let code = entry.code_mode.stats.as_ref();
-        let _ = writeln!(out, "  {:<26}{:>14}{:>14}", "", "direct", "code mode");
+        comparison_row(out, "", "direct".to_owned(), "code mode".to_owned(), None);
         let cell = |value: Option<u64>| value.map_or_else(|| "failed".to_owned(), thousands);
-        let _ = writeln!(
+        comparison_row(
             out,
-            "  {:<26}{:>14}{:>14}",
             "peak context (tokens)",
             cell(direct.map(|stats| stats.peak_tokens)),
-            cell(code.map(|stats| stats.peak_tokens))
+            cell(code.map(|stats| stats.peak_tokens)),
+            None,
         );
-        let _ = writeln!(
+        let reduction = match (direct, code, entry.reduction) {
+            (Some(direct), Some(code), Some(value)) if code.billed_tokens > 0 => format!(
+                "{} ({}x)",
+                reduction_words(value),
+                thousands((direct.billed_tokens as f64 / code.billed_tokens as f64).round() as u64)
+            ),
+            _ => String::new(),
+        };
+        comparison_row(
             out,
-            "  {:<26}{:>14}{:>14}   {}",
             "billed input (tokens)",
             cell(direct.map(|stats| stats.billed_tokens)),
             cell(code.map(|stats| stats.billed_tokens)),
-            match (direct, code, entry.reduction) {
-                (Some(direct), Some(code), Some(value)) if code.billed_tokens > 0 => format!(
-                    "{} ({}x)",
-                    reduction_words(value),
-                    thousands(
-                        (direct.billed_tokens as f64 / code.billed_tokens as f64).round() as u64
-                    )
-                ),
-                _ => String::new(),
-            }
+            Some(&reduction),
         );
-        let _ = writeln!(
+        comparison_row(
             out,
-            "  {:<26}{:>14}{:>14}",
             "written by the model",
             cell(direct.map(|stats| stats.written_tokens)),
-            cell(code.map(|stats| stats.written_tokens))
+            cell(code.map(|stats| stats.written_tokens)),
+            None,
         );
-        let _ = writeln!(
+        comparison_row(
             out,
-            "  {:<26}{:>14}{:>14}   (tool results; code mode: execute_code results)",
             "data seen by the model",
             cell(direct.map(|stats| stats.result_tokens)),
             cell(code.map(|stats| stats.result_tokens)),
+            Some("(tool results; code mode: execute_code results)"),
         );
-        let _ = writeln!(
+        let downstream = code
+            .map(|stats| {
+                format!(
+                    "(+{} downstream calls made by the script)",
+                    thousands(stats.downstream_calls)
+                )
+            })
+            .unwrap_or_default();
+        comparison_row(
             out,
-            "  {:<26}{:>14}{:>14}   {}",
             "tool calls",
             cell(direct.map(|stats| stats.tool_calls)),
             cell(code.map(|stats| stats.tool_calls)),
-            code.map(|stats| format!(
-                "(+{} downstream calls made by the script)",
-                thousands(stats.downstream_calls)
-            ))
-            .unwrap_or_default()
+            Some(&downstream),
         );
-        let _ = writeln!(
+        comparison_row(
             out,
-            "  {:<26}{:>14}{:>14}",
             "time in tool calls",
             direct.map_or_else(|| "failed".to_owned(), |stats| millis(stats.wall_ms)),
-            code.map_or_else(|| "failed".to_owned(), |stats| millis(stats.wall_ms))
+            code.map_or_else(|| "failed".to_owned(), |stats| millis(stats.wall_ms)),
+            None,
         );
         if let Some(largest) = direct.and_then(|stats| stats.largest.as_ref()) {
             let _ = writeln!(
@@ -1068,4 +1069,14 @@ mod tests {
         assert_eq!(json["workflows"][1]["code_mode"]["error"], "boom");
         assert!(json["workflows"][1]["code_mode"].get("tokens").is_none());
     }
+}
+
+/// One line of a workflow's direct-vs-code-mode table; a note, when given, follows after three
+/// spaces (even an empty one, so columns line up the same way in every report).
+fn comparison_row(out: &mut String, label: &str, direct: String, code: String, note: Option<&str>) {
+    let _ = write!(out, "  {label:<26}{direct:>14}{code:>14}");
+    if let Some(note) = note {
+        let _ = write!(out, "   {note}");
+    }
+    out.push('\n');
 }

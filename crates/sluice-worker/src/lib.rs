@@ -253,6 +253,20 @@ impl Dispatcher {
         send_to(&self.output, message)
     }
 
+    /// End the current execution with an error of the worker itself (no position in the code).
+    fn send_failure(&mut self, kind: &str, message: String) -> Result<(), WorkerError> {
+        let error = ExecutionError {
+            kind: kind.to_owned(),
+            message,
+            line: None,
+            column: None,
+        };
+        self.send(&WorkerMessage::Done {
+            outcome: ExecutionOutcome::Error(error),
+            dropped_output_bytes: 0,
+        })
+    }
+
     /// Stop delivering tool results to the execution (it is over, or no more can come).
     fn close_results(&self) {
         *self.results.lock().unwrap_or_else(PoisonError::into_inner) = None;
@@ -269,19 +283,13 @@ impl Dispatcher {
             ));
         }
         if protocol_version != PROTOCOL_VERSION {
-            let error = ExecutionError {
-                kind: PROTOCOL_ERROR_KIND.to_owned(),
-                message: format!(
+            self.send_failure(
+                PROTOCOL_ERROR_KIND,
+                format!(
                     "the gateway speaks protocol version {protocol_version}, this worker \
                      speaks {PROTOCOL_VERSION}"
                 ),
-                line: None,
-                column: None,
-            };
-            self.send(&WorkerMessage::Done {
-                outcome: ExecutionOutcome::Error(error),
-                dropped_output_bytes: 0,
-            })?;
+            )?;
             return Err(WorkerError::ProtocolVersion {
                 gateway: protocol_version,
                 worker: PROTOCOL_VERSION,
@@ -354,16 +362,10 @@ impl Dispatcher {
     /// The engine panicked: answer the execution, then stop (the process state is suspect).
     fn crashed(&mut self) -> Result<(), WorkerError> {
         tracing::error!("the execution thread panicked");
-        let error = ExecutionError {
-            kind: sluice_engine_js::kinds::INTERNAL_ERROR.to_owned(),
-            message: "Internal error of the sandbox: the execution crashed".to_owned(),
-            line: None,
-            column: None,
-        };
-        self.send(&WorkerMessage::Done {
-            outcome: ExecutionOutcome::Error(error),
-            dropped_output_bytes: 0,
-        })?;
+        self.send_failure(
+            sluice_engine_js::kinds::INTERNAL_ERROR,
+            "Internal error of the sandbox: the execution crashed".to_owned(),
+        )?;
         Err(WorkerError::EnginePanicked)
     }
 
