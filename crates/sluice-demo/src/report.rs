@@ -975,6 +975,16 @@ fn reduction_words(value: f64) -> String {
     }
 }
 
+/// One line of a workflow's direct-vs-code-mode table; a note, when given, follows after three
+/// spaces (even an empty one, so columns line up the same way in every report).
+fn comparison_row(out: &mut String, label: &str, direct: String, code: String, note: Option<&str>) {
+    let _ = write!(out, "  {label:<26}{direct:>14}{code:>14}");
+    if let Some(note) = note {
+        let _ = write!(out, "   {note}");
+    }
+    out.push('\n');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1069,14 +1079,4 @@ mod tests {
         assert_eq!(json["workflows"][1]["code_mode"]["error"], "boom");
         assert!(json["workflows"][1]["code_mode"].get("tokens").is_none());
     }
-}
-
-/// One line of a workflow's direct-vs-code-mode table; a note, when given, follows after three
-/// spaces (even an empty one, so columns line up the same way in every report).
-fn comparison_row(out: &mut String, label: &str, direct: String, code: String, note: Option<&str>) {
-    let _ = write!(out, "  {label:<26}{direct:>14}{code:>14}");
-    if let Some(note) = note {
-        let _ = write!(out, "   {note}");
-    }
-    out.push('\n');
 }
