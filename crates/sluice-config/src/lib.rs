@@ -32,7 +32,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 pub use settings::{
-    ExecutionSettings, FlowRuleSettings, PiiKind, PrivacyDetect, PrivacySettings, Settings,
+    AuditSettings, ExecutionSettings, FlowRuleSettings, LimitSettings, PiiKind, PrivacyDetect,
+    PrivacySettings, SessionSettings, Settings,
 };
 
 /// The whole configuration.
@@ -523,6 +524,35 @@ mod tests {
             parse_error(r#"{"mcpServers": {}, "sluice": {"execution": {"timeoutMS": 100}}}"#);
         assert!(error.contains("sluice.execution"), "{error}");
         assert!(error.contains("timeoutMS"), "{error}");
+    }
+
+    #[test]
+    fn sessions_limits_and_audit_sections() {
+        let config = parse_ok(
+            r#"{"mcpServers": {}, "sluice": {
+                "execution": {"workspaceMb": 5},
+                "sessions": {"idleTimeoutMs": 1000, "maxSessions": 2, "maxExecutions": 3},
+                "limits": {"concurrentExecutions": 1, "callsPerSecond": {"*": 10, "slow": 0.5, "free": 0}},
+                "audit": {"maxFileMb": 1, "keepFiles": 2}}}"#,
+        );
+        let settings = &config.settings;
+        assert_eq!(settings.execution.workspace_mb, 5);
+        assert_eq!(settings.sessions.max_sessions, 2);
+        assert_eq!(settings.limits.concurrent_executions, 1);
+        assert_eq!(settings.limits.rate_for("slow"), Some(0.5));
+        assert_eq!(settings.limits.rate_for("other"), Some(10.0));
+        assert_eq!(settings.limits.rate_for("free"), None);
+        assert_eq!(Settings::default().limits.rate_for("x"), None);
+        assert!(settings.audit.enabled && settings.audit.keep_files == 2);
+
+        let error = parse_error(r#"{"mcpServers": {}, "sluice": {"sessions": {"maxSessions": 0}}}"#);
+        assert!(error.contains("sluice.sessions.maxSessions"), "{error}");
+        let error = parse_error(
+            r#"{"mcpServers": {}, "sluice": {"limits": {"callsPerSecond": {"a": -1}}}}"#,
+        );
+        assert!(error.contains("sluice.limits.callsPerSecond.a"), "{error}");
+        let error = parse_error(r#"{"mcpServers": {}, "sluice": {"audit": {"keep": 1}}}"#);
+        assert!(error.contains("sluice.audit") && error.contains("keep"), "{error}");
     }
 
     #[test]

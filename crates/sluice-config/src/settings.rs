@@ -22,6 +22,15 @@ pub struct Settings {
     /// Personal data in tool results: detection, tokens and where real values may flow.
     #[serde(skip)]
     pub privacy: PrivacySettings,
+    /// Sessions: executions that keep their JavaScript state.
+    #[serde(skip)]
+    pub sessions: SessionSettings,
+    /// Limits per client connection and rates per downstream server.
+    #[serde(skip)]
+    pub limits: LimitSettings,
+    /// The audit log under the data folder.
+    #[serde(skip)]
+    pub audit: AuditSettings,
 }
 
 impl Default for Settings {
@@ -33,6 +42,9 @@ impl Default for Settings {
             reconnect: true,
             execution: ExecutionSettings::default(),
             privacy: PrivacySettings::default(),
+            sessions: SessionSettings::default(),
+            limits: LimitSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -51,6 +63,9 @@ pub struct ExecutionSettings {
     pub output_bytes: u64,
     /// Tool calls one execution may make. Default 1,000.
     pub tool_calls: u64,
+    /// Size quota of the workspace folder (`./workspace/` in agent code), in MiB. Default 100.
+    /// It is also the largest single file a worker may write.
+    pub workspace_mb: u64,
 }
 
 impl Default for ExecutionSettings {
@@ -61,6 +76,93 @@ impl Default for ExecutionSettings {
             memory_mb: 256,
             output_bytes: 16 * 1024,
             tool_calls: 1_000,
+            workspace_mb: 100,
+        }
+    }
+}
+
+/// `sluice.sessions`: an `execute_code` call with a `session` id runs in that session's worker,
+/// whose JavaScript globals persist from one execution to the next.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct SessionSettings {
+    /// A session nobody used for this long is ended and its worker stopped. Default 15 minutes.
+    pub idle_timeout_ms: u64,
+    /// Sessions one client connection may hold at once; opening one more ends the least recently
+    /// used. Default 8.
+    pub max_sessions: usize,
+    /// Executions one session may run; the next one ends the session. Default 1,000.
+    pub max_executions: u64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout_ms: 15 * 60 * 1000,
+            max_sessions: 8,
+            max_executions: 1_000,
+        }
+    }
+}
+
+/// `sluice.limits`: what one client connection may run, and how fast agent code may call each
+/// downstream server.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitSettings {
+    /// Executions of one client connection running at the same time; one more is refused with a
+    /// `ConcurrencyLimit` error. Default 4.
+    pub concurrent_executions: usize,
+    /// Executions one client connection may run in its lifetime; past it they are refused with an
+    /// `ExecutionLimit` error. Default 100,000.
+    pub executions_per_client: u64,
+    /// Tool calls per second agent code may make to each server, by server name; `"*"` applies
+    /// to servers not named. A call over the rate fails at once with a retryable `ToolError` of
+    /// kind `rate_limited`. Bursts of up to one second's worth are allowed. Default: no rate limit.
+    pub calls_per_second: std::collections::BTreeMap<String, f64>,
+}
+
+impl Eq for LimitSettings {}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            concurrent_executions: 4,
+            executions_per_client: 100_000,
+            calls_per_second: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl LimitSettings {
+    /// The rate limit of `server` in calls per second, if any.
+    pub fn rate_for(&self, server: &str) -> Option<f64> {
+        self.calls_per_second
+            .get(server)
+            .or_else(|| self.calls_per_second.get("*"))
+            .copied()
+            .filter(|rate| *rate > 0.0)
+    }
+}
+
+/// `sluice.audit`: the append-only JSON Lines log under `<data dir>/audit/`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuditSettings {
+    /// Write the audit log at all. Default true.
+    pub enabled: bool,
+    /// The log is rotated when it would grow past this many MiB. Default 16.
+    pub max_file_mb: u64,
+    /// Rotated files kept (`audit.1.jsonl` ...). Default 5.
+    pub keep_files: usize,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_file_mb: 16,
+            keep_files: 5,
         }
     }
 }
@@ -164,19 +266,47 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
         return Err((String::new(), "expected an object".to_owned()));
     };
     let mut rest = object.clone();
-    let execution = match rest.remove("execution") {
-        Some(value) => serde_json::from_value::<ExecutionSettings>(value)
-            .map_err(|error| ("execution".to_owned(), error.to_string()))?,
-        None => ExecutionSettings::default(),
-    };
+    let execution = parse_section::<ExecutionSettings>(&mut rest, "execution")?;
     let privacy = match rest.remove("privacy") {
         Some(value) => parse_privacy(value)?,
         None => PrivacySettings::default(),
     };
+    let sessions = parse_section::<SessionSettings>(&mut rest, "sessions")?;
+    let limits = parse_section::<LimitSettings>(&mut rest, "limits")?;
+    let audit = parse_section::<AuditSettings>(&mut rest, "audit")?;
     let mut settings = serde_json::from_value::<Settings>(Value::Object(rest))
         .map_err(|error| (String::new(), error.to_string()))?;
     settings.execution = execution;
     settings.privacy = privacy;
+    settings.sessions = sessions;
+    settings.limits = limits;
+    settings.audit = audit;
+    for (field, value) in [
+        ("sessions.maxSessions", settings.sessions.max_sessions),
+        (
+            "limits.concurrentExecutions",
+            settings.limits.concurrent_executions,
+        ),
+        ("audit.keepFiles", settings.audit.keep_files),
+    ] {
+        if value == 0 {
+            return Err((field.to_owned(), "must be at least 1".to_owned()));
+        }
+    }
+    for (server, rate) in &settings.limits.calls_per_second {
+        if !rate.is_finite() || *rate < 0.0 {
+            return Err((
+                format!("limits.callsPerSecond.{server}"),
+                "must be a number of calls per second, 0 for no limit".to_owned(),
+            ));
+        }
+    }
+    if settings.execution.workspace_mb == 0 {
+        return Err((
+            "execution.workspaceMb".to_owned(),
+            "must be at least 1".to_owned(),
+        ));
+    }
     if settings.max_concurrency_per_server == 0 {
         return Err((
             "maxConcurrencyPerServer".to_owned(),
@@ -192,6 +322,19 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
         ));
     }
     Ok(settings)
+}
+
+/// Take the sub-section `name` out of `rest` and parse it; its default when absent.
+fn parse_section<T: serde::de::DeserializeOwned + Default>(
+    rest: &mut serde_json::Map<String, Value>,
+    name: &str,
+) -> Result<T, (String, String)> {
+    match rest.remove(name) {
+        Some(value) => {
+            serde_json::from_value::<T>(value).map_err(|error| (name.to_owned(), error.to_string()))
+        }
+        None => Ok(T::default()),
+    }
 }
 
 /// Parse `sluice.privacy`, naming the flow rule at fault.
