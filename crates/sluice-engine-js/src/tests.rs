@@ -122,6 +122,7 @@ fn limits() -> ExecutionLimits {
         stack_bytes: 512 * 1024,
         output_bytes: 1024 * 1024,
         tool_calls: 100,
+        workspace_bytes: 0,
     }
 }
 

@@ -217,6 +217,8 @@ impl Gateway {
             stack_bytes: STACK_BYTES,
             output_bytes: settings.output_bytes,
             tool_calls: settings.tool_calls,
+            // Protocol v2: no workspace is configured by the gateway yet.
+            workspace_bytes: 0,
         };
         let mut output = Output {
             text: String::new(),
@@ -387,6 +389,9 @@ impl Gateway {
             language: request.language,
             limits: limits.clone(),
             tools: snapshot.bindings(),
+            // Protocol v2: sessions and skills are not wired in the gateway yet.
+            keep_state: false,
+            skills: std::collections::BTreeMap::new(),
         };
         // Written on its own task, under the watchdog's eye (a worker that does not read can
         // block a large frame); the lock is taken first, so no `ToolResult` can come before it.
@@ -444,6 +449,10 @@ impl Gateway {
                     Some(Ok(WorkerMessage::Ready { .. })) => {
                         let _ = child.start_kill();
                         break Err(crash("the worker broke protocol (a second Ready)".to_owned()));
+                    }
+                    Some(Ok(WorkerMessage::Checked { .. })) => {
+                        let _ = child.start_kill();
+                        break Err(crash("the worker broke protocol (a Checked without a Check)".to_owned()));
                     }
                     Some(Err(problem)) => {
                         let _ = child.start_kill();

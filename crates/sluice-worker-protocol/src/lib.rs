@@ -6,14 +6,31 @@ frames: a 4-byte big-endian length, then that many bytes of JSON. [`FrameDecoder
 frames with a size cap and never panics; [`decode_worker_message`] and [`decode_gateway_message`]
 turn a frame into a typed message or a [`ProtocolError`].
 
-The conversation for one execution:
+The conversation of one worker:
 
 ```text
-gateway -> worker   Execute
+worker  -> gateway  Ready
+gateway -> worker   Execute     (keep_state: a session; see below)
 worker  -> gateway  ToolCall*   Log*            (in any order, many calls in flight)
 gateway -> worker   ToolResult* (one per ToolCall, by call id)
-worker  -> gateway  Done        (exactly once; the worker then waits for the next Execute or exits)
+worker  -> gateway  Done        (exactly once; the worker then waits for the next message or exits)
+gateway -> worker   Check       (between executions: validate code without running it)
+worker  -> gateway  Checked
+gateway -> worker   Execute ...
 ```
+
+A worker serves one execution or one check at a time: the gateway sends the next `Execute` or
+`Check` only after the `Done` or `Checked` of the previous one.
+
+**Sessions.** An `Execute` with `keep_state: true` asks the worker to keep its JavaScript runtime
+and globals after `Done`, so the next `Execute` sees what this one defined. An `Execute` with
+`keep_state: false` runs in a fresh runtime (and ends any kept one). When an execution of a
+session ends with `Timeout`, `OutOfMemory` or `InternalError`, the worker has discarded the
+runtime (the error's message says so); the gateway ends the session then.
+
+Version 2 added `Execute.keep_state`, `Execute.skills`, `ExecutionLimits.workspace_bytes`, `Check`
+and `Checked`. The new fields default when absent, so a version-1 message still decodes; the
+version check in `Execute` is what refuses a mismatched peer.
 
 This crate does no IO of its own: the sync helpers take any `Read`/`Write` the caller owns.
 */
@@ -34,7 +51,7 @@ pub const MAX_GATEWAY_FRAME_BYTES: usize = 128 * 1024 * 1024;
 pub const FRAME_HEADER_BYTES: usize = 4;
 
 /// Version of this protocol; a worker built from another version refuses to run.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// A tool as the worker's module loader needs it: enough to synthesize its wrapper module.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +75,11 @@ pub struct ExecutionLimits {
     pub output_bytes: u64,
     /// Tool calls one execution may make.
     pub tool_calls: u64,
+    /// Bytes the workspace folder may hold in total: a write that would take it past this fails
+    /// with `EDQUOT` and writes nothing. 0 means nothing more may be written. Ignored by a worker
+    /// without a workspace.
+    #[serde(default)]
+    pub workspace_bytes: u64,
 }
 
 /// The source language of the agent's code.
@@ -87,6 +109,21 @@ pub enum GatewayMessage {
         limits: ExecutionLimits,
         /// Every tool, by server, for the `./servers/...` modules.
         tools: BTreeMap<String, Vec<ToolBinding>>,
+        /// Keep the JavaScript runtime and its globals after `Done` for the next `Execute` (this
+        /// worker serves a session). False: a fresh runtime, dropped at the end.
+        #[serde(default)]
+        keep_state: bool,
+        /// Saved skills, by name: the TypeScript source of the module `./skills/<name>`.
+        #[serde(default)]
+        skills: BTreeMap<String, String>,
+    },
+    /// Transpile and parse code as a module without running it, for example to validate a
+    /// skill before saving it. Answered by [`WorkerMessage::Checked`].
+    Check {
+        /// The source code.
+        code: String,
+        /// Its language.
+        language: Language,
     },
     /// The answer to one [`WorkerMessage::ToolCall`].
     ToolResult {
@@ -185,6 +222,13 @@ pub enum WorkerMessage {
         level: LogLevel,
         /// The formatted text.
         text: String,
+    },
+    /// The answer to a [`GatewayMessage::Check`].
+    Checked {
+        /// Why the code is not a valid module (`SyntaxError` with its position), or `None`.
+        error: Option<ExecutionError>,
+        /// The module's export names (`default` for a default export), sorted; empty on error.
+        exports: Vec<String>,
     },
     /// The execution ended.
     Done {
@@ -389,6 +433,56 @@ mod tests {
             decode_worker_message(&[0xff, 0x00]),
             Err(ProtocolError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn version_one_execute_still_decodes_with_defaults() {
+        let body = json!({
+            "type": "execute",
+            "protocol_version": 1,
+            "code": "1",
+            "language": "javascript",
+            "limits": {
+                "timeout_ms": 1, "memory_bytes": 2, "stack_bytes": 3, "output_bytes": 4,
+                "tool_calls": 5
+            },
+            "tools": {}
+        });
+        let message = decode_gateway_message(body.to_string().as_bytes()).unwrap();
+        let GatewayMessage::Execute {
+            limits,
+            keep_state,
+            skills,
+            ..
+        } = message
+        else {
+            panic!("expected an Execute, got {message:?}");
+        };
+        assert_eq!(limits.workspace_bytes, 0);
+        assert!(!keep_state);
+        assert!(skills.is_empty());
+    }
+
+    #[test]
+    fn check_and_checked_round_trip() {
+        let check = GatewayMessage::Check {
+            code: "export const a = 1;".into(),
+            language: Language::Typescript,
+        };
+        let body = encode(&check).unwrap();
+        assert_eq!(
+            decode_gateway_message(&body[FRAME_HEADER_BYTES..]).unwrap(),
+            check
+        );
+        let checked = WorkerMessage::Checked {
+            error: None,
+            exports: vec!["a".into()],
+        };
+        let body = encode(&checked).unwrap();
+        assert_eq!(
+            decode_worker_message(&body[FRAME_HEADER_BYTES..]).unwrap(),
+            checked
+        );
     }
 
     #[test]

@@ -82,6 +82,14 @@ pub enum WorkerError {
     EnginePanicked,
 }
 
+/// How the worker process was set up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerOptions {
+    /// The workspace folder agent code may read and write through `fs/promises`; `None`: no
+    /// workspace, every file call fails with an error that says so.
+    pub workspace: Option<std::path::PathBuf>,
+}
+
 /// `kind` of the error in the `Done` sent for an `Execute` of another protocol version.
 pub const PROTOCOL_ERROR_KIND: &str = "ProtocolError";
 
@@ -91,9 +99,11 @@ pub const PROTOCOL_ERROR_KIND: &str = "ProtocolError";
 /// input ends cleanly between frames, an error when the channel breaks or the gateway misbehaves
 /// (another protocol version, a second `Execute` while one runs, a malformed frame).
 pub fn run(
+    options: &WorkerOptions,
     input: impl Read + Send + 'static,
     output: impl Write + Send + 'static,
 ) -> Result<(), WorkerError> {
+    let _ = options;
     let output: SharedOutput = Arc::new(Mutex::new(Box::new(output)));
     send_to(
         &output,
@@ -174,6 +184,7 @@ fn spawn_reader(
                             language,
                             limits,
                             tools,
+                            ..
                         }) => Event::Execute(Box::new(ExecuteFields {
                             protocol_version,
                             job: Job {
@@ -183,6 +194,9 @@ fn spawn_reader(
                                 tools,
                             },
                         })),
+                        Ok(GatewayMessage::Check { .. }) => Event::InputFailed(ProtocolError::Io(
+                            std::io::Error::other("Check is not supported yet"),
+                        )),
                         Err(error) => Event::InputFailed(error),
                     },
                     Err(ProtocolError::Closed) => Event::InputClosed,

@@ -25,7 +25,13 @@ impl Gateway {
     fn start() -> Self {
         let (worker_input, to_worker) = std::io::pipe().unwrap();
         let (from_worker, worker_output) = std::io::pipe().unwrap();
-        let worker = std::thread::spawn(move || sluice_worker::run(worker_input, worker_output));
+        let worker = std::thread::spawn(move || {
+            sluice_worker::run(
+                &sluice_worker::WorkerOptions::default(),
+                worker_input,
+                worker_output,
+            )
+        });
         let mut gateway = Self {
             to_worker: Some(to_worker),
             from_worker,
@@ -64,8 +70,11 @@ impl Gateway {
                 stack_bytes: 1024 * 1024,
                 output_bytes: 64 * 1024,
                 tool_calls: 50,
+                workspace_bytes: 0,
             },
             tools: tools(),
+            keep_state: false,
+            skills: BTreeMap::new(),
         });
     }
 

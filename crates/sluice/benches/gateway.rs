@@ -849,8 +849,11 @@ fn bare_worker(code: Option<&str>) -> BenchResult<BareRun> {
                     stack_bytes: 1024 * 1024,
                     output_bytes: 16 * 1024,
                     tool_calls: 20_000,
+                    workspace_bytes: 0,
                 },
                 tools,
+                keep_state: false,
+                skills: BTreeMap::new(),
             },
         )?;
         loop {

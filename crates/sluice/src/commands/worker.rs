@@ -10,7 +10,11 @@ pub fn run() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .try_init();
-    match sluice_worker::run(std::io::stdin(), std::io::stdout()) {
+    match sluice_worker::run(
+        &sluice_worker::WorkerOptions::default(),
+        std::io::stdin(),
+        std::io::stdout(),
+    ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("worker failed: {error}");
