@@ -1,0 +1,388 @@
+//! Choosing records: by kind, time, server, tool, session, execution and outcome, keeping the
+//! last N.
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use crate::error::AuditError;
+use crate::read::{Entry, read};
+use crate::record::{Record, RecordKind};
+use crate::time::Timestamp;
+
+/// Which records to show. Every condition that is set must hold; `None` means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Only records of this kind.
+    pub kind: Option<RecordKind>,
+    /// Only records of activity at or after this time: an execution that ended after it counts,
+    /// even if it started before.
+    pub since: Option<Timestamp>,
+    /// Only tool calls to this server, and releases from or to it. Other kinds have no server and
+    /// never match.
+    pub server: Option<String>,
+    /// Only tool calls of this tool, and releases from or to it (a release's `from`/`to` is
+    /// `server.tool`). Other kinds never match.
+    pub tool: Option<String>,
+    /// Only records of this session.
+    pub session: Option<String>,
+    /// Only records of the execution whose id starts with this (the full id, or the short form
+    /// `sluice audit` shows). Session records never match.
+    pub execution_id: Option<String>,
+    /// Only executions and tool calls with this outcome (`ok`, `error`, `policy_denied`, …).
+    pub outcome: Option<String>,
+    /// Only the last this many matching records. Not used by [`Filter::matches`].
+    pub limit: Option<usize>,
+}
+
+impl Filter {
+    /// Whether `record` meets every condition but `limit`.
+    pub fn matches(&self, record: &Record) -> bool {
+        if self.kind.is_some_and(|kind| kind != record.kind()) {
+            return false;
+        }
+        if self.since.is_some_and(|since| record.end_time() < since) {
+            return false;
+        }
+        if let Some(server) = &self.server {
+            let on_server = match record {
+                Record::ToolCall(call) => &call.server == server,
+                Record::Release(release) => [&release.from, &release.to]
+                    .into_iter()
+                    .any(|place| split_place(place).0 == server),
+                Record::Execution(_) | Record::Session(_) => false,
+            };
+            if !on_server {
+                return false;
+            }
+        }
+        if let Some(tool) = &self.tool {
+            let of_tool = match record {
+                Record::ToolCall(call) => &call.tool == tool,
+                Record::Release(release) => [&release.from, &release.to]
+                    .into_iter()
+                    .any(|place| split_place(place).1 == Some(tool.as_str())),
+                Record::Execution(_) | Record::Session(_) => false,
+            };
+            if !of_tool {
+                return false;
+            }
+        }
+        if let Some(session) = &self.session
+            && record.session() != Some(session.as_str())
+        {
+            return false;
+        }
+        if let Some(prefix) = &self.execution_id
+            && !record
+                .execution_id()
+                .is_some_and(|id| !prefix.is_empty() && id.starts_with(prefix.as_str()))
+        {
+            return false;
+        }
+        if let Some(outcome) = &self.outcome
+            && record.outcome() != Some(outcome.as_str())
+        {
+            return false;
+        }
+        true
+    }
+}
+
+/// `server.tool` as `(server, Some(tool))`; a place without a dot is a server alone.
+fn split_place(place: &str) -> (&str, Option<&str>) {
+    match place.split_once('.') {
+        Some((server, tool)) => (server, Some(tool)),
+        None => (place, None),
+    }
+}
+
+/// Parse a `since` value: an RFC 3339 timestamp, or a time before `now` written as one or more
+/// number-and-unit pairs: `30s`, `10m`, `2h`, `1d`, `1w`, `1h30m`.
+pub fn parse_since(text: &str, now: Timestamp) -> Result<Timestamp, AuditError> {
+    let text = text.trim();
+    if let Some(millis) = parse_relative_millis(text) {
+        return Ok(now.minus_millis(millis));
+    }
+    Timestamp::parse(text).map_err(|error| AuditError::InvalidSince {
+        text: text.to_owned(),
+        // The timestamp's own complaint helps only if the text was meant as a date.
+        source: looks_like_a_date(text).then_some(error),
+    })
+}
+
+fn looks_like_a_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() >= 5 && bytes[..4].iter().all(u8::is_ascii_digit) && bytes[4] == b'-'
+}
+
+/// Milliseconds of `1h30m`-style text, `None` unless the whole text is such pairs.
+fn parse_relative_millis(text: &str) -> Option<i64> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut total: i64 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits_end = rest
+            .find(|character: char| !character.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits_end == 0 {
+            return None;
+        }
+        let number: i64 = rest[..digits_end].parse().ok()?;
+        let mut units = rest[digits_end..].chars();
+        let unit_millis: i64 = match units.next()? {
+            's' => 1_000,
+            'm' => 60_000,
+            'h' => 3_600_000,
+            'd' => 86_400_000,
+            'w' => 604_800_000,
+            _ => return None,
+        };
+        total = total.checked_add(number.checked_mul(unit_millis)?)?;
+        rest = units.as_str();
+    }
+    Some(total)
+}
+
+/// The records of a log that pass a filter.
+#[derive(Debug, Default)]
+pub struct Query {
+    /// The matching records, oldest first: the last [`Filter::limit`] of them when it is set.
+    pub entries: Vec<Entry>,
+    /// How many records matched in all, before the limit.
+    pub matched: usize,
+    /// How many records were read in all.
+    pub read: usize,
+    /// Lines that are not records and files that could not be read, in the order met.
+    pub problems: Vec<AuditError>,
+}
+
+/// Read the log in `dir` and keep what passes `filter`.
+pub fn query(dir: &Path, filter: &Filter) -> Result<Query, AuditError> {
+    let mut result = Query::default();
+    let mut kept = VecDeque::new();
+    for item in read(dir)? {
+        match item {
+            Ok(entry) => {
+                result.read += 1;
+                if !filter.matches(&entry.record) {
+                    continue;
+                }
+                result.matched += 1;
+                kept.push_back(entry);
+                if filter.limit.is_some_and(|limit| kept.len() > limit) {
+                    kept.pop_front();
+                }
+            }
+            Err(problem) => result.problems.push(problem),
+        }
+    }
+    result.entries = kept.into();
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::log::{AuditLog, Rotation};
+    use crate::record::tests::{execution, tool_call};
+    use crate::record::{ReleaseRecord, SessionRecord};
+
+    fn release(execution_id: &str, from: &str, to: &str) -> Record {
+        Record::Release(ReleaseRecord {
+            execution_id: execution_id.to_owned(),
+            client: "cli".to_owned(),
+            session: Some("session-a".to_owned()),
+            at: Timestamp::from_unix_millis(5_000),
+            token_kind: "EMAIL".to_owned(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+        })
+    }
+
+    fn session(event: &str) -> Record {
+        Record::Session(SessionRecord {
+            client: "connection-1".to_owned(),
+            session: "session-a".to_owned(),
+            at: Timestamp::from_unix_millis(500),
+            event: event.to_owned(),
+            reason: None,
+        })
+    }
+
+    #[test]
+    fn an_empty_filter_matches_everything() {
+        let filter = Filter::default();
+        for record in [
+            tool_call("e", "crm", "query", 0),
+            execution("e", "", 0),
+            release("e", "crm.query", "chat.sendMessage"),
+            session("created"),
+        ] {
+            assert!(filter.matches(&record));
+        }
+    }
+
+    #[test]
+    fn each_condition_narrows() {
+        let call = tool_call("exec-123456", "crm", "query", 1_000);
+        let run = execution("exec-123456", "", 1_000);
+        let sent = release("exec-123456", "crm.query", "chat.sendMessage");
+        let created = session("created");
+
+        let by_kind = Filter {
+            kind: Some(RecordKind::ToolCall),
+            ..Filter::default()
+        };
+        assert!(by_kind.matches(&call));
+        assert!(!by_kind.matches(&run));
+
+        let by_server = Filter {
+            server: Some("chat".to_owned()),
+            ..Filter::default()
+        };
+        assert!(!by_server.matches(&call));
+        assert!(by_server.matches(&sent));
+        assert!(!by_server.matches(&run));
+        assert!(!by_server.matches(&created));
+
+        let by_tool = Filter {
+            tool: Some("query".to_owned()),
+            ..Filter::default()
+        };
+        assert!(by_tool.matches(&call));
+        assert!(by_tool.matches(&sent));
+        assert!(!by_tool.matches(&run));
+
+        let by_prefix = Filter {
+            execution_id: Some("exec-12".to_owned()),
+            ..Filter::default()
+        };
+        assert!(by_prefix.matches(&call) && by_prefix.matches(&run) && by_prefix.matches(&sent));
+        assert!(!by_prefix.matches(&created));
+        let empty_prefix = Filter {
+            execution_id: Some(String::new()),
+            ..Filter::default()
+        };
+        assert!(!empty_prefix.matches(&call));
+
+        let by_session = Filter {
+            session: Some("session-a".to_owned()),
+            ..Filter::default()
+        };
+        assert!(!by_session.matches(&call)); // tool_call() has no session
+        assert!(by_session.matches(&run) && by_session.matches(&created));
+
+        let by_outcome = Filter {
+            outcome: Some("error".to_owned()),
+            ..Filter::default()
+        };
+        assert!(by_outcome.matches(&run));
+        assert!(!by_outcome.matches(&call));
+        assert!(!by_outcome.matches(&sent));
+
+        let combined = Filter {
+            kind: Some(RecordKind::ToolCall),
+            server: Some("crm".to_owned()),
+            outcome: Some("ok".to_owned()),
+            ..Filter::default()
+        };
+        assert!(combined.matches(&call));
+        assert!(!combined.matches(&run));
+    }
+
+    #[test]
+    fn since_counts_executions_that_were_still_running() {
+        // Started at 1 000, ended at 1 040.
+        let run = execution("e", "", 1_000);
+        let since = |millis| Filter {
+            since: Some(Timestamp::from_unix_millis(millis)),
+            ..Filter::default()
+        };
+        assert!(since(1_020).matches(&run));
+        assert!(since(1_040).matches(&run));
+        assert!(!since(1_041).matches(&run));
+        let call = tool_call("e", "crm", "query", 2_000);
+        assert!(since(2_000).matches(&call));
+        assert!(!since(2_001).matches(&call));
+    }
+
+    #[test]
+    fn since_takes_timestamps_and_times_ago() {
+        let now = Timestamp::parse("2026-04-14T12:00:00Z").unwrap();
+        let at = |text: &str| parse_since(text, now).unwrap().to_string();
+        assert_eq!(at("10m"), "2026-04-14T11:50:00.000Z");
+        assert_eq!(at("2h"), "2026-04-14T10:00:00.000Z");
+        assert_eq!(at("1d"), "2026-04-13T12:00:00.000Z");
+        assert_eq!(at("1w"), "2026-04-07T12:00:00.000Z");
+        assert_eq!(at("1h30m15s"), "2026-04-14T10:29:45.000Z");
+        assert_eq!(at(" 0s "), "2026-04-14T12:00:00.000Z");
+        assert_eq!(at("2026-04-14T08:00:00+02:00"), "2026-04-14T06:00:00.000Z");
+
+        for bad in [
+            "",
+            "10",
+            "m",
+            "10x",
+            "-5m",
+            "10m5",
+            "ten minutes",
+            "99999999999999999999w",
+        ] {
+            let error = parse_since(bad, now).unwrap_err();
+            assert!(
+                matches!(error, AuditError::InvalidSince { source: None, .. }),
+                "{bad}"
+            );
+            assert!(error.to_string().contains("10m, 2h"), "{error}");
+        }
+        let error = parse_since("2026-04-31T00:00:00Z", now).unwrap_err();
+        let AuditError::InvalidSince {
+            source: Some(source),
+            ..
+        } = error
+        else {
+            panic!("{error}");
+        };
+        assert_eq!(source.reason, "the day does not exist in that month");
+    }
+
+    #[test]
+    fn query_keeps_the_last_n_matches_and_collects_problems() {
+        let scratch = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(scratch.path(), Rotation::default()).unwrap();
+        for index in 0..10 {
+            let server = if index % 2 == 0 { "crm" } else { "chat" };
+            log.append(&tool_call(&format!("exec-{index}"), server, "query", 0))
+                .unwrap();
+        }
+        let mut contents = fs::read_to_string(log.path()).unwrap();
+        contents.push_str("garbage\n");
+        fs::write(log.path(), contents).unwrap();
+
+        let filter = Filter {
+            server: Some("crm".to_owned()),
+            limit: Some(3),
+            ..Filter::default()
+        };
+        let result = query(scratch.path(), &filter).unwrap();
+        let ids: Vec<&str> = result
+            .entries
+            .iter()
+            .map(|entry| entry.record.execution_id().unwrap())
+            .collect();
+        assert_eq!(ids, ["exec-4", "exec-6", "exec-8"]);
+        assert_eq!(result.matched, 5);
+        assert_eq!(result.read, 10);
+        assert_eq!(result.problems.len(), 1);
+
+        let none = Filter {
+            limit: Some(0),
+            ..Filter::default()
+        };
+        assert!(query(scratch.path(), &none).unwrap().entries.is_empty());
+    }
+}

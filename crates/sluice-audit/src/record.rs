@@ -1,0 +1,414 @@
+//! The records of the log: one JSON object per line, its `kind` field saying which.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::time::Timestamp;
+
+/// One line of the audit log.
+///
+/// Serialized with a `kind` tag beside the record's own fields:
+/// `{"kind":"tool_call","execution_id":"…","server":"crm",…}`. Readers ignore fields they do not
+/// know, so later versions can add fields without breaking older readers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// One code execution, written when it ends.
+    Execution(ExecutionRecord),
+    /// One tool call made by an execution.
+    ToolCall(ToolCallRecord),
+    /// A personal-data token resolved into a tool argument.
+    Release(ReleaseRecord),
+    /// A session created or ended.
+    Session(SessionRecord),
+}
+
+/// One code execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    /// The execution's id; tool calls and releases of the execution carry the same id.
+    pub execution_id: String,
+    /// Who asked: the upstream connection's id, or `cli` for `sluice exec`.
+    pub client: String,
+    /// The session the execution ran in, if any.
+    #[serde(default)]
+    pub session: Option<String>,
+    /// When the execution started.
+    pub started_at: Timestamp,
+    /// When it ended.
+    pub ended_at: Timestamp,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+    /// The code as the agent sent it.
+    pub code: String,
+    /// [`sha256_hex`] of the code's UTF-8 bytes, to find repeated runs of the same code.
+    pub code_sha256: String,
+    /// `typescript` or `javascript`.
+    pub language: String,
+    /// `ok` or `error`.
+    pub outcome: String,
+    /// The kind of error (for example `timeout`, `runtime`, `syntax`) when `outcome` is `error`.
+    #[serde(default)]
+    pub error_kind: Option<String>,
+    /// The error message as the agent saw it (already free of personal data).
+    #[serde(default)]
+    pub error_message: Option<String>,
+    /// The limits the execution ran into: `timeout`, `memory`, `tool_calls`, `output_bytes`,
+    /// `rate`, `session_executions`, …
+    #[serde(default)]
+    pub limits_hit: Vec<String>,
+    /// The execution's statistics as the gateway reports them.
+    #[serde(default)]
+    pub stats: serde_json::Value,
+}
+
+/// One tool call of an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallRecord {
+    /// The execution that made the call.
+    pub execution_id: String,
+    /// The upstream connection's id, or `cli`.
+    pub client: String,
+    /// The session, if any.
+    #[serde(default)]
+    pub session: Option<String>,
+    /// When the call was made.
+    pub at: Timestamp,
+    /// The downstream server's name as configured.
+    pub server: String,
+    /// The tool's MCP name.
+    pub tool: String,
+    /// Size of the JSON arguments in bytes. The arguments themselves are not logged: they may
+    /// hold personal data released from tokens.
+    pub arguments_bytes: u64,
+    /// [`sha256_hex`] of the JSON arguments.
+    pub arguments_sha256: String,
+    /// `ok`, `tool_error`, `invalid_arguments`, `unknown_tool`, `policy_denied`, `limit`,
+    /// `rate_limited`, `timeout`, `server_unavailable`, …
+    pub outcome: String,
+    /// What went wrong, when the outcome is not `ok`.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// How long the call took, in microseconds.
+    pub duration_us: u64,
+}
+
+/// A personal-data token resolved into a tool argument. Never holds the value itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseRecord {
+    /// The execution whose tool call received the value.
+    pub execution_id: String,
+    /// The upstream connection's id, or `cli`.
+    pub client: String,
+    /// The session, if any.
+    #[serde(default)]
+    pub session: Option<String>,
+    /// When the value was released.
+    pub at: Timestamp,
+    /// The type of personal data, as in the token (`EMAIL`, `PHONE`, …).
+    pub token_kind: String,
+    /// Where the value came from (`server.tool`).
+    pub from: String,
+    /// Where it went (`server.tool`).
+    pub to: String,
+}
+
+/// A session created or ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The upstream connection's id.
+    pub client: String,
+    /// The session's id.
+    pub session: String,
+    /// When it happened.
+    pub at: Timestamp,
+    /// `created` or `ended`.
+    pub event: String,
+    /// Why it ended (`client_disconnected`, `idle`, …), if it did.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The kinds of [`Record`], as written in their `kind` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// [`Record::Execution`].
+    Execution,
+    /// [`Record::ToolCall`].
+    ToolCall,
+    /// [`Record::Release`].
+    Release,
+    /// [`Record::Session`].
+    Session,
+}
+
+impl RecordKind {
+    /// Every kind, in the order they are documented.
+    pub const ALL: [RecordKind; 4] = [
+        RecordKind::Execution,
+        RecordKind::ToolCall,
+        RecordKind::Release,
+        RecordKind::Session,
+    ];
+
+    /// The name written in the `kind` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Execution => "execution",
+            RecordKind::ToolCall => "tool_call",
+            RecordKind::Release => "release",
+            RecordKind::Session => "session",
+        }
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// A text that names no [`RecordKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a kind of audit record; use execution, tool_call, release or session")]
+pub struct UnknownKind(pub String);
+
+impl FromStr for RecordKind {
+    type Err = UnknownKind;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        RecordKind::ALL
+            .into_iter()
+            // `tool-call` too, since command-line values are usually written with hyphens.
+            .find(|kind| kind.as_str() == text || kind.as_str().replace('_', "-") == text)
+            .ok_or_else(|| UnknownKind(text.to_owned()))
+    }
+}
+
+impl Record {
+    /// Which kind of record this is.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Record::Execution(_) => RecordKind::Execution,
+            Record::ToolCall(_) => RecordKind::ToolCall,
+            Record::Release(_) => RecordKind::Release,
+            Record::Session(_) => RecordKind::Session,
+        }
+    }
+
+    /// When the recorded thing began: `started_at` of an execution, `at` of the others.
+    pub fn time(&self) -> Timestamp {
+        match self {
+            Record::Execution(record) => record.started_at,
+            Record::ToolCall(record) => record.at,
+            Record::Release(record) => record.at,
+            Record::Session(record) => record.at,
+        }
+    }
+
+    /// When the recorded thing was last active: `ended_at` of an execution, `at` of the others.
+    pub fn end_time(&self) -> Timestamp {
+        match self {
+            Record::Execution(record) => record.ended_at,
+            other => other.time(),
+        }
+    }
+
+    /// The execution the record belongs to (none for session records).
+    pub fn execution_id(&self) -> Option<&str> {
+        match self {
+            Record::Execution(record) => Some(&record.execution_id),
+            Record::ToolCall(record) => Some(&record.execution_id),
+            Record::Release(record) => Some(&record.execution_id),
+            Record::Session(_) => None,
+        }
+    }
+
+    /// The session the record belongs to, if any.
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            Record::Execution(record) => record.session.as_deref(),
+            Record::ToolCall(record) => record.session.as_deref(),
+            Record::Release(record) => record.session.as_deref(),
+            Record::Session(record) => Some(&record.session),
+        }
+    }
+
+    /// The client (connection id or `cli`).
+    pub fn client(&self) -> &str {
+        match self {
+            Record::Execution(record) => &record.client,
+            Record::ToolCall(record) => &record.client,
+            Record::Release(record) => &record.client,
+            Record::Session(record) => &record.client,
+        }
+    }
+
+    /// The outcome of an execution or a tool call; other records have none.
+    pub fn outcome(&self) -> Option<&str> {
+        match self {
+            Record::Execution(record) => Some(&record.outcome),
+            Record::ToolCall(record) => Some(&record.outcome),
+            Record::Release(_) | Record::Session(_) => None,
+        }
+    }
+}
+
+impl From<ExecutionRecord> for Record {
+    fn from(record: ExecutionRecord) -> Self {
+        Record::Execution(record)
+    }
+}
+
+impl From<ToolCallRecord> for Record {
+    fn from(record: ToolCallRecord) -> Self {
+        Record::ToolCall(record)
+    }
+}
+
+impl From<ReleaseRecord> for Record {
+    fn from(record: ReleaseRecord) -> Self {
+        Record::Release(record)
+    }
+}
+
+impl From<SessionRecord> for Record {
+    fn from(record: SessionRecord) -> Self {
+        Record::Session(record)
+    }
+}
+
+/// The SHA-256 of `bytes` as 64 lowercase hex digits.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(digest.len() * 2);
+    for byte in digest {
+        hex.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX_DIGITS[usize::from(byte & 0x0f)]));
+    }
+    hex
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A tool-call record for tests.
+    pub(crate) fn tool_call(execution_id: &str, server: &str, tool: &str, at: i64) -> Record {
+        Record::ToolCall(ToolCallRecord {
+            execution_id: execution_id.to_owned(),
+            client: "cli".to_owned(),
+            session: None,
+            at: Timestamp::from_unix_millis(at),
+            server: server.to_owned(),
+            tool: tool.to_owned(),
+            arguments_bytes: 2,
+            arguments_sha256: sha256_hex(b"{}"),
+            outcome: "ok".to_owned(),
+            error: None,
+            duration_us: 1_250,
+        })
+    }
+
+    /// An execution record for tests.
+    pub(crate) fn execution(execution_id: &str, code: &str, started: i64) -> Record {
+        Record::Execution(ExecutionRecord {
+            execution_id: execution_id.to_owned(),
+            client: "connection-1".to_owned(),
+            session: Some("session-a".to_owned()),
+            started_at: Timestamp::from_unix_millis(started),
+            ended_at: Timestamp::from_unix_millis(started + 40),
+            duration_ms: 40,
+            code: code.to_owned(),
+            code_sha256: sha256_hex(code.as_bytes()),
+            language: "typescript".to_owned(),
+            outcome: "error".to_owned(),
+            error_kind: Some("timeout".to_owned()),
+            error_message: Some("the script ran longer than 30000 ms".to_owned()),
+            limits_hit: vec!["timeout".to_owned()],
+            stats: json!({"tool_calls": 1}),
+        })
+    }
+
+    #[test]
+    fn sha256_of_known_inputs() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn records_are_tagged_by_kind_with_rfc3339_times() {
+        let record = tool_call("exec-1", "crm", "query", 1_776_159_005_123);
+        let value = serde_json::to_value(&record).unwrap();
+        assert_eq!(value["kind"], "tool_call");
+        assert_eq!(value["at"], "2026-04-14T09:30:05.123Z");
+        assert_eq!(value["server"], "crm");
+        let back: Record = serde_json::from_value(value).unwrap();
+        assert_eq!(back, record);
+
+        let record = Record::Session(SessionRecord {
+            client: "connection-1".to_owned(),
+            session: "session-a".to_owned(),
+            at: Timestamp::from_unix_millis(0),
+            event: "ended".to_owned(),
+            reason: Some("idle".to_owned()),
+        });
+        let text = serde_json::to_string(&record).unwrap();
+        assert_eq!(
+            text,
+            r#"{"kind":"session","client":"connection-1","session":"session-a","at":"1970-01-01T00:00:00.000Z","event":"ended","reason":"idle"}"#
+        );
+        assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), record);
+    }
+
+    #[test]
+    fn readers_tolerate_unknown_and_missing_optional_fields() {
+        let record: Record = serde_json::from_value(json!({
+            "kind": "release", "execution_id": "e", "client": "cli", "at": "2026-04-14T09:30:05Z",
+            "token_kind": "EMAIL", "from": "crm.query", "to": "chat.sendMessage",
+            "added_later": true
+        }))
+        .unwrap();
+        assert_eq!(record.kind(), RecordKind::Release);
+        assert_eq!(record.session(), None);
+        assert_eq!(record.execution_id(), Some("e"));
+    }
+
+    #[test]
+    fn accessors_follow_the_kind() {
+        let record = execution("exec-9", "1 + 1", 1_000);
+        assert_eq!(record.kind(), RecordKind::Execution);
+        assert_eq!(record.time().unix_millis(), 1_000);
+        assert_eq!(record.end_time().unix_millis(), 1_040);
+        assert_eq!(record.session(), Some("session-a"));
+        assert_eq!(record.client(), "connection-1");
+        assert_eq!(record.outcome(), Some("error"));
+    }
+
+    #[test]
+    fn kinds_parse_from_their_names() {
+        for kind in RecordKind::ALL {
+            assert_eq!(kind.as_str().parse::<RecordKind>(), Ok(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
+        }
+        assert_eq!("tool-call".parse::<RecordKind>(), Ok(RecordKind::ToolCall));
+        let error = "tools".parse::<RecordKind>().unwrap_err();
+        assert!(
+            error.to_string().contains("execution, tool_call"),
+            "{error}"
+        );
+    }
+}

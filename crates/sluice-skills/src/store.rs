@@ -1,0 +1,938 @@
+//! The store: `<data dir>/skills/<name>/{SKILL.md,index.ts}`, earlier versions under
+//! `<data dir>/skills/.history/<name>/<version>/`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use crate::error::SkillError;
+use crate::front_matter::{FrontMatter, parse_skill_md, render_skill_md};
+use crate::validate::{validate_code, validate_description, validate_export, validate_name};
+
+/// The folder of the data folder that holds the skills.
+pub const SKILLS_DIR: &str = "skills";
+/// The folder of the skills folder that holds earlier and removed versions.
+pub const HISTORY_DIR: &str = ".history";
+/// A skill's description and usage.
+pub const SKILL_FILE: &str = "SKILL.md";
+/// A skill's code.
+pub const CODE_FILE: &str = "index.ts";
+/// The file whose lock keeps two processes from changing skills at once.
+const LOCK_FILE: &str = ".lock";
+
+/// What [`SkillStore::save`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSkill {
+    /// The skill's name.
+    pub name: String,
+    /// The version just written.
+    pub version: u32,
+    /// The version it replaced (now in the history), if there was one.
+    pub previous_version: Option<u32>,
+}
+
+/// What [`SkillStore::remove`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedSkill {
+    /// The skill's name.
+    pub name: String,
+    /// The version moved into the history.
+    pub version: u32,
+    /// Where it is now.
+    pub history_path: PathBuf,
+}
+
+/// One skill of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkillSummary {
+    /// The name.
+    pub name: String,
+    /// The one-line description.
+    pub description: String,
+    /// The current version.
+    pub version: u32,
+    /// When its `SKILL.md` was last written.
+    pub updated_at: SystemTime,
+}
+
+/// A folder of the skills folder that is not a usable skill.
+#[derive(Debug)]
+pub struct SkillProblem {
+    /// The folder.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub error: SkillError,
+}
+
+/// The skills there are, and the folders that are not skills.
+#[derive(Debug, Default)]
+pub struct SkillListing {
+    /// Usable skills, sorted by name.
+    pub skills: Vec<SkillSummary>,
+    /// Folders without a valid `SKILL.md` and `index.ts`, sorted by path.
+    pub problems: Vec<SkillProblem>,
+}
+
+/// One skill, whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skill {
+    /// The name.
+    pub name: String,
+    /// The one-line description.
+    pub description: String,
+    /// The TypeScript module (`index.ts`).
+    pub code: String,
+    /// The whole `SKILL.md`.
+    pub skill_md: String,
+    /// The version.
+    pub version: u32,
+}
+
+/// One version of a skill in its history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The version.
+    pub version: u32,
+    /// Its description, `None` if its `SKILL.md` is missing or unreadable.
+    pub description: Option<String>,
+    /// When its `SKILL.md` was written, if known.
+    pub updated_at: Option<SystemTime>,
+    /// Whether this is the current version (the others are in `.history`).
+    pub current: bool,
+    /// Its folder.
+    pub path: PathBuf,
+}
+
+/// The skills of one data folder.
+#[derive(Debug, Clone)]
+pub struct SkillStore {
+    root: PathBuf,
+}
+
+impl SkillStore {
+    /// The store of `data_dir` (`<data_dir>/skills`). Nothing is created until a skill is saved.
+    pub fn open(data_dir: &Path) -> Result<SkillStore, SkillError> {
+        let root = data_dir.join(SKILLS_DIR);
+        match fs::metadata(&root) {
+            Ok(metadata) if !metadata.is_dir() => Err(SkillError::Io {
+                action: "use as the skills folder",
+                path: root,
+                source: io::Error::new(io::ErrorKind::NotADirectory, "it is not a folder"),
+            }),
+            Ok(_) => Ok(SkillStore { root }),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(SkillStore { root }),
+            Err(source) => Err(SkillError::Io {
+                action: "open",
+                path: root,
+                source,
+            }),
+        }
+    }
+
+    /// The skills folder (`<data_dir>/skills`).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn skill_dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    fn history_dir(&self, name: &str) -> PathBuf {
+        self.root.join(HISTORY_DIR).join(name)
+    }
+
+    /// Save a skill: a new one as version 1, an existing one as the next version, keeping the
+    /// current files in the history first. `code` must already be known to transpile;
+    /// `exports` are the names the module exports (listed in `SKILL.md`'s usage section).
+    ///
+    /// The current files are kept by linking them into `.history/<name>/<version>/` and the new
+    /// ones replace them by an atomic rename, so a reader sees the old skill or the new one,
+    /// never none.
+    pub fn save(
+        &self,
+        name: &str,
+        description: &str,
+        code: &str,
+        exports: &[String],
+    ) -> Result<SavedSkill, SkillError> {
+        validate_name(name)?;
+        let description = validate_description(description)?;
+        validate_code(code)?;
+        let mut unique_exports = Vec::new();
+        for export in exports {
+            validate_export(export)?;
+            if !unique_exports.contains(export) {
+                unique_exports.push(export.clone());
+            }
+        }
+
+        create_private_dir(&self.root)?;
+        let _lock = self.lock()?;
+        let dir = self.skill_dir(name);
+        let history = self.history_dir(name);
+        let archived = archived_versions(&history)?;
+        let newest_archived = archived.last().copied().unwrap_or(0);
+
+        let current_files: Vec<PathBuf> = [SKILL_FILE, CODE_FILE]
+            .into_iter()
+            .map(|file| dir.join(file))
+            .filter(|path| path.is_file())
+            .collect();
+        let previous_version = if current_files.is_empty() {
+            None
+        } else {
+            let current = self.current_version(name);
+            let version = match current {
+                Some(version) if !archived.contains(&version) => version,
+                // An unreadable or clashing version number: keep it after the newest one.
+                _ => newest_archived + 1,
+            };
+            let target = history.join(version.to_string());
+            create_private_dir(&target)?;
+            for path in &current_files {
+                if let Some(file) = path.file_name() {
+                    keep_copy(path, &target.join(file))?;
+                }
+            }
+            sync_dir(&target)?;
+            Some(version)
+        };
+        let version = previous_version.unwrap_or(0).max(newest_archived) + 1;
+
+        create_private_dir(&dir)?;
+        let front_matter = FrontMatter {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            version,
+        };
+        write_atomically(&dir.join(CODE_FILE), code.as_bytes())?;
+        write_atomically(
+            &dir.join(SKILL_FILE),
+            render_skill_md(&front_matter, &unique_exports).as_bytes(),
+        )?;
+        sync_dir(&dir)?;
+        Ok(SavedSkill {
+            name: name.to_owned(),
+            version,
+            previous_version,
+        })
+    }
+
+    /// Every skill, sorted by name; folders that are not valid skills are reported beside them.
+    pub fn list(&self) -> Result<SkillListing, SkillError> {
+        let mut listing = SkillListing::default();
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(listing),
+            Err(source) => {
+                return Err(SkillError::Io {
+                    action: "list",
+                    path: self.root.clone(),
+                    source,
+                });
+            }
+        };
+        let mut folders = BTreeMap::new();
+        for entry in entries {
+            let entry = entry.map_err(SkillError::io("list", &self.root))?;
+            let file_name = entry.file_name();
+            // Hidden entries are the store's own (history, lock, temporary files).
+            if file_name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            // `symlink_metadata`: a link to a folder elsewhere is not one of our skills.
+            let is_dir = fs::symlink_metadata(&path).is_ok_and(|metadata| metadata.is_dir());
+            if !is_dir {
+                continue;
+            }
+            folders.insert(file_name.to_string_lossy().into_owned(), path);
+        }
+        for (name, path) in folders {
+            match self.summary(&name) {
+                Ok(summary) => listing.skills.push(summary),
+                Err(error) => listing.problems.push(SkillProblem { path, error }),
+            }
+        }
+        Ok(listing)
+    }
+
+    fn summary(&self, name: &str) -> Result<SkillSummary, SkillError> {
+        validate_name(name)?;
+        let dir = self.skill_dir(name);
+        let (front_matter, _) = read_front_matter(&dir, name)?;
+        let code_path = dir.join(CODE_FILE);
+        if !code_path.is_file() {
+            return Err(SkillError::InvalidSkillFile {
+                path: code_path,
+                line: None,
+                reason: "the skill's code is missing".to_owned(),
+            });
+        }
+        let updated_at = modified(&dir.join(SKILL_FILE)).unwrap_or(SystemTime::UNIX_EPOCH);
+        Ok(SkillSummary {
+            name: front_matter.name,
+            description: front_matter.description,
+            version: front_matter.version,
+            updated_at,
+        })
+    }
+
+    /// The names of the usable skills, sorted.
+    fn names(&self) -> Vec<String> {
+        self.list()
+            .map(|listing| listing.skills.into_iter().map(|skill| skill.name).collect())
+            .unwrap_or_default()
+    }
+
+    fn not_found(&self, name: &str) -> SkillError {
+        SkillError::NotFound {
+            name: name.to_owned(),
+            available: self.names(),
+        }
+    }
+
+    /// The current version of a skill. An unknown name is an error naming the skills there are.
+    pub fn get(&self, name: &str) -> Result<Skill, SkillError> {
+        if validate_name(name).is_err() {
+            return Err(self.not_found(name));
+        }
+        let dir = self.skill_dir(name);
+        if !dir.join(SKILL_FILE).exists() && !dir.join(CODE_FILE).exists() {
+            return Err(self.not_found(name));
+        }
+        read_skill(&dir, name)
+    }
+
+    /// One version of a skill, current or from its history.
+    pub fn get_version(&self, name: &str, version: u32) -> Result<Skill, SkillError> {
+        let versions = self.history(name)?;
+        let Some(entry) = versions.iter().find(|entry| entry.version == version) else {
+            return Err(SkillError::VersionNotFound {
+                name: name.to_owned(),
+                version,
+                available: versions.iter().map(|entry| entry.version).collect(),
+            });
+        };
+        let mut skill = read_skill(&entry.path, name)?;
+        // A file whose front matter predates version numbers says 1; its folder knows better.
+        skill.version = version;
+        Ok(skill)
+    }
+
+    /// Remove a skill by moving its folder into the history, so it can still be read there.
+    pub fn remove(&self, name: &str) -> Result<RemovedSkill, SkillError> {
+        if validate_name(name).is_err() {
+            return Err(self.not_found(name));
+        }
+        let dir = self.skill_dir(name);
+        if !fs::symlink_metadata(&dir).is_ok_and(|metadata| metadata.is_dir()) {
+            return Err(self.not_found(name));
+        }
+        create_private_dir(&self.root)?;
+        let _lock = self.lock()?;
+        let history = self.history_dir(name);
+        let archived = archived_versions(&history)?;
+        let version = match self.current_version(name) {
+            Some(version) if !archived.contains(&version) => version,
+            _ => archived.last().copied().unwrap_or(0) + 1,
+        };
+        create_private_dir(&history)?;
+        let target = history.join(version.to_string());
+        fs::rename(&dir, &target).map_err(SkillError::io("move into the history", &dir))?;
+        sync_dir(&history)?;
+        sync_dir(&self.root)?;
+        Ok(RemovedSkill {
+            name: name.to_owned(),
+            version,
+            history_path: target,
+        })
+    }
+
+    /// Every version of a skill, oldest first: those in `.history`, then the current one (if the
+    /// skill was not removed). An error names the skills there are if it has no versions at all.
+    pub fn history(&self, name: &str) -> Result<Vec<HistoryEntry>, SkillError> {
+        if validate_name(name).is_err() {
+            return Err(self.not_found(name));
+        }
+        let history = self.history_dir(name);
+        let mut entries: Vec<HistoryEntry> = archived_versions(&history)?
+            .into_iter()
+            .map(|version| {
+                let path = history.join(version.to_string());
+                history_entry(&path, name, version, false)
+            })
+            .collect();
+        let dir = self.skill_dir(name);
+        if dir.join(SKILL_FILE).is_file() {
+            let newest = entries.last().map_or(0, |entry| entry.version);
+            let version = self
+                .current_version(name)
+                .filter(|version| *version > newest)
+                .unwrap_or(newest + 1);
+            entries.push(history_entry(&dir, name, version, true));
+        }
+        if entries.is_empty() {
+            return Err(self.not_found(name));
+        }
+        Ok(entries)
+    }
+
+    /// The code of every usable skill by name, for the worker's module loader
+    /// (`import { fn } from './skills/<name>'`).
+    pub fn sources(&self) -> Result<BTreeMap<String, String>, SkillError> {
+        let mut sources = BTreeMap::new();
+        for skill in self.list()?.skills {
+            let path = self.skill_dir(&skill.name).join(CODE_FILE);
+            // A skill removed between the listing and now is simply not there.
+            if let Ok(code) = fs::read_to_string(&path) {
+                sources.insert(skill.name, code);
+            }
+        }
+        Ok(sources)
+    }
+
+    fn current_version(&self, name: &str) -> Option<u32> {
+        read_front_matter(&self.skill_dir(name), name)
+            .ok()
+            .map(|(front_matter, _)| front_matter.version)
+    }
+
+    /// An exclusive lock on the store for the duration of a change.
+    fn lock(&self) -> Result<StoreLock, SkillError> {
+        let path = self.root.join(LOCK_FILE);
+        let file = private_file_options()
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(SkillError::io("open the lock file", &path))?;
+        file.lock().map_err(SkillError::io("lock", &path))?;
+        Ok(StoreLock { file })
+    }
+}
+
+/// Holds the store's lock until dropped.
+struct StoreLock {
+    file: File,
+}
+
+impl Drop for StoreLock {
+    fn drop(&mut self) {
+        // Closing the file releases the lock anyway; unlocking first just makes it prompt.
+        let _ = self.file.unlock();
+    }
+}
+
+fn read_front_matter(dir: &Path, name: &str) -> Result<(FrontMatter, String), SkillError> {
+    let path = dir.join(SKILL_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Err(SkillError::InvalidSkillFile {
+                path,
+                line: None,
+                reason: "the skill has no SKILL.md".to_owned(),
+            });
+        }
+        Err(source) => {
+            return Err(SkillError::Io {
+                action: "read",
+                path,
+                source,
+            });
+        }
+    };
+    let front_matter = parse_skill_md(&path, &text)?;
+    if front_matter.name != name {
+        return Err(SkillError::InvalidSkillFile {
+            path,
+            line: None,
+            reason: format!(
+                "the front matter names the skill `{}` but its folder is `{name}`; the two must be the same",
+                front_matter.name
+            ),
+        });
+    }
+    Ok((front_matter, text))
+}
+
+fn read_skill(dir: &Path, name: &str) -> Result<Skill, SkillError> {
+    let (front_matter, skill_md) = read_front_matter(dir, name)?;
+    let code_path = dir.join(CODE_FILE);
+    let code = fs::read_to_string(&code_path).map_err(SkillError::io("read", &code_path))?;
+    Ok(Skill {
+        name: front_matter.name,
+        description: front_matter.description,
+        code,
+        skill_md,
+        version: front_matter.version,
+    })
+}
+
+fn history_entry(dir: &Path, name: &str, version: u32, current: bool) -> HistoryEntry {
+    HistoryEntry {
+        version,
+        description: read_front_matter(dir, name)
+            .ok()
+            .map(|(front_matter, _)| front_matter.description),
+        updated_at: modified(&dir.join(SKILL_FILE)),
+        current,
+        path: dir.to_owned(),
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    fs::metadata(path)
+        .and_then(|metadata| metadata.modified())
+        .ok()
+}
+
+/// The version numbers in a skill's history folder, ascending (none if there is no folder).
+fn archived_versions(history: &Path) -> Result<Vec<u32>, SkillError> {
+    let entries = match fs::read_dir(history) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(SkillError::Io {
+                action: "list",
+                path: history.to_owned(),
+                source,
+            });
+        }
+    };
+    let mut versions = BTreeSet::new();
+    for entry in entries {
+        let entry = entry.map_err(SkillError::io("list", history))?;
+        let name = entry.file_name();
+        if let Some(version) = name
+            .to_str()
+            .filter(|name| name.bytes().all(|byte| byte.is_ascii_digit()))
+            .and_then(|name| name.parse::<u32>().ok())
+            .filter(|version| *version >= 1)
+        {
+            versions.insert(version);
+        }
+    }
+    Ok(versions.into_iter().collect())
+}
+
+fn private_file_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), SkillError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(SkillError::io("create the folder", dir))
+}
+
+/// Keep `from` at `to` without a moment where `from` is gone: a hard link, or a copy where the
+/// file system has none.
+fn keep_copy(from: &Path, to: &Path) -> Result<(), SkillError> {
+    match fs::hard_link(from, to) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            // Left by a save that stopped half-way: what is there is the same version.
+            Ok(())
+        }
+        Err(_) => fs::copy(from, to)
+            .map(|_| ())
+            .map_err(SkillError::io("copy into the history", from)),
+    }
+}
+
+/// Write `bytes` to a temporary file beside `path`, flush it to disk, and rename it over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SkillError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = path.with_file_name(format!(
+        ".{file_name}.{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = private_file_options()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+            .map_err(SkillError::io("create", &temporary))?;
+        file.write_all(bytes)
+            .map_err(SkillError::io("write", &temporary))?;
+        file.sync_all()
+            .map_err(SkillError::io("flush to disk", &temporary))?;
+        fs::rename(&temporary, path).map_err(SkillError::io("rename into place", path))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// Flush a folder's entries (new names, renames) to disk.
+fn sync_dir(dir: &Path) -> Result<(), SkillError> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|folder| folder.sync_all())
+            .map_err(SkillError::io("flush to disk", dir))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exports(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    fn store() -> (tempfile::TempDir, SkillStore) {
+        let scratch = tempfile::tempdir().unwrap();
+        let store = SkillStore::open(scratch.path()).unwrap();
+        (scratch, store)
+    }
+
+    const CODE_V1: &str = "export function toCsv(rows: string[][]) { return rows.join('\\n'); }\n";
+    const CODE_V2: &str = "export function toCsv(rows: string[][]) { return rows.map(r => r.join(',')).join('\\n'); }\n";
+
+    #[test]
+    fn opening_creates_nothing() {
+        let (scratch, store) = store();
+        assert_eq!(store.root(), scratch.path().join("skills"));
+        assert!(!store.root().exists());
+        let listing = store.list().unwrap();
+        assert!(listing.skills.is_empty() && listing.problems.is_empty());
+        assert!(store.sources().unwrap().is_empty());
+    }
+
+    #[test]
+    fn open_refuses_a_file_in_place_of_the_folder() {
+        let scratch = tempfile::tempdir().unwrap();
+        fs::write(scratch.path().join("skills"), "").unwrap();
+        let error = SkillStore::open(scratch.path()).unwrap_err();
+        assert!(error.to_string().contains("it is not a folder"), "{error}");
+    }
+
+    #[test]
+    fn saves_reads_and_lists_a_skill() {
+        let (_scratch, store) = store();
+        let saved = store
+            .save(
+                "to-csv",
+                "Turn rows into CSV",
+                CODE_V1,
+                &exports(&["toCsv", "toCsv"]),
+            )
+            .unwrap();
+        assert_eq!(
+            saved,
+            SavedSkill {
+                name: "to-csv".to_owned(),
+                version: 1,
+                previous_version: None
+            }
+        );
+        let skill = store.get("to-csv").unwrap();
+        assert_eq!(skill.code, CODE_V1);
+        assert_eq!(skill.description, "Turn rows into CSV");
+        assert_eq!(skill.version, 1);
+        assert!(
+            skill
+                .skill_md
+                .contains("import { toCsv } from './skills/to-csv';"),
+            "{}",
+            skill.skill_md
+        );
+        let listing = store.list().unwrap();
+        assert_eq!(listing.skills.len(), 1);
+        assert_eq!(listing.skills[0].name, "to-csv");
+        assert_eq!(listing.skills[0].version, 1);
+        assert!(listing.skills[0].updated_at > SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            store.sources().unwrap(),
+            BTreeMap::from([("to-csv".to_owned(), CODE_V1.to_owned())])
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |path: PathBuf| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(store.root().to_owned()), 0o700);
+            assert_eq!(mode(store.root().join("to-csv/index.ts")), 0o600);
+            assert_eq!(mode(store.root().join("to-csv/SKILL.md")), 0o600);
+        }
+    }
+
+    #[test]
+    fn saving_again_keeps_the_previous_version() {
+        let (_scratch, store) = store();
+        store
+            .save("to-csv", "First", CODE_V1, &exports(&["toCsv"]))
+            .unwrap();
+        let saved = store
+            .save("to-csv", "Second", CODE_V2, &exports(&["toCsv"]))
+            .unwrap();
+        assert_eq!((saved.version, saved.previous_version), (2, Some(1)));
+        let saved = store
+            .save("to-csv", "Third", CODE_V2, &exports(&["toCsv"]))
+            .unwrap();
+        assert_eq!((saved.version, saved.previous_version), (3, Some(2)));
+
+        let archived = store.root().join(".history/to-csv/1");
+        assert_eq!(
+            fs::read_to_string(archived.join("index.ts")).unwrap(),
+            CODE_V1
+        );
+        assert!(
+            fs::read_to_string(archived.join("SKILL.md"))
+                .unwrap()
+                .contains("description: First")
+        );
+        let history = store.history("to-csv").unwrap();
+        let summary: Vec<(u32, Option<&str>, bool)> = history
+            .iter()
+            .map(|entry| (entry.version, entry.description.as_deref(), entry.current))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (1, Some("First"), false),
+                (2, Some("Second"), false),
+                (3, Some("Third"), true)
+            ]
+        );
+        assert_eq!(store.get_version("to-csv", 1).unwrap().code, CODE_V1);
+        assert_eq!(store.get_version("to-csv", 3).unwrap().description, "Third");
+        let error = store.get_version("to-csv", 7).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "skill `to-csv` has no version 7; its versions are 1, 2, 3"
+        );
+        // No temporary files are left behind.
+        let leftovers: Vec<String> = fs::read_dir(store.root().join("to-csv"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn remove_moves_the_skill_into_the_history_and_saving_continues_the_numbers() {
+        let (_scratch, store) = store();
+        store.save("to-csv", "First", CODE_V1, &[]).unwrap();
+        store.save("to-csv", "Second", CODE_V2, &[]).unwrap();
+        let removed = store.remove("to-csv").unwrap();
+        assert_eq!(removed.version, 2);
+        assert_eq!(removed.history_path, store.root().join(".history/to-csv/2"));
+        assert!(!store.root().join("to-csv").exists());
+        assert_eq!(
+            fs::read_to_string(removed.history_path.join("index.ts")).unwrap(),
+            CODE_V2
+        );
+        assert!(store.list().unwrap().skills.is_empty());
+        assert!(matches!(
+            store.get("to-csv"),
+            Err(SkillError::NotFound { .. })
+        ));
+        let versions: Vec<u32> = store
+            .history("to-csv")
+            .unwrap()
+            .iter()
+            .map(|entry| entry.version)
+            .collect();
+        assert_eq!(versions, [1, 2]);
+
+        let saved = store.save("to-csv", "Third", CODE_V1, &[]).unwrap();
+        assert_eq!((saved.version, saved.previous_version), (3, None));
+        assert!(matches!(
+            store.remove("nothing-here"),
+            Err(SkillError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_names_list_the_skills_there_are() {
+        let (_scratch, store) = store();
+        assert_eq!(
+            store.get("missing").unwrap_err().to_string(),
+            "no skill named `missing`; no skills are saved yet"
+        );
+        store.save("beta", "B", CODE_V1, &[]).unwrap();
+        store.save("alpha", "A", CODE_V1, &[]).unwrap();
+        for error in [
+            store.get("missing").unwrap_err(),
+            store.get("../alpha").unwrap_err(),
+            store.remove("missing").unwrap_err(),
+            store.history("missing").unwrap_err(),
+        ] {
+            assert_eq!(
+                error.to_string().split("; ").nth(1),
+                Some("the skills are: alpha, beta"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn save_validates_before_touching_the_disk() {
+        let (_scratch, store) = store();
+        for result in [
+            store.save("Bad Name", "d", CODE_V1, &[]),
+            store.save("index", "d", CODE_V1, &[]),
+            store.save("good", "two\nlines", CODE_V1, &[]),
+            store.save("good", "", CODE_V1, &[]),
+            store.save("good", "d", "  ", &[]),
+            store.save("good", "d", &"x".repeat(256 * 1024 + 1), &[]),
+            store.save("good", "d", CODE_V1, &exports(&["not-an-identifier"])),
+        ] {
+            assert!(result.is_err());
+        }
+        assert!(!store.root().exists());
+    }
+
+    #[test]
+    fn weird_descriptions_survive_the_round_trip() {
+        let (_scratch, store) = store();
+        let description = "---\tnot a fence: \"quoted\" # not a comment";
+        // A tab is a control character: refused.
+        assert!(store.save("weird", description, CODE_V1, &[]).is_err());
+        let description = "--- not a fence: \"quoted\" # not a comment ---";
+        store.save("weird", description, CODE_V1, &[]).unwrap();
+        assert_eq!(store.get("weird").unwrap().description, description);
+        assert_eq!(store.list().unwrap().skills[0].description, description);
+    }
+
+    #[test]
+    fn broken_folders_are_reported_not_fatal() {
+        let (_scratch, store) = store();
+        store.save("good", "Fine", CODE_V1, &[]).unwrap();
+        let root = store.root();
+        fs::create_dir(root.join("no-skill-md")).unwrap();
+        fs::write(root.join("no-skill-md/index.ts"), CODE_V1).unwrap();
+        fs::create_dir(root.join("no-code")).unwrap();
+        fs::write(
+            root.join("no-code/SKILL.md"),
+            "---\nname: no-code\ndescription: d\n---\n",
+        )
+        .unwrap();
+        fs::create_dir(root.join("wrong-name")).unwrap();
+        fs::write(
+            root.join("wrong-name/SKILL.md"),
+            "---\nname: other\ndescription: d\n---\n",
+        )
+        .unwrap();
+        fs::write(root.join("wrong-name/index.ts"), CODE_V1).unwrap();
+        fs::create_dir(root.join("Bad_Folder")).unwrap();
+        fs::write(root.join("stray-file.txt"), "").unwrap();
+
+        let listing = store.list().unwrap();
+        let names: Vec<&str> = listing
+            .skills
+            .iter()
+            .map(|skill| skill.name.as_str())
+            .collect();
+        assert_eq!(names, ["good"]);
+        let problems: Vec<String> = listing
+            .problems
+            .iter()
+            .map(|problem| {
+                format!(
+                    "{}: {}",
+                    problem.path.file_name().unwrap().to_string_lossy(),
+                    problem.error
+                )
+            })
+            .collect();
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert!(
+            problems[0].starts_with("Bad_Folder: invalid skill name"),
+            "{problems:#?}"
+        );
+        assert!(
+            problems[1].contains("the skill's code is missing"),
+            "{problems:#?}"
+        );
+        assert!(
+            problems[2].contains("the skill has no SKILL.md"),
+            "{problems:#?}"
+        );
+        assert!(
+            problems[3].contains("names the skill `other`"),
+            "{problems:#?}"
+        );
+        assert_eq!(store.sources().unwrap().len(), 1);
+
+        // A broken skill can be saved over, and its old files are still kept.
+        let saved = store.save("no-skill-md", "Fixed", CODE_V2, &[]).unwrap();
+        assert_eq!((saved.version, saved.previous_version), (2, Some(1)));
+        assert_eq!(
+            fs::read_to_string(root.join(".history/no-skill-md/1/index.ts")).unwrap(),
+            CODE_V1
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_folders_are_not_skills() {
+        let (scratch, store) = store();
+        store.save("good", "Fine", CODE_V1, &[]).unwrap();
+        let outside = scratch.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, store.root().join("linked")).unwrap();
+        let listing = store.list().unwrap();
+        assert_eq!(listing.skills.len(), 1);
+        assert!(listing.problems.is_empty());
+        assert!(matches!(
+            store.remove("linked"),
+            Err(SkillError::NotFound { .. })
+        ));
+        assert!(outside.exists());
+    }
+
+    #[test]
+    fn concurrent_saves_get_distinct_versions() {
+        let (_scratch, store) = store();
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let store = store.clone();
+                scope.spawn(move || {
+                    for index in 0..5 {
+                        let code = format!("export const value = {thread}{index};\n");
+                        store.save("shared", "Shared", &code, &[]).unwrap();
+                    }
+                });
+            }
+        });
+        let versions: Vec<u32> = store
+            .history("shared")
+            .unwrap()
+            .iter()
+            .map(|entry| entry.version)
+            .collect();
+        assert_eq!(versions, (1..=20).collect::<Vec<u32>>());
+    }
+}
