@@ -123,6 +123,7 @@ impl Access<'_> {
                         code,
                         language: Language::Javascript,
                         timeout_ms: None,
+                        session: None,
                     })
                     .await;
                 if let Some(error) = report.error {

@@ -9,7 +9,7 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-use sluice_gateway::Gateway;
+use sluice_gateway::{Gateway, GatewayOptions};
 use sluice_server::SluiceServer;
 use tokio::sync::watch;
 
@@ -31,7 +31,12 @@ pub(crate) async fn run(
     launcher: &Launcher,
     sizes: &DataSizes,
 ) -> Result<WayRun, DemoError> {
-    let gateway = Gateway::start(config(launcher, sizes), Some(launcher.worker()));
+    let options = GatewayOptions {
+        worker: Some(launcher.worker()),
+        data_dir: None,
+    };
+    let gateway = Gateway::start(config(launcher, sizes), options)
+        .map_err(|error| DemoError::Mcp(format!("the gateway did not start: {error}")))?;
     gateway.wait_connected(|_| {}).await;
     let outcome = serve_and_run(workflow, &gateway).await;
     gateway.shutdown().await;

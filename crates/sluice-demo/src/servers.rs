@@ -40,10 +40,7 @@ impl Launcher {
 
     /// The worker command for the gateway.
     pub(crate) fn worker(&self) -> WorkerCommand {
-        WorkerCommand {
-            program: self.program.clone(),
-            args: self.worker_args.clone(),
-        }
+        WorkerCommand::new(self.program.clone(), self.worker_args.clone())
     }
 
     /// The full argument list of one demo server.

@@ -5,46 +5,32 @@
 //! only. The gateway enforces the output budget and the tool-call limit itself too, whatever the
 //! worker claims.
 
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::Value;
 use sluice_worker_protocol::{
-    ExecutionError, ExecutionLimits, ExecutionOutcome, FrameDecoder, GatewayMessage, Language,
-    LogLevel, MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION, ToolOutcome, WorkerMessage,
-    decode_worker_message, encode,
+    ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language, LogLevel,
+    PROTOCOL_VERSION, ToolOutcome, WorkerMessage, encode,
 };
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::mpsc;
+use tokio::process::ChildStdin;
 
+use crate::audit::{ExecutionAudit, ToolCallAudit};
 use crate::privacy::{ExecutionPrivacy, POLICY_DENIED, PrivacyState, SharedVault};
 use crate::tool_call::failure;
+use crate::worker::{Launch, WorkerProcess, message_name, write_encoded};
 use crate::{Gateway, Snapshot};
 
 /// Time the engine gets past the wall time to report a timeout itself before the gateway kills it.
 pub const WATCHDOG_GRACE: Duration = Duration::from_millis(1500);
-/// How long a worker may take to start and say it is ready.
-const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// JS stack limit inside the worker.
 const STACK_BYTES: u64 = 1024 * 1024;
 
-/// How to start a worker process: a program and its arguments (for the `sluice` binary, itself
-/// with the hidden `worker` subcommand).
-#[derive(Debug, Clone)]
-pub struct WorkerCommand {
-    /// The program.
-    pub program: PathBuf,
-    /// Its arguments.
-    pub args: Vec<String>,
-}
-
 /// One `execute_code` call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ExecuteRequest {
     /// The agent's code.
     pub code: String,
@@ -52,6 +38,20 @@ pub struct ExecuteRequest {
     pub language: Language,
     /// Wall time asked for; capped by `sluice.execution.maxTimeoutMs`.
     pub timeout_ms: Option<u64>,
+    /// Run in this session of the client (see [`Client::execute`](crate::Client::execute)):
+    /// globals of earlier executions of the session are still there. Ignored by
+    /// [`Gateway::execute`], which always runs fresh.
+    pub session: Option<String>,
+}
+
+impl ExecuteRequest {
+    /// TypeScript `code` with the default time limit, outside any session.
+    pub fn typescript(code: impl Into<String>) -> ExecuteRequest {
+        ExecuteRequest {
+            code: code.into(),
+            ..ExecuteRequest::default()
+        }
+    }
 }
 
 /// What an execution returns: the brief's `execute_code` structured content.
@@ -75,6 +75,8 @@ pub struct ExecutionStats {
     pub duration_ms: u64,
     /// Tool calls made.
     pub tool_calls: u64,
+    /// Tool calls refused by a server's rate limit (`sluice.limits.callsPerSecond`).
+    pub rate_limited_calls: u64,
     /// Bytes of output returned.
     pub output_bytes: u64,
     /// Bytes of output cut by the budget.
@@ -190,22 +192,79 @@ fn execution_error(kind: &str, message: impl Into<String>) -> ExecutionError {
     }
 }
 
+/// Who runs an execution: the client connection and, for a session, its id. Recorded in the
+/// audit log with every execution and tool call.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    /// The client connection (`local` for the CLI and library callers).
+    pub client: Arc<str>,
+    /// The session, when the execution runs in one.
+    pub session: Option<String>,
+}
+
+/// One execution as the gateway runs it.
+pub(crate) struct Run<'a> {
+    pub origin: &'a Origin,
+    pub request: ExecuteRequest,
+    pub vault: &'a SharedVault,
+    /// The session's worker, when it already has one; otherwise a fresh worker is started.
+    pub worker: Option<WorkerProcess>,
+    /// Keep the worker's JavaScript state for the next execution (a session).
+    pub keep_state: bool,
+}
+
+/// Error kinds after which a worker's state is gone (or suspect): its session ends.
+pub(crate) const STATE_LOST_KINDS: &[&str] = &[
+    "Timeout",
+    "OutOfMemory",
+    "WorkerCrashed",
+    "InternalError",
+    "ProtocolError",
+];
+
 impl Gateway {
     /// Run agent code in a fresh worker and report what it did. Personal data is tokenized with a
-    /// vault of this execution only.
+    /// vault of this execution only. The execution belongs to no client connection (it counts
+    /// against no client limit) and is audited as client `local`.
     pub async fn execute(&self, request: ExecuteRequest) -> ExecutionReport {
         let vault = self.new_vault();
         self.execute_with_vault(request, &vault).await
     }
 
-    /// [`execute`](Self::execute) with a vault the caller keeps (for example for a session):
-    /// tokens issued in earlier executions with the same vault resolve in this one.
+    /// [`execute`](Self::execute) with a vault the caller keeps: tokens issued in earlier
+    /// executions with the same vault resolve in this one.
     pub async fn execute_with_vault(
         &self,
         request: ExecuteRequest,
         vault: &SharedVault,
     ) -> ExecutionReport {
+        let origin = Origin {
+            client: Arc::from("local"),
+            session: None,
+        };
+        let run = Run {
+            origin: &origin,
+            request,
+            vault,
+            worker: None,
+            keep_state: false,
+        };
+        self.run(run).await.0
+    }
+
+    /// Run one execution; returns its report and, when `keep_state` and the worker is still
+    /// healthy, the worker for the session's next execution.
+    pub(crate) async fn run(&self, run: Run<'_>) -> (ExecutionReport, Option<WorkerProcess>) {
+        let Run {
+            origin,
+            request,
+            vault,
+            worker,
+            keep_state,
+        } = run;
         let started = Instant::now();
+        let started_at = SystemTime::now();
+        let execution_id = new_execution_id();
         let settings = &self.config().settings.execution;
         let timeout_ms = request
             .timeout_ms
@@ -217,8 +276,7 @@ impl Gateway {
             stack_bytes: STACK_BYTES,
             output_bytes: settings.output_bytes,
             tool_calls: settings.tool_calls,
-            // Protocol v2: no workspace is configured by the gateway yet.
-            workspace_bytes: 0,
+            workspace_bytes: settings.workspace_mb * 1024 * 1024,
         };
         let mut output = Output {
             text: String::new(),
@@ -226,6 +284,7 @@ impl Gateway {
             truncated: 0,
         };
         let mut stats = ExecutionStats::default();
+        let mut limits_hit = Vec::new();
         let privacy = match self.privacy() {
             PrivacyState::Off => Ok(None),
             PrivacyState::On(privacy) => Ok(Some(Arc::new(ExecutionPrivacy::new(
@@ -234,7 +293,10 @@ impl Gateway {
             )))),
             PrivacyState::Broken(problem) => Err(problem.clone()),
         };
-        let (result, error, dropped) = match (&self.inner.worker, privacy.clone()) {
+        let code = request.code.clone();
+        let language = request.language;
+        let mut kept = None;
+        let (result, error, dropped) = match (self.worker_command(), privacy.clone()) {
             (_, Err(problem)) => (
                 Value::Null,
                 Some(execution_error(
@@ -254,21 +316,44 @@ impl Gateway {
                 0,
             ),
             (Some(command), Ok(privacy)) => {
-                let snapshot = self.snapshot().await;
-                match self
-                    .run_worker(
-                        command,
-                        snapshot,
-                        privacy,
-                        request,
-                        limits,
-                        &mut output,
-                        &mut stats,
-                    )
-                    .await
-                {
-                    Ok((result, dropped)) => (result, None, dropped),
-                    Err((error, dropped)) => (Value::Null, Some(error), dropped),
+                let worker = match worker {
+                    Some(worker) => Ok(worker),
+                    None => {
+                        WorkerProcess::spawn(command, &self.launch(keep_state, timeout_ms)).await
+                    }
+                };
+                match worker {
+                    Err(problem) => (
+                        Value::Null,
+                        Some(execution_error("WorkerCrashed", problem)),
+                        0,
+                    ),
+                    Ok(mut worker) => {
+                        let execution = WorkerExecution {
+                            origin,
+                            execution_id: &execution_id,
+                            request,
+                            limits,
+                            privacy,
+                            keep_state,
+                        };
+                        let outcome = self
+                            .serve_worker(&mut worker, execution, &mut output, &mut stats)
+                            .await;
+                        let (result, error, dropped) = match outcome {
+                            Ok((result, dropped)) => (result, None, dropped),
+                            Err((error, dropped)) => (Value::Null, Some(error), dropped),
+                        };
+                        let healthy = error
+                            .as_ref()
+                            .is_none_or(|error| !STATE_LOST_KINDS.contains(&error.kind.as_str()));
+                        if keep_state && healthy {
+                            kept = Some(worker);
+                        } else {
+                            worker.stop().await;
+                        }
+                        (result, error, dropped)
+                    }
                 }
             }
         };
@@ -303,6 +388,17 @@ impl Gateway {
         stats.output_bytes = shown;
         stats.output_truncated_bytes = truncated;
         stats.duration_ms = started.elapsed().as_millis() as u64;
+        if let Some(error) = &error
+            && let Some(limit) = limit_of_error(&error.kind)
+        {
+            limits_hit.push(limit.to_owned());
+        }
+        if truncated > 0 {
+            limits_hit.push("output_bytes".to_owned());
+        }
+        if stats.rate_limited_calls > 0 {
+            limits_hit.push("rate".to_owned());
+        }
         let mut report = ExecutionReport {
             output: text,
             result,
@@ -312,76 +408,55 @@ impl Gateway {
         let returned = report.to_text();
         report.stats.result_bytes = returned.len() as u64;
         report.stats.result_tokens = sluice_tokens::count(&returned) as u64;
-        report
+        self.audit().execution(ExecutionAudit {
+            execution_id: &execution_id,
+            origin,
+            started_at,
+            code: &code,
+            language,
+            report: &report,
+            limits_hit,
+        });
+        (report, kept)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn run_worker(
+    /// The OS limits of a new worker.
+    pub(crate) fn launch(&self, session: bool, timeout_ms: u64) -> Launch {
+        let settings = &self.config().settings.execution;
+        // One execution: its wall time is a bound on its CPU time too (plus start-up). A session
+        // worker lives for many executions: it gets one hour of CPU in all.
+        let cpu_seconds = if session {
+            SESSION_CPU_SECONDS
+        } else {
+            timeout_ms.div_ceil(1000) + 2
+        };
+        Launch {
+            workspace: self.workspace_dir().map(Path::to_path_buf),
+            memory_mb: settings.memory_mb,
+            cpu_seconds,
+            file_size_mb: settings.workspace_mb,
+        }
+    }
+
+    /// Send one `Execute` to `worker` and serve it until `Done`, the watchdog or a broken
+    /// channel. The worker is killed on every path that leaves it in an unknown state.
+    async fn serve_worker(
         &self,
-        command: &WorkerCommand,
-        snapshot: Arc<Snapshot>,
-        privacy: Option<Arc<ExecutionPrivacy>>,
-        request: ExecuteRequest,
-        limits: ExecutionLimits,
+        worker: &mut WorkerProcess,
+        execution: WorkerExecution<'_>,
         output: &mut Output,
         stats: &mut ExecutionStats,
     ) -> Result<(Value, u64), (ExecutionError, u64)> {
+        let WorkerExecution {
+            origin,
+            execution_id,
+            request,
+            limits,
+            privacy,
+            keep_state,
+        } = execution;
         let crash = |message: String| (execution_error("WorkerCrashed", message), 0);
-        let mut child = Command::new(&command.program)
-            .args(&command.args)
-            .env_clear()
-            .env(
-                "RUST_LOG",
-                std::env::var("SLUICE_WORKER_LOG").unwrap_or_else(|_| "warn".to_owned()),
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|error| {
-                crash(format!(
-                    "could not start a worker ({}): {error}",
-                    command.program.display()
-                ))
-            })?;
-        let (Some(stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            return Err(crash("the worker's pipes were not set up".to_owned()));
-        };
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                tracing::debug!(target: "sluice::worker", "{line}");
-            }
-        });
-        let mut frames = FrameSource::new(stdout);
-
-        // Wait for Ready, then send the code.
-        match tokio::time::timeout(READY_TIMEOUT, frames.next()).await {
-            Ok(Some(Ok(WorkerMessage::Ready { protocol_version })))
-                if protocol_version == PROTOCOL_VERSION => {}
-            Ok(Some(Ok(WorkerMessage::Ready { protocol_version }))) => {
-                return Err(crash(format!(
-                    "the worker speaks protocol {protocol_version}, the gateway {PROTOCOL_VERSION}: rebuild Sluice"
-                )));
-            }
-            Ok(Some(Ok(other))) => {
-                return Err(crash(format!(
-                    "the worker sent {other:?} before it was ready"
-                )));
-            }
-            Ok(Some(Err(problem))) => return Err(crash(problem)),
-            Ok(None) => return Err(crash(exit_description(&mut child, "while starting").await)),
-            Err(_) => {
-                return Err(crash(format!(
-                    "the worker did not start within {} ms",
-                    READY_TIMEOUT.as_millis()
-                )));
-            }
-        }
-        let stdin = Arc::new(tokio::sync::Mutex::new(stdin));
+        let snapshot = self.snapshot().await;
         let call_timeout = Duration::from_millis(self.config().settings.call_timeout_ms);
         let execute = GatewayMessage::Execute {
             protocol_version: PROTOCOL_VERSION,
@@ -389,46 +464,42 @@ impl Gateway {
             language: request.language,
             limits: limits.clone(),
             tools: snapshot.bindings(),
-            // Protocol v2: sessions and skills are not wired in the gateway yet.
-            keep_state: false,
-            skills: std::collections::BTreeMap::new(),
+            keep_state,
+            skills: self.skill_sources(),
         };
         // Written on its own task, under the watchdog's eye (a worker that does not read can
         // block a large frame); the lock is taken first, so no `ToolResult` can come before it.
-        let mut execute_stdin = stdin.clone().lock_owned().await;
-        tokio::spawn(async move {
-            write_frame(&mut execute_stdin, &execute).await;
-        });
+        worker.send_detached(execute).await;
 
         let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
         let calls = Arc::new(CallServer {
             gateway: self.clone(),
             snapshot,
             privacy: privacy.clone(),
-            stdin,
+            stdin: worker.stdin(),
+            origin: origin.clone(),
+            execution_id: execution_id.to_owned(),
             made: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            finished: AtomicBool::new(false),
             direct_texts: std::sync::Mutex::new(DirectTexts::default()),
             limit: limits.tool_calls,
             deadline,
             call_timeout,
         });
-        // Tool calls are started by the reader itself; everything else comes here.
-        let (message_sender, mut messages) = mpsc::channel::<Result<WorkerMessage, String>>(256);
-        let reader = tokio::spawn(read_frames(frames, message_sender, calls.clone()));
         let watchdog = tokio::time::sleep_until((deadline + WATCHDOG_GRACE).into());
         tokio::pin!(watchdog);
         let outcome = loop {
             tokio::select! {
                 () = &mut watchdog => {
-                    let _ = child.start_kill();
+                    worker.kill();
                     break Err((execution_error("Timeout", format!(
                         "the code ran longer than its time limit of {} ms and was stopped; make it do less per execution, or pass a larger timeout_ms",
                         limits.timeout_ms
                     )), 0));
                 }
-                message = messages.recv() => match message {
+                message = worker.next() => match message {
                     Some(Ok(WorkerMessage::ToolCall { call_id, server, tool, arguments })) => {
-                        // The reader starts calls itself and never passes one on; served all the same.
                         calls.start(call_id, server, tool, arguments);
                     }
                     Some(Ok(WorkerMessage::Log { level, text })) => {
@@ -446,24 +517,25 @@ impl Gateway {
                             ExecutionOutcome::Error(error) => Err((error, dropped_output_bytes)),
                         };
                     }
-                    Some(Ok(WorkerMessage::Ready { .. })) => {
-                        let _ = child.start_kill();
-                        break Err(crash("the worker broke protocol (a second Ready)".to_owned()));
-                    }
-                    Some(Ok(WorkerMessage::Checked { .. })) => {
-                        let _ = child.start_kill();
-                        break Err(crash("the worker broke protocol (a Checked without a Check)".to_owned()));
+                    Some(Ok(other)) => {
+                        worker.kill();
+                        break Err(crash(format!(
+                            "the worker broke protocol (a {} during an execution)",
+                            message_name(&other)
+                        )));
                     }
                     Some(Err(problem)) => {
-                        let _ = child.start_kill();
+                        worker.kill();
                         break Err(crash(problem));
                     }
-                    None => break Err(crash(exit_description(&mut child, "during the execution").await)),
+                    None => break Err(crash(worker.exit_description("during the execution").await)),
                 }
             }
         };
+        // Calls still in flight must not answer into the session's next execution.
+        calls.finished.store(true, Ordering::SeqCst);
         stats.tool_calls = calls.made.load(Ordering::Relaxed);
-        reader.abort();
+        stats.rate_limited_calls = calls.rate_limited.load(Ordering::Relaxed);
         let direct_texts = calls
             .direct_texts
             .lock()
@@ -472,11 +544,43 @@ impl Gateway {
         stats.direct_estimate_tokens = tokio::task::spawn_blocking(move || direct_texts.estimate())
             .await
             .unwrap_or_default();
-        // The worker exits when its stdin closes; make sure, and reap it.
-        let _ = child.start_kill();
-        let _ = child.wait().await;
         outcome
     }
+}
+
+/// What [`Gateway::serve_worker`] needs about the execution.
+struct WorkerExecution<'a> {
+    origin: &'a Origin,
+    execution_id: &'a str,
+    request: ExecuteRequest,
+    limits: ExecutionLimits,
+    privacy: Option<Arc<ExecutionPrivacy>>,
+    keep_state: bool,
+}
+
+/// CPU seconds a session's worker gets over its whole life.
+const SESSION_CPU_SECONDS: u64 = 3600;
+
+/// The name of the limit an error kind reports, for the audit log.
+pub(crate) fn limit_of_error(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "Timeout" => "timeout",
+        "OutOfMemory" => "memory",
+        "ToolCallLimit" => "tool_calls",
+        "ConcurrencyLimit" => "concurrent_executions",
+        "ExecutionLimit" => "executions_per_client",
+        "SessionLimit" => "session_executions",
+        _ => return None,
+    })
+}
+
+/// A new execution id: time-ordered, unique within this process and very likely across restarts.
+pub(crate) fn new_execution_id() -> String {
+    let millis = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis())
+        .unwrap_or_default();
+    format!("x{millis:x}-{}", crate::privacy::random_tag())
 }
 
 /// What the tasks serving one execution's tool calls share.
@@ -486,8 +590,15 @@ struct CallServer {
     privacy: Option<Arc<ExecutionPrivacy>>,
     /// The worker's stdin; each task writes its `ToolResult` frame whole while holding it.
     stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
+    origin: Origin,
+    execution_id: String,
     /// Tool calls the worker made, refused ones included.
     made: AtomicU64,
+    /// Calls refused by a server's rate limit.
+    rate_limited: AtomicU64,
+    /// Set when the execution is over: a result that comes later is not written (in a session,
+    /// the worker's next execution could otherwise receive it).
+    finished: AtomicBool,
     /// What plain tool calling would have shown the model, for `direct_estimate_tokens`.
     direct_texts: std::sync::Mutex<DirectTexts>,
     limit: u64,
@@ -497,25 +608,40 @@ struct CallServer {
 
 impl CallServer {
     /// Start serving one `ToolCall` on its own task (calls run concurrently); the task writes the
-    /// result to the worker itself. A call over the limit is refused without being made.
+    /// result to the worker itself and audits the call. A call over the execution's limit or
+    /// the server's rate is refused without being made.
     fn start(self: &Arc<Self>, call_id: u64, server: String, tool: String, arguments: Value) {
         let made = self.made.fetch_add(1, Ordering::Relaxed) + 1;
         let calls = self.clone();
-        if made > self.limit {
+        let started = Instant::now();
+        let refusal = if made > self.limit {
+            Some(failure(
+                "limit",
+                format!(
+                    "the limit of {} tool calls per execution is reached; do the rest in another execution",
+                    self.limit
+                ),
+                false,
+            ))
+        } else if let Err(rate) = self.gateway.rates().try_acquire(&server) {
+            self.rate_limited.fetch_add(1, Ordering::Relaxed);
+            Some(failure(
+                RATE_LIMITED,
+                format!(
+                    "server \"{server}\" accepts at most {rate} calls per second from agent code; \
+                     slow down (the runtime's retry() helper waits and retries)"
+                ),
+                true,
+            ))
+        } else {
+            None
+        };
+        if let Some(outcome) = refusal {
             tokio::spawn(async move {
-                let outcome = failure(
-                    "limit",
-                    format!(
-                        "the limit of {} tool calls per execution is reached",
-                        calls.limit
-                    ),
-                    false,
-                );
-                send_frame(
-                    &calls.stdin,
-                    &GatewayMessage::ToolResult { call_id, outcome },
-                )
-                .await;
+                calls.audit_call(&server, &tool, &arguments, &outcome, started);
+                calls
+                    .answer(GatewayMessage::ToolResult { call_id, outcome })
+                    .await;
             });
             return;
         }
@@ -526,6 +652,7 @@ impl CallServer {
         // The call as the model would have written it; serialized now, counted at the end.
         let written = format!("{tool}{arguments}");
         tokio::spawn(async move {
+            let audited_arguments = arguments.clone();
             let outcome: ToolOutcome = calls
                 .gateway
                 .route_tool_call(
@@ -537,24 +664,61 @@ impl CallServer {
                     calls.call_timeout.min(remaining),
                 )
                 .await;
-            let message = GatewayMessage::ToolResult { call_id, outcome };
-            send_frame(&calls.stdin, &message).await;
-            if let GatewayMessage::ToolResult { outcome, .. } = &message {
-                let shown = match outcome {
-                    ToolOutcome::Ok {
-                        value: Value::String(text),
-                    } => text.clone(),
-                    ToolOutcome::Ok { value } => value.to_string(),
-                    ToolOutcome::Error { message, .. } => message.clone(),
-                };
-                if let Ok(mut texts) = calls.direct_texts.lock() {
-                    texts.push(written);
-                    texts.push(shown);
-                }
+            calls.audit_call(&server, &tool, &audited_arguments, &outcome, started);
+            let shown = match &outcome {
+                ToolOutcome::Ok {
+                    value: Value::String(text),
+                } => text.clone(),
+                ToolOutcome::Ok { value } => value.to_string(),
+                ToolOutcome::Error { message, .. } => message.clone(),
+            };
+            calls
+                .answer(GatewayMessage::ToolResult { call_id, outcome })
+                .await;
+            if let Ok(mut texts) = calls.direct_texts.lock() {
+                texts.push(written);
+                texts.push(shown);
             }
         });
     }
+
+    /// Write a result to the worker, unless the execution is already over.
+    async fn answer(&self, message: GatewayMessage) {
+        let Ok(frame) = encode(&message) else {
+            return;
+        };
+        let mut stdin = self.stdin.lock().await;
+        // Checked under the lock: the next `Execute` is written under it too, after `finished`
+        // was set, so a late result can never follow it.
+        if !self.finished.load(Ordering::SeqCst) {
+            write_encoded(&mut stdin, &frame).await;
+        }
+    }
+
+    /// One audit record for one call. The arguments are recorded as the worker sent them (with
+    /// tokens, never released personal data): their size and hash.
+    fn audit_call(
+        &self,
+        server: &str,
+        tool: &str,
+        arguments: &Value,
+        outcome: &ToolOutcome,
+        started: Instant,
+    ) {
+        self.gateway.audit().tool_call(ToolCallAudit {
+            execution_id: &self.execution_id,
+            origin: &self.origin,
+            server,
+            tool,
+            arguments,
+            outcome,
+            duration: started.elapsed(),
+        });
+    }
 }
+
+/// `ToolError` kind of a call refused by a server's rate limit.
+pub const RATE_LIMITED: &str = "rate_limited";
 
 /// Text that plain tool calling would have put into the model's context, kept for counting once
 /// the execution ends (counting on the call path would slow every call).
@@ -593,110 +757,6 @@ impl DirectTexts {
             (self.uncounted_bytes as f64 * counted as f64 / self.kept_bytes as f64) as u64
         };
         counted + extrapolated
-    }
-}
-
-/// Write one message to the worker as a whole frame. A failed write is not reported here: a
-/// worker that stopped reading is dead or dying, and the frame reader notices that.
-async fn send_frame(stdin: &tokio::sync::Mutex<ChildStdin>, message: &GatewayMessage) {
-    let Ok(frame) = encode(message) else {
-        return;
-    };
-    write_encoded(&mut *stdin.lock().await, &frame).await;
-}
-
-/// [`send_frame`] with the lock already held.
-async fn write_frame(stdin: &mut ChildStdin, message: &GatewayMessage) {
-    if let Ok(frame) = encode(message) {
-        write_encoded(stdin, &frame).await;
-    }
-}
-
-async fn write_encoded(stdin: &mut ChildStdin, frame: &[u8]) {
-    if stdin.write_all(frame).await.is_ok() {
-        let _ = stdin.flush().await;
-    }
-}
-
-/// Frames from the worker's stdout, decoded into typed messages.
-struct FrameSource {
-    stdout: ChildStdout,
-    decoder: FrameDecoder,
-    buffer: Vec<u8>,
-}
-
-impl FrameSource {
-    fn new(stdout: ChildStdout) -> FrameSource {
-        FrameSource {
-            stdout,
-            decoder: FrameDecoder::new(MAX_WORKER_FRAME_BYTES),
-            buffer: vec![0u8; 64 * 1024],
-        }
-    }
-
-    /// The next message; `None` when the stream ended. A bad frame or message is an `Err`, after
-    /// which the source must not be used again.
-    async fn next(&mut self) -> Option<Result<WorkerMessage, String>> {
-        loop {
-            match self.decoder.next_frame() {
-                Ok(Some(body)) => {
-                    return Some(
-                        decode_worker_message(&body)
-                            .map_err(|error| format!("the worker sent a bad message: {error}")),
-                    );
-                }
-                Ok(None) => {}
-                Err(error) => return Some(Err(format!("the worker sent a bad frame: {error}"))),
-            }
-            match self.stdout.read(&mut self.buffer).await {
-                Ok(0) | Err(_) => return None,
-                Ok(count) => self.decoder.push(&self.buffer[..count]),
-            }
-        }
-    }
-}
-
-/// Read the worker's frames: start each tool call as it arrives, pass everything else on. A bad
-/// frame ends the stream with an error message; the caller then kills the worker.
-async fn read_frames(
-    mut frames: FrameSource,
-    sender: mpsc::Sender<Result<WorkerMessage, String>>,
-    calls: Arc<CallServer>,
-) {
-    while let Some(message) = frames.next().await {
-        match message {
-            Ok(WorkerMessage::ToolCall {
-                call_id,
-                server,
-                tool,
-                arguments,
-            }) => calls.start(call_id, server, tool, arguments),
-            other => {
-                let failed = other.is_err();
-                if sender.send(other).await.is_err() || failed {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Why the worker's stream ended: its exit status or the signal that killed it.
-async fn exit_description(child: &mut Child, when: &str) -> String {
-    let status = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
-    match status {
-        Ok(Ok(status)) => {
-            use std::os::unix::process::ExitStatusExt;
-            match (status.code(), status.signal()) {
-                (_, Some(signal)) => format!("the worker was killed by signal {signal} {when}"),
-                (Some(code), _) => format!("the worker exited with code {code} {when}"),
-                _ => format!("the worker ended {when}"),
-            }
-        }
-        _ => {
-            let _ = child.start_kill();
-            format!("the worker closed its channel {when}")
-        }
     }
 }
 

@@ -29,12 +29,19 @@ value) and counted in [`ExecutionStats`].
 */
 #![deny(missing_docs)]
 
+mod audit;
+mod client;
 mod execute;
+mod files;
 mod present;
 mod privacy;
+mod rates;
+mod skills;
 mod snapshot;
 mod tool_call;
+mod worker;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::RwLock;
@@ -44,7 +51,11 @@ use sluice_downstream::{Pool, ServerStatus};
 
 use privacy::PrivacyState;
 
-pub use execute::{ExecuteRequest, ExecutionReport, ExecutionStats, WorkerCommand};
+pub use client::{Client, MAX_SESSION_ID_CHARS};
+pub use files::MAX_READ_BYTES;
+pub use skills::{SaveSkillError, SavedSkill, SkillEntry};
+pub use execute::{ExecuteRequest, ExecutionReport, ExecutionStats, RATE_LIMITED, WATCHDOG_GRACE};
+pub use worker::{SANDBOX_REFUSED_EXIT_CODE, WorkerCommand};
 pub use present::{
     DEFAULT_SEARCH_LIMIT, FileError, FileListing, SearchEntry, SearchError, SearchRequest,
     SearchResponse, Unavailable,
@@ -66,13 +77,57 @@ struct Inner {
     snapshot: RwLock<Arc<Snapshot>>,
     worker: Option<WorkerCommand>,
     privacy: PrivacyState,
+    data_dir: Option<PathBuf>,
+    workspace: Option<PathBuf>,
+    audit: audit::Auditor,
+    rates: rates::RateLimiter,
     refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+/// How to start a [`Gateway`] besides its config.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayOptions {
+    /// How to start worker processes; without it, code execution is unavailable.
+    pub worker: Option<WorkerCommand>,
+    /// The data folder: `workspace/` (agent code's `./workspace/`), `skills/` and `audit/`.
+    /// Without it there is no workspace, no skills and no audit log (embedding and tests).
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A folder under the data folder could not be created.
+    #[error("could not create {path}: {source}; choose another data folder with --data-dir")]
+    DataDir {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The audit log could not be opened.
+    #[error("could not open the audit log: {0}; fix the data folder or set sluice.audit.enabled to false")]
+    Audit(#[from] sluice_audit::AuditError),
+}
+
 impl Gateway {
-    /// Start connecting to every configured server and return at once. `worker` says how to
-    /// start worker processes; without it, code execution is unavailable.
-    pub fn start(config: Config, worker: Option<WorkerCommand>) -> Gateway {
+    /// Start connecting to every configured server and return at once. Fails only when the data
+    /// folder or the audit log cannot be set up.
+    pub fn start(config: Config, options: GatewayOptions) -> Result<Gateway, StartError> {
+        let GatewayOptions { worker, data_dir } = options;
+        let (workspace, audit) = match &data_dir {
+            Some(data_dir) => {
+                let workspace = data_dir.join("workspace");
+                std::fs::create_dir_all(&workspace).map_err(|source| StartError::DataDir {
+                    path: workspace.clone(),
+                    source,
+                })?;
+                let audit = audit::Auditor::open(data_dir, &config.settings.audit)?;
+                (Some(workspace), audit)
+            }
+            None => (None, audit::Auditor::off()),
+        };
+        let rates = rates::RateLimiter::new(&config.settings.limits);
         let pool = Pool::start(&config);
         let privacy = PrivacyState::from_settings(&config.settings.privacy);
         if let PrivacyState::Broken(problem) = &privacy {
@@ -86,6 +141,10 @@ impl Gateway {
                 snapshot: RwLock::new(Arc::new(Snapshot::empty())),
                 worker,
                 privacy,
+                data_dir,
+                workspace,
+                audit,
+                rates,
                 refresher: std::sync::Mutex::new(None),
             }),
         };
@@ -93,7 +152,7 @@ impl Gateway {
         if let Ok(mut slot) = gateway.inner.refresher.lock() {
             *slot = Some(refresher);
         }
-        gateway
+        Ok(gateway)
     }
 
     /// Wait until every server has connected or failed once, calling `on_settled` for each, then
@@ -157,6 +216,28 @@ impl Gateway {
 
     pub(crate) fn privacy(&self) -> &PrivacyState {
         &self.inner.privacy
+    }
+
+    pub(crate) fn worker_command(&self) -> Option<&WorkerCommand> {
+        self.inner.worker.as_ref()
+    }
+
+    /// The data folder, when there is one.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.inner.data_dir.as_deref()
+    }
+
+    /// The workspace folder (`./workspace/` in agent code), when there is a data folder.
+    pub fn workspace_dir(&self) -> Option<&Path> {
+        self.inner.workspace.as_deref()
+    }
+
+    pub(crate) fn audit(&self) -> &audit::Auditor {
+        &self.inner.audit
+    }
+
+    pub(crate) fn rates(&self) -> &rates::RateLimiter {
+        &self.inner.rates
     }
 
     pub(crate) fn pool(&self) -> &Pool {

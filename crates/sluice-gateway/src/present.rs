@@ -5,6 +5,7 @@ use serde::Serialize;
 use sluice_catalog::{Detail, SearchQuery};
 
 use crate::Snapshot;
+use crate::skills::SkillEntry;
 
 /// Default and largest number of search hits.
 pub const DEFAULT_SEARCH_LIMIT: usize = 10;
@@ -57,6 +58,9 @@ pub struct Unavailable {
 pub struct SearchResponse {
     /// Ranked hits.
     pub tools: Vec<SearchEntry>,
+    /// Saved skills that match (see [`Gateway::search`](crate::Gateway::search)).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skills: Vec<SkillEntry>,
     /// Servers whose tools are missing from the catalog right now.
     pub unavailable: Vec<Unavailable>,
 }
@@ -122,7 +126,11 @@ impl Snapshot {
                 reason: status.state.describe(),
             })
             .collect();
-        Ok(SearchResponse { tools, unavailable })
+        Ok(SearchResponse {
+            tools,
+            skills: Vec::new(),
+            unavailable,
+        })
     }
 }
 
@@ -130,7 +138,7 @@ impl SearchResponse {
     /// Compact text for the model's context.
     pub fn to_text(&self, request: &SearchRequest) -> String {
         let mut text = String::new();
-        if self.tools.is_empty() {
+        if self.tools.is_empty() && self.skills.is_empty() {
             text.push_str(&format!(
                 "No tools match \"{}\". Try other words, or list_files(\"servers\") to browse.\n",
                 request.query
@@ -157,6 +165,18 @@ impl SearchResponse {
         }
         if request.detail != Detail::Full && !self.tools.is_empty() {
             text.push_str("Import: import * as x from \"./servers/<server>\"; then await x.<function>({...}).\n");
+        }
+        for skill in &self.skills {
+            if skill.description.is_empty() {
+                text.push_str(&format!("skill {}\n", skill.name));
+            } else {
+                text.push_str(&format!("skill {}: {}\n", skill.name, skill.description));
+            }
+        }
+        if !self.skills.is_empty() {
+            text.push_str(
+                "Skills: read_file(\"skills/<name>/SKILL.md\"), then import { ... } from \"./skills/<name>\".\n",
+            );
         }
         append_unavailable(&mut text, &self.unavailable);
         text
@@ -207,6 +227,20 @@ pub enum FileError {
     IsFolder {
         /// The path asked for.
         path: String,
+    },
+    /// The path leads out of its folder (`..`, or a symlink, which are never followed).
+    #[error("\"{path}\" leads outside its folder (through `..` or a symlink); use a path inside it")]
+    Outside {
+        /// The path asked for.
+        path: String,
+    },
+    /// The file exists but could not be read.
+    #[error("could not read \"{path}\": {reason}")]
+    Unreadable {
+        /// The path asked for.
+        path: String,
+        /// Why.
+        reason: String,
     },
 }
 

@@ -3,7 +3,12 @@ Sluice's own MCP surface: the handful of tools an agent sees instead of hundreds
 
 - `search_tools`: find tools by words, at three levels of detail;
 - `list_files` / `read_file`: browse the generated `servers/<server>/<tool>.ts` tree;
-- `execute_code`: run TypeScript against the tools (only when the gateway can start workers).
+- `execute_code`: run TypeScript against the tools (only when the gateway can start workers),
+  fresh or in a named session whose globals persist;
+- `save_skill`: keep working code as a module later code imports from `./skills/<name>` (only
+  with code execution and a data folder).
+
+Each connection is one [`Client`] of the gateway: its sessions and its limits are its own.
 
 The tool descriptions and the server instructions are kept short on purpose: the agent's whole
 starting context ([`starting_context`]) must stay under 1,000 o200k tokens however many servers sit
@@ -24,7 +29,9 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 use sluice_catalog::Detail;
-use sluice_gateway::{DEFAULT_SEARCH_LIMIT, ExecuteRequest, Gateway, Language, SearchRequest};
+use sluice_gateway::{
+    Client, DEFAULT_SEARCH_LIMIT, ExecuteRequest, Gateway, Language, SearchRequest,
+};
 use tokio::sync::watch;
 
 /// What Sluice tells the agent about itself at `initialize`.
@@ -35,14 +42,22 @@ MCP server tools as a TypeScript API (servers/<server>/<tool>.ts): find them wit
 #[derive(Clone)]
 pub struct SluiceServer {
     gateway: Gateway,
+    /// This connection as the gateway's client: its sessions and limits.
+    client: Client,
     /// Becomes true once the first round of connections has settled.
     ready: watch::Receiver<bool>,
 }
 
 impl SluiceServer {
-    /// Serve `gateway`. Requests that need the catalog wait until `ready` is true.
+    /// Serve `gateway` to one connection. Requests that need the catalog wait until `ready` is
+    /// true. Must be called within a tokio runtime.
     pub fn new(gateway: Gateway, ready: watch::Receiver<bool>) -> Self {
-        Self { gateway, ready }
+        let client = gateway.client("mcp");
+        Self {
+            gateway,
+            client,
+            ready,
+        }
     }
 
     async fn wait_ready(&self) {
@@ -51,7 +66,7 @@ impl SluiceServer {
     }
 }
 
-/// Sluice's tool definitions. `execute_code` is listed only when code can run.
+/// Sluice's tool definitions. `execute_code` and `save_skill` are listed only when code can run.
 pub fn tool_definitions(can_execute: bool) -> Vec<Tool> {
     // Every token here is paid by every conversation: descriptions say only what the names and
     // the instructions do not.
@@ -90,9 +105,23 @@ pub fn tool_definitions(can_execute: bool) -> Vec<Tool> {
                 "properties": {
                     "code": {"type": "string"},
                     "language": {"type": "string", "enum": ["typescript", "javascript"]},
-                    "timeout_ms": {"type": "integer"}
+                    "timeout_ms": {"type": "integer"},
+                    "session": {"type": "string", "description": "Keep globals across calls with the same id."}
                 },
                 "required": ["code"]
+            }),
+        ));
+        tools.push(tool(
+            "save_skill",
+            "Save working code as a reusable module: import from './skills/<name>'.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "description": "kebab-case"},
+                    "description": {"type": "string"},
+                    "code": {"type": "string"}
+                },
+                "required": ["name", "description", "code"]
             }),
         ));
     }
@@ -176,29 +205,32 @@ impl SluiceServer {
             server,
             limit,
         };
-        let snapshot = self.gateway.snapshot().await;
-        let response = snapshot
+        let response = self
+            .gateway
             .search(&request)
+            .await
             .map_err(|error| error.to_string())?;
         Ok(text_result(response.to_text(&request)))
     }
 
     async fn list_files(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
         let path = optional_string(arguments, "path")?.unwrap_or("");
-        let snapshot = self.gateway.snapshot().await;
-        let listing = snapshot
+        let listing = self
+            .gateway
             .list_files(path)
+            .await
             .map_err(|error| error.to_string())?;
         Ok(text_result(listing.to_text()))
     }
 
     async fn read_file(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
         let path = required_string(arguments, "path")?;
-        let snapshot = self.gateway.snapshot().await;
-        let text = snapshot
+        let text = self
+            .gateway
             .read_file(path)
+            .await
             .map_err(|error| error.to_string())?;
-        Ok(text_result(text.to_owned()))
+        Ok(text_result(text))
     }
 
     async fn execute_code(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
@@ -213,12 +245,14 @@ impl SluiceServer {
             }
         };
         let timeout_ms = optional_integer(arguments, "timeout_ms")?;
+        let session = optional_string(arguments, "session")?.map(str::to_owned);
         let report = self
-            .gateway
+            .client
             .execute(ExecuteRequest {
                 code,
                 language,
                 timeout_ms,
+                session,
             })
             .await;
         let text = report.to_text();
@@ -230,6 +264,18 @@ impl SluiceServer {
         };
         result.structured_content = Some(structured);
         Ok(result)
+    }
+
+    async fn save_skill(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
+        let name = required_string(arguments, "name")?;
+        let description = required_string(arguments, "description")?;
+        let code = required_string(arguments, "code")?;
+        let saved = self
+            .gateway
+            .save_skill(name, description, code)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(text_result(saved.to_text()))
     }
 }
 
@@ -263,10 +309,11 @@ impl ServerHandler for SluiceServer {
             "list_files" => self.list_files(&arguments).await,
             "read_file" => self.read_file(&arguments).await,
             "execute_code" if self.gateway.can_execute() => self.execute_code(&arguments).await,
+            "save_skill" if self.gateway.can_execute() => self.save_skill(&arguments).await,
             other => {
                 return Err(ErrorData::invalid_params(
                     format!(
-                        "unknown tool \"{other}\"; Sluice's tools are search_tools, list_files, read_file and execute_code"
+                        "unknown tool \"{other}\"; Sluice's tools are search_tools, list_files, read_file, execute_code and save_skill"
                     ),
                     None,
                 ));

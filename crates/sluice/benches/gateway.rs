@@ -33,7 +33,9 @@ use serde_json::{Map, Value, json};
 use sluice_catalog::{Catalog, ServerTools};
 use sluice_config::Config;
 use sluice_downstream::{Pool, ServerState, ServerStatus};
-use sluice_gateway::{ExecuteRequest, ExecutionReport, Gateway, Language, WorkerCommand};
+use sluice_gateway::{
+    ExecuteRequest, ExecutionReport, Gateway, GatewayOptions, Language, WorkerCommand,
+};
 use sluice_worker_protocol::{
     ExecutionLimits, ExecutionOutcome, GatewayMessage, MAX_GATEWAY_FRAME_BYTES,
     MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION, ToolBinding, ToolOutcome, WorkerMessage,
@@ -493,10 +495,18 @@ fn target_dir() -> PathBuf {
 // Shared set-up.
 
 fn worker_command() -> WorkerCommand {
-    WorkerCommand {
-        program: PathBuf::from(SLUICE_BIN),
-        args: vec!["worker".to_owned()],
-    }
+    WorkerCommand::new(PathBuf::from(SLUICE_BIN), vec!["worker".to_owned()])
+}
+
+/// A gateway with this worker and no data folder (no workspace, skills or audit log).
+fn start_gateway(config: Config, worker: WorkerCommand) -> BenchResult<Gateway> {
+    Ok(Gateway::start(
+        config,
+        GatewayOptions {
+            worker: Some(worker),
+            data_dir: None,
+        },
+    )?)
 }
 
 fn parse_config(config: &Value) -> BenchResult<Config> {
@@ -523,6 +533,7 @@ async fn execute(gateway: &Gateway, code: &str) -> BenchResult<(Duration, Execut
             code: code.to_owned(),
             language: Language::Typescript,
             timeout_ms: Some(120_000),
+            session: None,
         })
         .await;
     let wall = started.elapsed();
@@ -638,21 +649,18 @@ impl FakeSetup {
             "mcpServers": {"fake": {"command": bin.to_string_lossy(), "args": []}},
             "sluice": bench_settings(PARALLEL_CALLS),
         }))?;
-        let gateway = Gateway::start(config.clone(), Some(worker_command()));
-        let protocol_gateway = Gateway::start(
+        let gateway = start_gateway(config.clone(), worker_command())?;
+        let protocol_gateway = start_gateway(
             config.clone(),
-            Some(WorkerCommand {
-                program: std::env::current_exe()?,
-                args: vec![FAKE_WORKER_ARG.to_owned()],
-            }),
-        );
+            WorkerCommand::new(std::env::current_exe()?, vec![FAKE_WORKER_ARG.to_owned()]),
+        )?;
         let mut plain_settings = bench_settings(PARALLEL_CALLS);
         plain_settings["privacy"] = json!({"enabled": false});
         let plain_gateway = match parse_config(&json!({
             "mcpServers": {"fake": {"command": bin.to_string_lossy(), "args": []}},
             "sluice": plain_settings,
         })) {
-            Ok(plain) => Some(Gateway::start(plain, Some(worker_command()))),
+            Ok(plain) => Some(start_gateway(plain, worker_command())?),
             Err(error) => {
                 eprintln!("bench: no privacy-off variant: {error}");
                 None
@@ -892,7 +900,7 @@ fn bare_worker(code: Option<&str>) -> BenchResult<BareRun> {
 
 async fn cold_start(report: &mut Report) -> BenchResult<()> {
     let config = parse_config(&json!({"mcpServers": {}, "sluice": bench_settings(32)}))?;
-    let gateway = Gateway::start(config, Some(worker_command()));
+    let gateway = start_gateway(config, worker_command())?;
     gateway.wait_connected(|_| {}).await;
     let result = cold_start_runs(report, &gateway).await;
     gateway.shutdown().await;

@@ -33,12 +33,13 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
         },
     };
     let config = load_config(&args.global)?;
-    let gateway = start_and_connect(config).await;
+    let gateway = start_and_connect(config, &args.global).await?;
     let report = gateway
         .execute(ExecuteRequest {
             code,
             language,
             timeout_ms: args.timeout_ms,
+            session: None,
         })
         .await;
     gateway.shutdown().await;

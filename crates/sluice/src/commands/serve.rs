@@ -4,16 +4,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use rmcp::ServiceExt;
-use sluice_gateway::Gateway;
 use sluice_server::SluiceServer;
 use tokio::sync::watch;
 
 use crate::cli::ServeArgs;
-use crate::commands::{load_config, report_progress, worker_command};
+use crate::commands::{load_config, report_progress, start_gateway};
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let config = load_config(&args.global)?;
-    let gateway = Gateway::start(config, worker_command());
+    let gateway = start_gateway(config, &args.global)?;
     // Answer `initialize` at once (clients time out) while servers connect; requests that need
     // the catalog wait for the first round to settle.
     let (ready_sender, ready) = watch::channel(false);

@@ -12,7 +12,7 @@ use crate::commands::{load_config, start_and_connect};
 
 pub async fn search(args: SearchArgs) -> Result<ExitCode> {
     let config = load_config(&args.global)?;
-    let gateway = start_and_connect(config).await;
+    let gateway = start_and_connect(config, &args.global).await?;
     let request = SearchRequest {
         query: args.query,
         detail: match args.detail {
@@ -23,8 +23,7 @@ pub async fn search(args: SearchArgs) -> Result<ExitCode> {
         server: args.server,
         limit: args.limit,
     };
-    let snapshot = gateway.snapshot().await;
-    let outcome = snapshot.search(&request);
+    let outcome = gateway.search(&request).await;
     gateway.shutdown().await;
     let response = outcome?;
     let mut stdout = std::io::stdout().lock();
@@ -39,7 +38,7 @@ pub async fn search(args: SearchArgs) -> Result<ExitCode> {
 
 pub async fn tree(args: TreeArgs) -> Result<ExitCode> {
     let config = load_config(&args.global)?;
-    let gateway = start_and_connect(config).await;
+    let gateway = start_and_connect(config, &args.global).await?;
     let snapshot = gateway.snapshot().await;
     gateway.shutdown().await;
     let mut written = 0usize;

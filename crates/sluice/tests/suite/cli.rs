@@ -8,7 +8,7 @@ use sluice_test_support::{McpConfig, fake_server};
 use super::common::write_config;
 
 fn sluice(args: &[&str], config: &std::path::Path) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let output = super::common::sluice_command()
         .args(args)
         .arg("--config")
         .arg(config)

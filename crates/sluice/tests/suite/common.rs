@@ -1,16 +1,44 @@
 //! Helpers shared by the suite.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 use sluice_test_support::{McpConfig, ServerCommand, run_python_client};
 
+/// The data folder of tests that do not care about it: one per test process, under the temp
+/// folder, so no test writes into the user's own data folder.
+pub fn shared_data_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("sluice-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the shared test data folder");
+        dir
+    })
+    .clone()
+}
+
+/// The `sluice` binary with the shared test data folder.
+pub fn sluice_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    command.env("SLUICE_DATA_DIR", shared_data_dir());
+    command
+}
+
 /// `sluice serve --config PATH` as a server command for the Python client.
 pub fn sluice_serve(config: &Path) -> ServerCommand {
+    sluice_serve_with_data(config, &shared_data_dir())
+}
+
+/// `sluice serve --config PATH --data-dir DIR`.
+pub fn sluice_serve_with_data(config: &Path, data_dir: &Path) -> ServerCommand {
     ServerCommand::new(env!("CARGO_BIN_EXE_sluice"))
         .arg("serve")
         .arg("--config")
         .arg(config.to_string_lossy().into_owned())
+        .arg("--data-dir")
+        .arg(data_dir.to_string_lossy().into_owned())
         .env("SLUICE_LOG", "warn")
 }
 

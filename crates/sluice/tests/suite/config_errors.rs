@@ -5,7 +5,7 @@ use std::process::Command;
 fn run_with_config(text: &str) -> (i32, String) {
     let file = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(file.path(), text).expect("write");
-    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let output = super::common::sluice_command()
         .args(["tools", "search", "x", "--config"])
         .arg(file.path())
         .output()
@@ -39,7 +39,7 @@ fn broken_json_gives_line_and_column() {
 
 #[test]
 fn missing_config_says_what_to_do() {
-    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let output = super::common::sluice_command()
         .args(["tools", "search", "x"])
         .current_dir(std::env::temp_dir())
         .env_remove("SLUICE_CONFIG")

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 /// Run `sluice demo ARGS`, returning its exit success, stdout and stderr.
 fn demo(args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let output = super::common::sluice_command()
         .arg("demo")
         .args(args)
         .env("SLUICE_LOG", "warn")

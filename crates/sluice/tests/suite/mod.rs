@@ -1,6 +1,7 @@
 mod cli;
 mod common;
 mod config_errors;
+mod containment;
 mod demo;
 mod downstream_failures;
 mod execution;
@@ -8,4 +9,5 @@ mod http_server;
 mod privacy;
 mod real_servers;
 mod shutdown;
+mod state;
 mod worker_crash;

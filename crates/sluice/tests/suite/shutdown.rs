@@ -46,7 +46,7 @@ fn start_serving() -> (Child, Vec<u32>, tempfile::NamedTempFile) {
         .server("one", &fake_server(&[]))
         .server("two", &fake_server(&["garbage-stdout"]));
     let config = write_config(config, json!({}));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let mut child = super::common::sluice_command()
         .arg("serve")
         .arg("--config")
         .arg(config.path())

@@ -39,7 +39,7 @@ fn killed_worker_is_reported_as_worker_crashed() {
         "console.log('started');\nawait new Promise((resolve) => setTimeout(resolve, 30_000));\n",
     )
     .expect("write script");
-    let mut exec = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let mut exec = super::common::sluice_command()
         .arg("exec")
         .arg("--json")
         .arg("--config")

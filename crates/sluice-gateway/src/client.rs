@@ -1,0 +1,425 @@
+//! Client connections and their sessions.
+//!
+//! A [`Client`] is one MCP connection (the MCP server makes one per connection). It enforces the
+//! per-client limits (`sluice.limits`: executions at once, executions in all) and owns the
+//! client's sessions: an execution with a `session` id runs in that session's worker, which keeps
+//! its JavaScript globals between executions. Sessions belong to the client that created them:
+//! another client using the same id gets its own, separate session.
+//!
+//! A session ends when it has been idle for `sluice.sessions.idleTimeoutMs`, when the client
+//! opens one more than `maxSessions` (the least recently used idle one ends), after
+//! `maxExecutions`, when an execution hits a limit that leaves the worker's state lost (timeout,
+//! memory, crash), and when the client goes away. An execution in an ended session fails with a
+//! clear error only when the end was forced by a limit; a later execution with the same id simply
+//! starts a new, empty session.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::execute::{ExecuteRequest, ExecutionReport, ExecutionStats, Origin, Run};
+use crate::privacy::SharedVault;
+use crate::worker::WorkerProcess;
+use crate::{ExecutionError, Gateway};
+
+/// Longest session id; ids are `[A-Za-z0-9_.-]`.
+pub const MAX_SESSION_ID_CHARS: usize = 64;
+
+/// One client connection. Cheap to clone; the sessions end when the last clone is dropped.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    gateway: Gateway,
+    origin_client: Arc<str>,
+    running: AtomicUsize,
+    executions: AtomicU64,
+    sessions: Mutex<HashMap<String, Arc<Mutex<Session>>>>,
+}
+
+/// One session: its worker (between executions) and its vault.
+struct Session {
+    worker: Option<WorkerProcess>,
+    vault: SharedVault,
+    executions: u64,
+    last_used: Instant,
+    /// Set when the session ended while an execution was waiting for it.
+    ended: bool,
+}
+
+impl Gateway {
+    /// A new client connection named `name` (shown in the audit log with a unique suffix).
+    pub fn client(&self, name: &str) -> Client {
+        let id = format!("{name}-{}", crate::privacy::random_tag());
+        let inner = Arc::new(ClientInner {
+            gateway: self.clone(),
+            origin_client: Arc::from(id.as_str()),
+            running: AtomicUsize::new(0),
+            executions: AtomicU64::new(0),
+            sessions: Mutex::new(HashMap::new()),
+        });
+        let idle = Duration::from_millis(self.config().settings.sessions.idle_timeout_ms);
+        tokio::spawn(evict_idle_sessions(Arc::downgrade(&inner), idle));
+        Client { inner }
+    }
+}
+
+impl Client {
+    /// This client's id as the audit log shows it.
+    pub fn id(&self) -> &str {
+        &self.inner.origin_client
+    }
+
+    /// Run agent code for this client: in the request's session if it names one, else fresh.
+    pub async fn execute(&self, request: ExecuteRequest) -> ExecutionReport {
+        let inner = &self.inner;
+        let limits = &inner.gateway.config().settings.limits;
+        let origin = Origin {
+            client: inner.origin_client.clone(),
+            session: request.session.clone(),
+        };
+        if let Some(session) = &request.session
+            && let Err(message) = check_session_id(session)
+        {
+            return refused(&inner.gateway, &origin, &request, "InvalidSession", message);
+        }
+        let running = inner.running.fetch_add(1, Ordering::SeqCst) + 1;
+        let _running = RunningGuard(&inner.running);
+        if running > limits.concurrent_executions {
+            return refused(
+                &inner.gateway,
+                &origin,
+                &request,
+                "ConcurrencyLimit",
+                format!(
+                    "this client already runs {} executions at once, the limit \
+                     (sluice.limits.concurrentExecutions); wait for one to finish, or do more in \
+                     one execution with Promise.all",
+                    limits.concurrent_executions
+                ),
+            );
+        }
+        let executed = inner.executions.fetch_add(1, Ordering::SeqCst) + 1;
+        if executed > limits.executions_per_client {
+            return refused(
+                &inner.gateway,
+                &origin,
+                &request,
+                "ExecutionLimit",
+                format!(
+                    "this client has run {} executions, the limit of one connection \
+                     (sluice.limits.executionsPerClient); reconnect to start over",
+                    limits.executions_per_client
+                ),
+            );
+        }
+        match request.session.clone() {
+            None => {
+                let vault = inner.gateway.new_vault();
+                let run = Run {
+                    origin: &origin,
+                    request,
+                    vault: &vault,
+                    worker: None,
+                    keep_state: false,
+                };
+                inner.gateway.run(run).await.0
+            }
+            Some(id) => self.execute_in_session(id, origin, request).await,
+        }
+    }
+
+    async fn execute_in_session(
+        &self,
+        id: String,
+        origin: Origin,
+        request: ExecuteRequest,
+    ) -> ExecutionReport {
+        let inner = &self.inner;
+        let gateway = &inner.gateway;
+        let settings = &gateway.config().settings.sessions;
+        let session = match self.session(&id).await {
+            Ok(session) => session,
+            Err(message) => return refused(gateway, &origin, &request, "SessionLimit", message),
+        };
+        let Ok(mut state) = session.clone().try_lock_owned() else {
+            return refused(
+                gateway,
+                &origin,
+                &request,
+                "SessionBusy",
+                format!(
+                    "session \"{id}\" is running another execution; wait for it to finish, or \
+                     use another session id"
+                ),
+            );
+        };
+        if state.ended {
+            // Evicted between the lookup and the lock: start over with a new session.
+            drop(state);
+            return Box::pin(self.execute_in_session(id, origin, request)).await;
+        }
+        if state.executions >= settings.max_executions {
+            state.ended = true;
+            if let Some(worker) = state.worker.take() {
+                worker.stop().await;
+            }
+            self.forget(&id, &session).await;
+            gateway.audit().session(&origin, "ended", Some("max_executions"));
+            return refused(
+                gateway,
+                &origin,
+                &request,
+                "SessionLimit",
+                format!(
+                    "session \"{id}\" has run {} executions, the limit \
+                     (sluice.sessions.maxExecutions), and is now ended; the next execution with \
+                     this id starts a new, empty session",
+                    settings.max_executions
+                ),
+            );
+        }
+        state.executions += 1;
+        state.last_used = Instant::now();
+        let vault = state.vault.clone();
+        let run = Run {
+            origin: &origin,
+            request,
+            vault: &vault,
+            worker: state.worker.take(),
+            keep_state: true,
+        };
+        let (mut report, worker) = gateway.run(run).await;
+        state.last_used = Instant::now();
+        match worker {
+            Some(worker) => state.worker = Some(worker),
+            None => {
+                state.ended = true;
+                self.forget(&id, &session).await;
+                let reason = report
+                    .error
+                    .as_ref()
+                    .map_or("worker_lost", |error| error.kind.as_str());
+                gateway.audit().session(&origin, "ended", Some(reason));
+                if let Some(error) = &mut report.error {
+                    error.message.push_str(&format!(
+                        " [session \"{id}\" ended: its variables are lost; the next execution \
+                         with this id starts a new, empty session]"
+                    ));
+                }
+            }
+        }
+        report
+    }
+
+    /// The session `id`, created if new. Opening one more than `maxSessions` ends the least
+    /// recently used idle session; when all are busy, the new one is refused.
+    async fn session(&self, id: &str) -> Result<Arc<Mutex<Session>>, String> {
+        let inner = &self.inner;
+        let gateway = &inner.gateway;
+        let max_sessions = gateway.config().settings.sessions.max_sessions;
+        let mut sessions = inner.sessions.lock().await;
+        if let Some(session) = sessions.get(id) {
+            return Ok(session.clone());
+        }
+        if sessions.len() >= max_sessions {
+            let mut idle: Vec<(Instant, String)> = sessions
+                .iter()
+                .filter_map(|(id, session)| {
+                    session
+                        .try_lock()
+                        .ok()
+                        .map(|state| (state.last_used, id.clone()))
+                })
+                .collect();
+            idle.sort();
+            let Some((_, oldest)) = idle.into_iter().next() else {
+                return Err(format!(
+                    "this client has {max_sessions} sessions, all running, the limit \
+                     (sluice.sessions.maxSessions); wait for one to finish or reuse a session id"
+                ));
+            };
+            if let Some(evicted) = sessions.remove(&oldest) {
+                end_session(evicted).await;
+                let origin = Origin {
+                    client: inner.origin_client.clone(),
+                    session: Some(oldest),
+                };
+                gateway.audit().session(&origin, "ended", Some("max_sessions"));
+            }
+        }
+        let session = Arc::new(Mutex::new(Session {
+            worker: None,
+            vault: gateway.new_vault(),
+            executions: 0,
+            last_used: Instant::now(),
+            ended: false,
+        }));
+        sessions.insert(id.to_owned(), session.clone());
+        let origin = Origin {
+            client: inner.origin_client.clone(),
+            session: Some(id.to_owned()),
+        };
+        gateway.audit().session(&origin, "created", None);
+        Ok(session)
+    }
+
+    /// Drop `id` from the map if it still maps to `session`.
+    async fn forget(&self, id: &str, session: &Arc<Mutex<Session>>) {
+        let mut sessions = self.inner.sessions.lock().await;
+        if sessions
+            .get(id)
+            .is_some_and(|current| Arc::ptr_eq(current, session))
+        {
+            sessions.remove(id);
+        }
+    }
+
+    /// End one session now (its worker stops). False when there was no such session.
+    pub async fn end_session(&self, id: &str) -> bool {
+        let removed = self.inner.sessions.lock().await.remove(id);
+        match removed {
+            Some(session) => {
+                end_session(session).await;
+                let origin = Origin {
+                    client: self.inner.origin_client.clone(),
+                    session: Some(id.to_owned()),
+                };
+                self.inner
+                    .gateway
+                    .audit()
+                    .session(&origin, "ended", Some("closed"));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The ids of this client's live sessions, sorted.
+    pub async fn sessions(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.inner.sessions.lock().await.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+}
+
+/// Stop a session's worker (waiting for a running execution to finish first) and mark it ended.
+async fn end_session(session: Arc<Mutex<Session>>) {
+    let mut state = session.lock().await;
+    state.ended = true;
+    if let Some(worker) = state.worker.take() {
+        worker.stop().await;
+    }
+}
+
+/// Every so often, end the sessions idle for longer than `idle`. Stops with the client.
+async fn evict_idle_sessions(client: Weak<ClientInner>, idle: Duration) {
+    let period = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(inner) = client.upgrade() else {
+            return;
+        };
+        let expired: Vec<(String, Arc<Mutex<Session>>)> = {
+            let mut sessions = inner.sessions.lock().await;
+            let expired_ids: Vec<String> = sessions
+                .iter()
+                .filter(|(_, session)| {
+                    session
+                        .try_lock()
+                        .is_ok_and(|state| state.last_used.elapsed() >= idle)
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            expired_ids
+                .into_iter()
+                .filter_map(|id| sessions.remove(&id).map(|session| (id, session)))
+                .collect()
+        };
+        for (id, session) in expired {
+            end_session(session).await;
+            let origin = Origin {
+                client: inner.origin_client.clone(),
+                session: Some(id),
+            };
+            inner
+                .gateway
+                .audit()
+                .session(&origin, "ended", Some("idle"));
+        }
+    }
+}
+
+/// Session ids: 1 to 64 of `[A-Za-z0-9_.-]`.
+fn check_session_id(id: &str) -> Result<(), String> {
+    let valid = !id.is_empty()
+        && id.chars().count() <= MAX_SESSION_ID_CHARS
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "session id \"{}\" is not valid: use 1 to {MAX_SESSION_ID_CHARS} letters, digits, \
+             '_', '.' or '-', such as \"leads-import\"",
+            id.chars().take(80).collect::<String>()
+        ))
+    }
+}
+
+/// An execution refused before it ran, reported and audited like any other.
+fn refused(
+    gateway: &Gateway,
+    origin: &Origin,
+    request: &ExecuteRequest,
+    kind: &str,
+    message: String,
+) -> ExecutionReport {
+    let mut report = ExecutionReport {
+        output: String::new(),
+        result: Value::Null,
+        error: Some(ExecutionError {
+            kind: kind.to_owned(),
+            message,
+            line: None,
+            column: None,
+        }),
+        stats: ExecutionStats::default(),
+    };
+    let text = report.to_text();
+    report.stats.result_bytes = text.len() as u64;
+    report.stats.result_tokens = sluice_tokens::count(&text) as u64;
+    gateway.audit().refused(origin, request, &report);
+    report
+}
+
+/// Counts an execution as running for as long as it lives.
+struct RunningGuard<'a>(&'a AtomicUsize);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids() {
+        assert!(check_session_id("leads-import_2.a").is_ok());
+        assert!(check_session_id("").is_err());
+        assert!(check_session_id("../x").is_err());
+        assert!(check_session_id("a b").is_err());
+        assert!(check_session_id(&"a".repeat(65)).is_err());
+        assert!(check_session_id(&"a".repeat(64)).is_ok());
+    }
+}

@@ -1,0 +1,269 @@
+//! `list_files` and `read_file` over everything the agent may browse: the generated API tree,
+//! and, with a data folder, `workspace/` (files agent code wrote) and `skills/` (saved skills).
+//!
+//! The workspace is written by untrusted code, so it is read here as hostile: every path is
+//! resolved with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)` from a
+//! descriptor of the folder, so neither `..`, an absolute path, nor a symlink the code planted
+//! (even one swapped in between a check and a use) can make the gateway read outside it.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustix::fs::{Dir, FileType, Mode, OFlags, ResolveFlags};
+
+use crate::Gateway;
+use crate::present::{FileError, FileListing};
+
+/// Bytes of one file `read_file` returns; the rest is replaced by a notice.
+pub const MAX_READ_BYTES: usize = 64 * 1024;
+
+/// Folders of the data folder the agent can browse, as they appear at the root of the tree.
+const DATA_FOLDERS: [&str; 2] = ["skills", "workspace"];
+
+impl Gateway {
+    /// List a folder: the API tree, `workspace/...` or `skills/...` (`""` is the root).
+    pub async fn list_files(&self, path: &str) -> Result<FileListing, FileError> {
+        let normalized = normalize(path);
+        if let Some((folder, rest)) = self.data_view(&normalized) {
+            let entries = list_beneath(&folder, rest, path)?;
+            return Ok(FileListing {
+                path: normalized,
+                entries,
+                unavailable: Vec::new(),
+            });
+        }
+        let mut listing = self.snapshot().await.list_files(path)?;
+        if listing.path.is_empty() && self.data_dir().is_some() {
+            for folder in DATA_FOLDERS {
+                listing.entries.push(format!("{folder}/"));
+            }
+            listing.entries.sort_by_key(|entry| entry.ends_with('/'));
+        }
+        Ok(listing)
+    }
+
+    /// Read one file: of the API tree, `workspace/...` or `skills/...`. Files over
+    /// [`MAX_READ_BYTES`] are cut with a notice.
+    pub async fn read_file(&self, path: &str) -> Result<String, FileError> {
+        let normalized = normalize(path);
+        if let Some((folder, rest)) = self.data_view(&normalized) {
+            return read_beneath(&folder, rest, path);
+        }
+        self.snapshot()
+            .await
+            .read_file(path)
+            .map(str::to_owned)
+    }
+
+    /// For a path under `workspace/` or `skills/`, the folder on disk and the rest of the path.
+    fn data_view<'a>(&self, normalized: &'a str) -> Option<(std::path::PathBuf, &'a str)> {
+        let data_dir = self.data_dir()?;
+        let (first, rest) = normalized
+            .split_once('/')
+            .unwrap_or((normalized, ""));
+        DATA_FOLDERS
+            .contains(&first)
+            .then(|| (data_dir.join(first), rest))
+    }
+}
+
+/// `./workspace/` and `/workspace` both become `workspace`; `.` becomes the root.
+fn normalize(path: &str) -> String {
+    let trimmed = path.trim();
+    let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
+    let trimmed = trimmed.trim_matches('/');
+    if trimmed == "." {
+        String::new()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// Refuse what can never be beneath the folder before asking the kernel (it would refuse too,
+/// with a less helpful error).
+fn check_relative(rest: &str, asked: &str) -> Result<(), FileError> {
+    let escapes = rest
+        .split('/')
+        .any(|component| component == ".." || component.contains('\0'));
+    if escapes {
+        return Err(FileError::Outside {
+            path: asked.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Open `rest` beneath `folder` (the folder itself when `rest` is empty), never following a
+/// symlink.
+fn open_beneath(
+    folder: &Path,
+    rest: &str,
+    asked: &str,
+    flags: OFlags,
+) -> Result<std::os::fd::OwnedFd, FileError> {
+    check_relative(rest, asked)?;
+    let root = rustix::fs::open(
+        folder,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|error| io_error(asked, error))?;
+    let target = if rest.is_empty() { "." } else { rest };
+    rustix::fs::openat2(
+        &root,
+        target,
+        flags | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|error| match error {
+        rustix::io::Errno::XDEV | rustix::io::Errno::LOOP => FileError::Outside {
+            path: asked.to_owned(),
+        },
+        rustix::io::Errno::NOTDIR => FileError::NotFound {
+            path: asked.to_owned(),
+        },
+        other => io_error(asked, other),
+    })
+}
+
+fn io_error(asked: &str, error: rustix::io::Errno) -> FileError {
+    if error == rustix::io::Errno::NOENT {
+        FileError::NotFound {
+            path: asked.to_owned(),
+        }
+    } else {
+        FileError::Unreadable {
+            path: asked.to_owned(),
+            reason: std::io::Error::from(error).to_string(),
+        }
+    }
+}
+
+fn list_beneath(folder: &Path, rest: &str, asked: &str) -> Result<Vec<String>, FileError> {
+    let directory = open_beneath(folder, rest, asked, OFlags::RDONLY | OFlags::DIRECTORY)?;
+    let entries = Dir::read_from(&directory).map_err(|error| io_error(asked, error))?;
+    let mut files = Vec::new();
+    let mut folders = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|error| io_error(asked, error))?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes()).to_string_lossy();
+        // Hidden entries (`.`, `..`, the skills' `.history`) are not part of the view.
+        if name.starts_with('.') {
+            continue;
+        }
+        match entry.file_type() {
+            FileType::Directory => folders.push(format!("{name}/")),
+            FileType::RegularFile => files.push(name.into_owned()),
+            // Symlinks and devices are shown for what they are, and never followed.
+            FileType::Symlink => files.push(format!("{name} (symlink, not followed)")),
+            _ => {}
+        }
+    }
+    files.sort();
+    folders.sort();
+    files.extend(folders);
+    Ok(files)
+}
+
+fn read_beneath(folder: &Path, rest: &str, asked: &str) -> Result<String, FileError> {
+    if rest.is_empty() {
+        return Err(FileError::IsFolder {
+            path: asked.to_owned(),
+        });
+    }
+    let descriptor = match open_beneath(folder, rest, asked, OFlags::RDONLY) {
+        Ok(descriptor) => descriptor,
+        Err(FileError::Unreadable { .. }) | Err(FileError::NotFound { .. })
+            if open_beneath(folder, rest, asked, OFlags::RDONLY | OFlags::DIRECTORY).is_ok() =>
+        {
+            return Err(FileError::IsFolder {
+                path: asked.to_owned(),
+            });
+        }
+        Err(error) => return Err(error),
+    };
+    let stat = rustix::fs::fstat(&descriptor).map_err(|error| io_error(asked, error))?;
+    if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+        return Err(FileError::IsFolder {
+            path: asked.to_owned(),
+        });
+    }
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return Err(FileError::Unreadable {
+            path: asked.to_owned(),
+            reason: "not a regular file".to_owned(),
+        });
+    }
+    let mut bytes = Vec::new();
+    File::from(descriptor)
+        .take(MAX_READ_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| FileError::Unreadable {
+            path: asked.to_owned(),
+            reason: error.to_string(),
+        })?;
+    let size = u64::try_from(stat.st_size).unwrap_or_default();
+    let cut = bytes.len() > MAX_READ_BYTES;
+    bytes.truncate(MAX_READ_BYTES);
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if cut {
+        text.push_str(&format!(
+            "\n[file cut at {MAX_READ_BYTES} of {size} bytes: read it in code (import * as fs from 'fs/promises') and log only what you need]\n"
+        ));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_lists_beneath_only() {
+        let root = tempfile::tempdir().unwrap();
+        let workspace = root.path().join("workspace");
+        std::fs::create_dir_all(workspace.join("sub")).unwrap();
+        std::fs::write(workspace.join("a.csv"), "x,y\n").unwrap();
+        std::fs::write(root.path().join("secret.txt"), "secret").unwrap();
+        std::os::unix::fs::symlink(root.path().join("secret.txt"), workspace.join("link"))
+            .unwrap();
+        std::os::unix::fs::symlink(root.path(), workspace.join("up")).unwrap();
+
+        assert_eq!(
+            list_beneath(&workspace, "", "workspace").unwrap(),
+            ["a.csv", "link (symlink, not followed)", "up (symlink, not followed)", "sub/"]
+        );
+        assert_eq!(read_beneath(&workspace, "a.csv", "a").unwrap(), "x,y\n");
+        for escape in ["link", "up/secret.txt", "../secret.txt", "sub/../../secret.txt"] {
+            let error = read_beneath(&workspace, escape, escape).unwrap_err();
+            assert!(
+                matches!(error, FileError::Outside { .. }),
+                "{escape}: {error:?}"
+            );
+        }
+        assert!(matches!(
+            list_beneath(&workspace, "up", "up"),
+            Err(FileError::Outside { .. })
+        ));
+        assert!(matches!(
+            read_beneath(&workspace, "sub", "sub"),
+            Err(FileError::IsFolder { .. })
+        ));
+        assert!(matches!(
+            read_beneath(&workspace, "nope", "nope"),
+            Err(FileError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn large_files_are_cut() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("big"), "y".repeat(MAX_READ_BYTES + 10)).unwrap();
+        let text = read_beneath(root.path(), "big", "big").unwrap();
+        assert!(text.contains("[file cut at 65536 of 65546 bytes"), "{}", &text[text.len() - 200..]);
+    }
+}

@@ -1,0 +1,318 @@
+//! One worker process as the gateway sees it: started confined, read as untrusted frames, killed
+//! whenever it misbehaves.
+//!
+//! A worker serves one execution (a fresh worker per `execute_code`) or, for a session, many in
+//! a row. Everything it writes is decoded with a size cap; a bad frame, an early exit or a
+//! missed deadline costs that worker and the execution it was running, never the gateway.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sluice_worker_protocol::{
+    ExecutionError, FrameDecoder, GatewayMessage, Language, MAX_WORKER_FRAME_BYTES,
+    PROTOCOL_VERSION, WorkerMessage, decode_worker_message, encode,
+};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// How long a worker may take to start, confine itself and say it is ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Lines of a worker's stderr kept to explain why it died (a sandbox refusal, a panic).
+const STDERR_TAIL_LINES: usize = 8;
+/// Exit status of `sluice worker` when it refuses to run because confinement failed.
+pub const SANDBOX_REFUSED_EXIT_CODE: i32 = 3;
+
+/// How to start a worker process: a program and its arguments (for the `sluice` binary, itself
+/// with the hidden `worker` subcommand).
+#[derive(Debug, Clone)]
+pub struct WorkerCommand {
+    /// The program.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Confine the worker (the default). `false` passes `--no-sandbox`: the worker then runs
+    /// agent code with the gateway's own rights, for machines without Landlock or user
+    /// namespaces.
+    pub sandbox: bool,
+}
+
+impl WorkerCommand {
+    /// `program` with `args`, confined.
+    pub fn new(program: impl Into<PathBuf>, args: Vec<String>) -> WorkerCommand {
+        WorkerCommand {
+            program: program.into(),
+            args,
+            sandbox: true,
+        }
+    }
+}
+
+/// What one worker process is allowed: the OS limits it applies to itself before it reads any
+/// code (see `sluice-sandbox`).
+#[derive(Debug, Clone)]
+pub(crate) struct Launch {
+    /// The folder it may read and write (`./workspace/` in agent code).
+    pub workspace: Option<PathBuf>,
+    /// The JS heap limit; the address-space limit is derived from it.
+    pub memory_mb: u64,
+    /// CPU seconds for the whole life of the process.
+    pub cpu_seconds: u64,
+    /// Largest file it may write.
+    pub file_size_mb: u64,
+}
+
+impl Launch {
+    fn args(&self, command: &WorkerCommand) -> Vec<String> {
+        let mut args = command.args.clone();
+        if !command.sandbox {
+            args.push("--no-sandbox".to_owned());
+        }
+        if let Some(workspace) = &self.workspace {
+            args.push("--workspace".to_owned());
+            args.push(workspace.display().to_string());
+        }
+        for (flag, value) in [
+            ("--memory-mb", self.memory_mb),
+            ("--cpu-seconds", self.cpu_seconds),
+            ("--file-size-mb", self.file_size_mb),
+            ("--parent-pid", u64::from(std::process::id())),
+        ] {
+            args.push(flag.to_owned());
+            args.push(value.to_string());
+        }
+        args
+    }
+}
+
+/// A started worker that said `Ready`.
+pub(crate) struct WorkerProcess {
+    child: Child,
+    /// Shared with the tasks answering tool calls; each writes a whole frame while holding it.
+    stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
+    frames: FrameSource,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl WorkerProcess {
+    /// Start a worker and wait for its `Ready`. The error says why it could not start, with the
+    /// end of its stderr (where a sandbox refusal is explained).
+    pub(crate) async fn spawn(command: &WorkerCommand, launch: &Launch) -> Result<Self, String> {
+        let mut child = Command::new(&command.program)
+            .args(launch.args(command))
+            .env_clear()
+            .env(
+                "RUST_LOG",
+                std::env::var("SLUICE_WORKER_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|error| {
+                format!(
+                    "could not start a worker ({}): {error}",
+                    command.program.display()
+                )
+            })?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err("the worker's pipes were not set up".to_owned());
+        };
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let tail = stderr_tail.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::debug!(target: "sluice::worker", "{line}");
+                let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
+                if tail.len() == STDERR_TAIL_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        });
+        let mut worker = WorkerProcess {
+            child,
+            stdin: Arc::new(tokio::sync::Mutex::new(stdin)),
+            frames: FrameSource::new(stdout),
+            stderr_tail,
+        };
+        match tokio::time::timeout(READY_TIMEOUT, worker.frames.next()).await {
+            Ok(Some(Ok(WorkerMessage::Ready { protocol_version })))
+                if protocol_version == PROTOCOL_VERSION =>
+            {
+                Ok(worker)
+            }
+            Ok(Some(Ok(WorkerMessage::Ready { protocol_version }))) => Err(format!(
+                "the worker speaks protocol {protocol_version}, the gateway {PROTOCOL_VERSION}: rebuild Sluice"
+            )),
+            Ok(Some(Ok(other))) => Err(format!(
+                "the worker sent {} before it was ready",
+                message_name(&other)
+            )),
+            Ok(Some(Err(problem))) => Err(problem),
+            Ok(None) => Err(worker.exit_description("while starting").await),
+            Err(_) => Err(format!(
+                "the worker did not start within {} ms",
+                READY_TIMEOUT.as_millis()
+            )),
+        }
+    }
+
+    /// The worker's stdin, for tasks that answer tool calls.
+    pub(crate) fn stdin(&self) -> Arc<tokio::sync::Mutex<ChildStdin>> {
+        self.stdin.clone()
+    }
+
+    /// The next message; `None` when the worker closed its output. Cancel-safe: a message is
+    /// never lost when the future is dropped.
+    pub(crate) async fn next(&mut self) -> Option<Result<WorkerMessage, String>> {
+        self.frames.next().await
+    }
+
+    /// Send `message` as one frame, on its own task: a worker that stops reading must not block
+    /// the caller (its watchdog keeps running). The lock is taken before this returns, so no
+    /// other frame can overtake this one.
+    pub(crate) async fn send_detached(&self, message: GatewayMessage) {
+        let mut stdin = self.stdin.clone().lock_owned().await;
+        tokio::spawn(async move {
+            if let Ok(frame) = encode(&message) {
+                write_encoded(&mut stdin, &frame).await;
+            }
+        });
+    }
+
+    /// Ask the worker whether `code` transpiles, and what it exports.
+    pub(crate) async fn check(
+        &mut self,
+        code: String,
+        language: Language,
+        deadline: Duration,
+    ) -> Result<(Option<ExecutionError>, Vec<String>), String> {
+        self.send_detached(GatewayMessage::Check { code, language })
+            .await;
+        match tokio::time::timeout(deadline, self.next()).await {
+            Ok(Some(Ok(WorkerMessage::Checked { error, exports }))) => Ok((error, exports)),
+            Ok(Some(Ok(other))) => Err(format!(
+                "the worker answered a check with {}",
+                message_name(&other)
+            )),
+            Ok(Some(Err(problem))) => Err(problem),
+            Ok(None) => Err(self.exit_description("while checking code").await),
+            Err(_) => Err(format!(
+                "the worker did not check the code within {} ms",
+                deadline.as_millis()
+            )),
+        }
+    }
+
+    /// Kill the worker now (it may already be gone).
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.start_kill();
+    }
+
+    /// Kill and reap.
+    pub(crate) async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
+    }
+
+    /// Why the worker's stream ended: its exit status or the signal that killed it, and the end
+    /// of its stderr when that explains it (a sandbox that could not be set up).
+    pub(crate) async fn exit_description(&mut self, when: &str) -> String {
+        let status = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
+        let mut description = match status {
+            Ok(Ok(status)) => {
+                use std::os::unix::process::ExitStatusExt;
+                match (status.code(), status.signal()) {
+                    (_, Some(signal)) => {
+                        format!("the worker was killed by signal {signal} {when}")
+                    }
+                    (Some(SANDBOX_REFUSED_EXIT_CODE), _) => format!(
+                        "the worker refused to run because its sandbox could not be set up {when}"
+                    ),
+                    (Some(code), _) => format!("the worker exited with code {code} {when}"),
+                    _ => format!("the worker ended {when}"),
+                }
+            }
+            _ => {
+                let _ = self.child.start_kill();
+                format!("the worker closed its channel {when}")
+            }
+        };
+        // Give the stderr reader a moment to catch the last lines.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let tail = self
+            .stderr_tail
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(reason) = tail.iter().rev().find(|line| line.contains("sandbox:")) {
+            description.push_str(": ");
+            description.push_str(reason.trim());
+        }
+        description
+    }
+}
+
+/// The name of a message, for errors (never its content, which may be large or hostile).
+pub(crate) fn message_name(message: &WorkerMessage) -> &'static str {
+    match message {
+        WorkerMessage::Ready { .. } => "Ready",
+        WorkerMessage::ToolCall { .. } => "ToolCall",
+        WorkerMessage::Log { .. } => "Log",
+        WorkerMessage::Done { .. } => "Done",
+        WorkerMessage::Checked { .. } => "Checked",
+    }
+}
+
+/// Write one whole frame. A failed write is not reported here: a worker that stopped reading is
+/// dead or dying, and the frame reader notices that.
+pub(crate) async fn write_encoded(stdin: &mut ChildStdin, frame: &[u8]) {
+    if stdin.write_all(frame).await.is_ok() {
+        let _ = stdin.flush().await;
+    }
+}
+
+/// Frames from the worker's stdout, decoded into typed messages.
+struct FrameSource {
+    stdout: ChildStdout,
+    decoder: FrameDecoder,
+    buffer: Vec<u8>,
+}
+
+impl FrameSource {
+    fn new(stdout: ChildStdout) -> FrameSource {
+        FrameSource {
+            stdout,
+            decoder: FrameDecoder::new(MAX_WORKER_FRAME_BYTES),
+            buffer: vec![0u8; 64 * 1024],
+        }
+    }
+
+    /// The next message; `None` when the stream ended. A bad frame or message is an `Err`, after
+    /// which the source must not be used again. Cancel-safe: bytes are handed to the decoder in
+    /// the same poll that reads them.
+    async fn next(&mut self) -> Option<Result<WorkerMessage, String>> {
+        loop {
+            match self.decoder.next_frame() {
+                Ok(Some(body)) => {
+                    return Some(
+                        decode_worker_message(&body)
+                            .map_err(|error| format!("the worker sent a bad message: {error}")),
+                    );
+                }
+                Ok(None) => {}
+                Err(error) => return Some(Err(format!("the worker sent a bad frame: {error}"))),
+            }
+            match self.stdout.read(&mut self.buffer).await {
+                Ok(0) | Err(_) => return None,
+                Ok(count) => self.decoder.push(&self.buffer[..count]),
+            }
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! Hostile code through `execute_code` on a real `sluice serve` (confined workers), one case of
+//! `shared/design/security-cases.md` after another in one connection: each must be contained
+//! (the effect did not happen), end with a typed error, leave an audit record with the reason,
+//! and leave the gateway serving the next execution. Syscall-level cases (sockets, ptrace,
+//! mknod, io_uring, fork) run under the same confinement in `sluice-sandbox`'s probe tests.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use sluice_test_support::{McpConfig, everything_server, run_python_client};
+
+use super::common::{call, process_parents, sluice_serve_with_data, text, write_config};
+
+fn execute(code: &str) -> Value {
+    call("execute_code", json!({"code": code}))
+}
+
+fn execute_with_timeout(code: &str, timeout_ms: u64) -> Value {
+    call(
+        "execute_code",
+        json!({"code": code, "timeout_ms": timeout_ms}),
+    )
+}
+
+fn error_type(result: &Value) -> String {
+    result["structuredContent"]["error"]["type"]
+        .as_str()
+        .unwrap_or("<none>")
+        .to_owned()
+}
+
+fn error_message(result: &Value) -> String {
+    result["structuredContent"]["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Every record of the audit log under `data_dir`.
+fn audit_records(data_dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(data_dir.join("audit/audit.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("audit lines are JSON"))
+        .collect()
+}
+
+/// The execution record of the execution that ran `code`.
+fn execution_record<'a>(records: &'a [Value], code: &str) -> &'a Value {
+    records
+        .iter()
+        .find(|record| record["kind"] == "execution" && record["code"] == code)
+        .unwrap_or_else(|| panic!("no audit record for {code:?}"))
+}
+
+struct Case {
+    /// What the case is, for failure messages.
+    name: &'static str,
+    code: String,
+    timeout_ms: Option<u64>,
+    /// The error type the execution must end with.
+    error: &'static str,
+    /// Words its message must contain.
+    reason: &'static str,
+    /// A limit the audit record must list, if any.
+    limit: Option<&'static str>,
+}
+
+fn case(name: &'static str, code: &str, error: &'static str, reason: &'static str) -> Case {
+    Case {
+        name,
+        code: code.to_owned(),
+        timeout_ms: None,
+        error,
+        reason,
+        limit: None,
+    }
+}
+
+#[test]
+fn hostile_code_is_contained_typed_audited_and_survived() {
+    let data = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.txt");
+    std::fs::write(&secret, "TOP SECRET").unwrap();
+    let workspace = data.path().join("workspace");
+    std::fs::create_dir_all(&workspace).unwrap();
+    // A symlink planted in the workspace (as a compromised helper might): out to the secret.
+    std::os::unix::fs::symlink(&secret, workspace.join("escape")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), workspace.join("escape-dir")).unwrap();
+
+    let config = write_config(
+        McpConfig::new().server("everything", &everything_server()),
+        json!({
+            "execution": {"memoryMb": 64, "outputBytes": 2048, "toolCalls": 50, "workspaceMb": 1},
+            "limits": {"callsPerSecond": {"everything": 20}}
+        }),
+    );
+    let secret_path = secret.display().to_string();
+    let fs_import = "import * as fs from 'fs/promises';\n";
+    let mut cases = vec![
+        // 1. Reads outside the workspace, through the file API.
+        case(
+            "read ../../etc/passwd",
+            &format!("{fs_import}await fs.readFile('./workspace/../../etc/passwd');"),
+            "RuntimeError",
+            "EACCES",
+        ),
+        case(
+            "read /proc/self/environ",
+            &format!("{fs_import}await fs.readFile('/proc/self/environ');"),
+            "RuntimeError",
+            "EACCES",
+        ),
+        case(
+            "read an absolute path outside",
+            &format!("{fs_import}await fs.readFile({secret_path:?});"),
+            "RuntimeError",
+            "EACCES",
+        ),
+        // 2. A symlink in the workspace pointing out: reading and writing through it fail.
+        case(
+            "read through a planted symlink",
+            &format!("{fs_import}await fs.readFile('./workspace/escape');"),
+            "RuntimeError",
+            "E",
+        ),
+        case(
+            "write through a planted symlink",
+            &format!("{fs_import}await fs.writeFile('./workspace/escape', 'pwned');"),
+            "RuntimeError",
+            "E",
+        ),
+        case(
+            "write through a planted folder symlink",
+            &format!("{fs_import}await fs.writeFile('./workspace/escape-dir/new.txt', 'pwned');"),
+            "RuntimeError",
+            "E",
+        ),
+        // 9. No network API, no remote or host modules.
+        case(
+            "fetch",
+            "await fetch('http://169.254.169.254/latest/meta-data/');",
+            "RuntimeError",
+            "fetch",
+        ),
+        case(
+            "import a URL",
+            "await import('https://example.com/x.js');",
+            "ImportError",
+            "https://example.com/x.js",
+        ),
+        case("import os", "import * as os from 'os';", "ImportError", "os"),
+        case("import std", "import * as std from 'std';", "ImportError", "std"),
+        // 16, 18, 19: loops that poll the interrupt handler end at the time limit.
+        Case {
+            timeout_ms: Some(600),
+            limit: Some("timeout"),
+            ..case("busy loop", "while (true) {}", "Timeout", "600 ms")
+        },
+        Case {
+            timeout_ms: Some(600),
+            limit: Some("timeout"),
+            ..case(
+                "ReDoS",
+                "/^(a+)+$/.test('a'.repeat(40) + '!');",
+                "Timeout",
+                "600 ms",
+            )
+        },
+        Case {
+            timeout_ms: Some(600),
+            limit: Some("timeout"),
+            ..case(
+                "microtask loop",
+                "(async () => { for (;;) await null; })(); await new Promise(() => {});",
+                "Timeout",
+                "600 ms",
+            )
+        },
+        // 17. A C builtin that never polls: the gateway's watchdog kills the worker.
+        Case {
+            timeout_ms: Some(500),
+            limit: Some("timeout"),
+            ..case(
+                "non-polling builtin",
+                "Array.prototype.indexOf.call({ length: 2 ** 32 - 1 }, 1);",
+                "Timeout",
+                "500 ms",
+            )
+        },
+        // 20. Heap bombs.
+        Case {
+            limit: Some("memory"),
+            ..case(
+                "heap bomb",
+                "const a = []; while (true) a.push(new Array(100000).fill('x'));",
+                "OutOfMemory",
+                "",
+            )
+        },
+        Case {
+            limit: Some("memory"),
+            ..case("huge string", "'x'.repeat(2 ** 29);", "OutOfMemory", "")
+        },
+        // 21. Deep recursion and nested JSON.
+        case(
+            "deep recursion",
+            "const f = (n: number): number => f(n + 1) + 1; f(0);",
+            "RuntimeError",
+            "stack",
+        ),
+        case(
+            "nested JSON.parse",
+            "JSON.parse('['.repeat(1_000_000) + ']'.repeat(1_000_000));",
+            "RuntimeError",
+            "",
+        ),
+        // 23. A flood of tool calls: the per-execution cap and the server's rate both bite.
+        Case {
+            limit: Some("tool_calls"),
+            ..case(
+                "tool call flood",
+                "import * as e from './servers/everything';\n\
+                 await Promise.all(Array.from({ length: 100_000 }, () => e.echo({ message: 'x' })));",
+                "ToolError",
+                "",
+            )
+        },
+        // 25. Disk fill: the workspace quota.
+        case(
+            "disk fill",
+            &format!(
+                "{fs_import}const chunk = 'x'.repeat(256 * 1024);\n\
+                 for (let i = 0; i < 100; i++) await fs.appendFile('./workspace/fill.txt', chunk);"
+            ),
+            "RuntimeError",
+            "EDQUOT",
+        ),
+        // 27, 28: the dangerous engine features are gone.
+        case(
+            "SharedArrayBuffer and Atomics",
+            "if (typeof SharedArrayBuffer !== 'undefined' || typeof Atomics !== 'undefined') \
+             console.log('present'); throw new Error('checked');",
+            "RuntimeError",
+            "checked",
+        ),
+        // 34, 35: unknown tools and bad arguments are refused before anything is forwarded.
+        case(
+            "unknown tool",
+            "import { callMCPTool } from './runtime'; await callMCPTool('everything', 'no-such-tool', {});",
+            "ToolError",
+            "no-such-tool",
+        ),
+        case(
+            "arguments violating the schema",
+            "import * as e from './servers/everything'; await e.getSum({ a: 'one', b: 2 } as any);",
+            "ToolError",
+            "field `a`",
+        ),
+    ];
+    // 29, 30, 31 are observations, not errors: checked below from their output.
+    let globals = "console.log(typeof Function('return this')().process, typeof require, \
+                   typeof std, typeof os, typeof SharedArrayBuffer, typeof Atomics);\n\
+                   Object.prototype.polluted = 'yes';";
+    let after_pollution = "console.log(({} as any).polluted === undefined ? 'clean' : 'polluted');";
+    let leaks = format!("{fs_import}try {{ await fs.readFile('./workspace/nope.txt'); }} catch (e) {{ console.log(String(e), e.stack); }}");
+    let alive = "export default 6 * 7;";
+
+    let mut ops: Vec<Value> = Vec::new();
+    for case in &cases {
+        ops.push(match case.timeout_ms {
+            Some(timeout_ms) => execute_with_timeout(&case.code, timeout_ms),
+            None => execute(&case.code),
+        });
+    }
+    ops.push(execute(globals));
+    ops.push(execute(after_pollution));
+    ops.push(execute(&leaks));
+    ops.push(execute(alive));
+    // 6. The gateway's own view of the workspace never follows the planted symlinks either.
+    ops.push(call("read_file", json!({"path": "workspace/escape"})));
+    ops.push(call("list_files", json!({"path": "workspace/escape-dir"})));
+
+    let output = run_python_client(&sluice_serve_with_data(config.path(), data.path()), &json!(ops))
+        .ok();
+    let results = output["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), ops.len(), "{output}");
+    let records = audit_records(data.path());
+
+    for (case, result) in cases.iter_mut().zip(&results) {
+        let name = case.name;
+        assert_eq!(
+            error_type(result),
+            case.error,
+            "{name}: {}",
+            text(result)
+        );
+        assert!(
+            error_message(result).contains(case.reason),
+            "{name}: {:?} lacks {:?}",
+            error_message(result),
+            case.reason
+        );
+        let record = execution_record(&records, &case.code);
+        assert_eq!(record["outcome"], "error", "{name}: {record}");
+        assert_eq!(record["error_kind"], case.error, "{name}: {record}");
+        if let Some(limit) = case.limit {
+            assert!(
+                record["limits_hit"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(limit)),
+                "{name}: {record}"
+            );
+        }
+    }
+    let base = cases.len();
+
+    // Contained: the secret is untouched, nothing was created outside.
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "TOP SECRET");
+    assert!(!outside.path().join("new.txt").exists());
+    for result in &results {
+        assert!(!text(result).contains("TOP SECRET"), "{}", text(result));
+    }
+    // The quota held: the workspace holds at most 1 MiB.
+    let filled = std::fs::metadata(workspace.join("fill.txt"))
+        .map(|metadata| metadata.len())
+        .unwrap_or(0);
+    assert!(filled <= 1024 * 1024, "{filled} bytes");
+    // The flood: at most the cap was forwarded, every call audited with its outcome.
+    let flood_calls = records
+        .iter()
+        .filter(|record| record["kind"] == "tool_call" && record["tool"] == "echo")
+        .count();
+    assert!(flood_calls >= 50, "{flood_calls} tool-call records");
+    let forwarded = records
+        .iter()
+        .filter(|record| {
+            record["kind"] == "tool_call" && record["tool"] == "echo" && record["outcome"] == "ok"
+        })
+        .count();
+    assert!(forwarded <= 50, "{forwarded} calls forwarded");
+    assert!(
+        records.iter().any(|record| record["kind"] == "tool_call"
+            && record["outcome"] == "invalid_arguments"),
+        "no audit record of the refused arguments"
+    );
+
+    // 29: the global object is the sandbox's; no host objects. 30: no pollution carried over.
+    assert_eq!(
+        text(&results[base]),
+        "undefined undefined undefined undefined undefined undefined\n"
+    );
+    assert_eq!(text(&results[base + 1]), "clean\n");
+    // 31: errors name the agent's path, never the host's folders.
+    let leak = text(&results[base + 2]);
+    assert!(leak.contains("ENOENT"), "{leak}");
+    assert!(!leak.contains(&data.path().display().to_string()), "{leak}");
+    assert!(!leak.contains("/home/") && !leak.contains("/root/"), "{leak}");
+    // The gateway still serves.
+    assert_eq!(text(&results[base + 3]), "[result] 42\n");
+    assert!(text(&results[base + 4]).contains("outside"), "{}", text(&results[base + 4]));
+    assert!(text(&results[base + 5]).contains("outside"), "{}", text(&results[base + 5]));
+
+    // 26: no worker outlived its execution (killed ones included).
+    let workers = process_parents()
+        .into_iter()
+        .filter(|(pid, _)| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| cmdline.contains("worker\0") && cmdline.contains(&data.path().display().to_string()))
+        })
+        .count();
+    assert_eq!(workers, 0, "workers left running");
+}
