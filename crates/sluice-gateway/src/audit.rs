@@ -10,13 +10,14 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use sluice_audit::{
-    AuditLog, ExecutionRecord, Record, Rotation, SessionRecord, Timestamp, ToolCallRecord,
-    sha256_hex,
+    AuditLog, ExecutionRecord, Record, ReleaseRecord, Rotation, SessionRecord, Timestamp,
+    ToolCallRecord, sha256_hex,
 };
 use sluice_config::AuditSettings;
 use sluice_worker_protocol::{Language, ToolOutcome};
 
 use crate::execute::{ExecuteRequest, ExecutionReport, Origin};
+use crate::privacy::ReleaseEvent;
 
 /// The gateway's audit log, or nothing when it is off or there is no data folder.
 pub(crate) struct Auditor {
@@ -153,6 +154,24 @@ impl Auditor {
             error,
             duration_us: audit.duration.as_micros() as u64,
         }));
+    }
+
+    /// The personal-data releases of one execution.
+    pub(crate) fn releases(&self, execution_id: &str, origin: &Origin, releases: Vec<ReleaseEvent>) {
+        if self.log.is_none() {
+            return;
+        }
+        for release in releases {
+            self.append(Record::Release(ReleaseRecord {
+                execution_id: execution_id.to_owned(),
+                client: origin.client.to_string(),
+                session: origin.session.clone(),
+                at: Timestamp::now(),
+                token_kind: release.kind,
+                from: release.source,
+                to: release.destination,
+            }));
+        }
     }
 
     pub(crate) fn session(&self, origin: &Origin, event: &str, reason: Option<&str>) {

@@ -377,6 +377,8 @@ impl Gateway {
             None => (result, error),
         };
         if let Some(privacy) = &privacy {
+            self.audit()
+                .releases(&execution_id, origin, privacy.take_releases());
             let counts = privacy.counts();
             stats.pii_tokenized = counts.tokenized;
             stats.pii_untokenized = counts.untokenized;

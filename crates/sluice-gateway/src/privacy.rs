@@ -150,6 +150,16 @@ pub(crate) struct ExecutionPrivacy {
     untokenized: AtomicU64,
     denied: AtomicU64,
     nanos: AtomicU64,
+    /// Every release of this execution (kind, source, destination), for the audit log.
+    releases: Mutex<Vec<ReleaseEvent>>,
+}
+
+/// One personal-data value released into a tool call's arguments (never the value).
+#[derive(Debug, Clone)]
+pub(crate) struct ReleaseEvent {
+    pub kind: String,
+    pub source: String,
+    pub destination: String,
 }
 
 /// What [`ExecutionPrivacy`] counted.
@@ -170,7 +180,13 @@ impl ExecutionPrivacy {
             untokenized: AtomicU64::new(0),
             denied: AtomicU64::new(0),
             nanos: AtomicU64::new(0),
+            releases: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The releases so far, taken out.
+    pub(crate) fn take_releases(&self) -> Vec<ReleaseEvent> {
+        std::mem::take(&mut *self.releases.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     pub(crate) fn counts(&self) -> PrivacyCounts {
@@ -226,6 +242,14 @@ impl ExecutionPrivacy {
                         "personal data released to a tool"
                     );
                 }
+                self.releases
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .extend(releases.iter().map(|release| ReleaseEvent {
+                        kind: release.kind.to_string(),
+                        source: release.origin.to_string(),
+                        destination: release.destination.to_string(),
+                    }));
                 self.untokenized
                     .fetch_add(releases.len() as u64, Ordering::Relaxed);
                 Ok(arguments)

@@ -1,4 +1,4 @@
-//! Finding (building) the `fake-mcp-server` binary of this crate.
+//! Finding (building) the binaries of this crate: `fake-mcp-server` and `fake-worker`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -22,33 +22,45 @@ pub fn fake_server(modes: &[&str]) -> ServerCommand {
     command
 }
 
-/// Path of the `fake-mcp-server` binary, built if needed.
-///
-/// Cargo builds a package's binaries only for that package's own tests, so a test of another
-/// crate cannot count on it being built, or fresh. In order:
-/// 1. `$SLUICE_FAKE_MCP_SERVER`, when set;
-/// 2. the binary beside the running test's build folder (`target/debug/fake-mcp-server`), when
-///    it is newer than the server's source: `cargo test --workspace` has just built it;
-/// 3. else `cargo build -p sluice-test-support --bin fake-mcp-server`, once per test process,
-///    and the path cargo reports (it waits for the build lock if another cargo holds it).
-///
-/// Panics if the build fails.
+/// Path of the `fake-mcp-server` binary, built if needed (see [`crate_binary`]);
+/// `$SLUICE_FAKE_MCP_SERVER` overrides it.
 pub fn fake_server_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| match std::env::var_os("SLUICE_FAKE_MCP_SERVER") {
         Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => fresh_sibling_binary().unwrap_or_else(build_fake_server),
+        _ => crate_binary("fake-mcp-server"),
     })
     .clone()
+}
+
+/// Path of the `fake-worker` binary (a worker that breaks the frame protocol on purpose; see
+/// `src/bin/fake-worker.rs`), built if needed.
+pub fn fake_worker_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| crate_binary("fake-worker")).clone()
+}
+
+/// Path of this crate's binary `name`, built if needed.
+///
+/// Cargo builds a package's binaries only for that package's own tests, so a test of another
+/// crate cannot count on it being built, or fresh. In order:
+/// 1. the binary beside the running test's build folder (`target/debug/<name>`), when it is
+///    newer than its source: `cargo test --workspace` has just built it;
+/// 2. else `cargo build -p sluice-test-support --bin <name>`, and the path cargo reports (it
+///    waits for the build lock if another cargo holds it).
+///
+/// Panics if the build fails.
+pub fn crate_binary(name: &str) -> PathBuf {
+    fresh_sibling_binary(name).unwrap_or_else(|| build_binary(name))
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// `<target>/<profile>/fake-mcp-server` for a test running from `<target>/<profile>/deps/`, if
-/// it was built after the last change to its source.
-fn fresh_sibling_binary() -> Option<PathBuf> {
+/// `<target>/<profile>/<name>` for a test running from `<target>/<profile>/deps/`, if it was
+/// built after the last change to its source.
+fn fresh_sibling_binary(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let deps = exe.parent()?;
     if deps.file_name()? != "deps" {
@@ -56,18 +68,18 @@ fn fresh_sibling_binary() -> Option<PathBuf> {
     }
     let bin = deps
         .parent()?
-        .join(format!("fake-mcp-server{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let built = modified(&bin)?;
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let sources = [
-        crate_dir.join("src").join("bin").join("fake-mcp-server.rs"),
+        crate_dir.join("src").join("bin").join(format!("{name}.rs")),
         crate_dir.join("Cargo.toml"),
     ];
     let newest_source = sources.iter().filter_map(|s| modified(s)).max()?;
     (built >= newest_source).then_some(bin)
 }
 
-fn build_fake_server() -> PathBuf {
+fn build_binary(name: &str) -> PathBuf {
     // Cargo sets CARGO for the tests it runs; it names the same toolchain.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(&cargo)
@@ -77,15 +89,15 @@ fn build_fake_server() -> PathBuf {
             "--package",
             "sluice-test-support",
             "--bin",
-            "fake-mcp-server",
+            name,
             "--message-format=json-render-diagnostics",
         ])
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {cargo:?} to build fake-mcp-server: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {cargo:?} to build {name}: {e}"));
     if !output.status.success() {
         panic!(
-            "building fake-mcp-server failed ({}):\n{}",
+            "building {name} failed ({}):\n{}",
             output.status,
             String::from_utf8_lossy(&output.stderr)
         );
@@ -93,9 +105,9 @@ fn build_fake_server() -> PathBuf {
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|message| message["target"]["name"] == "fake-mcp-server")
+        .filter(|message| message["target"]["name"] == name)
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo built fake-mcp-server but did not report its path"))
+        .unwrap_or_else(|| panic!("cargo built {name} but did not report its path"))
 }
 
 #[cfg(test)]
@@ -105,7 +117,7 @@ mod tests {
     #[test]
     fn cargo_builds_the_fake_server_when_needed() {
         // The fallback other crates hit when their `cargo test -p X` did not build the binary.
-        let bin = build_fake_server();
+        let bin = build_binary("fake-mcp-server");
         assert!(bin.is_file(), "{}", bin.display());
         let status = Command::new(&bin)
             .arg("--help")

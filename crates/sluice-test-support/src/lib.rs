@@ -32,7 +32,7 @@ mod python;
 mod servers;
 
 pub use config::{McpConfig, write_mcp_config};
-pub use fake::{fake_server, fake_server_bin};
+pub use fake::{crate_binary, fake_server, fake_server_bin, fake_worker_bin};
 pub use python::{ClientRun, python_client, python_client_script, run_python_client};
 pub use servers::{
     ServerCommand, everything_server, filesystem_server, git_server, memory_server, test_deps_dir,
