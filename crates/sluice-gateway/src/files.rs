@@ -115,7 +115,7 @@ fn open_beneath(
     rustix::fs::openat2(
         &root,
         target,
-        flags | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        flags | OFlags::CLOEXEC,
         Mode::empty(),
         ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )
@@ -123,8 +123,9 @@ fn open_beneath(
         rustix::io::Errno::XDEV | rustix::io::Errno::LOOP => FileError::Outside {
             path: asked.to_owned(),
         },
-        rustix::io::Errno::NOTDIR => FileError::NotFound {
+        rustix::io::Errno::NOTDIR => FileError::Unreadable {
             path: asked.to_owned(),
+            reason: "not a folder; read it with read_file".to_owned(),
         },
         other => io_error(asked, other),
     })
@@ -175,17 +176,8 @@ fn read_beneath(folder: &Path, rest: &str, asked: &str) -> Result<String, FileEr
             path: asked.to_owned(),
         });
     }
-    let descriptor = match open_beneath(folder, rest, asked, OFlags::RDONLY) {
-        Ok(descriptor) => descriptor,
-        Err(FileError::Unreadable { .. }) | Err(FileError::NotFound { .. })
-            if open_beneath(folder, rest, asked, OFlags::RDONLY | OFlags::DIRECTORY).is_ok() =>
-        {
-            return Err(FileError::IsFolder {
-                path: asked.to_owned(),
-            });
-        }
-        Err(error) => return Err(error),
-    };
+    // A folder opens too (read-only); `fstat` below tells it apart.
+    let descriptor = open_beneath(folder, rest, asked, OFlags::RDONLY)?;
     let stat = rustix::fs::fstat(&descriptor).map_err(|error| io_error(asked, error))?;
     if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
         return Err(FileError::IsFolder {

@@ -69,3 +69,37 @@ fn trusted_crates_never_link_the_js_engine() {
         assert!(forbidden.is_empty(), "{trusted} links {forbidden:?}");
     }
 }
+
+/// The confinement crate (the only one with `unsafe`) is linked by the worker and nothing else
+/// of ours: the binary reaches it only through `sluice-worker`.
+#[test]
+fn only_the_worker_links_the_sandbox() {
+    assert!(
+        linked_packages("sluice-worker")
+            .iter()
+            .any(|name| name == "sluice-sandbox"),
+        "the worker confines itself with sluice-sandbox"
+    );
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut crates: Vec<String> = std::fs::read_dir(&workspace)
+        .expect("read crates/")
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().join("Cargo.toml").is_file())
+        .filter_map(|entry| entry.file_name().to_str().map(str::to_owned))
+        .collect();
+    crates.sort();
+    for name in crates {
+        if ["sluice", "sluice-worker", "sluice-sandbox"].contains(&name.as_str()) {
+            continue;
+        }
+        assert!(
+            !linked_packages(&name)
+                .iter()
+                .any(|package| package == "sluice-sandbox"),
+            "{name} links sluice-sandbox"
+        );
+    }
+    // The binary links it, and only through the worker crate.
+    let direct = std::fs::read_to_string(workspace.join("sluice/Cargo.toml")).expect("read");
+    assert!(!direct.contains("sluice-sandbox"), "the binary must reach the sandbox through sluice-worker");
+}
