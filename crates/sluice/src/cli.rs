@@ -54,6 +54,25 @@ pub enum Command {
     #[command(subcommand)]
     Tools(ToolsCommand),
 
+    /// Show the audit log: every code execution, tool call, release of personal data into a tool
+    /// argument and session event that `sluice serve` and `sluice exec` recorded.
+    ///
+    /// The log is `<data dir>/audit/audit.jsonl` (JSON Lines, rotated into audit.1.jsonl, …),
+    /// read oldest first. One line per record: time (UTC), kind, execution id (as short as still
+    /// tells the shown ones apart, and usable with --execution), what happened (`server.tool
+    /// outcome` for tool calls, the outcome and limits hit for executions) and how long it took.
+    /// Tool arguments and released values are never logged, only their sizes and hashes. Lines
+    /// that do not parse (a torn last line after a crash) are reported on stderr and skipped.
+    Audit(AuditArgs),
+
+    /// List, show and remove saved skills: the TypeScript modules agents save with `save_skill`
+    /// and import as `./skills/<name>`.
+    ///
+    /// Skills live in `<data dir>/skills/<name>/` (SKILL.md and index.ts); every earlier version
+    /// and every removed skill is kept in `<data dir>/skills/.history/<name>/<version>/`.
+    #[command(subcommand)]
+    Skills(SkillsCommand),
+
     /// Run the demo: five everyday workflows, each done for real both ways (plain tool calling
     /// and code mode through Sluice), with an o200k token ledger of what enters the model's
     /// context.
@@ -280,4 +299,110 @@ pub struct TreeArgs {
     /// Folder to write into (created if missing; existing files of the tree are replaced).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    /// Only records of this kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<AuditKindArg>,
+
+    /// Only records from this time on: an RFC 3339 timestamp (2026-04-14T09:30:00Z, or with an
+    /// offset like +02:00) or a time ago (30s, 10m, 2h, 1d, 1w, 1h30m). An execution that was
+    /// still running then counts.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only tool calls to this server, and releases of personal data from or to it.
+    #[arg(long, value_name = "SERVER")]
+    pub server: Option<String>,
+
+    /// Only calls of this tool (its MCP name), and releases from or to it.
+    #[arg(long, value_name = "TOOL")]
+    pub tool: Option<String>,
+
+    /// Only records of this session.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+
+    /// Only records of this execution: its id, or its start as shown in the EXECUTION column.
+    #[arg(long, value_name = "ID")]
+    pub execution: Option<String>,
+
+    /// Only executions and tool calls with this outcome: ok or error for executions; ok,
+    /// tool_error, invalid_arguments, unknown_tool, policy_denied, limit, rate_limited, timeout,
+    /// server_unavailable, … for tool calls.
+    #[arg(long, value_name = "OUTCOME")]
+    pub outcome: Option<String>,
+
+    /// Show the last N matching records; 0 shows them all.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: usize,
+
+    /// Print the records exactly as stored: one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The kinds of audit records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditKindArg {
+    /// One code execution: its code, outcome, limits hit and statistics.
+    Execution,
+    /// One tool call: server, tool, outcome, duration, size and hash of the arguments.
+    #[value(name = "tool_call", alias = "tool-call")]
+    ToolCall,
+    /// A personal-data token resolved into a tool argument: type, source, destination.
+    Release,
+    /// A session created or ended.
+    Session,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SkillsCommand {
+    /// List the saved skills: name, version and description. Folders that are not valid skills
+    /// are reported on stderr.
+    List(SkillsListArgs),
+    /// Show a skill: its SKILL.md (description and how to import it), then its code (index.ts).
+    Show(SkillsShowArgs),
+    /// Remove a skill. Its folder moves into `skills/.history/<name>/<version>/`, so nothing is
+    /// lost; saving the name again continues its version numbers.
+    Remove(SkillsRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SkillsListArgs {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    /// Print JSON: `{"skills": [{name, version, description, updated_at}], "problems": [...]}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SkillsShowArgs {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    /// The skill's name (kebab-case, as listed).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// Print JSON: `{name, version, description, skill_md, code}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SkillsRemoveArgs {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    /// The skill's name (kebab-case, as listed).
+    #[arg(value_name = "NAME")]
+    pub name: String,
 }

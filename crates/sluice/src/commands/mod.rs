@@ -1,9 +1,11 @@
 //! One module per subcommand, plus what they share: finding the config, starting the gateway with
 //! progress on stderr.
 
+pub mod audit;
 pub mod demo;
 pub mod exec;
 pub mod serve;
+pub mod skills;
 pub mod tools;
 pub mod worker;
 
@@ -24,6 +26,8 @@ pub async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Exec(args) => exec::run(args).await,
         Command::Tools(ToolsCommand::Search(args)) => tools::search(args).await,
         Command::Tools(ToolsCommand::Tree(args)) => tools::tree(args).await,
+        Command::Audit(args) => audit::run(args),
+        Command::Skills(command) => skills::run(command),
         Command::Demo(args) => demo::run(args).await,
         Command::Worker => Ok(worker::run()),
     }
@@ -47,7 +51,6 @@ pub fn load_config(options: &GlobalOptions) -> Result<Config> {
 }
 
 /// The data folder: `--data-dir`, `$SLUICE_DATA_DIR`, `$XDG_DATA_HOME/sluice`, `~/.local/share/sluice`.
-#[allow(dead_code)] // used by later commands (workspace, skills, audit)
 pub fn data_dir(options: &GlobalOptions) -> Result<PathBuf> {
     if let Some(dir) = &options.data_dir {
         return Ok(dir.clone());

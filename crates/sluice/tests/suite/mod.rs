@@ -1,3 +1,4 @@
+mod audit_skills_cli;
 mod cli;
 mod common;
 mod config_errors;

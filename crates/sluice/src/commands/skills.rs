@@ -1,0 +1,139 @@
+//! `sluice skills list|show|remove`: the skills saved in the data folder.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use sluice_audit::Timestamp;
+use sluice_skills::{CODE_FILE, SKILL_FILE, SKILLS_DIR, SkillStore};
+
+use crate::cli::{SkillsCommand, SkillsListArgs, SkillsRemoveArgs, SkillsShowArgs};
+use crate::commands::audit::ignore_broken_pipe;
+use crate::commands::data_dir;
+
+pub fn run(command: SkillsCommand) -> Result<ExitCode> {
+    match command {
+        SkillsCommand::List(args) => list(args),
+        SkillsCommand::Show(args) => show(args),
+        SkillsCommand::Remove(args) => remove(args),
+    }
+}
+
+fn open_store(options: &crate::cli::GlobalOptions) -> Result<SkillStore> {
+    let data_dir = data_dir(options)?;
+    SkillStore::open(&data_dir)
+        .with_context(|| format!("cannot open the skills of {}", data_dir.display()))
+}
+
+fn list(args: SkillsListArgs) -> Result<ExitCode> {
+    let store = open_store(&args.global)?;
+    let listing = store.list()?;
+    for problem in &listing.problems {
+        eprintln!("sluice: warning: not a skill: {}", problem.error);
+    }
+    if args.json {
+        let skills: Vec<_> = listing
+            .skills
+            .iter()
+            .map(|skill| {
+                json!({
+                    "name": skill.name,
+                    "version": skill.version,
+                    "description": skill.description,
+                    "updated_at": Timestamp::from(skill.updated_at).to_string(),
+                })
+            })
+            .collect();
+        let problems: Vec<_> = listing
+            .problems
+            .iter()
+            .map(|problem| json!({"path": problem.path, "error": problem.error.to_string()}))
+            .collect();
+        let value = json!({"skills": skills, "problems": problems});
+        return write_json(&value).map(|()| ExitCode::SUCCESS);
+    }
+    if listing.skills.is_empty() {
+        eprintln!(
+            "sluice: no skills in {}: agents save them with the save_skill tool of `sluice serve`",
+            store.root().display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name_width = listing
+        .skills
+        .iter()
+        .map(|skill| skill.name.len())
+        .chain(["NAME".len()])
+        .max()
+        .unwrap_or(0);
+    let written = (|| {
+        let mut stdout = io::stdout().lock();
+        writeln!(stdout, "{:<name_width$}  VERSION  DESCRIPTION", "NAME")?;
+        for skill in &listing.skills {
+            writeln!(
+                stdout,
+                "{:<name_width$}  {:>7}  {}",
+                skill.name, skill.version, skill.description
+            )?;
+        }
+        stdout.flush()
+    })();
+    ignore_broken_pipe(written)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(args: SkillsShowArgs) -> Result<ExitCode> {
+    let store = open_store(&args.global)?;
+    let skill = store.get(&args.name)?;
+    if args.json {
+        let value = json!({
+            "name": skill.name,
+            "version": skill.version,
+            "description": skill.description,
+            "skill_md": skill.skill_md,
+            "code": skill.code,
+        });
+        return write_json(&value).map(|()| ExitCode::SUCCESS);
+    }
+    let written = (|| {
+        let mut stdout = io::stdout().lock();
+        // Headers as `head` prints them for several files; the paths are relative to the data
+        // folder, the way an agent imports the skill.
+        for (file, text) in [(SKILL_FILE, &skill.skill_md), (CODE_FILE, &skill.code)] {
+            writeln!(stdout, "==> {SKILLS_DIR}/{}/{file} <==", skill.name)?;
+            write!(stdout, "{text}")?;
+            if !text.ends_with('\n') {
+                writeln!(stdout)?;
+            }
+            if file == SKILL_FILE {
+                writeln!(stdout)?;
+            }
+        }
+        stdout.flush()
+    })();
+    ignore_broken_pipe(written)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remove(args: SkillsRemoveArgs) -> Result<ExitCode> {
+    let store = open_store(&args.global)?;
+    let removed = store.remove(&args.name)?;
+    eprintln!(
+        "sluice: removed skill `{}` (version {}); its files are kept in {}",
+        removed.name,
+        removed.version,
+        removed.history_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_json(value: &serde_json::Value) -> Result<()> {
+    let written = (|| {
+        let mut stdout = io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, value)?;
+        writeln!(stdout)?;
+        stdout.flush()
+    })();
+    ignore_broken_pipe(written)
+}
