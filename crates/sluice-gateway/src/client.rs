@@ -43,6 +43,21 @@ struct ClientInner {
     sessions: Mutex<HashMap<String, Arc<Mutex<Session>>>>,
 }
 
+impl Drop for ClientInner {
+    /// The connection is gone: its sessions end (their workers are killed as they drop).
+    fn drop(&mut self) {
+        for id in self.sessions.get_mut().keys() {
+            let origin = Origin {
+                client: self.origin_client.clone(),
+                session: Some(id.clone()),
+            };
+            self.gateway
+                .audit()
+                .session(&origin, "ended", Some("client_disconnected"));
+        }
+    }
+}
+
 /// One session: its worker (between executions) and its vault.
 struct Session {
     worker: Option<WorkerProcess>,

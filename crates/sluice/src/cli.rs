@@ -33,6 +33,12 @@ pub struct GlobalOptions {
     /// $XDG_DATA_HOME/sluice, else ~/.local/share/sluice.
     #[arg(long, global = true, value_name = "DIR", env = "SLUICE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// Run agent code WITHOUT the OS sandbox (no Landlock, seccomp, namespaces or rlimits): the
+    /// code then has your user's access to files and network. Only for machines where the
+    /// sandbox cannot be set up (old kernels); Sluice refuses to run code otherwise.
+    #[arg(long, global = true)]
+    pub no_sandbox: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use sluice_config::Config;
 use sluice_downstream::{ServerState, ServerStatus};
-use sluice_gateway::{Gateway, WorkerCommand};
+use sluice_gateway::{Gateway, GatewayOptions, WorkerCommand};
 
 use crate::cli::{Command, GlobalOptions, ToolsCommand};
 
@@ -64,12 +64,19 @@ pub fn data_dir(options: &GlobalOptions) -> Result<PathBuf> {
 }
 
 /// Workers are this same binary under the hidden `worker` subcommand.
-pub fn worker_command() -> Option<WorkerCommand> {
+pub fn worker_command(options: &GlobalOptions) -> Option<WorkerCommand> {
     match std::env::current_exe() {
-        Ok(program) => Some(WorkerCommand {
-            program,
-            args: vec!["worker".to_owned()],
-        }),
+        Ok(program) => {
+            let mut command = WorkerCommand::new(program, vec!["worker".to_owned()]);
+            if options.no_sandbox {
+                eprintln!(
+                    "sluice: WARNING: --no-sandbox: agent code runs WITHOUT confinement, with \
+                     your user's access to files and network"
+                );
+                command.sandbox = false;
+            }
+            Some(command)
+        }
         Err(error) => {
             tracing::warn!("code execution disabled: cannot find the sluice binary: {error}");
             None
@@ -77,11 +84,23 @@ pub fn worker_command() -> Option<WorkerCommand> {
     }
 }
 
+/// Start the gateway with the data folder and worker of `options`.
+pub fn start_gateway(config: Config, options: &GlobalOptions) -> Result<Gateway> {
+    let data_dir = data_dir(options)?;
+    Ok(Gateway::start(
+        config,
+        GatewayOptions {
+            worker: worker_command(options),
+            data_dir: Some(data_dir),
+        },
+    )?)
+}
+
 /// Start the gateway and wait for the first round of connections, reporting each server on stderr.
-pub async fn start_and_connect(config: Config) -> Gateway {
-    let gateway = Gateway::start(config, worker_command());
+pub async fn start_and_connect(config: Config, options: &GlobalOptions) -> Result<Gateway> {
+    let gateway = start_gateway(config, options)?;
     gateway.wait_connected(report_progress(&gateway)).await;
-    gateway
+    Ok(gateway)
 }
 
 /// A progress callback: one stderr line per server as it settles.

@@ -1,6 +1,5 @@
 //! Invalid config: `sluice` refuses to start and names the file, the entry and the field.
 
-use std::process::Command;
 
 fn run_with_config(text: &str) -> (i32, String) {
     let file = tempfile::NamedTempFile::new().expect("temp file");

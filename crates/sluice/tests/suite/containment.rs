@@ -149,8 +149,18 @@ fn hostile_code_is_contained_typed_audited_and_survived() {
             "ImportError",
             "https://example.com/x.js",
         ),
-        case("import os", "import * as os from 'os';", "ImportError", "os"),
-        case("import std", "import * as std from 'std';", "ImportError", "std"),
+        case(
+            "import os",
+            "import * as os from 'os';",
+            "ImportError",
+            "os",
+        ),
+        case(
+            "import std",
+            "import * as std from 'std';",
+            "ImportError",
+            "std",
+        ),
         // 16, 18, 19: loops that poll the interrupt handler end at the time limit.
         Case {
             timeout_ms: Some(600),
@@ -263,7 +273,9 @@ fn hostile_code_is_contained_typed_audited_and_survived() {
                    typeof std, typeof os, typeof SharedArrayBuffer, typeof Atomics);\n\
                    Object.prototype.polluted = 'yes';";
     let after_pollution = "console.log(({} as any).polluted === undefined ? 'clean' : 'polluted');";
-    let leaks = format!("{fs_import}try {{ await fs.readFile('./workspace/nope.txt'); }} catch (e) {{ console.log(String(e), e.stack); }}");
+    let leaks = format!(
+        "{fs_import}try {{ await fs.readFile('./workspace/nope.txt'); }} catch (e) {{ console.log(String(e), e.stack); }}"
+    );
     let alive = "export default 6 * 7;";
 
     let mut ops: Vec<Value> = Vec::new();
@@ -281,20 +293,18 @@ fn hostile_code_is_contained_typed_audited_and_survived() {
     ops.push(call("read_file", json!({"path": "workspace/escape"})));
     ops.push(call("list_files", json!({"path": "workspace/escape-dir"})));
 
-    let output = run_python_client(&sluice_serve_with_data(config.path(), data.path()), &json!(ops))
-        .ok();
+    let output = run_python_client(
+        &sluice_serve_with_data(config.path(), data.path()),
+        &json!(ops),
+    )
+    .ok();
     let results = output["results"].as_array().cloned().unwrap_or_default();
     assert_eq!(results.len(), ops.len(), "{output}");
     let records = audit_records(data.path());
 
     for (case, result) in cases.iter_mut().zip(&results) {
         let name = case.name;
-        assert_eq!(
-            error_type(result),
-            case.error,
-            "{name}: {}",
-            text(result)
-        );
+        assert_eq!(error_type(result), case.error, "{name}: {}", text(result));
         assert!(
             error_message(result).contains(case.reason),
             "{name}: {:?} lacks {:?}",
@@ -356,18 +366,30 @@ fn hostile_code_is_contained_typed_audited_and_survived() {
     let leak = text(&results[base + 2]);
     assert!(leak.contains("ENOENT"), "{leak}");
     assert!(!leak.contains(&data.path().display().to_string()), "{leak}");
-    assert!(!leak.contains("/home/") && !leak.contains("/root/"), "{leak}");
+    assert!(
+        !leak.contains("/home/") && !leak.contains("/root/"),
+        "{leak}"
+    );
     // The gateway still serves.
     assert_eq!(text(&results[base + 3]), "[result] 42\n");
-    assert!(text(&results[base + 4]).contains("outside"), "{}", text(&results[base + 4]));
-    assert!(text(&results[base + 5]).contains("outside"), "{}", text(&results[base + 5]));
+    assert!(
+        text(&results[base + 4]).contains("outside"),
+        "{}",
+        text(&results[base + 4])
+    );
+    assert!(
+        text(&results[base + 5]).contains("outside"),
+        "{}",
+        text(&results[base + 5])
+    );
 
     // 26: no worker outlived its execution (killed ones included).
     let workers = process_parents()
         .into_iter()
         .filter(|(pid, _)| {
-            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|cmdline| cmdline.contains("worker\0") && cmdline.contains(&data.path().display().to_string()))
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                cmdline.contains("worker\0") && cmdline.contains(&data.path().display().to_string())
+            })
         })
         .count();
     assert_eq!(workers, 0, "workers left running");

@@ -3,7 +3,6 @@
 //! transcript, contacts and leads keep their default sizes.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::process::Command;
 
 use serde_json::{Value, json};
 

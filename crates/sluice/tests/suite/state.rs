@@ -115,14 +115,20 @@ fn workspace_and_skills_persist_across_executions_and_restarts() {
             execute(USE_SKILL),
             call("search_tools", json!({"query": "save sheet csv"})),
             call("list_files", json!({"path": "skills"})),
-            call("read_file", json!({"path": "skills/save-sheet-as-csv/SKILL.md"})),
+            call(
+                "read_file",
+                json!({"path": "skills/save-sheet-as-csv/SKILL.md"})
+            ),
             // Saving again keeps the previous version.
             call(
                 "save_skill",
                 json!({"name": "save-sheet-as-csv", "description": "Save a sheet as CSV (v2)", "code": SKILL})
             ),
             // Bad skills are refused with a reason.
-            call("save_skill", json!({"name": "Bad Name", "description": "x", "code": SKILL})),
+            call(
+                "save_skill",
+                json!({"name": "Bad Name", "description": "x", "code": SKILL})
+            ),
             call(
                 "save_skill",
                 json!({"name": "broken", "description": "x", "code": "export function f( {"})
@@ -140,7 +146,11 @@ fn workspace_and_skills_persist_across_executions_and_restarts() {
     );
     assert_eq!(text(&results[0]), "saved 1000 leads\n", "{}", results[0]);
     assert_eq!(text(&results[1]), "1000 true true\ntrue\n");
-    assert!(text(&results[2]).contains("leads.csv"), "{}", text(&results[2]));
+    assert!(
+        text(&results[2]).contains("leads.csv"),
+        "{}",
+        text(&results[2])
+    );
     assert!(text(&results[3]).starts_with("name,company\n"));
     let saved = text(&results[4]);
     assert!(saved.contains("version 1"), "{saved}");
@@ -161,15 +171,39 @@ fn workspace_and_skills_persist_across_executions_and_restarts() {
     );
     assert!(text(&results[7]).contains("save-sheet-as-csv/"));
     assert!(text(&results[8]).contains("name: save-sheet-as-csv"));
-    assert!(text(&results[9]).contains("replaces version 1"), "{}", text(&results[9]));
+    assert!(
+        text(&results[9]).contains("replaces version 1"),
+        "{}",
+        text(&results[9])
+    );
     assert_eq!(results[10]["isError"], true);
-    assert!(text(&results[10]).contains("save-sheet-as-csv"), "{}", text(&results[10]));
+    assert!(
+        text(&results[10]).contains("save-sheet-as-csv"),
+        "{}",
+        text(&results[10])
+    );
     assert_eq!(results[11]["isError"], true);
-    assert!(text(&results[11]).contains("line 1"), "{}", text(&results[11]));
-    assert!(text(&results[12]).contains("EACCES"), "{}", text(&results[12]));
+    assert!(
+        text(&results[11]).contains("line 1"),
+        "{}",
+        text(&results[11])
+    );
+    assert!(
+        text(&results[12]).contains("EACCES"),
+        "{}",
+        text(&results[12])
+    );
     assert!(!data.path().join("escape.txt").exists());
-    assert!(text(&results[13]).contains("EACCES"), "{}", text(&results[13]));
-    assert!(text(&results[14]).contains("EDQUOT"), "{}", text(&results[14]));
+    assert!(
+        text(&results[13]).contains("EACCES"),
+        "{}",
+        text(&results[13])
+    );
+    assert!(
+        text(&results[14]).contains("EDQUOT"),
+        "{}",
+        text(&results[14])
+    );
     assert!(!data.path().join("workspace/big.txt").exists());
     // The previous version is kept on disk.
     let history = data.path().join("skills/.history/save-sheet-as-csv");
@@ -197,7 +231,10 @@ fn sessions_keep_globals_and_end_cleanly() {
         config.path(),
         data.path(),
         json!([
-            in_session("a", "const base = 40; function answer() { return base + 2; }"),
+            in_session(
+                "a",
+                "const base = 40; function answer() { return base + 2; }"
+            ),
             in_session("a", "export default answer();"),
             in_session("b", "export default typeof answer;"),
             execute("export default typeof answer;"),
@@ -211,7 +248,10 @@ fn sessions_keep_globals_and_end_cleanly() {
             in_session("b", "export default typeof mark;"),
             // A limit hit ends the session, with a clear error; the id then starts afresh.
             in_session("e", "var kept = 1;"),
-            call("execute_code", json!({"code": "while (true) {}", "session": "e", "timeout_ms": 500})),
+            call(
+                "execute_code",
+                json!({"code": "while (true) {}", "session": "e", "timeout_ms": 500})
+            ),
             in_session("e", "export default typeof kept;"),
             in_session("../bad", "1"),
         ]),
@@ -238,7 +278,10 @@ fn sessions_keep_globals_and_end_cleanly() {
     };
     assert!(ended("idle"), "no idle eviction record");
     assert!(ended("max_sessions"), "no max_sessions record");
-    assert!(ended("Timeout"), "no record of the session the timeout ended");
+    assert!(
+        ended("Timeout"),
+        "no record of the session the timeout ended"
+    );
     let in_a = records
         .iter()
         .filter(|record| record["kind"] == "execution" && record["session"] == "a")
