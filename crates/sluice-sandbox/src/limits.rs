@@ -1,0 +1,85 @@
+//! Resource limits, and the allocator setting that keeps `RLIMIT_AS` meaningful.
+
+use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::signal::{SigHandler, Signal, signal};
+
+use crate::{Layer, Policy, SandboxError};
+
+/// Address space the worker needs beyond the JavaScript heap: `RLIMIT_AS` is the heap limit plus
+/// this.
+///
+/// Measured with the real worker (debug and release builds, `sluice exec` of a heap bomb and of
+/// the execution tests): before the first execution the worker maps about ... MiB (the binary,
+/// glibc, the main thread's stack reservation, the reader thread's 2 MiB stack); an execution adds
+/// its thread's stack (the JS stack limit plus 8 MiB of headroom) and the transpiler's arenas; a
+/// gateway frame may be up to 128 MiB (`MAX_GATEWAY_FRAME_BYTES`) and is held once as bytes and
+/// once decoded. The figure leaves room for all of that at once; a heap bomb still ends as a
+/// JavaScript out-of-memory error from QuickJS's own limit, and allocations outside QuickJS's
+/// accounting beyond the budget end the worker instead of the host.
+pub const ADDRESS_SPACE_HEADROOM_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Processes (threads, for the kernel) the worker's user may have in its namespace: the main
+/// thread, the frame reader, an execution thread, and room for the next execution's thread while
+/// the previous one is being reaped.
+const MAX_THREADS: u64 = 16;
+
+/// Apply every limit, soft and hard alike; returns `RLIMIT_AS`.
+pub(crate) fn apply(policy: &Policy) -> Result<u64, SandboxError> {
+    limit_malloc_arenas()?;
+    // An oversized write must fail with EFBIG, not kill the worker with SIGXFSZ (the execution
+    // then reports the error to the agent).
+    // SAFETY: SIG_IGN installs no handler, so no code of ours can run in signal context; the
+    // worker is still single-threaded, so nothing races with the change of disposition.
+    unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) }.map_err(|errno| {
+        SandboxError::os(Layer::ResourceLimits, "ignoring SIGXFSZ", errno.into())
+    })?;
+    let address_space = policy
+        .memory_bytes
+        .saturating_add(ADDRESS_SPACE_HEADROOM_BYTES);
+    let limits = [
+        (Resource::RLIMIT_AS, "RLIMIT_AS", address_space),
+        (Resource::RLIMIT_CPU, "RLIMIT_CPU", policy.cpu_seconds),
+        (
+            Resource::RLIMIT_FSIZE,
+            "RLIMIT_FSIZE",
+            policy.file_size_bytes,
+        ),
+        (Resource::RLIMIT_NOFILE, "RLIMIT_NOFILE", policy.open_files),
+        // After the user namespace: see the crate documentation.
+        (Resource::RLIMIT_NPROC, "RLIMIT_NPROC", MAX_THREADS),
+        (Resource::RLIMIT_CORE, "RLIMIT_CORE", 0),
+    ];
+    for (resource, name, value) in limits {
+        setrlimit(resource, value, value).map_err(|errno| {
+            SandboxError::os(
+                Layer::ResourceLimits,
+                format!("setrlimit({name}, {value})"),
+                errno.into(),
+            )
+        })?;
+    }
+    Ok(address_space)
+}
+
+/// glibc gives each thread that contends for malloc its own arena, and each arena reserves 64 MiB
+/// of address space: a few threads would spend a good part of `RLIMIT_AS` on reservations. One
+/// arena is enough for the worker (one execution at a time).
+#[cfg(target_env = "gnu")]
+fn limit_malloc_arenas() -> Result<(), SandboxError> {
+    // SAFETY: mallopt only changes a malloc tuning parameter; called while single-threaded.
+    let changed = unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(SandboxError::NotEffective {
+            layer: Layer::ResourceLimits,
+            problem: "glibc refused mallopt(M_ARENA_MAX, 1)".to_owned(),
+        })
+    }
+}
+
+/// Other C libraries do not reserve address space per thread this way.
+#[cfg(not(target_env = "gnu"))]
+fn limit_malloc_arenas() -> Result<(), SandboxError> {
+    Ok(())
+}
