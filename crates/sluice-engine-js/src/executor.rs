@@ -1,4 +1,5 @@
-//! One execution in a fresh QuickJS runtime: setup, the event loop, and error mapping.
+//! Executions in QuickJS: the [`Engine`] (fresh runtimes and sessions), setup, the event loop,
+//! and error mapping.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -9,17 +10,28 @@ use std::time::{Duration, Instant};
 
 use rquickjs::context::EvalOptions;
 use rquickjs::function::Opt;
+use rquickjs::module::Evaluated;
 use rquickjs::promise::PromiseState;
-use rquickjs::{Context, Ctx, Exception, Function, Module, Object, Promise, Runtime, Value};
+use rquickjs::{
+    Array, Context, Ctx, Exception, Function, Module, Object, Persistent, Promise, Runtime, Value,
+};
 use serde_json::Value as Json;
 use sluice_worker_protocol::{
-    ExecutionError, ExecutionLimits, ExecutionOutcome, LogLevel, MAX_WORKER_FRAME_BYTES,
+    ExecutionError, ExecutionLimits, ExecutionOutcome, Language, LogLevel, MAX_WORKER_FRAME_BYTES,
     ToolOutcome, WorkerMessage,
 };
 
-use crate::modules::{Catalog, ImportFailures, MAIN_MODULE, SandboxLoader, SandboxResolver};
-use crate::transpile::{LineMap, transpile_module};
-use crate::{Execution, Finished, Host, HostError, kinds};
+use crate::modules::{
+    Catalog, CatalogSlot, ImportFailures, SandboxLoader, SandboxResolver, SkillCache,
+    agent_module_name,
+};
+use crate::positions::SourceMaps;
+use crate::transpile::{LineMap, session_bindings, transpile_module};
+use crate::workspace::{FLAG_FORCE, FLAG_RECURSIVE, OPERATIONS};
+use crate::{
+    CheckReport, Execution, Finished, Host, HostError, MAX_REGEX_SOURCE_CHARS, WorkspaceReply,
+    WorkspaceRequest, kinds,
+};
 
 /// The prelude script: installs the globals, returns the engine's helpers.
 const PRELUDE: &str = include_str!("prelude.js");
@@ -35,6 +47,14 @@ const FRAME_ENVELOPE_BYTES: usize = 64 * 1024;
 const MAX_JSON_BYTES: usize = MAX_WORKER_FRAME_BYTES - FRAME_ENVELOPE_BYTES;
 /// Smallest `setInterval` period, as in browsers and Node: a zero period would spin.
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
+/// Time allowed for publishing a session execution's declarations. Only the engine's own code
+/// runs then (generated accessors and the prelude's helper), so this is a safety net.
+const PUBLISH_ALLOWANCE: Duration = Duration::from_secs(1);
+/// Heap for compiling code in [`check`].
+const CHECK_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+/// Added to the message of an error that ends a session.
+const SESSION_DISCARDED: &str = "The session's JavaScript state was discarded: the next \
+    execution starts in a fresh runtime, without the variables and functions defined so far.";
 
 /// Call ids are unique within the process, so a late result of an earlier execution can never
 /// be mistaken for an answer to a call of the current one.
@@ -49,165 +69,596 @@ pub(crate) fn stack_limit(limits: &ExecutionLimits) -> usize {
     }
 }
 
-/// Run one execution to its end.
+/// Runs executions one after another on the calling thread, and keeps a session's runtime
+/// between them.
 ///
-/// Never panics on agent input; every failure, including one of the host channel, becomes an
-/// [`ExecutionError`] in the returned [`Finished`]. The calling thread must have a stack of at
-/// least [`crate::thread_stack_bytes`].
-pub fn execute(execution: &Execution<'_>, host: &mut dyn Host) -> Finished {
-    let started = Instant::now();
-    let limits = execution.limits;
-    let deadline = started.checked_add(Duration::from_millis(limits.timeout_ms));
-    tracing::debug!(
-        code_bytes = execution.code.len(),
-        timeout_ms = limits.timeout_ms,
-        "execution starts"
-    );
-    let mut output = OutputBudget::new(limits.output_bytes);
-    let outcome = match prepare(execution) {
-        Ok(prepared) => run(execution, prepared, deadline, &mut output, host),
-        Err(error) => ExecutionOutcome::Error(error),
-    };
-    match &outcome {
-        ExecutionOutcome::Ok { .. } => {
-            tracing::debug!(elapsed = ?started.elapsed(), "execution succeeded")
+/// An execution with `keep_state: false` runs in a fresh QuickJS runtime that is dropped at its
+/// end (and ends a kept session first). An execution with `keep_state: true` runs in the kept
+/// runtime if there is one (else a new one) and keeps it afterwards, unless it ended with
+/// `Timeout`, `OutOfMemory` or `InternalError` ([`kinds::discards_session`]): then the runtime is
+/// dropped and the error's message says so. Transpiled skills are cached across all executions
+/// of one engine.
+///
+/// The engine must stay on the thread that created it (QuickJS values are not shared between
+/// threads), and that thread needs a stack of at least [`crate::thread_stack_bytes`].
+#[derive(Default)]
+pub struct Engine {
+    session: Option<Session>,
+    skills: Rc<RefCell<SkillCache>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Engine")
+            .field("has_session", &self.session.is_some())
+            .finish()
+    }
+}
+
+impl Engine {
+    /// An engine without a session.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True when a session's runtime is kept for the next execution.
+    pub fn has_session(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// Drop a kept session's runtime.
+    pub fn end_session(&mut self) {
+        self.session = None;
+    }
+
+    /// Run one execution to its end.
+    ///
+    /// Never panics on agent input; every failure, including one of the host channel, becomes an
+    /// [`ExecutionError`] in the returned [`Finished`].
+    pub fn execute(&mut self, execution: &Execution<'_>, host: &mut dyn Host) -> Finished {
+        let started = Instant::now();
+        let limits = execution.limits;
+        let deadline = started.checked_add(Duration::from_millis(limits.timeout_ms));
+        tracing::debug!(
+            code_bytes = execution.code.len(),
+            timeout_ms = limits.timeout_ms,
+            keep_state = execution.keep_state,
+            "execution starts"
+        );
+        if !execution.keep_state {
+            self.session = None;
         }
-        ExecutionOutcome::Error(error) => {
-            tracing::debug!(elapsed = ?started.elapsed(), kind = %error.kind, "execution failed");
+        let session_execution = execution.keep_state.then(|| {
+            self.session
+                .as_ref()
+                .map_or(1, |session| session.executions.saturating_add(1))
+        });
+        let module = agent_module_name(session_execution);
+        let mut dropped_output_bytes = 0;
+        let outcome = match prepare(execution, &module, &self.skills) {
+            Err(error) => ExecutionOutcome::Error(error),
+            Ok(prepared) => {
+                let session = match self.session.take() {
+                    Some(session) => Ok(session),
+                    None => Session::new(limits),
+                };
+                match session {
+                    Err(error) => ExecutionOutcome::Error(error),
+                    Ok(mut session) => {
+                        let mut output = OutputBudget::new(limits.output_bytes);
+                        let outcome = session.run(limits, &prepared, deadline, &mut output, host);
+                        dropped_output_bytes = output.dropped;
+                        session.executions = session.executions.saturating_add(1);
+                        let discard = match &outcome {
+                            ExecutionOutcome::Error(error) => kinds::discards_session(&error.kind),
+                            ExecutionOutcome::Ok { .. } => false,
+                        };
+                        if execution.keep_state && !discard {
+                            self.session = Some(session);
+                        }
+                        outcome
+                    }
+                }
+            }
+        };
+        let outcome = match outcome {
+            ExecutionOutcome::Error(mut error)
+                if execution.keep_state && self.session.is_none() =>
+            {
+                error.message.push('\n');
+                error.message.push_str(SESSION_DISCARDED);
+                ExecutionOutcome::Error(error)
+            }
+            other => other,
+        };
+        match &outcome {
+            ExecutionOutcome::Ok { .. } => {
+                tracing::debug!(elapsed = ?started.elapsed(), "execution succeeded")
+            }
+            ExecutionOutcome::Error(error) => {
+                tracing::debug!(elapsed = ?started.elapsed(), kind = %error.kind, "execution failed");
+            }
+        }
+        Finished {
+            outcome,
+            dropped_output_bytes,
         }
     }
-    Finished {
-        outcome,
-        dropped_output_bytes: output.dropped,
+}
+
+/// Run one execution in a fresh runtime (see [`Engine::execute`]; a fresh engine has no session
+/// to keep, so `keep_state` makes no difference here).
+///
+/// The calling thread must have a stack of at least [`crate::thread_stack_bytes`].
+pub fn execute(execution: &Execution<'_>, host: &mut dyn Host) -> Finished {
+    Engine::new().execute(execution, host)
+}
+
+/// Transpile and compile `code` as a module without running it: the answer to a `Check`.
+///
+/// The code is transpiled with oxc (syntax errors with their position, the regex literal cap)
+/// and then compiled by QuickJS as a module in a scratch runtime, which catches syntax oxc
+/// accepts but QuickJS does not run. Imports are not resolved. The exports are the module's
+/// value exports, sorted. The calling thread must have a stack of at least
+/// [`crate::thread_stack_bytes`] for default limits.
+pub fn check(code: &str, language: Language) -> CheckReport {
+    let failed = |error: ExecutionError| CheckReport {
+        error: Some(error),
+        exports: Vec::new(),
+    };
+    let transpiled = match transpile_module(code, language, "check") {
+        Ok(transpiled) => transpiled,
+        Err(error) => return failed(error),
+    };
+    if let Err(error) = compile_only(&transpiled.code, &transpiled.line_map) {
+        return failed(error);
+    }
+    let mut exports = transpiled.exports.clone();
+    exports.sort();
+    exports.dedup();
+    CheckReport {
+        error: None,
+        exports,
+    }
+}
+
+/// Compile a module in a scratch runtime; a failure is a `SyntaxError` at its original position.
+fn compile_only(code: &str, line_map: &Arc<LineMap>) -> Result<(), ExecutionError> {
+    const MODULE: &str = "check.ts";
+    let runtime = Runtime::new().map_err(|error| {
+        internal_error(&format!("could not create a runtime: {error}")).into_error()
+    })?;
+    runtime.set_memory_limit(CHECK_MEMORY_BYTES);
+    runtime.set_max_stack_size(DEFAULT_STACK_BYTES);
+    // QuickJS loads a module's imports when it compiles it; every import is an empty module here
+    // (nothing is linked or run, so the names imported are not looked at).
+    runtime.set_loader(AnyModule, AnyModule);
+    let context = Context::full(&runtime).map_err(|error| {
+        internal_error(&format!("could not create a context: {error}")).into_error()
+    })?;
+    context.with(|ctx| match Module::declare(ctx.clone(), MODULE, code) {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            let mut maps = SourceMaps::default();
+            maps.set_current(MODULE, line_map.clone());
+            let text = match error {
+                rquickjs::Error::Exception => {
+                    let value = ctx.catch();
+                    let object = value.as_object();
+                    let text = |name: &str| -> Option<String> {
+                        let property: Value<'_> = object?.get(name).ok()?;
+                        property.as_string()?.to_string().ok()
+                    };
+                    match (text("message"), text("stack")) {
+                        (Some(message), Some(stack)) => format!("{message}\n{stack}"),
+                        (Some(message), None) => message,
+                        _ => "the code does not compile".to_owned(),
+                    }
+                }
+                other => other.to_string(),
+            };
+            let (text, position) = maps.rewrite(text.trim_end());
+            Err(ExecutionError {
+                kind: kinds::SYNTAX_ERROR.to_owned(),
+                message: format!("SyntaxError: {text}"),
+                line: position.map(|(line, _)| line),
+                column: position.map(|(_, column)| column),
+            })
+        }
+    })
+}
+
+/// Resolver and loader of [`compile_only`]: every specifier is an empty module.
+struct AnyModule;
+
+impl rquickjs::loader::Resolver for AnyModule {
+    fn resolve<'js>(
+        &mut self,
+        _ctx: &Ctx<'js>,
+        _base: &str,
+        name: &str,
+        _attributes: Option<rquickjs::loader::ImportAttributes<'js>>,
+    ) -> rquickjs::Result<String> {
+        Ok(name.to_owned())
+    }
+}
+
+impl rquickjs::loader::Loader for AnyModule {
+    fn load<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        _attributes: Option<rquickjs::loader::ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js>> {
+        Module::declare(ctx.clone(), name, "")
     }
 }
 
 /// What is known before QuickJS starts.
 struct Prepared {
+    /// The module name of the agent's code.
+    module: String,
     code: String,
-    line_map: Rc<LineMap>,
+    line_map: Arc<LineMap>,
     catalog: Rc<Catalog>,
+    /// In a session: the export that returns the accessors of the top-level declarations.
+    bindings_export: Option<String>,
 }
 
-fn prepare(execution: &Execution<'_>) -> Result<Prepared, ExecutionError> {
+fn prepare(
+    execution: &Execution<'_>,
+    module: &str,
+    skills: &Rc<RefCell<SkillCache>>,
+) -> Result<Prepared, ExecutionError> {
     // The runtime is needed by every execution; a failure here is the engine's, not the agent's.
     crate::modules::runtime_module()?;
     let transpiled = transpile_module(execution.code, execution.language, "main")?;
-    let catalog = Catalog::new(execution.tools);
-    catalog.check_imports(&transpiled.imports)?;
+    let catalog = Catalog::with_skills(execution.tools, execution.skills, skills.clone());
+    catalog.check_imports(module, &transpiled.imports)?;
+    let (code, bindings_export) = if execution.keep_state {
+        let (export, appended) = session_bindings(&transpiled);
+        (format!("{}{appended}", transpiled.code), Some(export))
+    } else {
+        (transpiled.code, None)
+    };
     Ok(Prepared {
-        code: transpiled.code,
-        line_map: Rc::new(transpiled.line_map),
+        module: module.to_owned(),
+        code,
+        line_map: transpiled.line_map,
         catalog: Rc::new(catalog),
+        bindings_export,
     })
 }
 
 /// Flags the interrupt handler reads; it runs inside QuickJS and must be `Send`.
-#[derive(Default)]
 struct Flags {
     /// The deadline passed (set by the interrupt handler or the loop).
     timed_out: AtomicBool,
     /// The execution must stop as soon as possible (a fatal error is recorded).
     abort: AtomicBool,
+    /// The execution's deadline in nanoseconds after `origin`; `u64::MAX`: none. An atomic, not a
+    /// lock, because the interrupt handler reads it constantly.
+    deadline_nanos: AtomicU64,
+    origin: Instant,
 }
 
-fn run(
-    execution: &Execution<'_>,
-    prepared: Prepared,
-    deadline: Option<Instant>,
-    output: &mut OutputBudget,
-    host: &mut dyn Host,
-) -> ExecutionOutcome {
-    let limits = execution.limits;
-    let runtime = match Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => return internal(format!("could not create a JavaScript runtime: {error}")),
-    };
-    if let Ok(memory) = usize::try_from(limits.memory_bytes) {
-        runtime.set_memory_limit(memory);
+impl Flags {
+    fn new() -> Self {
+        Self {
+            timed_out: AtomicBool::new(false),
+            abort: AtomicBool::new(false),
+            deadline_nanos: AtomicU64::new(u64::MAX),
+            origin: Instant::now(),
+        }
     }
-    runtime.set_max_stack_size(stack_limit(limits));
-    let flags = Arc::new(Flags::default());
-    {
-        let flags = flags.clone();
-        runtime.set_interrupt_handler(Some(Box::new(move || {
-            if flags.abort.load(Ordering::Relaxed) {
-                return true;
-            }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                flags.timed_out.store(true, Ordering::Relaxed);
-                return true;
-            }
-            false
-        })));
-    }
-    let import_failures = ImportFailures::default();
-    runtime.set_loader(
-        SandboxResolver {
-            catalog: prepared.catalog.clone(),
-            failures: import_failures.clone(),
-        },
-        SandboxLoader {
-            catalog: prepared.catalog.clone(),
-        },
-    );
-    runtime.set_host_promise_rejection_tracker(Some(Box::new(track_rejection)));
 
-    let context = match Context::full(&runtime) {
-        Ok(context) => context,
-        Err(rquickjs::Error::Allocation) => {
-            return ExecutionOutcome::Error(out_of_memory(limits));
+    /// Start an execution with this deadline.
+    fn reset(&self, deadline: Option<Instant>) {
+        self.timed_out.store(false, Ordering::Relaxed);
+        self.abort.store(false, Ordering::Relaxed);
+        self.set_deadline(deadline);
+    }
+
+    fn set_deadline(&self, deadline: Option<Instant>) {
+        let nanos = deadline.map_or(u64::MAX, |deadline| {
+            let nanos = deadline.saturating_duration_since(self.origin).as_nanos();
+            u64::try_from(nanos).unwrap_or(u64::MAX - 1)
+        });
+        self.deadline_nanos.store(nanos, Ordering::Relaxed);
+    }
+
+    fn deadline_passed(&self) -> bool {
+        let deadline = self.deadline_nanos.load(Ordering::Relaxed);
+        deadline != u64::MAX && self.origin.elapsed().as_nanos() >= u128::from(deadline)
+    }
+
+    /// The interrupt handler: stop on an abort, and on the deadline (remembered as a timeout).
+    fn interrupt(&self) -> bool {
+        if self.abort.load(Ordering::Relaxed) {
+            return true;
         }
-        Err(error) => return internal(format!("could not create a JavaScript context: {error}")),
-    };
-    let (outcome, null_thrown) = context.with(|ctx| {
-        let _ = ctx.store_userdata(Rejections::default());
-        let state = Rc::new(RefCell::new(State::new(
-            limits,
-            prepared.line_map.clone(),
-            flags.clone(),
-        )));
-        let mut engine = Engine {
-            ctx: ctx.clone(),
-            state: state.clone(),
-            flags: flags.clone(),
-            limits,
-            deadline,
-            line_map: prepared.line_map.clone(),
-            import_failures: import_failures.clone(),
-            describe: None,
-            result_to_json: None,
-            null_thrown: Cell::new(false),
-        };
-        let outcome = engine.run(&prepared.code, host);
-        let null_thrown = engine.null_thrown.get();
-        // Release every JavaScript value held on the Rust side while the context is alive:
-        // QuickJS aborts if values outlive their runtime.
+        if self.deadline_passed() {
+            self.timed_out.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+}
+
+/// The prelude's helpers, kept across the executions of a session.
+struct Helpers {
+    describe: Persistent<Function<'static>>,
+    result_to_json: Persistent<Function<'static>>,
+    publish: Persistent<Function<'static>>,
+}
+
+/// A QuickJS runtime with its context, globals and host functions: one execution's, or a
+/// session's across executions.
+///
+/// Invariant: between executions no JavaScript value is held on the Rust side except
+/// `helpers`; the field order makes them drop before the context and the runtime (QuickJS
+/// aborts when values outlive their runtime).
+struct Session {
+    helpers: Helpers,
+    state: Rc<RefCell<State>>,
+    catalog: CatalogSlot,
+    failures: ImportFailures,
+    maps: Rc<RefCell<SourceMaps>>,
+    flags: Arc<Flags>,
+    /// Executions run in this runtime so far.
+    executions: u32,
+    context: Context,
+    runtime: Runtime,
+}
+
+impl Session {
+    fn new(limits: &ExecutionLimits) -> Result<Self, ExecutionError> {
+        let runtime = Runtime::new().map_err(|error| {
+            internal_error(&format!("could not create a JavaScript runtime: {error}")).into_error()
+        })?;
+        if let Ok(memory) = usize::try_from(limits.memory_bytes) {
+            runtime.set_memory_limit(memory);
+        }
+        runtime.set_max_stack_size(stack_limit(limits));
+        let flags = Arc::new(Flags::new());
         {
-            let mut state = state.borrow_mut();
-            state.release();
-            *output = std::mem::take(&mut state.output);
+            let flags = flags.clone();
+            runtime.set_interrupt_handler(Some(Box::new(move || flags.interrupt())));
         }
-        drop(engine);
-        let _ = ctx.remove_userdata::<Rejections>();
-        (outcome, null_thrown)
-    });
-    // QuickJS throws `null` when it cannot even allocate the error for an out-of-memory; tell that
-    // apart from agent code that throws `null` by how full the heap is.
-    let outcome = match outcome {
-        ExecutionOutcome::Error(error) if null_thrown && error.kind == kinds::RUNTIME_ERROR => {
-            let usage = runtime.memory_usage();
-            if usage.malloc_limit > 0 && usage.malloc_size >= usage.malloc_limit / 4 * 3 {
-                ExecutionOutcome::Error(out_of_memory(limits))
+        let catalog: CatalogSlot = Rc::default();
+        let failures = ImportFailures::default();
+        let maps = Rc::new(RefCell::new(SourceMaps::default()));
+        runtime.set_loader(
+            SandboxResolver {
+                catalog: catalog.clone(),
+                failures: failures.clone(),
+            },
+            SandboxLoader {
+                catalog: catalog.clone(),
+                maps: maps.clone(),
+            },
+        );
+        runtime.set_host_promise_rejection_tracker(Some(Box::new(track_rejection)));
+        let context = match Context::full(&runtime) {
+            Ok(context) => context,
+            Err(rquickjs::Error::Allocation) => return Err(out_of_memory(limits)),
+            Err(error) => {
+                return Err(internal_error(&format!(
+                    "could not create a JavaScript context: {error}"
+                ))
+                .into_error());
+            }
+        };
+        let state = Rc::new(RefCell::new(State::new(flags.clone(), maps.clone())));
+        let helpers = context.with(|ctx| install_globals(&ctx, &state, limits))?;
+        Ok(Self {
+            helpers,
+            state,
+            catalog,
+            failures,
+            maps,
+            flags,
+            executions: 0,
+            context,
+            runtime,
+        })
+    }
+
+    fn run(
+        &mut self,
+        limits: &ExecutionLimits,
+        prepared: &Prepared,
+        deadline: Option<Instant>,
+        output: &mut OutputBudget,
+        host: &mut dyn Host,
+    ) -> ExecutionOutcome {
+        if let Ok(memory) = usize::try_from(limits.memory_bytes) {
+            self.runtime.set_memory_limit(memory);
+        }
+        self.runtime.set_max_stack_size(stack_limit(limits));
+        self.flags.reset(deadline);
+        *self.catalog.borrow_mut() = prepared.catalog.clone();
+        self.failures.borrow_mut().clear();
+        self.maps
+            .borrow_mut()
+            .set_current(&prepared.module, prepared.line_map.clone());
+        self.state.borrow_mut().begin(limits);
+        let (outcome, null_thrown) = self.context.with(|ctx| {
+            let _ = ctx.store_userdata(Rejections::default());
+            let restored = (|| -> rquickjs::Result<(Function<'_>, Function<'_>, Function<'_>)> {
+                Ok((
+                    self.helpers.describe.clone().restore(&ctx)?,
+                    self.helpers.result_to_json.clone().restore(&ctx)?,
+                    self.helpers.publish.clone().restore(&ctx)?,
+                ))
+            })();
+            let (outcome, null_thrown) = match restored {
+                Err(error) => (
+                    internal(format!("the engine's helpers are gone: {error}")),
+                    false,
+                ),
+                Ok((describe, result_to_json, publish)) => {
+                    let mut run = Run {
+                        ctx: ctx.clone(),
+                        state: self.state.clone(),
+                        flags: self.flags.clone(),
+                        limits,
+                        deadline,
+                        maps: self.maps.clone(),
+                        failures: self.failures.clone(),
+                        describe,
+                        result_to_json,
+                        null_thrown: Cell::new(false),
+                        module: None,
+                    };
+                    let outcome = run.run(prepared, host);
+                    let keeps_runtime = match &outcome {
+                        ExecutionOutcome::Ok { .. } => true,
+                        ExecutionOutcome::Error(error) => !kinds::discards_session(&error.kind),
+                    };
+                    if let Some(export) = &prepared.bindings_export
+                        && keeps_runtime
+                    {
+                        run.publish(export, &publish);
+                    }
+                    (outcome, run.null_thrown.get())
+                }
+            };
+            // Release every JavaScript value held on the Rust side while the context is alive:
+            // QuickJS aborts if values outlive their runtime.
+            {
+                let mut state = self.state.borrow_mut();
+                state.release();
+                *output = std::mem::take(&mut state.output);
+            }
+            let _ = ctx.remove_userdata::<Rejections>();
+            (outcome, null_thrown)
+        });
+        // QuickJS throws `null` when it cannot even allocate the error for an out-of-memory; tell
+        // that apart from agent code that throws `null` by how full the heap is.
+        match outcome {
+            ExecutionOutcome::Error(error) if null_thrown && error.kind == kinds::RUNTIME_ERROR => {
+                let usage = self.runtime.memory_usage();
+                if usage.malloc_limit > 0 && usage.malloc_size >= usage.malloc_limit / 4 * 3 {
+                    ExecutionOutcome::Error(out_of_memory(limits))
+                } else {
+                    ExecutionOutcome::Error(error)
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Evaluate the prelude with the host functions and keep its helpers.
+fn install_globals<'js>(
+    ctx: &Ctx<'js>,
+    state: &Rc<RefCell<State>>,
+    limits: &ExecutionLimits,
+) -> Result<Helpers, ExecutionError> {
+    let installed = (|| -> rquickjs::Result<Helpers> {
+        let host = Object::new(ctx.clone())?;
+        let log_state = state.clone();
+        host.set(
+            "log",
+            Function::new(ctx.clone(), move |level: i32, text: String| {
+                let level = match level {
+                    1 => LogLevel::Warn,
+                    2 => LogLevel::Error,
+                    _ => LogLevel::Log,
+                };
+                log_state.borrow_mut().log(level, text);
+            })?,
+        )?;
+        let timer_state = state.clone();
+        host.set(
+            "setTimer",
+            Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'js>,
+                      callback: Function<'js>,
+                      delay: f64,
+                      repeat: bool|
+                      -> rquickjs::Result<f64> {
+                    let callback = Persistent::save(&ctx, callback);
+                    let added = timer_state.borrow_mut().add_timer(callback, delay, repeat);
+                    match added {
+                        Ok(id) => Ok(id as f64),
+                        Err(message) => Err(Exception::throw_range(&ctx, &message)),
+                    }
+                },
+            )?,
+        )?;
+        let clear_state = state.clone();
+        host.set(
+            "clearTimer",
+            Function::new(ctx.clone(), move |id: f64| {
+                if id.is_finite() && id >= 1.0 {
+                    clear_state.borrow_mut().clear_timer(id as u64);
+                }
+            })?,
+        )?;
+        let call_state = state.clone();
+        host.set(
+            "callTool",
+            Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'js>, server: String, tool: String, input: Opt<Value<'js>>| {
+                    call_tool(&ctx, &call_state, server, tool, input.0)
+                },
+            )?,
+        )?;
+        let workspace_state = state.clone();
+        host.set(
+            "workspace",
+            Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'js>,
+                      operation: String,
+                      path: String,
+                      data: Opt<Option<String>>,
+                      flags: Opt<Option<i32>>| {
+                    workspace_call(
+                        &ctx,
+                        &workspace_state,
+                        &operation,
+                        path,
+                        data.0.flatten(),
+                        flags.0.flatten(),
+                    )
+                },
+            )?,
+        )?;
+        host.set("maxRegexSource", MAX_REGEX_SOURCE_CHARS as f64)?;
+        let mut options = EvalOptions::default();
+        options.global = true;
+        options.strict = true;
+        options.filename = Some(PRELUDE_NAME.to_owned());
+        let prelude: Function<'js> = ctx.eval_with_options(PRELUDE, options)?;
+        let helpers: Object<'js> = prelude.call((host,))?;
+        Ok(Helpers {
+            describe: Persistent::save(ctx, helpers.get::<_, Function<'js>>("describe")?),
+            result_to_json: Persistent::save(ctx, helpers.get::<_, Function<'js>>("resultToJson")?),
+            publish: Persistent::save(ctx, helpers.get::<_, Function<'js>>("publish")?),
+        })
+    })();
+    installed.map_err(|error| match error {
+        rquickjs::Error::Allocation => out_of_memory(limits),
+        rquickjs::Error::Exception => {
+            let value = ctx.catch();
+            let message = value
+                .as_object()
+                .and_then(|object| object.get::<_, String>("message").ok())
+                .unwrap_or_default();
+            if message.contains("out of memory") {
+                out_of_memory(limits)
             } else {
-                ExecutionOutcome::Error(error)
+                internal_error(&format!("the prelude failed: {message}")).into_error()
             }
         }
-        other => other,
-    };
-    drop(context);
-    drop(runtime);
-    outcome
+        other => internal_error(&format!("the prelude failed: {other}")).into_error(),
+    })
 }
 
 /// Rejected promises without a handler, in order; kept by the rejection tracker.
@@ -229,10 +680,13 @@ fn track_rejection<'js>(ctx: Ctx<'js>, promise: Value<'js>, _reason: Value<'js>,
     }
 }
 
+/// A JavaScript function kept on the Rust side within one execution.
+type Kept = Persistent<Function<'static>>;
+
 /// A pending tool call's settle functions.
-struct PendingCall<'js> {
-    resolve: Function<'js>,
-    reject: Function<'js>,
+struct PendingCall {
+    resolve: Kept,
+    reject: Kept,
     server: String,
     tool: String,
     /// Where in the agent's code the call was made (original position), when known.
@@ -251,51 +705,83 @@ struct FailedCall {
 const REMEMBERED_FAILURES: usize = 64;
 
 /// A pending timer.
-struct Timer<'js> {
-    callback: Function<'js>,
+struct Timer {
+    callback: Kept,
     interval: Option<Duration>,
 }
 
-/// State shared by the host functions and the event loop. Never borrowed across a call into
-/// JavaScript (host functions borrow it too).
-struct State<'js> {
+/// An `fs/promises` call waiting for the event loop to hand it to the host.
+struct FileCall {
+    request: WorkspaceRequest,
+    resolve: Kept,
+    reject: Kept,
+}
+
+/// State shared by the host functions and the event loop, for the whole life of a runtime;
+/// [`State::begin`] resets it for each execution. Never borrowed across a call into JavaScript
+/// (host functions borrow it too).
+///
+/// Invariant: between executions it holds no JavaScript value ([`State::release`]).
+struct State {
     outbox: Vec<WorkerMessage>,
-    calls: HashMap<u64, PendingCall<'js>>,
+    file_calls: Vec<FileCall>,
+    calls: HashMap<u64, PendingCall>,
     calls_made: u64,
-    call_limit: u64,
-    timers: BTreeMap<(Instant, u64), Timer<'js>>,
+    limits: ExecutionLimits,
+    timers: BTreeMap<(Instant, u64), Timer>,
     timer_due: HashMap<u64, Instant>,
     next_timer_id: u64,
     output: OutputBudget,
     fatal: Option<ExecutionError>,
     failed_calls: Vec<FailedCall>,
-    line_map: Rc<LineMap>,
+    maps: Rc<RefCell<SourceMaps>>,
     flags: Arc<Flags>,
 }
 
-impl<'js> State<'js> {
-    fn new(limits: &ExecutionLimits, line_map: Rc<LineMap>, flags: Arc<Flags>) -> Self {
+impl State {
+    fn new(flags: Arc<Flags>, maps: Rc<RefCell<SourceMaps>>) -> Self {
         Self {
             outbox: Vec::new(),
+            file_calls: Vec::new(),
             calls: HashMap::new(),
             calls_made: 0,
-            call_limit: limits.tool_calls,
+            limits: ExecutionLimits {
+                timeout_ms: 0,
+                memory_bytes: 0,
+                stack_bytes: 0,
+                output_bytes: 0,
+                tool_calls: 0,
+                workspace_bytes: 0,
+            },
             timers: BTreeMap::new(),
             timer_due: HashMap::new(),
             next_timer_id: 1,
-            output: OutputBudget::new(limits.output_bytes),
+            output: OutputBudget::new(0),
             fatal: None,
             failed_calls: Vec::new(),
-            line_map,
+            maps,
             flags,
         }
     }
 
-    /// Drop every JavaScript value.
+    /// Start an execution.
+    fn begin(&mut self, limits: &ExecutionLimits) {
+        self.release();
+        self.outbox.clear();
+        self.calls_made = 0;
+        self.limits = limits.clone();
+        self.output = OutputBudget::new(limits.output_bytes);
+        self.fatal = None;
+        self.failed_calls.clear();
+    }
+
+    /// Drop every JavaScript value: tool calls still in flight are abandoned, pending timers and
+    /// file calls dropped.
     fn release(&mut self) {
         self.calls.clear();
         self.timers.clear();
         self.timer_due.clear();
+        self.file_calls.clear();
     }
 
     fn fail(&mut self, error: ExecutionError) {
@@ -306,8 +792,8 @@ impl<'js> State<'js> {
     }
 
     fn log(&mut self, level: LogLevel, text: String) {
-        let text = if text.contains(MAIN_MODULE) {
-            rewrite_positions(&text, &self.line_map).0
+        let text = if text.contains(".ts:") {
+            self.maps.borrow().rewrite(&text).0
         } else {
             text
         };
@@ -316,12 +802,7 @@ impl<'js> State<'js> {
         }
     }
 
-    fn add_timer(
-        &mut self,
-        callback: Function<'js>,
-        delay_ms: f64,
-        repeat: bool,
-    ) -> Result<u64, String> {
+    fn add_timer(&mut self, callback: Kept, delay_ms: f64, repeat: bool) -> Result<u64, String> {
         if self.timers.len() >= MAX_PENDING_TIMERS {
             return Err(format!(
                 "too many pending timers (the limit is {MAX_PENDING_TIMERS})"
@@ -348,7 +829,7 @@ impl<'js> State<'js> {
     }
 
     /// Take the first timer due at `now`; an interval timer is scheduled again right away.
-    fn take_due_timer(&mut self, now: Instant) -> Option<Function<'js>> {
+    fn take_due_timer(&mut self, now: Instant) -> Option<Kept> {
         let (&(due, id), _) = self.timers.iter().next()?;
         if due > now {
             return None;
@@ -430,27 +911,29 @@ impl OutputBudget {
     }
 }
 
-/// The event loop and everything that needs the context.
-struct Engine<'js, 'a> {
+/// One execution's event loop and everything that needs the context.
+struct Run<'js, 'a> {
     ctx: Ctx<'js>,
-    state: Rc<RefCell<State<'js>>>,
+    state: Rc<RefCell<State>>,
     flags: Arc<Flags>,
     limits: &'a ExecutionLimits,
     deadline: Option<Instant>,
-    line_map: Rc<LineMap>,
-    import_failures: ImportFailures,
-    describe: Option<Function<'js>>,
-    result_to_json: Option<Function<'js>>,
-    /// An uncaught `null` was classified (see [`run`]).
+    maps: Rc<RefCell<SourceMaps>>,
+    failures: ImportFailures,
+    describe: Function<'js>,
+    result_to_json: Function<'js>,
+    /// An uncaught `null` was classified (see [`Session::run`]).
     null_thrown: Cell<bool>,
+    /// The agent's module, once it is linked and evaluating.
+    module: Option<Module<'js, Evaluated>>,
 }
 
 /// Why the loop stopped.
 type Stop = ExecutionError;
 
-impl<'js> Engine<'js, '_> {
-    fn run(&mut self, code: &str, host: &mut dyn Host) -> ExecutionOutcome {
-        match self.run_inner(code, host) {
+impl<'js> Run<'js, '_> {
+    fn run(&mut self, prepared: &Prepared, host: &mut dyn Host) -> ExecutionOutcome {
+        match self.run_inner(prepared, host) {
             Ok(result) => match self.flush(host) {
                 Ok(()) => ExecutionOutcome::Ok { result },
                 Err(error) => ExecutionOutcome::Error(error),
@@ -469,9 +952,12 @@ impl<'js> Engine<'js, '_> {
         }
     }
 
-    fn run_inner(&mut self, code: &str, host: &mut dyn Host) -> Result<Json, Stop> {
-        self.install_globals()?;
-        let module = match Module::declare(self.ctx.clone(), MAIN_MODULE, code) {
+    fn run_inner(&mut self, prepared: &Prepared, host: &mut dyn Host) -> Result<Json, Stop> {
+        let module = match Module::declare(
+            self.ctx.clone(),
+            prepared.module.as_str(),
+            prepared.code.as_str(),
+        ) {
             Ok(module) => module,
             Err(error) => {
                 let value = self.caught(error);
@@ -489,6 +975,7 @@ impl<'js> Engine<'js, '_> {
                 return Err(self.classify(value, None));
             }
         };
+        self.module = Some(module.clone());
         // First the module's evaluation, then (when the default export is a promise) that.
         let mut waiting = evaluation.clone();
         let mut awaiting_default = false;
@@ -535,84 +1022,39 @@ impl<'js> Engine<'js, '_> {
         }
     }
 
-    /// Define the globals and keep the engine's helpers.
-    fn install_globals(&mut self) -> Result<(), Stop> {
-        let ctx = self.ctx.clone();
-        let host = Object::new(ctx.clone()).map_err(|error| self.stop_for(error))?;
-        let state = self.state.clone();
-        let log = Function::new(ctx.clone(), move |level: i32, text: String| {
-            let level = match level {
-                1 => LogLevel::Warn,
-                2 => LogLevel::Error,
-                _ => LogLevel::Log,
-            };
-            state.borrow_mut().log(level, text);
-        });
-        let state = self.state.clone();
-        let set_timer = Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  callback: Function<'js>,
-                  delay: f64,
-                  repeat: bool|
-                  -> rquickjs::Result<f64> {
-                let added = state.borrow_mut().add_timer(callback, delay, repeat);
-                match added {
-                    Ok(id) => Ok(id as f64),
-                    Err(message) => Err(Exception::throw_range(&ctx, &message)),
-                }
-            },
-        );
-        let state = self.state.clone();
-        let clear_timer = Function::new(ctx.clone(), move |id: f64| {
-            if id.is_finite() && id >= 1.0 {
-                state.borrow_mut().clear_timer(id as u64);
-            }
-        });
-        let state = self.state.clone();
-        let call_tool = Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, server: String, tool: String, input: Opt<Value<'js>>| {
-                call_tool(&ctx, &state, server, tool, input.0)
-            },
-        );
-        let functions = [
-            ("log", log),
-            ("setTimer", set_timer),
-            ("clearTimer", clear_timer),
-            ("callTool", call_tool),
-        ];
-        for (name, function) in functions {
-            let function = function.map_err(|error| self.stop_for(error))?;
-            host.set(name, function)
-                .map_err(|error| self.stop_for(error))?;
+    /// Publish the module's initialized top-level declarations on `globalThis` (a session).
+    ///
+    /// Runs after the execution ended, with the abort flag cleared and a short deadline of its
+    /// own: no agent code runs here, only the generated accessors and the prelude's helper.
+    /// A failure is logged and otherwise ignored: the next execution then sees fewer names.
+    fn publish(&self, export: &str, publish: &Function<'js>) {
+        let Some(module) = &self.module else {
+            return;
+        };
+        self.flags.abort.store(false, Ordering::Relaxed);
+        self.flags
+            .set_deadline(Instant::now().checked_add(PUBLISH_ALLOWANCE));
+        let published = (|| -> rquickjs::Result<()> {
+            let namespace = module.namespace()?;
+            let bindings: Function<'js> = namespace.get(export)?;
+            let accessors: Object<'js> = bindings.call(())?;
+            publish.call::<_, ()>((accessors,))
+        })();
+        if let Err(error) = published {
+            let _ = self.ctx.catch();
+            tracing::warn!(%error, "could not publish a session execution's declarations");
         }
-        let mut options = EvalOptions::default();
-        options.global = true;
-        options.strict = true;
-        options.filename = Some(PRELUDE_NAME.to_owned());
-        let prelude: Function<'js> = ctx
-            .eval_with_options(PRELUDE, options)
-            .map_err(|error| self.stop_for(error))?;
-        let helpers: Object<'js> = prelude
-            .call((host,))
-            .map_err(|error| self.stop_for(error))?;
-        self.describe = helpers.get("describe").ok();
-        self.result_to_json = Some(
-            helpers
-                .get("resultToJson")
-                .map_err(|error| self.stop_for(error))?,
-        );
-        Ok(())
+        self.flags.set_deadline(None);
     }
 
-    /// Run every pending job, sending what the jobs queued.
+    /// Run every pending job and every file call they make, sending what the jobs queued.
     fn drain_jobs(&mut self, host: &mut dyn Host) -> Result<(), Stop> {
         loop {
             self.check_stop()?;
             let ran = self.ctx.execute_pending_job();
             self.flush(host)?;
-            if !ran {
+            let filed = self.run_file_calls(host);
+            if !ran && !filed {
                 return self.check_stop();
             }
         }
@@ -639,6 +1081,9 @@ impl<'js> Engine<'js, '_> {
     fn flush(&self, host: &mut dyn Host) -> Result<(), Stop> {
         let (messages, failing) = {
             let mut state = self.state.borrow_mut();
+            if state.outbox.is_empty() {
+                return Ok(());
+            }
             let failing = state.fatal.is_some() || self.flags.timed_out.load(Ordering::Relaxed);
             (std::mem::take(&mut state.outbox), failing)
         };
@@ -651,13 +1096,78 @@ impl<'js> Engine<'js, '_> {
         Ok(())
     }
 
+    /// Hand queued `fs/promises` calls to the host and settle their promises. True when there
+    /// were any (their settlement queued jobs).
+    fn run_file_calls(&mut self, host: &mut dyn Host) -> bool {
+        let calls = std::mem::take(&mut self.state.borrow_mut().file_calls);
+        if calls.is_empty() {
+            return false;
+        }
+        for call in calls {
+            let reply = host.workspace(&call.request);
+            let settled = (|| -> rquickjs::Result<()> {
+                match reply {
+                    Ok(reply) => {
+                        let value = self.reply_value(reply)?;
+                        call.resolve.restore(&self.ctx)?.call::<_, ()>((value,))
+                    }
+                    Err(error) => {
+                        let exception = Exception::from_message(self.ctx.clone(), &error.message)?;
+                        exception.set("code", error.code.as_str())?;
+                        exception.set("syscall", error.syscall.as_str())?;
+                        exception.set("path", error.path.as_str())?;
+                        call.reject.restore(&self.ctx)?.call::<_, ()>((exception,))
+                    }
+                }
+            })();
+            if settled.is_err() {
+                // Only an interrupt or an out-of-memory can fail here; the loop reports it.
+                let _ = self.ctx.catch();
+            }
+        }
+        true
+    }
+
+    /// The JavaScript value of a workspace reply.
+    fn reply_value(&self, reply: WorkspaceReply) -> rquickjs::Result<Value<'js>> {
+        let ctx = self.ctx.clone();
+        Ok(match reply {
+            WorkspaceReply::Text(text) => rquickjs::String::from_str(ctx, &text)?.into_value(),
+            WorkspaceReply::Names(names) => {
+                let array = Array::new(ctx)?;
+                for (index, name) in names.into_iter().enumerate() {
+                    array.set(index, name)?;
+                }
+                array.into_value()
+            }
+            WorkspaceReply::Stat(stat) => {
+                let object = Object::new(ctx)?;
+                object.set("size", stat.size as f64)?;
+                object.set("mtimeMs", stat.modified_ms)?;
+                let kind = if stat.is_file {
+                    "file"
+                } else if stat.is_directory {
+                    "directory"
+                } else {
+                    "other"
+                };
+                object.set("kind", kind)?;
+                object.into_value()
+            }
+            WorkspaceReply::Done => Value::new_undefined(ctx),
+        })
+    }
+
     /// Fire the first due timer, if one is due. An exception it throws ends the execution.
     fn fire_due_timer(&mut self) -> Result<bool, Stop> {
         let callback = self.state.borrow_mut().take_due_timer(Instant::now());
         let Some(callback) = callback else {
             return Ok(false);
         };
-        if let Err(error) = callback.call::<_, ()>(()) {
+        let called = callback
+            .restore(&self.ctx)
+            .and_then(|callback| callback.call::<_, ()>(()));
+        if let Err(error) = called {
             let value = self.caught(error);
             return Err(self.classify(value, None));
         }
@@ -708,10 +1218,15 @@ impl<'js> Engine<'js, '_> {
         let ctx = self.ctx.clone();
         let settled = match outcome {
             ToolOutcome::Ok { value } => match ctx.json_parse(value.to_string()) {
-                Ok(value) => call.resolve.call::<_, ()>((value,)),
+                Ok(value) => call
+                    .resolve
+                    .restore(&ctx)
+                    .and_then(|resolve| resolve.call::<_, ()>((value,))),
                 Err(error) => {
                     let value = self.caught(error);
-                    call.reject.call::<_, ()>((value,))
+                    call.reject
+                        .restore(&ctx)
+                        .and_then(|reject| reject.call::<_, ()>((value,)))
                 }
             },
             ToolOutcome::Error {
@@ -741,13 +1256,13 @@ impl<'js> Engine<'js, '_> {
                     failure.set("retryable", retryable)?;
                     Ok(failure)
                 })();
-                match failure {
-                    Ok(failure) => call.reject.call::<_, ()>((failure,)),
-                    Err(error) => {
-                        let value = self.caught(error);
-                        call.reject.call::<_, ()>((value,))
-                    }
-                }
+                let reason = match failure {
+                    Ok(failure) => failure.into_value(),
+                    Err(error) => self.caught(error),
+                };
+                call.reject
+                    .restore(&ctx)
+                    .and_then(|reject| reject.call::<_, ()>((reason,)))
             }
         };
         if settled.is_err() {
@@ -832,7 +1347,7 @@ impl<'js> Engine<'js, '_> {
             self.null_thrown.set(true);
         }
         let description = collapse_repeated_lines(&self.describe(&value));
-        let (description, location) = rewrite_positions(&description, &self.line_map);
+        let (description, location) = self.maps.borrow().rewrite(&description);
         let (line, column) =
             location.map_or((None, None), |(line, column)| (Some(line), Some(column)));
         let with_prefix = |text: String| match prefix {
@@ -853,7 +1368,7 @@ impl<'js> Engine<'js, '_> {
             };
         }
         if let Some(message) = &message {
-            let failures = self.import_failures.borrow();
+            let failures = self.failures.borrow();
             if failures.iter().any(|failure| failure == message) {
                 return ExecutionError {
                     kind: kinds::IMPORT_ERROR.to_owned(),
@@ -916,10 +1431,7 @@ impl<'js> Engine<'js, '_> {
 
     /// Text of a value, for error messages.
     fn describe(&self, value: &Value<'js>) -> String {
-        let described = self
-            .describe
-            .as_ref()
-            .and_then(|describe| describe.call::<_, String>((value.clone(),)).ok());
+        let described = self.describe.call::<_, String>((value.clone(),)).ok();
         match described {
             Some(text) => text,
             None => {
@@ -934,9 +1446,7 @@ impl<'js> Engine<'js, '_> {
 
     /// The module's result as JSON.
     fn to_json(&self, value: Value<'js>) -> Result<Json, Stop> {
-        let Some(result_to_json) = &self.result_to_json else {
-            return Err(internal_error("the result converter is missing").into_error());
-        };
+        let result_to_json = &self.result_to_json;
         let text: String = match result_to_json.call((value,)) {
             Ok(text) => text,
             Err(error) => {
@@ -984,7 +1494,7 @@ impl<'js> Engine<'js, '_> {
 /// `__sluiceHost.callTool`: queue a `ToolCall`, return its promise.
 fn call_tool<'js>(
     ctx: &Ctx<'js>,
-    state: &Rc<RefCell<State<'js>>>,
+    state: &Rc<RefCell<State>>,
     server: String,
     tool: String,
     input: Option<Value<'js>>,
@@ -994,8 +1504,8 @@ fn call_tool<'js>(
         if state.fatal.is_some() {
             return Err(Exception::throw_internal(ctx, "the execution is ending"));
         }
-        if state.calls_made >= state.call_limit {
-            let limit = state.call_limit;
+        if state.calls_made >= state.limits.tool_calls {
+            let limit = state.limits.tool_calls;
             state.fail(ExecutionError {
                 kind: kinds::TOOL_CALL_LIMIT.to_owned(),
                 message: format!(
@@ -1038,8 +1548,8 @@ fn call_tool<'js>(
         }
     };
     // Creating an error can run agent code (`Error.prepareStackTrace`): no borrow across it.
-    let line_map = state.borrow().line_map.clone();
-    let site = call_site(ctx, &line_map);
+    let maps = state.borrow().maps.clone();
+    let site = call_site(ctx, &maps);
     let (promise, resolve, reject) = ctx.promise()?;
     let call_id = NEXT_CALL_ID.fetch_add(1, Ordering::Relaxed);
     let mut state = state.borrow_mut();
@@ -1047,8 +1557,8 @@ fn call_tool<'js>(
     state.calls.insert(
         call_id,
         PendingCall {
-            resolve,
-            reject,
+            resolve: Persistent::save(ctx, resolve),
+            reject: Persistent::save(ctx, reject),
             server: server.clone(),
             tool: tool.clone(),
             site,
@@ -1059,6 +1569,65 @@ fn call_tool<'js>(
         server,
         tool,
         arguments,
+    });
+    Ok(promise)
+}
+
+/// `__sluiceHost.workspace(operation, path, data, flags)`: queue an `fs/promises` call for the
+/// event loop, return its promise.
+fn workspace_call<'js>(
+    ctx: &Ctx<'js>,
+    state: &Rc<RefCell<State>>,
+    operation: &str,
+    path: String,
+    data: Option<String>,
+    flags: Option<i32>,
+) -> rquickjs::Result<Promise<'js>> {
+    let flags = flags.unwrap_or(0);
+    let (memory_bytes, quota_bytes) = {
+        let state = state.borrow();
+        if state.fatal.is_some() {
+            return Err(Exception::throw_internal(ctx, "the execution is ending"));
+        }
+        (state.limits.memory_bytes, state.limits.workspace_bytes)
+    };
+    let request = match operation {
+        "readFile" => WorkspaceRequest::ReadFile {
+            path,
+            max_bytes: memory_bytes,
+        },
+        "writeFile" | "appendFile" => WorkspaceRequest::WriteFile {
+            path,
+            data: data.unwrap_or_default(),
+            append: operation == "appendFile",
+            quota_bytes,
+        },
+        "readdir" => WorkspaceRequest::ReadDir { path },
+        "stat" => WorkspaceRequest::Stat { path },
+        "rm" => WorkspaceRequest::Remove {
+            path,
+            recursive: flags & FLAG_RECURSIVE != 0,
+            force: flags & FLAG_FORCE != 0,
+        },
+        "mkdir" => WorkspaceRequest::MakeDir {
+            path,
+            recursive: flags & FLAG_RECURSIVE != 0,
+        },
+        other => {
+            return Err(Exception::throw_type(
+                ctx,
+                &format!(
+                    "unknown workspace operation '{other}'; use one of {}",
+                    OPERATIONS.join(", ")
+                ),
+            ));
+        }
+    };
+    let (promise, resolve, reject) = ctx.promise()?;
+    state.borrow_mut().file_calls.push(FileCall {
+        request,
+        resolve: Persistent::save(ctx, resolve),
+        reject: Persistent::save(ctx, reject),
     });
     Ok(promise)
 }
@@ -1087,58 +1656,10 @@ fn collapse_repeated_lines(text: &str) -> String {
     out
 }
 
-/// The innermost position in the agent's module on the current JavaScript stack.
-fn call_site(ctx: &Ctx<'_>, line_map: &LineMap) -> Option<(u32, u32)> {
+/// The innermost position in the agent's current module on the JavaScript stack.
+fn call_site(ctx: &Ctx<'_>, maps: &RefCell<SourceMaps>) -> Option<(u32, u32)> {
     let stack = Exception::from_message(ctx.clone(), "").ok()?.stack()?;
-    rewrite_positions(&stack, line_map).1
-}
-
-/// Rewrite every `main.ts:LINE:COLUMN` in `text` to original positions; also return the first
-/// (mapped) position found.
-pub(crate) fn rewrite_positions(text: &str, line_map: &LineMap) -> (String, Option<(u32, u32)>) {
-    let marker = format!("{MAIN_MODULE}:");
-    let mut out = String::with_capacity(text.len());
-    let mut first = None;
-    let mut rest = text;
-    while let Some(index) = rest.find(&marker) {
-        let after = index + marker.len();
-        out.push_str(&rest[..after]);
-        rest = &rest[after..];
-        let line_digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let line: Option<u32> = rest[..line_digits].parse().ok();
-        let remainder = &rest[line_digits..];
-        let column_digits = remainder
-            .strip_prefix(':')
-            .map(|tail| tail.bytes().take_while(u8::is_ascii_digit).count())
-            .unwrap_or(0);
-        let column: Option<u32> = if column_digits > 0 {
-            remainder[1..=column_digits].parse().ok()
-        } else {
-            None
-        };
-        let Some(line) = line else { continue };
-        let mapped = line_map.original(line, column.unwrap_or(1));
-        let consumed = line_digits
-            + if column_digits > 0 {
-                1 + column_digits
-            } else {
-                0
-            };
-        match mapped {
-            Some((original_line, original_column)) => {
-                first.get_or_insert((original_line, original_column));
-                if column.is_some() {
-                    out.push_str(&format!("{original_line}:{original_column}"));
-                } else {
-                    out.push_str(&original_line.to_string());
-                }
-            }
-            None => out.push_str(&rest[..consumed]),
-        }
-        rest = &rest[consumed..];
-    }
-    out.push_str(rest);
-    (out, first)
+    maps.borrow().rewrite(&stack).1
 }
 
 fn out_of_memory(limits: &ExecutionLimits) -> ExecutionError {

@@ -82,7 +82,9 @@ servers) keep their own positions; values thrown that are not errors have no pos
 
 mod executor;
 mod modules;
+mod positions;
 mod transpile;
+mod workspace;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -92,8 +94,9 @@ use sluice_worker_protocol::{
     WorkerMessage,
 };
 
-pub use executor::execute;
+pub use executor::{Engine, check, execute};
 pub use transpile::transpile;
+pub use workspace::{FileStat, WorkspaceError, WorkspaceReply, WorkspaceRequest};
 
 /// The `kind`s of [`ExecutionError`] this engine produces.
 pub mod kinds {
@@ -113,7 +116,19 @@ pub mod kinds {
     pub const TOOL_CALL_LIMIT: &str = "ToolCallLimit";
     /// The engine failed, or lost its channel to the gateway.
     pub const INTERNAL_ERROR: &str = "InternalError";
+
+    /// True for the kinds after which a session's runtime is discarded: the engine cannot vouch
+    /// for the state of a runtime that was interrupted or ran out of memory.
+    pub fn discards_session(kind: &str) -> bool {
+        matches!(kind, TIMEOUT | OUT_OF_MEMORY | INTERNAL_ERROR)
+    }
 }
+
+/// Longest regular expression source, in UTF-16 code units, that agent code may compile (regex
+/// literals are checked when the code is transpiled, `new RegExp(...)` and the string methods
+/// that build one from a string when they run). QuickJS cannot interrupt the regex compiler, and
+/// its cost grows faster than the source.
+pub const MAX_REGEX_SOURCE_CHARS: usize = 4096;
 
 /// Stack the thread running [`execute`] needs beyond `limits.stack_bytes`: QuickJS checks its
 /// own limit, but the parser, the transpiler and Rust frames below the interpreter need room
@@ -136,6 +151,30 @@ pub struct Execution<'a> {
     pub limits: &'a ExecutionLimits,
     /// Every tool, by server, for the `./servers/...` modules.
     pub tools: &'a BTreeMap<String, Vec<ToolBinding>>,
+    /// Keep the runtime and publish the code's top-level declarations for the next execution of
+    /// the same [`Engine`] (a session).
+    pub keep_state: bool,
+    /// Saved skills, by name: TypeScript source of the `./skills/<name>` modules.
+    pub skills: &'a BTreeMap<String, String>,
+}
+
+/// The answer to a check: the content of `WorkerMessage::Checked`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckReport {
+    /// Why the code is not a valid module, or `None`.
+    pub error: Option<ExecutionError>,
+    /// The module's export names (`default` for a default export), sorted; empty on error.
+    pub exports: Vec<String>,
+}
+
+impl CheckReport {
+    /// The `Checked` message for the gateway.
+    pub fn into_message(self) -> WorkerMessage {
+        WorkerMessage::Checked {
+            error: self.error,
+            exports: self.exports,
+        }
+    }
 }
 
 /// How an execution ended: the content of `WorkerMessage::Done`.
@@ -180,6 +219,15 @@ pub trait Host {
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<Option<(u64, ToolOutcome)>, HostError>;
+
+    /// Carry out one `fs/promises` call on the workspace.
+    ///
+    /// The engine passes the path exactly as agent code wrote it; the host checks it (only paths
+    /// under `./workspace`, never outside) and reports failures as Node-style errors. The
+    /// default has no workspace: every call fails with `ENOSYS` and says so.
+    fn workspace(&mut self, request: &WorkspaceRequest) -> Result<WorkspaceReply, WorkspaceError> {
+        Err(WorkspaceError::no_workspace(request))
+    }
 }
 
 /// The channel to the gateway failed.

@@ -1,11 +1,22 @@
-//! The module graph agent code can see: its own module, the runtime, and `./servers/...`.
+//! The module graph agent code can see: its own module, the runtime, `./servers/...`,
+//! `./skills/...` and `fs/promises`.
 //!
-//! Module names inside QuickJS are normalized paths without suffix: `main.ts` (the agent's code),
-//! `runtime`, `servers/<server>/index` and `servers/<server>/<identifier>`. Nothing else
-//! resolves: there is no file system, no `std`/`os` module and no network behind the loader.
+//! Module names inside QuickJS: `main.ts` (the agent's code; `main-<n>.ts` for the n-th
+//! execution of a session), `runtime`, `servers/<server>/index`, `servers/<server>/<identifier>`,
+//! `skills/<name>/index@<hash>.ts` (a skill; the hash of its source makes a changed skill a new
+//! module within a session) and `node:fs/promises`. Nothing else resolves: there is no file
+//! system behind the loader, no `std`/`os` module and no network.
+//!
+//! Resolution: a specifier is resolved against the importing module's path, the way Node and
+//! TypeScript do (`../../servers/<server>` from a skill at `/skills/<name>/index.ts`). A skill
+//! may also write `./servers/...`, `./skills/...` and `./runtime` as agent code does, from the
+//! root: skills are usually agent code that was saved, and `skills/<name>/servers` can never
+//! name a module, so the two readings cannot clash. `fs/promises` and `node:fs/promises` resolve
+//! from anywhere.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
@@ -14,10 +25,90 @@ use rquickjs::{Ctx, Exception, Module};
 use sluice_worker_protocol::{ExecutionError, Language, ToolBinding};
 
 use crate::kinds;
+use crate::positions::SourceMaps;
 use crate::transpile::{ImportedName, StaticImport, Transpiled, transpile_module};
+use crate::workspace::{FS_PROMISES_EXPORTS, FS_PROMISES_MODULE};
 
 /// Name of the agent's module inside QuickJS (and in stack traces).
 pub(crate) const MAIN_MODULE: &str = "main.ts";
+/// Name of the `fs/promises` module inside QuickJS.
+const FS_MODULE: &str = "node:fs/promises";
+/// Source bytes of transpiled skills the cache keeps before it starts over.
+const SKILL_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// The module name of the agent's code: `main.ts`, or `main-<n>.ts` for the n-th execution of a
+/// session (each execution's module stays loaded, so each needs its own name).
+pub(crate) fn agent_module_name(session_execution: Option<u32>) -> String {
+    match session_execution {
+        None => MAIN_MODULE.to_owned(),
+        Some(number) => format!("main-{number}.ts"),
+    }
+}
+
+/// True for the module names of agent code (see [`agent_module_name`]).
+pub(crate) fn is_agent_module(name: &str) -> bool {
+    name == MAIN_MODULE
+        || name
+            .strip_prefix("main-")
+            .and_then(|rest| rest.strip_suffix(".ts"))
+            .is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Transpiled skills by source text, shared by the executions of one engine: a skill is
+/// transpiled once however many executions import it. Keyed by the whole source (not a digest),
+/// so two skills never share an entry by accident.
+#[derive(Debug, Default)]
+pub(crate) struct SkillCache {
+    entries: HashMap<String, Rc<Transpiled>>,
+    bytes: usize,
+}
+
+impl SkillCache {
+    /// The transpiled skill `name` with this source.
+    fn get(&mut self, name: &str, source: &str) -> Result<Rc<Transpiled>, ExecutionError> {
+        if let Some(found) = self.entries.get(source) {
+            return Ok(found.clone());
+        }
+        let transpiled = Rc::new(transpile_module(
+            source,
+            Language::Typescript,
+            &format!("skills/{name}/index"),
+        )?);
+        if self.bytes + source.len() > SKILL_CACHE_BYTES {
+            self.entries.clear();
+            self.bytes = 0;
+        }
+        self.bytes += source.len();
+        self.entries.insert(source.to_owned(), transpiled.clone());
+        Ok(transpiled)
+    }
+}
+
+/// A skill of one execution.
+#[derive(Debug)]
+struct Skill {
+    source: String,
+    /// Module name inside QuickJS: `skills/<name>/index@<hash>.ts`.
+    module: String,
+}
+
+/// The display name of a module in stack traces: a skill is `skills/<name>/index.ts`, without
+/// the content hash of its module name.
+pub(crate) fn display_name(module: &str) -> std::borrow::Cow<'_, str> {
+    match skill_of_module(module) {
+        Some(name) => format!("skills/{name}/index.ts").into(),
+        None => module.into(),
+    }
+}
+
+/// The skill name in a skill's module name (`skills/<name>/index@<hash>.ts`).
+fn skill_of_module(module: &str) -> Option<&str> {
+    let rest = module.strip_prefix("skills/")?;
+    let (name, tail) = rest.split_once("/index@")?;
+    let hash = tail.strip_suffix(".ts")?;
+    (!name.is_empty() && !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some(name)
+}
 /// Name of the runtime module inside QuickJS.
 const RUNTIME_MODULE: &str = sluice_codegen::RUNTIME_MODULE;
 /// How many tool names an error message lists.
@@ -57,24 +148,18 @@ pub(crate) enum ModuleId {
         identifier: String,
         name: String,
     },
+    /// A saved skill.
+    Skill { name: String },
+    /// `fs/promises`.
+    FsPromises,
 }
 
-impl ModuleId {
-    fn name(&self) -> String {
-        match self {
-            Self::Runtime => RUNTIME_MODULE.to_owned(),
-            Self::Index { server } => format!("servers/{server}/index"),
-            Self::Tool {
-                server, identifier, ..
-            } => format!("servers/{server}/{identifier}"),
-        }
-    }
-}
-
-/// The tools of one execution, by server, indexed for resolution.
+/// The modules of one execution: tools by server, indexed for resolution, and skills.
 #[derive(Debug, Default)]
 pub(crate) struct Catalog {
     servers: BTreeMap<String, ServerTools>,
+    skills: BTreeMap<String, Skill>,
+    cache: Rc<RefCell<SkillCache>>,
 }
 
 #[derive(Debug, Default)]
@@ -86,7 +171,28 @@ struct ServerTools {
 }
 
 impl Catalog {
+    #[cfg(test)]
     pub(crate) fn new(tools: &BTreeMap<String, Vec<ToolBinding>>) -> Self {
+        Self::with_skills(tools, &BTreeMap::new(), Rc::default())
+    }
+
+    pub(crate) fn with_skills(
+        tools: &BTreeMap<String, Vec<ToolBinding>>,
+        skills: &BTreeMap<String, String>,
+        cache: Rc<RefCell<SkillCache>>,
+    ) -> Self {
+        let skills = skills
+            .iter()
+            .map(|(name, source)| {
+                let mut hasher = DefaultHasher::new();
+                source.hash(&mut hasher);
+                let skill = Skill {
+                    source: source.clone(),
+                    module: format!("skills/{name}/index@{:016x}.ts", hasher.finish()),
+                };
+                (name.clone(), skill)
+            })
+            .collect();
         let servers = tools
             .iter()
             .map(|(server, bindings)| {
@@ -103,13 +209,78 @@ impl Catalog {
                 (server.clone(), tools)
             })
             .collect();
-        Self { servers }
+        Self {
+            servers,
+            skills,
+            cache,
+        }
+    }
+
+    /// The name QuickJS knows a module by.
+    pub(crate) fn module_name(&self, module: &ModuleId) -> String {
+        match module {
+            ModuleId::Runtime => RUNTIME_MODULE.to_owned(),
+            ModuleId::Index { server } => format!("servers/{server}/index"),
+            ModuleId::Tool {
+                server, identifier, ..
+            } => format!("servers/{server}/{identifier}"),
+            ModuleId::Skill { name } => self.skills.get(name).map_or_else(
+                || format!("skills/{name}/index"),
+                |skill| skill.module.clone(),
+            ),
+            ModuleId::FsPromises => FS_MODULE.to_owned(),
+        }
+    }
+
+    /// The transpiled skill `name`.
+    pub(crate) fn skill(&self, name: &str) -> Result<Rc<Transpiled>, ExecutionError> {
+        let Some(skill) = self.skills.get(name) else {
+            return Err(ExecutionError {
+                kind: kinds::IMPORT_ERROR.to_owned(),
+                message: format!("there is no skill '{name}'. {}", self.skill_list()),
+                line: None,
+                column: None,
+            });
+        };
+        self.cache.borrow_mut().get(name, &skill.source)
+    }
+
+    fn skill_list(&self) -> String {
+        if self.skills.is_empty() {
+            "No skills are saved.".to_owned()
+        } else {
+            format!(
+                "Skills: {}.",
+                list(self.skills.keys().map(String::as_str), self.skills.len())
+            )
+        }
     }
 
     /// Resolve `specifier` imported from the module named `base`.
     pub(crate) fn resolve(&self, base: &str, specifier: &str) -> Result<ModuleId, String> {
-        let importer = if base == MAIN_MODULE {
-            "your code"
+        let importer = if is_agent_module(base) {
+            "your code".into()
+        } else {
+            display_name(base)
+        };
+        let importer = importer.as_ref();
+        if matches!(specifier, "fs/promises" | "node:fs/promises") {
+            return Ok(ModuleId::FsPromises);
+        }
+        if matches!(specifier, "fs" | "node:fs") {
+            return Err(format!(
+                "Cannot find module '{specifier}' (imported from {importer}): this sandbox has \
+                 only the promise API of the file system, for files under ./workspace: \
+                 `import * as fs from 'fs/promises'`."
+            ));
+        }
+        // Skills may write root-relative paths as agent code does (see the module docs).
+        let base = if skill_of_module(base).is_some()
+            && (specifier.starts_with("./servers/")
+                || specifier.starts_with("./skills/")
+                || matches!(specifier, "./runtime" | "./runtime.ts" | "./runtime.js"))
+        {
+            ""
         } else {
             base
         };
@@ -121,6 +292,7 @@ impl Catalog {
             ));
         }
         let mut segments: Vec<&str> = Vec::new();
+        // A skill's module `skills/<name>/index@<hash>.ts` sits in `skills/<name>`.
         let directory = base.rsplit_once('/').map_or("", |(directory, _)| directory);
         for segment in directory.split('/').chain(specifier.split('/')) {
             match segment {
@@ -167,6 +339,27 @@ impl Catalog {
                     )),
                 }
             }
+            ["skills", name] | ["skills", name, "index"] => {
+                if self.skills.contains_key(*name) {
+                    return Ok(ModuleId::Skill {
+                        name: (*name).to_owned(),
+                    });
+                }
+                let suggestion =
+                    oxc::span::best_match(name, self.skills.keys().map(String::as_str), 3)
+                        .map(|best| format!(" Did you mean '{best}'?"))
+                        .unwrap_or_default();
+                Err(format!(
+                    "Cannot find module '{specifier}' (imported from {importer}): there is no \
+                     skill '{name}'.{suggestion} {}",
+                    self.skill_list()
+                ))
+            }
+            ["skills", ..] => Err(format!(
+                "Cannot find module '{specifier}' (imported from {importer}): a skill is one \
+                 module, imported as './skills/<name>'. {}",
+                self.skill_list()
+            )),
             _ => Err(format!(
                 "Cannot find module '{specifier}' (imported from {importer}). {}",
                 self.valid_forms()
@@ -207,9 +400,11 @@ impl Catalog {
     fn valid_forms(&self) -> String {
         format!(
             "Importable modules: './runtime' (callMCPTool, ToolError, retry), \
-             './servers/<server>' or './servers/<server>/index' (all tools of a server) and \
-             './servers/<server>/<tool>' (one tool), with an optional '.ts' or '.js' suffix. {}",
-            self.server_list()
+             './servers/<server>' or './servers/<server>/index' (all tools of a server), \
+             './servers/<server>/<tool>' (one tool), './skills/<name>' (a saved skill), with an \
+             optional '.ts' or '.js' suffix, and 'fs/promises' (files under ./workspace). {} {}",
+            self.server_list(),
+            self.skill_list()
         )
     }
 
@@ -275,25 +470,95 @@ impl Catalog {
                         ));
                     }
                 }
+                (ImportedName::Default, ModuleId::FsPromises) => {}
+                (ImportedName::Named(name), ModuleId::FsPromises) => {
+                    if !FS_PROMISES_EXPORTS.contains(&name.as_str()) {
+                        return Err(format!(
+                            "Module '{specifier}' has no export '{name}'. This sandbox's \
+                             fs/promises has: {}.",
+                            FS_PROMISES_EXPORTS.join(", ")
+                        ));
+                    }
+                }
+                (ImportedName::Default, ModuleId::Skill { name: skill })
+                | (ImportedName::Named(_), ModuleId::Skill { name: skill }) => {
+                    let wanted = match name {
+                        ImportedName::Named(name) => name.as_str(),
+                        _ => "default",
+                    };
+                    let exports = self
+                        .skill(skill)
+                        .map(|transpiled| transpiled.exports.clone())
+                        .map_err(|error| skill_compile_error(skill, &error))?;
+                    if !exports.iter().any(|export| export == wanted) {
+                        let listed = if exports.is_empty() {
+                            "nothing".to_owned()
+                        } else {
+                            exports.join(", ")
+                        };
+                        return Err(format!(
+                            "Skill '{skill}' has no export '{wanted}'. It exports: {listed}."
+                        ));
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    /// Check every static import of the agent's module before anything runs, so a wrong import
-    /// is reported with its position.
-    pub(crate) fn check_imports(&self, imports: &[StaticImport]) -> Result<(), ExecutionError> {
+    /// Check every static import of the agent's module, and of the skills it imports (and they
+    /// import), before anything runs, so a wrong import is reported with its position. An error
+    /// inside a skill is reported at the agent's import that leads to it.
+    pub(crate) fn check_imports(
+        &self,
+        module: &str,
+        imports: &[StaticImport],
+    ) -> Result<(), ExecutionError> {
+        let mut checked_skills = HashSet::new();
         for import in imports {
-            let checked = self
-                .resolve(MAIN_MODULE, &import.specifier)
-                .and_then(|module| self.check_names(import, &module));
-            if let Err(message) = checked {
+            let result = self
+                .resolve(module, &import.specifier)
+                .and_then(|resolved| {
+                    self.check_names(import, &resolved)?;
+                    match &resolved {
+                        ModuleId::Skill { name } => self.check_skill(name, &mut checked_skills),
+                        _ => Ok(()),
+                    }
+                });
+            if let Err(message) = result {
                 return Err(ExecutionError {
                     kind: kinds::IMPORT_ERROR.to_owned(),
                     message: format!("{message} (line {}, column {})", import.line, import.column),
                     line: Some(import.line),
                     column: Some(import.column),
                 });
+            }
+        }
+        Ok(())
+    }
+
+    /// Check a skill's own imports, once per skill (imports between skills may form cycles).
+    fn check_skill(&self, name: &str, checked: &mut HashSet<String>) -> Result<(), String> {
+        if !checked.insert(name.to_owned()) {
+            return Ok(());
+        }
+        let transpiled = self
+            .skill(name)
+            .map_err(|error| skill_compile_error(name, &error))?;
+        let module = self.module_name(&ModuleId::Skill {
+            name: name.to_owned(),
+        });
+        for import in &transpiled.imports {
+            let in_skill = |message: String| {
+                format!(
+                    "{message} (in skill '{name}', line {}, column {})",
+                    import.line, import.column
+                )
+            };
+            let resolved = self.resolve(&module, &import.specifier).map_err(in_skill)?;
+            self.check_names(import, &resolved).map_err(in_skill)?;
+            if let ModuleId::Skill { name: imported } = &resolved {
+                self.check_skill(imported, checked)?;
             }
         }
         Ok(())
@@ -321,13 +586,38 @@ impl Catalog {
             } => Ok(sluice_codegen::javascript::tool_module(
                 server, name, identifier,
             )),
+            ModuleId::Skill { name } => self
+                .skill(name)
+                .map(|transpiled| transpiled.code.clone())
+                .map_err(|error| error.message),
+            ModuleId::FsPromises => Ok(FS_PROMISES_MODULE.to_owned()),
         }
     }
 
-    /// Parse a normalized module name back into a module.
+    /// Parse a module name (as [`Catalog::module_name`] makes them) back into a module.
     fn module_by_name(&self, name: &str) -> Option<ModuleId> {
+        if name == FS_MODULE {
+            return Some(ModuleId::FsPromises);
+        }
+        if let Some(skill) = skill_of_module(name) {
+            return self
+                .skills
+                .get(skill)
+                .filter(|known| known.module == name)
+                .map(|_| ModuleId::Skill {
+                    name: skill.to_owned(),
+                });
+        }
         self.resolve("", &format!("./{name}")).ok()
     }
+}
+
+/// The message for a skill that does not transpile (its own positions are in the skill).
+fn skill_compile_error(name: &str, error: &ExecutionError) -> String {
+    format!(
+        "Skill '{name}' does not compile ({}; positions are in the skill's source): {}",
+        error.kind, error.message
+    )
 }
 
 /// `; did you mean` and the first tools of a server.
@@ -378,9 +668,13 @@ fn namespace_name(server: &str) -> String {
 /// Resolution failures of this execution, so an uncaught one can be reported as `ImportError`.
 pub(crate) type ImportFailures = Rc<RefCell<Vec<String>>>;
 
+/// The modules of the execution running now. The resolver and loader belong to the runtime,
+/// which a session keeps across executions, so they read the current catalog from here.
+pub(crate) type CatalogSlot = Rc<RefCell<Rc<Catalog>>>;
+
 /// The QuickJS resolver: [`Catalog::resolve`].
 pub(crate) struct SandboxResolver {
-    pub(crate) catalog: Rc<Catalog>,
+    pub(crate) catalog: CatalogSlot,
     pub(crate) failures: ImportFailures,
 }
 
@@ -392,8 +686,9 @@ impl Resolver for SandboxResolver {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<String> {
-        match self.catalog.resolve(base, name) {
-            Ok(module) => Ok(module.name()),
+        let catalog = self.catalog.borrow().clone();
+        match catalog.resolve(base, name) {
+            Ok(module) => Ok(catalog.module_name(&module)),
             Err(message) => {
                 self.failures.borrow_mut().push(message.clone());
                 Err(Exception::throw_message(ctx, &message))
@@ -402,9 +697,11 @@ impl Resolver for SandboxResolver {
     }
 }
 
-/// The QuickJS loader: generated JavaScript for servers, the transpiled runtime.
+/// The QuickJS loader: generated JavaScript for servers, the transpiled runtime and skills, and
+/// `fs/promises`. A skill's line map is registered so positions in it can be mapped back.
 pub(crate) struct SandboxLoader {
-    pub(crate) catalog: Rc<Catalog>,
+    pub(crate) catalog: CatalogSlot,
+    pub(crate) maps: Rc<RefCell<SourceMaps>>,
 }
 
 impl Loader for SandboxLoader {
@@ -414,11 +711,20 @@ impl Loader for SandboxLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js>> {
-        let source = self
-            .catalog
-            .module_by_name(name)
-            .ok_or_else(|| format!("no module named '{name}'"))
-            .and_then(|module| self.catalog.source(&module));
+        let catalog = self.catalog.borrow().clone();
+        let source = match catalog.module_by_name(name) {
+            Some(ModuleId::Skill { name: skill }) => catalog
+                .skill(&skill)
+                .map_err(|error| error.message)
+                .map(|transpiled| {
+                    self.maps
+                        .borrow_mut()
+                        .insert(name, transpiled.line_map.clone());
+                    transpiled.code.clone()
+                }),
+            Some(module) => catalog.source(&module),
+            None => Err(format!("no module named '{name}'")),
+        };
         match source {
             Ok(source) => Module::declare(ctx.clone(), name, source),
             Err(message) => Err(rquickjs::Error::Loading {
@@ -471,7 +777,7 @@ mod tests {
         assert_eq!(
             catalog
                 .resolve(MAIN_MODULE, "./servers/math/getSum.ts")
-                .map(|module| module.name()),
+                .map(|module| catalog.module_name(&module)),
             Ok("servers/math/getSum".to_owned())
         );
         assert_eq!(
@@ -485,7 +791,7 @@ mod tests {
         assert_eq!(
             catalog
                 .resolve("servers/math/index", "./add")
-                .map(|module| module.name()),
+                .map(|module| catalog.module_name(&module)),
             Ok("servers/math/add".to_owned())
         );
     }

@@ -1,11 +1,13 @@
-// Sluice engine prelude: evaluated as a script in every fresh context before agent code runs.
+// Sluice engine prelude: evaluated as a script in every fresh context before agent code runs
+// (once per runtime: a session keeps it).
 // It receives the private host functions and installs the globals agent code may use:
 // `console`, `setTimeout`/`clearTimeout`, `setInterval`/`clearInterval` and `__sluiceHost`
-// (used by the runtime module). It returns helpers the engine calls itself. Everything it uses is
-// captured here, so agent code that replaces `JSON` or `Object` cannot break the engine's side.
+// (used by the runtime and `fs/promises` modules). It hardens the built-ins (see `harden`) and
+// returns helpers the engine calls itself. Everything it uses is captured here, so agent code
+// that replaces `JSON` or `Object` cannot break the engine's side.
 (function (host) {
   "use strict";
-  const { log, setTimer, clearTimer, callTool } = host;
+  const { log, setTimer, clearTimer, callTool, workspace, maxRegexSource } = host;
   const stringify = JSON.stringify;
   const objectKeys = Object.keys;
   const getPrototypeOf = Object.getPrototypeOf;
@@ -30,6 +32,9 @@
   const mapSize = getOwnPropertyDescriptor(Map.prototype, "size").get;
   const setSize = getOwnPropertyDescriptor(Set.prototype, "size").get;
   const apply = Reflect.apply;
+  const construct = Reflect.construct;
+  const getOwnPropertyNames = Object.getOwnPropertyNames;
+  const getOwnPropertySymbols = Object.getOwnPropertySymbols;
   const PRELUDE = "sluice-prelude";
   const MAX_DEPTH = 6;
   const MAX_ITEMS = 100;
@@ -308,11 +313,136 @@
     defineProperty(globalThis, key, { value: globals[key], writable: true, enumerable: false, configurable: true });
   }
   defineProperty(globalThis, "__sluiceHost", {
-    value: freeze({ callTool }),
+    value: freeze({ callTool, workspace }),
     writable: false,
     enumerable: false,
     configurable: false,
   });
+
+  harden();
+
+  // Remove or wrap built-ins that are known sources of engine bugs or of work QuickJS cannot
+  // interrupt. The originals stay reachable only inside this closure.
+  function harden() {
+    // Shared memory and atomics serve no purpose in a single-threaded sandbox; their TOCTOU bugs
+    // in QuickJS are many (resizing while a builtin reads), and they make high-resolution timers.
+    delete globalThis.SharedArrayBuffer;
+    delete globalThis.Atomics;
+    // Resizable and transferable buffers: without `resize`, the `transfer` family and the
+    // `maxByteLength` option, a buffer's length never changes after it is made, so no builtin
+    // can see it shrink under its feet.
+    const bufferPrototype = ArrayBufferClass.prototype;
+    for (const name of ["resize", "transfer", "transferToFixedLength", "transferToImmutable"]) {
+      delete bufferPrototype[name];
+    }
+    const SafeArrayBuffer = function ArrayBuffer(length, options) {
+      if (new.target === undefined) throw new TypeError("Constructor ArrayBuffer requires 'new'");
+      if (options !== undefined && options !== null && typeof options === "object" && "maxByteLength" in options) {
+        throw new TypeError("Resizable ArrayBuffers (the maxByteLength option) are not available in this sandbox: allocate a buffer of the size you need, or a new one and copy");
+      }
+      return construct(ArrayBufferClass, [length], new.target);
+    };
+    replaceConstructor(ArrayBufferClass, SafeArrayBuffer, "ArrayBuffer");
+
+    // Regular expressions: QuickJS's regex compiler cannot be interrupted and its cost grows
+    // faster than the pattern, so every way to compile a pattern from a string is capped.
+    // Literals in agent code are checked when it is transpiled.
+    const regExpPrototype = RegExpClass.prototype;
+    const sourceOf = getOwnPropertyDescriptor(regExpPrototype, "source").get;
+    const flagsOf = getOwnPropertyDescriptor(regExpPrototype, "flags").get;
+    const isRegExp = (value) => {
+      if (value === null || typeof value !== "object" || value === regExpPrototype) return false;
+      try {
+        apply(sourceOf, value, []);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const checked = (pattern) => {
+      const source = pattern === undefined ? "" : `${pattern}`;
+      if (source.length > maxRegexSource) {
+        throw new SyntaxError(`Invalid regular expression: the pattern is ${source.length} characters long; this sandbox allows at most ${maxRegexSource}. Use a shorter pattern, or split the matching into simpler steps`);
+      }
+      return source;
+    };
+    const SafeRegExp = function RegExp(pattern, flags) {
+      const real = isRegExp(pattern);
+      if (new.target === undefined && real && flags === undefined && pattern.constructor === SafeRegExp) {
+        return pattern;
+      }
+      let source;
+      if (real) {
+        source = apply(sourceOf, pattern, []);
+        if (flags === undefined) flags = apply(flagsOf, pattern, []);
+      } else if (pattern !== null && typeof pattern === "object" && pattern[Symbol.match]) {
+        // A regex-like object: read its source and flags once, as the constructor would.
+        source = pattern.source;
+        if (flags === undefined) flags = pattern.flags;
+      } else {
+        source = pattern;
+      }
+      return construct(RegExpClass, [checked(source), flags], new.target === undefined ? SafeRegExp : new.target);
+    };
+    replaceConstructor(RegExpClass, SafeRegExp, "RegExp");
+    delete regExpPrototype.compile;
+    // `split` and `matchAll` build a new RegExp from `this` through the species constructor;
+    // on an object that only looks like a RegExp that would read an arbitrary `source`.
+    for (const symbol of [Symbol.split, Symbol.matchAll]) {
+      const original = regExpPrototype[symbol];
+      if (typeof original !== "function") continue;
+      const name = apply(symbolToString, symbol, []);
+      const wrapped = {
+        [symbol](string, limit) {
+          if (!isRegExp(this)) {
+            throw new TypeError(`RegExp.prototype[${name}] must be called on a RegExp in this sandbox`);
+          }
+          return apply(original, this, [string, limit]);
+        },
+      }[symbol];
+      defineProperty(regExpPrototype, symbol, { value: wrapped, writable: true, enumerable: false, configurable: true });
+    }
+    // `match`, `matchAll` and `search` compile their argument when it is not a RegExp. The
+    // argument's own method is called here (once), and anything else becomes a checked string.
+    const stringPrototype = String.prototype;
+    for (const [name, symbol] of [["match", Symbol.match], ["matchAll", Symbol.matchAll], ["search", Symbol.search]]) {
+      const original = stringPrototype[name];
+      const wrapped = {
+        [name](regexp) {
+          if (this === undefined || this === null) {
+            throw new TypeError(`String.prototype.${name} called on null or undefined`);
+          }
+          if (regexp !== undefined && regexp !== null) {
+            const method = regexp[symbol];
+            if (method !== undefined && method !== null) {
+              if (name === "matchAll" && isRegExp(regexp) && !`${apply(flagsOf, regexp, [])}`.includes("g")) {
+                throw new TypeError("String.prototype.matchAll called with a non-global RegExp argument");
+              }
+              return apply(method, regexp, [`${this}`]);
+            }
+          }
+          return apply(original, this, [checked(regexp)]);
+        },
+      }[name];
+      defineProperty(stringPrototype, name, { value: wrapped, writable: true, enumerable: false, configurable: true });
+    }
+  }
+
+  // Put `safe` in the place of the built-in constructor `original`: same prototype object, same
+  // static properties, and `prototype.constructor` pointing at it.
+  function replaceConstructor(original, safe, name) {
+    defineProperty(safe, "prototype", { value: original.prototype, writable: false, enumerable: false, configurable: false });
+    defineProperty(safe, "name", { value: name, writable: false, enumerable: false, configurable: true });
+    defineProperty(safe, "length", { value: original.length, writable: false, enumerable: false, configurable: true });
+    const keys = [...getOwnPropertyNames(original), ...getOwnPropertySymbols(original)];
+    for (const key of keys) {
+      if (key === "prototype" || key === "name" || key === "length") continue;
+      const descriptor = getOwnPropertyDescriptor(original, key);
+      if (descriptor !== undefined) defineProperty(safe, key, descriptor);
+    }
+    defineProperty(original.prototype, "constructor", { value: safe, writable: true, enumerable: false, configurable: true });
+    defineProperty(globalThis, name, { value: safe, writable: true, enumerable: false, configurable: true });
+  }
 
   return {
     // The module's default export as JSON text: undefined and other non-JSON values become
@@ -326,6 +456,28 @@
     describe(value) {
       if (value instanceof ErrorClass) return inspectError(value, 0, [value]);
       return inspect(value, 1, []);
+    },
+    // Publish a session execution's top-level declarations on `globalThis` as live accessors:
+    // `bindings` has a getter (and a setter unless `const`) per declaration. A getter that throws
+    // belongs to a declaration the module body never reached (still in its temporal dead zone):
+    // it is skipped. Runs after agent code, so it touches nothing agent code could have replaced:
+    // indexed loops over a fresh array, captured functions, null-prototype descriptors.
+    publish(bindings) {
+      const names = objectKeys(bindings);
+      for (let index = 0; index < names.length; index++) {
+        const name = names[index];
+        const descriptor = getOwnPropertyDescriptor(bindings, name);
+        try {
+          apply(descriptor.get, bindings, []);
+        } catch {
+          continue;
+        }
+        try {
+          defineProperty(globalThis, name, { __proto__: null, get: descriptor.get, set: descriptor.set, enumerable: false, configurable: true });
+        } catch {
+          // A non-configurable global of the same name (`undefined`, `__sluiceHost`) stays.
+        }
+      }
     },
   };
 })

@@ -9,9 +9,17 @@ use sluice_worker_protocol::{
     ToolOutcome, WorkerMessage,
 };
 
-use crate::{Execution, Finished, Host, HostError, execute, thread_stack_bytes};
+use crate::{
+    Engine, Execution, Finished, Host, HostError, WorkspaceError, WorkspaceReply, WorkspaceRequest,
+    execute, thread_stack_bytes,
+};
+
+mod security;
+mod sessions;
+mod skills;
 
 type Responder = Box<dyn FnMut(&str, &str, &Json) -> Option<ToolOutcome> + Send>;
+type Files = Box<dyn FnMut(&WorkspaceRequest) -> Result<WorkspaceReply, WorkspaceError> + Send>;
 
 /// A gateway that answers each tool call when the engine next waits.
 struct FakeHost {
@@ -20,6 +28,8 @@ struct FakeHost {
     responder: Responder,
     /// Tool calls sent before each wait for a result.
     calls_sent_at_wait: Vec<usize>,
+    /// Answers `fs/promises` calls; `None`: no workspace.
+    files: Option<Files>,
 }
 
 impl FakeHost {
@@ -31,7 +41,16 @@ impl FakeHost {
             answers: VecDeque::new(),
             responder: Box::new(responder),
             calls_sent_at_wait: Vec::new(),
+            files: None,
         }
+    }
+
+    fn with_files(
+        mut self,
+        files: impl FnMut(&WorkspaceRequest) -> Result<WorkspaceReply, WorkspaceError> + Send + 'static,
+    ) -> Self {
+        self.files = Some(Box::new(files));
+        self
     }
 
     fn echo() -> Self {
@@ -100,6 +119,81 @@ impl Host for FakeHost {
             },
         }
     }
+
+    fn workspace(&mut self, request: &WorkspaceRequest) -> Result<WorkspaceReply, WorkspaceError> {
+        match &mut self.files {
+            Some(files) => files(request),
+            None => Err(WorkspaceError::no_workspace(request)),
+        }
+    }
+}
+
+/// One execution of [`run_steps`].
+struct Step {
+    code: &'static str,
+    keep_state: bool,
+    skills: BTreeMap<String, String>,
+    limits: ExecutionLimits,
+}
+
+impl Step {
+    fn session(code: &'static str) -> Self {
+        Self {
+            code,
+            keep_state: true,
+            skills: BTreeMap::new(),
+            limits: limits(),
+        }
+    }
+
+    fn fresh(code: &'static str) -> Self {
+        Self {
+            keep_state: false,
+            ..Self::session(code)
+        }
+    }
+
+    fn with_skills(mut self, skills: &[(&str, &str)]) -> Self {
+        self.skills = skills
+            .iter()
+            .map(|(name, source)| ((*name).to_owned(), (*source).to_owned()))
+            .collect();
+        self
+    }
+
+    fn with_limits(mut self, limits: ExecutionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// Run executions one after another on one [`Engine`], each with a fresh echoing host, on a
+/// thread with the stack an execution needs.
+fn run_steps(steps: Vec<Step>) -> Vec<(Finished, FakeHost)> {
+    std::thread::Builder::new()
+        .stack_size(thread_stack_bytes(&limits()))
+        .spawn(move || {
+            let mut engine = Engine::new();
+            let tools = tools();
+            steps
+                .iter()
+                .map(|step| {
+                    let mut host = FakeHost::echo();
+                    let execution = Execution {
+                        code: step.code,
+                        language: Language::Typescript,
+                        limits: &step.limits,
+                        tools: &tools,
+                        keep_state: step.keep_state,
+                        skills: &step.skills,
+                    };
+                    (engine.execute(&execution, &mut host), host)
+                })
+                .collect()
+        })
+        .unwrap()
+        .join()
+        .unwrap()
 }
 
 fn ok(value: Json) -> ToolOutcome {
@@ -168,6 +262,8 @@ fn run_with(code: &str, limits: ExecutionLimits, host: FakeHost) -> (Finished, F
                 language: Language::Typescript,
                 limits: &limits,
                 tools: &tools,
+                keep_state: false,
+                skills: &BTreeMap::new(),
             };
             let finished = execute(&execution, &mut host);
             (finished, host)
@@ -623,6 +719,19 @@ fn unknown_modules_are_import_errors() {
     assert_eq!(error.kind, "ImportError");
     assert!(error.message.contains("'fs'"), "{}", error.message);
     assert!(
+        error.message.contains("import * as fs from 'fs/promises'"),
+        "{}",
+        error.message
+    );
+
+    let (finished, _) = run(
+        "import * as path from 'path';
+path.join('a');",
+        FakeHost::echo(),
+    );
+    let error = crate::tests::error(&finished);
+    assert_eq!(error.kind, "ImportError");
+    assert!(
         error.message.contains("./servers/<server>/<tool>"),
         "{}",
         error.message
@@ -780,6 +889,8 @@ fn javascript_code_runs_too() {
         language: Language::Javascript,
         limits: &limits,
         tools: &tools,
+        keep_state: false,
+        skills: &BTreeMap::new(),
     };
     let finished = execute(&execution, &mut host);
     assert_eq!(result(&finished), &json!("add"));

@@ -1,15 +1,22 @@
 //! TypeScript/JavaScript to QuickJS-ready JavaScript, with oxc.
 //!
-//! The pipeline is parse (as an ES module) -> semantic checks (early errors) -> type stripping
-//! (TypeScript only) -> codegen with a source map. The source map is kept as a compact
-//! [`LineMap`] so positions QuickJS reports in the generated code can be mapped back to the
-//! agent's own lines and columns.
+//! The pipeline is parse (as an ES module) -> semantic checks (early errors, and the regex
+//! literal cap) -> type stripping (TypeScript only) -> codegen with a source map. The source map
+//! is kept as a compact [`LineMap`] so positions QuickJS reports in the generated code can be
+//! mapped back to the agent's own lines and columns. The module's interface is read from the
+//! type-stripped program: its static imports, its exports and its top-level declarations (which
+//! a session publishes on `globalThis`, see [`session_bindings`]).
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::Arc;
 
 use oxc::allocator::Allocator;
-use oxc::ast::ast::{ImportDeclarationSpecifier, Program, Statement};
+use oxc::ast::ast::{
+    BindingPattern, Declaration, ExportDefaultDeclarationKind, ImportDeclarationSpecifier, Program,
+    RegExpLiteral, Statement, VariableDeclaration, VariableDeclarationKind,
+};
+use oxc::ast_visit::Visit;
 use oxc::codegen::{Codegen, CodegenOptions};
 use oxc::diagnostics::OxcDiagnostic;
 use oxc::parser::Parser;
@@ -18,7 +25,7 @@ use oxc::span::SourceType;
 use oxc::transformer::{TransformOptions, Transformer};
 use sluice_worker_protocol::{ExecutionError, Language};
 
-use crate::kinds;
+use crate::{MAX_REGEX_SOURCE_CHARS, kinds};
 
 /// The result of transpiling one module.
 #[derive(Debug, Clone)]
@@ -26,11 +33,24 @@ pub(crate) struct Transpiled {
     /// JavaScript for QuickJS (an ES module).
     pub code: String,
     /// Generated position -> original position.
-    pub line_map: LineMap,
+    pub line_map: Arc<LineMap>,
     /// Static imports and re-exports that survive type stripping, in source order.
     pub imports: Vec<StaticImport>,
     /// Names the module exports (values only; types are gone after stripping).
     pub exports: Vec<String>,
+    /// Top-level declarations (var, let, const, function, class; not imports), in source order.
+    pub declarations: Vec<TopLevelBinding>,
+    /// Local names of the module's imports (they are top-level names too).
+    pub imported_locals: Vec<String>,
+}
+
+/// A binding declared at the top level of a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TopLevelBinding {
+    /// Its name.
+    pub name: String,
+    /// Declared with `const` (it cannot be assigned).
+    pub constant: bool,
 }
 
 /// One `import ... from "x"` or `export ... from "x"` of a module.
@@ -118,6 +138,7 @@ fn transpile_unguarded(
         let errors: Vec<&OxcDiagnostic> = semantic.diagnostics.errors().collect();
         return Err(syntax_error(source, &errors));
     }
+    check_regex_literals(source, &program)?;
     let scoping = semantic.semantic.into_scoping();
 
     if language == Language::Typescript {
@@ -132,12 +153,13 @@ fn transpile_unguarded(
     }
 
     let (imports, exports) = module_interface(&program, source);
+    let (declarations, imported_locals) = top_level_names(&program);
     let options = CodegenOptions {
         source_map_path: Some(format!("{name}.ts").into()),
         ..CodegenOptions::default()
     };
     let generated = Codegen::new().with_options(options).build(&program);
-    let line_map = match &generated.map {
+    let line_map = Arc::new(match &generated.map {
         Some(map) => LineMap::new(map.get_tokens().map(|token| {
             (
                 token.get_dst_line(),
@@ -147,13 +169,183 @@ fn transpile_unguarded(
             )
         })),
         None => LineMap::default(),
-    };
+    });
     Ok(Transpiled {
         code: generated.code,
         line_map,
         imports,
         exports,
+        declarations,
+        imported_locals,
     })
+}
+
+/// Refuse regex literals whose source is longer than [`MAX_REGEX_SOURCE_CHARS`]: QuickJS compiles
+/// them while it runs the module, and its regex compiler cannot be interrupted.
+fn check_regex_literals(source: &str, program: &Program<'_>) -> Result<(), ExecutionError> {
+    /// Finds the first regex literal over the cap.
+    #[derive(Default)]
+    struct LongRegex {
+        found: Option<(u32, usize)>,
+    }
+    impl<'a> Visit<'a> for LongRegex {
+        fn visit_reg_exp_literal(&mut self, literal: &RegExpLiteral<'a>) {
+            let length = literal.regex.pattern.text.encode_utf16().count();
+            if length > MAX_REGEX_SOURCE_CHARS && self.found.is_none() {
+                self.found = Some((literal.span.start, length));
+            }
+        }
+    }
+    let mut finder = LongRegex::default();
+    finder.visit_program(program);
+    let Some((offset, length)) = finder.found else {
+        return Ok(());
+    };
+    let (line, column) = line_column(source, offset);
+    Err(ExecutionError {
+        kind: kinds::SYNTAX_ERROR.to_owned(),
+        message: format!(
+            "Regular expression too long: its pattern is {length} characters; this sandbox \
+             allows at most {MAX_REGEX_SOURCE_CHARS}. Use a shorter pattern, or split the \
+             matching into simpler steps (line {line}, column {column})"
+        ),
+        line: Some(line),
+        column: Some(column),
+    })
+}
+
+/// The top-level declarations and imported local names of a (type-stripped) program.
+fn top_level_names(program: &Program<'_>) -> (Vec<TopLevelBinding>, Vec<String>) {
+    let mut declarations = Vec::new();
+    let mut imported = Vec::new();
+    let add_variables = |variables: &VariableDeclaration<'_>,
+                         declarations: &mut Vec<TopLevelBinding>| {
+        // `using` bindings are disposed when the module body ends: nothing to keep.
+        if matches!(
+            variables.kind,
+            VariableDeclarationKind::Using | VariableDeclarationKind::AwaitUsing
+        ) {
+            return;
+        }
+        let constant = variables.kind == VariableDeclarationKind::Const;
+        for declarator in &variables.declarations {
+            add_pattern(&declarator.id, constant, declarations);
+        }
+    };
+    for statement in &program.body {
+        match statement {
+            Statement::VariableDeclaration(variables) => {
+                add_variables(variables, &mut declarations)
+            }
+            Statement::FunctionDeclaration(function) => {
+                if let Some(id) = &function.id {
+                    declarations.push(binding(id.name.as_str(), false));
+                }
+            }
+            Statement::ClassDeclaration(class) => {
+                if let Some(id) = &class.id {
+                    declarations.push(binding(id.name.as_str(), false));
+                }
+            }
+            Statement::ExportDeclaration(export) => match &export.declaration {
+                Declaration::VariableDeclaration(variables) => {
+                    add_variables(variables, &mut declarations)
+                }
+                Declaration::FunctionDeclaration(function) => {
+                    if let Some(id) = &function.id {
+                        declarations.push(binding(id.name.as_str(), false));
+                    }
+                }
+                Declaration::ClassDeclaration(class) => {
+                    if let Some(id) = &class.id {
+                        declarations.push(binding(id.name.as_str(), false));
+                    }
+                }
+                _ => {}
+            },
+            Statement::ExportDefaultDeclaration(export) => match &export.declaration {
+                ExportDefaultDeclarationKind::FunctionDeclaration(function) => {
+                    if let Some(id) = &function.id {
+                        declarations.push(binding(id.name.as_str(), false));
+                    }
+                }
+                ExportDefaultDeclarationKind::ClassDeclaration(class) => {
+                    if let Some(id) = &class.id {
+                        declarations.push(binding(id.name.as_str(), false));
+                    }
+                }
+                _ => {}
+            },
+            Statement::ImportDeclaration(import) => {
+                for specifier in import.specifiers.iter().flatten() {
+                    imported.push(specifier.local().name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    // A name declared twice (`var x` twice, or a function and a var) is one binding.
+    let mut seen = std::collections::HashSet::new();
+    declarations.retain(|declaration| seen.insert(declaration.name.clone()));
+    (declarations, imported)
+}
+
+fn binding(name: &str, constant: bool) -> TopLevelBinding {
+    TopLevelBinding {
+        name: name.to_owned(),
+        constant,
+    }
+}
+
+fn add_pattern(pattern: &BindingPattern<'_>, constant: bool, out: &mut Vec<TopLevelBinding>) {
+    for id in pattern.get_binding_identifiers() {
+        out.push(binding(id.name.as_str(), constant));
+    }
+}
+
+/// JavaScript appended to a session execution's module: an exported function, hoisted so it
+/// exists even when the module body throws early, that returns an object with one accessor per
+/// top-level declaration (a getter, and a setter unless it is `const`). Reading an accessor of a
+/// binding still in its temporal dead zone throws, which is how the engine tells which
+/// declarations the body reached.
+///
+/// Returns the export name (chosen so it collides with none of the module's own names) and the
+/// code to append. Appending after the last line leaves every mapped position as it was.
+pub(crate) fn session_bindings(transpiled: &Transpiled) -> (String, String) {
+    let taken = |name: &str| {
+        transpiled
+            .declarations
+            .iter()
+            .any(|declaration| declaration.name == name)
+            || transpiled.imported_locals.iter().any(|local| local == name)
+            || transpiled.exports.iter().any(|export| export == name)
+    };
+    let unique = |base: &str| {
+        let mut name = base.to_owned();
+        let mut counter = 0u32;
+        while taken(&name) {
+            counter += 1;
+            name = format!("{base}{counter}");
+        }
+        name
+    };
+    let function = unique("__sluiceSessionBindings");
+    let parameter = unique("__sluiceValue");
+    let mut code = format!("\n;export function {function}() {{ return {{");
+    for (index, declaration) in transpiled.declarations.iter().enumerate() {
+        let name = &declaration.name;
+        if index > 0 {
+            code.push(',');
+        }
+        code.push_str(&format!(" get {name}() {{ return {name}; }}"));
+        if !declaration.constant {
+            code.push_str(&format!(
+                ", set {name}({parameter}) {{ {name} = {parameter}; }}"
+            ));
+        }
+    }
+    code.push_str(" }; }\n");
+    (function, code)
 }
 
 /// Imports and value exports of a (type-stripped) program.

@@ -39,6 +39,7 @@ binary points it at stderr).
 */
 #![deny(missing_docs)]
 
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -333,6 +334,8 @@ impl Dispatcher {
                     language: job.language,
                     limits: &job.limits,
                     tools: &job.tools,
+                    keep_state: false,
+                    skills: &BTreeMap::new(),
                 };
                 let finished = sluice_engine_js::execute(&execution, &mut host);
                 crash.0 = None;

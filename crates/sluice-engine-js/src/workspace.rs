@@ -1,0 +1,316 @@
+//! The `fs/promises` module: what agent code sees, and the requests the engine hands its host.
+//!
+//! The engine does no file IO itself. Each call of the module becomes one [`WorkspaceRequest`]
+//! that the event loop passes to [`crate::Host::workspace`] right after the job that made it;
+//! the call's promise settles with the [`WorkspaceReply`] or rejects with an `Error` carrying the
+//! [`WorkspaceError`]'s `code`, `syscall` and `path`, like Node's.
+
+use std::fmt;
+
+/// One `fs/promises` call. Paths are exactly as agent code wrote them; the host checks them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkspaceRequest {
+    /// `readFile(path)`: the file's text (UTF-8, invalid sequences replaced).
+    ReadFile {
+        /// The path as written.
+        path: String,
+        /// Largest file the call may read (the JavaScript heap could not hold more); 0: no cap.
+        max_bytes: u64,
+    },
+    /// `writeFile(path, data)` or `appendFile(path, data)`.
+    WriteFile {
+        /// The path as written.
+        path: String,
+        /// The text to write (as UTF-8).
+        data: String,
+        /// Append instead of replacing the file's content.
+        append: bool,
+        /// The workspace quota (`ExecutionLimits::workspace_bytes`).
+        quota_bytes: u64,
+    },
+    /// `readdir(path)`: the names in a folder.
+    ReadDir {
+        /// The path as written.
+        path: String,
+    },
+    /// `stat(path)`.
+    Stat {
+        /// The path as written.
+        path: String,
+    },
+    /// `rm(path, { recursive, force })`.
+    Remove {
+        /// The path as written.
+        path: String,
+        /// Remove folders and their content.
+        recursive: bool,
+        /// A path that does not exist is not an error.
+        force: bool,
+    },
+    /// `mkdir(path, { recursive })`.
+    MakeDir {
+        /// The path as written.
+        path: String,
+        /// Create missing parents; an existing folder is not an error.
+        recursive: bool,
+    },
+}
+
+impl WorkspaceRequest {
+    /// The path as agent code wrote it.
+    pub fn path(&self) -> &str {
+        match self {
+            Self::ReadFile { path, .. }
+            | Self::WriteFile { path, .. }
+            | Self::ReadDir { path }
+            | Self::Stat { path }
+            | Self::Remove { path, .. }
+            | Self::MakeDir { path, .. } => path,
+        }
+    }
+
+    /// The Node system call name for error messages (`open`, `scandir`, ...).
+    pub fn syscall(&self) -> &'static str {
+        match self {
+            Self::ReadFile { .. } | Self::WriteFile { .. } => "open",
+            Self::ReadDir { .. } => "scandir",
+            Self::Stat { .. } => "stat",
+            Self::Remove { .. } => "rm",
+            Self::MakeDir { .. } => "mkdir",
+        }
+    }
+}
+
+/// What a successful call returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkspaceReply {
+    /// The text of a file.
+    Text(String),
+    /// Names in a folder, sorted.
+    Names(Vec<String>),
+    /// What `stat` returns.
+    Stat(FileStat),
+    /// The call succeeded and returns `undefined`.
+    Done,
+}
+
+/// File metadata for `stat`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FileStat {
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification, in milliseconds since the Unix epoch.
+    pub modified_ms: f64,
+    /// A regular file.
+    pub is_file: bool,
+    /// A folder.
+    pub is_directory: bool,
+}
+
+/// A failed call, as a Node-style error: `code` is `ENOENT`, `EACCES`, `EISDIR`, `EDQUOT`, ...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceError {
+    /// The error code, as Node names it.
+    pub code: String,
+    /// The whole message: what went wrong with which path, and what to do.
+    pub message: String,
+    /// The Node system call name.
+    pub syscall: String,
+    /// The path as agent code wrote it.
+    pub path: String,
+}
+
+impl WorkspaceError {
+    /// An error of `request` with `code` and a message that starts like Node's
+    /// (`ENOENT: no such file or directory, open './workspace/x'`) and ends with `advice`.
+    pub fn new(request: &WorkspaceRequest, code: &str, description: &str, advice: &str) -> Self {
+        let syscall = request.syscall();
+        let path = request.path();
+        let mut message = format!(
+            "{code}: {description}, {syscall} '{}'",
+            printable_path(path)
+        );
+        if !advice.is_empty() {
+            message.push_str(". ");
+            message.push_str(advice);
+        }
+        Self {
+            code: code.to_owned(),
+            message,
+            syscall: syscall.to_owned(),
+            path: path.to_owned(),
+        }
+    }
+
+    /// The error of every call when the worker has no workspace.
+    pub fn no_workspace(request: &WorkspaceRequest) -> Self {
+        Self::new(
+            request,
+            "ENOSYS",
+            "no workspace folder is available to this execution",
+            "File access needs a workspace configured for the gateway; keep data in variables or \
+             return it instead",
+        )
+    }
+}
+
+impl fmt::Display for WorkspaceError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for WorkspaceError {}
+
+/// A path for a message: control characters escaped and long paths cut, so a hostile path
+/// cannot flood or garble the message.
+fn printable_path(path: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    let mut out = String::new();
+    for (index, character) in path.chars().enumerate() {
+        if index == MAX_CHARS {
+            out.push_str("...");
+            break;
+        }
+        if character.is_control() {
+            out.extend(character.escape_default());
+        } else {
+            out.push(character);
+        }
+    }
+    out
+}
+
+/// Operation names the host function `__sluiceHost.workspace` accepts.
+pub(crate) const OPERATIONS: [&str; 7] = [
+    "readFile",
+    "writeFile",
+    "appendFile",
+    "readdir",
+    "stat",
+    "rm",
+    "mkdir",
+];
+
+/// `flags` bit of `__sluiceHost.workspace`: `{ recursive: true }`.
+pub(crate) const FLAG_RECURSIVE: i32 = 1;
+/// `flags` bit of `__sluiceHost.workspace`: `{ force: true }`.
+pub(crate) const FLAG_FORCE: i32 = 2;
+
+/// The JavaScript of the `fs/promises` module. Arguments are checked here (types, encodings),
+/// paths by the host; each function returns the promise of the host call.
+pub(crate) const FS_PROMISES_MODULE: &str = r#"const host = globalThis.__sluiceHost;
+const call = host.workspace;
+const TypeErrorClass = TypeError;
+function invalid(message) {
+  const error = new TypeErrorClass(message);
+  error.code = "ERR_INVALID_ARG_TYPE";
+  return error;
+}
+function pathOf(name, path) {
+  if (typeof path !== "string") {
+    throw invalid(`${name}: the path must be a string such as './workspace/data.json', got ${path === null ? "null" : typeof path}`);
+  }
+  return path;
+}
+function textOf(name, data) {
+  if (typeof data !== "string") {
+    throw invalid(`${name}: the data must be a string, got ${data === null ? "null" : typeof data}; use JSON.stringify(value) for objects`);
+  }
+  return data;
+}
+function checkEncoding(name, options) {
+  const encoding = typeof options === "string" ? options : options !== null && typeof options === "object" ? options.encoding : undefined;
+  if (encoding === undefined || encoding === null) return;
+  const normalized = String(encoding).toLowerCase();
+  if (normalized !== "utf8" && normalized !== "utf-8") {
+    const error = new TypeErrorClass(`${name}: only 'utf8' text is supported in this sandbox, got '${String(encoding)}'`);
+    error.code = "ERR_INVALID_ARG_VALUE";
+    throw error;
+  }
+}
+function flagsOf(options) {
+  if (options === null || typeof options !== "object") return 0;
+  return (options.recursive ? 1 : 0) | (options.force ? 2 : 0);
+}
+function settle(operation) {
+  try {
+    return operation();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+export function readFile(path, options) {
+  return settle(() => {
+    checkEncoding("readFile", options);
+    return call("readFile", pathOf("readFile", path), undefined, 0);
+  });
+}
+export function writeFile(path, data, options) {
+  return settle(() => {
+    checkEncoding("writeFile", options);
+    return call("writeFile", pathOf("writeFile", path), textOf("writeFile", data), 0);
+  });
+}
+export function appendFile(path, data, options) {
+  return settle(() => {
+    checkEncoding("appendFile", options);
+    return call("appendFile", pathOf("appendFile", path), textOf("appendFile", data), 0);
+  });
+}
+export function readdir(path) {
+  return settle(() => call("readdir", pathOf("readdir", path), undefined, 0));
+}
+const statPrototype = {
+  isFile() { return this.kind === "file"; },
+  isDirectory() { return this.kind === "directory"; },
+};
+export function stat(path) {
+  return settle(() => call("stat", pathOf("stat", path), undefined, 0).then((found) => {
+    const stats = Object.create(statPrototype);
+    stats.size = found.size;
+    stats.mtimeMs = found.mtimeMs;
+    stats.mtime = new Date(found.mtimeMs);
+    Object.defineProperty(stats, "kind", { value: found.kind, enumerable: false });
+    return stats;
+  }));
+}
+export function rm(path, options) {
+  return settle(() => call("rm", pathOf("rm", path), undefined, flagsOf(options)));
+}
+export function mkdir(path, options) {
+  return settle(() => call("mkdir", pathOf("mkdir", path), undefined, flagsOf(options)));
+}
+export default { readFile, writeFile, appendFile, readdir, stat, rm, mkdir };
+"#;
+
+/// Names `fs/promises` exports.
+pub(crate) const FS_PROMISES_EXPORTS: [&str; 8] = [
+    "appendFile",
+    "default",
+    "mkdir",
+    "readFile",
+    "readdir",
+    "rm",
+    "stat",
+    "writeFile",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_like_node_and_escape_paths() {
+        let request = WorkspaceRequest::Stat {
+            path: "./workspace/a\nb".into(),
+        };
+        let error = WorkspaceError::new(&request, "ENOENT", "no such file or directory", "Check");
+        assert_eq!(
+            error.message,
+            "ENOENT: no such file or directory, stat './workspace/a\\nb'. Check"
+        );
+        assert_eq!(error.path, "./workspace/a\nb");
+        assert_eq!(WorkspaceError::no_workspace(&request).code, "ENOSYS");
+    }
+}
