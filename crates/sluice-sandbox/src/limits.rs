@@ -6,16 +6,22 @@ use nix::sys::signal::{SigHandler, Signal, signal};
 use crate::{Layer, Policy, SandboxError};
 
 /// Address space the worker needs beyond the JavaScript heap: `RLIMIT_AS` is the heap limit plus
-/// this.
+/// this (1 GiB).
 ///
-/// Measured with the real worker (debug and release builds, `sluice exec` of a heap bomb and of
-/// the execution tests): before the first execution the worker maps about ... MiB (the binary,
-/// glibc, the main thread's stack reservation, the reader thread's 2 MiB stack); an execution adds
-/// its thread's stack (the JS stack limit plus 8 MiB of headroom) and the transpiler's arenas; a
-/// gateway frame may be up to 128 MiB (`MAX_GATEWAY_FRAME_BYTES`) and is held once as bytes and
-/// once decoded. The figure leaves room for all of that at once; a heap bomb still ends as a
-/// JavaScript out-of-memory error from QuickJS's own limit, and allocations outside QuickJS's
-/// accounting beyond the budget end the worker instead of the host.
+/// Measured with the real, confined worker (debug build, one malloc arena), as `VmPeak`:
+/// - idle, ready for frames: 43 MiB (55 MiB as `sluice exec` starts it): the binary, glibc, the
+///   main stack, the reader thread; an execution adds its thread's stack (the 1 MiB JS stack
+///   limit plus 8 MiB) and the transpiler's arenas;
+/// - a heap bomb with the default 256 MiB heap: 312 MiB, ending as a JavaScript `OutOfMemory`
+///   error from QuickJS's own limit;
+/// - a tool result raises the peak by about 14 times its frame size while it is decoded and
+///   handed over (the frame's bytes, the JSON value, the JavaScript objects made from it): a
+///   34 MiB frame peaks at 561 MiB, a 68 MiB frame (more than the 64 MiB a downstream server can send in one message)
+///   at 977 MiB with a 256 MiB heap and 1,069 MiB with a 1 GiB heap, both under their budgets;
+/// - a 120 MiB frame fills the 1,280 MiB budget of a 256 MiB heap: QuickJS's allocation fails
+///   first and the execution ends with `OutOfMemory`. With a 16 MiB heap the same frame makes a
+///   Rust allocation fail, which aborts the worker (SIGABRT): the gateway reports a crashed
+///   worker, never a hang.
 pub const ADDRESS_SPACE_HEADROOM_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Processes (threads, for the kernel) the worker's user may have in its namespace: the main

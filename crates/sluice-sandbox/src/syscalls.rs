@@ -63,6 +63,9 @@ fn table() -> Vec<(&'static str, i64, When)> {
         allow!(SYS_set_robust_list),
         allow!(SYS_rseq),
         allow!(SYS_sched_yield),
+        // Each new thread asks for its own attributes (pthread_getattr_np, for Rust's stack
+        // guard), which reads its CPU affinity; without it a stack overflow is a bare SIGSEGV.
+        allow!(SYS_sched_getaffinity),
         allow!(SYS_gettid),
         allow!(SYS_getpid),
         allow!(SYS_exit),

@@ -39,6 +39,11 @@ binary points it at stderr).
 */
 #![deny(missing_docs)]
 
+mod confine;
+pub use confine::{
+    ADDRESS_SPACE_HEADROOM_BYTES, Confinement, Layer, Policy, SandboxError, confine,
+};
+
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -97,7 +97,43 @@ pub enum Command {
 
     /// Internal: run a worker process (started by the gateway; speaks frames on stdin/stdout).
     #[command(hide = true)]
-    Worker,
+    Worker(WorkerArgs),
+}
+
+/// `sluice worker`: how the worker confines itself before it reads any code. Started by the
+/// gateway; exits with status 3 when the sandbox cannot be set up.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Run WITHOUT OS confinement (no namespaces, rlimits, Landlock or seccomp): agent code gets
+    /// this user's access to files and network. Only for machines where the sandbox cannot be set
+    /// up.
+    #[arg(long)]
+    pub no_sandbox: bool,
+
+    /// The only folder agent code may read and write (must exist); none: no file access at all.
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+
+    /// The JavaScript heap limit in MiB; the address-space limit is this plus a fixed headroom.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub memory_mb: u64,
+
+    /// CPU seconds for the whole life of the worker, after which the kernel kills it.
+    #[arg(long, value_name = "N", default_value_t = 330)]
+    pub cpu_seconds: u64,
+
+    /// Largest file the worker may write, in MiB.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub file_size_mb: u64,
+
+    /// Most descriptors open at once, stdin, stdout and stderr included.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub open_files: u64,
+
+    /// The gateway's pid: if the worker's parent is another process, the gateway already died
+    /// and the worker stops at once.
+    #[arg(long, value_name = "PID")]
+    pub parent_pid: Option<u32>,
 }
 
 #[derive(Debug, Args)]

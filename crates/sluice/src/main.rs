@@ -9,9 +9,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    if let cli::Command::Worker = cli.command {
-        // The worker sets up nothing else: no runtime, no config; it only speaks frames.
-        return commands::worker::run();
+    if let cli::Command::Worker(args) = cli.command {
+        // The worker sets up nothing else: no runtime, no config; it confines itself while still
+        // single-threaded, then only speaks frames.
+        return commands::worker::run(args);
     }
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -29,7 +29,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Audit(args) => audit::run(args),
         Command::Skills(command) => skills::run(command),
         Command::Demo(args) => demo::run(args).await,
-        Command::Worker => Ok(worker::run()),
+        Command::Worker(args) => Ok(worker::run(args)),
     }
 }
 
