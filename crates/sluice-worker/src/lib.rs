@@ -1,11 +1,12 @@
 /*!
 The Sluice worker: the process that runs untrusted agent code, one execution at a time.
 
-The gateway starts the `sluice` binary with a hidden `worker` subcommand, which calls [`run`]
-with its stdin and stdout. The worker speaks the frame protocol of `sluice_worker_protocol` over
-them and runs each `Execute` with `sluice_engine_js`. Keeping agent code in a separate process
-means a crash, a runaway allocation outside QuickJS's accounting, or an engine bug costs one
-worker, never the gateway; the gateway enforces its own limits from outside as well.
+The gateway starts the `sluice` binary with a hidden `worker` subcommand, which confines the
+process and then calls [`run`] with its stdin and stdout. The worker speaks the frame protocol of
+`sluice_worker_protocol` over them and runs each `Execute` with `sluice_engine_js`. Keeping agent
+code in a separate process means a crash, a runaway allocation outside QuickJS's accounting, or
+an engine bug costs one worker, never the gateway; the gateway enforces its own limits from
+outside as well.
 
 # The conversation
 
@@ -15,49 +16,82 @@ gateway -> worker   Execute            (protocol_version must match)
 worker  -> gateway  ToolCall* Log*     (all calls of a Promise.all are sent before any wait)
 gateway -> worker   ToolResult*        (any order; a result for an unknown call id is ignored)
 worker  -> gateway  Done
-gateway -> worker   Execute ...        (the next execution gets a fresh JavaScript runtime)
+gateway -> worker   Execute ...        (keep_state: in the kept runtime; else a fresh one)
+gateway -> worker   Check              (between executions)
+worker  -> gateway  Checked
 ```
 
-When the input closes, [`run`] lets a running execution finish (its tool calls can no longer be
-answered, so it typically ends with an error), sends its `Done`, and returns `Ok`.
+An `Execute` or `Check` that arrives while another one runs is a protocol error: the worker
+stops. When the input closes, [`run`] lets a running execution finish (its tool calls can no
+longer be answered, so it typically ends with an error), sends its `Done`, and returns `Ok`.
+
+# Sessions
+
+The worker keeps one [`sluice_engine_js::Engine`] for its whole life. An `Execute` with
+`keep_state: true` runs in the runtime the previous one kept (the engine's rule: its top-level
+declarations are published on `globalThis`); one with `keep_state: false` runs in a fresh runtime
+and ends any kept one. After a `Timeout`, `OutOfMemory` or `InternalError` the runtime is gone
+and the `Done`'s message says so. Skills are transpiled once per worker and content.
+
+# The workspace
+
+[`WorkerOptions::workspace`] is the folder `fs/promises` reads and writes, as `./workspace`.
+The calls are carried out here, on the execution thread, with `openat2` below a descriptor of
+the folder that never resolves through a link or out of it, and under the quota
+`ExecutionLimits::workspace_bytes` (see the `workspace` module). Without a folder every call
+fails with an error that says so.
 
 # Threads
 
 - A reader thread decodes gateway frames (at most `MAX_GATEWAY_FRAME_BYTES` each). It hands a
   `ToolResult` straight to the running execution's result channel, kept in a shared slot, and
-  passes everything else (an `Execute`, the end of the input) to the calling thread.
-- Each execution runs on its own thread, whose stack is sized for the execution's stack limit
-  (see `sluice_engine_js::thread_stack_bytes`). It writes its `ToolCall` and `Log` frames itself
-  to the output, which is shared behind a mutex so frames never interleave, and waits for tool
-  results on its channel. Nothing else sits between a call and its result.
-- The calling thread starts executions and writes `Ready` and every `Done`: an execution thread
-  tells it when it is over, and the calling thread reaps it before sending the `Done`, so the next
-  `Execute` never finds the previous execution still running.
+  passes everything else (an `Execute`, a `Check`, the end of the input) to the calling thread.
+- One execution thread runs every execution and check in turn, so a session's runtime stays on
+  the thread that made it. It is started at the first `Execute` or `Check` (threads are made
+  after the process is confined), with a stack sized for the execution's stack limit (see
+  `sluice_engine_js::thread_stack_bytes`); an `Execute` that needs more stack replaces it (a
+  kept session is lost then; the gateway sends the same limits every time). It writes its
+  `ToolCall` and `Log` frames itself to the output, which is shared behind a mutex so frames
+  never interleave, and waits for tool results on the channel of the current execution.
+- The calling thread dispatches, and writes `Ready`, every `Done` and `Checked`: the execution
+  thread tells it when a job is over, and only then is the next job handed over.
+- The calling thread is also a watchdog. Some QuickJS built-ins loop without polling the
+  interrupt handler (joining a huge sparse array), so an execution can outlive its deadline.
+  [`STUCK_GRACE`] after the deadline, the worker answers `Done` with a `Timeout` itself and
+  [`run`] returns [`WorkerError::Stuck`]: the process must exit (the stuck thread cannot be
+  stopped). The gateway's own watchdog, with a longer grace, stays the last resort.
 
 stdout is the protocol channel: nothing here prints. Diagnostics go through `tracing` (the
 binary points it at stderr).
 */
 #![deny(missing_docs)]
 
-mod confine;
-pub use confine::{
-    ADDRESS_SPACE_HEADROOM_BYTES, Confinement, Layer, Policy, SandboxError, confine,
-};
-
+mod workspace;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sluice_engine_js::{Execution, Host, HostError};
+use sluice_engine_js::{
+    Engine, Execution, Host, HostError, WorkspaceError, WorkspaceReply, WorkspaceRequest,
+};
 use sluice_worker_protocol::{
     ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language,
     MAX_GATEWAY_FRAME_BYTES, PROTOCOL_VERSION, ProtocolError, ToolBinding, ToolOutcome,
     WorkerMessage, decode_gateway_message, read_frame, write_message,
 };
+
+use crate::workspace::Workspace;
+
+/// How long past its deadline an execution may run before the worker gives up on it. Shorter
+/// than the gateway's own grace, so the gateway gets a `Timeout` rather than a dead worker.
+pub const STUCK_GRACE: Duration = Duration::from_millis(500);
+/// How long a `Check` may take (it only parses and compiles).
+const CHECK_TIME: Duration = Duration::from_secs(10);
 
 /// Why the worker stopped before its input closed cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -80,12 +114,21 @@ pub enum WorkerError {
     /// The gateway sent a message that makes no sense now.
     #[error("unexpected message from the gateway: {0}")]
     Unexpected(String),
-    /// The thread for an execution could not be started.
+    /// The thread for executions could not be started.
     #[error("could not start an execution thread: {0}")]
     Thread(#[source] std::io::Error),
     /// The engine panicked (a bug); the gateway got a `Done` with an `InternalError`.
     #[error("the execution thread panicked")]
     EnginePanicked,
+    /// An execution ran past its deadline and could not be interrupted; the gateway got a `Done`
+    /// with a `Timeout`. The process must exit: the execution thread is still running.
+    #[error("an execution did not stop {grace_ms} ms after its time limit of {limit_ms} ms")]
+    Stuck {
+        /// The execution's time limit.
+        limit_ms: u64,
+        /// The grace given after it.
+        grace_ms: u64,
+    },
 }
 
 /// How the worker process was set up.
@@ -93,23 +136,23 @@ pub enum WorkerError {
 pub struct WorkerOptions {
     /// The workspace folder agent code may read and write through `fs/promises`; `None`: no
     /// workspace, every file call fails with an error that says so.
-    pub workspace: Option<std::path::PathBuf>,
+    pub workspace: Option<PathBuf>,
 }
 
 /// `kind` of the error in the `Done` sent for an `Execute` of another protocol version.
 pub const PROTOCOL_ERROR_KIND: &str = "ProtocolError";
 
-/// Serve executions until `input` closes.
+/// Serve executions and checks until `input` closes.
 ///
-/// Sends `Ready`, then runs each `Execute` and answers it with `Done`. Returns `Ok(())` when the
-/// input ends cleanly between frames, an error when the channel breaks or the gateway misbehaves
-/// (another protocol version, a second `Execute` while one runs, a malformed frame).
+/// Sends `Ready`, then runs each `Execute` and answers it with `Done`, and each `Check` with
+/// `Checked`. Returns `Ok(())` when the input ends cleanly between frames, an error when the
+/// channel breaks, the gateway misbehaves (another protocol version, a second `Execute` while
+/// one runs, a malformed frame) or an execution is stuck ([`WorkerError::Stuck`]).
 pub fn run(
     options: &WorkerOptions,
     input: impl Read + Send + 'static,
     output: impl Write + Send + 'static,
 ) -> Result<(), WorkerError> {
-    let _ = options;
     let output: SharedOutput = Arc::new(Mutex::new(Box::new(output)));
     send_to(
         &output,
@@ -118,6 +161,17 @@ pub fn run(
         },
     )?;
     tracing::debug!(protocol_version = PROTOCOL_VERSION, "worker ready");
+    let workspace = match &options.workspace {
+        None => Folder::None,
+        Some(path) => match Workspace::open_folder(path) {
+            Ok(workspace) => Folder::Open(workspace),
+            Err(error) => {
+                // The path goes to the log only; agent code sees that the folder is unavailable.
+                tracing::error!(path = %path.display(), %error, "could not open the workspace folder");
+                Folder::Unavailable
+            }
+        },
+    };
 
     let (events, inbox) = mpsc::channel::<Event>();
     let results: ResultSlot = Arc::new(Mutex::new(None));
@@ -126,10 +180,15 @@ pub fn run(
         output,
         results,
         events,
+        executor: None,
+        folder: Some(workspace),
         running: None,
         input_ended: None,
     };
     let result = dispatcher.serve(&inbox);
+    if !matches!(result, Err(WorkerError::Stuck { .. })) {
+        dispatcher.stop_executor();
+    }
     tracing::debug!(ok = result.is_ok(), "worker stops");
     result
 }
@@ -148,25 +207,61 @@ fn send_to(output: &SharedOutput, message: &WorkerMessage) -> Result<(), WorkerE
     write_message(&mut *output, message).map_err(WorkerError::Output)
 }
 
-/// What the calling thread reacts to, from the reader and from execution threads. Tool results
-/// do not pass through here: the reader hands them to the execution directly.
+/// The workspace as the execution thread holds it.
+#[derive(Debug)]
+enum Folder {
+    /// No workspace was configured.
+    None,
+    /// It was configured but could not be opened (the log says why).
+    Unavailable,
+    /// Open.
+    Open(Workspace),
+}
+
+/// What the calling thread reacts to, from the reader and from the execution thread. Tool
+/// results do not pass through here: the reader hands them to the execution directly.
 enum Event {
     /// An `Execute` from the gateway.
-    Execute(Box<ExecuteFields>),
+    Execute(Box<ExecuteJob>),
+    /// A `Check` from the gateway.
+    Check {
+        /// The code to check.
+        code: String,
+        /// Its language.
+        language: Language,
+    },
     /// The input ended cleanly.
     InputClosed,
     /// The input failed or carried garbage.
     InputFailed(ProtocolError),
-    /// The execution is over: its `Done`, sent as the thread's last act.
+    /// The job is over: its `Done` or `Checked`.
     Finished(WorkerMessage),
-    /// The execution thread unwound without finishing (a panic).
+    /// The execution thread unwound (a panic).
     Crashed,
 }
 
-/// The fields of a `GatewayMessage::Execute`.
-struct ExecuteFields {
+/// An `Execute`, owned until its execution ends.
+struct ExecuteJob {
     protocol_version: u32,
-    job: Job,
+    code: String,
+    language: Language,
+    limits: ExecutionLimits,
+    tools: BTreeMap<String, Vec<ToolBinding>>,
+    keep_state: bool,
+    skills: BTreeMap<String, String>,
+}
+
+/// Work for the execution thread.
+enum Job {
+    Execute {
+        job: Box<ExecuteJob>,
+        /// Where this execution's tool results arrive.
+        results: Receiver<(u64, ToolOutcome)>,
+    },
+    Check {
+        code: String,
+        language: Language,
+    },
 }
 
 fn spawn_reader(
@@ -190,25 +285,26 @@ fn spawn_reader(
                             language,
                             limits,
                             tools,
-                            ..
-                        }) => Event::Execute(Box::new(ExecuteFields {
+                            keep_state,
+                            skills,
+                        }) => Event::Execute(Box::new(ExecuteJob {
                             protocol_version,
-                            job: Job {
-                                code,
-                                language,
-                                limits,
-                                tools,
-                            },
+                            code,
+                            language,
+                            limits,
+                            tools,
+                            keep_state,
+                            skills,
                         })),
-                        Ok(GatewayMessage::Check { .. }) => Event::InputFailed(ProtocolError::Io(
-                            std::io::Error::other("Check is not supported yet"),
-                        )),
+                        Ok(GatewayMessage::Check { code, language }) => {
+                            Event::Check { code, language }
+                        }
                         Err(error) => Event::InputFailed(error),
                     },
                     Err(ProtocolError::Closed) => Event::InputClosed,
                     Err(error) => Event::InputFailed(error),
                 };
-                let last = !matches!(event, Event::Execute(_));
+                let last = matches!(event, Event::InputClosed | Event::InputFailed(_));
                 if events.send(event).is_err() || last {
                     return;
                 }
@@ -233,15 +329,31 @@ fn deliver(results: &ResultSlot, call_id: u64, outcome: ToolOutcome) {
     }
 }
 
-/// The execution in progress.
+/// The execution thread.
+struct Executor {
+    jobs: Sender<Job>,
+    thread: JoinHandle<Folder>,
+    /// Its stack size.
+    stack_bytes: usize,
+}
+
+/// The job in progress.
 struct Running {
-    thread: JoinHandle<()>,
+    /// When the watchdog gives up on it.
+    give_up_at: Option<Instant>,
+    /// The time limit, for messages.
+    limit_ms: u64,
+    /// A `Check` (answered by `Checked`) rather than an `Execute`.
+    check: bool,
 }
 
 struct Dispatcher {
     output: SharedOutput,
     results: ResultSlot,
     events: Sender<Event>,
+    executor: Option<Executor>,
+    /// The workspace while no execution thread holds it.
+    folder: Option<Folder>,
     running: Option<Running>,
     /// Set once the input ended: `Ok` when it closed cleanly.
     input_ended: Option<Result<(), WorkerError>>,
@@ -255,13 +367,25 @@ impl Dispatcher {
             {
                 return ended;
             }
+            let give_up_at = self.running.as_ref().and_then(|running| running.give_up_at);
             // The dispatcher holds a sender itself, so the channel never disconnects.
-            let Ok(event) = inbox.recv() else {
-                return Ok(());
+            let event = match give_up_at {
+                Some(give_up_at) => {
+                    match inbox.recv_timeout(give_up_at.saturating_duration_since(Instant::now())) {
+                        Ok(event) => event,
+                        Err(RecvTimeoutError::Timeout) => return self.on_stuck(),
+                        Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                    }
+                }
+                None => match inbox.recv() {
+                    Ok(event) => event,
+                    Err(_) => return Ok(()),
+                },
             };
             match event {
-                Event::Execute(fields) => self.on_execute(*fields)?,
-                Event::Finished(done) => self.on_finished(&done)?,
+                Event::Execute(job) => self.on_execute(job)?,
+                Event::Check { code, language } => self.on_check(code, language)?,
+                Event::Finished(message) => self.on_finished(&message)?,
                 Event::Crashed => self.on_crashed()?,
                 Event::InputClosed => self.on_input_end(Ok(())),
                 Event::InputFailed(error) => self.on_input_end(Err(WorkerError::Input(error))),
@@ -273,18 +397,30 @@ impl Dispatcher {
         send_to(&self.output, message)
     }
 
-    /// End the current execution with an error of the worker itself (no position in the code).
-    fn send_failure(&mut self, kind: &str, message: String) -> Result<(), WorkerError> {
+    /// End the current job with an error of the worker itself (no position in the code).
+    fn send_failure(
+        &mut self,
+        check: bool,
+        kind: &str,
+        message: String,
+    ) -> Result<(), WorkerError> {
         let error = ExecutionError {
             kind: kind.to_owned(),
             message,
             line: None,
             column: None,
         };
-        self.send(&WorkerMessage::Done {
-            outcome: ExecutionOutcome::Error(error),
-            dropped_output_bytes: 0,
-        })
+        if check {
+            self.send(&WorkerMessage::Checked {
+                error: Some(error),
+                exports: Vec::new(),
+            })
+        } else {
+            self.send(&WorkerMessage::Done {
+                outcome: ExecutionOutcome::Error(error),
+                dropped_output_bytes: 0,
+            })
+        }
     }
 
     /// Stop delivering tool results to the execution (it is over, or no more can come).
@@ -292,106 +428,194 @@ impl Dispatcher {
         *self.results.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    fn on_execute(&mut self, fields: ExecuteFields) -> Result<(), WorkerError> {
-        let ExecuteFields {
-            protocol_version,
-            job,
-        } = fields;
+    fn refuse_while_running(&self, what: &str) -> Result<(), WorkerError> {
         if self.running.is_some() {
-            return Err(WorkerError::Unexpected(
-                "an Execute arrived while another execution is running".to_owned(),
-            ));
+            return Err(WorkerError::Unexpected(format!(
+                "{what} arrived while another job is running"
+            )));
         }
-        if protocol_version != PROTOCOL_VERSION {
-            self.send_failure(
-                PROTOCOL_ERROR_KIND,
-                format!(
-                    "the gateway speaks protocol version {protocol_version}, this worker \
-                     speaks {PROTOCOL_VERSION}"
-                ),
-            )?;
-            return Err(WorkerError::ProtocolVersion {
-                gateway: protocol_version,
-                worker: PROTOCOL_VERSION,
-            });
-        }
-        self.start(job)
-    }
-
-    fn start(&mut self, job: Job) -> Result<(), WorkerError> {
-        let (results, results_inbox) = mpsc::channel();
-        // Installed before the thread starts: its first tool call cannot be answered sooner.
-        *self.results.lock().unwrap_or_else(PoisonError::into_inner) = Some(results);
-        let events = self.events.clone();
-        let output = self.output.clone();
-        let stack = sluice_engine_js::thread_stack_bytes(&job.limits);
-        let spawned = std::thread::Builder::new()
-            .name("sluice-execution".to_owned())
-            .stack_size(stack)
-            .spawn(move || {
-                let mut crash = CrashSignal(Some(events.clone()));
-                let mut host = FrameHost {
-                    output,
-                    results: results_inbox,
-                };
-                let execution = Execution {
-                    code: &job.code,
-                    language: job.language,
-                    limits: &job.limits,
-                    tools: &job.tools,
-                    keep_state: false,
-                    skills: &BTreeMap::new(),
-                };
-                let finished = sluice_engine_js::execute(&execution, &mut host);
-                crash.0 = None;
-                let _ = events.send(Event::Finished(finished.into_message()));
-            });
-        let thread = match spawned {
-            Ok(thread) => thread,
-            Err(error) => {
-                self.close_results();
-                return Err(WorkerError::Thread(error));
-            }
-        };
-        self.running = Some(Running { thread });
         Ok(())
     }
 
-    /// Send the `Done` and reap the thread, which ends right after sending it. The execution
-    /// counts as over from here, so the gateway may send the next `Execute` as soon as it reads
-    /// `Done`.
-    fn on_finished(&mut self, done: &WorkerMessage) -> Result<(), WorkerError> {
-        self.close_results();
-        if let Some(running) = self.running.take()
-            && running.thread.join().is_err()
-        {
-            return self.crashed();
+    fn on_execute(&mut self, job: Box<ExecuteJob>) -> Result<(), WorkerError> {
+        self.refuse_while_running("an Execute")?;
+        if job.protocol_version != PROTOCOL_VERSION {
+            let gateway = job.protocol_version;
+            self.send_failure(
+                false,
+                PROTOCOL_ERROR_KIND,
+                format!(
+                    "the gateway speaks protocol version {gateway}, this worker speaks \
+                     {PROTOCOL_VERSION}"
+                ),
+            )?;
+            return Err(WorkerError::ProtocolVersion {
+                gateway,
+                worker: PROTOCOL_VERSION,
+            });
         }
-        self.send(done)
+        let stack_bytes = sluice_engine_js::thread_stack_bytes(&job.limits);
+        self.ensure_executor(stack_bytes)?;
+        let (results, results_inbox) = mpsc::channel();
+        // Installed before the job is handed over: its first tool call cannot be answered sooner.
+        *self.results.lock().unwrap_or_else(PoisonError::into_inner) = Some(results);
+        let limit_ms = job.limits.timeout_ms;
+        let give_up_at = Instant::now()
+            .checked_add(Duration::from_millis(limit_ms))
+            .and_then(|deadline| deadline.checked_add(STUCK_GRACE));
+        self.hand_over(Job::Execute {
+            job,
+            results: results_inbox,
+        })?;
+        self.running = Some(Running {
+            give_up_at,
+            limit_ms,
+            check: false,
+        });
+        Ok(())
     }
 
+    fn on_check(&mut self, code: String, language: Language) -> Result<(), WorkerError> {
+        self.refuse_while_running("a Check")?;
+        let defaults = ExecutionLimits {
+            timeout_ms: 0,
+            memory_bytes: 0,
+            stack_bytes: 0,
+            output_bytes: 0,
+            tool_calls: 0,
+            workspace_bytes: 0,
+        };
+        self.ensure_executor(sluice_engine_js::thread_stack_bytes(&defaults))?;
+        self.hand_over(Job::Check { code, language })?;
+        self.running = Some(Running {
+            give_up_at: Instant::now().checked_add(CHECK_TIME),
+            limit_ms: CHECK_TIME.as_millis().try_into().unwrap_or(u64::MAX),
+            check: true,
+        });
+        Ok(())
+    }
+
+    fn hand_over(&mut self, job: Job) -> Result<(), WorkerError> {
+        let sent = match &self.executor {
+            Some(executor) => executor.jobs.send(job).is_ok(),
+            None => false,
+        };
+        if sent {
+            Ok(())
+        } else {
+            // The thread is gone; it reports its crash through the events.
+            self.close_results();
+            Err(WorkerError::EnginePanicked)
+        }
+    }
+
+    /// Make sure an execution thread with at least `stack_bytes` of stack is running.
+    fn ensure_executor(&mut self, stack_bytes: usize) -> Result<(), WorkerError> {
+        if self
+            .executor
+            .as_ref()
+            .is_some_and(|executor| executor.stack_bytes >= stack_bytes)
+        {
+            return Ok(());
+        }
+        if self.executor.is_some() {
+            tracing::debug!(
+                stack_bytes,
+                "replacing the execution thread for a larger stack"
+            );
+            self.stop_executor();
+        }
+        let folder = self.folder.take().unwrap_or(Folder::None);
+        let (jobs, job_inbox) = mpsc::channel::<Job>();
+        let events = self.events.clone();
+        let output = self.output.clone();
+        let thread = std::thread::Builder::new()
+            .name("sluice-execution".to_owned())
+            .stack_size(stack_bytes)
+            .spawn(move || execution_thread(&job_inbox, &events, &output, folder))
+            .map_err(WorkerError::Thread)?;
+        self.executor = Some(Executor {
+            jobs,
+            thread,
+            stack_bytes,
+        });
+        Ok(())
+    }
+
+    /// End the execution thread (dropping a kept session) and take the workspace back.
+    fn stop_executor(&mut self) {
+        if let Some(executor) = self.executor.take() {
+            drop(executor.jobs);
+            if let Ok(folder) = executor.thread.join() {
+                self.folder = Some(folder);
+            }
+        }
+    }
+
+    /// Send the `Done` or `Checked`. The job counts as over from here, so the gateway may send
+    /// the next one as soon as it reads this.
+    fn on_finished(&mut self, message: &WorkerMessage) -> Result<(), WorkerError> {
+        self.close_results();
+        self.running = None;
+        self.send(message)
+    }
+
+    /// The engine panicked: answer the job, then stop (the process state is suspect).
     fn on_crashed(&mut self) -> Result<(), WorkerError> {
         self.close_results();
-        match self.running.take() {
-            Some(running) => {
-                let _ = running.thread.join();
-                self.crashed()
-            }
-            None => Ok(()),
+        if let Some(executor) = self.executor.take() {
+            drop(executor.jobs);
+            let _ = executor.thread.join();
         }
-    }
-
-    /// The engine panicked: answer the execution, then stop (the process state is suspect).
-    fn crashed(&mut self) -> Result<(), WorkerError> {
         tracing::error!("the execution thread panicked");
-        self.send_failure(
-            sluice_engine_js::kinds::INTERNAL_ERROR,
-            "Internal error of the sandbox: the execution crashed".to_owned(),
-        )?;
+        if let Some(running) = self.running.take() {
+            self.send_failure(
+                running.check,
+                sluice_engine_js::kinds::INTERNAL_ERROR,
+                "Internal error of the sandbox: the execution crashed".to_owned(),
+            )?;
+        }
         Err(WorkerError::EnginePanicked)
     }
 
-    /// The input ended: no more tool results can come. A running execution is left to finish.
+    /// The job outlived its deadline by [`STUCK_GRACE`]: answer it, then stop.
+    fn on_stuck(&mut self) -> Result<(), WorkerError> {
+        self.close_results();
+        let Some(running) = self.running.take() else {
+            return Ok(());
+        };
+        tracing::error!(
+            limit_ms = running.limit_ms,
+            "an execution is stuck past its deadline"
+        );
+        let (kind, message) = if running.check {
+            (
+                sluice_engine_js::kinds::INTERNAL_ERROR,
+                format!(
+                    "Internal error of the sandbox: checking the code took longer than {} ms",
+                    running.limit_ms
+                ),
+            )
+        } else {
+            (
+                sluice_engine_js::kinds::TIMEOUT,
+                format!(
+                    "The execution did not finish within its time limit of {} ms, and a built-in \
+                     function that cannot be interrupted (for example joining a huge sparse \
+                     array) kept running, so the worker stops. Work on smaller data per call. \
+                     Any session state is lost.",
+                    running.limit_ms
+                ),
+            )
+        };
+        self.send_failure(running.check, kind, message)?;
+        Err(WorkerError::Stuck {
+            limit_ms: running.limit_ms,
+            grace_ms: STUCK_GRACE.as_millis().try_into().unwrap_or(u64::MAX),
+        })
+    }
+
+    /// The input ended: no more tool results can come. A running job is left to finish.
     fn on_input_end(&mut self, ended: Result<(), WorkerError>) {
         if let Err(error) = &ended {
             tracing::warn!(%error, "the gateway channel failed");
@@ -401,12 +625,48 @@ impl Dispatcher {
     }
 }
 
-/// An `Execute`, owned by its thread.
-struct Job {
-    code: String,
-    language: Language,
-    limits: ExecutionLimits,
-    tools: BTreeMap<String, Vec<ToolBinding>>,
+/// The execution thread: runs jobs in order on one engine until the job channel closes, and
+/// gives the workspace back at the end.
+fn execution_thread(
+    jobs: &Receiver<Job>,
+    events: &Sender<Event>,
+    output: &SharedOutput,
+    mut folder: Folder,
+) -> Folder {
+    let mut crash = CrashSignal(Some(events.clone()));
+    let mut engine = Engine::new();
+    while let Ok(job) = jobs.recv() {
+        let message = match job {
+            Job::Execute { job, results } => {
+                if let Folder::Open(workspace) = &mut folder {
+                    workspace.begin_execution();
+                }
+                let mut host = FrameHost {
+                    output: output.clone(),
+                    results,
+                    folder: &mut folder,
+                };
+                let execution = Execution {
+                    code: &job.code,
+                    language: job.language,
+                    limits: &job.limits,
+                    tools: &job.tools,
+                    keep_state: job.keep_state,
+                    skills: &job.skills,
+                };
+                engine.execute(&execution, &mut host).into_message()
+            }
+            Job::Check { code, language } => {
+                sluice_engine_js::check(&code, language).into_message()
+            }
+        };
+        if events.send(Event::Finished(message)).is_err() {
+            break;
+        }
+    }
+    crash.0 = None;
+    drop(engine);
+    folder
 }
 
 /// Tells the dispatcher when the execution thread unwinds before finishing.
@@ -421,13 +681,15 @@ impl Drop for CrashSignal {
 }
 
 /// The engine's host inside the worker: messages are written to the shared output from the
-/// execution thread itself, results come from the reader thread through the result channel.
-struct FrameHost {
+/// execution thread itself, results come from the reader thread through the result channel,
+/// and file calls go to the workspace.
+struct FrameHost<'a> {
     output: SharedOutput,
     results: Receiver<(u64, ToolOutcome)>,
+    folder: &'a mut Folder,
 }
 
-impl Host for FrameHost {
+impl Host for FrameHost<'_> {
     fn send(&mut self, message: WorkerMessage) -> Result<(), HostError> {
         send_to(&self.output, &message).map_err(|error| HostError::Failed(error.to_string()))
     }
@@ -443,6 +705,19 @@ impl Host for FrameHost {
                 Err(RecvTimeoutError::Disconnected) => Err(HostError::Closed),
             },
             None => self.results.recv().map(Some).map_err(|_| HostError::Closed),
+        }
+    }
+
+    fn workspace(&mut self, request: &WorkspaceRequest) -> Result<WorkspaceReply, WorkspaceError> {
+        match self.folder {
+            Folder::Open(workspace) => workspace.handle(request),
+            Folder::Unavailable => Err(WorkspaceError::new(
+                request,
+                "EIO",
+                "the workspace folder is unavailable",
+                "The worker could not open it; the gateway's log has the reason",
+            )),
+            Folder::None => Err(WorkspaceError::no_workspace(request)),
         }
     }
 }

@@ -8,11 +8,11 @@ use std::io::{PipeReader, PipeWriter};
 use std::thread::JoinHandle;
 
 use serde_json::json;
-use sluice_worker::WorkerError;
+use sluice_worker::{WorkerError, WorkerOptions};
 use sluice_worker_protocol::{
-    ExecutionLimits, ExecutionOutcome, GatewayMessage, Language, LogLevel, MAX_WORKER_FRAME_BYTES,
-    PROTOCOL_VERSION, ToolBinding, ToolOutcome, WorkerMessage, decode_worker_message, read_frame,
-    write_message,
+    ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language, LogLevel,
+    MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION, ToolBinding, ToolOutcome, WorkerMessage,
+    decode_worker_message, read_frame, write_message,
 };
 
 struct Gateway {
@@ -23,15 +23,14 @@ struct Gateway {
 
 impl Gateway {
     fn start() -> Self {
+        Self::start_with(WorkerOptions::default())
+    }
+
+    fn start_with(options: WorkerOptions) -> Self {
         let (worker_input, to_worker) = std::io::pipe().unwrap();
         let (from_worker, worker_output) = std::io::pipe().unwrap();
-        let worker = std::thread::spawn(move || {
-            sluice_worker::run(
-                &sluice_worker::WorkerOptions::default(),
-                worker_input,
-                worker_output,
-            )
-        });
+        let worker =
+            std::thread::spawn(move || sluice_worker::run(&options, worker_input, worker_output));
         let mut gateway = Self {
             to_worker: Some(to_worker),
             from_worker,
@@ -64,24 +63,122 @@ impl Gateway {
             protocol_version,
             code: code.to_owned(),
             language: Language::Typescript,
-            limits: ExecutionLimits {
-                timeout_ms: 10_000,
-                memory_bytes: 64 * 1024 * 1024,
-                stack_bytes: 1024 * 1024,
-                output_bytes: 64 * 1024,
-                tool_calls: 50,
-                workspace_bytes: 0,
-            },
+            limits: limits(),
             tools: tools(),
             keep_state: false,
             skills: BTreeMap::new(),
         });
     }
 
+    /// Send an Execute with these settings.
+    fn execute_with(&mut self, code: &str, settings: Settings) {
+        self.send(&GatewayMessage::Execute {
+            protocol_version: PROTOCOL_VERSION,
+            code: code.to_owned(),
+            language: Language::Typescript,
+            limits: settings.limits,
+            tools: tools(),
+            keep_state: settings.keep_state,
+            skills: settings.skills,
+        });
+    }
+
+    /// Run an execution whose tool calls are answered with `{tool, arguments}`; its logs and
+    /// its outcome.
+    fn run(&mut self, code: &str, settings: Settings) -> (Vec<String>, ExecutionOutcome) {
+        self.execute_with(code, settings);
+        let mut logs = Vec::new();
+        loop {
+            match self.receive() {
+                WorkerMessage::Log { text, .. } => logs.push(text),
+                WorkerMessage::ToolCall {
+                    call_id,
+                    tool,
+                    arguments,
+                    ..
+                } => self.send(&GatewayMessage::ToolResult {
+                    call_id,
+                    outcome: ToolOutcome::Ok {
+                        value: json!({ "tool": tool, "arguments": arguments }),
+                    },
+                }),
+                WorkerMessage::Done { outcome, .. } => return (logs, outcome),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// [`Gateway::run`], expecting success: the result.
+    fn value(&mut self, code: &str, settings: Settings) -> serde_json::Value {
+        match self.run(code, settings) {
+            (_, ExecutionOutcome::Ok { result }) => result,
+            (logs, ExecutionOutcome::Error(error)) => panic!("{error:?} (logs: {logs:?})"),
+        }
+    }
+
+    /// [`Gateway::run`], expecting an error.
+    fn failure(&mut self, code: &str, settings: Settings) -> ExecutionError {
+        match self.run(code, settings) {
+            (_, ExecutionOutcome::Error(error)) => error,
+            (_, ExecutionOutcome::Ok { result }) => panic!("succeeded with {result}"),
+        }
+    }
+
     /// Close the worker's input and wait for `run` to return.
     fn finish(mut self) -> Result<(), WorkerError> {
         drop(self.to_worker.take());
         self.worker.take().unwrap().join().unwrap()
+    }
+}
+
+fn limits() -> ExecutionLimits {
+    ExecutionLimits {
+        timeout_ms: 10_000,
+        memory_bytes: 64 * 1024 * 1024,
+        stack_bytes: 1024 * 1024,
+        output_bytes: 64 * 1024,
+        tool_calls: 50,
+        workspace_bytes: 1024 * 1024,
+    }
+}
+
+/// The per-execution settings of [`Gateway::execute_with`].
+#[derive(Clone)]
+struct Settings {
+    keep_state: bool,
+    skills: BTreeMap<String, String>,
+    limits: ExecutionLimits,
+}
+
+impl Settings {
+    fn fresh() -> Self {
+        Self {
+            keep_state: false,
+            skills: BTreeMap::new(),
+            limits: limits(),
+        }
+    }
+
+    fn session() -> Self {
+        Self {
+            keep_state: true,
+            ..Self::fresh()
+        }
+    }
+
+    fn skill(mut self, name: &str, source: &str) -> Self {
+        self.skills.insert(name.to_owned(), source.to_owned());
+        self
+    }
+
+    fn quota(mut self, bytes: u64) -> Self {
+        self.limits.workspace_bytes = bytes;
+        self
+    }
+
+    fn timeout_ms(mut self, timeout_ms: u64) -> Self {
+        self.limits.timeout_ms = timeout_ms;
+        self
     }
 }
 
@@ -255,5 +352,354 @@ fn refuses_another_protocol_version() {
     assert!(matches!(
         gateway.finish(),
         Err(WorkerError::ProtocolVersion { .. })
+    ));
+}
+
+#[test]
+fn a_session_keeps_variables_and_functions_until_a_fresh_execution() {
+    let mut gateway = Gateway::start();
+    assert_eq!(
+        gateway.value(
+            "const greeting = 'hi';\nfunction greet(name: string) { return `${greeting} ${name}`; }\nexport default greet('a');",
+            Settings::session()
+        ),
+        json!("hi a")
+    );
+    assert_eq!(
+        gateway.value(
+            "export default [greet('b'), greeting];",
+            Settings::session()
+        ),
+        json!(["hi b", "hi"])
+    );
+    assert_eq!(
+        gateway.value(
+            "export default [typeof (globalThis as any).greet, typeof (globalThis as any).greeting];",
+            Settings::fresh()
+        ),
+        json!(["undefined", "undefined"])
+    );
+    // A timeout in a session discards it, and says so.
+    gateway.value("var counter = 1;", Settings::session());
+    let timeout = gateway.failure("while (true) {}", Settings::session().timeout_ms(200));
+    assert_eq!(timeout.kind, "Timeout");
+    assert!(timeout.message.contains("discarded"), "{}", timeout.message);
+    assert_eq!(
+        gateway.value(
+            "export default typeof (globalThis as any).counter;",
+            Settings::session()
+        ),
+        json!("undefined")
+    );
+    gateway.finish().unwrap();
+}
+
+#[test]
+fn checks_code_between_executions() {
+    let mut gateway = Gateway::start();
+    gateway.send(&GatewayMessage::Check {
+        code: "import { addNumbers } from '../../servers/math';\nexport async function total(xs: number[]) { return addNumbers({ a: xs[0], b: xs[1] }); }\nexport default total;".into(),
+        language: Language::Typescript,
+    });
+    assert_eq!(
+        gateway.receive(),
+        WorkerMessage::Checked {
+            error: None,
+            exports: vec!["default".into(), "total".into()]
+        }
+    );
+    gateway.send(&GatewayMessage::Check {
+        code: "export const = 1;".into(),
+        language: Language::Typescript,
+    });
+    match gateway.receive() {
+        WorkerMessage::Checked {
+            error: Some(error),
+            exports,
+        } => {
+            assert_eq!(error.kind, "SyntaxError");
+            assert_eq!(error.line, Some(1));
+            assert!(exports.is_empty());
+        }
+        other => panic!("expected Checked with an error, got {other:?}"),
+    }
+    assert_eq!(
+        gateway.value("export default 1;", Settings::session()),
+        json!(1)
+    );
+    gateway.finish().unwrap();
+}
+
+#[test]
+fn skills_import_tools_and_other_skills() {
+    let mut gateway = Gateway::start();
+    let settings = Settings::fresh()
+        .skill(
+            "sum-pairs",
+            "import { addNumbers } from '../../servers/math';\nimport { label } from '../label';\nexport async function sumPairs(pairs: [number, number][]) {\n  const sums = [];\n  for (const [a, b] of pairs) sums.push(((await addNumbers({ a, b })) as any).tool);\n  return label(sums.join('+'));\n}\n",
+        )
+        .skill("label", "export const label = (text: string) => `[${text}]`;\n");
+    assert_eq!(
+        gateway.value(
+            "import { sumPairs } from './skills/sum-pairs';\nexport default await sumPairs([[1, 2], [3, 4]]);",
+            settings.clone()
+        ),
+        json!("[add-numbers+add-numbers]")
+    );
+    let unknown = gateway.failure(
+        "import { nothing } from './skills/nothing';\nnothing();",
+        settings,
+    );
+    assert_eq!(unknown.kind, "ImportError");
+    assert!(
+        unknown.message.contains("Skills: label, sum-pairs."),
+        "{}",
+        unknown.message
+    );
+    gateway.finish().unwrap();
+}
+
+/// A workspace folder inside a temporary directory, with a secret file next to it that agent
+/// code must never reach.
+struct Folder {
+    _root: tempfile::TempDir,
+    workspace: std::path::PathBuf,
+    secret: std::path::PathBuf,
+}
+
+fn folder() -> Folder {
+    let root = tempfile::tempdir().unwrap();
+    let workspace = root.path().join("workspace");
+    std::fs::create_dir(&workspace).unwrap();
+    let secret = root.path().join("secret.txt");
+    std::fs::write(&secret, "top secret").unwrap();
+    Folder {
+        workspace,
+        secret,
+        _root: root,
+    }
+}
+
+fn with_workspace(folder: &Folder) -> Gateway {
+    Gateway::start_with(WorkerOptions {
+        workspace: Some(folder.workspace.clone()),
+    })
+}
+
+#[test]
+fn files_round_trip_in_the_workspace() {
+    let folder = folder();
+    let mut gateway = with_workspace(&folder);
+    let value = gateway.value(
+        r#"
+        import * as fs from "fs/promises";
+        import { readFile } from "node:fs/promises";
+        await fs.mkdir("./workspace/reports/2024", { recursive: true });
+        await fs.writeFile("./workspace/reports/2024/q1.csv", "a,b\n");
+        await fs.appendFile("workspace/reports/2024/q1.csv", "1,2\n");
+        const text = await readFile("./workspace/reports/2024/q1.csv", "utf8");
+        const info = await fs.stat("./workspace/reports/2024/q1.csv");
+        const folderInfo = await fs.stat("./workspace/reports");
+        await fs.writeFile("./workspace/notes.txt", "é ✓");
+        const names = await fs.readdir("./workspace");
+        let notEmpty = "";
+        try { await fs.rm("./workspace/reports"); } catch (e: any) { notEmpty = e.code; }
+        await fs.rm("./workspace/reports", { recursive: true });
+        let gone = "";
+        try { await fs.stat("./workspace/reports"); } catch (e: any) { gone = e.code; }
+        await fs.rm("./workspace/missing", { force: true });
+        let exists = "";
+        try { await fs.mkdir("./workspace/notes.txt"); } catch (e: any) { exists = e.code; }
+        export default {
+          text, size: info.size, isFile: info.isFile(), folderIsDirectory: folderInfo.isDirectory(),
+          fresh: Date.now() - info.mtimeMs < 60_000, names, notEmpty, gone, exists,
+          after: await fs.readdir("./workspace"), notes: await fs.readFile("./workspace/notes.txt"),
+        };
+        "#,
+        Settings::fresh(),
+    );
+    assert_eq!(
+        value,
+        json!({
+            "text": "a,b\n1,2\n", "size": 8, "isFile": true, "folderIsDirectory": true,
+            "fresh": true, "names": ["notes.txt", "reports"], "notEmpty": "EISDIR",
+            "gone": "ENOENT", "exists": "EEXIST", "after": ["notes.txt"], "notes": "é ✓"
+        })
+    );
+    assert_eq!(
+        std::fs::read_to_string(folder.workspace.join("notes.txt")).unwrap(),
+        "é ✓"
+    );
+    gateway.finish().unwrap();
+}
+
+#[test]
+fn paths_outside_the_workspace_are_refused() {
+    let folder = folder();
+    std::os::unix::fs::symlink(&folder.secret, folder.workspace.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink(folder.secret.parent().unwrap(), folder.workspace.join("up"))
+        .unwrap();
+    std::fs::hard_link(&folder.secret, folder.workspace.join("hard.txt")).unwrap();
+    let mut gateway = with_workspace(&folder);
+    let value = gateway.value(
+        r#"
+        import * as fs from "fs/promises";
+        const attempts: Record<string, string> = {};
+        const probe = async (name: string, operation: () => Promise<unknown>) => {
+          try { attempts[name] = `read: ${await operation()}`; } catch (e: any) { attempts[name] = `${e.code}: ${e.message}`; }
+        };
+        await probe("parent", () => fs.readFile("../x"));
+        await probe("absolute", () => fs.readFile("/etc/passwd"));
+        await probe("escape", () => fs.readFile("./workspace/../../x"));
+        await probe("dotdot-inside", () => fs.readFile("./workspace/a/../link.txt"));
+        await probe("outside-prefix", () => fs.readFile("secret.txt"));
+        await probe("nul", () => fs.readFile("./workspace/a\0b"));
+        await probe("symlink-file", () => fs.readFile("./workspace/link.txt"));
+        await probe("symlink-dir", () => fs.readFile("./workspace/up/secret.txt"));
+        await probe("symlink-write", () => fs.writeFile("./workspace/link.txt", "overwritten"));
+        await probe("symlink-dir-write", () => fs.writeFile("./workspace/up/new.txt", "x"));
+        await probe("symlink-stat", () => fs.stat("./workspace/up"));
+        await probe("symlink-readdir", () => fs.readdir("./workspace/up"));
+        await probe("symlink-mkdir", () => fs.mkdir("./workspace/up/sub", { recursive: true }));
+        await probe("root-rm", () => fs.rm("./workspace", { recursive: true }));
+        await probe("hardlink-read", () => fs.readFile("./workspace/hard.txt"));
+        await probe("hardlink-write", () => fs.writeFile("./workspace/hard.txt", "overwritten"));
+        await probe("hardlink-append", () => fs.appendFile("./workspace/hard.txt", "more"));
+        await fs.rm("./workspace/hard.txt");
+        // Removing a link removes the link, never its target.
+        await fs.rm("./workspace/up", { recursive: true });
+        await fs.rm("./workspace/link.txt");
+        export default { attempts, left: await fs.readdir("./workspace") };
+        "#,
+        Settings::fresh(),
+    );
+    let attempts = value["attempts"].as_object().unwrap();
+    for (name, outcome) in attempts {
+        let outcome = outcome.as_str().unwrap();
+        assert!(outcome.starts_with("EACCES: "), "{name}: {outcome}");
+        assert!(!outcome.contains("top secret"), "{name}: {outcome}");
+        let host_path = folder.workspace.to_string_lossy();
+        assert!(!outcome.contains(host_path.as_ref()), "{name}: {outcome}");
+    }
+    assert_eq!(attempts.len(), 17);
+    assert!(
+        attempts["hardlink-write"]
+            .as_str()
+            .unwrap()
+            .contains("hard link")
+    );
+    assert!(
+        attempts["absolute"]
+            .as_str()
+            .unwrap()
+            .contains("Absolute paths")
+    );
+    assert!(
+        attempts["symlink-file"]
+            .as_str()
+            .unwrap()
+            .contains("links are not followed")
+    );
+    assert_eq!(value["left"], json!([]));
+    assert_eq!(
+        std::fs::read_to_string(&folder.secret).unwrap(),
+        "top secret"
+    );
+    assert!(!folder.secret.parent().unwrap().join("new.txt").exists());
+    assert!(!folder.secret.parent().unwrap().join("sub").exists());
+    gateway.finish().unwrap();
+}
+
+#[test]
+fn the_quota_refuses_writes_that_would_pass_it() {
+    let folder = folder();
+    std::fs::write(folder.workspace.join("existing.bin"), vec![b'x'; 600]).unwrap();
+    let mut gateway = with_workspace(&folder);
+    let value = gateway.value(
+        r#"
+        import * as fs from "fs/promises";
+        const outcome = async (operation: () => Promise<unknown>) => {
+          try { await operation(); return "ok"; } catch (e: any) { return `${e.code}: ${e.message}`; }
+        };
+        export default [
+          await outcome(() => fs.writeFile("./workspace/a.txt", "x".repeat(300))),
+          await outcome(() => fs.writeFile("./workspace/b.txt", "x".repeat(200))),
+          await outcome(() => fs.appendFile("./workspace/a.txt", "x".repeat(101))),
+          await outcome(() => fs.writeFile("./workspace/a.txt", "x".repeat(400))),
+          await outcome(() => fs.rm("./workspace/existing.bin")),
+          await outcome(() => fs.writeFile("./workspace/b.txt", "x".repeat(600))),
+        ];
+        "#,
+        Settings::fresh().quota(1000),
+    );
+    let outcomes: Vec<&str> = value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|outcome| outcome.as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes[0], "ok");
+    assert!(outcomes[1].starts_with("EDQUOT: "), "{}", outcomes[1]);
+    assert!(
+        outcomes[1].contains("may hold 1000 bytes; it holds 900"),
+        "{}",
+        outcomes[1]
+    );
+    assert!(outcomes[2].starts_with("EDQUOT: "), "{}", outcomes[2]);
+    assert_eq!(
+        outcomes[3], "ok",
+        "replacing a file counts only the difference"
+    );
+    assert_eq!(outcomes[4..], ["ok", "ok"]);
+    // Refused writes wrote nothing.
+    assert!(!folder.workspace.join("existing.bin").exists());
+    assert_eq!(
+        std::fs::read_to_string(folder.workspace.join("a.txt"))
+            .unwrap()
+            .len(),
+        400
+    );
+    gateway.finish().unwrap();
+}
+
+#[test]
+fn without_a_workspace_file_calls_fail_clearly() {
+    let mut gateway = Gateway::start();
+    let value = gateway.value(
+        "import { readdir } from 'fs/promises';\nlet message = '';\ntry { await readdir('./workspace'); } catch (e: any) { message = `${e.code}|${e.message}`; }\nexport default message;",
+        Settings::fresh(),
+    );
+    let message = value.as_str().unwrap();
+    assert!(
+        message.starts_with("ENOSYS|ENOSYS: no workspace folder"),
+        "{message}"
+    );
+    gateway.finish().unwrap();
+}
+
+#[test]
+fn a_builtin_that_cannot_be_interrupted_stops_the_worker_with_a_timeout() {
+    let mut gateway = Gateway::start();
+    let started = std::time::Instant::now();
+    let error = gateway.failure(
+        "export default (new Array(1e9) + '').length;",
+        Settings::fresh().timeout_ms(300),
+    );
+    assert_eq!(error.kind, "Timeout");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        error.message.contains("cannot be interrupted"),
+        "{}",
+        error.message
+    );
+    // The worker returns at once (the process would exit); its stuck thread is left behind.
+    let Gateway { worker, .. } = gateway;
+    assert!(matches!(
+        worker.unwrap().join().unwrap(),
+        Err(WorkerError::Stuck { limit_ms: 300, .. })
     ));
 }
