@@ -66,6 +66,10 @@ binary points it at stderr).
 */
 #![deny(missing_docs)]
 
+mod confine;
+pub use confine::{
+    ADDRESS_SPACE_HEADROOM_BYTES, Confinement, Layer, Policy, SandboxError, confine,
+};
 mod workspace;
 
 use std::collections::BTreeMap;
