@@ -139,10 +139,11 @@ fn table() -> Vec<(&'static str, i64, When)> {
         ),
     ];
     // On x86_64 glibc implements mkdir, rmdir, unlink, rename and readlink with the old
-    // path-only system calls rather than their *at forms (other architectures only have the *at
-    // forms); std's fs functions reach them through glibc.
+    // path-only system calls rather than their *at forms, and rustix's `open` (the workspace
+    // root) uses open(2) (other architectures only have the *at forms); the same checks apply.
     #[cfg(target_arch = "x86_64")]
     table.extend([
+        allow!(SYS_open),
         allow!(SYS_mkdir),
         allow!(SYS_rmdir),
         allow!(SYS_unlink),
