@@ -343,3 +343,69 @@ pub fn confine(policy: &Policy) -> Result<Confinement, SandboxError> {
         allowed_syscalls,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_os_error_names_its_layer_the_call_and_the_way_out() {
+        let error = SandboxError::os(
+            Layer::Namespaces,
+            "unshare(CLONE_NEWUSER)",
+            std::io::Error::from_raw_os_error(libc::EPERM),
+        );
+        let message = error.to_string();
+        assert!(
+            message.starts_with("namespaces: unshare(CLONE_NEWUSER) failed: "),
+            "{message}"
+        );
+        assert!(message.contains("Operation not permitted"), "{message}");
+        assert!(message.contains("--no-sandbox"), "{message}");
+        assert_eq!(error.layer(), Layer::Namespaces);
+    }
+
+    #[test]
+    fn a_dead_gateway_is_not_answered_with_no_sandbox() {
+        let error = SandboxError::ParentGone {
+            expected: 10,
+            actual: 1,
+        };
+        let message = error.to_string();
+        assert!(message.contains("pid 10"), "{message}");
+        assert!(!message.contains("--no-sandbox"), "{message}");
+        assert_eq!(error.layer(), Layer::ParentDeath);
+    }
+
+    #[test]
+    fn the_report_line_lists_every_layer() {
+        let confinement = Confinement {
+            parent_checked: Some(42),
+            namespaces: vec!["user", "net"],
+            mapped_ids: (1000, 1000),
+            address_space_bytes: 1280 * 1024 * 1024,
+            bounding_capabilities_dropped: 41,
+            landlock_abi: 7,
+            workspace: Some(PathBuf::from("/data/workspace")),
+            allowed_syscalls: 59,
+        };
+        assert_eq!(
+            confinement.to_string(),
+            "confined: pdeathsig SIGKILL (parent 42 checked); fds 0-2 only; namespaces user+net; \
+             uid/gid 1000/1000 mapped; RLIMIT_AS 1280 MiB; capabilities dropped (41 in bounding \
+             set); no_new_privs; landlock ABI 7 fully enforced, read-write beneath \
+             /data/workspace; seccomp allowlist of 59 system calls"
+        );
+    }
+
+    #[test]
+    fn defaults_match_the_worker_command_line() {
+        let policy = Policy::default();
+        assert_eq!(policy.memory_bytes, 256 * 1024 * 1024);
+        assert_eq!(policy.cpu_seconds, 330);
+        assert_eq!(policy.file_size_bytes, 100 * 1024 * 1024);
+        assert_eq!(policy.open_files, 64);
+        assert_eq!(policy.workspace, None);
+        assert_eq!(policy.expected_parent, None);
+    }
+}
