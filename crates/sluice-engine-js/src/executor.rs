@@ -26,7 +26,7 @@ use crate::modules::{
     agent_module_name,
 };
 use crate::positions::SourceMaps;
-use crate::transpile::{LineMap, session_bindings, transpile_module};
+use crate::transpile::{LineMap, check_dynamic_code, session_bindings, transpile_module};
 use crate::workspace::{FLAG_FORCE, FLAG_RECURSIVE, OPERATIONS};
 use crate::{
     CheckReport, Execution, Finished, Host, HostError, MAX_REGEX_SOURCE_CHARS, WorkspaceReply,
@@ -631,6 +631,17 @@ fn install_globals<'js>(
             )?,
         )?;
         host.set("maxRegexSource", MAX_REGEX_SOURCE_CHARS as f64)?;
+        host.set(
+            "checkCode",
+            Function::new(ctx.clone(), |ctx: Ctx<'js>, source: String| {
+                check_dynamic_code(&source).map_err(|message| {
+                    Exception::throw_syntax(
+                        &ctx,
+                        &format!("{message} (in code compiled at run time)"),
+                    )
+                })
+            })?,
+        )?;
         let mut options = EvalOptions::default();
         options.global = true;
         options.strict = true;
@@ -689,8 +700,9 @@ struct PendingCall {
     reject: Kept,
     server: String,
     tool: String,
-    /// Where in the agent's code the call was made (original position), when known.
-    site: Option<(u32, u32)>,
+    /// The JavaScript stack where the call was made. Mapped to a position in the agent's code
+    /// only if the call fails: most calls succeed, and the mapping scans the text.
+    site: Option<String>,
 }
 
 /// A tool call that failed, remembered so an uncaught `ToolError` (whose stack, created in an
@@ -1240,10 +1252,14 @@ impl<'js> Run<'js, '_> {
                     if state.failed_calls.len() >= REMEMBERED_FAILURES {
                         state.failed_calls.remove(0);
                     }
+                    let site = call
+                        .site
+                        .as_deref()
+                        .and_then(|stack| self.maps.borrow().rewrite(stack).1);
                     state.failed_calls.push(FailedCall {
                         server: call.server.clone(),
                         tool: call.tool.clone(),
-                        site: call.site,
+                        site,
                     });
                 }
                 let failure = (|| -> rquickjs::Result<Object<'js>> {
@@ -1548,8 +1564,7 @@ fn call_tool<'js>(
         }
     };
     // Creating an error can run agent code (`Error.prepareStackTrace`): no borrow across it.
-    let maps = state.borrow().maps.clone();
-    let site = call_site(ctx, &maps);
+    let site = call_site(ctx);
     let (promise, resolve, reject) = ctx.promise()?;
     let call_id = NEXT_CALL_ID.fetch_add(1, Ordering::Relaxed);
     let mut state = state.borrow_mut();
@@ -1656,10 +1671,9 @@ fn collapse_repeated_lines(text: &str) -> String {
     out
 }
 
-/// The innermost position in the agent's current module on the JavaScript stack.
-fn call_site(ctx: &Ctx<'_>, maps: &RefCell<SourceMaps>) -> Option<(u32, u32)> {
-    let stack = Exception::from_message(ctx.clone(), "").ok()?.stack()?;
-    maps.borrow().rewrite(&stack).1
+/// The JavaScript stack now (its innermost frame in the agent's module is the call site).
+fn call_site(ctx: &Ctx<'_>) -> Option<String> {
+    Exception::from_message(ctx.clone(), "").ok()?.stack()
 }
 
 fn out_of_memory(limits: &ExecutionLimits) -> ExecutionError {

@@ -7,7 +7,7 @@
 // that replaces `JSON` or `Object` cannot break the engine's side.
 (function (host) {
   "use strict";
-  const { log, setTimer, clearTimer, callTool, workspace, maxRegexSource } = host;
+  const { log, setTimer, clearTimer, callTool, workspace, maxRegexSource, checkCode } = host;
   const stringify = JSON.stringify;
   const objectKeys = Object.keys;
   const getPrototypeOf = Object.getPrototypeOf;
@@ -386,6 +386,51 @@
     };
     replaceConstructor(RegExpClass, SafeRegExp, "RegExp");
     delete regExpPrototype.compile;
+    // Code compiled at run time is checked like agent code is at transpile time: `eval` and the
+    // four `Function` constructors first hand their source to the host. This `eval` is always an
+    // indirect eval (global scope): a direct one cannot be wrapped.
+    const originalEval = globalThis.eval;
+    const safeEval = {
+      eval(source) {
+        if (typeof source === "string") checkCode(source);
+        return originalEval(source);
+      },
+    }.eval;
+    defineProperty(globalThis, "eval", { value: safeEval, writable: true, enumerable: false, configurable: true });
+    const functionConstructors = [
+      [Function, "Function"],
+      [getPrototypeOf(async function () {}).constructor, "AsyncFunction"],
+      [getPrototypeOf(function* () {}).constructor, "GeneratorFunction"],
+      [getPrototypeOf(async function* () {}).constructor, "AsyncGeneratorFunction"],
+    ];
+    for (const [original, name] of functionConstructors) {
+      const keyword = name === "Function" || name === "GeneratorFunction" ? "function" : "async function";
+      const star = name.includes("Generator") ? "*" : "";
+      const safe = function (...parts) {
+        // Converted once: what is checked is exactly what is compiled. The argument list has no
+        // prototype, so no accessor agent code put on Array.prototype can swap an entry.
+        const list = { __proto__: null, length: 0 };
+        let parameters = "";
+        for (let index = 0; index < parts.length - 1; index++) {
+          const text = `${parts[index]}`;
+          parameters += index === 0 ? text : `,${text}`;
+          list[index] = text;
+        }
+        const body = parts.length === 0 ? "" : `${parts[parts.length - 1]}`;
+        list[parts.length === 0 ? 0 : parts.length - 1] = body;
+        list.length = parts.length === 0 ? 1 : parts.length;
+        checkCode(`(${keyword}${star} anonymous(${parameters}\n) {\n${body}\n})`);
+        return construct(original, list, new.target === undefined ? safe : new.target);
+      };
+      defineProperty(safe, "prototype", { value: original.prototype, writable: false, enumerable: false, configurable: false });
+      defineProperty(safe, "name", { value: name, writable: false, enumerable: false, configurable: true });
+      defineProperty(safe, "length", { value: 1, writable: false, enumerable: false, configurable: true });
+      defineProperty(original.prototype, "constructor", { value: safe, writable: false, enumerable: false, configurable: true });
+      if (name === "Function") {
+        defineProperty(globalThis, "Function", { value: safe, writable: true, enumerable: false, configurable: true });
+      }
+    }
+
     // `split` and `matchAll` build a new RegExp from `this` through the species constructor;
     // on an object that only looks like a RegExp that would read an arbitrary `source`.
     for (const symbol of [Symbol.split, Symbol.matchAll]) {

@@ -214,6 +214,26 @@ fn check_regex_literals(source: &str, program: &Program<'_>) -> Result<(), Execu
     })
 }
 
+/// Check code that agent code compiles while it runs (`eval`, the `Function` constructors) for
+/// regex literals over the cap, before QuickJS compiles it. The code is parsed as a script the
+/// way the prelude builds it; code that does not parse is refused here with oxc's message
+/// (QuickJS would refuse it too, and only code oxc has seen may reach QuickJS's regex compiler).
+pub(crate) fn check_dynamic_code(source: &str) -> Result<(), String> {
+    let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let allocator = Allocator::default();
+        let parsed = Parser::new(&allocator, source, SourceType::script()).parse();
+        if parsed.panicked || parsed.diagnostics.has_errors() {
+            let message = parsed.diagnostics.errors().next().map_or_else(
+                || "the code does not parse".to_owned(),
+                |error| error.message.to_string(),
+            );
+            return Err(message);
+        }
+        check_regex_literals(source, &parsed.program).map_err(|error| error.message)
+    }));
+    checked.unwrap_or_else(|_| Err("the code could not be checked".to_owned()))
+}
+
 /// The top-level declarations and imported local names of a (type-stripped) program.
 fn top_level_names(program: &Program<'_>) -> (Vec<TopLevelBinding>, Vec<String>) {
     let mut declarations = Vec::new();

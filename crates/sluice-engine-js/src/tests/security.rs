@@ -114,6 +114,13 @@ fn redos_is_interrupted_and_long_patterns_are_refused() {
         const fake = { constructor: undefined, flags: "", source: long, [Symbol.match]: true, exec: () => null, lastIndex: 0 };
         attempt("split", () => (RegExp.prototype as any)[Symbol.split].call(fake, "x"));
         attempt("splitAll", () => (RegExp.prototype as any)[Symbol.matchAll].call(fake, "x"));
+        const literal = `/${long}/`;
+        attempt("eval", () => eval(literal));
+        attempt("function", () => Function(`return ${literal}`));
+        attempt("newFunction", () => new Function("a", `return ${literal}`));
+        attempt("async", () => (async () => {}).constructor(`return ${literal}`));
+        attempt("generator", () => (function* () {}).constructor(`yield ${literal}`));
+        attempt("viaPrototype", () => (() => {}).constructor.call(null, `return ${literal}`));
         class Mine extends RegExp {}
         const allowed = [
           new RegExp("a".repeat(4096)).source.length,
@@ -126,6 +133,12 @@ fn redos_is_interrupted_and_long_patterns_are_refused() {
           RegExp(/q/g).flags,
           typeof (RegExp.prototype as any).compile,
           "a-b".replace(/-/g, "+"),
+          eval("1 + 1"),
+          Function("a", "b", "return a + b")(1, 2),
+          (function () {}).constructor === Function,
+          new Function("return /x+/.test('xx')")(),
+          Object.getPrototypeOf(async function () {}).constructor.name,
+          typeof (async () => {}).constructor("return 1")().then,
         ];
         export default { refused, allowed };
         "#,
@@ -137,9 +150,14 @@ fn redos_is_interrupted_and_long_patterns_are_refused() {
             "refused": [
                 "new:SyntaxError", "call:SyntaxError", "match:SyntaxError",
                 "matchAll:SyntaxError", "search:SyntaxError", "object:SyntaxError",
-                "split:TypeError", "splitAll:TypeError"
+                "split:TypeError", "splitAll:TypeError", "eval:SyntaxError",
+                "function:SyntaxError", "newFunction:SyntaxError", "async:SyntaxError",
+                "generator:SyntaxError", "viaPrototype:SyntaxError"
             ],
-            "allowed": [4096, 3, 2, 1, 2, true, true, "g", "undefined", "a+b"]
+            "allowed": [
+                4096, 3, 2, 1, 2, true, true, "g", "undefined", "a+b", 2, 3, true, true,
+                "AsyncFunction", "function"
+            ]
         })
     );
 }
