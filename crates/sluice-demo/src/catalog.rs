@@ -47,7 +47,7 @@ pub struct CatalogReport {
 
 /// Measure the catalog at `path` (or only Sluice's side, with the reason, when there is none).
 pub fn measure(path: Option<&Path>) -> CatalogReport {
-    let (_, code_mode_tokens) = sluice_server::starting_context(true);
+    let (_, code_mode_tokens) = sluice_server::starting_context(sluice_server::Capabilities::ALL);
     let mut report = CatalogReport {
         source: path.map(|path| path.display().to_string()),
         tools: None,

@@ -66,8 +66,34 @@ impl SluiceServer {
     }
 }
 
-/// Sluice's tool definitions. `execute_code` and `save_skill` are listed only when code can run.
-pub fn tool_definitions(can_execute: bool) -> Vec<Tool> {
+/// Which of Sluice's optional tools a gateway offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `execute_code`: the gateway can start workers.
+    pub execute: bool,
+    /// `save_skill`: code can run and there is a data folder to keep skills in.
+    pub skills: bool,
+}
+
+impl Capabilities {
+    /// Every tool.
+    pub const ALL: Capabilities = Capabilities {
+        execute: true,
+        skills: true,
+    };
+
+    /// What `gateway` can do.
+    pub fn of(gateway: &Gateway) -> Capabilities {
+        Capabilities {
+            execute: gateway.can_execute(),
+            skills: gateway.can_execute() && gateway.data_dir().is_some(),
+        }
+    }
+}
+
+/// Sluice's tool definitions: `execute_code` only when code can run, `save_skill` only when skills
+/// can also be kept.
+pub fn tool_definitions(capabilities: Capabilities) -> Vec<Tool> {
     // Every token here is paid by every conversation: descriptions say only what the names and
     // the instructions do not.
     let mut tools = vec![
@@ -96,21 +122,24 @@ pub fn tool_definitions(can_execute: bool) -> Vec<Tool> {
             json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
         ),
     ];
-    if can_execute {
+    if capabilities.execute {
         tools.push(tool(
             "execute_code",
             "Run a TypeScript module; returns its console output and default export.",
             json!({
                 "type": "object",
                 "properties": {
+                    // `language` ("javascript") is accepted but not advertised: TypeScript is a
+                    // superset, and every token here is paid in every conversation.
                     "code": {"type": "string"},
-                    "language": {"type": "string", "enum": ["typescript", "javascript"]},
                     "timeout_ms": {"type": "integer"},
-                    "session": {"type": "string", "description": "Keep globals across calls with the same id."}
+                    "session": {"type": "string"}
                 },
                 "required": ["code"]
             }),
         ));
+    }
+    if capabilities.skills {
         tools.push(tool(
             "save_skill",
             "Save working code as a reusable module: import from './skills/<name>'.",
@@ -142,8 +171,8 @@ fn unreachable_schema() -> ! {
 
 /// The agent's starting context: the instructions plus the `tools/list` answer, as JSON text, and
 /// its size in o200k tokens.
-pub fn starting_context(can_execute: bool) -> (String, usize) {
-    let listing = ListToolsResult::with_all_items(tool_definitions(can_execute));
+pub fn starting_context(capabilities: Capabilities) -> (String, usize) {
+    let listing = ListToolsResult::with_all_items(tool_definitions(capabilities));
     let text = format!(
         "{INSTRUCTIONS}\n{}",
         serde_json::to_string(&listing).unwrap_or_default()
@@ -293,7 +322,7 @@ impl ServerHandler for SluiceServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         Ok(ListToolsResult::with_all_items(tool_definitions(
-            self.gateway.can_execute(),
+            Capabilities::of(&self.gateway),
         )))
     }
 
@@ -309,7 +338,9 @@ impl ServerHandler for SluiceServer {
             "list_files" => self.list_files(&arguments).await,
             "read_file" => self.read_file(&arguments).await,
             "execute_code" if self.gateway.can_execute() => self.execute_code(&arguments).await,
-            "save_skill" if self.gateway.can_execute() => self.save_skill(&arguments).await,
+            "save_skill" if Capabilities::of(&self.gateway).skills => {
+                self.save_skill(&arguments).await
+            }
             other => {
                 return Err(ErrorData::invalid_params(
                     format!(
@@ -329,10 +360,20 @@ mod tests {
 
     #[test]
     fn starting_context_stays_small() {
-        let (_, tokens) = starting_context(true);
+        let (_, tokens) = starting_context(Capabilities::ALL);
         assert!(tokens < 1_000, "starting context is {tokens} tokens");
-        let (_, without_execute) = starting_context(false);
-        assert!(without_execute < tokens);
+        let without_skills = Capabilities {
+            execute: true,
+            skills: false,
+        };
+        let (_, without_skills) = starting_context(without_skills);
+        assert!(without_skills < tokens);
+        let nothing = Capabilities {
+            execute: false,
+            skills: false,
+        };
+        let (_, without_execute) = starting_context(nothing);
+        assert!(without_execute < without_skills);
     }
 
     #[test]
@@ -342,7 +383,7 @@ mod tests {
             "instructions: {} tokens",
             sluice_tokens::count(INSTRUCTIONS)
         );
-        for tool in tool_definitions(true) {
+        for tool in tool_definitions(Capabilities::ALL) {
             let text = serde_json::to_string(&tool).unwrap();
             eprintln!("{}: {} tokens", tool.name, sluice_tokens::count(&text));
         }
@@ -351,7 +392,7 @@ mod tests {
 
     #[test]
     fn tool_schemas_are_objects() {
-        for tool in tool_definitions(true) {
+        for tool in tool_definitions(Capabilities::ALL) {
             assert_eq!(
                 tool.input_schema.get("type"),
                 Some(&json!("object")),
