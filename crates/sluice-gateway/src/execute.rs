@@ -610,8 +610,9 @@ struct CallServer {
 
 impl CallServer {
     /// Start serving one `ToolCall` on its own task (calls run concurrently); the task writes the
-    /// result to the worker itself and audits the call. A call over the execution's limit or
-    /// the server's rate is refused without being made.
+    /// result to the worker itself and audits the call. A call over the execution's limit is
+    /// refused without being made (the server's rate is checked on the call path, after the
+    /// arguments).
     fn start(self: &Arc<Self>, call_id: u64, server: String, tool: String, arguments: Value) {
         let made = self.made.fetch_add(1, Ordering::Relaxed) + 1;
         let calls = self.clone();
@@ -624,16 +625,6 @@ impl CallServer {
                     self.limit
                 ),
                 false,
-            ))
-        } else if let Err(rate) = self.gateway.rates().try_acquire(&server) {
-            self.rate_limited.fetch_add(1, Ordering::Relaxed);
-            Some(failure(
-                RATE_LIMITED,
-                format!(
-                    "server \"{server}\" accepts at most {rate} calls per second from agent code; \
-                     slow down (the runtime's retry() helper waits and retries)"
-                ),
-                true,
             ))
         } else {
             None
@@ -667,6 +658,9 @@ impl CallServer {
                 )
                 .await;
             calls.audit_call(&server, &tool, &audited_arguments, &outcome, started);
+            if matches!(&outcome, ToolOutcome::Error { kind, .. } if kind == RATE_LIMITED) {
+                calls.rate_limited.fetch_add(1, Ordering::Relaxed);
+            }
             let shown = match &outcome {
                 ToolOutcome::Ok {
                     value: Value::String(text),

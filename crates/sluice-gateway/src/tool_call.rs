@@ -44,6 +44,17 @@ impl Gateway {
             // The message may quote released values: tokenize it (no tool is its source).
             Err(outcome) => return protect(outcome, false),
         };
+        // The rate protects the server: only calls that would reach it count.
+        if let Err(rate) = self.rates().try_acquire(server) {
+            return failure(
+                crate::execute::RATE_LIMITED,
+                format!(
+                    "server \"{server}\" accepts at most {rate} calls per second from agent code; \
+                     slow down (the runtime's retry() helper waits and retries)"
+                ),
+                true,
+            );
+        }
         let outcome = match self
             .pool()
             .call_tool(server, tool, arguments, deadline)

@@ -151,13 +151,13 @@ fn hostile_code_is_contained_typed_audited_and_survived() {
         ),
         case(
             "import os",
-            "import * as os from 'os';",
+            "import * as os from 'os';\nconsole.log(os);",
             "ImportError",
             "os",
         ),
         case(
             "import std",
-            "import * as std from 'std';",
+            "import * as std from 'std';\nconsole.log(std);",
             "ImportError",
             "std",
         ),
@@ -232,8 +232,19 @@ fn hostile_code_is_contained_typed_audited_and_survived() {
                 "tool call flood",
                 "import * as e from './servers/everything';\n\
                  await Promise.all(Array.from({ length: 100_000 }, () => e.echo({ message: 'x' })));",
+                "ToolCallLimit",
+                "50 tool calls",
+            )
+        },
+        // 23 (rate): more calls in a second than the server's rate allows.
+        Case {
+            limit: Some("rate"),
+            ..case(
+                "rate flood",
+                "import * as e from './servers/everything';\n\
+                 await Promise.all(Array.from({ length: 45 }, () => e.echo({ message: 'x' })));",
                 "ToolError",
-                "",
+                "calls per second",
             )
         },
         // 25. Disk fill: the workspace quota.
@@ -338,18 +349,18 @@ fn hostile_code_is_contained_typed_audited_and_survived() {
         .unwrap_or(0);
     assert!(filled <= 1024 * 1024, "{filled} bytes");
     // The flood: at most the cap was forwarded, every call audited with its outcome.
-    let flood_calls = records
-        .iter()
-        .filter(|record| record["kind"] == "tool_call" && record["tool"] == "echo")
-        .count();
-    assert!(flood_calls >= 50, "{flood_calls} tool-call records");
-    let forwarded = records
-        .iter()
-        .filter(|record| {
-            record["kind"] == "tool_call" && record["tool"] == "echo" && record["outcome"] == "ok"
-        })
-        .count();
-    assert!(forwarded <= 50, "{forwarded} calls forwarded");
+    // The rate: at most 20 echo calls went through in that second, the rest were refused and
+    // every one is audited with its outcome.
+    let echo = |outcome: &str| {
+        records
+            .iter()
+            .filter(|record| {
+                record["kind"] == "tool_call" && record["tool"] == "echo" && record["outcome"] == outcome
+            })
+            .count()
+    };
+    assert!(echo("ok") <= 20, "{} calls forwarded past the rate", echo("ok"));
+    assert!(echo("rate_limited") >= 20, "{} calls refused", echo("rate_limited"));
     assert!(
         records.iter().any(|record| record["kind"] == "tool_call"
             && record["outcome"] == "invalid_arguments"),
