@@ -545,14 +545,18 @@ mod tests {
         assert_eq!(Settings::default().limits.rate_for("x"), None);
         assert!(settings.audit.enabled && settings.audit.keep_files == 2);
 
-        let error = parse_error(r#"{"mcpServers": {}, "sluice": {"sessions": {"maxSessions": 0}}}"#);
+        let error =
+            parse_error(r#"{"mcpServers": {}, "sluice": {"sessions": {"maxSessions": 0}}}"#);
         assert!(error.contains("sluice.sessions.maxSessions"), "{error}");
         let error = parse_error(
             r#"{"mcpServers": {}, "sluice": {"limits": {"callsPerSecond": {"a": -1}}}}"#,
         );
         assert!(error.contains("sluice.limits.callsPerSecond.a"), "{error}");
         let error = parse_error(r#"{"mcpServers": {}, "sluice": {"audit": {"keep": 1}}}"#);
-        assert!(error.contains("sluice.audit") && error.contains("keep"), "{error}");
+        assert!(
+            error.contains("sluice.audit") && error.contains("keep"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -102,7 +102,12 @@ impl Auditor {
             code: code.to_owned(),
             code_sha256: sha256_hex(code.as_bytes()),
             language: language_name(language).to_owned(),
-            outcome: if report.error.is_some() { "error" } else { "ok" }.to_owned(),
+            outcome: if report.error.is_some() {
+                "error"
+            } else {
+                "ok"
+            }
+            .to_owned(),
             error_kind: report.error.as_ref().map(|error| error.kind.clone()),
             error_message: report.error.as_ref().map(|error| error.message.clone()),
             limits_hit,
@@ -111,7 +116,12 @@ impl Auditor {
     }
 
     /// An execution refused before it ran (a client or session limit).
-    pub(crate) fn refused(&self, origin: &Origin, request: &ExecuteRequest, report: &ExecutionReport) {
+    pub(crate) fn refused(
+        &self,
+        origin: &Origin,
+        request: &ExecuteRequest,
+        report: &ExecutionReport,
+    ) {
         let limits_hit = report
             .error
             .as_ref()
@@ -157,7 +167,12 @@ impl Auditor {
     }
 
     /// The personal-data releases of one execution.
-    pub(crate) fn releases(&self, execution_id: &str, origin: &Origin, releases: Vec<ReleaseEvent>) {
+    pub(crate) fn releases(
+        &self,
+        execution_id: &str,
+        origin: &Origin,
+        releases: Vec<ReleaseEvent>,
+    ) {
         if self.log.is_none() {
             return;
         }

@@ -186,7 +186,9 @@ impl Client {
                 worker.stop().await;
             }
             self.forget(&id, &session).await;
-            gateway.audit().session(&origin, "ended", Some("max_executions"));
+            gateway
+                .audit()
+                .session(&origin, "ended", Some("max_executions"));
             return refused(
                 gateway,
                 &origin,
@@ -266,7 +268,9 @@ impl Client {
                     client: inner.origin_client.clone(),
                     session: Some(oldest),
                 };
-                gateway.audit().session(&origin, "ended", Some("max_sessions"));
+                gateway
+                    .audit()
+                    .session(&origin, "ended", Some("max_sessions"));
             }
         }
         let session = Arc::new(Mutex::new(Session {

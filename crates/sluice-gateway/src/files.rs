@@ -52,18 +52,13 @@ impl Gateway {
         if let Some((folder, rest)) = self.data_view(&normalized) {
             return read_beneath(&folder, rest, path);
         }
-        self.snapshot()
-            .await
-            .read_file(path)
-            .map(str::to_owned)
+        self.snapshot().await.read_file(path).map(str::to_owned)
     }
 
     /// For a path under `workspace/` or `skills/`, the folder on disk and the rest of the path.
     fn data_view<'a>(&self, normalized: &'a str) -> Option<(std::path::PathBuf, &'a str)> {
         let data_dir = self.data_dir()?;
-        let (first, rest) = normalized
-            .split_once('/')
-            .unwrap_or((normalized, ""));
+        let (first, rest) = normalized.split_once('/').unwrap_or((normalized, ""));
         DATA_FOLDERS
             .contains(&first)
             .then(|| (data_dir.join(first), rest))
@@ -221,16 +216,25 @@ mod tests {
         std::fs::create_dir_all(workspace.join("sub")).unwrap();
         std::fs::write(workspace.join("a.csv"), "x,y\n").unwrap();
         std::fs::write(root.path().join("secret.txt"), "secret").unwrap();
-        std::os::unix::fs::symlink(root.path().join("secret.txt"), workspace.join("link"))
-            .unwrap();
+        std::os::unix::fs::symlink(root.path().join("secret.txt"), workspace.join("link")).unwrap();
         std::os::unix::fs::symlink(root.path(), workspace.join("up")).unwrap();
 
         assert_eq!(
             list_beneath(&workspace, "", "workspace").unwrap(),
-            ["a.csv", "link (symlink, not followed)", "up (symlink, not followed)", "sub/"]
+            [
+                "a.csv",
+                "link (symlink, not followed)",
+                "up (symlink, not followed)",
+                "sub/"
+            ]
         );
         assert_eq!(read_beneath(&workspace, "a.csv", "a").unwrap(), "x,y\n");
-        for escape in ["link", "up/secret.txt", "../secret.txt", "sub/../../secret.txt"] {
+        for escape in [
+            "link",
+            "up/secret.txt",
+            "../secret.txt",
+            "sub/../../secret.txt",
+        ] {
             let error = read_beneath(&workspace, escape, escape).unwrap_err();
             assert!(
                 matches!(error, FileError::Outside { .. }),
@@ -256,6 +260,10 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join("big"), "y".repeat(MAX_READ_BYTES + 10)).unwrap();
         let text = read_beneath(root.path(), "big", "big").unwrap();
-        assert!(text.contains("[file cut at 65536 of 65546 bytes"), "{}", &text[text.len() - 200..]);
+        assert!(
+            text.contains("[file cut at 65536 of 65546 bytes"),
+            "{}",
+            &text[text.len() - 200..]
+        );
     }
 }

@@ -52,18 +52,18 @@ use sluice_downstream::{Pool, ServerStatus};
 use privacy::PrivacyState;
 
 pub use client::{Client, MAX_SESSION_ID_CHARS};
-pub use files::MAX_READ_BYTES;
-pub use skills::{SaveSkillError, SavedSkill, SkillEntry};
 pub use execute::{ExecuteRequest, ExecutionReport, ExecutionStats, RATE_LIMITED, WATCHDOG_GRACE};
-pub use worker::{SANDBOX_REFUSED_EXIT_CODE, WorkerCommand};
+pub use files::MAX_READ_BYTES;
 pub use present::{
     DEFAULT_SEARCH_LIMIT, FileError, FileListing, SearchEntry, SearchError, SearchRequest,
     SearchResponse, Unavailable,
 };
 pub use privacy::{POLICY_DENIED, SharedVault};
+pub use skills::{SaveSkillError, SavedSkill, SkillEntry};
 pub use sluice_pii::Vault;
 pub use sluice_worker_protocol::{ExecutionError, Language};
 pub use snapshot::Snapshot;
+pub use worker::{SANDBOX_REFUSED_EXIT_CODE, WorkerCommand};
 
 /// The running gateway. Cheap to clone.
 #[derive(Clone)]
@@ -106,7 +106,9 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// The audit log could not be opened.
-    #[error("could not open the audit log: {0}; fix the data folder or set sluice.audit.enabled to false")]
+    #[error(
+        "could not open the audit log: {0}; fix the data folder or set sluice.audit.enabled to false"
+    )]
     Audit(#[from] sluice_audit::AuditError),
 }
 

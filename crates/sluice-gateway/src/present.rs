@@ -229,7 +229,9 @@ pub enum FileError {
         path: String,
     },
     /// The path leads out of its folder (`..`, or a symlink, which are never followed).
-    #[error("\"{path}\" leads outside its folder (through `..` or a symlink); use a path inside it")]
+    #[error(
+        "\"{path}\" leads outside its folder (through `..` or a symlink); use a path inside it"
+    )]
     Outside {
         /// The path asked for.
         path: String,

@@ -66,7 +66,9 @@ mod tests {
     fn limiter(rates: &[(&str, f64)]) -> RateLimiter {
         let mut settings = LimitSettings::default();
         for (server, rate) in rates {
-            settings.calls_per_second.insert((*server).to_owned(), *rate);
+            settings
+                .calls_per_second
+                .insert((*server).to_owned(), *rate);
         }
         RateLimiter::new(&settings)
     }

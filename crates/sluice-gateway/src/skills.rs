@@ -134,9 +134,9 @@ impl Gateway {
         description: &str,
         code: &str,
     ) -> Result<SavedSkill, SaveSkillError> {
-        let store = self
-            .skill_store()
-            .ok_or(SaveSkillError::Unavailable("Sluice runs without a data folder"))?;
+        let store = self.skill_store().ok_or(SaveSkillError::Unavailable(
+            "Sluice runs without a data folder",
+        ))?;
         sluice_skills::validate_name(name)?;
         let command = self
             .worker_command()
@@ -172,10 +172,13 @@ impl Gateway {
         if request.server.is_none()
             && let Some(store) = self.skill_store()
         {
-            let skills = store.list().map(|listing| listing.skills).unwrap_or_else(|error| {
-                tracing::warn!("could not list the skills: {error}");
-                Vec::new()
-            });
+            let skills = store
+                .list()
+                .map(|listing| listing.skills)
+                .unwrap_or_else(|error| {
+                    tracing::warn!("could not list the skills: {error}");
+                    Vec::new()
+                });
             response.skills = rank_skills(
                 skills
                     .into_iter()
@@ -251,7 +254,10 @@ mod tests {
     #[test]
     fn skills_rank_by_query_words() {
         let skills = [
-            ("save-sheet-as-csv", "Save a sheet's rows to a CSV file in the workspace"),
+            (
+                "save-sheet-as-csv",
+                "Save a sheet's rows to a CSV file in the workspace",
+            ),
             ("post-summary", "Post a summary message to a chat channel"),
         ]
         .map(|(name, description)| (name.to_owned(), description.to_owned()));

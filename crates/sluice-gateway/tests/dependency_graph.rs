@@ -101,5 +101,8 @@ fn only_the_worker_links_the_sandbox() {
     }
     // The binary links it, and only through the worker crate.
     let direct = std::fs::read_to_string(workspace.join("sluice/Cargo.toml")).expect("read");
-    assert!(!direct.contains("sluice-sandbox"), "the binary must reach the sandbox through sluice-worker");
+    assert!(
+        !direct.contains("sluice-sandbox"),
+        "the binary must reach the sandbox through sluice-worker"
+    );
 }

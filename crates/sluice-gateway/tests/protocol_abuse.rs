@@ -46,13 +46,19 @@ async fn malformed_frames_fail_one_execution_and_are_audited() {
                     ..ExecuteRequest::typescript(code)
                 })
                 .await;
-            let error = report.error.as_ref().unwrap_or_else(|| panic!("{mode}: no error"));
+            let error = report
+                .error
+                .as_ref()
+                .unwrap_or_else(|| panic!("{mode}: no error"));
             assert_eq!(error.kind, kind, "{mode}: {}", error.message);
             assert!(error.message.contains(reason), "{mode}: {}", error.message);
         }
         gateway.shutdown().await;
         let log = std::fs::read_to_string(data.path().join("audit/audit.jsonl")).unwrap();
-        let records: Vec<Value> = log.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        let records: Vec<Value> = log
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
         assert_eq!(records.len(), 2, "{mode}: {log}");
         for record in &records {
             assert_eq!(record["kind"], "execution");

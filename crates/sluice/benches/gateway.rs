@@ -1756,10 +1756,11 @@ fn context(report: &mut Report) -> BenchResult<()> {
     let started = Instant::now();
     let (text, tokens) = sluice_server::starting_context(sluice_server::Capabilities::ALL);
     let first = started.elapsed();
-    let (_, tokens_without_execute) = sluice_server::starting_context(sluice_server::Capabilities {
-        execute: false,
-        skills: false,
-    });
+    let (_, tokens_without_execute) =
+        sluice_server::starting_context(sluice_server::Capabilities {
+            execute: false,
+            skills: false,
+        });
     report.check(
         "context",
         "starting context (instructions + tools/list), o200k",

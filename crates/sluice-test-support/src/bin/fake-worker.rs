@@ -26,7 +26,11 @@ fn main() -> ExitCode {
     }) else {
         return ExitCode::FAILURE;
     };
-    if stdout.write_all(&ready).and_then(|()| stdout.flush()).is_err() {
+    if stdout
+        .write_all(&ready)
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
         return ExitCode::FAILURE;
     }
     // The Execute: a 4-byte big-endian length, then the body, which is ignored.

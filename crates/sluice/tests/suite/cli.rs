@@ -1,6 +1,5 @@
 //! The CLI's data commands: `sluice tools search` and `sluice tools tree`.
 
-
 use serde_json::{Value, json};
 use sluice_test_support::{McpConfig, fake_server};
 

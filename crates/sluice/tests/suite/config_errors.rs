@@ -1,6 +1,5 @@
 //! Invalid config: `sluice` refuses to start and names the file, the entry and the field.
 
-
 fn run_with_config(text: &str) -> (i32, String) {
     let file = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(file.path(), text).expect("write");

@@ -355,12 +355,22 @@ fn hostile_code_is_contained_typed_audited_and_survived() {
         records
             .iter()
             .filter(|record| {
-                record["kind"] == "tool_call" && record["tool"] == "echo" && record["outcome"] == outcome
+                record["kind"] == "tool_call"
+                    && record["tool"] == "echo"
+                    && record["outcome"] == outcome
             })
             .count()
     };
-    assert!(echo("ok") <= 20, "{} calls forwarded past the rate", echo("ok"));
-    assert!(echo("rate_limited") >= 20, "{} calls refused", echo("rate_limited"));
+    assert!(
+        echo("ok") <= 20,
+        "{} calls forwarded past the rate",
+        echo("ok")
+    );
+    assert!(
+        echo("rate_limited") >= 20,
+        "{} calls refused",
+        echo("rate_limited")
+    );
     assert!(
         records.iter().any(|record| record["kind"] == "tool_call"
             && record["outcome"] == "invalid_arguments"),

@@ -3,7 +3,6 @@
 //! transcript, contacts and leads keep their default sizes.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-
 use serde_json::{Value, json};
 
 /// Run `sluice demo ARGS`, returning its exit success, stdout and stderr.
