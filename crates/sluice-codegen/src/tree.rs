@@ -244,6 +244,18 @@ fn readme(catalog: &Catalog) -> String {
     if !any {
         readme.push_str("- (none connected)\n");
     }
+    readme.push_str(
+        "\nState that outlives one execution:\n\n\
+         - `./workspace/`: files your code keeps, across executions and restarts: \
+         `import * as fs from \"fs/promises\"` (`readFile`, `writeFile`, `appendFile`, `readdir`, \
+         `stat`, `rm`, `mkdir`), paths such as `./workspace/leads.csv`. `list_files(\"workspace\")` \
+         shows them.\n\
+         - `execute_code` with a `session` id: the top-level declarations of one execution are \
+         globals in the next execution of the same session.\n\
+         - `save_skill({ name, description, code })` keeps working code as a module: \
+         `import { fn } from \"./skills/<name>\"` (`list_files(\"skills\")`, `search_tools` finds \
+         them).\n",
+    );
     readme
 }
 

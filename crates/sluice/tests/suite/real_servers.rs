@@ -77,7 +77,13 @@ fn five_real_servers_through_sluice() {
         .collect();
     assert_eq!(
         tools,
-        ["search_tools", "list_files", "read_file", "execute_code"]
+        [
+            "search_tools",
+            "list_files",
+            "read_file",
+            "execute_code",
+            "save_skill"
+        ]
     );
 
     let search = text(&results[2]);
