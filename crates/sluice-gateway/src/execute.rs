@@ -116,12 +116,14 @@ impl ExecutionReport {
                 text.push('\n');
             }
             text.push_str(&format!("[error] {}: {}", error.kind, error.message));
-            match (error.line, error.column) {
-                (Some(line), Some(column)) => {
-                    text.push_str(&format!(" (line {line}, column {column})"))
-                }
-                (Some(line), None) => text.push_str(&format!(" (line {line})")),
-                _ => {}
+            let position = match (error.line, error.column) {
+                (Some(line), Some(column)) => format!(" (line {line}, column {column})"),
+                (Some(line), None) => format!(" (line {line})"),
+                _ => String::new(),
+            };
+            // The engine's messages often name the position already.
+            if !error.message.contains(&position) {
+                text.push_str(&position);
             }
             text.push('\n');
         }
@@ -806,6 +808,15 @@ mod tests {
         assert_eq!(
             report.to_text(),
             "hi\n[result] {\"n\":1}\n[error] SyntaxError: bad (line 2, column 5)\n"
+        );
+        let mut positioned = report.clone();
+        if let Some(error) = &mut positioned.error {
+            error.message = "bad (line 2, column 5)".to_owned();
+        }
+        assert_eq!(
+            positioned.to_text(),
+            "hi\n[result] {\"n\":1}\n[error] SyntaxError: bad (line 2, column 5)\n",
+            "the position is not repeated"
         );
     }
 
