@@ -15,7 +15,7 @@ use std::path::Path;
 use rustix::fs::{Dir, FileType, Mode, OFlags, ResolveFlags};
 
 use crate::Gateway;
-use crate::present::{FileError, FileListing};
+use crate::present::{FileError, FileListing, normalize};
 
 /// Bytes of one file `read_file` returns; the rest is replaced by a notice.
 pub const MAX_READ_BYTES: usize = 64 * 1024;
@@ -62,18 +62,6 @@ impl Gateway {
         DATA_FOLDERS
             .contains(&first)
             .then(|| (data_dir.join(first), rest))
-    }
-}
-
-/// `./workspace/` and `/workspace` both become `workspace`; `.` becomes the root.
-fn normalize(path: &str) -> String {
-    let trimmed = path.trim();
-    let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
-    let trimmed = trimmed.trim_matches('/');
-    if trimmed == "." {
-        String::new()
-    } else {
-        trimmed.to_owned()
     }
 }
 

@@ -295,7 +295,7 @@ impl Snapshot {
 }
 
 /// `./servers/x/` and `/servers/x` both become `servers/x`; `.` becomes the root.
-fn normalize(path: &str) -> String {
+pub(crate) fn normalize(path: &str) -> String {
     let trimmed = path.trim();
     let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
     let trimmed = trimmed.trim_matches('/');

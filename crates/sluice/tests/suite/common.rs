@@ -66,6 +66,31 @@ pub fn call(name: &str, arguments: Value) -> Value {
     json!({"op": "call_tool", "name": name, "arguments": arguments})
 }
 
+/// An `execute_code` call op.
+pub fn execute(code: &str) -> Value {
+    call("execute_code", json!({"code": code}))
+}
+
+/// An `execute_code` call op with a time limit.
+pub fn execute_with_timeout(code: &str, timeout_ms: u64) -> Value {
+    call(
+        "execute_code",
+        json!({"code": code, "timeout_ms": timeout_ms}),
+    )
+}
+
+/// The structured content of an `execute_code` result.
+pub fn structured(result: &Value) -> &Value {
+    &result["structuredContent"]
+}
+
+/// The error type of an `execute_code` result, `<none>` when it succeeded.
+pub fn error_type(result: &Value) -> &str {
+    structured(result)["error"]["type"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
 /// The text of a tool result's first content block.
 pub fn text(result: &Value) -> String {
     result["content"][0]["text"]

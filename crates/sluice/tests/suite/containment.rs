@@ -9,25 +9,10 @@ use std::path::Path;
 use serde_json::{Value, json};
 use sluice_test_support::{McpConfig, everything_server, run_python_client};
 
-use super::common::{call, process_parents, sluice_serve_with_data, text, write_config};
-
-fn execute(code: &str) -> Value {
-    call("execute_code", json!({"code": code}))
-}
-
-fn execute_with_timeout(code: &str, timeout_ms: u64) -> Value {
-    call(
-        "execute_code",
-        json!({"code": code, "timeout_ms": timeout_ms}),
-    )
-}
-
-fn error_type(result: &Value) -> String {
-    result["structuredContent"]["error"]["type"]
-        .as_str()
-        .unwrap_or("<none>")
-        .to_owned()
-}
+use super::common::{
+    call, error_type, execute, execute_with_timeout, process_parents, sluice_serve_with_data, text,
+    write_config,
+};
 
 fn error_message(result: &Value) -> String {
     result["structuredContent"]["error"]["message"]

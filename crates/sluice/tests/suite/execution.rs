@@ -2,31 +2,12 @@
 //! (everything, filesystem, memory): the scripts of the reference design and every failure the
 //! agent can cause.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sluice_test_support::{McpConfig, everything_server, filesystem_server, memory_server};
 
-use super::common::{call, run_ops, text, write_config};
-
-fn execute(code: &str) -> Value {
-    call("execute_code", json!({"code": code}))
-}
-
-fn execute_with_timeout(code: &str, timeout_ms: u64) -> Value {
-    call(
-        "execute_code",
-        json!({"code": code, "timeout_ms": timeout_ms}),
-    )
-}
-
-fn structured(result: &Value) -> &Value {
-    &result["structuredContent"]
-}
-
-fn error_type(result: &Value) -> &str {
-    structured(result)["error"]["type"]
-        .as_str()
-        .unwrap_or("<none>")
-}
+use super::common::{
+    error_type, execute, execute_with_timeout, run_ops, structured, text, write_config,
+};
 
 #[test]
 fn reference_scripts_against_real_servers() {

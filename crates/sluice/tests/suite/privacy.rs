@@ -11,7 +11,7 @@ use sluice_test_support::{
     McpConfig, fake_server, filesystem_server, memory_server, run_python_client,
 };
 
-use super::common::{call, sluice_serve, text, write_config};
+use super::common::{execute, sluice_serve, structured, text, write_config};
 
 struct Contact {
     name: &'static str,
@@ -85,14 +85,6 @@ fn contacts_json() -> String {
         })
         .collect();
     serde_json::to_string_pretty(&json!({ "contacts": contacts })).unwrap_or_default()
-}
-
-fn execute(code: &str) -> Value {
-    call("execute_code", json!({ "code": code }))
-}
-
-fn structured(result: &Value) -> &Value {
-    &result["structuredContent"]
 }
 
 /// Every `[KIND_N_tag]` token in `text`.

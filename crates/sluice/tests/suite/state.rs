@@ -8,21 +8,10 @@ use std::path::Path;
 use serde_json::{Value, json};
 use sluice_test_support::{McpConfig, run_python_client};
 
-use super::common::{call, sluice_serve_with_data, text, write_config};
-
-fn execute(code: &str) -> Value {
-    call("execute_code", json!({"code": code}))
-}
+use super::common::{call, error_type, execute, sluice_serve_with_data, text, write_config};
 
 fn in_session(session: &str, code: &str) -> Value {
     call("execute_code", json!({"code": code, "session": session}))
-}
-
-fn error_type(result: &Value) -> String {
-    result["structuredContent"]["error"]["type"]
-        .as_str()
-        .unwrap_or("<none>")
-        .to_owned()
 }
 
 fn demo_server(kind: &str) -> Value {
