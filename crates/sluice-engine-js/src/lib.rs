@@ -19,8 +19,9 @@ executions one after another:
   execution kept, or a new one, and the runtime is kept afterwards. **The rule**: agent code is
   an ES module, so its top-level bindings are module-scoped; when a session execution ends,
   whether it succeeded or threw, each of its top-level declarations (`var`, `let`, `const`,
-  `function`, `class`, also when exported; not imports; TypeScript `enum`/`namespace` through
-  the `var`/`let` they become) that the module body reached is published on `globalThis` as a
+  `function`, `class`, also when exported, and `var`s nested in top-level blocks and loop heads;
+  not imports; TypeScript `enum`/`namespace` through the `var`/`let` they become) that the
+  module body reached is published on `globalThis` as a
   live accessor: reading it reads the module's binding, assigning it assigns the binding (a
   `const` has no setter: assigning throws in strict code). A declaration the body never reached
   because it threw first (still in its temporal dead zone) is not published; function

@@ -20,6 +20,7 @@ use oxc::ast_visit::Visit;
 use oxc::codegen::{Codegen, CodegenOptions};
 use oxc::diagnostics::OxcDiagnostic;
 use oxc::parser::Parser;
+use oxc::semantic::ScopeFlags;
 use oxc::semantic::SemanticBuilder;
 use oxc::span::SourceType;
 use oxc::transformer::{TransformOptions, Transformer};
@@ -38,7 +39,8 @@ pub(crate) struct Transpiled {
     pub imports: Vec<StaticImport>,
     /// Names the module exports (values only; types are gone after stripping).
     pub exports: Vec<String>,
-    /// Top-level declarations (var, let, const, function, class; not imports), in source order.
+    /// Module-scope declarations (var, let, const, function, class, and `var`s nested in
+    /// top-level blocks; not imports), in source order.
     pub declarations: Vec<TopLevelBinding>,
     /// Local names of the module's imports (they are top-level names too).
     pub imported_locals: Vec<String>,
@@ -304,10 +306,52 @@ fn top_level_names(program: &Program<'_>) -> (Vec<TopLevelBinding>, Vec<String>)
             _ => {}
         }
     }
+    // `var`s in top-level blocks and loop heads (`for (var i ...)`) are module-scoped too.
+    let mut hoisted = HoistedVars::default();
+    for statement in &program.body {
+        if !matches!(statement, Statement::VariableDeclaration(_)) {
+            hoisted.visit_statement(statement);
+        }
+    }
+    declarations.extend(hoisted.names.into_iter().map(|name| binding(&name, false)));
     // A name declared twice (`var x` twice, or a function and a var) is one binding.
     let mut seen = std::collections::HashSet::new();
     declarations.retain(|declaration| seen.insert(declaration.name.clone()));
     (declarations, imported)
+}
+
+/// Collects the names of `var` declarations outside any function or class: they belong to the
+/// module scope wherever they are nested.
+#[derive(Default)]
+struct HoistedVars {
+    names: Vec<String>,
+}
+
+impl<'a> Visit<'a> for HoistedVars {
+    fn visit_variable_declaration(&mut self, declaration: &VariableDeclaration<'a>) {
+        if declaration.kind == VariableDeclarationKind::Var {
+            for declarator in &declaration.declarations {
+                self.names.extend(
+                    declarator
+                        .id
+                        .get_binding_identifiers()
+                        .iter()
+                        .map(|id| id.name.to_string()),
+                );
+            }
+        }
+        oxc::ast_visit::walk::walk_variable_declaration(self, declaration);
+    }
+
+    fn visit_function(&mut self, _function: &oxc::ast::ast::Function<'a>, _flags: ScopeFlags) {}
+
+    fn visit_arrow_function_expression(
+        &mut self,
+        _arrow: &oxc::ast::ast::ArrowFunctionExpression<'a>,
+    ) {
+    }
+
+    fn visit_class(&mut self, _class: &oxc::ast::ast::Class<'a>) {}
 }
 
 fn binding(name: &str, constant: bool) -> TopLevelBinding {

@@ -13,8 +13,9 @@ fn variables_and_functions_survive_into_the_next_execution() {
             "const base: number = 40;\nlet counter = 0;\nfunction add(n: number): number { counter += 1; return base + n; }\nclass Box { constructor(public value: number) {} }\nexport default add(1);",
         ),
         Step::session(
-            "export default [add(2), counter, new Box(3).value, typeof base, typeof Box];",
+            "export default [add(2), counter, new Box(3).value, typeof base, typeof Box];\nif (counter > 0) { var nested = 'n'; }\nfor (var index = 0; index < 2; index++) {}",
         ),
+        Step::session("export default [nested, index];"),
         Step::fresh("export default [typeof add, typeof counter, typeof base];"),
     ]);
     assert_eq!(result(&results[0].0), &json!(41));
@@ -22,9 +23,11 @@ fn variables_and_functions_survive_into_the_next_execution() {
         result(&results[1].0),
         &json!([42, 2, 3, "number", "function"])
     );
+    // `var`s nested in top-level blocks and loop heads are module-scoped: published too.
+    assert_eq!(result(&results[2].0), &json!(["n", 2]));
     // An execution without keep_state runs in a fresh runtime and ends the session.
     assert_eq!(
-        result(&results[2].0),
+        result(&results[3].0),
         &json!(["undefined", "undefined", "undefined"])
     );
 }
