@@ -29,7 +29,8 @@ executions one after another:
   shadows it within its own module and, when it ends, publishes its own binding in its place;
   functions of the earlier execution keep using their own binding. Everything else in the
   runtime persists too: properties put on `globalThis` or on built-in prototypes, loaded
-  modules (a skill whose source changed is a new module). An execution that ends with `Timeout`,
+  modules (a skill whose source changed is a new module; a server's modules keep the tools they
+  had when first imported in the session). An execution that ends with `Timeout`,
   `OutOfMemory` or `InternalError` ([`kinds::discards_session`]) drops the runtime: its error
   message then says the session's state was discarded, and the next execution starts fresh.
   Any other error (a `SyntaxError`, a `RuntimeError`, a `ToolError`) keeps the session.
