@@ -10,22 +10,26 @@ handed to a worker as an opaque string; everything the worker sends back is deco
 input (see [`sluice_worker_protocol`]).
 
 ```text
-Gateway::start(config, worker) ──> Pool (sluice-downstream) ──> MCP servers
+Gateway::start(config, options) ──> Pool (sluice-downstream) ──> MCP servers
         │ catalog refresh on every pool generation
         ▼
-   Snapshot { catalog, tree, statuses }  ──> search / list_files / read_file
+   Snapshot { catalog, tree, statuses }  ──> search (+ skills) / list_files / read_file
+        │                                                     (+ workspace/, skills/ on disk)
+   Client (one per connection: limits, sessions)
         │
-   execute(code) ──> worker process ──ToolCall──> untokenize (policy) ──> validate ──> Pool::call_tool
+   execute(code) ──> confined worker ──ToolCall──> untokenize (policy) ──> validate ──> rate
                           ▲                                                             │
-                          └──────────────── tokenize (sluice-pii, per-execution vault) ◄┘
+                          │                                                    Pool::call_tool
+                          └──────── tokenize (sluice-pii, vault of the execution or session) ◄┘
+   every execution, tool call, release and session event ──> audit log (sluice-audit)
 ```
 
 Privacy: every tool result (value, error message and content) is tokenized before the worker
 sees it; tokens in tool-call arguments become real values only where `sluice.privacy` allows the
 flow (else the call fails with the `ToolError` kind `policy_denied`); the execution's output,
 result and error message are scanned once more before they go back to the agent. Every release
-is logged under the `tracing` target `sluice::audit` (type, token, source, destination; never the
-value) and counted in [`ExecutionStats`].
+is written to the audit log and logged under the `tracing` target `sluice::audit` (type, source,
+destination; never the value), and counted in [`ExecutionStats`].
 */
 #![deny(missing_docs)]
 

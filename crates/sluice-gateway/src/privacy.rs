@@ -3,8 +3,8 @@
 //! allows, and what an execution returns to the agent is scanned once more.
 //!
 //! Every release of a real value is an audit event (type, token, source, destination; never the
-//! value) logged with `tracing` under the target `sluice::audit`, and counted in the execution's
-//! stats.
+//! value): logged with `tracing` under the target `sluice::audit`, kept for the execution's audit
+//! records, and counted in the execution's stats.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
