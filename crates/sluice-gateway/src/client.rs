@@ -18,13 +18,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::execute::{ExecuteRequest, ExecutionReport, ExecutionStats, Origin, Run};
+use crate::Gateway;
+use crate::execute::{ExecuteRequest, ExecutionReport, Origin, Run, error_report};
 use crate::privacy::SharedVault;
 use crate::worker::WorkerProcess;
-use crate::{ExecutionError, Gateway};
 
 /// Longest session id; ids are `[A-Za-z0-9_.-]`.
 pub const MAX_SESSION_ID_CHARS: usize = 64;
@@ -401,20 +400,7 @@ fn refused(
     kind: &str,
     message: String,
 ) -> ExecutionReport {
-    let mut report = ExecutionReport {
-        output: String::new(),
-        result: Value::Null,
-        error: Some(ExecutionError {
-            kind: kind.to_owned(),
-            message,
-            line: None,
-            column: None,
-        }),
-        stats: ExecutionStats::default(),
-    };
-    let text = report.to_text();
-    report.stats.result_bytes = text.len() as u64;
-    report.stats.result_tokens = sluice_tokens::count(&text) as u64;
+    let report = error_report(kind, message);
     gateway.audit().refused(origin, request, &report);
     report
 }

@@ -185,6 +185,21 @@ impl Output {
     }
 }
 
+/// The report of an execution that ended with an error before any code ran (a refusal, an
+/// internal failure), with its size counted like any other.
+pub(crate) fn error_report(kind: &str, message: String) -> ExecutionReport {
+    let mut report = ExecutionReport {
+        output: String::new(),
+        result: Value::Null,
+        error: Some(execution_error(kind, message)),
+        stats: ExecutionStats::default(),
+    };
+    let text = report.to_text();
+    report.stats.result_bytes = text.len() as u64;
+    report.stats.result_tokens = sluice_tokens::count(&text) as u64;
+    report
+}
+
 fn execution_error(kind: &str, message: impl Into<String>) -> ExecutionError {
     ExecutionError {
         kind: kind.to_owned(),
@@ -332,16 +347,46 @@ impl Gateway {
                     ),
                     Ok(mut worker) => {
                         let execution = WorkerExecution {
-                            origin,
-                            execution_id: &execution_id,
+                            origin: origin.clone(),
+                            execution_id: execution_id.clone(),
                             request,
                             limits,
                             privacy,
                             keep_state,
                         };
-                        let outcome = self
-                            .serve_worker(&mut worker, execution, &mut output, &mut stats)
-                            .await;
+                        // Served on a task of the runtime, whoever awaits this execution (a
+                        // `block_on` caller would otherwise take every frame's wake-up across
+                        // threads).
+                        let gateway = self.clone();
+                        let served = tokio::spawn(async move {
+                            let outcome = gateway
+                                .serve_worker(&mut worker, execution, &mut output, &mut stats)
+                                .await;
+                            (worker, outcome, output, stats)
+                        })
+                        .await;
+                        let (worker, outcome, served_output, served_stats) = match served {
+                            Ok(served) => served,
+                            Err(error) => {
+                                // The task panicked (a bug): its worker was dropped, and killed.
+                                tracing::error!("serving a worker failed: {error}");
+                                let report = error_report(
+                                    "InternalError",
+                                    "internal error of the gateway while serving this execution; \
+                                     run it again"
+                                        .to_owned(),
+                                );
+                                let request = ExecuteRequest {
+                                    code,
+                                    language,
+                                    ..ExecuteRequest::default()
+                                };
+                                self.audit().refused(origin, &request, &report);
+                                return (report, None);
+                            }
+                        };
+                        output = served_output;
+                        stats = served_stats;
                         let (result, error, dropped) = match outcome {
                             Ok((result, dropped)) => (result, None, dropped),
                             Err((error, dropped)) => (Value::Null, Some(error), dropped),
@@ -447,7 +492,7 @@ impl Gateway {
     async fn serve_worker(
         &self,
         worker: &mut WorkerProcess,
-        execution: WorkerExecution<'_>,
+        execution: WorkerExecution,
         output: &mut Output,
         stats: &mut ExecutionStats,
     ) -> Result<(Value, u64), (ExecutionError, u64)> {
@@ -459,6 +504,7 @@ impl Gateway {
             privacy,
             keep_state,
         } = execution;
+        let origin = &origin;
         let crash = |message: String| (execution_error("WorkerCrashed", message), 0);
         let snapshot = self.snapshot().await;
         let call_timeout = Duration::from_millis(self.config().settings.call_timeout_ms);
@@ -553,9 +599,9 @@ impl Gateway {
 }
 
 /// What [`Gateway::serve_worker`] needs about the execution.
-struct WorkerExecution<'a> {
-    origin: &'a Origin,
-    execution_id: &'a str,
+struct WorkerExecution {
+    origin: Origin,
+    execution_id: String,
     request: ExecuteRequest,
     limits: ExecutionLimits,
     privacy: Option<Arc<ExecutionPrivacy>>,
