@@ -63,7 +63,8 @@ pub struct ToolBinding {
 }
 
 /// Limits the worker enforces from inside. The gateway enforces its own copies from outside.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Default` is all zeros (nothing allowed), for placeholders that never run code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ExecutionLimits {
     /// Wall time for the whole execution, in milliseconds.
     pub timeout_ms: u64,

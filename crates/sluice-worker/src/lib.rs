@@ -481,14 +481,7 @@ impl Dispatcher {
 
     fn on_check(&mut self, code: String, language: Language) -> Result<(), WorkerError> {
         self.refuse_while_running("a Check")?;
-        let defaults = ExecutionLimits {
-            timeout_ms: 0,
-            memory_bytes: 0,
-            stack_bytes: 0,
-            output_bytes: 0,
-            tool_calls: 0,
-            workspace_bytes: 0,
-        };
+        let defaults = ExecutionLimits::default();
         self.ensure_executor(sluice_engine_js::thread_stack_bytes(&defaults))?;
         self.hand_over(Job::Check { code, language })?;
         self.running = Some(Running {
