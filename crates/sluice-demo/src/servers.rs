@@ -26,6 +26,8 @@ pub struct Launcher {
     pub server_args: Vec<String>,
     /// Arguments that start a code worker.
     pub worker_args: Vec<String>,
+    /// Confine the code workers (the default); false runs them with `--no-sandbox`.
+    pub sandbox: bool,
 }
 
 impl Launcher {
@@ -35,12 +37,15 @@ impl Launcher {
             program: program.into(),
             server_args: vec!["demo".to_owned(), "server".to_owned()],
             worker_args: vec!["worker".to_owned()],
+            sandbox: true,
         }
     }
 
     /// The worker command for the gateway.
     pub(crate) fn worker(&self) -> WorkerCommand {
-        WorkerCommand::new(self.program.clone(), self.worker_args.clone())
+        let mut command = WorkerCommand::new(self.program.clone(), self.worker_args.clone());
+        command.sandbox = self.sandbox;
+        command
     }
 
     /// The full argument list of one demo server.

@@ -169,6 +169,11 @@ pub struct DemoArgs {
     #[arg(long)]
     pub no_scale: bool,
 
+    /// Run the scripts' workers WITHOUT the OS sandbox, for machines where it cannot be set up
+    /// (see `sluice serve --help`).
+    #[arg(long)]
+    pub no_sandbox: bool,
+
     /// The tool catalog for the catalog table. Default: shared/catalogs/_combined_excluding_twilio_all.json
     /// beside the source tree, when it is there (the table is skipped with a note otherwise).
     #[arg(long, value_name = "PATH")]

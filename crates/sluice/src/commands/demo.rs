@@ -16,7 +16,15 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     }
     let program = std::env::current_exe()
         .context("cannot find the sluice binary, which the demo starts as its demo servers")?;
-    let mut options = DemoOptions::new(Launcher::sluice(program));
+    let mut launcher = Launcher::sluice(program);
+    if args.no_sandbox {
+        eprintln!(
+            "sluice: WARNING: --no-sandbox: the demo's code runs WITHOUT confinement, with your \
+             user's access to files and network"
+        );
+        launcher.sandbox = false;
+    }
+    let mut options = DemoOptions::new(launcher);
     options.sizes.orders = args.orders;
     if !args.only.is_empty() {
         let mut wanted: Vec<Workflow> = args.only.iter().map(|only| workflow(*only)).collect();
