@@ -3,8 +3,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Gateway-wide settings. Every field has a default; see each for its value.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Gateway-wide settings. Every field has a default; see each for its value. (`PartialEq` only:
+/// rates are floating-point numbers.)
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct Settings {
     /// How long one server may take to start and answer `initialize` and `tools/list`. Default 30 s:
@@ -121,8 +122,6 @@ pub struct LimitSettings {
     /// kind `rate_limited`. Bursts of up to one second's worth are allowed. Default: no rate limit.
     pub calls_per_second: std::collections::BTreeMap<String, f64>,
 }
-
-impl Eq for LimitSettings {}
 
 impl Default for LimitSettings {
     fn default() -> Self {

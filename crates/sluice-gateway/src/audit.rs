@@ -41,7 +41,8 @@ pub(crate) struct ToolCallAudit<'a> {
     pub origin: &'a Origin,
     pub server: &'a str,
     pub tool: &'a str,
-    pub arguments: &'a Value,
+    /// The arguments as JSON text, as the worker sent them.
+    pub arguments_json: &'a str,
     pub outcome: &'a ToolOutcome,
     pub duration: Duration,
 }
@@ -143,7 +144,7 @@ impl Auditor {
         if self.log.is_none() {
             return;
         }
-        let arguments = audit.arguments.to_string();
+        let arguments = audit.arguments_json;
         let (outcome, error) = match audit.outcome {
             ToolOutcome::Ok { .. } => ("ok".to_owned(), None),
             ToolOutcome::Error { kind, message, .. } => (kind.clone(), Some(message.clone())),

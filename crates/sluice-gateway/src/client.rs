@@ -134,17 +134,7 @@ impl Client {
             );
         }
         match request.session.clone() {
-            None => {
-                let vault = inner.gateway.new_vault();
-                let run = Run {
-                    origin: &origin,
-                    request,
-                    vault: &vault,
-                    worker: None,
-                    keep_state: false,
-                };
-                inner.gateway.run(run).await.0
-            }
+            None => inner.gateway.run_fresh(&origin, request).await,
             Some(id) => self.execute_in_session(id, origin, request).await,
         }
     }
@@ -274,7 +264,7 @@ impl Client {
         }
         let session = Arc::new(Mutex::new(Session {
             worker: None,
-            vault: gateway.new_vault(),
+            vault: crate::privacy::new_vault(),
             executions: 0,
             last_used: Instant::now(),
             ended: false,

@@ -244,25 +244,24 @@ impl Gateway {
     /// vault of this execution only. The execution belongs to no client connection (it counts
     /// against no client limit) and is audited as client `local`.
     pub async fn execute(&self, request: ExecuteRequest) -> ExecutionReport {
-        let vault = self.new_vault();
-        self.execute_with_vault(request, &vault).await
-    }
-
-    /// [`execute`](Self::execute) with a vault the caller keeps: tokens issued in earlier
-    /// executions with the same vault resolve in this one.
-    pub async fn execute_with_vault(
-        &self,
-        request: ExecuteRequest,
-        vault: &SharedVault,
-    ) -> ExecutionReport {
         let origin = Origin {
             client: Arc::from("local"),
             session: None,
         };
+        self.run_fresh(&origin, request).await
+    }
+
+    /// One execution outside any session: a fresh worker and a vault of its own.
+    pub(crate) async fn run_fresh(
+        &self,
+        origin: &Origin,
+        request: ExecuteRequest,
+    ) -> ExecutionReport {
+        let vault = crate::privacy::new_vault();
         let run = Run {
-            origin: &origin,
+            origin,
             request,
-            vault,
+            vault: &vault,
             worker: None,
             keep_state: false,
         };
@@ -665,21 +664,20 @@ impl CallServer {
         let made = self.made.fetch_add(1, Ordering::Relaxed) + 1;
         let calls = self.clone();
         let started = Instant::now();
-        let refusal = if made > self.limit {
-            Some(failure(
+        // The arguments as the worker sent them (tokens, never released values), serialized once:
+        // for the audit record and for `direct_estimate_tokens`.
+        let arguments_json = arguments.to_string();
+        if made > self.limit {
+            let outcome = failure(
                 "limit",
                 format!(
                     "the limit of {} tool calls per execution is reached; do the rest in another execution",
                     self.limit
                 ),
                 false,
-            ))
-        } else {
-            None
-        };
-        if let Some(outcome) = refusal {
+            );
             tokio::spawn(async move {
-                calls.audit_call(&server, &tool, &arguments, &outcome, started);
+                calls.audit_call(&server, &tool, &arguments_json, &outcome, started);
                 calls
                     .answer(GatewayMessage::ToolResult { call_id, outcome })
                     .await;
@@ -690,10 +688,7 @@ impl CallServer {
             .deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
-        // The call as the model would have written it; serialized now, counted at the end.
-        let written = format!("{tool}{arguments}");
         tokio::spawn(async move {
-            let audited_arguments = arguments.clone();
             let outcome: ToolOutcome = calls
                 .gateway
                 .route_tool_call(
@@ -705,7 +700,7 @@ impl CallServer {
                     calls.call_timeout.min(remaining),
                 )
                 .await;
-            calls.audit_call(&server, &tool, &audited_arguments, &outcome, started);
+            calls.audit_call(&server, &tool, &arguments_json, &outcome, started);
             if matches!(&outcome, ToolOutcome::Error { kind, .. } if kind == RATE_LIMITED) {
                 calls.rate_limited.fetch_add(1, Ordering::Relaxed);
             }
@@ -720,7 +715,8 @@ impl CallServer {
                 .answer(GatewayMessage::ToolResult { call_id, outcome })
                 .await;
             if let Ok(mut texts) = calls.direct_texts.lock() {
-                texts.push(written);
+                // The call as the model would have written it, and what it would have read.
+                texts.push(format!("{tool}{arguments_json}"));
                 texts.push(shown);
             }
         });
@@ -739,13 +735,12 @@ impl CallServer {
         }
     }
 
-    /// One audit record for one call. The arguments are recorded as the worker sent them (with
-    /// tokens, never released personal data): their size and hash.
+    /// One audit record for one call: the size and hash of its arguments (`arguments_json`).
     fn audit_call(
         &self,
         server: &str,
         tool: &str,
-        arguments: &Value,
+        arguments_json: &str,
         outcome: &ToolOutcome,
         started: Instant,
     ) {
@@ -754,7 +749,7 @@ impl CallServer {
             origin: &self.origin,
             server,
             tool,
-            arguments,
+            arguments_json,
             outcome,
             duration: started.elapsed(),
         });

@@ -98,7 +98,9 @@ fn open_beneath(
     rustix::fs::openat2(
         &root,
         target,
-        flags | OFlags::CLOEXEC,
+        // NONBLOCK: a FIFO someone placed in the folder must not hang the open (fstat then
+        // refuses anything that is not a regular file or a folder).
+        flags | OFlags::CLOEXEC | OFlags::NONBLOCK,
         Mode::empty(),
         ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )
@@ -240,6 +242,23 @@ mod tests {
         assert!(matches!(
             read_beneath(&workspace, "nope", "nope"),
             Err(FileError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_hanging() {
+        let root = tempfile::tempdir().unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.path().join("pipe"),
+            FileType::Fifo,
+            Mode::RUSR | Mode::WUSR,
+            0,
+        )
+        .unwrap();
+        assert!(matches!(
+            read_beneath(root.path(), "pipe", "pipe"),
+            Err(FileError::Unreadable { .. })
         ));
     }
 

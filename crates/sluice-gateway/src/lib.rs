@@ -62,9 +62,8 @@ pub use present::{
     DEFAULT_SEARCH_LIMIT, FileError, FileListing, SearchEntry, SearchError, SearchRequest,
     SearchResponse, Unavailable,
 };
-pub use privacy::{POLICY_DENIED, SharedVault};
+pub use privacy::POLICY_DENIED;
 pub use skills::{SaveSkillError, SavedSkill, SkillEntry};
-pub use sluice_pii::Vault;
 pub use sluice_worker_protocol::{ExecutionError, Language};
 pub use snapshot::Snapshot;
 pub use worker::{SANDBOX_REFUSED_EXIT_CODE, WorkerCommand};
@@ -212,12 +211,6 @@ impl Gateway {
             refresher.abort();
         }
         self.inner.pool.shutdown().await;
-    }
-
-    /// A fresh vault for [`execute_with_vault`](Self::execute_with_vault): its tokens carry a
-    /// random tag, so tokens of other vaults never resolve in it.
-    pub fn new_vault(&self) -> SharedVault {
-        privacy::new_vault()
     }
 
     pub(crate) fn privacy(&self) -> &PrivacyState {

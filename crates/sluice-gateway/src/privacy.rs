@@ -21,10 +21,9 @@ use sluice_worker_protocol::ToolOutcome;
 
 use crate::tool_call::failure;
 
-/// A vault shared by the tasks of an execution. The gateway makes one per execution
-/// ([`Gateway::new_vault`](crate::Gateway::new_vault)); a caller that keeps one longer (a session)
-/// passes it to [`Gateway::execute_with_vault`](crate::Gateway::execute_with_vault).
-pub type SharedVault = Arc<Mutex<Vault>>;
+/// A vault shared by the tasks of an execution: one per execution ([`new_vault`]), or one per
+/// session, kept by its [`Client`](crate::Client) across the session's executions.
+pub(crate) type SharedVault = Arc<Mutex<Vault>>;
 
 /// The `ToolError` kind of a call stopped by the flow policy.
 pub const POLICY_DENIED: &str = "policy_denied";
@@ -136,7 +135,7 @@ pub(crate) fn random_tag() -> String {
         .collect()
 }
 
-/// A new vault with a random tag.
+/// A new vault with a random tag: tokens of other vaults never resolve in it.
 pub(crate) fn new_vault() -> SharedVault {
     let vault = Vault::with_tag(&random_tag()).unwrap_or_default();
     Arc::new(Mutex::new(vault))

@@ -1,7 +1,8 @@
 //! Security case 33: a worker that sends malformed frames (a 4 GiB length prefix, bytes that
 //! are not UTF-8, 10,000-deep JSON, unknown messages, a second `Ready`) or exits or hangs costs
 //! that execution only: a typed error, the worker killed, an audit record with the reason, and
-//! the gateway serving the next execution. The misbehaving worker is `fake-worker` from
+//! the gateway serving the next execution. A worker whose sandbox cannot be set up is refused
+//! the same way, with the layer named. The misbehaving worker is `fake-worker` from
 //! `sluice-test-support`, a real process speaking (breaking) the real frame protocol.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -33,6 +34,12 @@ async fn malformed_frames_fail_one_execution_and_are_audited() {
         ("second-ready", "WorkerCrashed", "broke protocol"),
         ("exit", "WorkerCrashed", "exited with code 7"),
         ("hang", "Timeout", "300 ms"),
+        // Not a frame problem, but the same path: a worker that cannot confine itself.
+        (
+            "sandbox-refused",
+            "WorkerCrashed",
+            "sandbox could not be set up while starting: sandbox: landlock",
+        ),
     ];
     for (mode, kind, reason) in cases {
         let data = tempfile::tempdir().unwrap();

@@ -2,7 +2,9 @@
 //! protocol-abuse tests (security cases 33: malformed frames must fail one execution, never the
 //! gateway).
 //!
-//! Usage: `fake-worker MODE [ignored gateway flags...]`. It says `Ready` (protocol version of
+//! Usage: `fake-worker MODE [ignored gateway flags...]`. In mode `sandbox-refused` it does what
+//! `sluice worker` does when it cannot confine itself: a `sandbox: ...` line on stderr and exit
+//! status 3, before `Ready`. Otherwise it says `Ready` (protocol version of
 //! `sluice-worker-protocol`), reads the first frame the gateway sends (the `Execute`), then:
 //!
 //! - `huge-length`: a frame header announcing 4 GiB, then a few bytes;
@@ -20,6 +22,10 @@ use sluice_worker_protocol::{PROTOCOL_VERSION, WorkerMessage, encode};
 
 fn main() -> ExitCode {
     let mode = std::env::args().nth(1).unwrap_or_default();
+    if mode == "sandbox-refused" {
+        eprintln!("sandbox: landlock: the kernel does not support Landlock ABI 6 or later");
+        return ExitCode::from(3);
+    }
     let mut stdout = std::io::stdout().lock();
     let Ok(ready) = encode(&WorkerMessage::Ready {
         protocol_version: PROTOCOL_VERSION,
