@@ -67,6 +67,19 @@ pub struct ExecutionSettings {
     /// Size quota of the workspace folder (`./workspace/` in agent code), in MiB. Default 100.
     /// It is also the largest single file a worker may write.
     pub workspace_mb: u64,
+    /// How long the worker polls for a tool result, and the gateway for the worker's next call
+    /// after a result, before sleeping, in microseconds; only while the other side has been
+    /// answering that fast. Waking a sleeping thread can cost tens of microseconds per call on
+    /// a virtual machine; polling costs that much CPU at most per wait. 0 turns it off.
+    /// Default 250.
+    pub spin_micros: u64,
+}
+
+impl ExecutionSettings {
+    /// [`ExecutionSettings::spin_micros`] as a duration.
+    pub fn spin(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.spin_micros)
+    }
 }
 
 impl Default for ExecutionSettings {
@@ -78,6 +91,7 @@ impl Default for ExecutionSettings {
             output_bytes: 16 * 1024,
             tool_calls: 1_000,
             workspace_mb: 100,
+            spin_micros: 250,
         }
     }
 }

@@ -6,22 +6,22 @@
 //! worker claims.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::Value;
 use sluice_worker_protocol::{
     ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language, LogLevel,
-    PROTOCOL_VERSION, ToolOutcome, WorkerMessage, encode,
+    PROTOCOL_VERSION, Spin, ToolOutcome, WorkerMessage, encode,
 };
 use tokio::process::ChildStdin;
 
 use crate::audit::{ExecutionAudit, ToolCallAudit};
 use crate::privacy::{ExecutionPrivacy, POLICY_DENIED, PrivacyState, SharedVault};
 use crate::tool_call::failure;
-use crate::worker::{Launch, WorkerProcess, message_name, write_encoded};
+use crate::worker::{GATEWAY_SPIN_LIMIT, Launch, WorkerProcess, message_name, write_encoded};
 use crate::{Gateway, Snapshot};
 
 /// Time the engine gets past the wall time to report a timeout itself before the gateway kills it.
@@ -483,6 +483,7 @@ impl Gateway {
             memory_mb: settings.memory_mb,
             cpu_seconds,
             file_size_mb: settings.workspace_mb,
+            spin_micros: settings.spin_micros,
         }
     }
 
@@ -531,6 +532,8 @@ impl Gateway {
             made: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             finished: AtomicBool::new(false),
+            answered: tokio::sync::Notify::new(),
+            answered_at: std::sync::Mutex::new(None),
             direct_texts: std::sync::Mutex::new(DirectTexts::default()),
             limit: limits.tool_calls,
             deadline,
@@ -538,8 +541,23 @@ impl Gateway {
         });
         let watchdog = tokio::time::sleep_until((deadline + WATCHDOG_GRACE).into());
         tokio::pin!(watchdog);
+        let mut spin = Spin::new(
+            self.config()
+                .settings
+                .execution
+                .spin()
+                .min(GATEWAY_SPIN_LIMIT),
+        );
         let outcome = loop {
+            // Right after a result went to the worker, its next frame (usually the next call)
+            // is expected within microseconds: poll for it rather than sleep.
+            let spin_until = calls
+                .answered_at()
+                .map(|answered| answered + spin.next())
+                .filter(|until| Instant::now() < *until);
             tokio::select! {
+                // A result was written: poll again, now with a spin window.
+                () = calls.answered.notified(), if spin_until.is_none() => continue,
                 () = &mut watchdog => {
                     worker.kill();
                     break Err((execution_error("Timeout", format!(
@@ -547,8 +565,11 @@ impl Gateway {
                         limits.timeout_ms
                     )), 0));
                 }
-                message = worker.next() => match message {
+                message = worker.next_soon(spin_until) => match message {
                     Some(Ok(WorkerMessage::ToolCall { call_id, server, tool, arguments })) => {
+                        if let Some(answered) = calls.take_answered_at() {
+                            spin.record(answered.elapsed());
+                        }
                         calls.start(call_id, server, tool, arguments);
                     }
                     Some(Ok(WorkerMessage::Log { level, text })) => {
@@ -648,6 +669,10 @@ struct CallServer {
     /// Set when the execution is over: a result that comes later is not written (in a session,
     /// the worker's next execution could otherwise receive it).
     finished: AtomicBool,
+    /// Signalled after each result written to the worker.
+    answered: tokio::sync::Notify,
+    /// When the last result was written, until the worker's next call came.
+    answered_at: std::sync::Mutex<Option<Instant>>,
     /// What plain tool calling would have shown the model, for `direct_estimate_tokens`.
     direct_texts: std::sync::Mutex<DirectTexts>,
     limit: u64,
@@ -732,7 +757,29 @@ impl CallServer {
         // was set, so a late result can never follow it.
         if !self.finished.load(Ordering::SeqCst) {
             write_encoded(&mut stdin, &frame).await;
+            drop(stdin);
+            *self
+                .answered_at
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+            self.answered.notify_one();
         }
+    }
+
+    /// When the last result was written, if the worker has not made a call since.
+    fn answered_at(&self) -> Option<Instant> {
+        *self
+            .answered_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// [`CallServer::answered_at`], clearing it: the worker answered with a call.
+    fn take_answered_at(&self) -> Option<Instant> {
+        self.answered_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// One audit record for one call: the size and hash of its arguments (`arguments_json`).

@@ -6,10 +6,11 @@
 //! missed deadline costs that worker and the execution it was running, never the gateway.
 
 use std::collections::VecDeque;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sluice_worker_protocol::{
     ExecutionError, FrameDecoder, GatewayMessage, Language, MAX_WORKER_FRAME_BYTES,
@@ -22,6 +23,10 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Lines of a worker's stderr kept to explain why it died (a sandbox refusal, a panic).
 const STDERR_TAIL_LINES: usize = 8;
+/// The longest the gateway busy-waits for a worker's next frame. A runtime thread runs no other
+/// task meanwhile, so this stays well under the ~100 µs a task may hold its thread; a script
+/// that computes longer between two calls just finds the gateway asleep.
+pub(crate) const GATEWAY_SPIN_LIMIT: Duration = Duration::from_micros(50);
 /// Exit status of `sluice worker` when it refuses to run because confinement failed.
 pub const SANDBOX_REFUSED_EXIT_CODE: i32 = 3;
 
@@ -62,6 +67,8 @@ pub(crate) struct Launch {
     pub cpu_seconds: u64,
     /// Largest file it may write.
     pub file_size_mb: u64,
+    /// How long it polls for a tool result before sleeping (`execution.spinMicros`).
+    pub spin_micros: u64,
 }
 
 impl Launch {
@@ -78,6 +85,7 @@ impl Launch {
             ("--memory-mb", self.memory_mb),
             ("--cpu-seconds", self.cpu_seconds),
             ("--file-size-mb", self.file_size_mb),
+            ("--spin-us", self.spin_micros),
             ("--parent-pid", u64::from(std::process::id())),
         ] {
             args.push(flag.to_owned());
@@ -142,7 +150,7 @@ impl WorkerProcess {
             frames: FrameSource::new(stdout),
             stderr_tail,
         };
-        match tokio::time::timeout(READY_TIMEOUT, worker.frames.next()).await {
+        match tokio::time::timeout(READY_TIMEOUT, worker.frames.next(None)).await {
             Ok(Some(Ok(WorkerMessage::Ready { protocol_version })))
                 if protocol_version == PROTOCOL_VERSION =>
             {
@@ -172,7 +180,18 @@ impl WorkerProcess {
     /// The next message; `None` when the worker closed its output. Cancel-safe: a message is
     /// never lost when the future is dropped.
     pub(crate) async fn next(&mut self) -> Option<Result<WorkerMessage, String>> {
-        self.frames.next().await
+        self.frames.next(None).await
+    }
+
+    /// [`WorkerProcess::next`], polling the pipe without sleeping until `spin_until`, because the
+    /// worker is expected to write soon (it just got a tool result): waking a sleeping runtime
+    /// thread would cost more than the poll (see `sluice_worker_protocol::Spin`). The thread does
+    /// nothing else meanwhile, so callers keep the window under [`GATEWAY_SPIN_LIMIT`].
+    pub(crate) async fn next_soon(
+        &mut self,
+        spin_until: Option<Instant>,
+    ) -> Option<Result<WorkerMessage, String>> {
+        self.frames.next(spin_until).await
     }
 
     /// Send `message` as one frame, on its own task: a worker that stops reading must not block
@@ -295,9 +314,10 @@ impl FrameSource {
     }
 
     /// The next message; `None` when the stream ended. A bad frame or message is an `Err`, after
-    /// which the source must not be used again. Cancel-safe: bytes are handed to the decoder in
-    /// the same poll that reads them.
-    async fn next(&mut self) -> Option<Result<WorkerMessage, String>> {
+    /// which the source must not be used again. Until `spin_until`, reads without waiting for
+    /// readiness and yields when nothing is there. Cancel-safe: bytes are handed to the decoder
+    /// in the same poll that reads them.
+    async fn next(&mut self, spin_until: Option<Instant>) -> Option<Result<WorkerMessage, String>> {
         loop {
             match self.decoder.next_frame() {
                 Ok(Some(body)) => {
@@ -308,6 +328,21 @@ impl FrameSource {
                 }
                 Ok(None) => {}
                 Err(error) => return Some(Err(format!("the worker sent a bad frame: {error}"))),
+            }
+            if spin_until.is_some_and(|until| Instant::now() < until) {
+                // A busy wait, without yielding: yielding lets the runtime wake its other threads
+                // to look for work, which costs more than it saves. The window is short (see
+                // `GATEWAY_SPIN_LIMIT`). The runtime made the pipe non-blocking; reading behind
+                // its back is sound: a stale readiness only costs it one `EAGAIN` later.
+                match rustix::io::read(self.stdout.as_fd(), &mut self.buffer[..]) {
+                    Ok(0) => return None,
+                    Ok(count) => self.decoder.push(&self.buffer[..count]),
+                    Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {
+                        std::hint::spin_loop();
+                    }
+                    Err(_) => return None,
+                }
+                continue;
             }
             match self.stdout.read(&mut self.buffer).await {
                 Ok(0) | Err(_) => return None,

@@ -387,14 +387,14 @@ mod tests {
             bounding_capabilities_dropped: 41,
             landlock_abi: 7,
             workspace: Some(PathBuf::from("/data/workspace")),
-            allowed_syscalls: 59,
+            allowed_syscalls: 60,
         };
         assert_eq!(
             confinement.to_string(),
             "confined: pdeathsig SIGKILL (parent 42 checked); fds 0-2 only; namespaces user+net; \
              uid/gid 1000/1000 mapped; RLIMIT_AS 1280 MiB; capabilities dropped (41 in bounding \
              set); no_new_privs; landlock ABI 7 fully enforced, read-write beneath \
-             /data/workspace; seccomp allowlist of 59 system calls"
+             /data/workspace; seccomp allowlist of 60 system calls"
         );
     }
 

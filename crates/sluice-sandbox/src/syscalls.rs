@@ -88,8 +88,10 @@ fn table() -> Vec<(&'static str, i64, When)> {
         allow!(SYS_nanosleep),
         // Randomness: hash-map seeds and Math.random.
         allow!(SYS_getrandom),
-        // The frame channel (stdin, stdout) and logs (stderr).
+        // The frame channel (stdin, stdout) and logs (stderr); ppoll waits for tool results
+        // with a timeout, and polls without waiting while the worker spins for a fast result.
         allow!(SYS_read),
+        allow!(SYS_ppoll),
         allow!(SYS_write),
         allow!(SYS_readv),
         allow!(SYS_writev),

@@ -21,7 +21,7 @@ gateway -> worker   Check              (between executions)
 worker  -> gateway  Checked
 ```
 
-An `Execute` or `Check` that arrives while another one runs is a protocol error: the worker
+An `Execute` or `Check` that arrives while an execution runs is a protocol error: the worker
 stops. When the input closes, [`run`] lets a running execution finish (its tool calls can no
 longer be answered, so it typically ends with an error), sends its `Done`, and returns `Ok`.
 
@@ -43,16 +43,21 @@ fails with an error that says so.
 
 # Threads
 
-- A reader thread decodes gateway frames (at most `MAX_GATEWAY_FRAME_BYTES` each). It hands a
-  `ToolResult` straight to the running execution's result channel, kept in a shared slot, and
-  passes everything else (an `Execute`, a `Check`, the end of the input) to the calling thread.
+- The input (frames of at most `MAX_GATEWAY_FRAME_BYTES`) is read by one thread at a time,
+  with no reader thread in between: the calling thread reads it between jobs, and hands it to
+  the execution thread with each `Execute`, which reads its own tool results from it and hands
+  it back with the `Done`. A hop through a reader thread would cost a second thread wake-up per
+  tool call. While results have been arriving quickly, the execution thread polls for the next
+  one for up to [`WorkerOptions::result_spin`] before it sleeps (see the `input` module). An
+  `Execute` or `Check` read during an execution fails that execution, and the worker stops after
+  its `Done`; one that arrives during a `Check` waits for it (the input is not read meanwhile).
 - One execution thread runs every execution and check in turn, so a session's runtime stays on
   the thread that made it. It is started at the first `Execute` or `Check` (threads are made
   after the process is confined), with a stack sized for the execution's stack limit (see
   `sluice_engine_js::thread_stack_bytes`); an `Execute` that needs more stack replaces it (a
   kept session is lost then; the gateway sends the same limits every time). It writes its
   `ToolCall` and `Log` frames itself to the output, which is shared behind a mutex so frames
-  never interleave, and waits for tool results on the channel of the current execution.
+  never interleave.
 - The calling thread dispatches, and writes `Ready`, every `Done` and `Checked`: the execution
   thread tells it when a job is over, and only then is the next job handed over.
 - The calling thread is also a watchdog. Some QuickJS built-ins loop without polling the
@@ -70,10 +75,12 @@ mod confine;
 pub use confine::{
     ADDRESS_SPACE_HEADROOM_BYTES, Confinement, Layer, Policy, SandboxError, confine,
 };
+mod input;
 mod workspace;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -84,11 +91,11 @@ use sluice_engine_js::{
     Engine, Execution, Host, HostError, WorkspaceError, WorkspaceReply, WorkspaceRequest,
 };
 use sluice_worker_protocol::{
-    ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language,
-    MAX_GATEWAY_FRAME_BYTES, PROTOCOL_VERSION, ProtocolError, ToolBinding, ToolOutcome,
-    WorkerMessage, decode_gateway_message, read_frame, write_message,
+    ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language, PROTOCOL_VERSION,
+    ProtocolError, Spin, ToolBinding, ToolOutcome, WorkerMessage, write_message,
 };
 
+use crate::input::{Input, InputEnd, Received};
 use crate::workspace::Workspace;
 
 /// How long past its deadline an execution may run before the worker gives up on it. Shorter
@@ -136,11 +143,29 @@ pub enum WorkerError {
 }
 
 /// How the worker process was set up.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerOptions {
     /// The workspace folder agent code may read and write through `fs/promises`; `None`: no
     /// workspace, every file call fails with an error that says so.
     pub workspace: Option<PathBuf>,
+    /// How long an execution polls for a tool result before it sleeps in the kernel, while
+    /// results have been arriving within that time (see [`DEFAULT_RESULT_SPIN`]); zero: never.
+    pub result_spin: Duration,
+}
+
+/// The default of [`WorkerOptions::result_spin`]. Waking a sleeping thread costs tens of
+/// microseconds on a virtual machine, more than the rest of a fast tool call's path through the
+/// worker, so polling briefly for a result pays for itself; a tool slower than this makes the
+/// next wait sleep at once.
+pub const DEFAULT_RESULT_SPIN: Duration = Duration::from_micros(250);
+
+impl Default for WorkerOptions {
+    fn default() -> WorkerOptions {
+        WorkerOptions {
+            workspace: None,
+            result_spin: DEFAULT_RESULT_SPIN,
+        }
+    }
 }
 
 /// `kind` of the error in the `Done` sent for an `Execute` of another protocol version.
@@ -152,9 +177,11 @@ pub const PROTOCOL_ERROR_KIND: &str = "ProtocolError";
 /// `Checked`. Returns `Ok(())` when the input ends cleanly between frames, an error when the
 /// channel breaks, the gateway misbehaves (another protocol version, a second `Execute` while
 /// one runs, a malformed frame) or an execution is stuck ([`WorkerError::Stuck`]).
+///
+/// Precondition: nothing else reads `input` (frames are read from its descriptor directly).
 pub fn run(
     options: &WorkerOptions,
-    input: impl Read + Send + 'static,
+    input: impl AsFd + Send + 'static,
     output: impl Write + Send + 'static,
 ) -> Result<(), WorkerError> {
     let output: SharedOutput = Arc::new(Mutex::new(Box::new(output)));
@@ -178,16 +205,14 @@ pub fn run(
     };
 
     let (events, inbox) = mpsc::channel::<Event>();
-    let results: ResultSlot = Arc::new(Mutex::new(None));
-    spawn_reader(input, events.clone(), results.clone())?;
     let mut dispatcher = Dispatcher {
         output,
-        results,
+        input: Some(Input::new(Box::new(input))),
         events,
         executor: None,
         folder: Some(workspace),
         running: None,
-        input_ended: None,
+        spin: options.result_spin,
     };
     let result = dispatcher.serve(&inbox);
     if !matches!(result, Err(WorkerError::Stuck { .. })) {
@@ -199,9 +224,6 @@ pub fn run(
 
 /// The output, shared by the calling thread and the execution thread.
 type SharedOutput = Arc<Mutex<Box<dyn Write + Send>>>;
-
-/// Where the reader thread delivers tool results: the running execution's channel, if any.
-type ResultSlot = Arc<Mutex<Option<Sender<(u64, ToolOutcome)>>>>;
 
 /// Write one frame to the shared output. A panic elsewhere while holding the lock cannot leave a
 /// half-written frame behind (frames are written whole or the channel is broken anyway), so a
@@ -222,31 +244,16 @@ enum Folder {
     Open(Workspace),
 }
 
-/// What the calling thread reacts to, from the reader and from the execution thread. Tool
-/// results do not pass through here: the reader hands them to the execution directly.
+/// What the execution thread tells the calling thread.
 enum Event {
-    /// An `Execute` from the gateway.
-    Execute(Box<ExecuteJob>),
-    /// A `Check` from the gateway.
-    Check {
-        /// The code to check.
-        code: String,
-        /// Its language.
-        language: Language,
-    },
-    /// The input ended cleanly.
-    InputClosed,
-    /// The input failed or carried garbage.
-    InputFailed(ProtocolError),
-    /// The job is over: its `Done` or `Checked`.
-    Finished(WorkerMessage),
+    /// The job is over: its `Done` or `Checked`, and the input back when the job had it.
+    Finished(Box<(WorkerMessage, Option<Input>)>),
     /// The execution thread unwound (a panic).
     Crashed,
 }
 
 /// An `Execute`, owned until its execution ends.
 struct ExecuteJob {
-    protocol_version: u32,
     code: String,
     language: Language,
     limits: ExecutionLimits,
@@ -259,78 +266,13 @@ struct ExecuteJob {
 enum Job {
     Execute {
         job: Box<ExecuteJob>,
-        /// Where this execution's tool results arrive.
-        results: Receiver<(u64, ToolOutcome)>,
+        /// The input, for this execution's tool results; handed back with `Finished`.
+        input: Input,
     },
     Check {
         code: String,
         language: Language,
     },
-}
-
-fn spawn_reader(
-    mut input: impl Read + Send + 'static,
-    events: Sender<Event>,
-    results: ResultSlot,
-) -> Result<(), WorkerError> {
-    std::thread::Builder::new()
-        .name("sluice-worker-reader".to_owned())
-        .spawn(move || {
-            loop {
-                let event = match read_frame(&mut input, MAX_GATEWAY_FRAME_BYTES) {
-                    Ok(body) => match decode_gateway_message(&body) {
-                        Ok(GatewayMessage::ToolResult { call_id, outcome }) => {
-                            deliver(&results, call_id, outcome);
-                            continue;
-                        }
-                        Ok(GatewayMessage::Execute {
-                            protocol_version,
-                            code,
-                            language,
-                            limits,
-                            tools,
-                            keep_state,
-                            skills,
-                        }) => Event::Execute(Box::new(ExecuteJob {
-                            protocol_version,
-                            code,
-                            language,
-                            limits,
-                            tools,
-                            keep_state,
-                            skills,
-                        })),
-                        Ok(GatewayMessage::Check { code, language }) => {
-                            Event::Check { code, language }
-                        }
-                        Err(error) => Event::InputFailed(error),
-                    },
-                    Err(ProtocolError::Closed) => Event::InputClosed,
-                    Err(error) => Event::InputFailed(error),
-                };
-                let last = matches!(event, Event::InputClosed | Event::InputFailed(_));
-                if events.send(event).is_err() || last {
-                    return;
-                }
-            }
-        })
-        .map(drop)
-        .map_err(WorkerError::Thread)
-}
-
-/// Hand a tool result to the running execution; without one (or once it stopped listening) the
-/// result is ignored.
-fn deliver(results: &ResultSlot, call_id: u64, outcome: ToolOutcome) {
-    let delivered = match &*results.lock().unwrap_or_else(PoisonError::into_inner) {
-        Some(results) => results.send((call_id, outcome)).is_ok(),
-        None => false,
-    };
-    if !delivered {
-        tracing::warn!(
-            call_id,
-            "ignoring a tool result that arrived between executions"
-        );
-    }
 }
 
 /// The execution thread.
@@ -353,46 +295,94 @@ struct Running {
 
 struct Dispatcher {
     output: SharedOutput,
-    results: ResultSlot,
+    /// The input while no execution holds it; `None` while one does.
+    input: Option<Input>,
     events: Sender<Event>,
     executor: Option<Executor>,
     /// The workspace while no execution thread holds it.
     folder: Option<Folder>,
     running: Option<Running>,
-    /// Set once the input ended: `Ok` when it closed cleanly.
-    input_ended: Option<Result<(), WorkerError>>,
+    /// How long an execution may poll for a tool result before it sleeps.
+    spin: Duration,
 }
 
 impl Dispatcher {
     fn serve(&mut self, inbox: &Receiver<Event>) -> Result<(), WorkerError> {
         loop {
-            if self.running.is_none()
-                && let Some(ended) = self.input_ended.take()
-            {
-                return ended;
-            }
-            let give_up_at = self.running.as_ref().and_then(|running| running.give_up_at);
-            // The dispatcher holds a sender itself, so the channel never disconnects.
-            let event = match give_up_at {
-                Some(give_up_at) => {
-                    match inbox.recv_timeout(give_up_at.saturating_duration_since(Instant::now())) {
+            if let Some(running) = &self.running {
+                // The dispatcher holds a sender itself, so the channel never disconnects.
+                let event = match running.give_up_at {
+                    Some(give_up_at) => match inbox
+                        .recv_timeout(give_up_at.saturating_duration_since(Instant::now()))
+                    {
                         Ok(event) => event,
                         Err(RecvTimeoutError::Timeout) => return self.on_stuck(),
                         Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                    },
+                    None => match inbox.recv() {
+                        Ok(event) => event,
+                        Err(_) => return Ok(()),
+                    },
+                };
+                match event {
+                    Event::Finished(finished) => {
+                        let (message, input) = *finished;
+                        self.on_finished(&message, input)?;
                     }
+                    Event::Crashed => return self.on_crashed(),
                 }
-                None => match inbox.recv() {
-                    Ok(event) => event,
-                    Err(_) => return Ok(()),
-                },
+                continue;
+            }
+            let Some(input) = self.input.as_mut() else {
+                return Err(WorkerError::Unexpected(
+                    "the input was not handed back after an execution".to_owned(),
+                ));
             };
-            match event {
-                Event::Execute(job) => self.on_execute(job)?,
-                Event::Check { code, language } => self.on_check(code, language)?,
-                Event::Finished(message) => self.on_finished(&message)?,
-                Event::Crashed => self.on_crashed()?,
-                Event::InputClosed => self.on_input_end(Ok(())),
-                Event::InputFailed(error) => self.on_input_end(Err(WorkerError::Input(error))),
+            match input.next(None, Duration::ZERO) {
+                Received::Message(message) => self.on_message(message)?,
+                Received::TimedOut => {}
+                Received::Ended => {
+                    return match input.take_end() {
+                        Some(InputEnd::Failed(error)) => {
+                            tracing::warn!(%error, "the gateway channel failed");
+                            Err(WorkerError::Input(error))
+                        }
+                        Some(InputEnd::Closed) | None => Ok(()),
+                    };
+                }
+            }
+        }
+    }
+
+    /// A message that arrived between jobs.
+    fn on_message(&mut self, message: GatewayMessage) -> Result<(), WorkerError> {
+        match message {
+            GatewayMessage::Execute {
+                protocol_version,
+                code,
+                language,
+                limits,
+                tools,
+                keep_state,
+                skills,
+            } => self.on_execute(
+                protocol_version,
+                Box::new(ExecuteJob {
+                    code,
+                    language,
+                    limits,
+                    tools,
+                    keep_state,
+                    skills,
+                }),
+            ),
+            GatewayMessage::Check { code, language } => self.on_check(code, language),
+            GatewayMessage::ToolResult { call_id, .. } => {
+                tracing::warn!(
+                    call_id,
+                    "ignoring a tool result that arrived between executions"
+                );
+                Ok(())
             }
         }
     }
@@ -427,50 +417,37 @@ impl Dispatcher {
         }
     }
 
-    /// Stop delivering tool results to the execution (it is over, or no more can come).
-    fn close_results(&self) {
-        *self.results.lock().unwrap_or_else(PoisonError::into_inner) = None;
-    }
-
-    fn refuse_while_running(&self, what: &str) -> Result<(), WorkerError> {
-        if self.running.is_some() {
-            return Err(WorkerError::Unexpected(format!(
-                "{what} arrived while another job is running"
-            )));
-        }
-        Ok(())
-    }
-
-    fn on_execute(&mut self, job: Box<ExecuteJob>) -> Result<(), WorkerError> {
-        self.refuse_while_running("an Execute")?;
-        if job.protocol_version != PROTOCOL_VERSION {
-            let gateway = job.protocol_version;
+    fn on_execute(
+        &mut self,
+        protocol_version: u32,
+        job: Box<ExecuteJob>,
+    ) -> Result<(), WorkerError> {
+        if protocol_version != PROTOCOL_VERSION {
             self.send_failure(
                 false,
                 PROTOCOL_ERROR_KIND,
                 format!(
-                    "the gateway speaks protocol version {gateway}, this worker speaks \
+                    "the gateway speaks protocol version {protocol_version}, this worker speaks \
                      {PROTOCOL_VERSION}"
                 ),
             )?;
             return Err(WorkerError::ProtocolVersion {
-                gateway,
+                gateway: protocol_version,
                 worker: PROTOCOL_VERSION,
             });
         }
         let stack_bytes = sluice_engine_js::thread_stack_bytes(&job.limits);
         self.ensure_executor(stack_bytes)?;
-        let (results, results_inbox) = mpsc::channel();
-        // Installed before the job is handed over: its first tool call cannot be answered sooner.
-        *self.results.lock().unwrap_or_else(PoisonError::into_inner) = Some(results);
+        let Some(input) = self.input.take() else {
+            return Err(WorkerError::Unexpected(
+                "an Execute arrived while another job holds the input".to_owned(),
+            ));
+        };
         let limit_ms = job.limits.timeout_ms;
         let give_up_at = Instant::now()
             .checked_add(Duration::from_millis(limit_ms))
             .and_then(|deadline| deadline.checked_add(STUCK_GRACE));
-        self.hand_over(Job::Execute {
-            job,
-            results: results_inbox,
-        })?;
+        self.hand_over(Job::Execute { job, input })?;
         self.running = Some(Running {
             give_up_at,
             limit_ms,
@@ -480,7 +457,6 @@ impl Dispatcher {
     }
 
     fn on_check(&mut self, code: String, language: Language) -> Result<(), WorkerError> {
-        self.refuse_while_running("a Check")?;
         let defaults = ExecutionLimits::default();
         self.ensure_executor(sluice_engine_js::thread_stack_bytes(&defaults))?;
         self.hand_over(Job::Check { code, language })?;
@@ -501,7 +477,6 @@ impl Dispatcher {
             Ok(())
         } else {
             // The thread is gone; it reports its crash through the events.
-            self.close_results();
             Err(WorkerError::EnginePanicked)
         }
     }
@@ -526,10 +501,11 @@ impl Dispatcher {
         let (jobs, job_inbox) = mpsc::channel::<Job>();
         let events = self.events.clone();
         let output = self.output.clone();
+        let spin = self.spin;
         let thread = std::thread::Builder::new()
             .name("sluice-execution".to_owned())
             .stack_size(stack_bytes)
-            .spawn(move || execution_thread(&job_inbox, &events, &output, folder))
+            .spawn(move || execution_thread(&job_inbox, &events, &output, folder, spin))
             .map_err(WorkerError::Thread)?;
         self.executor = Some(Executor {
             jobs,
@@ -550,16 +526,29 @@ impl Dispatcher {
     }
 
     /// Send the `Done` or `Checked`. The job counts as over from here, so the gateway may send
-    /// the next one as soon as it reads this.
-    fn on_finished(&mut self, message: &WorkerMessage) -> Result<(), WorkerError> {
-        self.close_results();
+    /// the next one as soon as it reads this. An execution hands the input back; if the gateway
+    /// broke protocol meanwhile (an `Execute` or `Check` during it), the worker stops after the
+    /// `Done`.
+    fn on_finished(
+        &mut self,
+        message: &WorkerMessage,
+        input: Option<Input>,
+    ) -> Result<(), WorkerError> {
         self.running = None;
-        self.send(message)
+        let mut violation = None;
+        if let Some(mut input) = input {
+            violation = input.take_violation();
+            self.input = Some(input);
+        }
+        self.send(message)?;
+        match violation {
+            Some(violation) => Err(WorkerError::Unexpected(violation)),
+            None => Ok(()),
+        }
     }
 
     /// The engine panicked: answer the job, then stop (the process state is suspect).
     fn on_crashed(&mut self) -> Result<(), WorkerError> {
-        self.close_results();
         if let Some(executor) = self.executor.take() {
             drop(executor.jobs);
             let _ = executor.thread.join();
@@ -577,7 +566,6 @@ impl Dispatcher {
 
     /// The job outlived its deadline by [`STUCK_GRACE`]: answer it, then stop.
     fn on_stuck(&mut self) -> Result<(), WorkerError> {
-        self.close_results();
         let Some(running) = self.running.take() else {
             return Ok(());
         };
@@ -611,15 +599,6 @@ impl Dispatcher {
             grace_ms: STUCK_GRACE.as_millis().try_into().unwrap_or(u64::MAX),
         })
     }
-
-    /// The input ended: no more tool results can come. A running job is left to finish.
-    fn on_input_end(&mut self, ended: Result<(), WorkerError>) {
-        if let Err(error) = &ended {
-            tracing::warn!(%error, "the gateway channel failed");
-        }
-        self.close_results();
-        self.input_ended = Some(ended);
-    }
 }
 
 /// The execution thread: runs jobs in order on one engine until the job channel closes, and
@@ -629,18 +608,20 @@ fn execution_thread(
     events: &Sender<Event>,
     output: &SharedOutput,
     mut folder: Folder,
+    spin: Duration,
 ) -> Folder {
     let mut crash = CrashSignal(Some(events.clone()));
     let mut engine = Engine::new();
     while let Ok(job) = jobs.recv() {
-        let message = match job {
-            Job::Execute { job, results } => {
+        let event = match job {
+            Job::Execute { job, input } => {
                 if let Folder::Open(workspace) = &mut folder {
                     workspace.begin_execution();
                 }
                 let mut host = FrameHost {
                     output: output.clone(),
-                    results,
+                    input,
+                    spin: Spin::new(spin),
                     folder: &mut folder,
                 };
                 let execution = Execution {
@@ -651,13 +632,15 @@ fn execution_thread(
                     keep_state: job.keep_state,
                     skills: &job.skills,
                 };
-                engine.execute(&execution, &mut host).into_message()
+                let message = engine.execute(&execution, &mut host).into_message();
+                Event::Finished(Box::new((message, Some(host.input))))
             }
-            Job::Check { code, language } => {
-                sluice_engine_js::check(&code, language).into_message()
-            }
+            Job::Check { code, language } => Event::Finished(Box::new((
+                sluice_engine_js::check(&code, language).into_message(),
+                None,
+            ))),
         };
-        if events.send(Event::Finished(message)).is_err() {
+        if events.send(event).is_err() {
             break;
         }
     }
@@ -678,11 +661,12 @@ impl Drop for CrashSignal {
 }
 
 /// The engine's host inside the worker: messages are written to the shared output from the
-/// execution thread itself, results come from the reader thread through the result channel,
-/// and file calls go to the workspace.
+/// execution thread itself, results are read from the input by the execution thread too, and
+/// file calls go to the workspace.
 struct FrameHost<'a> {
     output: SharedOutput,
-    results: Receiver<(u64, ToolOutcome)>,
+    input: Input,
+    spin: Spin,
     folder: &'a mut Folder,
 }
 
@@ -695,13 +679,27 @@ impl Host for FrameHost<'_> {
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<Option<(u64, ToolOutcome)>, HostError> {
-        match timeout {
-            Some(timeout) => match self.results.recv_timeout(timeout) {
-                Ok(result) => Ok(Some(result)),
-                Err(RecvTimeoutError::Timeout) => Ok(None),
-                Err(RecvTimeoutError::Disconnected) => Err(HostError::Closed),
-            },
-            None => self.results.recv().map(Some).map_err(|_| HostError::Closed),
+        let started = Instant::now();
+        let received = self.input.next(timeout, self.spin.next());
+        match received {
+            Received::Message(GatewayMessage::ToolResult { call_id, outcome }) => {
+                self.spin.record(started.elapsed());
+                Ok(Some((call_id, outcome)))
+            }
+            Received::Message(other) => {
+                let name = match other {
+                    GatewayMessage::Execute { .. } => "an Execute",
+                    _ => "a Check",
+                };
+                let violation = format!("{name} arrived while an execution was running");
+                self.input.record_violation(violation.clone());
+                Err(HostError::Failed(violation))
+            }
+            Received::TimedOut => {
+                self.spin.record(started.elapsed());
+                Ok(None)
+            }
+            Received::Ended => Err(HostError::Closed),
         }
     }
 

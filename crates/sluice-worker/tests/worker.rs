@@ -337,6 +337,32 @@ fn closing_the_input_ends_a_waiting_execution_and_the_worker() {
 }
 
 #[test]
+fn an_execute_during_an_execution_fails_it_and_stops_the_worker() {
+    let mut gateway = Gateway::start();
+    gateway.execute("import { addNumbers } from './servers/math'; await addNumbers({});");
+    assert!(matches!(gateway.receive(), WorkerMessage::ToolCall { .. }));
+    gateway.execute("export default 1;");
+    match gateway.receive() {
+        WorkerMessage::Done {
+            outcome: ExecutionOutcome::Error(error),
+            ..
+        } => assert!(
+            error
+                .message
+                .contains("an Execute arrived while an execution was running"),
+            "{error:?}"
+        ),
+        other => panic!("expected Done with an error, got {other:?}"),
+    }
+    match gateway.finish() {
+        Err(WorkerError::Unexpected(message)) => {
+            assert!(message.contains("an Execute"), "{message}");
+        }
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}
+
+#[test]
 fn refuses_another_protocol_version() {
     let mut gateway = Gateway::start();
     gateway.execute_with_version("export default 1;", PROTOCOL_VERSION + 1);
@@ -483,6 +509,7 @@ fn folder() -> Folder {
 fn with_workspace(folder: &Folder) -> Gateway {
     Gateway::start_with(WorkerOptions {
         workspace: Some(folder.workspace.clone()),
+        ..WorkerOptions::default()
     })
 }
 

@@ -9,7 +9,8 @@
 //! 1. `cold`: a worker's cold start through the real gateway (`export default 1+1`), beside the bare
 //!    process spawn up to its `Ready` frame and the bare protocol round trip without the gateway;
 //! 2. `overhead`: N sequential `echo` calls on the fake MCP server straight through the rmcp pool,
-//!    against the same N calls from one script through Sluice;
+//!    against the same N calls from one script through Sluice; broken down with polling off
+//!    (`execution.spinMicros: 0`), privacy off, a worker without JS engine, and the worker alone;
 //! 3. `sequential`: 10,000 sequential calls in one script;
 //! 4. `parallel`: `Promise.all` of 200 `sleep({ms: 50})` with 200 calls allowed in flight;
 //! 5. `codegen`: catalog build and tree generation for the captured real-world catalogs;
@@ -638,6 +639,9 @@ struct FakeSetup {
     /// The first gateway again with personal-data tokenization off (`sluice.privacy.enabled:
     /// false`), when this build has that setting: what the privacy scan costs per call.
     plain_gateway: Option<Gateway>,
+    /// The first gateway again with polling off (`sluice.execution.spinMicros: 0`): neither the
+    /// worker nor the gateway polls for the other's next frame, each sleeps and is woken.
+    sleeping_gateway: Gateway,
     pool: Pool,
 }
 
@@ -666,15 +670,26 @@ impl FakeSetup {
                 None
             }
         };
+        let mut sleeping_settings = bench_settings(PARALLEL_CALLS);
+        sleeping_settings["execution"]["spinMicros"] = json!(0);
+        let sleeping_gateway = start_gateway(
+            parse_config(&json!({
+                "mcpServers": {"fake": {"command": bin.to_string_lossy(), "args": []}},
+                "sluice": sleeping_settings,
+            }))?,
+            worker_command(),
+        )?;
         let pool = Pool::start(&config);
         let setup = FakeSetup {
             gateway,
             protocol_gateway,
             plain_gateway,
+            sleeping_gateway,
             pool,
         };
         setup.gateway.wait_connected(|_| {}).await;
         setup.protocol_gateway.wait_connected(|_| {}).await;
+        setup.sleeping_gateway.wait_connected(|_| {}).await;
         if let Some(plain) = &setup.plain_gateway {
             plain.wait_connected(|_| {}).await;
         }
@@ -682,6 +697,7 @@ impl FakeSetup {
         let checked = async {
             ensure_ready(&setup.gateway.snapshot().await.statuses)?;
             ensure_ready(&setup.protocol_gateway.snapshot().await.statuses)?;
+            ensure_ready(&setup.sleeping_gateway.snapshot().await.statuses)?;
             if let Some(plain) = &setup.plain_gateway {
                 ensure_ready(&plain.snapshot().await.statuses)?;
             }
@@ -697,6 +713,7 @@ impl FakeSetup {
     async fn shutdown(self) {
         self.gateway.shutdown().await;
         self.protocol_gateway.shutdown().await;
+        self.sleeping_gateway.shutdown().await;
         if let Some(plain) = &self.plain_gateway {
             plain.shutdown().await;
         }
@@ -747,7 +764,8 @@ const FAKE_WORKER_ARG: &str = "__sluice-bench-protocol-worker";
 
 /// A worker without a JS engine, for the gateway started by [`FakeSetup`]: says `Ready`, takes the
 /// `Execute` whose code is a number N, makes N sequential `fake.echo` calls over the worker
-/// protocol, then reports `Done` with its own loop time in milliseconds (µs resolution).
+/// protocol, then reports `Done` with its own loop time in milliseconds (µs resolution). It
+/// sleeps on its input between frames, as `sluice worker` does with polling off.
 fn protocol_worker() -> BenchResult<()> {
     let mut input = std::io::stdin().lock();
     let mut output = std::io::stdout().lock();
@@ -1033,6 +1051,7 @@ async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
     setup.direct_calls(200).await?;
     execute(&setup.gateway, &sequential_script(200)).await?;
     execute(&setup.protocol_gateway, "200").await?;
+    execute(&setup.sleeping_gateway, &sequential_script(200)).await?;
     execute(&setup.gateway, EMPTY_SCRIPT).await?;
     if let Some(plain) = &setup.plain_gateway {
         execute(plain, &sequential_script(200)).await?;
@@ -1044,14 +1063,19 @@ async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
     let mut protocol_loop = Vec::new();
     let mut worker_only = Vec::new();
     let mut plain_loop = Vec::new();
+    let mut sleeping_loop = Vec::new();
     let mut privacy_us = Vec::new();
     let mut baseline = Vec::new();
     let mut paired = Vec::new();
     for rep in 0..OVERHEAD_REPS {
         // Rotate the order of the variants from one repetition to the next.
-        for step in 0..5 {
-            match (rep + step) % 5 {
+        for step in 0..6 {
+            match (rep + step) % 6 {
                 0 => direct.push(ms(setup.direct_calls(calls).await?)),
+                5 => {
+                    let (_, run) = execute(&setup.sleeping_gateway, &script).await?;
+                    sleeping_loop.push(result_ms(&run)?);
+                }
                 4 => {
                     if let Some(plain) = &setup.plain_gateway {
                         let (_, run) = execute(plain, &script).await?;
@@ -1166,7 +1190,7 @@ async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
     );
     report.row(
         "overhead",
-        "breakdown: gateway + frames, no JS engine (bench worker)",
+        "breakdown: no JS engine (a bench worker that sleeps on its input)",
         format!(
             "{} = {} us/call, {} us over direct",
             protocol_stats.show("ms"),
@@ -1174,10 +1198,16 @@ async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
             num(protocol_per_call - direct_per_call)
         ),
     );
+    let sleeping_stats = Stats::of(&sleeping_loop);
     report.row(
         "overhead",
-        "breakdown: JS engine + runtime (script - bench worker)",
-        format!("{} us/call", num(script_per_call - protocol_per_call)),
+        "breakdown: polling off (execution.spinMicros=0), script's clock",
+        format!(
+            "{} = {} us/call, {} us over direct",
+            sleeping_stats.show("ms"),
+            num(sleeping_stats.p50 * 1e3 / n),
+            num((sleeping_stats.p50 - direct_stats.p50) * 1e3 / n)
+        ),
     );
     let plain_stats = Stats::of(&plain_loop);
     let privacy_stats = Stats::of(&privacy_us);
@@ -1223,7 +1253,6 @@ async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
             "sluice_us_per_call": sluice_per_call,
             "script_clock_us_per_call": script_per_call,
             "gateway_without_engine_us_per_call": protocol_per_call,
-            "engine_us_per_call": script_per_call - protocol_per_call,
             "ratio_sluice_to_direct": sluice_per_call / direct_per_call,
             "direct_total_ms": direct_stats.to_json("ms", &direct),
             "sluice_total_ms": wall_stats.to_json("ms", &sluice_wall),
@@ -1232,6 +1261,8 @@ async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
             "worker_alone_us_per_call": worker_per_call,
             "worker_alone_loop_ms": worker_stats.to_json("ms", &worker_only),
             "privacy_off_script_loop_ms": plain_stats.to_json("ms", &plain_loop),
+            "polling_off_script_loop_ms": sleeping_stats.to_json("ms", &sleeping_loop),
+            "polling_off_overhead_us_per_call": (sleeping_stats.p50 - direct_stats.p50) * 1e3 / n,
             "privacy_scan_us_per_call": privacy_stats.to_json("us", &privacy_us),
             "cold_start_baseline_ms": baseline_stats.to_json("ms", &baseline),
         }),

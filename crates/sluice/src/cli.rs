@@ -134,6 +134,11 @@ pub struct WorkerArgs {
     /// and the worker stops at once.
     #[arg(long, value_name = "PID")]
     pub parent_pid: Option<u32>,
+
+    /// How long to poll for a tool result before sleeping, while results come that fast, in
+    /// microseconds; 0: never poll.
+    #[arg(long, value_name = "N", default_value_t = 250)]
+    pub spin_us: u64,
 }
 
 #[derive(Debug, Args)]

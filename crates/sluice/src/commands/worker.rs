@@ -60,6 +60,7 @@ pub fn run(args: WorkerArgs) -> ExitCode {
     }
     let options = WorkerOptions {
         workspace: args.workspace,
+        result_spin: std::time::Duration::from_micros(args.spin_us),
     };
     match sluice_worker::run(&options, std::io::stdin(), std::io::stdout()) {
         Ok(()) => ExitCode::SUCCESS,
