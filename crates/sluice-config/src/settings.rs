@@ -75,6 +75,9 @@ pub struct ExecutionSettings {
     pub spin_micros: u64,
 }
 
+/// The largest `execution.spinMicros` accepted: 10 ms.
+pub const MAX_SPIN_MICROS: u64 = 10_000;
+
 impl ExecutionSettings {
     /// [`ExecutionSettings::spin_micros`] as a duration.
     pub fn spin(&self) -> std::time::Duration {
@@ -313,6 +316,15 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
                 "must be a number of calls per second, 0 for no limit".to_owned(),
             ));
         }
+    }
+    if settings.execution.spin_micros > MAX_SPIN_MICROS {
+        return Err((
+            "execution.spinMicros".to_owned(),
+            format!(
+                "must be at most {MAX_SPIN_MICROS} (polling longer than that only burns CPU; a \
+                 sleeping thread wakes within a fraction of it)"
+            ),
+        ));
     }
     if settings.execution.workspace_mb == 0 {
         return Err((

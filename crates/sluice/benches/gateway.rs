@@ -329,6 +329,50 @@ struct Report {
     load_after: Option<String>,
 }
 
+/// CPU time used so far, in ms: this process (gateway, pool and bench, all threads) and its
+/// children that were waited for (workers: each fresh one is reaped before its execution
+/// returns). From `/proc/self/stat`, in clock ticks of 10 ms (Linux's fixed USER_HZ of 100), so
+/// only sums over many runs mean anything.
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuTime {
+    own_ms: f64,
+    children_ms: f64,
+}
+
+impl CpuTime {
+    fn now() -> CpuTime {
+        let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+            return CpuTime::default();
+        };
+        // Fields after the command name (which may hold spaces) start at field 3 (state).
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return CpuTime::default();
+        };
+        let field = |number: usize| -> f64 {
+            rest.split_whitespace()
+                .nth(number - 3)
+                .and_then(|value| value.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                * 10.0
+        };
+        CpuTime {
+            own_ms: field(14) + field(15),
+            children_ms: field(16) + field(17),
+        }
+    }
+
+    /// The CPU time used since `earlier`, added to `self`.
+    fn add_since(&mut self, earlier: CpuTime) {
+        let now = CpuTime::now();
+        self.own_ms += now.own_ms - earlier.own_ms;
+        self.children_ms += now.children_ms - earlier.children_ms;
+    }
+
+    fn total_ms(self) -> f64 {
+        self.own_ms + self.children_ms
+    }
+}
+
 /// The 1, 5 and 15 minute load averages, where the system tells them.
 fn load_average() -> Option<String> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
@@ -1064,6 +1108,10 @@ async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
     let mut worker_only = Vec::new();
     let mut plain_loop = Vec::new();
     let mut sleeping_loop = Vec::new();
+    // CPU time of the direct calls, of Sluice and of Sluice with polling off, over all runs.
+    let mut direct_cpu = CpuTime::default();
+    let mut sluice_cpu = CpuTime::default();
+    let mut sleeping_cpu = CpuTime::default();
     let mut privacy_us = Vec::new();
     let mut baseline = Vec::new();
     let mut paired = Vec::new();
@@ -1071,9 +1119,15 @@ async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
         // Rotate the order of the variants from one repetition to the next.
         for step in 0..6 {
             match (rep + step) % 6 {
-                0 => direct.push(ms(setup.direct_calls(calls).await?)),
+                0 => {
+                    let before = CpuTime::now();
+                    direct.push(ms(setup.direct_calls(calls).await?));
+                    direct_cpu.add_since(before);
+                }
                 5 => {
+                    let before = CpuTime::now();
                     let (_, run) = execute(&setup.sleeping_gateway, &script).await?;
+                    sleeping_cpu.add_since(before);
                     sleeping_loop.push(result_ms(&run)?);
                 }
                 4 => {
@@ -1095,7 +1149,9 @@ async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
                     );
                 }
                 1 => {
+                    let before = CpuTime::now();
                     let (wall, run) = execute(&setup.gateway, &script).await?;
+                    sluice_cpu.add_since(before);
                     sluice_wall.push(ms(wall));
                     sluice_loop.push(result_ms(&run)?);
                     if let Some(micros) = pii_us(&run) {
@@ -1209,6 +1265,21 @@ async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
             num((sleeping_stats.p50 - direct_stats.p50) * 1e3 / n)
         ),
     );
+    // CPU per call, over all repetitions (the fake server's own CPU is in none of them).
+    let all_calls = n * OVERHEAD_REPS as f64;
+    let cpu_us = |cpu: CpuTime| cpu.total_ms() * 1e3 / all_calls;
+    report.row(
+        "overhead",
+        "CPU per call: direct / Sluice / Sluice with polling off",
+        format!(
+            "{} / {} / {} us (Sluice: gateway {} + workers {})",
+            num(cpu_us(direct_cpu)),
+            num(cpu_us(sluice_cpu)),
+            num(cpu_us(sleeping_cpu)),
+            num(sluice_cpu.own_ms * 1e3 / all_calls),
+            num(sluice_cpu.children_ms * 1e3 / all_calls)
+        ),
+    );
     let plain_stats = Stats::of(&plain_loop);
     let privacy_stats = Stats::of(&privacy_us);
     if !plain_loop.is_empty() {
@@ -1263,6 +1334,13 @@ async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
             "privacy_off_script_loop_ms": plain_stats.to_json("ms", &plain_loop),
             "polling_off_script_loop_ms": sleeping_stats.to_json("ms", &sleeping_loop),
             "polling_off_overhead_us_per_call": (sleeping_stats.p50 - direct_stats.p50) * 1e3 / n,
+            "cpu_us_per_call": {
+                "direct": cpu_us(direct_cpu),
+                "sluice": cpu_us(sluice_cpu),
+                "sluice_gateway": sluice_cpu.own_ms * 1e3 / all_calls,
+                "sluice_workers": sluice_cpu.children_ms * 1e3 / all_calls,
+                "polling_off": cpu_us(sleeping_cpu),
+            },
             "privacy_scan_us_per_call": privacy_stats.to_json("us", &privacy_us),
             "cold_start_baseline_ms": baseline_stats.to_json("ms", &baseline),
         }),
@@ -1343,7 +1421,7 @@ async fn sequential(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
     );
     report.row(
         "sequential",
-        "  gateway + frames, no JS engine (bench worker)",
+        "  no JS engine (a bench worker that sleeps on its input)",
         format!(
             "{} = {} us/call",
             protocol_stats.show("ms"),
