@@ -524,8 +524,7 @@ mod tests {
             parse_error(r#"{"mcpServers": {}, "sluice": {"execution": {"timeoutMS": 100}}}"#);
         assert!(error.contains("sluice.execution"), "{error}");
         assert!(error.contains("timeoutMS"), "{error}");
-        let config =
-            parse_ok(r#"{"mcpServers": {}, "sluice": {"execution": {"spinMicros": 0}}}"#);
+        let config = parse_ok(r#"{"mcpServers": {}, "sluice": {"execution": {"spinMicros": 0}}}"#);
         assert_eq!(config.settings.execution.spin(), std::time::Duration::ZERO);
         let error =
             parse_error(r#"{"mcpServers": {}, "sluice": {"execution": {"spinMicros": 20000}}}"#);

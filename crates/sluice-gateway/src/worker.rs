@@ -314,9 +314,9 @@ impl FrameSource {
     }
 
     /// The next message; `None` when the stream ended. A bad frame or message is an `Err`, after
-    /// which the source must not be used again. Until `spin_until`, reads without waiting for
-    /// readiness and yields when nothing is there. Cancel-safe: bytes are handed to the decoder
-    /// in the same poll that reads them.
+    /// which the source must not be used again. Until `spin_until`, reads in a busy loop without
+    /// waiting for readiness (see [`WorkerProcess::next_soon`]). Cancel-safe: bytes are handed to
+    /// the decoder in the same poll that reads them.
     async fn next(&mut self, spin_until: Option<Instant>) -> Option<Result<WorkerMessage, String>> {
         loop {
             match self.decoder.next_frame() {

@@ -10,7 +10,7 @@ use crate::{Layer, Policy, SandboxError};
 ///
 /// Measured with the real, confined worker (debug build, one malloc arena), as `VmPeak`:
 /// - idle, ready for frames: 43 MiB (55 MiB as `sluice exec` starts it): the binary, glibc, the
-///   main stack, the reader thread; an execution adds its thread's stack (the 1 MiB JS stack
+///   main stack (a frame-reader thread the worker had then is gone since); an execution adds its thread's stack (the 1 MiB JS stack
 ///   limit plus 8 MiB) and the transpiler's arenas;
 /// - a heap bomb with the default 256 MiB heap: 312 MiB, ending as a JavaScript `OutOfMemory`
 ///   error from QuickJS's own limit;
@@ -25,8 +25,8 @@ use crate::{Layer, Policy, SandboxError};
 pub const ADDRESS_SPACE_HEADROOM_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Processes (threads, for the kernel) the worker's user may have in its namespace: the main
-/// thread, the frame reader, an execution thread, and room for the next execution's thread while
-/// the previous one is being reaped.
+/// thread, an execution thread, and room for the next execution's thread while the previous one
+/// is being reaped, with a margin.
 const MAX_THREADS: u64 = 16;
 
 /// Apply every limit, soft and hard alike; returns `RLIMIT_AS`.

@@ -52,11 +52,12 @@ fn table() -> Vec<(&'static str, i64, When)> {
         allow!(SYS_mremap),
         allow!(SYS_mprotect),
         allow!(SYS_madvise),
-        // Threads: the frame reader and one thread per execution. glibc's pthread_create tries
-        // clone3 first and falls back to clone on ENOSYS; clone3's flags live in memory, where
-        // seccomp cannot check them, so it is answered ENOSYS by a filter of its own (see
-        // `install`) and clone is allowed only to create threads. A new thread registers its
-        // robust futex list and restartable sequences; futex is every lock and channel wait.
+        // Threads: one execution thread at a time (a new one when an execution needs a larger
+        // stack). glibc's pthread_create tries clone3 first and falls back to clone on ENOSYS;
+        // clone3's flags live in memory, where seccomp cannot check them, so it is answered
+        // ENOSYS by a filter of its own (see `install`) and clone is allowed only to create
+        // threads. A new thread registers its robust futex list and restartable sequences; futex
+        // is every lock and channel wait.
         allow!(SYS_clone, When::ThreadsOnly),
         allow!(SYS_clone3),
         allow!(SYS_futex),
