@@ -8,23 +8,14 @@
 
 use std::time::Duration;
 
+mod common;
+
 use serde_json::Value;
-use sluice_gateway::{Client, ExecuteRequest, Gateway, GatewayOptions, WorkerCommand};
-use sluice_test_support::fake_worker_bin;
+use sluice_gateway::{Client, ExecuteRequest, Gateway};
 
 /// A gateway whose workers hang, with these `sluice.limits`.
 fn gateway(data_dir: &std::path::Path, limits: Value) -> Gateway {
-    let text = serde_json::json!({"mcpServers": {}, "sluice": {"limits": limits}}).to_string();
-    let config = sluice_config::parse(&text, "test.json", &|_| None).unwrap();
-    let worker = WorkerCommand::new(fake_worker_bin(), vec!["hang".to_owned()]);
-    Gateway::start(
-        config,
-        GatewayOptions {
-            worker: Some(worker),
-            data_dir: Some(data_dir.to_path_buf()),
-        },
-    )
-    .unwrap()
+    common::gateway_with_fake_worker("hang", serde_json::json!({"limits": limits}), data_dir)
 }
 
 fn request(code: &str, session: Option<&str>) -> ExecuteRequest {

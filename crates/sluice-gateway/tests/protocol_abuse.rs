@@ -7,22 +7,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::Value;
-use sluice_gateway::{ExecuteRequest, Gateway, GatewayOptions, WorkerCommand};
-use sluice_test_support::fake_worker_bin;
+mod common;
 
-fn gateway(mode: &str, data_dir: &std::path::Path) -> Gateway {
-    let config = sluice_config::parse(r#"{"mcpServers": {}}"#, "test.json", &|_| None).unwrap();
-    let worker = WorkerCommand::new(fake_worker_bin(), vec![mode.to_owned()]);
-    Gateway::start(
-        config,
-        GatewayOptions {
-            worker: Some(worker),
-            data_dir: Some(data_dir.to_path_buf()),
-        },
-    )
-    .unwrap()
-}
+use serde_json::Value;
+use sluice_gateway::ExecuteRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_frames_fail_one_execution_and_are_audited() {
@@ -43,7 +31,7 @@ async fn malformed_frames_fail_one_execution_and_are_audited() {
     ];
     for (mode, kind, reason) in cases {
         let data = tempfile::tempdir().unwrap();
-        let gateway = gateway(mode, data.path());
+        let gateway = common::gateway_with_fake_worker(mode, serde_json::json!({}), data.path());
         // Twice: the first failure must leave the gateway able to serve the next execution.
         for attempt in 0..2 {
             let code = format!("export default {attempt};");
