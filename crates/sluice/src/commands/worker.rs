@@ -7,6 +7,7 @@
 //! stderr line starting with `sandbox:` says which layer failed and why (the gateway shows it).
 
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use sluice_worker::{Policy, WorkerOptions};
@@ -62,7 +63,17 @@ pub fn run(args: WorkerArgs) -> ExitCode {
         workspace: args.workspace,
         result_spin: std::time::Duration::from_micros(args.spin_us),
     };
-    match sluice_worker::run(&options, std::io::stdin(), std::io::stdout()) {
+    // The frames go to a plain `File` on stdout's descriptor: `std::io::stdout()` buffers by
+    // line and would split every frame that holds a `\n` byte (in its length prefix, say) into
+    // two writes, and so two wake-ups of the gateway.
+    let output = match std::io::stdout().as_fd().try_clone_to_owned() {
+        Ok(descriptor) => std::fs::File::from(descriptor),
+        Err(error) => {
+            tracing::error!("worker failed: could not take stdout: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match sluice_worker::run(&options, std::io::stdin(), output) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("worker failed: {error}");
