@@ -32,6 +32,9 @@ mod record;
 mod time;
 
 pub use error::AuditError;
+
+/// The audit log's folder in Sluice's data folder.
+pub const AUDIT_DIR: &str = "audit";
 pub use filter::{Filter, Query, parse_since, query};
 pub use log::{
     AuditLog, CURRENT_FILE, LOCK_FILE, Rotation, rotated_file_name, rotated_file_number,

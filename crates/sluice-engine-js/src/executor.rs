@@ -102,16 +102,6 @@ impl Engine {
         Self::default()
     }
 
-    /// True when a session's runtime is kept for the next execution.
-    pub fn has_session(&self) -> bool {
-        self.session.is_some()
-    }
-
-    /// Drop a kept session's runtime.
-    pub fn end_session(&mut self) {
-        self.session = None;
-    }
-
     /// Run one execution to its end.
     ///
     /// Never panics on agent input; every failure, including one of the host channel, becomes an

@@ -67,7 +67,10 @@ impl Auditor {
             keep: settings.keep_files,
         };
         Ok(Auditor {
-            log: Some(AuditLog::open(&data_dir.join("audit"), rotation)?),
+            log: Some(AuditLog::open(
+                &data_dir.join(sluice_audit::AUDIT_DIR),
+                rotation,
+            )?),
         })
     }
 

@@ -85,11 +85,6 @@ impl Gateway {
 }
 
 impl Client {
-    /// This client's id as the audit log shows it.
-    pub fn id(&self) -> &str {
-        &self.inner.origin_client
-    }
-
     /// Run agent code for this client: in the request's session if it names one, else fresh.
     pub async fn execute(&self, request: ExecuteRequest) -> ExecutionReport {
         let inner = &self.inner;
@@ -234,6 +229,7 @@ impl Client {
         if let Some(session) = sessions.get(id) {
             return Ok(session.clone());
         }
+        let mut evicted = None;
         if sessions.len() >= max_sessions {
             let mut idle: Vec<(Instant, String)> = sessions
                 .iter()
@@ -251,8 +247,8 @@ impl Client {
                      (sluice.sessions.maxSessions); wait for one to finish or reuse a session id"
                 ));
             };
-            if let Some(evicted) = sessions.remove(&oldest) {
-                end_session(evicted).await;
+            evicted = sessions.remove(&oldest);
+            if evicted.is_some() {
                 let origin = Origin {
                     client: inner.origin_client.clone(),
                     session: Some(oldest),
@@ -275,6 +271,12 @@ impl Client {
             session: Some(id.to_owned()),
         };
         gateway.audit().session(&origin, "created", None);
+        // Its worker is stopped after the map is released: stopping can take seconds, and every
+        // other session of this client needs the map meanwhile.
+        drop(sessions);
+        if let Some(evicted) = evicted {
+            end_session(evicted).await;
+        }
         Ok(session)
     }
 
@@ -287,33 +289,6 @@ impl Client {
         {
             sessions.remove(id);
         }
-    }
-
-    /// End one session now (its worker stops). False when there was no such session.
-    pub async fn end_session(&self, id: &str) -> bool {
-        let removed = self.inner.sessions.lock().await.remove(id);
-        match removed {
-            Some(session) => {
-                end_session(session).await;
-                let origin = Origin {
-                    client: self.inner.origin_client.clone(),
-                    session: Some(id.to_owned()),
-                };
-                self.inner
-                    .gateway
-                    .audit()
-                    .session(&origin, "ended", Some("closed"));
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The ids of this client's live sessions, sorted.
-    pub async fn sessions(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.inner.sessions.lock().await.keys().cloned().collect();
-        ids.sort();
-        ids
     }
 }
 

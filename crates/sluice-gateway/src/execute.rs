@@ -704,7 +704,7 @@ impl CallServer {
             tokio::spawn(async move {
                 calls.audit_call(&server, &tool, &arguments_json, &outcome, started);
                 calls
-                    .answer(GatewayMessage::ToolResult { call_id, outcome })
+                    .answer(&GatewayMessage::ToolResult { call_id, outcome })
                     .await;
             });
             return;
@@ -729,27 +729,33 @@ impl CallServer {
             if matches!(&outcome, ToolOutcome::Error { kind, .. } if kind == RATE_LIMITED) {
                 calls.rate_limited.fetch_add(1, Ordering::Relaxed);
             }
-            let shown = match &outcome {
+            let message = GatewayMessage::ToolResult { call_id, outcome };
+            calls.answer(&message).await;
+            // After the answer, so the worker never waits for this bookkeeping; the outcome is
+            // moved, not copied.
+            let GatewayMessage::ToolResult { outcome, .. } = message else {
+                return;
+            };
+            let shown = match outcome {
                 ToolOutcome::Ok {
                     value: Value::String(text),
-                } => text.clone(),
+                } => text,
                 ToolOutcome::Ok { value } => value.to_string(),
-                ToolOutcome::Error { message, .. } => message.clone(),
+                ToolOutcome::Error { message, .. } => message,
             };
-            calls
-                .answer(GatewayMessage::ToolResult { call_id, outcome })
-                .await;
             if let Ok(mut texts) = calls.direct_texts.lock() {
                 // The call as the model would have written it, and what it would have read.
-                texts.push(format!("{tool}{arguments_json}"));
+                let mut call = tool;
+                call.push_str(&arguments_json);
+                texts.push(call);
                 texts.push(shown);
             }
         });
     }
 
     /// Write a result to the worker, unless the execution is already over.
-    async fn answer(&self, message: GatewayMessage) {
-        let Ok(frame) = encode(&message) else {
+    async fn answer(&self, message: &GatewayMessage) {
+        let Ok(frame) = encode(message) else {
             return;
         };
         let mut stdin = self.stdin.lock().await;

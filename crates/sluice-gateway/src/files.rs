@@ -21,7 +21,7 @@ use crate::present::{FileError, FileListing, normalize};
 pub const MAX_READ_BYTES: usize = 64 * 1024;
 
 /// Folders of the data folder the agent can browse, as they appear at the root of the tree.
-const DATA_FOLDERS: [&str; 2] = ["skills", "workspace"];
+const DATA_FOLDERS: [&str; 2] = [sluice_skills::SKILLS_DIR, crate::WORKSPACE_DIR];
 
 impl Gateway {
     /// List a folder: the API tree, `workspace/...` or `skills/...` (`""` is the root).

@@ -66,7 +66,11 @@ pub use privacy::POLICY_DENIED;
 pub use skills::{SaveSkillError, SavedSkill, SkillEntry};
 pub use sluice_worker_protocol::{ExecutionError, Language};
 pub use snapshot::Snapshot;
-pub use worker::{SANDBOX_REFUSED_EXIT_CODE, WorkerCommand};
+pub use worker::WorkerCommand;
+
+/// The workspace's folder in the data folder, and its name in the tree and in agent code
+/// (`./workspace/`).
+const WORKSPACE_DIR: &str = "workspace";
 
 /// The running gateway. Cheap to clone.
 #[derive(Clone)]
@@ -122,7 +126,7 @@ impl Gateway {
         let GatewayOptions { worker, data_dir } = options;
         let (workspace, audit) = match &data_dir {
             Some(data_dir) => {
-                let workspace = data_dir.join("workspace");
+                let workspace = data_dir.join(WORKSPACE_DIR);
                 std::fs::create_dir_all(&workspace).map_err(|source| StartError::DataDir {
                     path: workspace.clone(),
                     source,

@@ -231,7 +231,11 @@ fn rank_skills(
                 (
                     score,
                     SkillEntry {
-                        path: format!("skills/{name}/index.ts"),
+                        path: format!(
+                            "{}/{name}/{}",
+                            sluice_skills::SKILLS_DIR,
+                            sluice_skills::CODE_FILE
+                        ),
                         name,
                         description,
                     },

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use sluice_worker_protocol::{
     ExecutionError, FrameDecoder, GatewayMessage, Language, MAX_WORKER_FRAME_BYTES,
-    PROTOCOL_VERSION, WorkerMessage, decode_worker_message, encode,
+    PROTOCOL_VERSION, SANDBOX_REFUSED_EXIT_CODE, WorkerMessage, decode_worker_message, encode,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -27,8 +27,6 @@ const STDERR_TAIL_LINES: usize = 8;
 /// task meanwhile, so this stays well under the ~100 µs a task may hold its thread; a script
 /// that computes longer between two calls just finds the gateway asleep.
 pub(crate) const GATEWAY_SPIN_LIMIT: Duration = Duration::from_micros(50);
-/// Exit status of `sluice worker` when it refuses to run because confinement failed.
-pub const SANDBOX_REFUSED_EXIT_CODE: i32 = 3;
 
 /// How to start a worker process: a program and its arguments (for the `sluice` binary, itself
 /// with the hidden `worker` subcommand).
@@ -252,7 +250,7 @@ impl WorkerProcess {
                     (_, Some(signal)) => {
                         format!("the worker was killed by signal {signal} {when}")
                     }
-                    (Some(SANDBOX_REFUSED_EXIT_CODE), _) => format!(
+                    (Some(code), _) if code == i32::from(SANDBOX_REFUSED_EXIT_CODE) => format!(
                         "the worker refused to run because its sandbox could not be set up {when}"
                     ),
                     (Some(code), _) => format!("the worker exited with code {code} {when}"),

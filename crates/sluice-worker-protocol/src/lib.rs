@@ -50,6 +50,10 @@ pub const MAX_GATEWAY_FRAME_BYTES: usize = 128 * 1024 * 1024;
 /// Bytes of the length prefix.
 pub const FRAME_HEADER_BYTES: usize = 4;
 
+/// Exit status of a worker that refused to run because its sandbox could not be set up; it then
+/// ran nothing, and its one stderr line starting with `sandbox:` says which layer failed.
+pub const SANDBOX_REFUSED_EXIT_CODE: u8 = 3;
+
 /// Version of this protocol; a worker built from another version refuses to run.
 pub const PROTOCOL_VERSION: u32 = 2;
 

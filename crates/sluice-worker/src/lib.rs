@@ -549,10 +549,7 @@ impl Dispatcher {
 
     /// The engine panicked: answer the job, then stop (the process state is suspect).
     fn on_crashed(&mut self) -> Result<(), WorkerError> {
-        if let Some(executor) = self.executor.take() {
-            drop(executor.jobs);
-            let _ = executor.thread.join();
-        }
+        self.stop_executor();
         tracing::error!("the execution thread panicked");
         if let Some(running) = self.running.take() {
             self.send_failure(

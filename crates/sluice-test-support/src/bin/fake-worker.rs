@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     let mode = std::env::args().nth(1).unwrap_or_default();
     if mode == "sandbox-refused" {
         eprintln!("sandbox: landlock: the kernel does not support Landlock ABI 6 or later");
-        return ExitCode::from(3);
+        return ExitCode::from(sluice_worker_protocol::SANDBOX_REFUSED_EXIT_CODE);
     }
     let mut stdout = std::io::stdout().lock();
     let Ok(ready) = encode(&WorkerMessage::Ready {

@@ -13,7 +13,7 @@ use crate::commands::data_dir;
 const MIN_SHORT_ID: usize = 8;
 
 pub fn run(args: AuditArgs) -> Result<ExitCode> {
-    let dir = data_dir(&args.global)?.join("audit");
+    let dir = data_dir(&args.global)?.join(sluice_audit::AUDIT_DIR);
     let since = args
         .since
         .as_deref()

@@ -3,7 +3,7 @@
 //! opens anything but its workspace.
 //!
 //! Exit status: 0 when the input closed cleanly, 1 when the worker failed, and
-//! [`SANDBOX_REFUSED`] (3) when the sandbox could not be set up: then nothing ran, and the one
+//! [`SANDBOX_REFUSED_EXIT_CODE`] (3) when the sandbox could not be set up: then nothing ran, and the one
 //! stderr line starting with `sandbox:` says which layer failed and why (the gateway shows it).
 
 use std::io::Write;
@@ -11,12 +11,9 @@ use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use sluice_worker::{Policy, WorkerOptions};
+use sluice_worker_protocol::SANDBOX_REFUSED_EXIT_CODE;
 
 use crate::cli::WorkerArgs;
-
-/// Exit status when confinement failed and the worker refused to run (the gateway's
-/// `SANDBOX_REFUSED_EXIT_CODE` matches it).
-pub const SANDBOX_REFUSED: u8 = 3;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -38,7 +35,7 @@ pub fn run(args: WorkerArgs) -> ExitCode {
             Err(error) => {
                 // One line, whatever the log filter: the gateway looks for it.
                 let _ = writeln!(std::io::stderr(), "sandbox: {error}");
-                return ExitCode::from(SANDBOX_REFUSED);
+                return ExitCode::from(SANDBOX_REFUSED_EXIT_CODE);
             }
         }
     };
