@@ -100,13 +100,7 @@ pub fn validate_code(code: &str) -> Result<(), SkillError> {
 
 /// Check that an export name is a JavaScript identifier (ASCII: the SKILL.md shows it in code).
 pub fn validate_export(export: &str) -> Result<(), SkillError> {
-    let mut characters = export.chars();
-    let valid_start = characters
-        .next()
-        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_' || first == '$');
-    let valid_rest = characters
-        .all(|character| character.is_ascii_alphanumeric() || matches!(character, '_' | '$'));
-    if valid_start && valid_rest {
+    if sluice_codegen::escape::is_plain_identifier(export) {
         Ok(())
     } else {
         Err(SkillError::InvalidExport {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use sluice_audit::{AuditError, Entry, Filter, Record, RecordKind, Timestamp};
 
 use crate::cli::{AuditArgs, AuditKindArg};
-use crate::commands::data_dir;
+use crate::commands::{data_dir, write_stdout};
 
 /// The shortest execution id prefix shown; longer when needed to tell the shown ids apart.
 const MIN_SHORT_ID: usize = 8;
@@ -61,12 +61,11 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let written = if args.json {
-        write_json(&query.entries)
+    if args.json {
+        write_stdout(|stdout| write_json(stdout, &query.entries))?;
     } else {
-        write_table(&query.entries)
-    };
-    ignore_broken_pipe(written)?;
+        write_stdout(|stdout| write_table(stdout, &query.entries))?;
+    }
     if query.matched > query.entries.len() {
         eprintln!(
             "sluice: showing the last {} of {} matching records (--limit 0 shows all)",
@@ -78,16 +77,15 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
 }
 
 /// Each record exactly as stored, one per line.
-fn write_json(entries: &[Entry]) -> io::Result<()> {
-    let mut stdout = io::stdout().lock();
+fn write_json(stdout: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
     for entry in entries {
         writeln!(stdout, "{}", entry.raw)?;
     }
-    stdout.flush()
+    Ok(())
 }
 
 /// One aligned line per record: time, kind, execution, what happened, how long it took.
-fn write_table(entries: &[Entry]) -> io::Result<()> {
+fn write_table(stdout: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
     let short_len = short_id_len(entries);
     let header = Row {
         time: "TIME".to_owned(),
@@ -110,7 +108,6 @@ fn write_table(entries: &[Entry]) -> io::Result<()> {
     let detail_width = width(|row| row.detail.chars().count());
     let duration_width = width(|row| row.duration.chars().count());
 
-    let mut stdout = io::stdout().lock();
     for row in &rows {
         let line = format!(
             "{:<time_width$}  {:<kind_width$}  {:<execution_width$}  {:<detail_width$}  {:>duration_width$}",
@@ -118,7 +115,7 @@ fn write_table(entries: &[Entry]) -> io::Result<()> {
         );
         writeln!(stdout, "{}", line.trim_end())?;
     }
-    stdout.flush()
+    Ok(())
 }
 
 struct Row {
@@ -197,12 +194,4 @@ fn common_prefix_chars(first: &str, second: &str) -> usize {
         .zip(second.chars())
         .take_while(|(left, right)| left == right)
         .count()
-}
-
-/// A closed stdout (`sluice audit | head`) is the reader saying it has seen enough, not an error.
-pub(crate) fn ignore_broken_pipe(written: io::Result<()>) -> Result<()> {
-    match written {
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other.context("cannot write to stdout")?),
-    }
 }

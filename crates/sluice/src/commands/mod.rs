@@ -130,3 +130,16 @@ pub fn report_progress(gateway: &Gateway) -> impl FnMut(&ServerStatus) + use<> {
         }
     }
 }
+
+/// Write a command's output to stdout with `write`, then flush. A closed stdout
+/// (`sluice audit | head`) is the reader saying it has seen enough, not an error.
+pub(crate) fn write_stdout(
+    write: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<()>,
+) -> Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match write(&mut stdout).and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written.context("cannot write to stdout")?),
+    }
+}

@@ -1,6 +1,6 @@
 //! `sluice skills list|show|remove`: the skills saved in the data folder.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -9,8 +9,7 @@ use sluice_audit::Timestamp;
 use sluice_skills::{CODE_FILE, SKILL_FILE, SKILLS_DIR, SkillStore};
 
 use crate::cli::{SkillsCommand, SkillsListArgs, SkillsRemoveArgs, SkillsShowArgs};
-use crate::commands::audit::ignore_broken_pipe;
-use crate::commands::data_dir;
+use crate::commands::{data_dir, write_stdout};
 
 pub fn run(command: SkillsCommand) -> Result<ExitCode> {
     match command {
@@ -67,8 +66,7 @@ fn list(args: SkillsListArgs) -> Result<ExitCode> {
         .chain(["NAME".len()])
         .max()
         .unwrap_or(0);
-    let written = (|| {
-        let mut stdout = io::stdout().lock();
+    write_stdout(|stdout| {
         writeln!(stdout, "{:<name_width$}  VERSION  DESCRIPTION", "NAME")?;
         for skill in &listing.skills {
             writeln!(
@@ -77,9 +75,8 @@ fn list(args: SkillsListArgs) -> Result<ExitCode> {
                 skill.name, skill.version, skill.description
             )?;
         }
-        stdout.flush()
-    })();
-    ignore_broken_pipe(written)?;
+        Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -96,8 +93,7 @@ fn show(args: SkillsShowArgs) -> Result<ExitCode> {
         });
         return write_json(&value).map(|()| ExitCode::SUCCESS);
     }
-    let written = (|| {
-        let mut stdout = io::stdout().lock();
+    write_stdout(|stdout| {
         // Headers as `head` prints them for several files; the paths are relative to the data
         // folder, the way an agent imports the skill.
         for (file, text) in [(SKILL_FILE, &skill.skill_md), (CODE_FILE, &skill.code)] {
@@ -110,9 +106,8 @@ fn show(args: SkillsShowArgs) -> Result<ExitCode> {
                 writeln!(stdout)?;
             }
         }
-        stdout.flush()
-    })();
-    ignore_broken_pipe(written)?;
+        Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -129,11 +124,8 @@ fn remove(args: SkillsRemoveArgs) -> Result<ExitCode> {
 }
 
 fn write_json(value: &serde_json::Value) -> Result<()> {
-    let written = (|| {
-        let mut stdout = io::stdout().lock();
-        serde_json::to_writer_pretty(&mut stdout, value)?;
-        writeln!(stdout)?;
-        stdout.flush()
-    })();
-    ignore_broken_pipe(written)
+    write_stdout(|stdout| {
+        serde_json::to_writer_pretty(&mut *stdout, value)?;
+        writeln!(stdout)
+    })
 }
