@@ -126,6 +126,8 @@ impl Engine {
         });
         let module = agent_module_name(session_execution);
         let mut dropped_output_bytes = 0;
+        // Whether the code ran in a runtime (so a runtime of this session can have been lost).
+        let mut ran = false;
         let outcome = match prepare(execution, &module, &self.skills) {
             Err(error) => ExecutionOutcome::Error(error),
             Ok(prepared) => {
@@ -136,6 +138,7 @@ impl Engine {
                 match session {
                     Err(error) => ExecutionOutcome::Error(error),
                     Ok(mut session) => {
+                        ran = true;
                         let mut output = OutputBudget::new(limits.output_bytes);
                         let outcome = session.run(limits, &prepared, deadline, &mut output, host);
                         dropped_output_bytes = output.dropped;
@@ -154,7 +157,7 @@ impl Engine {
         };
         let outcome = match outcome {
             ExecutionOutcome::Error(mut error)
-                if execution.keep_state && self.session.is_none() =>
+                if execution.keep_state && ran && self.session.is_none() =>
             {
                 error.message.push('\n');
                 error.message.push_str(SESSION_DISCARDED);

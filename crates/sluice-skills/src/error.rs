@@ -77,6 +77,24 @@ pub enum SkillError {
         reason: String,
     },
 
+    /// A skill's folder has a `SKILL.md` but no code.
+    #[error(
+        "{path}: the skill's code is missing; save the skill again, or remove it with `sluice skills remove`"
+    )]
+    MissingCode {
+        /// Where the code should be.
+        path: PathBuf,
+    },
+
+    /// The skills folder's path is taken by something that is not a folder.
+    #[error(
+        "{path}: it is not a folder, but Sluice keeps the saved skills there; move or remove it"
+    )]
+    NotAFolder {
+        /// The path.
+        path: PathBuf,
+    },
+
     /// A file operation failed.
     #[error("cannot {action} {path}: {source}; check the permissions of the skills folder")]
     Io {

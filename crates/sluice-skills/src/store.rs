@@ -117,11 +117,7 @@ impl SkillStore {
     pub fn open(data_dir: &Path) -> Result<SkillStore, SkillError> {
         let root = data_dir.join(SKILLS_DIR);
         match fs::metadata(&root) {
-            Ok(metadata) if !metadata.is_dir() => Err(SkillError::Io {
-                action: "use as the skills folder",
-                path: root,
-                source: io::Error::new(io::ErrorKind::NotADirectory, "it is not a folder"),
-            }),
+            Ok(metadata) if !metadata.is_dir() => Err(SkillError::NotAFolder { path: root }),
             Ok(_) => Ok(SkillStore { root }),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(SkillStore { root }),
             Err(source) => Err(SkillError::Io {
@@ -267,11 +263,7 @@ impl SkillStore {
         let (front_matter, _) = read_front_matter(&dir, name)?;
         let code_path = dir.join(CODE_FILE);
         if !code_path.is_file() {
-            return Err(SkillError::InvalidSkillFile {
-                path: code_path,
-                line: None,
-                reason: "the skill's code is missing".to_owned(),
-            });
+            return Err(SkillError::MissingCode { path: code_path });
         }
         let updated_at = modified(&dir.join(SKILL_FILE)).unwrap_or(SystemTime::UNIX_EPOCH);
         Ok(SkillSummary {
@@ -635,6 +627,7 @@ mod tests {
         fs::write(scratch.path().join("skills"), "").unwrap();
         let error = SkillStore::open(scratch.path()).unwrap_err();
         assert!(error.to_string().contains("it is not a folder"), "{error}");
+        assert!(error.to_string().contains("move or remove it"), "{error}");
     }
 
     #[test]
@@ -874,6 +867,10 @@ mod tests {
         );
         assert!(
             problems[1].contains("the skill's code is missing"),
+            "{problems:#?}"
+        );
+        assert!(
+            problems[1].contains("save the skill again") && !problems[1].contains("---"),
             "{problems:#?}"
         );
         assert!(

@@ -167,6 +167,14 @@ fn a_syntax_error_keeps_the_session() {
 }
 
 #[test]
+fn a_syntax_error_before_any_session_state_does_not_claim_state_was_lost() {
+    let results = run_steps(vec![Step::session("const = ;")]);
+    let first = error(&results[0].0);
+    assert_eq!(first.kind, "SyntaxError");
+    assert!(!first.message.contains("discarded"), "{}", first.message);
+}
+
+#[test]
 fn prototype_changes_persist_only_within_a_session() {
     let results = run_steps(vec![
         Step::session("(Object.prototype as any).polluted = 'yes';"),
