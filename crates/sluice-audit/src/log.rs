@@ -420,6 +420,20 @@ mod tests {
     }
 
     #[test]
+    fn a_log_deleted_while_open_is_created_again() {
+        let scratch = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(scratch.path(), Rotation::default()).unwrap();
+        log.append(&tool_call("exec-1", "crm", "query", 1_000))
+            .unwrap();
+        fs::remove_file(log.path()).unwrap();
+        let after = tool_call("exec-2", "crm", "query", 2_000);
+        log.append(&after).unwrap();
+        let lines = lines_of(log.path());
+        assert_eq!(lines.len(), 1);
+        assert_eq!(serde_json::from_str::<Record>(&lines[0]).unwrap(), after);
+    }
+
+    #[test]
     fn reopening_continues_the_file_and_ends_a_torn_line() {
         let scratch = tempfile::tempdir().unwrap();
         let log = AuditLog::open(scratch.path(), Rotation::default()).unwrap();

@@ -363,6 +363,18 @@ fn an_execute_during_an_execution_fails_it_and_stops_the_worker() {
 }
 
 #[test]
+fn a_tool_result_between_executions_is_ignored() {
+    let mut gateway = Gateway::start();
+    gateway.send(&GatewayMessage::ToolResult {
+        call_id: 99,
+        outcome: ToolOutcome::Ok { value: json!(1) },
+    });
+    let (_, outcome) = gateway.run("export default 2;", Settings::fresh());
+    assert_eq!(outcome, ExecutionOutcome::Ok { result: json!(2) });
+    gateway.finish().unwrap();
+}
+
+#[test]
 fn refuses_another_protocol_version() {
     let mut gateway = Gateway::start();
     gateway.execute_with_version("export default 1;", PROTOCOL_VERSION + 1);
