@@ -116,15 +116,7 @@ impl ExecutionReport {
                 text.push('\n');
             }
             text.push_str(&format!("[error] {}: {}", error.kind, error.message));
-            let position = match (error.line, error.column) {
-                (Some(line), Some(column)) => format!(" (line {line}, column {column})"),
-                (Some(line), None) => format!(" (line {line})"),
-                _ => String::new(),
-            };
-            // The engine's messages often name the position already.
-            if !error.message.contains(&position) {
-                text.push_str(&position);
-            }
+            text.push_str(&position_suffix(error));
             text.push('\n');
         }
         if text.is_empty() {
@@ -182,6 +174,21 @@ impl Output {
             ));
         }
         (self.text, shown, truncated)
+    }
+}
+
+/// " (line L, column C)" for an error with a position its message does not name already (the
+/// engine's messages often do); empty otherwise.
+pub(crate) fn position_suffix(error: &ExecutionError) -> String {
+    let position = match (error.line, error.column) {
+        (Some(line), Some(column)) => format!(" (line {line}, column {column})"),
+        (Some(line), None) => format!(" (line {line})"),
+        _ => return String::new(),
+    };
+    if error.message.contains(&position) {
+        String::new()
+    } else {
+        position
     }
 }
 
@@ -884,6 +891,24 @@ mod tests {
         );
         assert_eq!(shown, 20);
         assert_eq!(truncated, 8 + 5 + 3);
+    }
+
+    #[test]
+    fn a_position_is_added_once() {
+        let error = |message: &str| ExecutionError {
+            kind: "SyntaxError".to_owned(),
+            message: message.to_owned(),
+            line: Some(3),
+            column: Some(7),
+        };
+        assert_eq!(
+            position_suffix(&error("Unexpected token")),
+            " (line 3, column 7)"
+        );
+        assert_eq!(
+            position_suffix(&error("Unexpected token (line 3, column 7)")),
+            ""
+        );
     }
 
     #[test]

@@ -197,11 +197,7 @@ impl Gateway {
 }
 
 fn code_error(error: ExecutionError) -> SaveSkillError {
-    let position = match (error.line, error.column) {
-        (Some(line), Some(column)) => format!(" (line {line}, column {column})"),
-        (Some(line), None) => format!(" (line {line})"),
-        _ => String::new(),
-    };
+    let position = crate::execute::position_suffix(&error);
     SaveSkillError::Code {
         kind: error.kind,
         message: error.message,
