@@ -34,6 +34,7 @@ pub(crate) async fn run(
     let options = GatewayOptions {
         worker: Some(launcher.worker()),
         data_dir: None,
+        encoder: None,
     };
     let gateway = Gateway::start(config(launcher, sizes), options)
         .map_err(|error| DemoError::Mcp(format!("the gateway did not start: {error}")))?;

@@ -40,6 +40,7 @@ mod files;
 mod present;
 mod privacy;
 mod rates;
+mod search;
 mod skills;
 mod snapshot;
 mod tool_call;
@@ -63,6 +64,7 @@ pub use present::{
     SearchResponse, Unavailable,
 };
 pub use privacy::POLICY_DENIED;
+pub use search::{VECTOR_CACHE_FILE, build_search_index};
 pub use skills::{SaveSkillError, SavedSkill, SkillEntry};
 pub use sluice_worker_protocol::{ExecutionError, Language};
 pub use snapshot::Snapshot;
@@ -88,6 +90,7 @@ struct Inner {
     workspace: Option<PathBuf>,
     audit: audit::Auditor,
     rates: rates::RateLimiter,
+    search: Arc<search::SearchState>,
     refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -98,7 +101,10 @@ pub struct GatewayOptions {
     pub worker: Option<WorkerCommand>,
     /// The data folder: `workspace/` (agent code's `./workspace/`), `skills/` and `audit/`.
     /// Without it there is no workspace, no skills and no audit log (embedding and tests).
+    /// The search vector cache lives in its `cache/`.
     pub data_dir: Option<PathBuf>,
+    /// The sentence encoder search ranks with; without it, search is lexical only.
+    pub encoder: Option<Arc<sluice_embed::Encoder>>,
 }
 
 /// Why the gateway could not start.
@@ -123,7 +129,12 @@ impl Gateway {
     /// Start connecting to every configured server and return at once. Fails only when the data
     /// folder or the audit log cannot be set up.
     pub fn start(config: Config, options: GatewayOptions) -> Result<Gateway, StartError> {
-        let GatewayOptions { worker, data_dir } = options;
+        let GatewayOptions {
+            worker,
+            data_dir,
+            encoder,
+        } = options;
+        let search = Arc::new(search::SearchState::new(encoder, data_dir.as_deref()));
         let (workspace, audit) = match &data_dir {
             Some(data_dir) => {
                 let workspace = data_dir.join(WORKSPACE_DIR);
@@ -154,6 +165,7 @@ impl Gateway {
                 workspace,
                 audit,
                 rates,
+                search,
                 refresher: std::sync::Mutex::new(None),
             }),
         };
@@ -190,8 +202,12 @@ impl Gateway {
     pub async fn refresh(&self) {
         let tools = self.inner.pool.tools().await;
         let statuses = self.inner.pool.statuses().await;
-        let previous_version = self.inner.snapshot.read().await.version;
-        let snapshot = Snapshot::build(previous_version + 1, tools, statuses);
+        let previous = self.inner.snapshot.read().await.clone();
+        let search = Arc::clone(&self.inner.search);
+        let snapshot = Snapshot::build_indexed(previous.version + 1, tools, statuses, |catalog| {
+            search.index(catalog, Some(&previous.search))
+        });
+        let needs_vectors = search.encoder().is_some() && !snapshot.search.has_vectors();
         for rejected in snapshot.catalog.rejected() {
             tracing::warn!(server = %rejected.server, "tool definition dropped: {}", rejected.reason);
         }
@@ -201,6 +217,9 @@ impl Gateway {
             }
         }
         *self.inner.snapshot.write().await = Arc::new(snapshot);
+        if needs_vectors {
+            tokio::spawn(self.clone().complete_vectors_task());
+        }
     }
 
     /// Stop refreshing, close every downstream connection and stop their processes.

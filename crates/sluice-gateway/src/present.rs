@@ -2,7 +2,7 @@
 //! CLI's `--json`). One place formats them so the MCP tools and the CLI say the same thing.
 
 use serde::Serialize;
-use sluice_catalog::{Detail, SearchQuery};
+use sluice_catalog::Detail;
 
 use crate::Snapshot;
 use crate::skills::SkillEntry;
@@ -80,7 +80,11 @@ pub enum SearchError {
 
 impl Snapshot {
     /// Rank tools for a request.
-    pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
+    pub fn search(
+        &self,
+        request: &SearchRequest,
+        encoder: Option<&sluice_embed::Encoder>,
+    ) -> Result<SearchResponse, SearchError> {
         if let Some(server) = &request.server
             && !self.statuses.iter().any(|status| &status.name == server)
         {
@@ -94,23 +98,28 @@ impl Snapshot {
                 known: known.join(", "),
             });
         }
-        let query = SearchQuery {
+        let query = sluice_search::Query {
             text: request.query.clone(),
-            server: request.server.clone(),
+            group: request.server.clone(),
             limit: request.limit.clamp(1, MAX_SEARCH_LIMIT),
+            ..sluice_search::Query::default()
         };
-        let tools = self
-            .catalog
-            .search(&query)
-            .into_iter()
-            .map(|hit| SearchEntry {
-                server: hit.tool.server.clone(),
-                name: hit.tool.name.clone(),
-                identifier: hit.tool.identifier.clone(),
-                path: format!("servers/{}/{}.ts", hit.tool.server, hit.tool.identifier),
-                summary: (request.detail != Detail::Name).then(|| hit.tool.summary()),
+        let ranking = self.search.search(&query, encoder);
+        let tools = ranking
+            .hits
+            .iter()
+            .filter_map(|hit| match &hit.document.key {
+                sluice_search::ItemKey::Tool { server, name } => self.catalog.tool(server, name),
+                sluice_search::ItemKey::Skill { .. } => None,
+            })
+            .map(|tool| SearchEntry {
+                server: tool.server.clone(),
+                name: tool.name.clone(),
+                identifier: tool.identifier.clone(),
+                path: format!("servers/{}/{}.ts", tool.server, tool.identifier),
+                summary: (request.detail != Detail::Name).then(|| tool.summary()),
                 signature: (request.detail == Detail::Full)
-                    .then(|| sluice_codegen::tool_signature(hit.tool)),
+                    .then(|| sluice_codegen::tool_signature(tool)),
             })
             .collect();
         let unavailable = self
@@ -337,19 +346,19 @@ mod tests {
     fn search_text_by_detail() {
         let snapshot = snapshot();
         let name = request("sum numbers", Detail::Name);
-        let response = snapshot.search(&name).unwrap();
+        let response = snapshot.search(&name, None).unwrap();
         assert_eq!(
             response.to_text(&name).lines().next(),
             Some("everything.getSum")
         );
         let summary = request("sum", Detail::Summary);
-        let text = snapshot.search(&summary).unwrap().to_text(&summary);
+        let text = snapshot.search(&summary, None).unwrap().to_text(&summary);
         assert!(
             text.starts_with("everything.getSum: Adds two numbers.\n"),
             "{text}"
         );
         let full = request("sum", Detail::Full);
-        let text = snapshot.search(&full).unwrap().to_text(&full);
+        let text = snapshot.search(&full, None).unwrap().to_text(&full);
         assert!(text.contains("// servers/everything/getSum.ts"), "{text}");
         assert!(text.contains("getSum("), "{text}");
     }
@@ -360,7 +369,7 @@ mod tests {
         let mut request = request("zzz", Detail::Summary);
         assert!(
             snapshot
-                .search(&request)
+                .search(&request, None)
                 .unwrap()
                 .to_text(&request)
                 .starts_with("No tools match")
@@ -368,7 +377,7 @@ mod tests {
         request.server = Some("nope".to_owned());
         assert!(
             snapshot
-                .search(&request)
+                .search(&request, None)
                 .unwrap_err()
                 .to_string()
                 .contains("no server named \"nope\"")

@@ -168,7 +168,10 @@ impl Gateway {
     /// Search tools and skills: tools ranked by the catalog, skills whose name or description
     /// has a word of the query (all skills for an empty query).
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
-        let mut response = self.snapshot().await.search(request)?;
+        let mut response = self
+            .snapshot()
+            .await
+            .search(request, self.inner.search.encoder())?;
         if request.server.is_none()
             && let Some(store) = self.skill_store()
         {

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use sluice_catalog::{Catalog, ServerTools};
 use sluice_codegen::GeneratedTree;
 use sluice_downstream::{ServerState, ServerStatus};
+use sluice_search::SearchIndex;
 use sluice_worker_protocol::ToolBinding;
 
 /// Compiled validators by server, then tool (looked up by `&str`, without allocating).
@@ -25,6 +26,8 @@ pub struct Snapshot {
     pub tree: GeneratedTree,
     /// Every configured server's state.
     pub statuses: Vec<ServerStatus>,
+    /// The search index of the catalog.
+    pub search: Arc<SearchIndex>,
     /// Compiled input-schema validators by server, then tool, built on first use.
     validators: Mutex<Validators>,
 }
@@ -35,11 +38,23 @@ impl Snapshot {
         Snapshot::build(0, BTreeMap::new(), Vec::new())
     }
 
-    /// Build a snapshot from each ready server's tool list.
+    /// Build a snapshot from each ready server's tool list, with a lexical search index.
     pub fn build(
         version: u64,
         tools: BTreeMap<String, Vec<Value>>,
         statuses: Vec<ServerStatus>,
+    ) -> Snapshot {
+        Snapshot::build_indexed(version, tools, statuses, |catalog| {
+            crate::search::build_search_index(catalog, None, std::path::Path::new(""))
+        })
+    }
+
+    /// Build a snapshot whose search index `index` makes from the catalog.
+    pub(crate) fn build_indexed(
+        version: u64,
+        tools: BTreeMap<String, Vec<Value>>,
+        statuses: Vec<ServerStatus>,
+        index: impl FnOnce(&Catalog) -> SearchIndex,
     ) -> Snapshot {
         let catalog = Catalog::build(
             tools
@@ -48,11 +63,13 @@ impl Snapshot {
                 .collect(),
         );
         let tree = sluice_codegen::generate_tree(&catalog);
+        let search = Arc::new(index(&catalog));
         Snapshot {
             version,
             catalog,
             tree,
             statuses,
+            search,
             validators: Mutex::new(HashMap::new()),
         }
     }

@@ -550,6 +550,7 @@ fn start_gateway(config: Config, worker: WorkerCommand) -> BenchResult<Gateway> 
         GatewayOptions {
             worker: Some(worker),
             data_dir: None,
+            encoder: None,
         },
     )?)
 }

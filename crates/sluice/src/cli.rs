@@ -34,6 +34,13 @@ pub struct GlobalOptions {
     #[arg(long, global = true, value_name = "DIR", env = "SLUICE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// The sentence-encoder model folder search uses (see scripts/fetch-model). Default:
+    /// $SLUICE_MODEL, else <data dir>/models/all-MiniLM-L6-v2, else models/all-MiniLM-L6-v2 in
+    /// the folder above the sluice binary's (target/models/ in a checkout). `none`: lexical
+    /// search only.
+    #[arg(long, global = true, value_name = "DIR", env = "SLUICE_MODEL")]
+    pub model: Option<PathBuf>,
+
     /// Run agent code WITHOUT the OS sandbox (no Landlock, seccomp, namespaces or rlimits): the
     /// code then has your user's access to files and network. Only for machines where the
     /// sandbox cannot be set up (old kernels); Sluice refuses to run code otherwise.
@@ -305,6 +312,67 @@ pub enum ToolsCommand {
     /// Write the generated TypeScript tree (servers/<server>/<tool>.ts) to a folder, so any
     /// agent's own file tools can read it.
     Tree(TreeArgs),
+    /// Measure search against labelled queries: recall@1/5/10 and MRR by split and style.
+    ///
+    /// Reads a recorded catalog (a JSON object whose `tools` each carry their `server`) and a
+    /// query file (a JSON array of {id, style, query, needs: [["server/name", ...], ...], split}),
+    /// ranks every query with the same index `search_tools` uses, and prints one row per split
+    /// and style. A group of `needs` counts as found at rank r when any of its tools is there.
+    /// Defaults are the catalog and the frozen query set shipped in the repository's `data/`.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    /// The labelled queries.
+    #[arg(long, value_name = "PATH", default_value = "data/search-eval/queries.json")]
+    pub queries: PathBuf,
+
+    /// The recorded catalog the queries are about.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "data/catalogs/_combined_excluding_twilio_all.json"
+    )]
+    pub catalog: PathBuf,
+
+    /// Which ranking to measure: Sluice's fused ranking, or one scorer alone.
+    #[arg(long, value_enum, default_value = "fused")]
+    pub method: EvalMethod,
+
+    /// The dense score's share of the fused score (default: what `search_tools` uses).
+    #[arg(long, value_name = "SHARE")]
+    pub dense_share: Option<f32>,
+
+    /// Rank multi-part queries as one text only.
+    #[arg(long)]
+    pub no_split: bool,
+
+    /// Only the queries of this split (`tune` or `heldout`).
+    #[arg(long, value_name = "SPLIT")]
+    pub split: Option<String>,
+
+    /// Also list the queries whose first labelled tool is not in the top 5, with what came
+    /// first instead.
+    #[arg(long)]
+    pub misses: bool,
+
+    /// Print the metrics as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EvalMethod {
+    /// Lexical and dense scores fused, as `search_tools` ranks.
+    Fused,
+    /// BM25F alone.
+    Lexical,
+    /// The sentence encoder alone.
+    Dense,
 }
 
 #[derive(Debug, Args)]

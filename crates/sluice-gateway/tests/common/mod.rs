@@ -19,6 +19,7 @@ pub fn gateway_with_fake_worker(
         GatewayOptions {
             worker: Some(worker),
             data_dir: Some(data_dir.to_path_buf()),
+            encoder: None,
         },
     )
     .unwrap()

@@ -26,6 +26,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Exec(args) => exec::run(args).await,
         Command::Tools(ToolsCommand::Search(args)) => tools::search(args).await,
         Command::Tools(ToolsCommand::Tree(args)) => tools::tree(args).await,
+        Command::Tools(ToolsCommand::Eval(args)) => tools::eval(args),
         Command::Audit(args) => audit::run(args),
         Command::Skills(command) => skills::run(command),
         Command::Demo(args) => demo::run(args).await,
@@ -63,6 +64,60 @@ pub fn data_dir(options: &GlobalOptions) -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/sluice"))
 }
 
+/// The model folder's name under `models/`.
+pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
+
+/// Where the sentence encoder is: `--model`/`$SLUICE_MODEL` (`none` for no model), else the
+/// first of `<data dir>/models/NAME` and `<binary's folder>/../models/NAME` that exists.
+/// `None` means lexical search; the caller says so once on stderr.
+pub fn model_folder(options: &GlobalOptions) -> Result<Option<PathBuf>, Vec<PathBuf>> {
+    if let Some(explicit) = &options.model {
+        if explicit.as_os_str() == "none" || explicit.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some(explicit.clone()));
+    }
+    let mut candidates = Vec::new();
+    if let Ok(data_dir) = data_dir(options) {
+        candidates.push(data_dir.join("models").join(MODEL_NAME));
+    }
+    if let Ok(program) = std::env::current_exe()
+        && let Some(folder) = program.parent().and_then(|bin| bin.parent())
+    {
+        candidates.push(folder.join("models").join(MODEL_NAME));
+    }
+    match candidates
+        .iter()
+        .find(|folder| folder.join(sluice_embed::MANIFEST_FILE).is_file())
+    {
+        Some(folder) => Ok(Some(folder.clone())),
+        None => Err(candidates),
+    }
+}
+
+/// Load the sentence encoder, or say once on stderr why search is lexical only.
+pub fn load_encoder(options: &GlobalOptions) -> Option<sluice_embed::Encoder> {
+    match model_folder(options) {
+        Ok(None) => None,
+        Ok(Some(folder)) => match sluice_embed::Encoder::load(&folder) {
+            Ok(encoder) => Some(encoder),
+            Err(error) => {
+                eprintln!("sluice: search is lexical only: the model in {} did not load: {error}", folder.display());
+                None
+            }
+        },
+        Err(looked) => {
+            let looked: Vec<String> = looked.iter().map(|path| path.display().to_string()).collect();
+            eprintln!(
+                "sluice: search is lexical only: no sentence-encoder model (looked in {}); \
+                 run scripts/fetch-model, or pass --model DIR",
+                looked.join(", ")
+            );
+            None
+        }
+    }
+}
+
 /// Workers are this same binary under the hidden `worker` subcommand.
 pub fn worker_command(options: &GlobalOptions) -> Option<WorkerCommand> {
     match std::env::current_exe() {
@@ -92,6 +147,7 @@ pub fn start_gateway(config: Config, options: &GlobalOptions) -> Result<Gateway>
         GatewayOptions {
             worker: worker_command(options),
             data_dir: Some(data_dir),
+            encoder: load_encoder(options).map(std::sync::Arc::new),
         },
     )?)
 }

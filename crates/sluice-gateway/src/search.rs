@@ -1,0 +1,197 @@
+//! The search side of a snapshot: the sentence encoder, its vector cache on disk, and building a
+//! snapshot's [`SearchIndex`].
+//!
+//! A snapshot's index is built at once from what the cache holds; when the encoder is there but
+//! vectors are missing (a new server, a changed tool, the first run), the snapshot is served
+//! lexical-only while [`Gateway::complete_vectors`] computes them on a blocking thread, writes
+//! the cache, and rebuilds the snapshot, which then ranks with the encoder too. Segments of
+//! unchanged servers are reused from the previous index, vectors and all.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sluice_catalog::Catalog;
+use sluice_embed::Encoder;
+use sluice_search::{Document, SearchIndex, VectorCache};
+
+use crate::Gateway;
+
+/// The vector cache's file name in `<data dir>/cache/`.
+pub const VECTOR_CACHE_FILE: &str = "search-vectors.bin";
+/// The cache's folder in the data folder.
+const CACHE_DIR: &str = "cache";
+
+/// The encoder and its cache, shared by every snapshot.
+pub(crate) struct SearchState {
+    encoder: Option<Arc<Encoder>>,
+    cache: Mutex<Option<VectorCache>>,
+    cache_path: Option<PathBuf>,
+    embedding: AtomicBool,
+}
+
+impl SearchState {
+    pub fn new(encoder: Option<Arc<Encoder>>, data_dir: Option<&Path>) -> SearchState {
+        let cache_path = data_dir.map(|dir| dir.join(CACHE_DIR).join(VECTOR_CACHE_FILE));
+        let cache = encoder
+            .as_ref()
+            .map(|encoder| load_cache(encoder, cache_path.as_deref()));
+        SearchState {
+            encoder,
+            cache: Mutex::new(cache),
+            cache_path,
+            embedding: AtomicBool::new(false),
+        }
+    }
+
+    pub fn encoder(&self) -> Option<&Encoder> {
+        self.encoder.as_deref()
+    }
+
+    /// The index of a catalog, reusing `previous`'s unchanged segments and cached vectors.
+    pub fn index(&self, catalog: &Catalog, previous: Option<&SearchIndex>) -> SearchIndex {
+        let cache = self.cache.lock().ok();
+        SearchIndex::build(documents(catalog), previous, cache.as_ref().and_then(|cache| cache.as_ref()))
+    }
+
+    /// Compute and store the vectors `index` lacks. Returns false when there was nothing to do
+    /// (no encoder, nothing missing, or another call is already at it).
+    fn complete_blocking(&self, index: &SearchIndex) -> bool {
+        let Some(encoder) = &self.encoder else {
+            return false;
+        };
+        if index.has_vectors() || self.embedding.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let missing = match self.cache.lock() {
+            Ok(cache) => cache
+                .as_ref()
+                .map(|cache| index.missing_vectors(cache))
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        if !missing.is_empty() {
+            let started = std::time::Instant::now();
+            tracing::info!(
+                "search: computing {} tool vectors with {} (cached afterwards)",
+                missing.len(),
+                encoder.manifest().name
+            );
+            let mut fresh = VectorCache::new(&encoder.fingerprint(), encoder.dimension());
+            sluice_search::embed_into(&mut fresh, &missing, encoder, worker_threads());
+            if let Ok(mut guard) = self.cache.lock()
+                && let Some(cache) = guard.as_mut()
+            {
+                for (key, _) in &missing {
+                    if let Some(vector) = fresh.get(key) {
+                        cache.insert(*key, vector.to_vec());
+                    }
+                }
+                cache.retain(&index.vector_keys());
+                self.save(cache);
+            }
+            tracing::info!("search: vectors ready in {:.1?}", started.elapsed());
+        }
+        self.embedding.store(false, Ordering::Release);
+        !missing.is_empty()
+    }
+
+    fn save(&self, cache: &VectorCache) {
+        let Some(path) = &self.cache_path else { return };
+        if let Some(folder) = path.parent()
+            && let Err(error) = std::fs::create_dir_all(folder)
+        {
+            tracing::warn!("search: cannot create {}: {error}", folder.display());
+            return;
+        }
+        if let Err(error) = cache.save(path) {
+            tracing::warn!("search: {error}; vectors are computed again at the next start");
+        }
+    }
+}
+
+fn load_cache(encoder: &Encoder, path: Option<&Path>) -> VectorCache {
+    let fingerprint = encoder.fingerprint();
+    match path {
+        Some(path) => {
+            let (cache, note) = VectorCache::load(path, &fingerprint, encoder.dimension());
+            if let Some(note) = note {
+                tracing::info!("search: vector cache {}: {note}", path.display());
+            }
+            cache
+        }
+        None => VectorCache::new(&fingerprint, encoder.dimension()),
+    }
+}
+
+/// Threads for embedding a catalog: one per core.
+fn worker_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|count| count.get())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// The catalog's tools as search documents, by server.
+fn documents(catalog: &Catalog) -> std::collections::BTreeMap<String, Vec<Document>> {
+    catalog
+        .server_names()
+        .map(|server| {
+            let documents = catalog
+                .server_tools(server)
+                .unwrap_or_default()
+                .iter()
+                .map(Document::from_tool)
+                .collect();
+            (server.to_owned(), documents)
+        })
+        .collect()
+}
+
+/// Build a catalog's index with every vector computed (blocking): for one-shot commands
+/// (`sluice tools eval`) that rank at once. Vectors come from and go to the cache at `cache`.
+pub fn build_search_index(catalog: &Catalog, encoder: Option<&Encoder>, cache: &Path) -> SearchIndex {
+    let Some(encoder) = encoder else {
+        return SearchIndex::build(documents(catalog), None, None);
+    };
+    let mut vectors = load_cache(encoder, Some(cache));
+    let lexical = SearchIndex::build(documents(catalog), None, None);
+    let missing = lexical.missing_vectors(&vectors);
+    if !missing.is_empty() {
+        tracing::info!("search: computing {} tool vectors (cached afterwards)", missing.len());
+        sluice_search::embed_into(&mut vectors, &missing, encoder, worker_threads());
+        if let Some(folder) = cache.parent() {
+            let _ = std::fs::create_dir_all(folder);
+        }
+        if let Err(error) = vectors.save(cache) {
+            tracing::warn!("search: {error}");
+        }
+    }
+    SearchIndex::build(documents(catalog), Some(&lexical), Some(&vectors))
+}
+
+impl Gateway {
+    /// [`Gateway::complete_vectors`] as a boxed future: `refresh` spawns it, and it refreshes
+    /// again, so its type must be erased to end the cycle.
+    pub(crate) fn complete_vectors_task(
+        self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move { self.complete_vectors().await })
+    }
+
+    /// Compute the vectors the current snapshot's index lacks and rebuild the snapshot so that
+    /// search uses the encoder. Does nothing without an encoder or when nothing is missing.
+    pub async fn complete_vectors(&self) {
+        let snapshot = self.snapshot().await;
+        let state = Arc::clone(&self.inner.search);
+        let index = Arc::clone(&snapshot.search);
+        let computed = tokio::task::spawn_blocking(move || state.complete_blocking(&index))
+            .await
+            .unwrap_or(false);
+        if computed {
+            let refreshing: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> =
+                Box::pin(self.refresh());
+            refreshing.await;
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The lexical half: BM25F over each document's fields, with postings built once per segment.
+//!
+//! Each field's term counts are multiplied by the field's weight and summed into one weighted
+//! frequency per term and document, normalized by the document's weighted length (BM25F in its
+//! simple form). Document frequencies and the average length are the index's, over every
+//! segment, so a server's scores do not depend on which other servers changed last.
+
+use std::collections::HashMap;
+
+use crate::document::Document;
+use crate::text::terms;
+
+/// How much a term counts in each field.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldWeights {
+    /// The tool's name (and identifier).
+    pub name: f32,
+    /// The title.
+    pub title: f32,
+    /// The server's name.
+    pub server: f32,
+    /// The description.
+    pub description: f32,
+    /// Parameter names.
+    pub parameter_names: f32,
+    /// Parameter descriptions.
+    pub parameter_descriptions: f32,
+    /// Output field names.
+    pub outputs: f32,
+    /// Annotation words.
+    pub hints: f32,
+}
+
+impl Default for FieldWeights {
+    fn default() -> Self {
+        FieldWeights {
+            name: 3.0,
+            title: 2.0,
+            server: 1.5,
+            description: 1.0,
+            parameter_names: 0.6,
+            parameter_descriptions: 0.3,
+            outputs: 0.3,
+            hints: 0.5,
+        }
+    }
+}
+
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+/// A query word also matches the longer terms it starts (`calc` → `calcul`), at this share.
+const PREFIX_SHARE: f32 = 0.5;
+/// A term a typed word also means (from the thesaurus) counts at this share.
+const RELATED_SHARE: f32 = 0.5;
+/// Prefix expansion needs a word at least this long, and uses at most this many terms.
+const PREFIX_MIN_CHARS: usize = 3;
+const PREFIX_MAX_TERMS: usize = 32;
+
+/// The postings of one segment.
+#[derive(Debug, Default)]
+pub(crate) struct Postings {
+    /// Term → (document within the segment, weighted frequency).
+    pub by_term: HashMap<String, Vec<(u32, f32)>>,
+    /// Weighted length of each document.
+    pub lengths: Vec<f32>,
+}
+
+impl Postings {
+    pub fn build(documents: &[Document], weights: &FieldWeights) -> Postings {
+        let mut postings = Postings::default();
+        for (index, document) in documents.iter().enumerate() {
+            let mut frequencies: HashMap<String, f32> = HashMap::new();
+            let mut length = 0.0;
+            let mut add = |text: &str, weight: f32| {
+                for term in terms(text) {
+                    *frequencies.entry(term).or_insert(0.0) += weight;
+                    length += weight;
+                }
+            };
+            add(&document.name, weights.name);
+            if let Some(server) = document.server() {
+                add(server, weights.server);
+            }
+            if let Some(title) = &document.title {
+                add(title, weights.title);
+            }
+            add(&document.description, weights.description);
+            for (name, description) in &document.parameters {
+                add(name, weights.parameter_names);
+                add(description, weights.parameter_descriptions);
+            }
+            for output in &document.outputs {
+                add(output, weights.outputs);
+            }
+            for hint in &document.hints {
+                add(hint, weights.hints);
+            }
+            for (term, frequency) in frequencies {
+                postings
+                    .by_term
+                    .entry(term)
+                    .or_default()
+                    .push((index as u32, frequency));
+            }
+            postings.lengths.push(length);
+        }
+        postings
+    }
+}
+
+/// Corpus-wide statistics: document frequency of every term, the sorted vocabulary (for prefix
+/// expansion), document count and average length.
+#[derive(Debug, Default)]
+pub(crate) struct Statistics {
+    pub document_frequency: HashMap<String, u32>,
+    pub vocabulary: Vec<String>,
+    pub documents: u32,
+    pub average_length: f32,
+}
+
+impl Statistics {
+    pub fn build<'a>(segments: impl Iterator<Item = &'a Postings>) -> Statistics {
+        let mut statistics = Statistics::default();
+        let mut total_length = 0.0;
+        for postings in segments {
+            for (term, list) in &postings.by_term {
+                *statistics
+                    .document_frequency
+                    .entry(term.clone())
+                    .or_insert(0) += list.len() as u32;
+            }
+            statistics.documents += postings.lengths.len() as u32;
+            total_length += postings.lengths.iter().sum::<f32>();
+        }
+        statistics.average_length = total_length / (statistics.documents.max(1) as f32);
+        statistics.vocabulary = statistics.document_frequency.keys().cloned().collect();
+        statistics.vocabulary.sort_unstable();
+        statistics
+    }
+
+    fn inverse_frequency(&self, term: &str) -> f32 {
+        let containing = self.document_frequency.get(term).copied().unwrap_or(0) as f32;
+        let documents = self.documents as f32;
+        ((documents - containing + 0.5) / (containing + 0.5) + 1.0).ln()
+    }
+
+    /// The query's terms with what each counts for: itself at full weight, and the longer terms
+    /// it is a prefix of at [`PREFIX_SHARE`]; `related` terms (what the query's words also
+    /// mean) at [`RELATED_SHARE`], unless typed.
+    pub fn expand(&self, query_terms: &[String], related: &[String]) -> Vec<(String, f32)> {
+        let mut expanded: HashMap<String, f32> = HashMap::new();
+        for term in related {
+            if !query_terms.contains(term) {
+                let weight = self.inverse_frequency(term) * RELATED_SHARE;
+                let entry = expanded.entry(term.clone()).or_insert(0.0);
+                *entry = entry.max(weight);
+            }
+        }
+        for term in query_terms {
+            let weight = self.inverse_frequency(term);
+            *expanded.entry(term.clone()).or_insert(0.0) += weight;
+            if term.chars().count() < PREFIX_MIN_CHARS {
+                continue;
+            }
+            let start = self.vocabulary.partition_point(|word| word <= term);
+            for word in self.vocabulary[start..]
+                .iter()
+                .take_while(|word| word.starts_with(term.as_str()))
+                .take(PREFIX_MAX_TERMS)
+            {
+                let weight = self.inverse_frequency(word) * PREFIX_SHARE;
+                let entry = expanded.entry(word.clone()).or_insert(0.0);
+                *entry = entry.max(weight);
+            }
+        }
+        expanded.into_iter().collect()
+    }
+
+    /// Add each document's BM25F score for the expanded query to `scores` (indexed from
+    /// `offset`, the segment's first document).
+    pub fn score_into(
+        &self,
+        postings: &Postings,
+        expanded: &[(String, f32)],
+        scores: &mut [f32],
+    ) {
+        let average = self.average_length.max(f32::EPSILON);
+        for (term, inverse_frequency) in expanded {
+            let Some(list) = postings.by_term.get(term) else {
+                continue;
+            };
+            for &(document, frequency) in list {
+                let length = postings.lengths[document as usize];
+                let normalization = K1 * (1.0 - B + B * length / average);
+                scores[document as usize] +=
+                    inverse_frequency * frequency * (K1 + 1.0) / (frequency + normalization);
+            }
+        }
+    }
+}

@@ -1,0 +1,545 @@
+/*!
+Tool search: finds the few tools (and saved skills) a task needs among thousands.
+
+An index is built once per catalog snapshot, one *segment* per server (and one for skills), and
+rebuilt only for the segments whose definitions changed ([`SearchIndex::build`] reuses the rest).
+A query is ranked by two scorers over every item, fused:
+
+- **lexical**: BM25F over every text that describes an item — name (split at case and
+  separators), title, description, server, parameter names and descriptions, output fields,
+  annotations — with English stems and prefix expansion ([`lexical`]);
+- **dense**: the cosine of a sentence encoder's vectors ([`sluice_embed`]) of the query and of each
+  item's [`Document::embedding_text`], so a query that paraphrases a task without the tool's own
+  words still meets it. Item vectors are computed once per text and model and kept in a
+  [`VectorCache`].
+
+The fused score is `DENSE_SHARE * cosine + (1 - DENSE_SHARE) * bm25 / best bm25`. A query that
+names a tool exactly (`get_current_time`, `getCurrentTime`, `server.identifier`) puts it first
+and skips the encoder. A query that asks for two things (`... and then ...`) is also ranked part
+by part, and the parts' best items are interleaved, so both tools surface. Without a model, or
+while vectors are missing, ranking is lexical alone.
+
+The crate does no IO except [`VectorCache::load`] and [`VectorCache::save`].
+*/
+#![deny(missing_docs)]
+
+mod document;
+pub mod eval;
+mod lexical;
+mod synonyms;
+mod text;
+mod vectors;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use sluice_embed::{Encoder, TextKind};
+
+pub use document::{Document, ItemKey, SKILLS_GROUP, text_key};
+pub use lexical::FieldWeights;
+pub use text::{split_words, squash, terms};
+pub use vectors::{CacheWriteError, VectorCache, embed_into};
+
+use lexical::{Postings, Statistics};
+
+/// The dense score's share of the fused score (the lexical score has the rest).
+pub const DENSE_SHARE: f32 = 0.7;
+/// Below this fused score, the best hit is reported as a weak match.
+pub const WEAK_SCORE: f32 = 0.35;
+
+/// A search request.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Free text; empty lists items in index order.
+    pub text: String,
+    /// Only items of this group (a server's name), when set.
+    pub group: Option<String>,
+    /// At most this many hits.
+    pub limit: usize,
+    /// How scores are combined (the defaults are what Sluice ships; the evaluation varies them).
+    pub tuning: Tuning,
+}
+
+/// How a query's scores are combined.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// The dense score's share of the fused score, when the encoder takes part.
+    pub dense_share: f32,
+    /// Whether a query asking for several things is also ranked part by part.
+    pub split_intents: bool,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            dense_share: DENSE_SHARE,
+            split_intents: true,
+        }
+    }
+}
+
+/// One ranked item.
+#[derive(Debug, Clone)]
+pub struct Hit<'index> {
+    /// The item.
+    pub document: &'index Document,
+    /// Its fused score (higher is better; 0 for an empty query).
+    pub score: f32,
+    /// The query named this item exactly.
+    pub exact: bool,
+}
+
+/// The ranked answer to a [`Query`].
+#[derive(Debug, Clone)]
+pub struct Ranking<'index> {
+    /// Best first.
+    pub hits: Vec<Hit<'index>>,
+    /// True when even the best hit matches poorly (see [`WEAK_SCORE`]).
+    pub weak: bool,
+    /// Groups whose items scored best, best first (for "did you mean" suggestions).
+    pub closest_groups: Vec<String>,
+    /// Whether the encoder took part.
+    pub dense: bool,
+}
+
+/// One server's (or the skills') part of the index.
+#[derive(Debug)]
+struct Segment {
+    group: String,
+    fingerprint: [u8; 32],
+    documents: Vec<Document>,
+    postings: Postings,
+    /// Squashed names → documents: the tool's name, its identifier, and both prefixed with
+    /// the server.
+    exact: HashMap<String, Vec<u32>>,
+    /// Cache keys of each document's embedding text.
+    vector_keys: Vec<[u8; 32]>,
+    /// `documents × dimension` values, when every document's vector was at hand.
+    vectors: Option<Vec<f32>>,
+}
+
+impl Segment {
+    fn build(
+        group: String,
+        documents: Vec<Document>,
+        fingerprint: [u8; 32],
+        weights: &FieldWeights,
+        cache: Option<&VectorCache>,
+    ) -> Segment {
+        let postings = Postings::build(&documents, weights);
+        let mut exact: HashMap<String, Vec<u32>> = HashMap::new();
+        for (index, document) in documents.iter().enumerate() {
+            let mut names = vec![squash(&document.name), squash(&document.identifier)];
+            if let Some(server) = document.server() {
+                names.push(squash(&format!("{server}{}", document.name)));
+                names.push(squash(&format!("{server}{}", document.identifier)));
+            }
+            names.sort_unstable();
+            names.dedup();
+            for name in names {
+                exact.entry(name).or_default().push(index as u32);
+            }
+        }
+        let vector_keys: Vec<[u8; 32]> = documents
+            .iter()
+            .map(|document| text_key(&document.embedding_text()))
+            .collect();
+        let vectors = cache.and_then(|cache| gather_vectors(cache, &vector_keys));
+        Segment {
+            group,
+            fingerprint,
+            documents,
+            postings,
+            exact,
+            vector_keys,
+            vectors,
+        }
+    }
+}
+
+fn gather_vectors(cache: &VectorCache, keys: &[[u8; 32]]) -> Option<Vec<f32>> {
+    let mut values = Vec::with_capacity(keys.len() * cache.dimension());
+    for key in keys {
+        values.extend_from_slice(cache.get(key)?);
+    }
+    Some(values)
+}
+
+fn fingerprint(documents: &[Document]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for document in documents {
+        document.content_hash(&mut hasher);
+    }
+    hasher.finalize().into()
+}
+
+/// The search index of one catalog snapshot (and the skills).
+#[derive(Debug, Default)]
+pub struct SearchIndex {
+    segments: Vec<Arc<Segment>>,
+    /// Index of each segment's first document in the flat score arrays.
+    offsets: Vec<usize>,
+    statistics: Statistics,
+    /// The vector length, when every segment has vectors.
+    dimension: Option<usize>,
+}
+
+impl SearchIndex {
+    /// Build the index of these groups of documents. Segments of `previous` whose documents
+    /// are unchanged are reused as they are (with their vectors); the others are built, taking
+    /// vectors from `cache` when it holds every one of the segment's.
+    pub fn build(
+        groups: BTreeMap<String, Vec<Document>>,
+        previous: Option<&SearchIndex>,
+        cache: Option<&VectorCache>,
+    ) -> SearchIndex {
+        let weights = FieldWeights::default();
+        let reusable: HashMap<&str, &Arc<Segment>> = previous
+            .map(|previous| {
+                previous
+                    .segments
+                    .iter()
+                    .map(|segment| (segment.group.as_str(), segment))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let dimension = cache.map(VectorCache::dimension);
+        let segments: Vec<Arc<Segment>> = groups
+            .into_iter()
+            .map(|(group, documents)| {
+                let fingerprint = fingerprint(&documents);
+                match reusable.get(group.as_str()) {
+                    Some(segment)
+                        if segment.fingerprint == fingerprint
+                            && (segment.vectors.is_some() || cache.is_none()) =>
+                    {
+                        Arc::clone(segment)
+                    }
+                    _ => Arc::new(Segment::build(
+                        group,
+                        documents,
+                        fingerprint,
+                        &weights,
+                        cache,
+                    )),
+                }
+            })
+            .collect();
+        let mut offsets = Vec::with_capacity(segments.len());
+        let mut total = 0;
+        for segment in &segments {
+            offsets.push(total);
+            total += segment.documents.len();
+        }
+        let all_vectors = segments.iter().all(|segment| {
+            segment.vectors.as_ref().is_some_and(|vectors| {
+                dimension.is_some_and(|dimension| vectors.len() == segment.documents.len() * dimension)
+            })
+        });
+        SearchIndex {
+            statistics: Statistics::build(segments.iter().map(|segment| &segment.postings)),
+            offsets,
+            segments,
+            dimension: dimension.filter(|_| all_vectors),
+        }
+    }
+
+    /// How many items the index holds.
+    pub fn len(&self) -> usize {
+        self.statistics.documents as usize
+    }
+
+    /// True when the index holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when every item has a vector, so queries use the encoder.
+    pub fn has_vectors(&self) -> bool {
+        self.dimension.is_some()
+    }
+
+    /// The embedding texts whose vectors `cache` lacks, with their keys (what to embed before
+    /// the next build can use the encoder).
+    pub fn missing_vectors(&self, cache: &VectorCache) -> Vec<([u8; 32], String)> {
+        let mut missing = Vec::new();
+        for segment in &self.segments {
+            for (document, key) in segment.documents.iter().zip(&segment.vector_keys) {
+                if cache.get(key).is_none() {
+                    missing.push((*key, document.embedding_text()));
+                }
+            }
+        }
+        missing.sort_unstable_by_key(|(key, _)| *key);
+        missing.dedup_by_key(|(key, _)| *key);
+        missing
+    }
+
+    /// Keys of every item's vector (to prune a cache to what the index uses).
+    pub fn vector_keys(&self) -> std::collections::HashSet<[u8; 32]> {
+        self.segments
+            .iter()
+            .flat_map(|segment| segment.vector_keys.iter().copied())
+            .collect()
+    }
+
+    /// Every document, segment by segment.
+    pub fn documents(&self) -> impl Iterator<Item = &Document> {
+        self.segments
+            .iter()
+            .flat_map(|segment| segment.documents.iter())
+    }
+
+    /// Rank items for a query. `encoder` is used when the index has vectors of its model.
+    pub fn search<'index>(&'index self, query: &Query, encoder: Option<&Encoder>) -> Ranking<'index> {
+        let selected: Vec<usize> = (0..self.segments.len())
+            .filter(|&index| {
+                query
+                    .group
+                    .as_deref()
+                    .is_none_or(|group| self.segments[index].group == group)
+            })
+            .collect();
+        let limit = query.limit.max(1);
+        if terms(&query.text).is_empty() && squash(&query.text).is_empty() {
+            let hits = selected
+                .iter()
+                .flat_map(|&index| self.segments[index].documents.iter())
+                .take(limit)
+                .map(|document| Hit {
+                    document,
+                    score: 0.0,
+                    exact: false,
+                })
+                .collect();
+            return Ranking {
+                hits,
+                weak: false,
+                closest_groups: Vec::new(),
+                dense: false,
+            };
+        }
+        let exact = self.exact_matches(&selected, &query.text);
+        let encoder = encoder.filter(|encoder| {
+            exact.is_empty() && self.dimension == Some(encoder.dimension())
+        });
+        let parts = if query.tuning.split_intents {
+            intents(&query.text)
+        } else {
+            vec![query.text.clone()]
+        };
+        let mut rankings: Vec<Vec<(usize, f32)>> = Vec::with_capacity(parts.len());
+        for part in &parts {
+            rankings.push(self.rank_part(&selected, part, encoder, query.tuning.dense_share));
+        }
+        let merged = interleave(&rankings, limit + exact.len());
+        let best = merged.first().map_or(0.0, |&(_, score)| score);
+        let closest_groups = self.closest_groups(rankings.first().map_or(&[], Vec::as_slice));
+        let mut hits: Vec<Hit<'index>> = exact
+            .iter()
+            .map(|&flat| Hit {
+                document: self.document(flat),
+                score: best.max(1.0),
+                exact: true,
+            })
+            .collect();
+        for (flat, score) in merged {
+            if hits.len() >= limit {
+                break;
+            }
+            if !exact.contains(&flat) {
+                hits.push(Hit {
+                    document: self.document(flat),
+                    score,
+                    exact: false,
+                });
+            }
+        }
+        hits.truncate(limit);
+        Ranking {
+            weak: exact.is_empty() && best < WEAK_SCORE,
+            hits,
+            closest_groups,
+            dense: encoder.is_some(),
+        }
+    }
+
+    fn document(&self, flat: usize) -> &Document {
+        let segment = self.offsets.partition_point(|&offset| offset <= flat) - 1;
+        &self.segments[segment].documents[flat - self.offsets[segment]]
+    }
+
+    fn exact_matches(&self, selected: &[usize], text: &str) -> Vec<usize> {
+        let key = squash(text.trim());
+        if key.is_empty() || text.split_whitespace().count() > 1 {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        for &index in selected {
+            if let Some(documents) = self.segments[index].exact.get(&key) {
+                found.extend(documents.iter().map(|&document| self.offsets[index] + document as usize));
+            }
+        }
+        found
+    }
+
+    /// Every selected item's fused score for one text, best first (items scoring zero left out).
+    fn rank_part(
+        &self,
+        selected: &[usize],
+        text: &str,
+        encoder: Option<&Encoder>,
+        dense_share: f32,
+    ) -> Vec<(usize, f32)> {
+        let total = self.len();
+        let mut lexical = vec![0.0f32; total];
+        let meanings = synonyms::Thesaurus::builtin().meanings(text);
+        let related: Vec<String> = meanings.iter().flat_map(|meaning| terms(meaning)).collect();
+        let expanded = self.statistics.expand(&terms(text), &related);
+        for &index in selected {
+            let segment = &self.segments[index];
+            let start = self.offsets[index];
+            let scores = &mut lexical[start..start + segment.documents.len()];
+            self.statistics.score_into(&segment.postings, &expanded, scores);
+        }
+        let best_lexical = lexical.iter().copied().fold(0.0f32, f32::max);
+        let (dense_share, lexical_share) = match encoder {
+            Some(_) => (dense_share, 1.0 - dense_share),
+            None => (0.0, 1.0),
+        };
+        let mut fused: Vec<(usize, f32)> = Vec::new();
+        // The encoder reads the meanings too: it knows `azure devops` better than `ADO`.
+        let dense_text = if !meanings.is_empty() {
+            format!("{text} ({})", meanings.join(", "))
+        } else {
+            text.to_owned()
+        };
+        let dense = encoder.map(|encoder| self.dense_scores(selected, &encoder.embed(&dense_text, TextKind::Query)));
+        for &index in selected {
+            let start = self.offsets[index];
+            for flat in start..start + self.segments[index].documents.len() {
+                let mut score = if best_lexical > 0.0 {
+                    lexical_share * lexical[flat] / best_lexical
+                } else {
+                    0.0
+                };
+                if let Some(dense) = &dense {
+                    score += dense_share * dense[flat];
+                }
+                if score > 0.0 {
+                    fused.push((flat, score));
+                }
+            }
+        }
+        fused.sort_unstable_by(|left, right| right.1.total_cmp(&left.1).then(left.0.cmp(&right.0)));
+        fused
+    }
+
+    /// The cosine of the query vector with every selected item's vector (0 elsewhere).
+    fn dense_scores(&self, selected: &[usize], query_vector: &[f32]) -> Vec<f32> {
+        let mut scores = vec![0.0f32; self.len()];
+        let dimension = query_vector.len();
+        for &index in selected {
+            let segment = &self.segments[index];
+            let Some(vectors) = &segment.vectors else { continue };
+            let start = self.offsets[index];
+            for (document, vector) in vectors.chunks_exact(dimension).enumerate() {
+                scores[start + document] = dot(query_vector, vector);
+            }
+        }
+        scores
+    }
+
+    fn closest_groups(&self, ranking: &[(usize, f32)]) -> Vec<String> {
+        let mut groups: Vec<String> = Vec::new();
+        for &(flat, _) in ranking.iter().take(50) {
+            let group = &self.document(flat).group;
+            if group != SKILLS_GROUP && !groups.contains(group) {
+                groups.push(group.clone());
+                if groups.len() == 3 {
+                    break;
+                }
+            }
+        }
+        groups
+    }
+}
+
+/// The dot product, in eight lanes so the compiler vectorizes it.
+fn dot(left: &[f32], right: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let left_chunks = left.chunks_exact(8);
+    let right_chunks = right.chunks_exact(8);
+    let tail: f32 = left_chunks
+        .remainder()
+        .iter()
+        .zip(right_chunks.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    for (a, b) in left_chunks.zip(right_chunks) {
+        for lane in 0..8 {
+            lanes[lane] += a[lane] * b[lane];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// The whole query, and when it asks for several things in a row, each part with at least two
+/// words (`find the PR for this branch and then comment on it`).
+fn intents(text: &str) -> Vec<String> {
+    const CONNECTORS: [&str; 8] = [
+        " and then ",
+        ", then ",
+        " then ",
+        "; ",
+        " and also ",
+        " after that ",
+        " afterwards ",
+        ", and ",
+    ];
+    let mut parts = vec![text.to_lowercase()];
+    for connector in CONNECTORS {
+        parts = parts
+            .iter()
+            .flat_map(|part| part.split(connector).map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+    }
+    let parts: Vec<String> = parts
+        .into_iter()
+        .filter(|part| terms(part).len() >= 2)
+        .collect();
+    let mut result = vec![text.to_owned()];
+    if parts.len() > 1 {
+        result.extend(parts);
+    }
+    result
+}
+
+/// Merge rankings: the whole query's best first, then the best not yet taken of each part in
+/// turn, and so on, until `limit` items.
+fn interleave(rankings: &[Vec<(usize, f32)>], limit: usize) -> Vec<(usize, f32)> {
+    let mut merged: Vec<(usize, f32)> = Vec::with_capacity(limit);
+    let mut cursors = vec![0usize; rankings.len()];
+    let mut progressed = true;
+    while merged.len() < limit && progressed {
+        progressed = false;
+        for (ranking, cursor) in rankings.iter().zip(cursors.iter_mut()) {
+            while let Some(&(flat, score)) = ranking.get(*cursor) {
+                *cursor += 1;
+                if !merged.iter().any(|&(taken, _)| taken == flat) {
+                    merged.push((flat, score));
+                    progressed = true;
+                    break;
+                }
+            }
+            if merged.len() >= limit {
+                break;
+            }
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests;
