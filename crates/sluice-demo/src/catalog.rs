@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// The catalog of 1,535 real tool definitions (every catalogued server but Twilio), beside the
-/// workspace in `shared/catalogs/`.
-pub const CATALOG_RELATIVE_PATH: &str = "shared/catalogs/_combined_excluding_twilio_all.json";
+/// The catalog of 1,535 real tool definitions (every catalogued server but Twilio), in the
+/// repository's `data/catalogs/`.
+pub const CATALOG_RELATIVE_PATH: &str = "data/catalogs/_combined_excluding_twilio_all.json";
 
-/// The catalog file, when it exists: `../shared/catalogs/...` next to the workspace.
+/// The catalog file, when it exists: `data/catalogs/...` in the checkout this was built from.
 pub fn default_catalog_path() -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../..")
+        .join("../..")
         .join(CATALOG_RELATIVE_PATH);
     path.is_file()
         .then(|| std::fs::canonicalize(&path).unwrap_or(path))
@@ -59,7 +59,7 @@ pub fn measure(path: Option<&Path>) -> CatalogReport {
     };
     let Some(path) = path else {
         report.skipped = Some(format!(
-            "no catalog file: {CATALOG_RELATIVE_PATH} beside the workspace was not found"
+            "no catalog file: {CATALOG_RELATIVE_PATH} in the source tree was not found"
         ));
         return report;
     };

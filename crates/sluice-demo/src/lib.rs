@@ -96,7 +96,7 @@ pub struct DemoOptions {
 
 impl DemoOptions {
     /// Every workflow at the sizes of `docs/demo.md`, the scale table at 1,000, 10,000, 50,000
-    /// and 100,000 orders, and the catalog beside the workspace if it is there.
+    /// and 100,000 orders, and the catalog in the source tree if it is there.
     pub fn new(launcher: Launcher) -> Self {
         Self {
             launcher,

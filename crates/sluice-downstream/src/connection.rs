@@ -32,7 +32,7 @@ const STABLE_AFTER: Duration = Duration::from_secs(30);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// The protocol version offered in `initialize`. Every server tried accepts it; see
-/// shared/design/mcp-in-the-wild.md. rmcp's default would be 2026-07-28.
+/// how real servers behave. rmcp's default would be 2026-07-28.
 const OFFERED_PROTOCOL: ProtocolVersion = ProtocolVersion::V_2025_11_25;
 
 type Client = RunningService<RoleClient, Handler>;

@@ -33,6 +33,7 @@ impl Gateway {
                 path: normalized,
                 entries,
                 unavailable: Vec::new(),
+                about: Default::default(),
             });
         }
         let mut listing = self.snapshot().await.list_files(path)?;

@@ -204,8 +204,9 @@ impl Gateway {
         let statuses = self.inner.pool.statuses().await;
         let previous = self.inner.snapshot.read().await.clone();
         let search = Arc::clone(&self.inner.search);
+        let skills = self.skill_summaries();
         let snapshot = Snapshot::build_indexed(previous.version + 1, tools, statuses, |catalog| {
-            search.index(catalog, Some(&previous.search))
+            search.index(catalog, &skills, Some(&previous.search))
         });
         let needs_vectors = search.encoder().is_some() && !snapshot.search.has_vectors();
         for rejected in snapshot.catalog.rejected() {

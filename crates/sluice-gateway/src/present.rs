@@ -1,8 +1,13 @@
 //! What the agent reads: search results and file listings, as compact text (and as JSON for the
 //! CLI's `--json`). One place formats them so the MCP tools and the CLI say the same thing.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use sluice_catalog::Detail;
+
+use sluice_catalog::CatalogTool;
+use sluice_search::ItemKey;
 
 use crate::Snapshot;
 use crate::skills::SkillEntry;
@@ -42,6 +47,13 @@ pub struct SearchEntry {
     /// Typed signature (detail `full`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// The same tool offered by other servers (same name, the same description in other
+    /// words at most), as `server.identifier`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+    /// The one-line description whatever the detail (to compare hits).
+    #[serde(skip)]
+    summary_text: String,
 }
 
 /// An unavailable server, as search results and listings mention it.
@@ -63,7 +75,16 @@ pub struct SearchResponse {
     pub skills: Vec<SkillEntry>,
     /// Servers whose tools are missing from the catalog right now.
     pub unavailable: Vec<Unavailable>,
+    /// True when nothing matched the query well (the hits are only the nearest).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub weak: bool,
+    /// For a weak match: the servers whose tools came closest, to browse.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub closest_servers: Vec<String>,
 }
+
+/// Summaries whose words overlap at least this much (Jaccard) describe the same tool.
+const SAME_TOOL_OVERLAP: f64 = 0.6;
 
 /// Why a search could not run.
 #[derive(Debug, thiserror::Error)]
@@ -105,23 +126,29 @@ impl Snapshot {
             ..sluice_search::Query::default()
         };
         let ranking = self.search.search(&query, encoder);
-        let tools = ranking
-            .hits
-            .iter()
-            .filter_map(|hit| match &hit.document.key {
-                sluice_search::ItemKey::Tool { server, name } => self.catalog.tool(server, name),
-                sluice_search::ItemKey::Skill { .. } => None,
-            })
-            .map(|tool| SearchEntry {
-                server: tool.server.clone(),
-                name: tool.name.clone(),
-                identifier: tool.identifier.clone(),
-                path: format!("servers/{}/{}.ts", tool.server, tool.identifier),
-                summary: (request.detail != Detail::Name).then(|| tool.summary()),
-                signature: (request.detail == Detail::Full)
-                    .then(|| sluice_codegen::tool_signature(tool)),
-            })
-            .collect();
+        let mut tools: Vec<SearchEntry> = Vec::new();
+        let mut skills = Vec::new();
+        for hit in &ranking.hits {
+            match &hit.document.key {
+                ItemKey::Tool { server, name } => {
+                    if let Some(tool) = self.catalog.tool(server, name) {
+                        add_tool(&mut tools, tool, request.detail);
+                    }
+                }
+                ItemKey::Skill { name } => skills.push(SkillEntry {
+                    path: format!(
+                        "{}/{name}/{}",
+                        sluice_skills::SKILLS_DIR,
+                        sluice_skills::CODE_FILE
+                    ),
+                    name: name.clone(),
+                    description: match request.detail {
+                        Detail::Name => String::new(),
+                        _ => hit.document.description.clone(),
+                    },
+                }),
+            }
+        }
         let unavailable = self
             .unavailable()
             .filter(|status| {
@@ -137,29 +164,85 @@ impl Snapshot {
             .collect();
         Ok(SearchResponse {
             tools,
-            skills: Vec::new(),
+            skills,
             unavailable,
+            weak: ranking.weak,
+            closest_servers: if ranking.weak {
+                ranking.closest_groups
+            } else {
+                Vec::new()
+            },
         })
     }
+}
+
+/// Add a hit, or, when an earlier hit is the same tool on another server, name it there.
+fn add_tool(entries: &mut Vec<SearchEntry>, tool: &CatalogTool, detail: Detail) {
+    let summary = tool.summary();
+    if let Some(same) = entries
+        .iter_mut()
+        .find(|entry| entry.name == tool.name && same_summary(&entry.summary_text, &summary))
+    {
+        same.also.push(format!("{}.{}", tool.server, tool.identifier));
+        return;
+    }
+    entries.push(SearchEntry {
+        server: tool.server.clone(),
+        name: tool.name.clone(),
+        identifier: tool.identifier.clone(),
+        path: format!("servers/{}/{}.ts", tool.server, tool.identifier),
+        summary: (detail != Detail::Name).then(|| summary.clone()),
+        signature: (detail == Detail::Full).then(|| sluice_codegen::tool_signature(tool)),
+        also: Vec::new(),
+        summary_text: summary,
+    });
+}
+
+fn same_summary(left: &str, right: &str) -> bool {
+    let words = |text: &str| -> std::collections::BTreeSet<String> {
+        sluice_search::split_words(text).into_iter().collect()
+    };
+    let (left, right) = (words(left), words(right));
+    let union = left.union(&right).count();
+    union == 0 || left.intersection(&right).count() as f64 / union as f64 >= SAME_TOOL_OVERLAP
 }
 
 impl SearchResponse {
     /// Compact text for the model's context.
     pub fn to_text(&self, request: &SearchRequest) -> String {
         let mut text = String::new();
+        let closest = if self.closest_servers.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Closest servers: {} (list_files(\"servers/<server>\") to browse them).",
+                self.closest_servers.join(", ")
+            )
+        };
         if self.tools.is_empty() && self.skills.is_empty() {
             text.push_str(&format!(
-                "No tools match \"{}\". Try other words, or list_files(\"servers\") to browse.\n",
+                "No tools match \"{}\". Try other words, or list_files(\"servers\") to browse.{closest}\n",
+                request.query
+            ));
+        } else if self.weak {
+            text.push_str(&format!(
+                "Nothing matches \"{}\" closely; the nearest tools follow.{closest}\n",
                 request.query
             ));
         }
         for entry in &self.tools {
             match request.detail {
-                Detail::Name => text.push_str(&format!("{}.{}\n", entry.server, entry.identifier)),
-                Detail::Summary => text.push_str(&format!(
-                    "{}.{}: {}\n",
+                Detail::Name => text.push_str(&format!(
+                    "{}.{}{}\n",
                     entry.server,
                     entry.identifier,
+                    also(entry)
+                )),
+                Detail::Summary => text.push_str(&format!(
+                    "{}.{}{}: {}\n",
+                    entry.server,
+                    entry.identifier,
+                    also(entry),
                     entry.summary.as_deref().unwrap_or("")
                 )),
                 Detail::Full => {
@@ -192,6 +275,15 @@ impl SearchResponse {
     }
 }
 
+/// ` (also on x.f, y.f)` for a tool several servers offer.
+fn also(entry: &SearchEntry) -> String {
+    if entry.also.is_empty() {
+        String::new()
+    } else {
+        format!(" (also {})", entry.also.join(", "))
+    }
+}
+
 fn append_unavailable(text: &mut String, unavailable: &[Unavailable]) {
     for server in unavailable {
         text.push_str(&format!(
@@ -210,13 +302,24 @@ pub struct FileListing {
     pub entries: Vec<String>,
     /// Servers that are configured but missing from `servers/`.
     pub unavailable: Vec<Unavailable>,
+    /// For `servers/`: each server folder's tool count and what its tools are about.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub about: BTreeMap<String, String>,
 }
 
 impl FileListing {
-    /// One entry per line, then a line per unavailable server.
+    /// One entry per line (with what it is about, when known), then a line per unavailable
+    /// server.
     pub fn to_text(&self) -> String {
-        let mut text = self.entries.join("\n");
-        text.push('\n');
+        let mut text = String::new();
+        for entry in &self.entries {
+            text.push_str(entry);
+            if let Some(about) = self.about.get(entry) {
+                text.push_str("  # ");
+                text.push_str(about);
+            }
+            text.push('\n');
+        }
         append_unavailable(&mut text, &self.unavailable);
         text
     }
@@ -275,10 +378,19 @@ impl Snapshot {
         } else {
             Vec::new()
         };
+        let about = if normalized == "servers" {
+            self.catalog
+                .server_names()
+                .map(|server| (format!("{server}/"), server_about(&self.catalog, server)))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         Ok(FileListing {
             path: normalized,
             entries,
             unavailable,
+            about,
         })
     }
 
@@ -300,6 +412,48 @@ impl Snapshot {
         Err(FileError::NotFound {
             path: path.to_owned(),
         })
+    }
+}
+
+/// Words of tool names that say what a tool does, not what it is about.
+const ACTION_WORDS: &[&str] = &[
+    "get", "list", "create", "update", "delete", "remove", "add", "set", "search", "find", "read",
+    "write", "run", "manage", "query", "fetch", "describe", "by", "for", "and", "the", "of", "a",
+    "to", "in", "all", "new", "edit", "modify", "show", "view", "start", "stop", "api", "post",
+    "patch", "put", "retrieve", "execute", "with", "from", "on",
+];
+/// Topics shown per server in the `servers/` listing.
+const ABOUT_TOPICS: usize = 6;
+
+/// "26 tools: issue, pull request, …": the tool count and the words its tool names use most,
+/// actions left out.
+fn server_about(catalog: &sluice_catalog::Catalog, server: &str) -> String {
+    let tools = catalog.server_tools(server).unwrap_or_default();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for tool in tools {
+        let mut words = sluice_search::split_words(&tool.name);
+        words.retain(|word| word.len() > 1 && !ACTION_WORDS.contains(&word.as_str()));
+        words.sort();
+        words.dedup();
+        for word in words {
+            *counts.entry(word).or_insert(0) += 1;
+        }
+    }
+    let mut ranked: Vec<(String, usize)> = counts.into_iter().collect();
+    ranked.sort_by(|left, right| right.1.cmp(&left.1).then_with(|| left.0.cmp(&right.0)));
+    let topics: Vec<String> = ranked
+        .into_iter()
+        .take(ABOUT_TOPICS)
+        .map(|(word, _)| word)
+        .collect();
+    let count = match tools.len() {
+        1 => "1 tool".to_owned(),
+        count => format!("{count} tools"),
+    };
+    if topics.is_empty() {
+        count
+    } else {
+        format!("{count}: {}", topics.join(", "))
     }
 }
 

@@ -48,10 +48,24 @@ impl SearchState {
         self.encoder.as_deref()
     }
 
-    /// The index of a catalog, reusing `previous`'s unchanged segments and cached vectors.
-    pub fn index(&self, catalog: &Catalog, previous: Option<&SearchIndex>) -> SearchIndex {
+    /// The index of a catalog and the saved skills (name, description), reusing `previous`'s
+    /// unchanged segments and cached vectors.
+    pub fn index(
+        &self,
+        catalog: &Catalog,
+        skills: &[(String, String)],
+        previous: Option<&SearchIndex>,
+    ) -> SearchIndex {
+        let mut groups = documents(catalog);
+        if !skills.is_empty() {
+            let skills = skills
+                .iter()
+                .map(|(name, description)| Document::skill(name, description))
+                .collect();
+            groups.insert(sluice_search::SKILLS_GROUP.to_owned(), skills);
+        }
         let cache = self.cache.lock().ok();
-        SearchIndex::build(documents(catalog), previous, cache.as_ref().and_then(|cache| cache.as_ref()))
+        SearchIndex::build(groups, previous, cache.as_ref().and_then(|cache| cache.as_ref()))
     }
 
     /// Compute and store the vectors `index` lacks. Returns false when there was nothing to do

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
-use sluice_catalog::Detail;
 use sluice_skills::{SkillError, SkillStore};
 use sluice_worker_protocol::{ExecutionError, Language};
 
@@ -116,6 +115,24 @@ impl Gateway {
         }
     }
 
+    /// Every saved skill's name and description, for the search index.
+    pub(crate) fn skill_summaries(&self) -> Vec<(String, String)> {
+        let Some(store) = self.skill_store() else {
+            return Vec::new();
+        };
+        match store.list() {
+            Ok(listing) => listing
+                .skills
+                .into_iter()
+                .map(|skill| (skill.name, skill.description))
+                .collect(),
+            Err(error) => {
+                tracing::warn!("could not list the skills: {error}");
+                Vec::new()
+            }
+        }
+    }
+
     /// The saved skills' sources by name, for the worker's `./skills/<name>` modules.
     pub(crate) fn skill_sources(&self) -> BTreeMap<String, String> {
         let Some(store) = self.skill_store() else {
@@ -157,6 +174,8 @@ impl Gateway {
             return Err(SaveSkillError::NoExports);
         }
         let saved = store.save(name, description, code, &exports)?;
+        // The skill is searchable at once: the index's skill segment is rebuilt (only it).
+        self.refresh().await;
         Ok(SavedSkill {
             name: saved.name,
             version: saved.version,
@@ -165,37 +184,11 @@ impl Gateway {
         })
     }
 
-    /// Search tools and skills: tools ranked by the catalog, skills whose name or description
-    /// has a word of the query (all skills for an empty query).
+    /// Search tools and saved skills, ranked together by the snapshot's index.
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
-        let mut response = self
-            .snapshot()
+        self.snapshot()
             .await
-            .search(request, self.inner.search.encoder())?;
-        if request.server.is_none()
-            && let Some(store) = self.skill_store()
-        {
-            let skills = store
-                .list()
-                .map(|listing| listing.skills)
-                .unwrap_or_else(|error| {
-                    tracing::warn!("could not list the skills: {error}");
-                    Vec::new()
-                });
-            response.skills = rank_skills(
-                skills
-                    .into_iter()
-                    .map(|skill| (skill.name, skill.description)),
-                &request.query,
-                request.limit,
-            );
-            if request.detail == Detail::Name {
-                for skill in &mut response.skills {
-                    skill.description.clear();
-                }
-            }
-        }
-        Ok(response)
+            .search(request, self.inner.search.encoder())
     }
 }
 
@@ -205,78 +198,5 @@ fn code_error(error: ExecutionError) -> SaveSkillError {
         kind: error.kind,
         message: error.message,
         position,
-    }
-}
-
-/// Skills with the most query words in their name or description first; ties by name.
-fn rank_skills(
-    skills: impl Iterator<Item = (String, String)>,
-    query: &str,
-    limit: usize,
-) -> Vec<SkillEntry> {
-    let words: Vec<String> = query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| word.len() >= 2)
-        .map(str::to_lowercase)
-        .collect();
-    let mut scored: Vec<(usize, SkillEntry)> = skills
-        .filter_map(|(name, description)| {
-            let haystack = format!("{} {}", name.replace('-', " "), description).to_lowercase();
-            let score = words
-                .iter()
-                .filter(|word| haystack.contains(word.as_str()))
-                .count();
-            (words.is_empty() || score > 0).then(|| {
-                (
-                    score,
-                    SkillEntry {
-                        path: format!(
-                            "{}/{name}/{}",
-                            sluice_skills::SKILLS_DIR,
-                            sluice_skills::CODE_FILE
-                        ),
-                        name,
-                        description,
-                    },
-                )
-            })
-        })
-        .collect();
-    scored.sort_by(|(a, left), (b, right)| b.cmp(a).then_with(|| left.name.cmp(&right.name)));
-    scored
-        .into_iter()
-        .take(limit.max(1))
-        .map(|(_, entry)| entry)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn skills_rank_by_query_words() {
-        let skills = [
-            (
-                "save-sheet-as-csv",
-                "Save a sheet's rows to a CSV file in the workspace",
-            ),
-            ("post-summary", "Post a summary message to a chat channel"),
-        ]
-        .map(|(name, description)| (name.to_owned(), description.to_owned()));
-        let names = |query: &str| -> Vec<String> {
-            rank_skills(skills.clone().into_iter(), query, 10)
-                .into_iter()
-                .map(|entry| entry.name)
-                .collect()
-        };
-        assert_eq!(names("sheet csv"), ["save-sheet-as-csv"]);
-        assert_eq!(names("chat summary"), ["post-summary"]);
-        assert_eq!(names(""), ["post-summary", "save-sheet-as-csv"]);
-        assert!(names("weather").is_empty());
-        assert_eq!(
-            rank_skills(skills.into_iter(), "save", 10)[0].path,
-            "skills/save-sheet-as-csv/index.ts"
-        );
     }
 }

@@ -44,7 +44,7 @@ pub use vectors::{CacheWriteError, VectorCache, embed_into};
 use lexical::{Postings, Statistics};
 
 /// The dense score's share of the fused score (the lexical score has the rest).
-pub const DENSE_SHARE: f32 = 0.7;
+pub const DENSE_SHARE: f32 = 0.75;
 /// Below this fused score, the best hit is reported as a weak match.
 pub const WEAK_SCORE: f32 = 0.35;
 
@@ -303,7 +303,10 @@ impl SearchIndex {
             .collect();
         let limit = query.limit.max(1);
         if terms(&query.text).is_empty() && squash(&query.text).is_empty() {
-            let hits = selected
+            // Listing: tools first, skills after them.
+            let mut listed = selected.clone();
+            listed.sort_by_key(|&index| self.segments[index].group == SKILLS_GROUP);
+            let hits = listed
                 .iter()
                 .flat_map(|&index| self.segments[index].documents.iter())
                 .take(limit)

@@ -7,10 +7,11 @@ use rust_stemmers::{Algorithm, Stemmer};
 
 /// Words so common in tool descriptions and queries that they only add noise.
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how",
-    "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "please",
-    "should", "so", "that", "the", "their", "then", "there", "these", "this", "those", "to",
-    "us", "was", "we", "what", "when", "which", "who", "will", "with", "would", "you", "your",
+    "a", "about", "also", "an", "and", "any", "are", "as", "at", "be", "by", "can", "could",
+    "do", "does", "for", "from", "how", "i", "if", "in", "into", "is", "it", "its", "just", "me",
+    "my", "of", "on", "or", "our", "please", "should", "so", "some", "that", "the", "their",
+    "them", "then", "there", "these", "this", "those", "to", "us", "was", "we", "what", "when",
+    "which", "who", "will", "with", "would", "yet", "you", "your",
 ];
 
 fn stemmer() -> &'static Stemmer {

@@ -10,6 +10,8 @@
 //!   see its `--help` and module doc for the modes and tools);
 //! - **the official Python MCP client** driving any server ([`run_python_client`], script
 //!   `tests/clients/mcp_client.py` run with [`venv_python`]);
+//! - **the sentence-encoder model** search ranks with ([`model_folder`], installed by
+//!   `scripts/test` through `scripts/fetch-model`);
 //! - **`mcpServers` config files** ([`McpConfig`], [`write_mcp_config`]).
 //!
 //! Every server is described by a [`ServerCommand`] (program, arguments, environment) that turns
@@ -35,6 +37,6 @@ pub use config::{McpConfig, write_mcp_config};
 pub use fake::{crate_binary, fake_server, fake_server_bin, fake_worker_bin};
 pub use python::{ClientRun, python_client, python_client_script, run_python_client};
 pub use servers::{
-    ServerCommand, everything_server, filesystem_server, git_server, memory_server, test_deps_dir,
-    time_server, venv_python, workspace_root,
+    ServerCommand, everything_server, filesystem_server, git_server, memory_server, model_folder,
+    test_deps_dir, time_server, venv_python, workspace_root,
 };

@@ -1538,8 +1538,7 @@ export default Date.now() - started;
 
 fn catalogs_folder() -> PathBuf {
     sluice_test_support::workspace_root()
-        .join("..")
-        .join("shared")
+        .join("data")
         .join("catalogs")
 }
 

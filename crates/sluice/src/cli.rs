@@ -186,7 +186,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub no_sandbox: bool,
 
-    /// The tool catalog for the catalog table. Default: shared/catalogs/_combined_excluding_twilio_all.json
+    /// The tool catalog for the catalog table. Default: data/catalogs/_combined_excluding_twilio_all.json
     /// beside the source tree, when it is there (the table is skipped with a note otherwise).
     #[arg(long, value_name = "PATH")]
     pub catalog: Option<PathBuf>,

@@ -19,7 +19,7 @@ use serde_json::Value;
 pub fn catalogs_folder() -> PathBuf {
     Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/catalogs"
+        "/../../data/catalogs"
     ))
     .to_path_buf()
 }

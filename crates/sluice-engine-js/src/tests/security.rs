@@ -1,4 +1,4 @@
-//! The security cases of shared/design/security-cases.md that the engine itself answers:
+//! The security cases of docs/security.md that the engine itself answers:
 //! resource exhaustion (16-21) and engine bugs (27-31). The numbers are the cases'.
 
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! `fake-mcp-server`: a real MCP server over stdio that misbehaves on request.
 //!
 //! It speaks newline-delimited JSON-RPC 2.0 by hand (no SDK), so tests can reproduce precisely
-//! what real servers get wrong (see `shared/design/mcp-in-the-wild.md`).
+//! what real servers get wrong (as recorded from real servers).
 //!
 //! ```text
 //! fake-mcp-server [--mode MODE[,MODE...]]... [--tools-file PATH]

@@ -1,5 +1,5 @@
 //! Hostile code through `execute_code` on a real `sluice serve` (confined workers), one case of
-//! `shared/design/security-cases.md` after another in one connection: each must be contained
+//! `docs/security.md` after another in one connection: each must be contained
 //! (the effect did not happen), end with a typed error, leave an audit record with the reason,
 //! and leave the gateway serving the next execution. Syscall-level cases (sockets, ptrace,
 //! mknod, io_uring, fork) run under the same confinement in `sluice-sandbox`'s probe tests.
