@@ -12,7 +12,7 @@ gets back a [`Catalog`] with, for every tool:
 - its title, description, input and output schemas and annotations, with broken input schemas
   repaired ([`schema`]) and a warning recorded for each repair.
 
-[`search`] ranks tools for a query with a small BM25 over name, title, description and server.
+[`Detail`] says how much a search hit shows; ranking lives in `sluice-search`.
 
 ```
 use sluice_catalog::{Catalog, ServerTools};
@@ -38,7 +38,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use identifier::{assign_identifiers, to_identifier};
-pub use search::{Detail, SearchHit, SearchQuery};
+pub use search::Detail;
 
 /// One tool of one server, as agent code sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -221,11 +221,6 @@ impl Catalog {
     /// Definitions that were dropped while building.
     pub fn rejected(&self) -> &[RejectedTool] {
         &self.rejected
-    }
-
-    /// Rank tools for a query. See [`search`].
-    pub fn search(&self, query: &SearchQuery) -> Vec<SearchHit<'_>> {
-        search::search(self, query)
     }
 }
 

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut arguments = std::env::args().skip(1);
-    let folder = arguments.next().ok_or("usage: embed MODEL_FOLDER TEXT...")?;
+    let folder = arguments
+        .next()
+        .ok_or("usage: embed MODEL_FOLDER TEXT...")?;
     let started = Instant::now();
     let encoder = sluice_embed::Encoder::load(Path::new(&folder))?;
     println!("loaded in {:?}", started.elapsed());

@@ -1,15 +1,15 @@
-//! A BERT encoder's forward pass (the architecture of MiniLM, BGE and E5 sentence encoders), on
-//! `ndarray` matrices whose products run through `matrixmultiply`'s SIMD kernels.
+//! A BERT encoder's forward pass (the architecture of MiniLM, BGE and E5 sentence encoders) on
+//! plain row-major `f32` buffers; the matrix products go through [`crate::matmul`].
 //!
 //! One sequence at a time: no padding and no attention mask are needed, and a sequence of
 //! 10-100 tokens already keeps the matrix products efficient. Callers that embed many texts run
 //! sequences on several threads ([`crate::Encoder::embed_many`]).
 
-use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 
 use crate::LoadError;
+use crate::matmul::Packed;
 
 /// The fields of a Hugging Face BERT `config.json` the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -40,31 +40,18 @@ fn default_activation() -> String {
     "gelu".to_owned()
 }
 
-struct Linear {
-    /// `[out, in]`, as stored.
-    weight: Array2<f32>,
-    bias: Array1<f32>,
-}
-
-impl Linear {
-    fn forward(&self, input: ArrayView2<'_, f32>) -> Array2<f32> {
-        let mut output = input.dot(&self.weight.t());
-        output += &self.bias;
-        output
-    }
-}
-
+#[derive(Debug)]
 struct LayerNorm {
-    weight: Array1<f32>,
-    bias: Array1<f32>,
+    weight: Vec<f32>,
+    bias: Vec<f32>,
     epsilon: f32,
 }
 
 impl LayerNorm {
-    fn forward_in_place(&self, values: &mut Array2<f32>) {
-        for mut row in values.rows_mut() {
+    fn forward_in_place(&self, values: &mut [f32]) {
+        for row in values.chunks_exact_mut(self.weight.len()) {
             let count = row.len() as f32;
-            let mean = row.sum() / count;
+            let mean = row.iter().sum::<f32>() / count;
             let variance = row.iter().map(|value| (value - mean).powi(2)).sum::<f32>() / count;
             let scale = 1.0 / (variance + self.epsilon).sqrt();
             for ((value, weight), bias) in row.iter_mut().zip(&self.weight).zip(&self.bias) {
@@ -74,22 +61,25 @@ impl LayerNorm {
     }
 }
 
+#[derive(Debug)]
 struct Layer {
     /// Query, key and value projections fused into one `[3 * hidden, hidden]` product.
-    qkv: Linear,
-    attention_output: Linear,
+    qkv: Packed,
+    attention_output: Packed,
     attention_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
+    intermediate: Packed,
+    output: Packed,
     output_norm: LayerNorm,
 }
 
 /// The loaded weights.
 pub struct Bert {
     config: BertConfig,
-    word_embeddings: Array2<f32>,
-    position_embeddings: Array2<f32>,
-    token_type_embedding: Array1<f32>,
+    /// `[vocabulary, hidden]`.
+    word_embeddings: Vec<f32>,
+    /// `[positions, hidden]`.
+    position_embeddings: Vec<f32>,
+    token_type_embedding: Vec<f32>,
     embedding_norm: LayerNorm,
     layers: Vec<Layer>,
 }
@@ -113,7 +103,10 @@ impl Bert {
                 config.hidden_act
             )));
         }
-        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0
+        if config.num_attention_heads == 0
+            || !config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads)
         {
             return Err(LoadError::Unsupported(format!(
                 "{} attention heads for a hidden size of {}",
@@ -131,64 +124,54 @@ impl Bert {
                 epsilon: config.layer_norm_eps,
             })
         };
-        let linear = |name: &str, out: usize, input: usize| -> Result<Linear, LoadError> {
-            Ok(Linear {
-                weight: weights.matrix(&format!("{name}.weight"), out, input)?,
-                bias: weights.vector(&format!("{name}.bias"), out)?,
-            })
-        };
+        let linear =
+            |names: &[String], outputs: usize, inputs: usize| -> Result<Packed, LoadError> {
+                let mut weight = Vec::with_capacity(names.len() * outputs * inputs);
+                let mut bias = Vec::with_capacity(names.len() * outputs);
+                for name in names {
+                    weight.extend(weights.matrix(&format!("{name}.weight"), outputs, inputs)?);
+                    bias.extend(weights.vector(&format!("{name}.bias"), outputs)?);
+                }
+                Ok(Packed::new(&weight, bias, names.len() * outputs, inputs))
+            };
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for index in 0..config.num_hidden_layers {
             let prefix = format!("encoder.layer.{index}");
-            let parts = ["query", "key", "value"]
-                .map(|part| linear(&format!("{prefix}.attention.self.{part}"), hidden, hidden));
-            let [query, key, value] = parts;
-            let (query, key, value) = (query?, key?, value?);
-            let qkv = Linear {
-                weight: ndarray::concatenate(
-                    Axis(0),
-                    &[query.weight.view(), key.weight.view(), value.weight.view()],
-                )
-                .map_err(|error| LoadError::Weights(error.to_string()))?,
-                bias: ndarray::concatenate(
-                    Axis(0),
-                    &[query.bias.view(), key.bias.view(), value.bias.view()],
-                )
-                .map_err(|error| LoadError::Weights(error.to_string()))?,
-            };
+            let qkv =
+                ["query", "key", "value"].map(|part| format!("{prefix}.attention.self.{part}"));
             layers.push(Layer {
-                qkv,
+                qkv: linear(&qkv, hidden, hidden)?,
                 attention_output: linear(
-                    &format!("{prefix}.attention.output.dense"),
+                    &[format!("{prefix}.attention.output.dense")],
                     hidden,
                     hidden,
                 )?,
                 attention_norm: norm(&format!("{prefix}.attention.output.LayerNorm"))?,
                 intermediate: linear(
-                    &format!("{prefix}.intermediate.dense"),
+                    &[format!("{prefix}.intermediate.dense")],
                     config.intermediate_size,
                     hidden,
                 )?,
                 output: linear(
-                    &format!("{prefix}.output.dense"),
+                    &[format!("{prefix}.output.dense")],
                     hidden,
                     config.intermediate_size,
                 )?,
                 output_norm: norm(&format!("{prefix}.output.LayerNorm"))?,
             });
         }
-        let word_embeddings = weights.matrix_any_rows("embeddings.word_embeddings.weight", hidden)?;
+        let word_embeddings = weights.rows("embeddings.word_embeddings.weight", hidden)?;
         let position_embeddings = weights.matrix(
             "embeddings.position_embeddings.weight",
             config.max_position_embeddings,
             hidden,
         )?;
-        let token_types = weights.matrix_any_rows("embeddings.token_type_embeddings.weight", hidden)?;
+        let token_types = weights.rows("embeddings.token_type_embeddings.weight", hidden)?;
         Ok(Bert {
             embedding_norm: norm("embeddings.LayerNorm")?,
             word_embeddings,
             position_embeddings,
-            token_type_embedding: token_types.row(0).to_owned(),
+            token_type_embedding: token_types[..hidden].to_vec(),
             layers,
             config,
         })
@@ -201,7 +184,7 @@ impl Bert {
 
     /// Rows of the word-embedding table (the vocabulary size the weights expect).
     pub fn vocabulary_size(&self) -> usize {
-        self.word_embeddings.nrows()
+        self.word_embeddings.len() / self.config.hidden_size
     }
 
     /// The longest sequence the model takes.
@@ -209,52 +192,68 @@ impl Bert {
         self.config.max_position_embeddings
     }
 
-    /// Every token's final hidden state, `[tokens, hidden]`. Ids must be below
+    /// Every token's final hidden state, `tokens × hidden` row-major. Ids must be below
     /// [`Bert::vocabulary_size`] and at most [`Bert::max_positions`] long (the encoder checks).
-    pub fn forward(&self, ids: &[u32]) -> Array2<f32> {
+    pub fn forward(&self, ids: &[u32]) -> Vec<f32> {
         let hidden = self.config.hidden_size;
-        let mut states = Array2::<f32>::zeros((ids.len(), hidden));
-        for (position, (mut row, &id)) in states.rows_mut().into_iter().zip(ids).enumerate() {
-            row += &self.word_embeddings.row(id as usize);
-            row += &self.position_embeddings.row(position);
-            row += &self.token_type_embedding;
+        let mut states = vec![0.0f32; ids.len() * hidden];
+        for (position, (row, &id)) in states.chunks_exact_mut(hidden).zip(ids).enumerate() {
+            let word = &self.word_embeddings[id as usize * hidden..(id as usize + 1) * hidden];
+            let place = &self.position_embeddings[position * hidden..(position + 1) * hidden];
+            for (index, value) in row.iter_mut().enumerate() {
+                *value = word[index] + place[index] + self.token_type_embedding[index];
+            }
         }
         self.embedding_norm.forward_in_place(&mut states);
         for layer in &self.layers {
-            states = self.layer_forward(layer, states);
+            self.layer_forward(layer, &mut states, ids.len());
         }
         states
     }
 
-    fn layer_forward(&self, layer: &Layer, mut states: Array2<f32>) -> Array2<f32> {
+    fn layer_forward(&self, layer: &Layer, states: &mut [f32], tokens: usize) {
         let hidden = self.config.hidden_size;
         let heads = self.config.num_attention_heads;
         let head_size = hidden / heads;
         let scale = 1.0 / (head_size as f32).sqrt();
-        let qkv = layer.qkv.forward(states.view());
-        let mut context = Array2::<f32>::zeros((states.nrows(), hidden));
+        let qkv = layer.qkv.forward(states, tokens);
+        let width = 3 * hidden;
+        let mut context = vec![0.0f32; tokens * hidden];
+        let mut scores = vec![0.0f32; tokens];
         for head in 0..heads {
-            let columns = head * head_size..(head + 1) * head_size;
-            let query = qkv.slice(s![.., columns.clone()]);
-            let key = qkv.slice(s![.., hidden + columns.start..hidden + columns.end]);
-            let value = qkv.slice(s![.., 2 * hidden + columns.start..2 * hidden + columns.end]);
-            let mut scores = query.dot(&key.t());
-            for mut row in scores.rows_mut() {
-                softmax_in_place(row.as_slice_mut(), scale);
+            let offset = head * head_size;
+            for query in 0..tokens {
+                let q = &qkv[query * width + offset..query * width + offset + head_size];
+                for (key, score) in scores.iter_mut().enumerate() {
+                    let k = &qkv
+                        [key * width + hidden + offset..key * width + hidden + offset + head_size];
+                    *score = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>();
+                }
+                softmax_in_place(Some(&mut scores), scale);
+                let out =
+                    &mut context[query * hidden + offset..query * hidden + offset + head_size];
+                for (key, weight) in scores.iter().enumerate() {
+                    let start = key * width + 2 * hidden + offset;
+                    for (value, v) in out.iter_mut().zip(&qkv[start..start + head_size]) {
+                        *value += weight * v;
+                    }
+                }
             }
-            context
-                .slice_mut(s![.., columns])
-                .assign(&scores.dot(&value));
         }
-        let attention = layer.attention_output.forward(context.view());
-        states += &attention;
-        layer.attention_norm.forward_in_place(&mut states);
-        let mut intermediate = layer.intermediate.forward(states.view());
-        intermediate.mapv_inplace(gelu);
-        let output = layer.output.forward(intermediate.view());
-        states += &output;
-        layer.output_norm.forward_in_place(&mut states);
-        states
+        let attention = layer.attention_output.forward(&context, tokens);
+        for (state, value) in states.iter_mut().zip(&attention) {
+            *state += value;
+        }
+        layer.attention_norm.forward_in_place(states);
+        let mut intermediate = layer.intermediate.forward(states, tokens);
+        for value in &mut intermediate {
+            *value = gelu(*value);
+        }
+        let output = layer.output.forward(&intermediate, tokens);
+        for (state, value) in states.iter_mut().zip(&output) {
+            *state += value;
+        }
+        layer.output_norm.forward_in_place(states);
     }
 }
 
@@ -262,7 +261,10 @@ impl Bert {
 /// case: `scores` is freshly allocated in standard layout).
 fn softmax_in_place(row: Option<&mut [f32]>, scale: f32) {
     let Some(row) = row else { return };
-    let max = row.iter().fold(f32::NEG_INFINITY, |max, value| max.max(*value)) * scale;
+    let max = row
+        .iter()
+        .fold(f32::NEG_INFINITY, |max, value| max.max(*value))
+        * scale;
     let mut sum = 0.0;
     for value in row.iter_mut() {
         *value = (*value * scale - max).exp();
@@ -335,30 +337,27 @@ impl<'data> Weights<'data> {
         Ok((tensor.shape().to_vec(), values))
     }
 
-    fn vector(&self, name: &str, length: usize) -> Result<Array1<f32>, LoadError> {
+    fn vector(&self, name: &str, length: usize) -> Result<Vec<f32>, LoadError> {
         let (shape, values) = self.values(name)?;
         if shape != [length] {
             return Err(shape_error(name, &shape, &[length]));
         }
-        Ok(Array1::from(values))
+        Ok(values)
     }
 
-    fn matrix(&self, name: &str, rows: usize, columns: usize) -> Result<Array2<f32>, LoadError> {
+    fn matrix(&self, name: &str, rows: usize, columns: usize) -> Result<Vec<f32>, LoadError> {
         let (shape, values) = self.values(name)?;
         if shape != [rows, columns] {
             return Err(shape_error(name, &shape, &[rows, columns]));
         }
-        Array2::from_shape_vec((rows, columns), values)
-            .map_err(|error| LoadError::Weights(error.to_string()))
+        Ok(values)
     }
 
-    fn matrix_any_rows(&self, name: &str, columns: usize) -> Result<Array2<f32>, LoadError> {
+    /// A matrix of any number of rows of `columns` values.
+    fn rows(&self, name: &str, columns: usize) -> Result<Vec<f32>, LoadError> {
         let (shape, values) = self.values(name)?;
         match shape.as_slice() {
-            [rows, found] if *found == columns && *rows > 0 => {
-                Array2::from_shape_vec((*rows, columns), values)
-                    .map_err(|error| LoadError::Weights(error.to_string()))
-            }
+            [rows, found] if *found == columns && *rows > 0 => Ok(values),
             _ => Err(shape_error(name, &shape, &[0, columns])),
         }
     }
@@ -376,8 +375,12 @@ mod tests {
 
     #[test]
     fn erf_matches_known_values() {
-        for (x, expected) in [(0.0, 0.0), (0.5, 0.520_499_9), (1.0, 0.842_700_8), (-2.0, -0.995_322_3)]
-        {
+        for (x, expected) in [
+            (0.0, 0.0),
+            (0.5, 0.520_499_9),
+            (1.0, 0.842_700_8),
+            (-2.0, -0.995_322_3),
+        ] {
             assert!((erf(x) - expected).abs() < 1e-6, "erf({x}) = {}", erf(x));
         }
         assert!((gelu(1.0) - 0.841_344_7).abs() < 1e-6);

@@ -27,6 +27,7 @@ let similarity: f32 = query.iter().zip(&tool).map(|(a, b)| a * b).sum();
 #![deny(missing_docs)]
 
 mod bert;
+mod matmul;
 mod wordpiece;
 
 use std::path::{Path, PathBuf};
@@ -203,12 +204,20 @@ impl Encoder {
     pub fn embed(&self, text: &str, kind: TextKind) -> Vec<f32> {
         let ids = self.token_ids(text, kind);
         let states = self.model.forward(&ids);
+        let dimension = self.dimension();
         let mut vector: Vec<f32> = match self.manifest.pooling {
-            Pooling::Cls => states.row(0).to_vec(),
-            Pooling::Mean => states
-                .mean_axis(ndarray::Axis(0))
-                .map(|mean| mean.to_vec())
-                .unwrap_or_else(|| vec![0.0; self.dimension()]),
+            Pooling::Cls => states[..dimension].to_vec(),
+            Pooling::Mean => {
+                let mut mean = vec![0.0f32; dimension];
+                for row in states.chunks_exact(dimension) {
+                    for (sum, value) in mean.iter_mut().zip(row) {
+                        *sum += value;
+                    }
+                }
+                let count = (states.len() / dimension).max(1) as f32;
+                mean.iter_mut().for_each(|sum| *sum /= count);
+                mean
+            }
         };
         normalize(&mut vector);
         vector

@@ -186,7 +186,10 @@ mod tests {
     #[test]
     fn wordpiece_takes_the_longest_match_and_marks_continuations() {
         let vocabulary = vocabulary();
-        assert_eq!(vocabulary.encode("unaffable times", 64), [2, 8, 9, 10, 6, 7, 3]);
+        assert_eq!(
+            vocabulary.encode("unaffable times", 64),
+            [2, 8, 9, 10, 6, 7, 3]
+        );
         assert_eq!(vocabulary.encode("Osaka", 64), [2, 14, 15, 3]);
     }
 

@@ -183,7 +183,8 @@ fn add_tool(entries: &mut Vec<SearchEntry>, tool: &CatalogTool, detail: Detail) 
         .iter_mut()
         .find(|entry| entry.name == tool.name && same_summary(&entry.summary_text, &summary))
     {
-        same.also.push(format!("{}.{}", tool.server, tool.identifier));
+        same.also
+            .push(format!("{}.{}", tool.server, tool.identifier));
         return;
     }
     entries.push(SearchEntry {

@@ -65,7 +65,11 @@ impl SearchState {
             groups.insert(sluice_search::SKILLS_GROUP.to_owned(), skills);
         }
         let cache = self.cache.lock().ok();
-        SearchIndex::build(groups, previous, cache.as_ref().and_then(|cache| cache.as_ref()))
+        SearchIndex::build(
+            groups,
+            previous,
+            cache.as_ref().and_then(|cache| cache.as_ref()),
+        )
     }
 
     /// Compute and store the vectors `index` lacks. Returns false when there was nothing to do
@@ -164,7 +168,11 @@ fn documents(catalog: &Catalog) -> std::collections::BTreeMap<String, Vec<Docume
 
 /// Build a catalog's index with every vector computed (blocking): for one-shot commands
 /// (`sluice tools eval`) that rank at once. Vectors come from and go to the cache at `cache`.
-pub fn build_search_index(catalog: &Catalog, encoder: Option<&Encoder>, cache: &Path) -> SearchIndex {
+pub fn build_search_index(
+    catalog: &Catalog,
+    encoder: Option<&Encoder>,
+    cache: &Path,
+) -> SearchIndex {
     let Some(encoder) = encoder else {
         return SearchIndex::build(documents(catalog), None, None);
     };
@@ -172,7 +180,10 @@ pub fn build_search_index(catalog: &Catalog, encoder: Option<&Encoder>, cache: &
     let lexical = SearchIndex::build(documents(catalog), None, None);
     let missing = lexical.missing_vectors(&vectors);
     if !missing.is_empty() {
-        tracing::info!("search: computing {} tool vectors (cached afterwards)", missing.len());
+        tracing::info!(
+            "search: computing {} tool vectors (cached afterwards)",
+            missing.len()
+        );
         sluice_search::embed_into(&mut vectors, &missing, encoder, worker_threads());
         if let Some(folder) = cache.parent() {
             let _ = std::fs::create_dir_all(folder);

@@ -167,7 +167,8 @@ mod tests {
     #[test]
     fn groups_count_when_any_alternative_is_found() {
         let labelled = query(&[&["s/a", "t/a"], &["s/b"]]);
-        let (recall, rr) = score_query(&labelled, &ranked(&["x", "t/a", "y", "z", "w", "v", "s/b"]));
+        let (recall, rr) =
+            score_query(&labelled, &ranked(&["x", "t/a", "y", "z", "w", "v", "s/b"]));
         assert_eq!(recall, [0.0, 0.5, 1.0]);
         assert_eq!(rr, 0.5);
         let (recall, rr) = score_query(&labelled, &ranked(&["x"]));
@@ -186,7 +187,10 @@ mod tests {
         let report = Report::measure(&queries, |_| ranked(&["s/a"]));
         assert_eq!(report.get("all", "all").unwrap().queries, 2);
         assert_eq!(report.get("tune", "two_tools").unwrap().mrr, 1.0);
-        assert_eq!(report.get("heldout", "paraphrase").unwrap().recall, [0.0; 3]);
+        assert_eq!(
+            report.get("heldout", "paraphrase").unwrap().recall,
+            [0.0; 3]
+        );
         assert!(report.to_table().contains("heldout  paraphrase"));
     }
 }

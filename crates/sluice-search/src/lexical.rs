@@ -5,7 +5,7 @@
 //! simple form). Document frequencies and the average length are the index's, over every
 //! segment, so a server's scores do not depend on which other servers changed last.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::document::Document;
 use crate::text::terms;
@@ -69,7 +69,7 @@ impl Postings {
     pub fn build(documents: &[Document], weights: &FieldWeights) -> Postings {
         let mut postings = Postings::default();
         for (index, document) in documents.iter().enumerate() {
-            let mut frequencies: HashMap<String, f32> = HashMap::new();
+            let mut frequencies: HashMap<String, f32> = HashMap::default();
             let mut length = 0.0;
             let mut add = |text: &str, weight: f32| {
                 for term in terms(text) {
@@ -148,7 +148,7 @@ impl Statistics {
     /// it is a prefix of at [`PREFIX_SHARE`]; `related` terms (what the query's words also
     /// mean) at [`RELATED_SHARE`], unless typed.
     pub fn expand(&self, query_terms: &[String], related: &[String]) -> Vec<(String, f32)> {
-        let mut expanded: HashMap<String, f32> = HashMap::new();
+        let mut expanded: HashMap<String, f32> = HashMap::default();
         for term in related {
             if !query_terms.contains(term) {
                 let weight = self.inverse_frequency(term) * RELATED_SHARE;
@@ -178,12 +178,7 @@ impl Statistics {
 
     /// Add each document's BM25F score for the expanded query to `scores` (indexed from
     /// `offset`, the segment's first document).
-    pub fn score_into(
-        &self,
-        postings: &Postings,
-        expanded: &[(String, f32)],
-        scores: &mut [f32],
-    ) {
+    pub fn score_into(&self, postings: &Postings, expanded: &[(String, f32)], scores: &mut [f32]) {
         let average = self.average_length.max(f32::EPSILON);
         for (term, inverse_frequency) in expanded {
             let Some(list) = postings.by_term.get(term) else {

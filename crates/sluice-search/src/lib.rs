@@ -158,6 +158,56 @@ impl Segment {
     }
 }
 
+/// A segment to build, and the slot it fills.
+struct SegmentWork {
+    slot: usize,
+    group: String,
+    documents: Vec<Document>,
+    fingerprint: [u8; 32],
+}
+
+/// Build segments on up to one thread per core, largest first so the threads finish together.
+fn build_segments(
+    mut work: Vec<SegmentWork>,
+    weights: &FieldWeights,
+    cache: Option<&VectorCache>,
+) -> Vec<(usize, Segment)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |count| count.get())
+        .min(work.len())
+        .max(1);
+    let build = |work: SegmentWork| {
+        let segment = Segment::build(work.group, work.documents, work.fingerprint, weights, cache);
+        (work.slot, segment)
+    };
+    if threads == 1 {
+        return work.into_iter().map(build).collect();
+    }
+    work.sort_by_key(|item| std::cmp::Reverse(item.documents.len()));
+    let mut shares: Vec<Vec<SegmentWork>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut loads = vec![0usize; threads];
+    for item in work {
+        let lightest = (0..threads)
+            .min_by_key(|&thread| loads[thread])
+            .unwrap_or(0);
+        loads[lightest] += item.documents.len();
+        shares[lightest].push(item);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|share| scope.spawn(move || share.into_iter().map(build).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| match handle.join() {
+                Ok(built) => built,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
 fn gather_vectors(cache: &VectorCache, keys: &[[u8; 32]]) -> Option<Vec<f32>> {
     let mut values = Vec::with_capacity(keys.len() * cache.dimension());
     for key in keys {
@@ -205,27 +255,33 @@ impl SearchIndex {
             })
             .unwrap_or_default();
         let dimension = cache.map(VectorCache::dimension);
-        let segments: Vec<Arc<Segment>> = groups
-            .into_iter()
-            .map(|(group, documents)| {
-                let fingerprint = fingerprint(&documents);
-                match reusable.get(group.as_str()) {
-                    Some(segment)
-                        if segment.fingerprint == fingerprint
-                            && (segment.vectors.is_some() || cache.is_none()) =>
-                    {
-                        Arc::clone(segment)
-                    }
-                    _ => Arc::new(Segment::build(
+        // Segments to build, spread over the cores; unchanged ones are taken as they are.
+        let mut slots: Vec<Option<Arc<Segment>>> = Vec::with_capacity(groups.len());
+        let mut to_build: Vec<SegmentWork> = Vec::new();
+        for (group, documents) in groups {
+            let fingerprint = fingerprint(&documents);
+            match reusable.get(group.as_str()) {
+                Some(segment)
+                    if segment.fingerprint == fingerprint
+                        && (segment.vectors.is_some() || cache.is_none()) =>
+                {
+                    slots.push(Some(Arc::clone(segment)));
+                }
+                _ => {
+                    to_build.push(SegmentWork {
+                        slot: slots.len(),
                         group,
                         documents,
                         fingerprint,
-                        &weights,
-                        cache,
-                    )),
+                    });
+                    slots.push(None);
                 }
-            })
-            .collect();
+            }
+        }
+        for (slot, segment) in build_segments(to_build, &weights, cache) {
+            slots[slot] = Some(Arc::new(segment));
+        }
+        let segments: Vec<Arc<Segment>> = slots.into_iter().flatten().collect();
         let mut offsets = Vec::with_capacity(segments.len());
         let mut total = 0;
         for segment in &segments {
@@ -234,7 +290,8 @@ impl SearchIndex {
         }
         let all_vectors = segments.iter().all(|segment| {
             segment.vectors.as_ref().is_some_and(|vectors| {
-                dimension.is_some_and(|dimension| vectors.len() == segment.documents.len() * dimension)
+                dimension
+                    .is_some_and(|dimension| vectors.len() == segment.documents.len() * dimension)
             })
         });
         SearchIndex {
@@ -292,7 +349,11 @@ impl SearchIndex {
     }
 
     /// Rank items for a query. `encoder` is used when the index has vectors of its model.
-    pub fn search<'index>(&'index self, query: &Query, encoder: Option<&Encoder>) -> Ranking<'index> {
+    pub fn search<'index>(
+        &'index self,
+        query: &Query,
+        encoder: Option<&Encoder>,
+    ) -> Ranking<'index> {
         let selected: Vec<usize> = (0..self.segments.len())
             .filter(|&index| {
                 query
@@ -324,9 +385,8 @@ impl SearchIndex {
             };
         }
         let exact = self.exact_matches(&selected, &query.text);
-        let encoder = encoder.filter(|encoder| {
-            exact.is_empty() && self.dimension == Some(encoder.dimension())
-        });
+        let encoder = encoder
+            .filter(|encoder| exact.is_empty() && self.dimension == Some(encoder.dimension()));
         let parts = if query.tuning.split_intents {
             intents(&query.text)
         } else {
@@ -334,7 +394,9 @@ impl SearchIndex {
         };
         let mut rankings: Vec<Vec<(usize, f32)>> = Vec::with_capacity(parts.len());
         for part in &parts {
-            rankings.push(self.rank_part(&selected, part, encoder, query.tuning.dense_share));
+            let mut ranking = self.rank_part(&selected, part, encoder, query.tuning.dense_share);
+            keep_best(&mut ranking, (limit + exact.len()).max(CLOSEST_POOL));
+            rankings.push(ranking);
         }
         let merged = interleave(&rankings, limit + exact.len());
         let best = merged.first().map_or(0.0, |&(_, score)| score);
@@ -381,13 +443,17 @@ impl SearchIndex {
         let mut found = Vec::new();
         for &index in selected {
             if let Some(documents) = self.segments[index].exact.get(&key) {
-                found.extend(documents.iter().map(|&document| self.offsets[index] + document as usize));
+                found.extend(
+                    documents
+                        .iter()
+                        .map(|&document| self.offsets[index] + document as usize),
+                );
             }
         }
         found
     }
 
-    /// Every selected item's fused score for one text, best first (items scoring zero left out).
+    /// Every selected item's fused score for one text, unordered (items scoring zero left out).
     fn rank_part(
         &self,
         selected: &[usize],
@@ -404,7 +470,8 @@ impl SearchIndex {
             let segment = &self.segments[index];
             let start = self.offsets[index];
             let scores = &mut lexical[start..start + segment.documents.len()];
-            self.statistics.score_into(&segment.postings, &expanded, scores);
+            self.statistics
+                .score_into(&segment.postings, &expanded, scores);
         }
         let best_lexical = lexical.iter().copied().fold(0.0f32, f32::max);
         let (dense_share, lexical_share) = match encoder {
@@ -418,7 +485,9 @@ impl SearchIndex {
         } else {
             text.to_owned()
         };
-        let dense = encoder.map(|encoder| self.dense_scores(selected, &encoder.embed(&dense_text, TextKind::Query)));
+        let dense = encoder.map(|encoder| {
+            self.dense_scores(selected, &encoder.embed(&dense_text, TextKind::Query))
+        });
         for &index in selected {
             let start = self.offsets[index];
             for flat in start..start + self.segments[index].documents.len() {
@@ -435,7 +504,6 @@ impl SearchIndex {
                 }
             }
         }
-        fused.sort_unstable_by(|left, right| right.1.total_cmp(&left.1).then(left.0.cmp(&right.0)));
         fused
     }
 
@@ -445,7 +513,9 @@ impl SearchIndex {
         let dimension = query_vector.len();
         for &index in selected {
             let segment = &self.segments[index];
-            let Some(vectors) = &segment.vectors else { continue };
+            let Some(vectors) = &segment.vectors else {
+                continue;
+            };
             let start = self.offsets[index];
             for (document, vector) in vectors.chunks_exact(dimension).enumerate() {
                 scores[start + document] = dot(query_vector, vector);
@@ -456,7 +526,7 @@ impl SearchIndex {
 
     fn closest_groups(&self, ranking: &[(usize, f32)]) -> Vec<String> {
         let mut groups: Vec<String> = Vec::new();
-        for &(flat, _) in ranking.iter().take(50) {
+        for &(flat, _) in ranking.iter().take(CLOSEST_POOL) {
             let group = &self.document(flat).group;
             if group != SKILLS_GROUP && !groups.contains(group) {
                 groups.push(group.clone());
@@ -467,6 +537,23 @@ impl SearchIndex {
         }
         groups
     }
+}
+
+/// Hits whose groups make up the closest servers of a weak match (and the least each part's
+/// ranking keeps).
+const CLOSEST_POOL: usize = 50;
+
+/// Keep the `count` best of `ranking`, best first (ties by index order): a selection, then a
+/// sort of only what is kept, so a query over 10,000 items sorts dozens.
+fn keep_best(ranking: &mut Vec<(usize, f32)>, count: usize) {
+    let order = |left: &(usize, f32), right: &(usize, f32)| {
+        right.1.total_cmp(&left.1).then(left.0.cmp(&right.0))
+    };
+    if ranking.len() > count {
+        ranking.select_nth_unstable_by(count, order);
+        ranking.truncate(count);
+    }
+    ranking.sort_unstable_by(order);
 }
 
 /// The dot product, in eight lanes so the compiler vectorizes it.

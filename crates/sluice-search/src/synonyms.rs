@@ -43,7 +43,11 @@ impl Thesaurus {
                 .filter(|meaning| !meaning.is_empty() && split_words(meaning) != phrase)
                 .collect();
             thesaurus.longest = thesaurus.longest.max(phrase.len());
-            thesaurus.entries.entry(phrase).or_default().extend(meanings);
+            thesaurus
+                .entries
+                .entry(phrase)
+                .or_default()
+                .extend(meanings);
         }
         thesaurus
     }
@@ -97,6 +101,9 @@ mod tests {
                 assert_ne!(&split_words(meaning), phrase);
             }
         }
-        assert_eq!(thesaurus.meanings("ADO ticket"), ["azure devops", "issue", "work item"]);
+        assert_eq!(
+            thesaurus.meanings("ADO ticket"),
+            ["azure devops", "issue", "work item"]
+        );
     }
 }

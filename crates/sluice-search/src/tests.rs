@@ -26,7 +26,10 @@ fn catalog() -> Catalog {
 fn groups(catalog: &Catalog) -> BTreeMap<String, Vec<Document>> {
     let mut groups: BTreeMap<String, Vec<Document>> = BTreeMap::new();
     for tool in catalog.tools() {
-        groups.entry(tool.server.clone()).or_default().push(Document::from_tool(tool));
+        groups
+            .entry(tool.server.clone())
+            .or_default()
+            .push(Document::from_tool(tool));
     }
     groups
 }
@@ -40,7 +43,12 @@ fn names(ranking: &Ranking<'_>) -> Vec<String> {
 }
 
 fn query(text: &str) -> Query {
-    Query { text: text.into(), group: None, limit: 10, ..Query::default() }
+    Query {
+        text: text.into(),
+        group: None,
+        limit: 10,
+        ..Query::default()
+    }
 }
 
 #[test]
@@ -55,19 +63,49 @@ fn ranks_name_matches_first_and_leaves_unrelated_tools_out() {
 #[test]
 fn stems_prefixes_parameters_filter_and_empty_query() {
     let index = SearchIndex::build(groups(&catalog()), None, None);
-    assert_eq!(names(&index.search(&query("directories"), None))[0], "filesystem/list_directory");
-    assert_eq!(names(&index.search(&query("folder"), None)), ["filesystem/list_directory"]);
-    assert_eq!(names(&index.search(&query("overwr"), None)), ["filesystem/write_file"]);
-    let listed = index.search(&Query { text: " ".into(), group: Some("everything".into()), limit: 1, ..Query::default() }, None);
+    assert_eq!(
+        names(&index.search(&query("directories"), None))[0],
+        "filesystem/list_directory"
+    );
+    assert_eq!(
+        names(&index.search(&query("folder"), None)),
+        ["filesystem/list_directory"]
+    );
+    assert_eq!(
+        names(&index.search(&query("overwr"), None)),
+        ["filesystem/write_file"]
+    );
+    let listed = index.search(
+        &Query {
+            text: " ".into(),
+            group: Some("everything".into()),
+            limit: 1,
+            ..Query::default()
+        },
+        None,
+    );
     assert_eq!(names(&listed), ["everything/echo"]);
-    let filtered = index.search(&Query { text: "sum".into(), group: Some("filesystem".into()), limit: 10, ..Query::default() }, None);
+    let filtered = index.search(
+        &Query {
+            text: "sum".into(),
+            group: Some("filesystem".into()),
+            limit: 10,
+            ..Query::default()
+        },
+        None,
+    );
     assert!(filtered.hits.is_empty());
 }
 
 #[test]
 fn an_exact_name_comes_first_in_any_spelling() {
     let index = SearchIndex::build(groups(&catalog()), None, None);
-    for spelling in ["getSum", "get-sum", "everything.getSum", "everything/get-sum"] {
+    for spelling in [
+        "getSum",
+        "get-sum",
+        "everything.getSum",
+        "everything/get-sum",
+    ] {
         let ranking = index.search(&query(spelling), None);
         assert_eq!(names(&ranking)[0], "everything/get-sum", "{spelling}");
         assert!(ranking.hits[0].exact);
@@ -86,9 +124,15 @@ fn a_query_that_matches_nothing_is_weak_and_names_no_hits() {
 #[test]
 fn a_two_part_query_surfaces_both_tools() {
     let index = SearchIndex::build(groups(&catalog()), None, None);
-    let ranking = index.search(&query("read the text file and then echo the message back"), None);
+    let ranking = index.search(
+        &query("read the text file and then echo the message back"),
+        None,
+    );
     let top: Vec<String> = names(&ranking).into_iter().take(2).collect();
-    assert!(top.contains(&"filesystem/read_text_file".to_owned()), "{top:?}");
+    assert!(
+        top.contains(&"filesystem/read_text_file".to_owned()),
+        "{top:?}"
+    );
     assert!(top.contains(&"everything/echo".to_owned()), "{top:?}");
 }
 
@@ -97,12 +141,24 @@ fn unchanged_segments_are_reused_and_changed_ones_rebuilt() {
     let first = SearchIndex::build(groups(&catalog()), None, None);
     let mut changed = groups(&catalog());
     let everything = changed.get_mut("everything").unwrap();
-    let sum = everything.iter_mut().find(|document| document.name == "get-sum").unwrap();
+    let sum = everything
+        .iter_mut()
+        .find(|document| document.name == "get-sum")
+        .unwrap();
     sum.description = "Multiplies two numbers.".into();
     let second = SearchIndex::build(changed, Some(&first), None);
-    assert!(Arc::ptr_eq(&first.segments[1], &second.segments[1]), "filesystem reused");
-    assert!(!Arc::ptr_eq(&first.segments[0], &second.segments[0]), "everything rebuilt");
-    assert_eq!(names(&second.search(&query("multiply"), None)), ["everything/get-sum"]);
+    assert!(
+        Arc::ptr_eq(&first.segments[1], &second.segments[1]),
+        "filesystem reused"
+    );
+    assert!(
+        !Arc::ptr_eq(&first.segments[0], &second.segments[0]),
+        "everything rebuilt"
+    );
+    assert_eq!(
+        names(&second.search(&query("multiply"), None)),
+        ["everything/get-sum"]
+    );
 }
 
 #[test]
@@ -124,10 +180,17 @@ fn vectors_come_from_the_cache_only_when_every_one_is_there() {
 
 #[test]
 fn intents_split_only_at_sequence_words() {
-    assert_eq!(intents("list files in a folder"), ["list files in a folder"]);
+    assert_eq!(
+        intents("list files in a folder"),
+        ["list files in a folder"]
+    );
     assert_eq!(
         intents("find the open PR and then post a comment"),
-        ["find the open PR and then post a comment", "find the open pr", "post a comment"]
+        [
+            "find the open PR and then post a comment",
+            "find the open pr",
+            "post a comment"
+        ]
     );
 }
 

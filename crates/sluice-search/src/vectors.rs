@@ -48,7 +48,12 @@ impl VectorCache {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return (cache, None),
-            Err(error) => return (cache, Some(format!("cannot read {}: {error}", path.display()))),
+            Err(error) => {
+                return (
+                    cache,
+                    Some(format!("cannot read {}: {error}", path.display())),
+                );
+            }
         };
         let note = cache.decode(&bytes).err();
         (cache, note)
@@ -69,7 +74,10 @@ impl VectorCache {
         }
         let record = 32 + 4 * self.dimension;
         while reader.remaining() >= record {
-            let Some(key) = reader.take(32).and_then(|key| <[u8; 32]>::try_from(key).ok()) else {
+            let Some(key) = reader
+                .take(32)
+                .and_then(|key| <[u8; 32]>::try_from(key).ok())
+            else {
                 break;
             };
             let values: Box<[f32]> = reader

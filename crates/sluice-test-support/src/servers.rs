@@ -174,6 +174,24 @@ pub fn git_server(repo: impl AsRef<Path>) -> ServerCommand {
         .arg(path_string(repo.as_ref()))
 }
 
+/// The sentence-encoder model folder `scripts/test` installs (with `scripts/fetch-model`):
+/// `$SLUICE_TEST_MODEL` when set, else `target/models/all-MiniLM-L6-v2` of this checkout.
+///
+/// # Panics
+/// When the folder has no `sluice-model.json`, saying to run `scripts/test` (a test that needs
+/// the model fails, it never skips).
+pub fn model_folder() -> PathBuf {
+    let folder = std::env::var_os("SLUICE_TEST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/models/all-MiniLM-L6-v2"));
+    assert!(
+        folder.join("sluice-model.json").is_file(),
+        "the sentence-encoder model is not installed in {}: run scripts/test (or scripts/fetch-model)",
+        folder.display()
+    );
+    folder
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,22 +225,4 @@ mod tests {
         let message = panic.downcast_ref::<String>().unwrap();
         assert!(message.contains("scripts/test"), "{message}");
     }
-}
-
-/// The sentence-encoder model folder `scripts/test` installs (with `scripts/fetch-model`):
-/// `$SLUICE_TEST_MODEL` when set, else `target/models/all-MiniLM-L6-v2` of this checkout.
-///
-/// # Panics
-/// When the folder has no `sluice-model.json`, saying to run `scripts/test` (a test that needs
-/// the model fails, it never skips).
-pub fn model_folder() -> PathBuf {
-    let folder = std::env::var_os("SLUICE_TEST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/models/all-MiniLM-L6-v2"));
-    assert!(
-        folder.join("sluice-model.json").is_file(),
-        "the sentence-encoder model is not installed in {}: run scripts/test (or scripts/fetch-model)",
-        folder.display()
-    );
-    folder
 }

@@ -328,7 +328,11 @@ pub struct EvalArgs {
     pub global: GlobalOptions,
 
     /// The labelled queries.
-    #[arg(long, value_name = "PATH", default_value = "data/search-eval/queries.json")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "data/search-eval/queries.json"
+    )]
     pub queries: PathBuf,
 
     /// The recorded catalog the queries are about.

@@ -17,11 +17,7 @@ use serde_json::Value;
 
 /// The folder of captured `tools/list` answers of real servers.
 pub fn catalogs_folder() -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../data/catalogs"
-    ))
-    .to_path_buf()
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/catalogs")).to_path_buf()
 }
 
 /// Every per-server catalog file as `(server key, tool definitions)`, in file-name order.

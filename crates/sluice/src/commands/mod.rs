@@ -102,12 +102,18 @@ pub fn load_encoder(options: &GlobalOptions) -> Option<sluice_embed::Encoder> {
         Ok(Some(folder)) => match sluice_embed::Encoder::load(&folder) {
             Ok(encoder) => Some(encoder),
             Err(error) => {
-                eprintln!("sluice: search is lexical only: the model in {} did not load: {error}", folder.display());
+                eprintln!(
+                    "sluice: search is lexical only: the model in {} did not load: {error}",
+                    folder.display()
+                );
                 None
             }
         },
         Err(looked) => {
-            let looked: Vec<String> = looked.iter().map(|path| path.display().to_string()).collect();
+            let looked: Vec<String> = looked
+                .iter()
+                .map(|path| path.display().to_string())
+                .collect();
             eprintln!(
                 "sluice: search is lexical only: no sentence-encoder model (looked in {}); \
                  run scripts/fetch-model, or pass --model DIR",

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use sluice_catalog::{Catalog, Detail, ServerTools};
+use sluice_gateway::SearchRequest;
 use sluice_search::eval::{LabelledQuery, Report};
 use sluice_search::{Query, Tuning};
-use sluice_gateway::SearchRequest;
 
 use crate::cli::{DetailArg, EvalArgs, EvalMethod, SearchArgs, TreeArgs};
 use crate::commands::{load_config, start_and_connect};
@@ -66,7 +66,11 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
     let mut queries: Vec<LabelledQuery> = read_json(&args.queries)?;
     if let Some(split) = &args.split {
         queries.retain(|query| &query.split == split);
-        anyhow::ensure!(!queries.is_empty(), "no query of {} has the split `{split}`", args.queries.display());
+        anyhow::ensure!(
+            !queries.is_empty(),
+            "no query of {} has the split `{split}`",
+            args.queries.display()
+        );
     }
     let catalog: RecordedCatalog = read_json(&args.catalog)?;
     let mut servers: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
@@ -113,7 +117,11 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
             .search(&query, encoder.as_ref())
             .hits
             .iter()
-            .filter_map(|hit| hit.document.server().map(|server| format!("{server}/{}", hit.document.name)))
+            .filter_map(|hit| {
+                hit.document
+                    .server()
+                    .map(|server| format!("{server}/{}", hit.document.name))
+            })
             .collect()
     };
     let started = Instant::now();
@@ -161,6 +169,7 @@ struct RecordedCatalog {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
 }
