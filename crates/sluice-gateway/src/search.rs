@@ -8,7 +8,6 @@
 //! unchanged servers are reused from the previous index, vectors and all.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sluice_catalog::Catalog;
@@ -27,7 +26,9 @@ pub(crate) struct SearchState {
     encoder: Option<Arc<Encoder>>,
     cache: Mutex<Option<VectorCache>>,
     cache_path: Option<PathBuf>,
-    embedding: AtomicBool,
+    /// Held while vectors are computed and the snapshot rebuilt: one computation at a time, and
+    /// a second caller waits for the first instead of searching without vectors.
+    completing: tokio::sync::Mutex<()>,
 }
 
 impl SearchState {
@@ -40,7 +41,7 @@ impl SearchState {
             encoder,
             cache: Mutex::new(cache),
             cache_path,
-            embedding: AtomicBool::new(false),
+            completing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -72,13 +73,12 @@ impl SearchState {
         )
     }
 
-    /// Compute and store the vectors `index` lacks. Returns false when there was nothing to do
-    /// (no encoder, nothing missing, or another call is already at it).
+    /// Compute and store the vectors `index` lacks. Returns false when there was nothing to do.
     fn complete_blocking(&self, index: &SearchIndex) -> bool {
         let Some(encoder) = &self.encoder else {
             return false;
         };
-        if index.has_vectors() || self.embedding.swap(true, Ordering::AcqRel) {
+        if index.has_vectors() {
             return false;
         }
         let missing = match self.cache.lock() {
@@ -110,7 +110,6 @@ impl SearchState {
             }
             tracing::info!("search: vectors ready in {:.1?}", started.elapsed());
         }
-        self.embedding.store(false, Ordering::Release);
         !missing.is_empty()
     }
 
@@ -207,10 +206,14 @@ impl Gateway {
     /// Compute the vectors the current snapshot's index lacks and rebuild the snapshot so that
     /// search uses the encoder. Does nothing without an encoder or when nothing is missing.
     pub async fn complete_vectors(&self) {
-        let snapshot = self.snapshot().await;
         let state = Arc::clone(&self.inner.search);
-        let index = Arc::clone(&snapshot.search);
-        let computed = tokio::task::spawn_blocking(move || state.complete_blocking(&index))
+        if state.encoder.is_none() {
+            return;
+        }
+        let _completing = state.completing.lock().await;
+        let index = Arc::clone(&self.snapshot().await.search);
+        let worker = Arc::clone(&state);
+        let computed = tokio::task::spawn_blocking(move || worker.complete_blocking(&index))
             .await
             .unwrap_or(false);
         if computed {

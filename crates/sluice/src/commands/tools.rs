@@ -18,6 +18,8 @@ use crate::commands::{load_config, start_and_connect};
 pub async fn search(args: SearchArgs) -> Result<ExitCode> {
     let config = load_config(&args.global)?;
     let gateway = start_and_connect(config, &args.global).await?;
+    // A one-shot search ranks with the encoder: compute (and cache) missing vectors first.
+    gateway.complete_vectors().await;
     let request = SearchRequest {
         query: args.query,
         detail: match args.detail {

@@ -9,6 +9,7 @@ mod execution;
 mod http_server;
 mod privacy;
 mod real_servers;
+mod search;
 mod shutdown;
 mod state;
 mod worker_crash;
