@@ -47,13 +47,10 @@ pub struct SearchEntry {
     /// Typed signature (detail `full`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
-    /// The same tool offered by other servers (same name, the same description in other
-    /// words at most), as `server.identifier`.
+    /// The same tool offered by other servers of the same product (same name, server names
+    /// sharing a word like `gitlab`), as `server.identifier`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<String>,
-    /// The one-line description whatever the detail (to compare hits).
-    #[serde(skip)]
-    summary_text: String,
 }
 
 /// An unavailable server, as search results and listings mention it.
@@ -83,8 +80,8 @@ pub struct SearchResponse {
     pub closest_servers: Vec<String>,
 }
 
-/// Summaries whose words overlap at least this much (Jaccard) describe the same tool.
-const SAME_TOOL_OVERLAP: f64 = 0.6;
+/// Words of server names that say nothing about what a server is for.
+const GENERIC_SERVER_WORDS: &[&str] = &["mcp", "server", "servers", "all", "api", "official"];
 
 /// Why a search could not run.
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +178,7 @@ fn add_tool(entries: &mut Vec<SearchEntry>, tool: &CatalogTool, detail: Detail) 
     let summary = tool.summary();
     if let Some(same) = entries
         .iter_mut()
-        .find(|entry| entry.name == tool.name && same_summary(&entry.summary_text, &summary))
+        .find(|entry| entry.name == tool.name && same_product(&entry.server, &tool.server))
     {
         same.also
             .push(format!("{}.{}", tool.server, tool.identifier));
@@ -192,20 +189,23 @@ fn add_tool(entries: &mut Vec<SearchEntry>, tool: &CatalogTool, detail: Detail) 
         name: tool.name.clone(),
         identifier: tool.identifier.clone(),
         path: format!("servers/{}/{}.ts", tool.server, tool.identifier),
-        summary: (detail != Detail::Name).then(|| summary.clone()),
+        summary: (detail != Detail::Name).then_some(summary),
         signature: (detail == Detail::Full).then(|| sluice_codegen::tool_signature(tool)),
         also: Vec::new(),
-        summary_text: summary,
     });
 }
 
-fn same_summary(left: &str, right: &str) -> bool {
-    let words = |text: &str| -> std::collections::BTreeSet<String> {
-        sluice_search::split_words(text).into_iter().collect()
+/// Two servers for the same product: their names share a word that says what they are for
+/// (`server-gitlab` and `mcp-gitlab-all`, not `server-github` and `server-gitlab`).
+fn same_product(left: &str, right: &str) -> bool {
+    let words = |server: &str| -> Vec<String> {
+        sluice_search::split_words(server)
+            .into_iter()
+            .filter(|word| !GENERIC_SERVER_WORDS.contains(&word.as_str()))
+            .collect()
     };
-    let (left, right) = (words(left), words(right));
-    let union = left.union(&right).count();
-    union == 0 || left.intersection(&right).count() as f64 / union as f64 >= SAME_TOOL_OVERLAP
+    let right = words(right);
+    words(left).iter().any(|word| right.contains(word))
 }
 
 impl SearchResponse {

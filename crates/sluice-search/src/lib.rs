@@ -45,6 +45,8 @@ use lexical::{Postings, Statistics};
 
 /// The dense score's share of the fused score (the lexical score has the rest).
 pub const DENSE_SHARE: f32 = 0.75;
+/// Hits under this share of the best hit's score are not shown.
+pub const RELATIVE_FLOOR: f32 = 0.5;
 /// Below this fused score, the best hit is reported as a weak match.
 pub const WEAK_SCORE: f32 = 0.35;
 
@@ -68,6 +70,9 @@ pub struct Tuning {
     pub dense_share: f32,
     /// Whether a query asking for several things is also ranked part by part.
     pub split_intents: bool,
+    /// Hits scoring under this share of the best one are left out (they only cost the agent
+    /// tokens).
+    pub relative_floor: f32,
 }
 
 impl Default for Tuning {
@@ -75,6 +80,7 @@ impl Default for Tuning {
         Tuning {
             dense_share: DENSE_SHARE,
             split_intents: true,
+            relative_floor: RELATIVE_FLOOR,
         }
     }
 }
@@ -409,11 +415,12 @@ impl SearchIndex {
                 exact: true,
             })
             .collect();
+        let floor = best * query.tuning.relative_floor;
         for (flat, score) in merged {
             if hits.len() >= limit {
                 break;
             }
-            if !exact.contains(&flat) {
+            if score >= floor && !exact.contains(&flat) {
                 hits.push(Hit {
                     document: self.document(flat),
                     score,

@@ -107,6 +107,7 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
             _ => args.dense_share.unwrap_or(sluice_search::DENSE_SHARE),
         },
         split_intents: !args.no_split,
+        ..Tuning::default()
     };
     let rank = |text: &str| -> Vec<String> {
         let query = Query {

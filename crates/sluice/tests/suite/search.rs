@@ -121,7 +121,7 @@ fn search_tools_over_fifty_real_catalogs_answers_paraphrases_and_browsing() {
     let search = |query: &str| call("search_tools", json!({"query": query, "detail": "summary"}));
     let ops = json!([
         search("what time is it in Tokyo right now"),
-        search("search the web for reviews of standing desks"),
+        search("search the web for recent news about electric cars"),
         search("get_current_time"),
         search("qwertyuiop zxcvbnm"),
         call("list_files", json!({"path": "servers"})),
