@@ -421,7 +421,8 @@ const ACTION_WORDS: &[&str] = &[
     "get", "list", "create", "update", "delete", "remove", "add", "set", "search", "find", "read",
     "write", "run", "manage", "query", "fetch", "describe", "by", "for", "and", "the", "of", "a",
     "to", "in", "all", "new", "edit", "modify", "show", "view", "start", "stop", "api", "post",
-    "patch", "put", "retrieve", "execute", "with", "from", "on",
+    "patch", "put", "retrieve", "execute", "with", "from", "on", "as", "is", "at", "or", "into",
+    "it", "its", "be", "an",
 ];
 /// Topics shown per server in the `servers/` listing.
 const ABOUT_TOPICS: usize = 6;

@@ -15,7 +15,10 @@
 //! 4. `parallel`: `Promise.all` of 200 `sleep({ms: 50})` with 200 calls allowed in flight;
 //! 5. `codegen`: catalog build and tree generation for the captured real-world catalogs;
 //! 6. `connect`: the five real reference servers connecting concurrently (needs `scripts/test`);
-//! 7. `context`: the starting context's o200k tokens.
+//! 7. `context`: the starting context's o200k tokens;
+//! 8. `search`: `search_tools` round trips through `sluice serve` (an MCP client over stdio) with
+//!    the 1,535 recorded tools behind it, each server a `fake-mcp-server` process serving its
+//!    recorded list, and the encoder's vectors cached (needs `scripts/fetch-model`).
 //!
 //! The machine this runs on is small and noisy, so every figure is a median (with p90) of many
 //! runs, and the runs of the things being compared are interleaved.
@@ -65,6 +68,9 @@ const PARALLEL_SLEEP_MS: u64 = 50;
 const PARALLEL_RUNS: usize = 15;
 const CODEGEN_RUNS: usize = 10;
 const CONNECT_RUNS: usize = 4;
+/// Rounds of the labelled queries in the search section.
+const SEARCH_ROUNDS: usize = 3;
+const SEARCH_TARGET_MS: f64 = 15.0;
 
 /// Targets.
 const COLD_TARGET_MS: f64 = 10.0;
@@ -73,7 +79,7 @@ const PARALLEL_TARGET_MS: f64 = 100.0;
 const CONTEXT_TARGET_TOKENS: usize = 1_000;
 
 /// The sections, in running order: key, the names a filter may match, title.
-const SECTIONS: [(&str, &[&str], &str); 7] = [
+const SECTIONS: [(&str, &[&str], &str); 8] = [
     ("cold", &["cold", "worker"], "1. Worker cold start"),
     (
         "overhead",
@@ -100,6 +106,11 @@ const SECTIONS: [(&str, &[&str], &str); 7] = [
         "context",
         &["context", "tokens"],
         "7. Starting context tokens",
+    ),
+    (
+        "search",
+        &["search", "discovery"],
+        "8. search_tools through sluice serve",
     ),
 ];
 
@@ -179,6 +190,7 @@ fn main() -> BenchResult<()> {
                 }
                 "codegen" => codegen(&mut report),
                 "connect" => connect(&mut report).await,
+                "search" => search(&mut report).await,
                 _ => context(&mut report),
             };
             if let Err(error) = outcome {
@@ -1529,6 +1541,97 @@ export default Date.now() - started;
             "execute_wall_ms": wall_stats.to_json("ms", &wall),
             "cold_start_baseline_ms": baseline_stats.to_json("ms", &baseline),
         }),
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. search_tools through sluice serve.
+
+async fn search(report: &mut Report) -> BenchResult<()> {
+    let folder = sluice_test_support::workspace_root().join("target/bench/search-serve");
+    std::fs::create_dir_all(&folder)?;
+    let mut entries = Map::new();
+    for tools in combined_catalogs()? {
+        let file = folder.join(format!("{}.json", tools.server));
+        std::fs::write(&file, serde_json::to_vec(&tools.tools)?)?;
+        let command = sluice_test_support::fake_server(&[])
+            .arg("--tools-file")
+            .arg(file.to_string_lossy().into_owned());
+        entries.insert(tools.server.clone(), command.config_entry());
+    }
+    let config_path = folder.join("sluice.json");
+    std::fs::write(
+        &config_path,
+        serde_json::to_vec(&json!({"mcpServers": entries}))?,
+    )?;
+    let data_dir = folder.join("data");
+    // `sluice tools search` computes and caches every tool vector before it answers.
+    let warm = std::process::Command::new(SLUICE_BIN)
+        .args(["tools", "search", "--config"])
+        .arg(&config_path)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("warm up")
+        .output()?;
+    if !warm.status.success() {
+        return Err(format!(
+            "sluice tools search failed: {}",
+            String::from_utf8_lossy(&warm.stderr)
+        )
+        .into());
+    }
+    let sluice = json!({"mcpServers": {"sluice": {
+        "command": SLUICE_BIN,
+        "args": ["serve", "--config", config_path, "--data-dir", data_dir],
+    }}});
+    let pool = Pool::start(&parse_config(&sluice)?);
+    pool.wait_connected(|_| {}).await;
+    let queries =
+        read_json(&sluice_test_support::workspace_root().join("data/search-eval/queries.json"))?;
+    let texts: Vec<String> = queries
+        .as_array()
+        .ok_or("queries.json is not an array")?
+        .iter()
+        .filter_map(|query| query["query"].as_str().map(str::to_owned))
+        .collect();
+    let mut samples = Vec::new();
+    // The first call also waits for every server behind Sluice to connect: not measured.
+    let mut first = Map::new();
+    first.insert("query".to_owned(), json!("warm up"));
+    pool.call_tool("sluice", "search_tools", first, Duration::from_secs(60))
+        .await
+        .map_err(|error| format!("search_tools failed: {error}"))?;
+    for _ in 0..SEARCH_ROUNDS {
+        for text in &texts {
+            let mut arguments = Map::new();
+            arguments.insert("query".to_owned(), json!(text));
+            let started = Instant::now();
+            let outcome = pool
+                .call_tool("sluice", "search_tools", arguments, Duration::from_secs(30))
+                .await;
+            samples.push(ms(started.elapsed()));
+            if let Err(error) = outcome {
+                pool.shutdown().await;
+                return Err(format!("search_tools failed: {error}").into());
+            }
+        }
+    }
+    pool.shutdown().await;
+    let stats = Stats::of(&samples);
+    report.check(
+        "search",
+        format!(
+            "search_tools round trip via sluice serve, 1,535 tools, {} labelled queries x {SEARCH_ROUNDS}",
+            texts.len()
+        ),
+        stats.show("ms"),
+        format!("p50 <= {SEARCH_TARGET_MS} ms"),
+        stats.p50 <= SEARCH_TARGET_MS,
+    );
+    report.section_json(
+        "search",
+        json!({"round_trip_ms": stats.to_json("ms", &samples)}),
     );
     Ok(())
 }

@@ -33,11 +33,17 @@ fn broken_servers_are_reported_and_others_keep_working() {
     );
     let listing = text(&results[0]);
     let lines: Vec<&str> = listing.lines().collect();
+    // Each server folder with its tool count and topics: `healthy/  # 5 tools: big, echo, ...`.
+    let folders: Vec<&str> = lines[..4]
+        .iter()
+        .map(|line| line.split("  # ").next().unwrap_or_default())
+        .collect();
     assert_eq!(
-        &lines[..4],
+        folders,
         ["healthy/", "huge/", "noisy/", "untyped/"],
         "{listing}"
     );
+    assert!(lines[1].starts_with("huge/  # 6 tools: "), "{listing}");
     assert!(listing.contains(
         "Unavailable server missing: command \"sluice-test-no-such-command\" was not found: install it or give its full path in the config\n"
     ), "{listing}");
@@ -93,7 +99,11 @@ try {
         lines[2].ends_with("the connection to the server closed"),
         "{output}"
     );
-    assert_eq!(text(&results[2]), "crashy/\n", "the server was restarted");
+    assert!(
+        text(&results[2]).starts_with("crashy/  # 5 tools"),
+        "the server was restarted: {}",
+        text(&results[2])
+    );
     assert_eq!(text(&results[3]), "back\n");
 }
 

@@ -94,10 +94,21 @@ fn five_real_servers_through_sluice() {
         "time.convertTime\ntime.getCurrentTime\nImport: import * as x from \"./servers/<server>\"; then await x.<function>({...}).\n"
     );
 
+    let listing = text(&results[4]);
+    let folders: Vec<&str> = listing
+        .lines()
+        .map(|line| line.split("  # ").next().unwrap_or_default())
+        .collect();
     assert_eq!(
-        text(&results[4]),
-        "everything/\nfilesystem/\ngit/\nmemory/\ntime/\n"
+        folders,
+        ["everything/", "filesystem/", "git/", "memory/", "time/"],
+        "{listing}"
     );
+    assert!(
+        listing.contains("time/  # 2 tools: time, convert, current\n"),
+        "{listing}"
+    );
+    assert!(listing.contains("git/  # 12 tools: git"), "{listing}");
 
     insta::assert_snapshot!("everything_get_sum", text(&results[5]));
     insta::assert_snapshot!("filesystem_read_text_file", text(&results[6]));
