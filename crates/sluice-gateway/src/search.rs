@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use sluice_catalog::Catalog;
 use sluice_embed::Encoder;
-use sluice_search::{Document, SearchIndex, VectorCache};
+use sluice_search::{Document, SearchIndex, VectorCache, catalog_documents};
 
 use crate::Gateway;
 
@@ -57,7 +57,7 @@ impl SearchState {
         skills: &[(String, String)],
         previous: Option<&SearchIndex>,
     ) -> SearchIndex {
-        let mut groups = documents(catalog);
+        let mut groups = catalog_documents(catalog);
         if !skills.is_empty() {
             let skills = skills
                 .iter()
@@ -149,22 +149,6 @@ fn worker_threads() -> usize {
         .max(1)
 }
 
-/// The catalog's tools as search documents, by server.
-fn documents(catalog: &Catalog) -> std::collections::BTreeMap<String, Vec<Document>> {
-    catalog
-        .server_names()
-        .map(|server| {
-            let documents = catalog
-                .server_tools(server)
-                .unwrap_or_default()
-                .iter()
-                .map(Document::from_tool)
-                .collect();
-            (server.to_owned(), documents)
-        })
-        .collect()
-}
-
 /// Build a catalog's index with every vector computed (blocking): for one-shot commands
 /// (`sluice tools eval`) that rank at once. Vectors come from and go to the cache at `cache`.
 pub fn build_search_index(
@@ -173,10 +157,10 @@ pub fn build_search_index(
     cache: &Path,
 ) -> SearchIndex {
     let Some(encoder) = encoder else {
-        return SearchIndex::build(documents(catalog), None, None);
+        return SearchIndex::build(catalog_documents(catalog), None, None);
     };
     let mut vectors = load_cache(encoder, Some(cache));
-    let lexical = SearchIndex::build(documents(catalog), None, None);
+    let lexical = SearchIndex::build(catalog_documents(catalog), None, None);
     let missing = lexical.missing_vectors(&vectors);
     if !missing.is_empty() {
         tracing::info!(
@@ -191,7 +175,7 @@ pub fn build_search_index(
             tracing::warn!("search: {error}");
         }
     }
-    SearchIndex::build(documents(catalog), Some(&lexical), Some(&vectors))
+    SearchIndex::build(catalog_documents(catalog), Some(&lexical), Some(&vectors))
 }
 
 impl Gateway {

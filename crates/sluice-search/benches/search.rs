@@ -13,6 +13,8 @@
 //!   included, over 10,000 and over 1,535 tools; lexical only; and queries that name a tool
 //!   exactly.
 //!
+//! `SLUICE_BENCH_DETAIL=1` also prints each warm build's parts (cache read, documents, index).
+//!
 //! The model comes from `target/models/all-MiniLM-L6-v2` (`scripts/fetch-model`) or
 //! `$SLUICE_MODEL`. Every figure is a median (p50) and p99 over many runs; the machine is small
 //! and noisy.
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sluice_catalog::{Catalog, ServerTools};
 use sluice_embed::Encoder;
-use sluice_search::{Document, Query, SearchIndex, VectorCache};
+use sluice_search::{Query, SearchIndex, VectorCache, catalog_documents};
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;
 
@@ -50,7 +52,7 @@ fn main() -> BenchResult<()> {
     let encoder = Encoder::load(&model)
         .map_err(|error| format!("{error} (the bench needs the model: scripts/fetch-model)"))?;
     let small = load_catalog(&root, false)?;
-    let large = grow(&root, &small, TOOLS)?;
+    let large = grow(&root, TOOLS)?;
     println!(
         "catalogs: {} tools ({} servers) and {} tools ({} servers); model {}",
         small.len(),
@@ -69,7 +71,7 @@ fn main() -> BenchResult<()> {
     }
     let (mut cache, _) =
         VectorCache::load(&cache_path, &encoder.fingerprint(), encoder.dimension());
-    let lexical = SearchIndex::build(groups(&large), None, None);
+    let lexical = SearchIndex::build(catalog_documents(&large), None, None);
     let missing = lexical.missing_vectors(&cache);
     if !missing.is_empty() {
         let threads = std::thread::available_parallelism().map_or(1, |count| count.get());
@@ -96,7 +98,7 @@ fn main() -> BenchResult<()> {
         let (cache, _) =
             VectorCache::load(&cache_path, &encoder.fingerprint(), encoder.dimension());
         let loaded = started.elapsed();
-        let documents = groups(&large);
+        let documents = catalog_documents(&large);
         let grouped = started.elapsed();
         let built = SearchIndex::build(documents, None, Some(&cache));
         warm.push(ms(started.elapsed()));
@@ -117,10 +119,10 @@ fn main() -> BenchResult<()> {
         let (cache, _) =
             VectorCache::load(&cache_path, &encoder.fingerprint(), encoder.dimension());
         let mut small_cache = cache.clone();
-        let small_lexical = SearchIndex::build(groups(&small), None, None);
+        let small_lexical = SearchIndex::build(catalog_documents(&small), None, None);
         let missing = small_lexical.missing_vectors(&small_cache);
         sluice_search::embed_into(&mut small_cache, &missing, &encoder, 2);
-        SearchIndex::build(groups(&small), None, Some(&small_cache))
+        SearchIndex::build(catalog_documents(&small), None, Some(&small_cache))
     };
 
     let queries = labelled_queries(&root)?;
@@ -243,21 +245,6 @@ fn rss_mb() -> f64 {
         .map_or(f64::NAN, |pages| pages * 4096.0 / 1e6)
 }
 
-fn groups(catalog: &Catalog) -> BTreeMap<String, Vec<Document>> {
-    catalog
-        .server_names()
-        .map(|server| {
-            let documents = catalog
-                .server_tools(server)
-                .unwrap_or_default()
-                .iter()
-                .map(Document::from_tool)
-                .collect();
-            (server.to_owned(), documents)
-        })
-        .collect()
-}
-
 fn read_json(path: &Path) -> BenchResult<Value> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
@@ -303,7 +290,7 @@ fn build(servers: BTreeMap<String, Vec<Value>>) -> Catalog {
 
 /// The recorded servers with Twilio's full set, then copies of them under new names (`-copy2`,
 /// `-copy3`, ...) until `total` tools; the last copy is cut to fit.
-fn grow(root: &Path, _small: &Catalog, total: usize) -> BenchResult<Catalog> {
+fn grow(root: &Path, total: usize) -> BenchResult<Catalog> {
     let originals = server_tools(root, true)?;
     let mut servers = originals.clone();
     let mut count: usize = servers.values().map(Vec::len).sum();

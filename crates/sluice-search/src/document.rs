@@ -167,6 +167,24 @@ impl Document {
     }
 }
 
+/// A catalog's tools as documents, grouped by server (the segments of a [`crate::SearchIndex`]).
+pub fn catalog_documents(
+    catalog: &sluice_catalog::Catalog,
+) -> std::collections::BTreeMap<String, Vec<Document>> {
+    catalog
+        .server_names()
+        .map(|server| {
+            let documents = catalog
+                .server_tools(server)
+                .unwrap_or_default()
+                .iter()
+                .map(Document::from_tool)
+                .collect();
+            (server.to_owned(), documents)
+        })
+        .collect()
+}
+
 /// The SHA-256 of a text: the key of its vector in the cache.
 pub fn text_key(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()

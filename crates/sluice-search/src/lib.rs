@@ -36,7 +36,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use sluice_embed::{Encoder, TextKind};
 
-pub use document::{Document, ItemKey, SKILLS_GROUP, text_key};
+pub use document::{Document, ItemKey, SKILLS_GROUP, catalog_documents, text_key};
 pub use lexical::FieldWeights;
 pub use text::{split_words, squash, terms};
 pub use vectors::{CacheWriteError, VectorCache, embed_into};
