@@ -121,6 +121,8 @@ pub struct Encoder {
     vocabulary: WordPiece,
     model: bert::Bert,
     folder: PathBuf,
+    /// Whether one text's products may use a second thread (more than one core).
+    split: bool,
 }
 
 impl Encoder {
@@ -154,6 +156,7 @@ impl Encoder {
             vocabulary,
             model,
             folder: folder.to_owned(),
+            split: std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1),
         })
     }
 
@@ -200,10 +203,15 @@ impl Encoder {
         self.vocabulary.encode(&text, self.manifest.max_tokens)
     }
 
-    /// The unit-length vector of one text.
+    /// The unit-length vector of one text, using a second core for the larger products when
+    /// the machine has one (a query is embedded while an agent waits).
     pub fn embed(&self, text: &str, kind: TextKind) -> Vec<f32> {
+        self.embed_on(text, kind, self.split)
+    }
+
+    fn embed_on(&self, text: &str, kind: TextKind, split: bool) -> Vec<f32> {
         let ids = self.token_ids(text, kind);
-        let states = self.model.forward(&ids);
+        let states = self.model.forward(&ids, split);
         let dimension = self.dimension();
         let mut vector: Vec<f32> = match self.manifest.pooling {
             Pooling::Cls => states[..dimension].to_vec(),
@@ -227,7 +235,10 @@ impl Encoder {
     pub fn embed_many(&self, texts: &[&str], kind: TextKind, threads: usize) -> Vec<Vec<f32>> {
         let threads = threads.clamp(1, texts.len().max(1));
         if threads == 1 {
-            return texts.iter().map(|text| self.embed(text, kind)).collect();
+            return texts
+                .iter()
+                .map(|text| self.embed_on(text, kind, false))
+                .collect();
         }
         let chunk = texts.len().div_ceil(threads);
         std::thread::scope(|scope| {
@@ -236,7 +247,7 @@ impl Encoder {
                 .map(|part| {
                     scope.spawn(move || {
                         part.iter()
-                            .map(|text| self.embed(text, kind))
+                            .map(|text| self.embed_on(text, kind, false))
                             .collect::<Vec<_>>()
                     })
                 })

@@ -15,6 +15,9 @@ use multiversion::multiversion;
 const LANES: usize = 16;
 /// Rows of `x` per pass over a panel.
 const ROWS: usize = 4;
+/// Multiply-adds below which a product is not worth a second thread (starting one costs tens
+/// of microseconds).
+const SPLIT_MIN_PRODUCTS: usize = 1 << 20;
 
 /// A weight matrix `[out, in]`, packed for [`Packed::forward`].
 #[derive(Debug, Clone)]
@@ -47,16 +50,41 @@ impl Packed {
     }
 
     /// `x · Wᵀ + b` for `rows` rows of `x` (row-major, `rows × inputs`): `rows × outputs`.
-    pub fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
+    /// With `split`, a large enough product is shared with a second thread (half the panels
+    /// each): what one query's encoding uses to finish sooner on an idle core.
+    pub fn forward(&self, x: &[f32], rows: usize, split: bool) -> Vec<f32> {
         let mut output = vec![0.0f32; rows * self.outputs];
-        product(
-            x,
-            rows,
-            self.inputs,
-            &self.panels,
-            self.outputs,
-            &mut output,
-        );
+        let panels = self.panels.len() / (self.inputs * LANES);
+        if split && panels >= 2 && rows * self.outputs * self.inputs >= SPLIT_MIN_PRODUCTS {
+            let half = panels / 2;
+            let (left, right) = self.panels.split_at(half * self.inputs * LANES);
+            let left_width = half * LANES;
+            let right_width = self.outputs - left_width;
+            let mut right_output = vec![0.0f32; rows * right_width];
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| product(x, rows, self.inputs, right, right_width, &mut right_output));
+                let mut left_output = vec![0.0f32; rows * left_width];
+                product(x, rows, self.inputs, left, left_width, &mut left_output);
+                for (row, line) in output.chunks_exact_mut(self.outputs).enumerate() {
+                    line[..left_width]
+                        .copy_from_slice(&left_output[row * left_width..(row + 1) * left_width]);
+                }
+            });
+            for (row, line) in output.chunks_exact_mut(self.outputs).enumerate() {
+                line[left_width..]
+                    .copy_from_slice(&right_output[row * right_width..(row + 1) * right_width]);
+            }
+        } else {
+            product(
+                x,
+                rows,
+                self.inputs,
+                &self.panels,
+                self.outputs,
+                &mut output,
+            );
+        }
         for row in output.chunks_exact_mut(self.outputs) {
             for (value, bias) in row.iter_mut().zip(&self.bias) {
                 *value += bias;
@@ -113,7 +141,13 @@ mod tests {
 
     #[test]
     fn matches_the_plain_product_for_any_shape() {
-        for (rows, inputs, outputs) in [(1, 3, 2), (4, 5, 16), (7, 9, 37), (9, 32, 48)] {
+        for (rows, inputs, outputs) in [
+            (1, 3, 2),
+            (4, 5, 16),
+            (7, 9, 37),
+            (9, 32, 48),
+            (40, 200, 170),
+        ] {
             let weight: Vec<f32> = (0..outputs * inputs)
                 .map(|i| ((i * 7) % 11) as f32 - 5.0)
                 .collect();
@@ -122,7 +156,8 @@ mod tests {
                 .map(|i| ((i * 3) % 5) as f32 - 2.0)
                 .collect();
             let packed = Packed::new(&weight, bias.clone(), outputs, inputs);
-            let result = packed.forward(&x, rows);
+            let result = packed.forward(&x, rows, false);
+            assert_eq!(packed.forward(&x, rows, true), result);
             for row in 0..rows {
                 for output in 0..outputs {
                     let expected: f32 = (0..inputs)

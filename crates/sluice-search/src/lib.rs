@@ -563,22 +563,24 @@ fn keep_best(ranking: &mut Vec<(usize, f32)>, count: usize) {
     ranking.sort_unstable_by(order);
 }
 
-/// The dot product, in eight lanes so the compiler vectorizes it.
+/// The dot product, in sixteen lanes so the compiler vectorizes it, compiled for AVX-512 and
+/// AVX2 besides the baseline (a query over 10,000 tools takes 3.8 million of these products).
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
 fn dot(left: &[f32], right: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let left_chunks = left.chunks_exact(8);
-    let right_chunks = right.chunks_exact(8);
-    let tail: f32 = left_chunks
-        .remainder()
-        .iter()
-        .zip(right_chunks.remainder())
-        .map(|(a, b)| a * b)
-        .sum();
-    for (a, b) in left_chunks.zip(right_chunks) {
-        for lane in 0..8 {
+    const LANES: usize = 16;
+    let (left_chunks, left_tail) = left.as_chunks::<LANES>();
+    let (right_chunks, right_tail) = right.as_chunks::<LANES>();
+    let mut lanes = [0.0f32; LANES];
+    for (a, b) in left_chunks.iter().zip(right_chunks) {
+        for lane in 0..LANES {
             lanes[lane] += a[lane] * b[lane];
         }
     }
+    let tail: f32 = left_tail.iter().zip(right_tail).map(|(a, b)| a * b).sum();
     lanes.iter().sum::<f32>() + tail
 }
 
