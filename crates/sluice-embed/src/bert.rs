@@ -288,18 +288,6 @@ fn softmax_in_place(row: Option<&mut [f32]>, scale: f32) {
     }
 }
 
-/// [`gelu`] of every value, compiled for AVX-512 and AVX2 besides the baseline.
-#[multiversion::multiversion(targets(
-    "x86_64+avx512f+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-fn gelu_in_place(values: &mut [f32]) {
-    for value in values {
-        *value = gelu(*value);
-    }
-}
-
 /// BERT's exact GELU, `x * Φ(x)`, with `erf` from Abramowitz and Stegun 7.1.26 (error below
 /// 1.5e-7, far under what f32 sentence embeddings can see).
 fn gelu(value: f32) -> f32 {
