@@ -20,6 +20,9 @@ use crate::Gateway;
 pub const VECTOR_CACHE_FILE: &str = "search-vectors.bin";
 /// The cache's folder in the data folder.
 const CACHE_DIR: &str = "cache";
+/// Vectors kept in the cache at most (about 160 MB on disk at 384 dimensions); past it, only
+/// the current catalog's are kept.
+const MAX_CACHED_VECTORS: usize = 100_000;
 
 /// The encoder and its cache, shared by every snapshot.
 pub(crate) struct SearchState {
@@ -105,7 +108,11 @@ impl SearchState {
                         cache.insert(*key, vector.to_vec());
                     }
                 }
-                cache.retain(&index.vector_keys());
+                // Vectors of tools no longer offered are kept (another config may share the data
+                // folder) until the cache grows past its cap.
+                if cache.len() > MAX_CACHED_VECTORS {
+                    cache.retain(&index.vector_keys());
+                }
                 self.save(cache);
             }
             tracing::info!("search: vectors ready in {:.1?}", started.elapsed());

@@ -45,7 +45,7 @@ impl Snapshot {
         statuses: Vec<ServerStatus>,
     ) -> Snapshot {
         Snapshot::build_indexed(version, tools, statuses, |catalog| {
-            crate::search::build_search_index(catalog, None, std::path::Path::new(""))
+            SearchIndex::build(sluice_search::catalog_documents(catalog), None, None)
         })
     }
 

@@ -44,18 +44,26 @@ impl VectorCache {
     /// The cache in `path`, or an empty one when the file is missing, of another model, or
     /// damaged (then the returned note says why, for a log line).
     pub fn load(path: &Path, fingerprint: &str, dimension: usize) -> (VectorCache, Option<String>) {
-        let mut cache = VectorCache::new(fingerprint, dimension);
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return (cache, None),
-            Err(error) => {
-                return (
-                    cache,
-                    Some(format!("cannot read {}: {error}", path.display())),
-                );
+        match std::fs::read(path) {
+            Ok(bytes) => VectorCache::from_bytes(&bytes, fingerprint, dimension),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                (VectorCache::new(fingerprint, dimension), None)
             }
-        };
-        let note = cache.decode(&bytes).err();
+            Err(error) => (
+                VectorCache::new(fingerprint, dimension),
+                Some(format!("cannot read {}: {error}", path.display())),
+            ),
+        }
+    }
+
+    /// The cache a file's bytes hold (what [`VectorCache::load`] decodes; any bytes are safe).
+    pub fn from_bytes(
+        bytes: &[u8],
+        fingerprint: &str,
+        dimension: usize,
+    ) -> (VectorCache, Option<String>) {
+        let mut cache = VectorCache::new(fingerprint, dimension);
+        let note = cache.decode(bytes).err();
         (cache, note)
     }
 
