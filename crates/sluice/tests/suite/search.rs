@@ -40,10 +40,16 @@ fn recorded_catalog_config(folder: &Path) -> tempfile::NamedTempFile {
 }
 
 /// A data folder kept between test runs in `target/`, so the tool vectors are computed once.
-fn persistent_data_dir(name: &str) -> PathBuf {
-    let dir = workspace_root().join("target/test-data").join(name);
+/// The tests that use it take turns (the guard), so the second finds the vectors the first
+/// computed instead of computing them at the same time.
+fn persistent_data_dir() -> (PathBuf, std::sync::MutexGuard<'static, ()>) {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = TURN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = workspace_root().join("target/test-data/search");
     std::fs::create_dir_all(&dir).expect("create the test data folder");
-    dir
+    (dir, guard)
 }
 
 fn search_text(result: &Value) -> String {
@@ -55,12 +61,13 @@ fn search_text(result: &Value) -> String {
 
 #[test]
 fn the_labelled_held_out_queries_meet_the_recall_floor() {
+    let (data_dir, _turn) = persistent_data_dir();
     let output = sluice_command()
         .current_dir(workspace_root())
         .args(["tools", "eval", "--split", "heldout", "--json", "--model"])
         .arg(model_folder())
         .arg("--data-dir")
-        .arg(persistent_data_dir("eval"))
+        .arg(&data_dir)
         .output()
         .expect("run sluice tools eval");
     assert!(
@@ -101,7 +108,7 @@ fn the_labelled_held_out_queries_meet_the_recall_floor() {
 fn search_tools_over_fifty_real_catalogs_answers_paraphrases_and_browsing() {
     let folder = tempfile::tempdir().expect("temp dir");
     let config = recorded_catalog_config(folder.path());
-    let data_dir = persistent_data_dir("serve-1535");
+    let (data_dir, _turn) = persistent_data_dir();
     // `sluice tools search` computes the tool vectors before it answers, and caches them in the
     // data folder; `sluice serve` then ranks with the encoder from its first search. (Started
     // from `target/debug`, both find the model in `target/models` by themselves.)
