@@ -120,7 +120,6 @@ pub struct Encoder {
     manifest: Manifest,
     vocabulary: WordPiece,
     model: bert::Bert,
-    folder: PathBuf,
     /// Whether one text's products may use a second thread (more than one core).
     split: bool,
 }
@@ -155,7 +154,6 @@ impl Encoder {
             manifest,
             vocabulary,
             model,
-            folder: folder.to_owned(),
             split: std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1),
         })
     }
@@ -163,11 +161,6 @@ impl Encoder {
     /// The manifest the model was loaded with.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
-    }
-
-    /// The folder it was loaded from.
-    pub fn folder(&self) -> &Path {
-        &self.folder
     }
 
     /// Vector length.

@@ -175,7 +175,6 @@ impl Snapshot {
 
 /// Add a hit, or, when an earlier hit is the same tool on another server, name it there.
 fn add_tool(entries: &mut Vec<SearchEntry>, tool: &CatalogTool, detail: Detail) {
-    let summary = tool.summary();
     if let Some(same) = entries
         .iter_mut()
         .find(|entry| entry.name == tool.name && same_product(&entry.server, &tool.server))
@@ -189,7 +188,7 @@ fn add_tool(entries: &mut Vec<SearchEntry>, tool: &CatalogTool, detail: Detail) 
         name: tool.name.clone(),
         identifier: tool.identifier.clone(),
         path: format!("servers/{}/{}.ts", tool.server, tool.identifier),
-        summary: (detail != Detail::Name).then_some(summary),
+        summary: (detail != Detail::Name).then(|| tool.summary()),
         signature: (detail == Detail::Full).then(|| sluice_codegen::tool_signature(tool)),
         also: Vec::new(),
     });

@@ -176,8 +176,8 @@ impl Statistics {
         expanded.into_iter().collect()
     }
 
-    /// Add each document's BM25F score for the expanded query to `scores` (indexed from
-    /// `offset`, the segment's first document).
+    /// Add each of the segment's documents' BM25F score for the expanded query to `scores`
+    /// (the segment's slice of the index-wide scores, indexed by document within the segment).
     pub fn score_into(&self, postings: &Postings, expanded: &[(String, f32)], scores: &mut [f32]) {
         let average = self.average_length.max(f32::EPSILON);
         for (term, inverse_frequency) in expanded {
