@@ -200,3 +200,36 @@ fn dot_handles_any_length() {
     let expected: f32 = left.iter().map(|value| value * value).sum();
     assert_eq!(dot(&left, &left), expected);
 }
+
+#[test]
+fn skills_rank_with_the_tools_and_list_after_them() {
+    let mut groups = groups(&catalog());
+    groups.insert(
+        SKILLS_GROUP.to_owned(),
+        vec![Document::skill(
+            "save-sheet-as-csv",
+            "Save a sheet's rows to a CSV file",
+        )],
+    );
+    let index = SearchIndex::build(groups, None, None);
+    let ranking = index.search(&query("save sheet rows as csv"), None);
+    assert_eq!(
+        ranking.hits[0].document.key,
+        ItemKey::Skill {
+            name: "save-sheet-as-csv".into()
+        }
+    );
+    let listed = index.search(
+        &Query {
+            text: String::new(),
+            limit: 10,
+            ..Query::default()
+        },
+        None,
+    );
+    assert_eq!(listed.hits.len(), 6);
+    assert_eq!(
+        listed.hits[5].document.group, SKILLS_GROUP,
+        "skills come after every tool"
+    );
+}
