@@ -1,9 +1,9 @@
 //! A BERT encoder's forward pass (the architecture of MiniLM, BGE and E5 sentence encoders) on
 //! plain row-major `f32` buffers; the matrix products go through [`crate::matmul`].
 //!
-//! One sequence at a time: no padding and no attention mask are needed, and a sequence of
-//! 10-100 tokens already keeps the matrix products efficient. Callers that embed many texts run
-//! sequences on several threads ([`crate::Encoder::embed_many`]).
+//! Sequences are stacked, not padded: the matrix products run over all their rows together and
+//! attention runs within each sequence, so no attention mask is needed. Callers that embed many
+//! texts run them on several threads ([`crate::Encoder::embed_many`]).
 
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
@@ -192,13 +192,17 @@ impl Bert {
         self.config.max_position_embeddings
     }
 
-    /// Every token's final hidden state, `tokens × hidden` row-major. Ids must be below
-    /// [`Bert::vocabulary_size`] and at most [`Bert::max_positions`] long (the encoder checks).
-    /// With `split`, large matrix products use a second thread.
-    pub fn forward(&self, ids: &[u32], split: bool) -> Vec<f32> {
+    /// Every token's final hidden state, `tokens × hidden` row-major, of each sequence, the
+    /// sequences one after another. Ids must be below [`Bert::vocabulary_size`] and each
+    /// sequence at most [`Bert::max_positions`] long (the encoder checks). The sequences share
+    /// every matrix product (one pass over the weights for all their rows); attention stays
+    /// within each. With `split`, large matrix products use a second thread.
+    pub fn forward(&self, sequences: &[Vec<u32>], split: bool) -> Vec<f32> {
         let hidden = self.config.hidden_size;
-        let mut states = vec![0.0f32; ids.len() * hidden];
-        for (position, (row, &id)) in states.chunks_exact_mut(hidden).zip(ids).enumerate() {
+        let tokens: usize = sequences.iter().map(Vec::len).sum();
+        let mut states = vec![0.0f32; tokens * hidden];
+        let positions = sequences.iter().flat_map(|ids| ids.iter().enumerate());
+        for (row, (position, &id)) in states.chunks_exact_mut(hidden).zip(positions) {
             let word = &self.word_embeddings[id as usize * hidden..(id as usize + 1) * hidden];
             let place = &self.position_embeddings[position * hidden..(position + 1) * hidden];
             for (index, value) in row.iter_mut().enumerate() {
@@ -206,17 +210,25 @@ impl Bert {
             }
         }
         self.embedding_norm.forward_in_place(&mut states);
+        let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
         for layer in &self.layers {
-            self.layer_forward(layer, &mut states, ids.len(), split);
+            self.layer_forward(layer, &mut states, &lengths, split);
         }
         states
     }
 
-    fn layer_forward(&self, layer: &Layer, states: &mut [f32], tokens: usize, split: bool) {
+    fn layer_forward(&self, layer: &Layer, states: &mut [f32], lengths: &[usize], split: bool) {
         let hidden = self.config.hidden_size;
         let heads = self.config.num_attention_heads;
+        let tokens: usize = lengths.iter().sum();
         let qkv = layer.qkv.forward(states, tokens, split);
-        let context = attention(&qkv, tokens, hidden, heads);
+        let mut context = Vec::with_capacity(tokens * hidden);
+        let mut first = 0;
+        for &length in lengths {
+            let rows = &qkv[first * 3 * hidden..(first + length) * 3 * hidden];
+            context.extend(attention(rows, length, hidden, heads));
+            first += length;
+        }
         let attention = layer.attention_output.forward(&context, tokens, split);
         for (state, value) in states.iter_mut().zip(&attention) {
             *state += value;

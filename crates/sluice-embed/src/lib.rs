@@ -120,8 +120,9 @@ pub struct Encoder {
     manifest: Manifest,
     vocabulary: WordPiece,
     model: bert::Bert,
-    /// Whether one text's products may use a second thread (more than one core).
-    split: bool,
+    /// Two threads that run one query's encoding, sharing its larger products, when the
+    /// machine has more than one core. Its threads sleep when there is nothing to encode.
+    pool: Option<rayon_core::ThreadPool>,
 }
 
 impl Encoder {
@@ -154,7 +155,7 @@ impl Encoder {
             manifest,
             vocabulary,
             model,
-            split: std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1),
+            pool: query_pool(),
         })
     }
 
@@ -168,10 +169,12 @@ impl Encoder {
         self.model.hidden_size()
     }
 
-    /// Identifies the model's vectors: equal fingerprints, comparable vectors.
+    /// Identifies the model's vectors: equal fingerprints, comparable vectors. It names the
+    /// weights' precision in the products too (`w8`: 8-bit weights), so vectors computed before
+    /// a change of arithmetic are not mixed with new ones.
     pub fn fingerprint(&self) -> String {
         format!(
-            "{}:{}:{:?}:{}:{}:{}",
+            "{}:{}:{:?}:{}:{}:{}:w8",
             self.manifest.name,
             self.manifest.weights_sha256,
             self.manifest.pooling,
@@ -199,12 +202,37 @@ impl Encoder {
     /// The unit-length vector of one text, using a second core for the larger products when
     /// the machine has one (a query is embedded while an agent waits).
     pub fn embed(&self, text: &str, kind: TextKind) -> Vec<f32> {
-        self.embed_on(text, kind, self.split)
+        self.embed_batch(&[text], kind).pop().unwrap_or_default()
     }
 
-    fn embed_on(&self, text: &str, kind: TextKind, split: bool) -> Vec<f32> {
-        let ids = self.token_ids(text, kind);
-        let states = self.model.forward(&ids, split);
+    /// The vectors of a few texts computed in one pass (their matrix products shared): what a
+    /// query of several parts uses. Like [`Encoder::embed`], it may use a second core.
+    pub fn embed_batch(&self, texts: &[&str], kind: TextKind) -> Vec<Vec<f32>> {
+        match &self.pool {
+            Some(pool) => pool.install(|| self.embed_together(texts, kind, true)),
+            None => self.embed_together(texts, kind, false),
+        }
+    }
+
+    fn embed_together(&self, texts: &[&str], kind: TextKind, split: bool) -> Vec<Vec<f32>> {
+        let sequences: Vec<Vec<u32>> = texts
+            .iter()
+            .map(|text| self.token_ids(text, kind))
+            .collect();
+        let states = self.model.forward(&sequences, split);
+        let dimension = self.dimension();
+        let mut first = 0;
+        let mut vectors = Vec::with_capacity(sequences.len());
+        for ids in &sequences {
+            let rows = &states[first * dimension..(first + ids.len()) * dimension];
+            first += ids.len();
+            vectors.push(self.pool(rows));
+        }
+        vectors
+    }
+
+    /// One sequence's vector from its tokens' states (`tokens × dimension`), unit length.
+    fn pool(&self, states: &[f32]) -> Vec<f32> {
         let dimension = self.dimension();
         let mut vector: Vec<f32> = match self.manifest.pooling {
             Pooling::Cls => states[..dimension].to_vec(),
@@ -230,7 +258,7 @@ impl Encoder {
         if threads == 1 {
             return texts
                 .iter()
-                .map(|text| self.embed_on(text, kind, false))
+                .flat_map(|text| self.embed_together(&[text], kind, false))
                 .collect();
         }
         let chunk = texts.len().div_ceil(threads);
@@ -240,7 +268,7 @@ impl Encoder {
                 .map(|part| {
                     scope.spawn(move || {
                         part.iter()
-                            .map(|text| self.embed_on(text, kind, false))
+                            .flat_map(|text| self.embed_together(&[text], kind, false))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -254,6 +282,20 @@ impl Encoder {
                 .collect()
         })
     }
+}
+
+/// The pool a query's encoding runs in: two threads when there are two cores or more (one
+/// query gains little from more: its products are split in two halves), none otherwise.
+fn query_pool() -> Option<rayon_core::ThreadPool> {
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    if cores < 2 {
+        return None;
+    }
+    rayon_core::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .thread_name(|index| format!("sluice-embed-{index}"))
+        .build()
+        .ok()
 }
 
 /// Scale a vector to unit length (a zero vector stays zero).

@@ -141,6 +141,25 @@ fn main() -> BenchResult<()> {
             lexical_large.push(time_query(&index, text, None));
         }
     }
+    if std::env::var_os("SLUICE_BENCH_DETAIL").is_some() {
+        // The slowest queries over 10,000 tools (median of their rounds), with their tokens.
+        let mut each: Vec<(f64, &String)> = queries
+            .iter()
+            .enumerate()
+            .map(|(index, text)| {
+                let mut rounds: Vec<f64> = (0..QUERY_ROUNDS)
+                    .map(|round| dense_large[round * queries.len() + index])
+                    .collect();
+                rounds.sort_by(f64::total_cmp);
+                (rounds[rounds.len() / 2], text)
+            })
+            .collect();
+        each.sort_by(|left, right| right.0.total_cmp(&left.0));
+        for (time, text) in each.iter().take(8) {
+            let tokens = encoder.token_ids(text, sluice_embed::TextKind::Query).len();
+            println!("slow query: {time:.1} ms, {tokens} tokens: {text}");
+        }
+    }
     let mut exact = Vec::new();
     let names: Vec<String> = large
         .tools()

@@ -8,7 +8,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::document::Document;
-use crate::text::terms;
+use crate::text::for_each_term;
 
 /// How much a term counts in each field.
 #[derive(Debug, Clone, Copy)]
@@ -67,15 +67,29 @@ pub(crate) struct Postings {
 
 impl Postings {
     pub fn build(documents: &[Document], weights: &FieldWeights) -> Postings {
-        let mut postings = Postings::default();
+        // Terms are numbered as they first appear, so a document's terms are gathered in a
+        // plain vector and each term's text is allocated once per segment.
+        let mut numbers: HashMap<String, u32> = HashMap::default();
+        let mut lists: Vec<Vec<(u32, f32)>> = Vec::new();
+        let mut lengths = Vec::with_capacity(documents.len());
+        let mut occurrences: Vec<(u32, f32)> = Vec::new();
         for (index, document) in documents.iter().enumerate() {
-            let mut frequencies: HashMap<String, f32> = HashMap::default();
+            occurrences.clear();
             let mut length = 0.0;
             let mut add = |text: &str, weight: f32| {
-                for term in terms(text) {
-                    *frequencies.entry(term).or_insert(0.0) += weight;
+                for_each_term(text, |term| {
+                    let number = match numbers.get(term) {
+                        Some(&number) => number,
+                        None => {
+                            let number = lists.len() as u32;
+                            numbers.insert(term.to_owned(), number);
+                            lists.push(Vec::new());
+                            number
+                        }
+                    };
+                    occurrences.push((number, weight));
                     length += weight;
-                }
+                });
             };
             add(&document.name, weights.name);
             if let Some(server) = document.server() {
@@ -95,16 +109,19 @@ impl Postings {
             for hint in &document.hints {
                 add(hint, weights.hints);
             }
-            for (term, frequency) in frequencies {
-                postings
-                    .by_term
-                    .entry(term)
-                    .or_default()
-                    .push((index as u32, frequency));
+            // Stable: each term's weights are summed in the order they occur.
+            occurrences.sort_by_key(|&(number, _)| number);
+            for run in occurrences.chunk_by(|left, right| left.0 == right.0) {
+                let frequency = run.iter().fold(0.0, |sum, &(_, weight)| sum + weight);
+                lists[run[0].0 as usize].push((index as u32, frequency));
             }
-            postings.lengths.push(length);
+            lengths.push(length);
         }
-        postings
+        let by_term = numbers
+            .into_iter()
+            .map(|(term, number)| (term, std::mem::take(&mut lists[number as usize])))
+            .collect();
+        Postings { by_term, lengths }
     }
 }
 

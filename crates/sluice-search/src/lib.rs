@@ -398,9 +398,12 @@ impl SearchIndex {
         } else {
             vec![query.text.clone()]
         };
+        let parts: Vec<Part> = parts.iter().map(|text| Part::new(text)).collect();
+        let vectors = encoder.map(|encoder| part_vectors(encoder, &parts));
         let mut rankings: Vec<Vec<(usize, f32)>> = Vec::with_capacity(parts.len());
-        for part in &parts {
-            let mut ranking = self.rank_part(&selected, part, encoder, query.tuning.dense_share);
+        for (index, part) in parts.iter().enumerate() {
+            let vector = vectors.as_ref().and_then(|vectors| vectors.get(index));
+            let mut ranking = self.rank_part(&selected, part, vector, query.tuning.dense_share);
             keep_best(&mut ranking, (limit + exact.len()).max(CLOSEST_POOL));
             rankings.push(ranking);
         }
@@ -460,19 +463,18 @@ impl SearchIndex {
         found
     }
 
-    /// Every selected item's fused score for one text, unordered (items scoring zero left out).
+    /// Every selected item's fused score for one part of a query, unordered (items scoring
+    /// zero left out); `vector` is the part's dense vector, when the encoder takes part.
     fn rank_part(
         &self,
         selected: &[usize],
-        text: &str,
-        encoder: Option<&Encoder>,
+        part: &Part,
+        vector: Option<&Vec<f32>>,
         dense_share: f32,
     ) -> Vec<(usize, f32)> {
         let total = self.len();
         let mut lexical = vec![0.0f32; total];
-        let meanings = synonyms::Thesaurus::builtin().meanings(text);
-        let related: Vec<String> = meanings.iter().flat_map(|meaning| terms(meaning)).collect();
-        let expanded = self.statistics.expand(&terms(text), &related);
+        let expanded = self.statistics.expand(&part.terms, &part.related);
         for &index in selected {
             let segment = &self.segments[index];
             let start = self.offsets[index];
@@ -481,20 +483,12 @@ impl SearchIndex {
                 .score_into(&segment.postings, &expanded, scores);
         }
         let best_lexical = lexical.iter().copied().fold(0.0f32, f32::max);
-        let (dense_share, lexical_share) = match encoder {
+        let (dense_share, lexical_share) = match vector {
             Some(_) => (dense_share, 1.0 - dense_share),
             None => (0.0, 1.0),
         };
         let mut fused: Vec<(usize, f32)> = Vec::new();
-        // The encoder reads the meanings too: it knows `azure devops` better than `ADO`.
-        let dense_text = if !meanings.is_empty() {
-            format!("{text} ({})", meanings.join(", "))
-        } else {
-            text.to_owned()
-        };
-        let dense = encoder.map(|encoder| {
-            self.dense_scores(selected, &encoder.embed(&dense_text, TextKind::Query))
-        });
+        let dense = vector.map(|vector| self.dense_scores(selected, vector));
         for &index in selected {
             let start = self.offsets[index];
             for flat in start..start + self.segments[index].documents.len() {
@@ -613,6 +607,56 @@ fn intents(text: &str) -> Vec<String> {
         result.extend(parts);
     }
     result
+}
+
+/// One part of a query (the whole, or one of its intents), analysed.
+struct Part {
+    terms: Vec<String>,
+    /// Terms of what the part's words also mean (the thesaurus).
+    related: Vec<String>,
+    /// What the encoder reads: the text, and its meanings (it knows `azure devops` better
+    /// than `ADO`).
+    dense_text: String,
+}
+
+impl Part {
+    fn new(text: &str) -> Part {
+        let meanings = synonyms::Thesaurus::builtin().meanings(text);
+        let related = meanings.iter().flat_map(|meaning| terms(meaning)).collect();
+        let dense_text = if meanings.is_empty() {
+            text.to_owned()
+        } else {
+            format!("{text} ({})", meanings.join(", "))
+        };
+        Part {
+            terms: terms(text),
+            related,
+            dense_text,
+        }
+    }
+}
+
+/// The dense vector of each part: the intents' in one pass of the encoder, and the whole
+/// query's as the mean of its intents' (as good for the whole as its own vector on the tuning
+/// queries, better for two-tool tasks, and it halves the encoder's work on the longest queries).
+fn part_vectors(encoder: &Encoder, parts: &[Part]) -> Vec<Vec<f32>> {
+    let intents = if parts.len() > 1 { &parts[1..] } else { parts };
+    let texts: Vec<&str> = intents
+        .iter()
+        .map(|part| part.dense_text.as_str())
+        .collect();
+    let mut vectors = encoder.embed_batch(&texts, TextKind::Query);
+    if parts.len() > 1 {
+        let mut whole = vec![0.0f32; encoder.dimension()];
+        for vector in &vectors {
+            for (sum, value) in whole.iter_mut().zip(vector) {
+                *sum += value;
+            }
+        }
+        sluice_embed::normalize(&mut whole);
+        vectors.insert(0, whole);
+    }
+    vectors
 }
 
 /// Merge rankings: the whole query's best first, then the best not yet taken of each part in
