@@ -49,7 +49,7 @@ impl Filter {
                 Record::Release(release) => [&release.from, &release.to]
                     .into_iter()
                     .any(|place| split_place(place).0 == server),
-                Record::Execution(_) | Record::Session(_) => false,
+                Record::Execution(_) | Record::Session(_) | Record::Notice(_) => false,
             };
             if !on_server {
                 return false;
@@ -61,7 +61,7 @@ impl Filter {
                 Record::Release(release) => [&release.from, &release.to]
                     .into_iter()
                     .any(|place| split_place(place).1 == Some(tool.as_str())),
-                Record::Execution(_) | Record::Session(_) => false,
+                Record::Execution(_) | Record::Session(_) | Record::Notice(_) => false,
             };
             if !of_tool {
                 return false;

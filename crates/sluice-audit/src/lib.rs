@@ -1,6 +1,6 @@
 /*!
-Sluice's append-only audit log: one JSON line per code execution, tool call, personal-data release
-and session event, in `<data dir>/audit/audit.jsonl`.
+Sluice's append-only audit log: one JSON line per code execution, tool call, personal-data release,
+session event and notice (what the log says about itself), in `<data dir>/audit/audit.jsonl`.
 
 ```text
 {"kind":"tool_call","execution_id":"…","client":"cli","session":null,"at":"2026-04-14T09:30:05.123Z","server":"crm","tool":"query",…}
@@ -11,7 +11,11 @@ Writing ([`AuditLog`]): the file is opened with `O_APPEND` and mode 0600; every 
 and lines of concurrent writers (threads, or `sluice serve` and `sluice exec` side by side) never
 interleave. When a record would make the file larger than [`Rotation::max_bytes`], the files
 shift (`audit.jsonl` to `audit.1.jsonl`, `audit.1.jsonl` to `audit.2.jsonl`, …, dropping those
-beyond [`Rotation::keep`]) under a file lock, and writing goes on in a fresh file.
+beyond [`Rotation::keep`] unless they hold records younger than [`Rotation::retain`]) under a
+file lock, and writing goes on in a fresh file. Young records go only when all files together
+reach [`Rotation::max_total_bytes`], and then a notice record says so. Every record is written
+[bounded](Record::bounded): names, messages and code are cut (with the whole one's size and hash)
+past fixed limits, so what an agent sends cannot make one record arbitrarily large.
 
 Reading ([`read`], [`query`]): every file, oldest first. A line that is not a record (the torn
 last line of a crash, say) is reported with its file and line number and skipped. [`Filter`]
@@ -41,7 +45,8 @@ pub use log::{
 };
 pub use read::{Entry, Reader, log_files, read};
 pub use record::{
-    ExecutionRecord, Record, RecordKind, ReleaseRecord, SessionRecord, ToolCallRecord, UnknownKind,
-    sha256_hex,
+    ExecutionRecord, MAX_CODE_BYTES, MAX_LIMITS, MAX_MESSAGE_BYTES, MAX_NAME_BYTES,
+    MAX_STATS_BYTES, NoticeEvent, NoticeRecord, Record, RecordKind, ReleaseRecord, SessionRecord,
+    ToolCallRecord, UnknownKind, bound_text, sha256_hex,
 };
 pub use time::{Timestamp, TimestampError};

@@ -5,9 +5,11 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use crate::error::AuditError;
-use crate::record::Record;
+use crate::record::{NoticeEvent, NoticeRecord, Record};
+use crate::time::Timestamp;
 
 /// The file records are appended to.
 pub const CURRENT_FILE: &str = "audit.jsonl";
@@ -16,22 +18,38 @@ pub const CURRENT_FILE: &str = "audit.jsonl";
 pub const LOCK_FILE: &str = "audit.lock";
 
 /// When to start a new file and how many old ones to keep.
+///
+/// Records younger than [`Rotation::retain`] are never deleted quietly: a rotated file past
+/// [`Rotation::keep`] whose newest record is that young is kept (the log grows past `keep`
+/// files), until all the files together would pass [`Rotation::max_total_bytes`]. Only then are
+/// young records deleted, oldest file first, and the log says so: a
+/// [`NoticeEvent::RetentionOverridden`] record opens the fresh file and a warning goes to the
+/// process's log. So a flood of records can make the log large, but cannot silently push out
+/// what happened in the last `retain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rotation {
     /// Rotate before an append would make `audit.jsonl` larger than this. A single record larger
     /// than this is still written whole, alone in its file.
     pub max_bytes: u64,
-    /// How many rotated files (`audit.1.jsonl` newest … `audit.<keep>.jsonl` oldest) to keep; older
-    /// ones are deleted. 0 keeps none.
+    /// How many rotated files (`audit.1.jsonl` newest … `audit.<keep>.jsonl` oldest) to keep;
+    /// older ones are deleted unless they hold records younger than `retain`. 0 keeps none.
     pub keep: usize,
+    /// Rotated files whose newest record is younger than this are kept past `keep`. Zero keeps
+    /// exactly `keep` files.
+    pub retain: Duration,
+    /// All the log's files together are kept under this many bytes, whatever their age.
+    pub max_total_bytes: u64,
 }
 
 impl Default for Rotation {
-    /// 16 MiB per file, five old files: at most 96 MiB of log.
+    /// 16 MiB per file, five old files (96 MiB of log), more while they are younger than 7 days,
+    /// never more than 1 GiB.
     fn default() -> Self {
         Self {
             max_bytes: 16 * 1024 * 1024,
             keep: 5,
+            retain: Duration::from_secs(7 * 24 * 3600),
+            max_total_bytes: 1024 * 1024 * 1024,
         }
     }
 }
@@ -136,11 +154,10 @@ impl AuditLog {
     }
 
     /// Append one record as one line, rotating first if the line would make the file larger than
-    /// [`Rotation::max_bytes`]. When this returns, the line is with the operating system.
+    /// [`Rotation::max_bytes`]. When this returns, the line is with the operating system. The
+    /// record is written [bounded](Record::bounded): no field longer than its limit.
     pub fn append(&self, record: &Record) -> Result<(), AuditError> {
-        // Compact JSON escapes every control character, so the line holds no newline but the last.
-        let mut line = serde_json::to_vec(record).map_err(AuditError::Serialize)?;
-        line.push(b'\n');
+        let line = line_of(&record.clone().bounded())?;
 
         let shared = &*self.shared;
         let mut file = self.lock_file_handle();
@@ -156,8 +173,16 @@ impl AuditLog {
             .len();
         let line_bytes = u64::try_from(line.len()).unwrap_or(u64::MAX);
         if size > 0 && size.saturating_add(line_bytes) > shared.rotation.max_bytes {
-            self.rotate()?;
+            let notice = self.rotate()?;
             *file = open_current(&shared.current_path)?;
+            if let Some(notice) = notice {
+                let notice = line_of(&Record::Notice(notice))?;
+                file.write_all(&notice)
+                    .map_err(|source| AuditError::Write {
+                        path: shared.current_path.clone(),
+                        source,
+                    })?;
+            }
         }
 
         // One call: with O_APPEND the kernel writes the whole buffer at the end of the file, so
@@ -209,37 +234,120 @@ impl AuditLog {
         }
     }
 
-    /// `audit.<n>` becomes `audit.<n+1>` from the oldest down, dropping those beyond `keep`, and
-    /// `audit.jsonl` becomes `audit.1.jsonl`. The caller holds the writers' lock.
-    fn rotate(&self) -> Result<(), AuditError> {
+    /// `audit.<n>` becomes `audit.<n+1>` from the oldest down and `audit.jsonl` becomes
+    /// `audit.1.jsonl`; then files past `keep` go unless they are younger than `retain`, and the
+    /// oldest go until the total is under `max_total_bytes` (see [`Rotation`]). Returns the
+    /// notice to write when young records had to go. The caller holds the writers' lock.
+    fn rotate(&self) -> Result<Option<NoticeRecord>, AuditError> {
         let shared = &*self.shared;
-        let keep = shared.rotation.keep;
-        let entries = fs::read_dir(&shared.dir).map_err(|source| AuditError::ReadDir {
-            path: shared.dir.clone(),
-            source,
-        })?;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(number) = name.to_str().and_then(rotated_file_number) else {
-                continue;
-            };
-            // Shifting `keep` would make it `keep + 1`: it goes, with any left by a larger `keep`.
-            if number >= keep {
-                remove_if_present(&entry.path())?;
-            }
-        }
-        for number in (1..keep).rev() {
+        let rotation = shared.rotation;
+        let mut numbers = self.rotated_numbers()?;
+        numbers.sort_unstable_by(|left, right| right.cmp(left));
+        for &number in &numbers {
             rename_if_present(
                 &shared.dir.join(rotated_file_name(number)),
                 &shared.dir.join(rotated_file_name(number + 1)),
             )?;
         }
-        if keep == 0 {
-            remove_if_present(&shared.current_path)
-        } else {
-            rename_if_present(&shared.current_path, &shared.dir.join(rotated_file_name(1)))
+        rename_if_present(&shared.current_path, &shared.dir.join(rotated_file_name(1)))?;
+
+        // Oldest first, with their size and whether they hold records younger than `retain`.
+        let now = SystemTime::now();
+        let mut files: Vec<(PathBuf, usize, u64, bool)> = Vec::new();
+        let mut numbers: Vec<usize> = numbers.iter().map(|number| number + 1).collect();
+        numbers.push(1);
+        numbers.sort_unstable_by(|left, right| right.cmp(left));
+        for number in numbers {
+            let path = shared.dir.join(rotated_file_name(number));
+            let Ok(metadata) = fs::metadata(&path) else {
+                continue;
+            };
+            let young = metadata
+                .modified()
+                .ok()
+                .and_then(|modified| now.duration_since(modified).ok())
+                .is_none_or(|age| age < rotation.retain);
+            files.push((path, number, metadata.len(), young));
         }
+        let mut total: u64 = files.iter().map(|file| file.2).sum();
+        let mut dropped_young = Vec::new();
+        let mut remaining = Vec::new();
+        for (path, number, size, young) in files {
+            if number > rotation.keep && !young {
+                remove_if_present(&path)?;
+                total = total.saturating_sub(size);
+            } else {
+                remaining.push((path, size, young));
+            }
+        }
+        for (path, size, young) in remaining {
+            if total <= rotation.max_total_bytes {
+                break;
+            }
+            if young {
+                let records = count_lines(&path);
+                dropped_young.push((path.clone(), size, records));
+            }
+            remove_if_present(&path)?;
+            total = total.saturating_sub(size);
+        }
+        Ok(retention_notice(&dropped_young, rotation))
     }
+
+    /// The numbers of the rotated files present.
+    fn rotated_numbers(&self) -> Result<Vec<usize>, AuditError> {
+        let dir = &self.shared.dir;
+        let entries = fs::read_dir(dir).map_err(|source| AuditError::ReadDir {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(entries
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str().and_then(rotated_file_number))
+            .collect())
+    }
+}
+
+/// One record as one line of compact JSON, which escapes every control character: the line holds
+/// no newline but the last.
+fn line_of(record: &Record) -> Result<Vec<u8>, AuditError> {
+    let mut line = serde_json::to_vec(record).map_err(AuditError::Serialize)?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// The notice (and the warning on the process's log) for rotated files deleted while they held
+/// records younger than the retention period.
+fn retention_notice(dropped: &[(PathBuf, u64, u64)], rotation: Rotation) -> Option<NoticeRecord> {
+    if dropped.is_empty() {
+        return None;
+    }
+    let bytes = dropped.iter().map(|file| file.1).sum();
+    let records = dropped.iter().map(|file| file.2).sum();
+    let detail = format!(
+        "the audit log reached its cap of {} bytes (maxTotalMb) and deleted {} file(s) with {records} record(s) younger than the retention of {} s (retainDays); raise the cap or look for what is flooding the log",
+        rotation.max_total_bytes,
+        dropped.len(),
+        rotation.retain.as_secs()
+    );
+    tracing::warn!("{detail}");
+    Some(NoticeRecord {
+        at: Timestamp::now(),
+        event: NoticeEvent::RetentionOverridden,
+        execution_id: None,
+        client: None,
+        session: None,
+        records,
+        bytes,
+        detail,
+    })
+}
+
+/// The lines of a file (0 when it cannot be read: the count is informative only).
+fn count_lines(path: &Path) -> u64 {
+    fs::read(path).map_or(0, |bytes| {
+        bytes.iter().filter(|byte| **byte == b'\n').count() as u64
+    })
 }
 
 /// An exclusive `flock` on the lock file, released when dropped.
@@ -482,6 +590,8 @@ mod tests {
         let rotation = Rotation {
             max_bytes: line_bytes * 2,
             keep: 2,
+            retain: Duration::ZERO,
+            max_total_bytes: u64::MAX,
         };
         let log = AuditLog::open(scratch.path(), rotation).unwrap();
         for index in 0..9 {
@@ -517,6 +627,8 @@ mod tests {
         let rotation = Rotation {
             max_bytes: 100,
             keep: 3,
+            retain: Duration::ZERO,
+            max_total_bytes: u64::MAX,
         };
         let log = AuditLog::open(scratch.path(), rotation).unwrap();
         let big = execution("exec-big", &"x".repeat(1_000), 1_000);
@@ -538,6 +650,8 @@ mod tests {
         let small = Rotation {
             max_bytes: 10,
             keep: 4,
+            retain: Duration::ZERO,
+            max_total_bytes: u64::MAX,
         };
         let log = AuditLog::open(scratch.path(), small).unwrap();
         for index in 0..6 {
@@ -612,6 +726,8 @@ mod tests {
         let rotation = Rotation {
             max_bytes: 4_000,
             keep: 1_000,
+            retain: Duration::ZERO,
+            max_total_bytes: u64::MAX,
         };
         let writers = [
             AuditLog::open(scratch.path(), rotation).unwrap(),
@@ -649,5 +765,134 @@ mod tests {
         }
         assert!(files > 10, "only {files} files");
         assert_eq!(ids.len(), 2 * 2 * per_writer);
+    }
+
+    #[test]
+    fn one_record_cannot_be_made_large_by_what_an_agent_sends() {
+        let scratch = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(scratch.path(), Rotation::default()).unwrap();
+        let huge = "é".repeat(60_000);
+        let mut call = tool_call("exec-1", &huge, &huge, 0);
+        if let Record::ToolCall(record) = &mut call {
+            record.error = Some(huge.clone());
+        }
+        log.append(&call).unwrap();
+        let mut run = execution("exec-1", &"x".repeat(1_000_000), 0);
+        if let Record::Execution(record) = &mut run {
+            record.limits_hit = vec![huge.clone(); 1_000];
+            record.stats = serde_json::json!({ "blob": huge });
+        }
+        log.append(&run).unwrap();
+        let lines = lines_of(log.path());
+        assert!(lines[0].len() < 6_000, "{}", lines[0].len());
+        assert!(lines[1].len() < 75_000, "{}", lines[1].len());
+        let Record::ToolCall(written) = serde_json::from_str(&lines[0]).unwrap() else {
+            panic!("not a tool call");
+        };
+        assert!(written.tool.len() <= crate::record::MAX_NAME_BYTES);
+        assert!(written.tool.ends_with(&format!(
+            "[cut: {} bytes, sha256 {}]",
+            huge.len(),
+            crate::sha256_hex(huge.as_bytes())
+        )));
+        let Record::Execution(written) = serde_json::from_str(&lines[1]).unwrap() else {
+            panic!("not an execution");
+        };
+        assert_eq!(written.limits_hit.len(), crate::record::MAX_LIMITS);
+        assert!(written.stats.is_string());
+        // The hash is still of the whole code.
+        assert_eq!(
+            written.code_sha256,
+            crate::sha256_hex("x".repeat(1_000_000).as_bytes())
+        );
+    }
+
+    #[test]
+    fn a_flood_of_records_cannot_push_young_records_out() {
+        let scratch = tempfile::tempdir().unwrap();
+        let rotation = Rotation {
+            max_bytes: 4_000,
+            keep: 2,
+            ..Rotation::default()
+        };
+        let log = AuditLog::open(scratch.path(), rotation).unwrap();
+        log.append(&tool_call("exec-first", "crm", "query", 0))
+            .unwrap();
+        for index in 0..1_000 {
+            let name = "n".repeat(100_000);
+            log.append(&tool_call(&format!("flood-{index}"), "crm", &name, 0))
+                .unwrap();
+        }
+        let records: Vec<Record> = crate::read(scratch.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().record)
+            .collect();
+        assert_eq!(
+            records[0].execution_id(),
+            Some("exec-first"),
+            "the first record was rotated out"
+        );
+        assert_eq!(records.len(), 1_001);
+    }
+
+    #[test]
+    fn the_total_cap_deletes_young_records_only_with_a_notice() {
+        let scratch = tempfile::tempdir().unwrap();
+        let record = tool_call("exec-0", "crm", "query", 0);
+        let line_bytes = serde_json::to_vec(&record).unwrap().len() as u64 + 1;
+        let rotation = Rotation {
+            max_bytes: line_bytes,
+            keep: 1,
+            retain: Duration::from_secs(3600),
+            max_total_bytes: line_bytes * 4,
+        };
+        let log = AuditLog::open(scratch.path(), rotation).unwrap();
+        for index in 0..10 {
+            log.append(&tool_call(&format!("exec-{index}"), "crm", "query", 0))
+                .unwrap();
+        }
+        let records: Vec<Record> = crate::read(scratch.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().record)
+            .collect();
+        let notices: Vec<&NoticeRecord> = records
+            .iter()
+            .filter_map(|record| match record {
+                Record::Notice(notice) => Some(notice),
+                _ => None,
+            })
+            .collect();
+        assert!(!notices.is_empty(), "young records went without a notice");
+        assert!(
+            notices
+                .iter()
+                .all(|notice| notice.event == NoticeEvent::RetentionOverridden
+                    && notice.records >= 1
+                    && notice.detail.contains("maxTotalMb"))
+        );
+        let total: u64 = fs::read_dir(scratch.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().metadata().unwrap().len())
+            .sum();
+        // The cap, plus the current file with its notice.
+        assert!(total <= line_bytes * 4 + 2_000, "{total}");
+        assert!(
+            records
+                .iter()
+                .any(|record| record.execution_id() == Some("exec-9"))
+        );
+    }
+
+    #[test]
+    fn bound_text_cuts_at_a_character_boundary_within_the_limit() {
+        for limit in [120, 121, 150, 200, 256] {
+            let mut text = "ж".repeat(500);
+            crate::record::bound_text(&mut text, limit);
+            assert!(text.len() <= limit, "{limit}: {}", text.len());
+            assert!(text.starts_with('ж') && text.contains("[cut: 1000 bytes"));
+        }
+        let mut short = "short".to_owned();
+        crate::record::bound_text(&mut short, 120);
+        assert_eq!(short, "short");
     }
 }

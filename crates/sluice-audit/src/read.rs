@@ -181,6 +181,8 @@ fn parse_line(
 mod tests {
     use std::io::Write;
 
+    use std::time::Duration;
+
     use super::*;
     use crate::log::{AuditLog, Rotation};
     use crate::record::tests::tool_call;
@@ -212,6 +214,8 @@ mod tests {
         let rotation = Rotation {
             max_bytes: 10,
             keep: 20,
+            retain: Duration::ZERO,
+            max_total_bytes: u64::MAX,
         };
         let log = AuditLog::open(scratch.path(), rotation).unwrap();
         // Twelve files, so `audit.10.jsonl` must sort after `audit.9.jsonl` as a number.

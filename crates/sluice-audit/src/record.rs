@@ -24,6 +24,8 @@ pub enum Record {
     Release(ReleaseRecord),
     /// A session created or ended.
     Session(SessionRecord),
+    /// Something the log says about itself: records summarized or deleted early.
+    Notice(NoticeRecord),
 }
 
 /// One code execution.
@@ -132,6 +134,83 @@ pub struct SessionRecord {
     pub reason: Option<String>,
 }
 
+/// Something the log reports about itself, so that nothing leaves it silently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoticeRecord {
+    /// When it happened.
+    pub at: Timestamp,
+    /// What happened.
+    pub event: NoticeEvent,
+    /// The execution it concerns, if one.
+    #[serde(default)]
+    pub execution_id: Option<String>,
+    /// The client it concerns, if one.
+    #[serde(default)]
+    pub client: Option<String>,
+    /// The session it concerns, if any.
+    #[serde(default)]
+    pub session: Option<String>,
+    /// How many records it stands for (summarized or deleted).
+    pub records: u64,
+    /// How many bytes they held (or would have held).
+    pub bytes: u64,
+    /// The details, in words (counts by outcome, file names, ...).
+    pub detail: String,
+}
+
+/// What a [`NoticeRecord`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeEvent {
+    /// An execution's records went past its audit budget: the rest of its tool calls were
+    /// counted, not written one by one.
+    Summarized,
+    /// The log reached its total size cap and deleted rotated files holding records younger than
+    /// the retention period.
+    RetentionOverridden,
+}
+
+impl NoticeEvent {
+    /// The name written in the `event` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeEvent::Summarized => "summarized",
+            NoticeEvent::RetentionOverridden => "retention_overridden",
+        }
+    }
+}
+
+/// Longest a name (server, tool, client, session, ids, kinds, outcomes) may be in a record.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Longest a message (an error, a notice's details) may be in a record.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
+/// Longest the code of an execution may be in its record (its hash is of the whole code).
+pub const MAX_CODE_BYTES: usize = 64 * 1024;
+/// Longest an execution's statistics may be, serialized; larger ones are replaced by a note.
+pub const MAX_STATS_BYTES: usize = 4 * 1024;
+/// Most entries of `limits_hit` kept.
+pub const MAX_LIMITS: usize = 16;
+
+/// Cut `text` to at most `limit` bytes: a prefix (at a character boundary), then
+/// `…[cut: N bytes, sha256 H]` naming the whole text's size and hash. Shorter texts are left as
+/// they are. The result is never longer than `limit` when `limit` is at least 120 bytes.
+pub fn bound_text(text: &mut String, limit: usize) {
+    if text.len() <= limit {
+        return;
+    }
+    let marker = format!(
+        "…[cut: {} bytes, sha256 {}]",
+        text.len(),
+        sha256_hex(text.as_bytes())
+    );
+    let mut keep = limit.saturating_sub(marker.len());
+    while !text.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    text.truncate(keep);
+    text.push_str(&marker);
+}
+
 /// The kinds of [`Record`], as written in their `kind` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,15 +223,18 @@ pub enum RecordKind {
     Release,
     /// [`Record::Session`].
     Session,
+    /// [`Record::Notice`].
+    Notice,
 }
 
 impl RecordKind {
     /// Every kind, in the order they are documented.
-    pub const ALL: [RecordKind; 4] = [
+    pub const ALL: [RecordKind; 5] = [
         RecordKind::Execution,
         RecordKind::ToolCall,
         RecordKind::Release,
         RecordKind::Session,
+        RecordKind::Notice,
     ];
 
     /// The name written in the `kind` field.
@@ -162,6 +244,7 @@ impl RecordKind {
             RecordKind::ToolCall => "tool_call",
             RecordKind::Release => "release",
             RecordKind::Session => "session",
+            RecordKind::Notice => "notice",
         }
     }
 }
@@ -174,7 +257,9 @@ impl fmt::Display for RecordKind {
 
 /// A text that names no [`RecordKind`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a kind of audit record; use execution, tool_call, release or session")]
+#[error(
+    "`{0}` is not a kind of audit record; use execution, tool_call, release, session or notice"
+)]
 pub struct UnknownKind(pub String);
 
 impl FromStr for RecordKind {
@@ -197,6 +282,7 @@ impl Record {
             Record::ToolCall(_) => RecordKind::ToolCall,
             Record::Release(_) => RecordKind::Release,
             Record::Session(_) => RecordKind::Session,
+            Record::Notice(_) => RecordKind::Notice,
         }
     }
 
@@ -207,6 +293,7 @@ impl Record {
             Record::ToolCall(record) => record.at,
             Record::Release(record) => record.at,
             Record::Session(record) => record.at,
+            Record::Notice(record) => record.at,
         }
     }
 
@@ -225,6 +312,7 @@ impl Record {
             Record::ToolCall(record) => Some(&record.execution_id),
             Record::Release(record) => Some(&record.execution_id),
             Record::Session(_) => None,
+            Record::Notice(record) => record.execution_id.as_deref(),
         }
     }
 
@@ -235,6 +323,7 @@ impl Record {
             Record::ToolCall(record) => record.session.as_deref(),
             Record::Release(record) => record.session.as_deref(),
             Record::Session(record) => Some(&record.session),
+            Record::Notice(record) => record.session.as_deref(),
         }
     }
 
@@ -245,6 +334,7 @@ impl Record {
             Record::ToolCall(record) => &record.client,
             Record::Release(record) => &record.client,
             Record::Session(record) => &record.client,
+            Record::Notice(record) => record.client.as_deref().unwrap_or_default(),
         }
     }
 
@@ -253,8 +343,76 @@ impl Record {
         match self {
             Record::Execution(record) => Some(&record.outcome),
             Record::ToolCall(record) => Some(&record.outcome),
-            Record::Release(_) | Record::Session(_) => None,
+            Record::Release(_) | Record::Session(_) | Record::Notice(_) => None,
         }
+    }
+
+    /// The record with every field within its bound ([`MAX_NAME_BYTES`], [`MAX_MESSAGE_BYTES`],
+    /// [`MAX_CODE_BYTES`], [`MAX_STATS_BYTES`], [`MAX_LIMITS`]), cut by [`bound_text`]: what
+    /// the log writes, so that no record can be made arbitrarily large by what an agent sends.
+    pub fn bounded(mut self) -> Record {
+        let name = |text: &mut String| bound_text(text, MAX_NAME_BYTES);
+        let optional_name = |text: &mut Option<String>| {
+            if let Some(text) = text {
+                bound_text(text, MAX_NAME_BYTES);
+            }
+        };
+        match &mut self {
+            Record::Execution(record) => {
+                name(&mut record.execution_id);
+                name(&mut record.client);
+                optional_name(&mut record.session);
+                name(&mut record.language);
+                name(&mut record.outcome);
+                optional_name(&mut record.error_kind);
+                if let Some(message) = &mut record.error_message {
+                    bound_text(message, MAX_MESSAGE_BYTES);
+                }
+                bound_text(&mut record.code, MAX_CODE_BYTES);
+                if record.limits_hit.len() > MAX_LIMITS {
+                    record.limits_hit.truncate(MAX_LIMITS);
+                }
+                record.limits_hit.iter_mut().for_each(name);
+                let stats_bytes = serde_json::to_vec(&record.stats).map_or(0, |bytes| bytes.len());
+                if stats_bytes > MAX_STATS_BYTES {
+                    record.stats = serde_json::Value::String(format!(
+                        "[statistics of {stats_bytes} bytes left out]"
+                    ));
+                }
+            }
+            Record::ToolCall(record) => {
+                name(&mut record.execution_id);
+                name(&mut record.client);
+                optional_name(&mut record.session);
+                name(&mut record.server);
+                name(&mut record.tool);
+                name(&mut record.outcome);
+                if let Some(error) = &mut record.error {
+                    bound_text(error, MAX_MESSAGE_BYTES);
+                }
+            }
+            Record::Release(record) => {
+                name(&mut record.execution_id);
+                name(&mut record.client);
+                optional_name(&mut record.session);
+                name(&mut record.token_kind);
+                name(&mut record.from);
+                name(&mut record.to);
+            }
+            Record::Session(record) => {
+                name(&mut record.client);
+                name(&mut record.session);
+                name(&mut record.event);
+                optional_name(&mut record.reason);
+            }
+            Record::Notice(record) => {
+                optional_name(&mut record.execution_id);
+                optional_name(&mut record.client);
+                optional_name(&mut record.session);
+                bound_text(&mut record.detail, MAX_MESSAGE_BYTES);
+            }
+        }
+        self
     }
 }
 
@@ -273,6 +431,12 @@ impl From<ToolCallRecord> for Record {
 impl From<ReleaseRecord> for Record {
     fn from(record: ReleaseRecord) -> Self {
         Record::Release(record)
+    }
+}
+
+impl From<NoticeRecord> for Record {
+    fn from(record: NoticeRecord) -> Self {
+        Record::Notice(record)
     }
 }
 

@@ -171,6 +171,16 @@ pub struct AuditSettings {
     pub max_file_mb: u64,
     /// Rotated files kept (`audit.1.jsonl` ...). Default 5.
     pub keep_files: usize,
+    /// Rotated files holding records younger than this many days are kept even past
+    /// `keepFiles`, so that a flood of records cannot push recent ones out. 0 keeps exactly
+    /// `keepFiles`. Default 7.
+    pub retain_days: u64,
+    /// All the log's files together stay under this many MiB; reaching it deletes records younger
+    /// than `retainDays` too, with a notice record and a warning. Default 1024.
+    pub max_total_mb: u64,
+    /// Audit bytes one execution may write one record at a time (its execution record aside);
+    /// past them, its further tool calls are counted in one notice record. Default 256 KiB.
+    pub execution_budget_kb: u64,
 }
 
 impl Default for AuditSettings {
@@ -179,6 +189,9 @@ impl Default for AuditSettings {
             enabled: true,
             max_file_mb: 16,
             keep_files: 5,
+            retain_days: 7,
+            max_total_mb: 1024,
+            execution_budget_kb: 256,
         }
     }
 }

@@ -4,14 +4,23 @@
 //! call (written when the call ends, before its result goes back to the code), one per session
 //! event. A log that cannot be written is reported once per failure on stderr through `tracing`
 //! and never fails an execution: the audit log records what happened, it does not gate it.
+//!
+//! One execution can make thousands of calls (refused ones cost it almost nothing), so what it may
+//! write one record at a time is bounded by its [`AuditBudget`]
+//! (`sluice.audit.executionBudgetKb`): past it, its tool calls and releases are counted by
+//! outcome and written as one notice record when the execution's last call is over. Its execution
+//! record is always written. Together with the log's retention (see `sluice_audit::Rotation`),
+//! no execution can push older records out of the log.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use sluice_audit::{
-    AuditLog, ExecutionRecord, Record, ReleaseRecord, Rotation, SessionRecord, Timestamp,
-    ToolCallRecord, sha256_hex,
+    AuditLog, ExecutionRecord, MAX_MESSAGE_BYTES, MAX_NAME_BYTES, NoticeEvent, NoticeRecord,
+    Record, ReleaseRecord, Rotation, SessionRecord, Timestamp, ToolCallRecord, sha256_hex,
 };
 use sluice_config::AuditSettings;
 use sluice_worker_protocol::{Language, ToolOutcome};
@@ -22,6 +31,93 @@ use crate::privacy::ReleaseEvent;
 /// The gateway's audit log, or nothing when it is off or there is no data folder.
 pub(crate) struct Auditor {
     log: Option<AuditLog>,
+    /// Bytes of records one execution may write one at a time.
+    execution_budget: u64,
+}
+
+/// What one execution may still write to the log one record at a time, and what it could not.
+/// Shared by the tasks serving its calls; when the last of them lets go, a notice record counts
+/// what went past the budget.
+pub(crate) struct AuditBudget {
+    log: Option<AuditLog>,
+    execution_id: String,
+    origin: Origin,
+    limit: u64,
+    state: Mutex<BudgetState>,
+}
+
+#[derive(Default)]
+struct BudgetState {
+    used: u64,
+    /// Records counted rather than written, by what they were (`tool_call ok`, `release`, ...).
+    counted: BTreeMap<String, u64>,
+    counted_records: u64,
+    counted_bytes: u64,
+}
+
+impl AuditBudget {
+    /// Take `bytes` from the budget; false (and the record counted as `what`) when it is spent.
+    fn take(&self, bytes: u64, what: &str) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.used.saturating_add(bytes) <= self.limit {
+            state.used += bytes;
+            return true;
+        }
+        state.counted_records += 1;
+        state.counted_bytes = state.counted_bytes.saturating_add(bytes);
+        if let Some(count) = state.counted.get_mut(what) {
+            *count += 1;
+        } else if state.counted.len() < 32 {
+            state.counted.insert(what.to_owned(), 1);
+        } else {
+            *state.counted.entry("other".to_owned()).or_default() += 1;
+        }
+        false
+    }
+}
+
+impl Drop for AuditBudget {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let Some(log) = &self.log else { return };
+        if state.counted_records == 0 {
+            return;
+        }
+        let by_kind: Vec<String> = state
+            .counted
+            .iter()
+            .map(|(what, count)| format!("{what} {count}"))
+            .collect();
+        let notice = Record::Notice(NoticeRecord {
+            at: Timestamp::now(),
+            event: NoticeEvent::Summarized,
+            execution_id: Some(self.execution_id.clone()),
+            client: Some(self.origin.client.to_string()),
+            session: self.origin.session.clone(),
+            records: state.counted_records,
+            bytes: state.counted_bytes,
+            detail: format!(
+                "the execution went past its audit budget of {} bytes (executionBudgetKb); records counted, not written: {}",
+                self.limit,
+                by_kind.join(", ")
+            ),
+        });
+        if let Err(error) = log.append(&notice) {
+            tracing::error!("could not write the audit log: {error}");
+        }
+    }
+}
+
+/// About what a record of these texts takes in the log, once bounded: the fields' lengths (as
+/// the log cuts them) and the rest of a record's JSON.
+fn record_bytes(names: &[&str], message: Option<&str>) -> u64 {
+    const FIXED: usize = 260;
+    let names: usize = names
+        .iter()
+        .map(|name| name.len().min(MAX_NAME_BYTES))
+        .sum();
+    let message = message.map_or(0, |message| message.len().min(MAX_MESSAGE_BYTES));
+    (FIXED + names + message) as u64
 }
 
 /// What one execution record is made of.
@@ -50,7 +146,10 @@ pub(crate) struct ToolCallAudit<'a> {
 impl Auditor {
     /// No audit log.
     pub(crate) fn off() -> Auditor {
-        Auditor { log: None }
+        Auditor {
+            log: None,
+            execution_budget: 0,
+        }
     }
 
     /// The log under `<data dir>/audit`, if the settings want one. A log that cannot be opened
@@ -65,12 +164,26 @@ impl Auditor {
         let rotation = Rotation {
             max_bytes: settings.max_file_mb.saturating_mul(1024 * 1024),
             keep: settings.keep_files,
+            retain: Duration::from_secs(settings.retain_days.saturating_mul(24 * 3600)),
+            max_total_bytes: settings.max_total_mb.saturating_mul(1024 * 1024),
         };
         Ok(Auditor {
             log: Some(AuditLog::open(
                 &data_dir.join(sluice_audit::AUDIT_DIR),
                 rotation,
             )?),
+            execution_budget: settings.execution_budget_kb.saturating_mul(1024),
+        })
+    }
+
+    /// The budget of one execution's records.
+    pub(crate) fn budget(&self, execution_id: &str, origin: &Origin) -> Arc<AuditBudget> {
+        Arc::new(AuditBudget {
+            log: self.log.clone(),
+            execution_id: execution_id.to_owned(),
+            origin: origin.clone(),
+            limit: self.execution_budget,
+            state: Mutex::new(BudgetState::default()),
         })
     }
 
@@ -143,15 +256,24 @@ impl Auditor {
         });
     }
 
-    pub(crate) fn tool_call(&self, audit: ToolCallAudit<'_>) {
+    pub(crate) fn tool_call(&self, audit: ToolCallAudit<'_>, budget: &AuditBudget) {
         if self.log.is_none() {
             return;
         }
         let arguments = audit.arguments_json;
         let (outcome, error) = match audit.outcome {
-            ToolOutcome::Ok { .. } => ("ok".to_owned(), None),
-            ToolOutcome::Error { kind, message, .. } => (kind.clone(), Some(message.clone())),
+            ToolOutcome::Ok { .. } => ("ok", None),
+            ToolOutcome::Error { kind, message, .. } => (kind.as_str(), Some(message.as_str())),
         };
+        let bytes = record_bytes(&[audit.server, audit.tool, outcome], error);
+        let what = format!(
+            "tool_call {}",
+            outcome.get(..MAX_NAME_BYTES).unwrap_or(outcome)
+        );
+        if !budget.take(bytes, &what) {
+            return;
+        }
+        let (outcome, error) = (outcome.to_owned(), error.map(str::to_owned));
         let at = SystemTime::now()
             .checked_sub(audit.duration)
             .unwrap_or_else(SystemTime::now);
@@ -176,11 +298,19 @@ impl Auditor {
         execution_id: &str,
         origin: &Origin,
         releases: Vec<ReleaseEvent>,
+        budget: &AuditBudget,
     ) {
         if self.log.is_none() {
             return;
         }
         for release in releases {
+            let bytes = record_bytes(
+                &[&release.kind, &release.source, &release.destination],
+                None,
+            );
+            if !budget.take(bytes, "release") {
+                continue;
+            }
             self.append(Record::Release(ReleaseRecord {
                 execution_id: execution_id.to_owned(),
                 client: origin.client.to_string(),

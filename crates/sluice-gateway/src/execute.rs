@@ -18,7 +18,7 @@ use sluice_worker_protocol::{
 };
 use tokio::process::ChildStdin;
 
-use crate::audit::{ExecutionAudit, ToolCallAudit};
+use crate::audit::{AuditBudget, ExecutionAudit, ToolCallAudit};
 use crate::privacy::{ExecutionPrivacy, POLICY_DENIED, PrivacyState, SharedVault};
 use crate::tool_call::failure;
 use crate::worker::{GATEWAY_SPIN_LIMIT, Launch, WorkerProcess, message_name, write_encoded};
@@ -288,6 +288,7 @@ impl Gateway {
         let started = Instant::now();
         let started_at = SystemTime::now();
         let execution_id = new_execution_id();
+        let audit_budget = self.audit().budget(&execution_id, origin);
         let settings = &self.config().settings.execution;
         let timeout_ms = request
             .timeout_ms
@@ -359,6 +360,7 @@ impl Gateway {
                             limits,
                             privacy,
                             keep_state,
+                            audit_budget: audit_budget.clone(),
                         };
                         // Served on a task of the runtime, whoever awaits this execution (a
                         // `block_on` caller would otherwise take every frame's wake-up across
@@ -430,8 +432,12 @@ impl Gateway {
             None => (result, error),
         };
         if let Some(privacy) = &privacy {
-            self.audit()
-                .releases(&execution_id, origin, privacy.take_releases());
+            self.audit().releases(
+                &execution_id,
+                origin,
+                privacy.take_releases(),
+                &audit_budget,
+            );
             let counts = privacy.counts();
             stats.pii_tokenized = counts.tokenized;
             stats.pii_untokenized = counts.untokenized;
@@ -510,6 +516,7 @@ impl Gateway {
             limits,
             privacy,
             keep_state,
+            audit_budget,
         } = execution;
         let origin = &origin;
         let crash = |message: String| (execution_error("WorkerCrashed", message), 0);
@@ -536,6 +543,7 @@ impl Gateway {
             stdin: worker.stdin(),
             origin: origin.clone(),
             execution_id: execution_id.to_owned(),
+            audit_budget,
             made: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             finished: AtomicBool::new(false),
@@ -633,6 +641,7 @@ struct WorkerExecution {
     limits: ExecutionLimits,
     privacy: Option<Arc<ExecutionPrivacy>>,
     keep_state: bool,
+    audit_budget: Arc<AuditBudget>,
 }
 
 /// CPU seconds a session's worker gets over its whole life.
@@ -669,6 +678,8 @@ struct CallServer {
     stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
     origin: Origin,
     execution_id: String,
+    /// What the execution's call records may still take in the audit log.
+    audit_budget: Arc<AuditBudget>,
     /// Tool calls the worker made, refused ones included.
     made: AtomicU64,
     /// Calls refused by a server's rate limit.
@@ -699,6 +710,17 @@ impl CallServer {
         // The arguments as the worker sent them (tokens, never released values), serialized once:
         // for the audit record and for `direct_estimate_tokens`.
         let arguments_json = arguments.to_string();
+        if let Some(outcome) = absurd_name(&server, &tool) {
+            // Refused before it costs anything: no lookup, no suggestions, and the names are
+            // not echoed (the audit record keeps a cut of them with their hash).
+            tokio::spawn(async move {
+                calls.audit_call(&server, &tool, &arguments_json, &outcome, started);
+                calls
+                    .answer(&GatewayMessage::ToolResult { call_id, outcome })
+                    .await;
+            });
+            return;
+        }
         if made > self.limit {
             let outcome = failure(
                 "limit",
@@ -804,16 +826,41 @@ impl CallServer {
         outcome: &ToolOutcome,
         started: Instant,
     ) {
-        self.gateway.audit().tool_call(ToolCallAudit {
-            execution_id: &self.execution_id,
-            origin: &self.origin,
-            server,
-            tool,
-            arguments_json,
-            outcome,
-            duration: started.elapsed(),
-        });
+        self.gateway.audit().tool_call(
+            ToolCallAudit {
+                execution_id: &self.execution_id,
+                origin: &self.origin,
+                server,
+                tool,
+                arguments_json,
+                outcome,
+                duration: started.elapsed(),
+            },
+            &self.audit_budget,
+        );
     }
+}
+
+/// Longest server or tool name a call may give (MCP asks tool names to be at most 128
+/// characters; 256 bytes leaves room for any real one).
+pub(crate) const MAX_CALL_NAME_BYTES: usize = 256;
+
+/// The refusal of a call whose server or tool name is longer than [`MAX_CALL_NAME_BYTES`].
+fn absurd_name(server: &str, tool: &str) -> Option<ToolOutcome> {
+    let (what, length) = if server.len() > MAX_CALL_NAME_BYTES {
+        ("server", server.len())
+    } else if tool.len() > MAX_CALL_NAME_BYTES {
+        ("tool", tool.len())
+    } else {
+        return None;
+    };
+    Some(failure(
+        "unknown_tool",
+        format!(
+            "the {what} name given is {length} bytes long; names are at most {MAX_CALL_NAME_BYTES} bytes: check the name (search_tools finds tools)"
+        ),
+        false,
+    ))
 }
 
 /// `ToolError` kind of a call refused by a server's rate limit.

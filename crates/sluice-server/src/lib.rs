@@ -19,6 +19,8 @@ Errors the agent causes (bad arguments, unknown files, failing code) come back a
 */
 #![deny(missing_docs)]
 
+pub mod stdio;
+
 use std::sync::Arc;
 
 use rmcp::model::{

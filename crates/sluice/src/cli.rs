@@ -483,6 +483,9 @@ pub enum AuditKindArg {
     Release,
     /// A session created or ended.
     Session,
+    /// What the log says about itself: an execution's records past its budget counted in one,
+    /// records younger than the retention deleted at the size cap.
+    Notice,
 }
 
 #[derive(Debug, Subcommand)]

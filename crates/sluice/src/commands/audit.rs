@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use sluice_audit::{AuditError, Entry, Filter, Record, RecordKind, Timestamp};
 
 use crate::cli::{AuditArgs, AuditKindArg};
-use crate::commands::{data_dir, write_stdout};
+use crate::commands::{data_dir, printable, write_stdout};
 
 /// The shortest execution id prefix shown; longer when needed to tell the shown ids apart.
 const MIN_SHORT_ID: usize = 8;
@@ -25,6 +25,7 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
             AuditKindArg::ToolCall => RecordKind::ToolCall,
             AuditKindArg::Release => RecordKind::Release,
             AuditKindArg::Session => RecordKind::Session,
+            AuditKindArg::Notice => RecordKind::Notice,
         }),
         since,
         server: args.server,
@@ -158,12 +159,23 @@ impl Row {
                 }
                 (detail, String::new())
             }
+            Record::Notice(notice) => (
+                format!(
+                    "{} {} record(s): {}",
+                    notice.event.as_str(),
+                    notice.records,
+                    notice.detail
+                ),
+                String::new(),
+            ),
         };
+        // Everything in a record may come from an agent or a server: no control character
+        // reaches the terminal.
         Row {
             time: record.time().to_string(),
             kind: record.kind().as_str(),
-            execution,
-            detail,
+            execution: printable(&execution, false).into_owned(),
+            detail: printable(&detail, false).into_owned(),
             duration,
         }
     }

@@ -193,6 +193,35 @@ pub fn report_progress(gateway: &Gateway) -> impl FnMut(&ServerStatus) + use<> {
     }
 }
 
+/// `text` made safe to print on a terminal: control characters (C0, DEL, C1; newlines and tabs
+/// too unless `keep_lines`) and Unicode's bidirectional controls are written as escapes (`\n`,
+/// `\r`, `\t`, `\u{1b}`), so that nothing an agent or a server put into a record or a skill can
+/// move the cursor, repaint the screen, reorder what is shown, or forge a line of a table.
+pub(crate) fn printable(text: &str, keep_lines: bool) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |character: char| {
+        let kept = keep_lines && matches!(character, '\n' | '\t');
+        !kept
+            && (character.is_control()
+                || matches!(character, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 16);
+    for character in text.chars() {
+        match character {
+            '\n' if !keep_lines => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' if !keep_lines => escaped.push_str("\\t"),
+            other if unsafe_char(other) => {
+                escaped.push_str(&format!("\\u{{{:x}}}", u32::from(other)));
+            }
+            other => escaped.push(other),
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}
+
 /// Write a command's output to stdout with `write`, then flush. A closed stdout
 /// (`sluice audit | head`) is the reader saying it has seen enough, not an error.
 pub(crate) fn write_stdout(
@@ -203,5 +232,23 @@ pub(crate) fn write_stdout(
     match write(&mut stdout).and_then(|()| stdout.flush()) {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         written => Ok(written.context("cannot write to stdout")?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn printable_escapes_what_could_repaint_or_forge() {
+        assert_eq!(printable("plain text é", false), "plain text é");
+        assert_eq!(
+            printable("a\nb\tc\r\u{1b}[2J\u{7f}\u{9b}\u{202e}", false),
+            "a\\nb\\tc\\r\\u{1b}[2J\\u{7f}\\u{9b}\\u{202e}"
+        );
+        assert_eq!(
+            printable("line\n\tindented\u{1b}]0;title\u{7}", true),
+            "line\n\tindented\\u{1b}]0;title\\u{7}"
+        );
     }
 }

@@ -23,8 +23,11 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
             .await;
         ready_sender.send_replace(true);
     });
+    // Lines rmcp would drop unanswered (not JSON, not a message) are answered by the filter.
+    let stdio = sluice_server::stdio::checked_stdio();
+    let writer = stdio.writer;
     let service = match SluiceServer::new(gateway.clone(), ready)
-        .serve(rmcp::transport::stdio())
+        .serve((stdio.input, stdio.output))
         .await
     {
         Ok(service) => service,
@@ -45,6 +48,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         }
     }
     gateway.shutdown().await;
+    // The service is gone and its output closed: let the last answers reach stdout.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), writer).await;
     Ok(ExitCode::SUCCESS)
 }
 

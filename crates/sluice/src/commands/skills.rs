@@ -9,7 +9,7 @@ use sluice_audit::Timestamp;
 use sluice_skills::{CODE_FILE, SKILL_FILE, SKILLS_DIR, SkillStore};
 
 use crate::cli::{SkillsCommand, SkillsListArgs, SkillsRemoveArgs, SkillsShowArgs};
-use crate::commands::{data_dir, write_stdout};
+use crate::commands::{data_dir, printable, write_stdout};
 
 pub fn run(command: SkillsCommand) -> Result<ExitCode> {
     match command {
@@ -72,7 +72,9 @@ fn list(args: SkillsListArgs) -> Result<ExitCode> {
             writeln!(
                 stdout,
                 "{:<name_width$}  {:>7}  {}",
-                skill.name, skill.version, skill.description
+                printable(&skill.name, false),
+                skill.version,
+                printable(&skill.description, false)
             )?;
         }
         Ok(())
@@ -97,8 +99,13 @@ fn show(args: SkillsShowArgs) -> Result<ExitCode> {
         // Headers as `head` prints them for several files; the paths are relative to the data
         // folder, the way an agent imports the skill.
         for (file, text) in [(SKILL_FILE, &skill.skill_md), (CODE_FILE, &skill.code)] {
-            writeln!(stdout, "==> {SKILLS_DIR}/{}/{file} <==", skill.name)?;
-            write!(stdout, "{text}")?;
+            // Saved by agents: shown with their lines, but no other control character.
+            writeln!(
+                stdout,
+                "==> {SKILLS_DIR}/{}/{file} <==",
+                printable(&skill.name, false)
+            )?;
+            write!(stdout, "{}", printable(text, true))?;
             if !text.ends_with('\n') {
                 writeln!(stdout)?;
             }

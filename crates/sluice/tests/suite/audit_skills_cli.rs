@@ -424,3 +424,61 @@ fn skills_list_reports_broken_folders_and_an_empty_store() {
         "{stderr}"
     );
 }
+
+/// What an agent or a server puts into a record or a skill cannot repaint the terminal or forge
+/// a row: control characters are printed as escapes.
+#[test]
+fn audit_and_skills_escape_control_characters() {
+    let data = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(&data.path().join("audit"), Rotation::default()).unwrap();
+    let hostile = "query\u{1b}[2J\u{1b}[H\nx19d8a1b2c3d  execution  ok (forged)\r\u{202e}";
+    log.append(&tool_call(RUN_A, Timestamp::now(), "crm", hostile, "ok"))
+        .unwrap();
+    let (code, stdout, stderr) = sluice(data.path(), &["audit"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\r'),
+        "{stdout:?}"
+    );
+    assert!(!stdout.contains('\u{202e}'), "{stdout:?}");
+    // The header and one row: the newline did not make a second one.
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(
+        stdout.contains("query\\u{1b}[2J\\u{1b}[H\\nx19d8a1b2c3d"),
+        "{stdout}"
+    );
+
+    let store = SkillStore::open(data.path()).unwrap();
+    store
+        .save(
+            "paint",
+            "Paints the terminal",
+            "export const a = 1; // \u{1b}[31mred\u{1b}[0m\nexport const b = 2;\n",
+            &["a".to_owned(), "b".to_owned()],
+        )
+        .unwrap();
+    let (code, shown, stderr) = sluice(data.path(), &["skills", "show", "paint"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!shown.contains('\u{1b}'), "{shown:?}");
+    // The code keeps its lines.
+    assert!(
+        shown.contains("\\u{1b}[31mred\\u{1b}[0m\nexport const b = 2;"),
+        "{shown}"
+    );
+    // SKILL.md edited by hand (the store refuses control characters in what it is given, and
+    // again when it reads one): reported as broken, without the raw characters.
+    let skill_md = data.path().join("skills/paint/SKILL.md");
+    let text = std::fs::read_to_string(&skill_md).unwrap();
+    std::fs::write(
+        &skill_md,
+        text.replace("Paints the terminal", "Paints\u{1b}]0;owned\u{7}"),
+    )
+    .unwrap();
+    let (code, listed, stderr) = sluice(data.path(), &["skills", "list"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !listed.contains('\u{1b}') && !stderr.contains('\u{1b}'),
+        "{listed:?} {stderr:?}"
+    );
+    assert!(stderr.contains("not a skill"), "{stderr}");
+}

@@ -1,3 +1,4 @@
+mod audit_flood;
 mod audit_skills_cli;
 mod cli;
 mod common;
@@ -8,6 +9,7 @@ mod downstream_failures;
 mod execution;
 mod http_server;
 mod privacy;
+mod protocol_lines;
 mod real_servers;
 mod search;
 mod shutdown;

@@ -1,0 +1,187 @@
+//! Standard input and output for the MCP service, with every line answered.
+//!
+//! rmcp's own stdio transport drops a line it cannot decode and says nothing, so a client that
+//! sent one waits forever. JSON-RPC asks for a parse error (-32700, id null) for a line that is
+//! not JSON, and an invalid-request error (-32600) for JSON that is not a request object; the
+//! connection then goes on. [`checked_stdio`] puts a filter between the process's stdin and the
+//! service: JSON objects pass through as they are, every other line is answered here. Both the
+//! service's messages and these answers go to stdout through one writer, whole lines at a time.
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// The longest line accepted (rmcp itself accepts messages of any size; execute_code requests
+/// carry code). A longer line is answered with a parse error and skipped.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The two ends the service reads and writes, and the task that writes stdout (await it after
+/// the service ends, so its last answers are flushed).
+pub struct CheckedStdio {
+    /// What the service reads: the lines of stdin that are JSON objects.
+    pub input: DuplexStream,
+    /// What the service writes; copied to stdout.
+    pub output: DuplexStream,
+    /// Ends when the service's output is closed and everything is written.
+    pub writer: JoinHandle<()>,
+}
+
+/// What one line of stdin is.
+#[derive(Debug, PartialEq)]
+pub enum Line {
+    /// Nothing but whitespace: ignored, as JSON-RPC over stdio allows.
+    Blank,
+    /// A JSON object: for the service.
+    Message,
+    /// Anything else, with the error object to answer.
+    Refused(Value),
+}
+
+/// Classify one line (without its newline).
+pub fn classify(line: &[u8]) -> Line {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Line::Blank;
+    }
+    if line.len() > MAX_LINE_BYTES {
+        return Line::Refused(error(
+            -32700,
+            format!("the message is longer than {MAX_LINE_BYTES} bytes"),
+        ));
+    }
+    match serde_json::from_slice::<Value>(line) {
+        Ok(Value::Object(_)) => Line::Message,
+        Ok(Value::Array(_)) => Line::Refused(error(
+            -32600,
+            "batches are not supported: send one JSON-RPC message per line".to_owned(),
+        )),
+        Ok(_) => Line::Refused(error(
+            -32600,
+            "a JSON-RPC message must be a JSON object".to_owned(),
+        )),
+        Err(problem) => Line::Refused(error(
+            -32700,
+            format!("the line is not valid JSON ({problem}); send one JSON-RPC message per line"),
+        )),
+    }
+}
+
+fn error(code: i64, message: String) -> Value {
+    json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}})
+}
+
+/// Start the filter on the process's stdin and stdout.
+pub fn checked_stdio() -> CheckedStdio {
+    let (input, mut to_service) = tokio::io::duplex(1 << 16);
+    let (output, from_service) = tokio::io::duplex(1 << 16);
+    let (refusals, mut refused) = mpsc::unbounded_channel::<Value>();
+    tokio::spawn(async move {
+        let mut stdin = BufReader::new(tokio::io::stdin());
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match stdin.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            match classify(text) {
+                Line::Blank => {}
+                Line::Message => {
+                    if to_service.write_all(&line).await.is_err() {
+                        break;
+                    }
+                    if !line.ends_with(b"\n") && to_service.write_all(b"\n").await.is_err() {
+                        break;
+                    }
+                }
+                Line::Refused(answer) => {
+                    tracing::warn!("answered a line that is not a JSON-RPC message: {answer}");
+                    if refusals.send(answer).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        // Dropping `to_service` tells the service that stdin ended.
+    });
+    let writer = tokio::spawn(async move {
+        let mut stdout = tokio::io::stdout();
+        let mut lines = BufReader::new(from_service);
+        let mut line = Vec::new();
+        let mut service_open = true;
+        let mut refusals_open = true;
+        loop {
+            tokio::select! {
+                // Answers to bad lines first: one queued before a request was passed on is
+                // written before the service's answer to that request.
+                biased;
+                answer = refused.recv(), if refusals_open => match answer {
+                    Some(answer) => {
+                        let mut bytes = answer.to_string().into_bytes();
+                        bytes.push(b'\n');
+                        if stdout.write_all(&bytes).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => refusals_open = false,
+                },
+                read = lines.read_until(b'\n', &mut line), if service_open => {
+                    match read {
+                        Ok(0) | Err(_) => service_open = false,
+                        Ok(_) => {
+                            if stdout.write_all(&line).await.is_err() {
+                                break;
+                            }
+                            line.clear();
+                        }
+                    }
+                }
+                else => break,
+            }
+            let _ = stdout.flush().await;
+            if !service_open && refused.is_empty() {
+                break;
+            }
+        }
+        let _ = stdout.flush().await;
+    });
+    CheckedStdio {
+        input,
+        output,
+        writer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(line: &[u8]) -> Option<i64> {
+        match classify(line) {
+            Line::Refused(answer) => answer["error"]["code"].as_i64(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_line_that_is_not_a_message_is_answered() {
+        assert_eq!(classify(b"  \t"), Line::Blank);
+        assert_eq!(
+            classify(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+            Line::Message
+        );
+        assert_eq!(code(b"garbage"), Some(-32700));
+        assert_eq!(code(b"{\"a\": \xff}"), Some(-32700));
+        assert_eq!(code(br#"{"a": "\ud800"}"#), Some(-32700));
+        assert_eq!(code("[".repeat(10_000).as_bytes()), Some(-32700));
+        assert_eq!(code(b"[]"), Some(-32600));
+        assert_eq!(code(b"42"), Some(-32600));
+        let Line::Refused(answer) = classify(b"nope") else {
+            panic!("not refused");
+        };
+        assert_eq!(answer["id"], Value::Null);
+        assert_eq!(answer["jsonrpc"], "2.0");
+    }
+}

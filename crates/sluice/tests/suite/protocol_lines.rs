@@ -1,0 +1,79 @@
+//! Lines that are not JSON-RPC messages, sent raw to `sluice serve`: each gets an error answer
+//! (-32700 for what is not JSON, -32600 for JSON that is not a message object) with id null, and
+//! the connection goes on serving the requests around them.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+use sluice_test_support::{McpConfig, fake_server};
+
+use super::common::{sluice_command, write_config};
+
+#[test]
+fn every_malformed_line_is_answered_and_the_connection_goes_on() {
+    let config = write_config(McpConfig::new().server("one", &fake_server(&[])), json!({}));
+    let mut child = sluice_command()
+        .arg("serve")
+        .arg("--config")
+        .arg(config.path())
+        .env("SLUICE_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sluice serve");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines: Vec<Vec<u8>> = vec![
+        b"garbage".to_vec(),
+        b"{\"jsonrpc\": \"2.0\", \"id\": 7, \"method\": \xff}".to_vec(),
+        br#"{"jsonrpc":"2.0","id":8,"method":"ping","params":{"x":"\ud800"}}"#.to_vec(),
+        "[".repeat(5_000).into_bytes(),
+        b"[]".to_vec(),
+        b"\"a string\"".to_vec(),
+    ];
+    let malformed = lines.len();
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}});
+    // Before initialize, between initialize and the first request, and after it.
+    let mut sent = vec![lines.remove(0), initialize.to_string().into_bytes()];
+    sent.push(lines.remove(0));
+    sent.push(
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            .to_string()
+            .into_bytes(),
+    );
+    sent.append(&mut lines);
+    sent.push(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+            .to_string()
+            .into_bytes(),
+    );
+    for line in &sent {
+        stdin.write_all(line).unwrap();
+        stdin.write_all(b"\n").unwrap();
+    }
+    stdin.flush().unwrap();
+
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut errors = Vec::new();
+    let mut answered = Vec::new();
+    for line in stdout.lines() {
+        let message: Value = serde_json::from_str(&line.unwrap()).expect("stdout is JSON lines");
+        if message["id"].is_null() && message.get("error").is_some() {
+            errors.push(message["error"]["code"].as_i64().unwrap());
+        } else if let Some(id) = message["id"].as_i64() {
+            answered.push(id);
+            if id == 2 {
+                assert!(message["result"]["tools"].is_array(), "{message}");
+                break;
+            }
+        }
+    }
+    drop(stdin);
+    let _ = child.wait();
+    assert_eq!(answered, [1, 2], "the requests around the bad lines");
+    errors.sort_unstable();
+    assert_eq!(errors.len(), malformed, "{errors:?}");
+    assert_eq!(errors, [-32700, -32700, -32700, -32700, -32600, -32600]);
+}
