@@ -246,11 +246,14 @@ impl Catalog {
     }
 
     fn skill_list(&self) -> String {
+        // The gateway passes only the skills the code names: say so rather than "none saved".
         if self.skills.is_empty() {
-            "No skills are saved.".to_owned()
+            "No saved skill is named in this code (a skill is loaded by its name written out, \
+             './skills/<name>'; search_tools lists the saved ones)."
+                .to_owned()
         } else {
             format!(
-                "Skills: {}.",
+                "Skills loaded for this code: {}.",
                 list(self.skills.keys().map(String::as_str), self.skills.len())
             )
         }

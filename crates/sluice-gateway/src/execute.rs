@@ -520,6 +520,9 @@ impl Gateway {
         } = execution;
         let origin = &origin;
         let crash = |message: String| (execution_error("WorkerCrashed", message), 0);
+        let skills = self
+            .skill_sources_for(&request.code)
+            .map_err(|message| (execution_error("ImportError", message), 0))?;
         let snapshot = self.snapshot().await;
         let call_timeout = Duration::from_millis(self.config().settings.call_timeout_ms);
         let execute = GatewayMessage::Execute {
@@ -529,7 +532,7 @@ impl Gateway {
             limits: limits.clone(),
             tools: snapshot.bindings(),
             keep_state,
-            skills: self.skill_sources(),
+            skills,
         };
         // Written on its own task, under the watchdog's eye (a worker that does not read can
         // block a large frame); the lock is taken first, so no `ToolResult` can come before it.

@@ -133,15 +133,40 @@ impl Gateway {
         }
     }
 
-    /// The saved skills' sources by name, for the worker's `./skills/<name>` modules.
-    pub(crate) fn skill_sources(&self) -> BTreeMap<String, String> {
+    /// The sources of the saved skills `code` names (`./skills/<name>` written out), and of
+    /// those they name in turn, for the worker's `./skills/<name>` modules. Only these cross to
+    /// the worker: an execution that imports no skill reads none, whatever the store holds. An
+    /// error (in words for the agent) when they hold more than [`MAX_EXECUTION_SKILL_BYTES`] or
+    /// one cannot be read.
+    pub(crate) fn skill_sources_for(&self, code: &str) -> Result<BTreeMap<String, String>, String> {
+        let mut sources = BTreeMap::new();
+        let mut pending = named_skills(code);
+        if pending.is_empty() {
+            return Ok(sources);
+        }
         let Some(store) = self.skill_store() else {
-            return BTreeMap::new();
+            return Ok(sources);
         };
-        store.sources().unwrap_or_else(|error| {
-            tracing::warn!("could not read the skills: {error}");
-            BTreeMap::new()
-        })
+        let mut bytes = 0;
+        while let Some(name) = pending.pop() {
+            if sources.contains_key(&name) {
+                continue;
+            }
+            let source = match store.source(&name) {
+                Ok(Some(source)) => source,
+                Ok(None) => continue,
+                Err(error) => return Err(format!("the skill '{name}' cannot be loaded: {error}")),
+            };
+            bytes += source.len();
+            if bytes > MAX_EXECUTION_SKILL_BYTES {
+                return Err(format!(
+                    "the skills this code imports hold more than {MAX_EXECUTION_SKILL_BYTES} bytes of code, the most one execution loads; import fewer skills in one execution"
+                ));
+            }
+            pending.extend(named_skills(&source));
+            sources.insert(name, source);
+        }
+        Ok(sources)
     }
 
     /// Check `code` in a worker and save it as the skill `name` (the previous version is kept).
@@ -192,11 +217,51 @@ impl Gateway {
     }
 }
 
+/// Most bytes of skill code one execution loads (the skills its code names, and theirs).
+pub const MAX_EXECUTION_SKILL_BYTES: usize = 4 * 1024 * 1024;
+
+/// The skill names a text writes out after `skills/` (as in `./skills/<name>` or
+/// `../../skills/<name>`), each once. A name in a comment or a string counts too: loading a
+/// skill the code does not import costs a little; missing one it imports would fail it.
+fn named_skills(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (start, _) in text.match_indices("skills/") {
+        let rest = &text[start + "skills/".len()..];
+        let length = rest
+            .bytes()
+            .take_while(|byte| matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+            .count();
+        let name = rest[..length].trim_end_matches('-');
+        if !name.is_empty()
+            && sluice_skills::validate_name(name).is_ok()
+            && !names.iter().any(|known| known == name)
+        {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
 fn code_error(error: ExecutionError) -> SaveSkillError {
     let position = crate::execute::position_suffix(&error);
     SaveSkillError::Code {
         kind: error.kind,
         message: error.message,
         position,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_skills;
+
+    #[test]
+    fn the_skills_a_text_names_are_found_once_each() {
+        let code = "import { toCsv } from './skills/to-csv';\n\
+                    import sum from \"../../skills/sum-orders/index\";\n\
+                    // see skills/to-csv again, skills/Bad, skills/-x, skills/\n\
+                    const name = 'dyn'; await import(`./skills/${name}`);";
+        assert_eq!(named_skills(code), ["to-csv", "sum-orders"]);
+        assert!(named_skills("export const a = 1;").is_empty());
     }
 }

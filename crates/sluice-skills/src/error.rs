@@ -43,6 +43,15 @@ pub enum SkillError {
         export: String,
     },
 
+    /// The store is full.
+    #[error(
+        "there are already {limit} skills, the most a store holds; remove skills no longer used (`sluice skills remove NAME`) or save this code under the name of one it replaces"
+    )]
+    TooMany {
+        /// The limit ([`crate::MAX_SKILLS`]).
+        limit: usize,
+    },
+
     /// No skill has this name.
     #[error("no skill named `{name}`; {}", available_skills(.available))]
     NotFound {

@@ -31,6 +31,6 @@ pub use store::{
     SkillListing, SkillProblem, SkillStore, SkillSummary,
 };
 pub use validate::{
-    MAX_CODE_BYTES, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, RESERVED_NAMES, validate_code,
-    validate_description, validate_export, validate_name,
+    MAX_CODE_BYTES, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_SKILLS, RESERVED_NAMES,
+    validate_code, validate_description, validate_export, validate_name,
 };

@@ -10,7 +10,9 @@ use std::time::SystemTime;
 
 use crate::error::SkillError;
 use crate::front_matter::{FrontMatter, parse_skill_md, render_skill_md};
-use crate::validate::{validate_code, validate_description, validate_export, validate_name};
+use crate::validate::{
+    MAX_CODE_BYTES, MAX_SKILLS, validate_code, validate_description, validate_export, validate_name,
+};
 
 /// The folder of the data folder that holds the skills.
 pub const SKILLS_DIR: &str = "skills";
@@ -178,6 +180,9 @@ impl SkillStore {
             .map(|file| dir.join(file))
             .filter(|path| path.is_file())
             .collect();
+        if current_files.is_empty() && self.count()? >= MAX_SKILLS {
+            return Err(SkillError::TooMany { limit: MAX_SKILLS });
+        }
         let previous_version = if current_files.is_empty() {
             None
         } else {
@@ -386,6 +391,53 @@ impl SkillStore {
             }
         }
         Ok(sources)
+    }
+
+    /// The code of the skill `name`, if there is one (`None` for a name no skill has, valid or
+    /// not): what one execution's `./skills/<name>` import loads. A file larger than
+    /// [`MAX_CODE_BYTES`] (put there by hand) is an error, not read.
+    pub fn source(&self, name: &str) -> Result<Option<String>, SkillError> {
+        if validate_name(name).is_err() {
+            return Ok(None);
+        }
+        let path = self.skill_dir(name).join(CODE_FILE);
+        let size = match fs::metadata(&path) {
+            Ok(metadata) if metadata.is_file() => metadata.len(),
+            Ok(_) => return Ok(None),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(SkillError::io("read", &path)(error)),
+        };
+        if size > MAX_CODE_BYTES as u64 {
+            return Err(SkillError::InvalidCode {
+                reason: format!(
+                    "skill `{name}`'s code is {size} bytes, more than the {MAX_CODE_BYTES} a skill may hold; save it again smaller"
+                ),
+            });
+        }
+        match fs::read_to_string(&path) {
+            Ok(code) => Ok(Some(code)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(SkillError::io("read", &path)(error)),
+        }
+    }
+
+    /// How many skill folders the store has.
+    fn count(&self) -> Result<usize, SkillError> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(SkillError::io("list", &self.root)(error)),
+        };
+        Ok(entries
+            .flatten()
+            .filter(|entry| {
+                entry.file_type().is_ok_and(|kind| kind.is_dir())
+                    && entry
+                        .file_name()
+                        .to_str()
+                        .is_some_and(|name| validate_name(name).is_ok())
+            })
+            .count())
     }
 
     fn current_version(&self, name: &str) -> Option<u32> {
@@ -931,5 +983,46 @@ mod tests {
             .map(|entry| entry.version)
             .collect();
         assert_eq!(versions, (1..=20).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn the_store_holds_at_most_max_skills_and_bounds_what_it_reads() {
+        let (_scratch, store) = store();
+        store
+            .save("kept", "Kept", CODE_V1, &["toCsv".to_owned()])
+            .unwrap();
+        for index in 1..MAX_SKILLS {
+            fs::create_dir_all(store.root().join(format!("filler-{index}"))).unwrap();
+        }
+        let error = store
+            .save("one-more", "One more", CODE_V1, &["toCsv".to_owned()])
+            .unwrap_err();
+        assert!(
+            matches!(error, SkillError::TooMany { limit: MAX_SKILLS }),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("sluice skills remove"),
+            "{error}"
+        );
+        // A new version of an existing skill is still accepted.
+        store
+            .save("kept", "Kept", CODE_V2, &["toCsv".to_owned()])
+            .unwrap();
+
+        assert_eq!(store.source("kept").unwrap().as_deref(), Some(CODE_V2));
+        assert_eq!(store.source("no-such-skill").unwrap(), None);
+        assert_eq!(store.source("../../etc/passwd").unwrap(), None);
+        fs::create_dir_all(store.root().join("huge")).unwrap();
+        fs::write(
+            store.root().join("huge").join(CODE_FILE),
+            "x".repeat(MAX_CODE_BYTES + 1),
+        )
+        .unwrap();
+        let error = store.source("huge").unwrap_err();
+        assert!(
+            error.to_string().contains("save it again smaller"),
+            "{error}"
+        );
     }
 }

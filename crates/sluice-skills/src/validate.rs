@@ -8,6 +8,9 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_DESCRIPTION_CHARS: usize = 1024;
 /// Largest `index.ts`, in bytes.
 pub const MAX_CODE_BYTES: usize = 256 * 1024;
+/// Most skills a store holds: each is listed in every search index and may be imported by any
+/// execution, so their number is bounded.
+pub const MAX_SKILLS: usize = 1_000;
 /// Names that would shadow the folders an agent's code imports from, or the skills index.
 pub const RESERVED_NAMES: [&str; 4] = ["index", "servers", "workspace", "skills"];
 

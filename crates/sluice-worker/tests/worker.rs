@@ -490,7 +490,9 @@ fn skills_import_tools_and_other_skills() {
     );
     assert_eq!(unknown.kind, "ImportError");
     assert!(
-        unknown.message.contains("Skills: label, sum-pairs."),
+        unknown
+            .message
+            .contains("Skills loaded for this code: label, sum-pairs."),
         "{}",
         unknown.message
     );

@@ -63,7 +63,7 @@ fn unknown_and_broken_skills_are_import_errors() {
     for expected in [
         "no skill 'save-sheet-as-cvs'",
         "Did you mean 'save-sheet-as-csv'?",
-        "Skills: broken, quote, root-style, save-sheet-as-csv, thrower.",
+        "Skills loaded for this code: broken, quote, root-style, save-sheet-as-csv, thrower.",
     ] {
         assert!(unknown.message.contains(expected), "{}", unknown.message);
     }
@@ -86,7 +86,7 @@ fn unknown_and_broken_skills_are_import_errors() {
     assert!(
         error(&results[3].0)
             .message
-            .contains("No skills are saved."),
+            .contains("No saved skill is named in this code"),
         "{}",
         error(&results[3].0).message
     );

@@ -13,5 +13,6 @@ mod protocol_lines;
 mod real_servers;
 mod search;
 mod shutdown;
+mod skills_load;
 mod state;
 mod worker_crash;
