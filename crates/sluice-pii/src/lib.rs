@@ -102,7 +102,7 @@ pub use detect::{
 pub use normalize::Normalized;
 pub use policy::{Endpoint, FlowRule, Policy};
 pub use tokenize::{FlowDenied, Release, Tokenized, Tokenizer};
-pub use vault::{Entry, Origin, ToolRef, Vault, VaultError};
+pub use vault::{Entry, Origin, Scope, Supplied, ToolRef, Vault, VaultError};
 
 use std::fmt;
 
