@@ -956,4 +956,20 @@ mod tests {
             .unwrap();
         assert_eq!(value, original);
     }
+
+    #[test]
+    fn a_phone_number_followed_by_a_card_number_is_found_in_free_text() {
+        let t = tokenizer();
+        let mut vault = Vault::new();
+        for (text, expected) in [
+            ("+1 212 555 0143 4111 1111 1111 1111", "[PHONE_1] [CARD_1]"),
+            (
+                "call +44 20 7946 0958 5555 5555 5555 4444 now",
+                "call [PHONE_2] [CARD_2] now",
+            ),
+        ] {
+            let found = t.tokenize_text(&mut vault, text, &Origin::Unattributed);
+            assert_eq!(found.text, expected);
+        }
+    }
 }
