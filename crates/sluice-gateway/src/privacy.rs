@@ -69,11 +69,19 @@ impl ViewScan {
     /// `text` with its personal data tokenized (as it is when privacy is off).
     pub(crate) fn text(&mut self, text: &str) -> String {
         match &self.privacy {
-            Some(privacy) => privacy
-                .tokenizer
-                .tokenize_text(&mut self.vault, text, &Origin::Unattributed)
-                .text
-                .into_owned(),
+            Some(privacy) => {
+                // As a JSON string: a `.json` file's names are found by field.
+                let mut value = Value::String(text.to_owned());
+                privacy.tokenizer.tokenize_value(
+                    &mut self.vault,
+                    &mut value,
+                    &Origin::Unattributed,
+                );
+                match value {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                }
+            }
             None => text.to_owned(),
         }
     }

@@ -8,6 +8,7 @@ mod downstream_failures;
 mod execution;
 mod http_server;
 mod privacy;
+mod privacy_attacks;
 mod real_servers;
 mod search;
 mod shutdown;
