@@ -570,7 +570,7 @@ mod tests {
         let config = parse_ok(
             r#"{"mcpServers": {"docs": {"command": "x"}, "crm": {"command": "y"}, "my.srv": {"command": "z"}},
                 "sluice": {"privacy": {"detect": {"ip": false}, "trustedServers": ["crm"],
-                  "nameFields": ["holder"], "phoneRegions": ["US", "GB"],
+                  "nameFields": ["holder"], "phoneRegions": ["US", "GB"], "maxClearValues": 40,
                   "flows": [{"types": ["email", "name"], "from": "docs.getSheet", "to": "crm", "allow": true},
                             {"from": "*", "to": "my.srv.send.it", "allow": false}]}}}"#,
         );
@@ -578,6 +578,7 @@ mod tests {
         assert!(privacy.enabled);
         assert!(!privacy.detect.ip && privacy.detect.email);
         assert_eq!(privacy.trusted_servers, ["crm"]);
+        assert_eq!(privacy.max_clear_values, 40);
         assert_eq!(privacy.flows.len(), 2);
         assert_eq!(
             privacy.flows[0].types.as_deref(),

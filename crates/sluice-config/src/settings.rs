@@ -221,6 +221,11 @@ pub struct PrivacySettings {
     pub phone_regions: Vec<String>,
     /// Flow rules, in order.
     pub flows: Vec<FlowRuleSettings>,
+    /// Distinct personal-data values agent code may put in clear text into tool-call arguments
+    /// per execution (or session); a call that would pass it fails. It bounds guessing at
+    /// tokenized values through tools. Values of trusted servers' results do not count.
+    /// Default 256.
+    pub max_clear_values: usize,
 }
 
 impl Default for PrivacySettings {
@@ -232,6 +237,7 @@ impl Default for PrivacySettings {
             name_fields: Vec::new(),
             phone_regions: vec!["US".to_owned()],
             flows: Vec::new(),
+            max_clear_values: 256,
         }
     }
 }

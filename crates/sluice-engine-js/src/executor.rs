@@ -877,6 +877,11 @@ struct OutputBudget {
     dropped: u64,
 }
 
+/// Bytes past the budget still forwarded of the line that crosses it: the gateway scans output
+/// for personal data before it cuts it at the budget, so a value at the cut must arrive whole
+/// (an email is at most 254 bytes).
+const SCAN_MARGIN: u64 = 512;
+
 impl OutputBudget {
     fn new(limit: u64) -> Self {
         Self {
@@ -896,7 +901,7 @@ impl OutputBudget {
             self.dropped = self.dropped.saturating_add(length);
             return None;
         }
-        let mut cut = usize::try_from(self.remaining)
+        let mut cut = usize::try_from(self.remaining.saturating_add(SCAN_MARGIN))
             .unwrap_or(usize::MAX)
             .min(text.len());
         while !text.is_char_boundary(cut) {

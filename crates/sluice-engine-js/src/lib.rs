@@ -86,7 +86,8 @@ executions one after another:
   ends the execution with `ToolCallLimit` (the call that exceeds it throws, the engine stops the
   code at QuickJS's next interrupt check, and tool calls queued in the same burst are not sent);
   console output is forwarded until `output_bytes` are spent (the line that crosses the budget is
-  cut), then counted as dropped. Tool-call ids are unique within the process, so a late result
+  cut 512 bytes past it, so the gateway can scan a value at the budget whole before it cuts the
+  output itself), then counted as dropped. Tool-call ids are unique within the process, so a late result
   from an earlier execution is never mistaken for a current one. Some QuickJS built-ins loop
   without checking the interrupt handler (joining a huge sparse array): the engine stops the code
   when they return; the worker's and the gateway's watchdogs bound them from outside.

@@ -151,10 +151,7 @@ impl Output {
         } else {
             if self.truncated == 0 && room > prefix.len() + 1 {
                 // Keep what fits of the first line that does not, cut at a character boundary.
-                let mut cut = room - prefix.len() - 1;
-                while !line.is_char_boundary(cut) {
-                    cut -= 1;
-                }
+                let cut = cut_outside_token(line, room - prefix.len() - 1);
                 self.text.push_str(prefix);
                 self.text.push_str(&line[..cut]);
                 self.text.push('\n');
@@ -175,6 +172,37 @@ impl Output {
         }
         (self.text, shown, truncated)
     }
+}
+
+/// The largest cut of `line` at or before `at` that is a character boundary and not inside a
+/// token (`[EMAIL_1_k7qm]`): output is scanned before it is cut, so the cut never splits a value,
+/// and a token is kept whole or left out.
+pub(crate) fn cut_outside_token(line: &str, at: usize) -> usize {
+    let mut cut = at.min(line.len());
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    if let Some(open) = line[..cut].rfind('[') {
+        let inside = &line[open + 1..cut];
+        let token_like = inside
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
+        let closes = line[cut..].find(']').is_some_and(|close| {
+            line[cut..cut + close]
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        });
+        if token_like
+            && closes
+            && inside
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_uppercase())
+        {
+            cut = open;
+        }
+    }
+    cut
 }
 
 /// " (line L, column C)" for an error with a position its message does not name already (the
@@ -821,6 +849,8 @@ impl CallServer {
     }
 
     /// One audit record for one call: the size and hash of its arguments (`arguments_json`).
+    /// An error message is scanned for personal data first, as what reaches the model is (a
+    /// trusted server's message reaches the code as it is).
     fn audit_call(
         &self,
         server: &str,
@@ -829,6 +859,27 @@ impl CallServer {
         outcome: &ToolOutcome,
         started: Instant,
     ) {
+        let scanned;
+        let outcome = match (&self.privacy, outcome) {
+            (
+                Some(privacy),
+                ToolOutcome::Error {
+                    kind,
+                    message,
+                    retryable,
+                    ..
+                },
+            ) => {
+                scanned = ToolOutcome::Error {
+                    kind: kind.clone(),
+                    message: privacy.audit_text(message),
+                    content: None,
+                    retryable: *retryable,
+                };
+                &scanned
+            }
+            _ => outcome,
+        };
         self.gateway.audit().tool_call(
             ToolCallAudit {
                 execution_id: &self.execution_id,
@@ -941,6 +992,16 @@ mod tests {
         );
         assert_eq!(shown, 20);
         assert_eq!(truncated, 8 + 5 + 3);
+    }
+
+    #[test]
+    fn output_is_cut_outside_tokens() {
+        let line = "call [PHONE_1_k7qm] now";
+        assert_eq!(cut_outside_token(line, 10), 5);
+        assert_eq!(cut_outside_token(line, 5), 5);
+        assert_eq!(cut_outside_token(line, 19), 19);
+        assert_eq!(cut_outside_token("a [b c] d", 4), 4);
+        assert_eq!(cut_outside_token("é", 1), 0);
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! `list_files` and `read_file` over everything the agent may browse: the generated API tree,
 //! and, with a data folder, `workspace/` (files agent code wrote) and `skills/` (saved skills).
 //!
+//! What these views show of `workspace/` and `skills/` (contents, file names, errors) is scanned
+//! for personal data like an execution's output: code may have saved a trusted server's results
+//! there. A file is scanned before it is cut, so the cut never splits a value.
+//!
 //! The workspace is written by untrusted code, so it is read here as hostile: every path is
 //! resolved with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)` from a
 //! descriptor of the folder, so neither `..`, an absolute path, nor a symlink the code planted
@@ -20,18 +24,29 @@ use crate::present::{FileError, FileListing, normalize};
 /// Bytes of one file `read_file` returns; the rest is replaced by a notice.
 pub const MAX_READ_BYTES: usize = 64 * 1024;
 
+/// Bytes read past [`MAX_READ_BYTES`] so that a value at the cut is scanned whole.
+const READ_MARGIN: usize = 4096;
+
+/// Bytes dropped from the end of a scanned read that was itself cut short: a value cut by the
+/// read (at most 254 bytes) is not found by the scan, and its text, with any tokens before it,
+/// fits in this.
+const READ_TAIL: usize = 1024;
+
 /// Folders of the data folder the agent can browse, as they appear at the root of the tree.
 const DATA_FOLDERS: [&str; 2] = [sluice_skills::SKILLS_DIR, crate::WORKSPACE_DIR];
 
 impl Gateway {
-    /// List a folder: the API tree, `workspace/...` or `skills/...` (`""` is the root).
+    /// List a folder: the API tree, `workspace/...` or `skills/...` (`""` is the root). Names
+    /// under `workspace/` and `skills/` are scanned for personal data.
     pub async fn list_files(&self, path: &str) -> Result<FileListing, FileError> {
         let normalized = normalize(path);
         if let Some((folder, rest)) = self.data_view(&normalized) {
-            let entries = list_beneath(&folder, rest, path)?;
+            let mut scan = self.view_scan(path)?;
+            let entries =
+                list_beneath(&folder, rest, path).map_err(|e| scan_error(&mut scan, e))?;
             return Ok(FileListing {
-                path: normalized,
-                entries,
+                path: scan.text(&normalized),
+                entries: entries.iter().map(|entry| scan.text(entry)).collect(),
                 unavailable: Vec::new(),
                 about: Default::default(),
             });
@@ -47,13 +62,27 @@ impl Gateway {
     }
 
     /// Read one file: of the API tree, `workspace/...` or `skills/...`. Files over
-    /// [`MAX_READ_BYTES`] are cut with a notice.
+    /// [`MAX_READ_BYTES`] are cut with a notice. Files under `workspace/` and `skills/` are
+    /// scanned for personal data (before the cut).
     pub async fn read_file(&self, path: &str) -> Result<String, FileError> {
         let normalized = normalize(path);
         if let Some((folder, rest)) = self.data_view(&normalized) {
-            return read_beneath(&folder, rest, path);
+            let mut scan = self.view_scan(path)?;
+            let read = read_beneath(&folder, rest, path).map_err(|e| scan_error(&mut scan, e))?;
+            return Ok(read.finish(|text| scan.text(text)));
         }
         self.snapshot().await.read_file(path).map(str::to_owned)
+    }
+
+    fn view_scan(&self, asked: &str) -> Result<crate::privacy::ViewScan, FileError> {
+        self.privacy()
+            .view_scan()
+            .map_err(|problem| FileError::Unreadable {
+                path: asked.to_owned(),
+                reason: format!(
+                    "privacy protection could not start ({problem}), so files are not shown"
+                ),
+            })
     }
 
     /// For a path under `workspace/` or `skills/`, the folder on disk and the rest of the path.
@@ -156,7 +185,7 @@ fn list_beneath(folder: &Path, rest: &str, asked: &str) -> Result<Vec<String>, F
     Ok(files)
 }
 
-fn read_beneath(folder: &Path, rest: &str, asked: &str) -> Result<String, FileError> {
+fn read_beneath(folder: &Path, rest: &str, asked: &str) -> Result<FileRead, FileError> {
     if rest.is_empty() {
         return Err(FileError::IsFolder {
             path: asked.to_owned(),
@@ -178,22 +207,65 @@ fn read_beneath(folder: &Path, rest: &str, asked: &str) -> Result<String, FileEr
     }
     let mut bytes = Vec::new();
     File::from(descriptor)
-        .take(MAX_READ_BYTES as u64 + 1)
+        .take((MAX_READ_BYTES + READ_MARGIN) as u64)
         .read_to_end(&mut bytes)
         .map_err(|error| FileError::Unreadable {
             path: asked.to_owned(),
             reason: error.to_string(),
         })?;
-    let size = u64::try_from(stat.st_size).unwrap_or_default();
-    let cut = bytes.len() > MAX_READ_BYTES;
-    bytes.truncate(MAX_READ_BYTES);
-    let mut text = String::from_utf8_lossy(&bytes).into_owned();
-    if cut {
-        text.push_str(&format!(
-            "\n[file cut at {MAX_READ_BYTES} of {size} bytes: read it in code (import * as fs from 'fs/promises') and log only what you need]\n"
-        ));
+    let size = u64::try_from(stat.st_size)
+        .unwrap_or_default()
+        .max(bytes.len() as u64);
+    Ok(FileRead { bytes, size })
+}
+
+/// The start of a file, read beyond [`MAX_READ_BYTES`] by [`READ_MARGIN`].
+#[derive(Debug)]
+struct FileRead {
+    bytes: Vec<u8>,
+    size: u64,
+}
+
+impl FileRead {
+    /// The text shown: scanned by `scan` first, then cut at [`MAX_READ_BYTES`] (outside tokens)
+    /// with a notice when the file is longer.
+    fn finish(self, scan: impl FnOnce(&str) -> String) -> String {
+        let read_all = (self.bytes.len() as u64) >= self.size;
+        let cut = self.size > MAX_READ_BYTES as u64;
+        let mut text = scan(&String::from_utf8_lossy(&self.bytes));
+        if cut {
+            let mut end = MAX_READ_BYTES;
+            if !read_all {
+                end = end.min(text.len().saturating_sub(READ_TAIL));
+            }
+            let end = crate::execute::cut_outside_token(&text, end);
+            text.truncate(end);
+            text.push_str(&format!(
+                "\n[file cut at {end} of {} bytes: read it in code (import * as fs from 'fs/promises') and log only what you need]\n",
+                self.size
+            ));
+        }
+        text
     }
-    Ok(text)
+}
+
+/// An error about a workspace or skill path, its path and reason scanned.
+fn scan_error(scan: &mut crate::privacy::ViewScan, error: FileError) -> FileError {
+    match error {
+        FileError::NotFound { path } => FileError::NotFound {
+            path: scan.text(&path),
+        },
+        FileError::IsFolder { path } => FileError::IsFolder {
+            path: scan.text(&path),
+        },
+        FileError::Outside { path } => FileError::Outside {
+            path: scan.text(&path),
+        },
+        FileError::Unreadable { path, reason } => FileError::Unreadable {
+            path: scan.text(&path),
+            reason: scan.text(&reason),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -219,7 +291,12 @@ mod tests {
                 "sub/"
             ]
         );
-        assert_eq!(read_beneath(&workspace, "a.csv", "a").unwrap(), "x,y\n");
+        assert_eq!(
+            read_beneath(&workspace, "a.csv", "a")
+                .unwrap()
+                .finish(str::to_owned),
+            "x,y\n"
+        );
         for escape in [
             "link",
             "up/secret.txt",
@@ -267,11 +344,78 @@ mod tests {
     fn large_files_are_cut() {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join("big"), "y".repeat(MAX_READ_BYTES + 10)).unwrap();
-        let text = read_beneath(root.path(), "big", "big").unwrap();
+        let text = read_beneath(root.path(), "big", "big")
+            .unwrap()
+            .finish(str::to_owned);
         assert!(
             text.contains("[file cut at 65536 of 65546 bytes"),
             "{}",
             &text[text.len() - 200..]
         );
+    }
+
+    fn scanner() -> impl FnMut(&str) -> String {
+        let tokenizer = sluice_pii::Tokenizer::new(&sluice_pii::DetectorConfig::default()).unwrap();
+        let mut vault = sluice_pii::Vault::with_tag("fs").unwrap();
+        move |text: &str| {
+            tokenizer
+                .tokenize_text(&mut vault, text, &sluice_pii::Origin::Unattributed)
+                .text
+                .into_owned()
+        }
+    }
+
+    #[test]
+    fn a_value_at_the_cut_is_scanned_whole_then_left_out() {
+        let root = tempfile::tempdir().unwrap();
+        // A phone number across the cut at MAX_READ_BYTES.
+        let mut text = "y".repeat(MAX_READ_BYTES - 8);
+        text.push_str(" +1 212 555 0143 and more\n");
+        text.push_str(&"z".repeat(100));
+        std::fs::write(root.path().join("cut"), &text).unwrap();
+        let shown = read_beneath(root.path(), "cut", "cut")
+            .unwrap()
+            .finish(scanner());
+        assert!(
+            shown.contains("[file cut at "),
+            "{}",
+            &shown[shown.len() - 200..]
+        );
+        for part in ["+1", "212", "555", "0143"] {
+            assert!(
+                !shown.contains(part),
+                "{part}: {}",
+                &shown[shown.len() - 200..]
+            );
+        }
+        // Emails shrink to tokens, so the text read past the cut is shown, up to a phone number
+        // cut by the read itself: that one is left out with the tail.
+        let mut text = String::new();
+        while text.len() < MAX_READ_BYTES + READ_MARGIN - 10 {
+            text.push_str(&format!(
+                "someone.with.a.long.name.{}@example-company.com\n",
+                text.len()
+            ));
+        }
+        text.truncate(MAX_READ_BYTES + READ_MARGIN - 10);
+        text.push_str("\n+44 20 7946 0958\n");
+        text.push_str(&"w".repeat(1000));
+        std::fs::write(root.path().join("shrink"), &text).unwrap();
+        let shown = read_beneath(root.path(), "shrink", "shrink")
+            .unwrap()
+            .finish(scanner());
+        assert!(shown.contains("[EMAIL_"), "{}", &shown[..200]);
+        assert!(
+            !shown.contains("@example"),
+            "{}",
+            &shown[shown.len() - 300..]
+        );
+        for part in ["+44", "7946", "0958"] {
+            assert!(
+                !shown.contains(part),
+                "{part}: {}",
+                &shown[shown.len() - 300..]
+            );
+        }
     }
 }

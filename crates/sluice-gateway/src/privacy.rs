@@ -2,6 +2,13 @@
 //! worker sees them, tokens in arguments are replaced by real values only where the flow policy
 //! allows, and what an execution returns to the agent is scanned once more.
 //!
+//! Values the code puts in clear text into a call's arguments come back in results as it sent them,
+//! never as the token of a value it holds only as a token (see [`sluice_pii::Vault`]'s threat
+//! model); how many distinct ones it may send per vault is bounded
+//! (`sluice.privacy.maxClearValues`), and a call over it fails with the `ToolError` kind
+//! [`PRIVACY_BUDGET`], audited. A trusted server's results reach the code as they are, but their
+//! values are registered, so what reaches the model and the audit log is scanned the same way.
+//!
 //! Every release of a real value is an audit event (type, token, source, destination; never the
 //! value): logged with `tracing` under the target `sluice::audit`, kept for the execution's audit
 //! records, and counted in the execution's stats.
@@ -15,7 +22,8 @@ use std::time::Instant;
 use serde_json::Value;
 use sluice_config::PrivacySettings;
 use sluice_pii::{
-    DetectorConfig, Endpoint, FlowRule, Origin, PiiType, Policy, Tokenizer, ToolRef, TypeSet, Vault,
+    DetectorConfig, Endpoint, FlowRule, Origin, PiiType, Policy, Supplied, Tokenizer, ToolRef,
+    TypeSet, Vault,
 };
 use sluice_worker_protocol::ToolOutcome;
 
@@ -28,11 +36,16 @@ pub(crate) type SharedVault = Arc<Mutex<Vault>>;
 /// The `ToolError` kind of a call stopped by the flow policy.
 pub const POLICY_DENIED: &str = "policy_denied";
 
+/// The `ToolError` kind of a call refused because the code sent too many distinct personal-data
+/// values in clear text (`sluice.privacy.maxClearValues`).
+pub const PRIVACY_BUDGET: &str = "privacy_budget";
+
 /// Detectors and policy, built once from the settings.
 pub(crate) struct Privacy {
     tokenizer: Tokenizer,
     policy: Policy,
     trusted: BTreeSet<String>,
+    max_clear_values: usize,
 }
 
 /// Whether personal data is tokenized, and with what.
@@ -44,7 +57,51 @@ pub(crate) enum PrivacyState {
     Broken(String),
 }
 
+/// The scan of text the model reads outside any execution (a workspace or skill file, a file
+/// name, a skill's description, an error about them): the same detectors as an execution's
+/// output, in a vault of its own, whose tokens resolve nowhere.
+pub(crate) struct ViewScan {
+    privacy: Option<Arc<Privacy>>,
+    vault: Vault,
+}
+
+impl ViewScan {
+    /// `text` with its personal data tokenized (as it is when privacy is off).
+    pub(crate) fn text(&mut self, text: &str) -> String {
+        match &self.privacy {
+            Some(privacy) => {
+                // As a JSON string: a `.json` file's names are found by field.
+                let mut value = Value::String(text.to_owned());
+                privacy.tokenizer.tokenize_value(
+                    &mut self.vault,
+                    &mut value,
+                    &Origin::Unattributed,
+                );
+                match value {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                }
+            }
+            None => text.to_owned(),
+        }
+    }
+}
+
 impl PrivacyState {
+    /// A scan for one view; `Err` with the problem when the detectors could not be built (the
+    /// view must not be shown unscanned).
+    pub(crate) fn view_scan(&self) -> Result<ViewScan, String> {
+        let privacy = match self {
+            PrivacyState::On(privacy) => Some(privacy.clone()),
+            PrivacyState::Off => None,
+            PrivacyState::Broken(problem) => return Err(problem.clone()),
+        };
+        Ok(ViewScan {
+            privacy,
+            vault: Vault::with_tag(&random_tag()).unwrap_or_default(),
+        })
+    }
+
     pub(crate) fn from_settings(settings: &PrivacySettings) -> PrivacyState {
         if !settings.enabled {
             return PrivacyState::Off;
@@ -103,6 +160,7 @@ impl PrivacyState {
             tokenizer,
             policy: Policy::new(rules),
             trusted: settings.trusted_servers.iter().cloned().collect(),
+            max_clear_values: settings.max_clear_values,
         }))
     }
 
@@ -161,6 +219,14 @@ pub(crate) struct ReleaseEvent {
     pub destination: String,
 }
 
+/// Why a call's arguments were not released.
+enum Refusal {
+    /// Over the budget of values in clear: how many there would be.
+    Budget(usize),
+    /// The flow policy said no.
+    Denied(sluice_pii::FlowDenied),
+}
+
 /// What [`ExecutionPrivacy`] counted.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct PrivacyCounts {
@@ -210,6 +276,9 @@ impl ExecutionPrivacy {
 
     /// Replace tokens in a call's arguments by the real values the policy lets go to
     /// `server.tool`; a denied flow becomes a `policy_denied` tool error and the call is not made.
+    /// Also returns the values the code put into the arguments in clear (see
+    /// [`protect_outcome`](Self::protect_outcome)); a call that would take the execution over its
+    /// budget of such values fails with [`PRIVACY_BUDGET`].
     // The error is what the worker receives, built once per denied call.
     #[allow(clippy::result_large_err)]
     pub(crate) fn release(
@@ -217,19 +286,34 @@ impl ExecutionPrivacy {
         server: &str,
         tool: &str,
         mut arguments: Value,
-    ) -> Result<Value, ToolOutcome> {
+    ) -> Result<(Value, Supplied), ToolOutcome> {
         let destination = ToolRef::new(server, tool);
         let privacy = &self.privacy;
         let outcome = self.timed(|vault| {
-            privacy.tokenizer.untokenize_value(
-                vault,
-                &mut arguments,
-                &destination,
-                &mut |kind, origin, destination| privacy.policy.allows(kind, origin, destination),
-            )
+            let supplied = privacy.tokenizer.supplied(vault, &arguments);
+            let count = vault.supplied_count_with(&supplied);
+            if count > privacy.max_clear_values {
+                return Err(Refusal::Budget(count));
+            }
+            let releases = privacy
+                .tokenizer
+                .untokenize_value(
+                    vault,
+                    &mut arguments,
+                    &destination,
+                    &mut |kind, origin, destination| {
+                        privacy.policy.allows(kind, origin, destination)
+                    },
+                )
+                .map_err(Refusal::Denied)?;
+            vault.record_supplied(server, &supplied);
+            for release in &releases {
+                vault.link(&release.token, server);
+            }
+            Ok((releases, supplied))
         });
         match outcome {
-            Ok(releases) => {
+            Ok((releases, supplied)) => {
                 for release in &releases {
                     tracing::info!(
                         target: "sluice::audit",
@@ -251,9 +335,31 @@ impl ExecutionPrivacy {
                     }));
                 self.untokenized
                     .fetch_add(releases.len() as u64, Ordering::Relaxed);
-                Ok(arguments)
+                Ok((arguments, supplied))
             }
-            Err(denied) => {
+            Err(Refusal::Budget(count)) => {
+                tracing::warn!(
+                    target: "sluice::audit",
+                    event = "pii_clear_budget",
+                    destination = %destination,
+                    values = count,
+                    limit = privacy.max_clear_values,
+                    "a call with too many personal-data values in clear text refused"
+                );
+                self.denied.fetch_add(1, Ordering::Relaxed);
+                Err(failure(
+                    PRIVACY_BUDGET,
+                    format!(
+                        "this call would take the execution to {count} different personal-data \
+                         values sent in clear text, over the limit of {} \
+                         (sluice.privacy.maxClearValues); the call was not made. Pass values as \
+                         the tokens tool results gave you rather than as text",
+                        privacy.max_clear_values
+                    ),
+                    false,
+                ))
+            }
+            Err(Refusal::Denied(denied)) => {
                 let sources: Vec<String> = denied.origins.iter().map(ToString::to_string).collect();
                 tracing::warn!(
                     target: "sluice::audit",
@@ -271,54 +377,85 @@ impl ExecutionPrivacy {
     }
 
     /// Tokenize what the worker will receive for a call. `from_tool`: the outcome is the tool's
-    /// (its result or its error, including transport errors that quote it); else it is the
-    /// gateway's own message about the call. A trusted server's outcomes pass as they are.
+    /// (its result or its error, including transport errors that quote it), for arguments that
+    /// held `supplied` in clear; else it is the gateway's own message about the call (the code
+    /// namespace). A trusted server's outcomes pass as they are, their values registered so the
+    /// model-visible scan and the audit log find them as the result path would.
     pub(crate) fn protect_outcome(
         &self,
         server: &str,
         tool: &str,
         outcome: ToolOutcome,
-        from_tool: bool,
+        from_tool: Option<&Supplied>,
     ) -> ToolOutcome {
-        if from_tool && self.privacy.trusted.contains(server) {
+        let tokenizer = &self.privacy.tokenizer;
+        let source = ToolRef::new(server, tool);
+        if from_tool.is_some() && self.privacy.trusted.contains(server) {
+            self.timed(|vault| match &outcome {
+                ToolOutcome::Ok { value } => {
+                    tokenizer.register_trusted(vault, value, &source);
+                }
+                ToolOutcome::Error {
+                    message, content, ..
+                } => {
+                    tokenizer.register_trusted_text(vault, message, &source);
+                    if let Some(content) = content {
+                        tokenizer.register_trusted(vault, content, &source);
+                    }
+                }
+            });
             return outcome;
         }
-        let origin = if from_tool {
-            Origin::Tool(ToolRef::new(server, tool))
-        } else {
-            Origin::Unattributed
-        };
-        let tokenizer = &self.privacy.tokenizer;
-        let (outcome, count) = self.timed(|vault| match outcome {
-            ToolOutcome::Ok { mut value } => {
-                let count = tokenizer.tokenize_value(vault, &mut value, &origin);
-                (ToolOutcome::Ok { value }, count)
-            }
-            ToolOutcome::Error {
-                kind,
-                message,
-                mut content,
-                retryable,
-            } => {
-                let tokenized = tokenizer.tokenize_text(vault, &message, &origin);
-                let mut count = tokenized.count;
-                let message = tokenized.text.into_owned();
-                if let Some(content) = &mut content {
-                    count += tokenizer.tokenize_value(vault, content, &origin);
+        let (outcome, count) = self.timed(|vault| {
+            let mut value_of = |value: &mut Value| match from_tool {
+                Some(supplied) => tokenizer.tokenize_result(vault, value, &source, supplied),
+                None => tokenizer.tokenize_value(vault, value, &Origin::Unattributed),
+            };
+            match outcome {
+                ToolOutcome::Ok { mut value } => {
+                    let count = value_of(&mut value);
+                    (ToolOutcome::Ok { value }, count)
                 }
-                (
-                    ToolOutcome::Error {
-                        kind,
-                        message,
-                        content,
-                        retryable,
-                    },
-                    count,
-                )
+                ToolOutcome::Error {
+                    kind,
+                    message,
+                    mut content,
+                    retryable,
+                } => {
+                    let mut message = Value::String(message);
+                    let mut count = value_of(&mut message);
+                    if let Some(content) = &mut content {
+                        count += value_of(content);
+                    }
+                    let message = match message {
+                        Value::String(message) => message,
+                        other => other.to_string(),
+                    };
+                    (
+                        ToolOutcome::Error {
+                            kind,
+                            message,
+                            content,
+                            retryable,
+                        },
+                        count,
+                    )
+                }
             }
         });
         self.tokenized.fetch_add(count as u64, Ordering::Relaxed);
         outcome
+    }
+
+    /// The text of a call's error for the audit log, scanned as what reaches the model is.
+    pub(crate) fn audit_text(&self, text: &str) -> String {
+        let tokenizer = &self.privacy.tokenizer;
+        self.timed(|vault| {
+            tokenizer
+                .tokenize_text(vault, text, &Origin::Unattributed)
+                .text
+                .into_owned()
+        })
     }
 
     /// Tokenize text the execution returns to the agent (its output, an error message).

@@ -211,9 +211,25 @@ impl Gateway {
 
     /// Search tools and saved skills, ranked together by the snapshot's index.
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
-        self.snapshot()
+        let mut response = self
+            .snapshot()
             .await
-            .search(request, self.inner.search.encoder())
+            .search(request, self.inner.search.encoder())?;
+        if !response.skills.is_empty() {
+            // A skill's name and description are the agent's text: scanned like its output (and
+            // not shown when they cannot be).
+            match self.privacy().view_scan() {
+                Ok(mut scan) => {
+                    for skill in &mut response.skills {
+                        skill.name = scan.text(&skill.name);
+                        skill.description = scan.text(&skill.description);
+                        skill.path = scan.text(&skill.path);
+                    }
+                }
+                Err(_) => response.skills.clear(),
+            }
+        }
+        Ok(response)
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use sluice_downstream::{CallError, ToolResponse};
+use sluice_pii::Supplied;
 use sluice_worker_protocol::ToolOutcome;
 
 use crate::privacy::ExecutionPrivacy;
@@ -28,21 +29,21 @@ impl Gateway {
         arguments: Value,
         deadline: Duration,
     ) -> ToolOutcome {
-        let protect = |outcome: ToolOutcome, from_tool: bool| match privacy {
+        let protect = |outcome: ToolOutcome, from_tool: Option<&Supplied>| match privacy {
             Some(privacy) => privacy.protect_outcome(server, tool, outcome, from_tool),
             None => outcome,
         };
-        let arguments = match privacy {
+        let (arguments, supplied) = match privacy {
             Some(privacy) => match privacy.release(server, tool, arguments) {
-                Ok(arguments) => arguments,
+                Ok(released) => released,
                 Err(outcome) => return outcome,
             },
-            None => arguments,
+            None => (arguments, Supplied::none()),
         };
         let arguments = match check_call(snapshot, server, tool, arguments) {
             Ok(arguments) => arguments,
             // The message may quote released values: tokenize it (no tool is its source).
-            Err(outcome) => return protect(outcome, false),
+            Err(outcome) => return protect(outcome, None),
         };
         // The rate protects the server: only calls that would reach it count.
         if let Err(rate) = self.rates().try_acquire(server) {
@@ -63,7 +64,7 @@ impl Gateway {
             Ok(response) => map_response(response),
             Err(error) => call_error(&error),
         };
-        protect(outcome, true)
+        protect(outcome, Some(&supplied))
     }
 }
 

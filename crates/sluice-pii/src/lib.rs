@@ -56,7 +56,11 @@ the **normalized** value (`john@example.com`), which is what a destination recei
 
 A [`Vault`] maps each value to a typed token: `[EMAIL_1]`, `[PHONE_3]`, `[CARD_1]`, `[IBAN_1]`,
 `[SSN_1]`, `[IP_1]`, `[NAME_1]`, numbered per type in order of first sight. The same value (same
-type, same normalized text) always gets the same token within a vault. A vault made with
+type, same normalized text) seen in results of the same server gets the same token within a
+vault; another server's sighting gets its own token (unless the code released the first token to
+it); values the code supplied in a call's arguments come back as it sent them; what the
+execution produces is tokenized in a namespace of its own ([`Scope`]). The [`Vault`]'s module
+docs say what code can and cannot learn about a tokenized value. A vault made with
 [`Vault::with_tag`] adds its tag: `[EMAIL_1_k7qm]`. The gateway always tags its vaults with a
 random tag, so a token copied from another execution (or another session, later) is just text in
 this one: it never resolves, neither to its old value nor to an unrelated value that happens to
@@ -64,13 +68,18 @@ have the same number here.
 
 Each entry remembers its type and its [`Origin`]s: the `(server, tool)` pairs whose results
 contained it, or [`Origin::Unattributed`] when it was first seen in what the execution itself
-produced (its output, or the gateway's messages about its calls).
+produced (its output, or the gateway's messages about its calls). [`Tokenizer::supplied`] finds
+the values the code put in clear into a call's arguments; [`Tokenizer::tokenize_result`] leaves
+them as they are in the call's result; [`Tokenizer::register_trusted`] registers a trusted
+server's values (which the code receives in clear) so the execution's own text is scanned for
+them the way a result would be.
 
 [`Tokenizer::tokenize_value`] walks a JSON value: every string, in structured content and text
 alike, **and every object key** (a map keyed by email is common); names are found by field. It
 then also replaces any string equal to, or containing at word boundaries, a name or field-detected
 value the vault already holds, so a name seen in a `name` field is also hidden in free text
-(`"Meeting with Ada Lovelace"`).
+(`"Meeting with Ada Lovelace"`) of tool results; the execution's own text matches only values of
+its own namespace.
 
 [`Tokenizer::untokenize_value`] replaces tokens in arguments by their real values. Only an
 **exact** token issued by *this* vault resolves; forged tokens, fragments (`[EMAIL_1`, `EMAIL_1]`),
@@ -102,7 +111,7 @@ pub use detect::{
 pub use normalize::Normalized;
 pub use policy::{Endpoint, FlowRule, Policy};
 pub use tokenize::{FlowDenied, Release, Tokenized, Tokenizer};
-pub use vault::{Entry, Origin, ToolRef, Vault, VaultError};
+pub use vault::{Entry, Origin, Scope, Supplied, ToolRef, Vault, VaultError};
 
 use std::fmt;
 

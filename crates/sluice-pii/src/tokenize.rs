@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::PiiType;
 use crate::detect::{Detector, DetectorConfig, DetectorError, FieldHint, NameKey};
 use crate::normalize::Normalized;
-use crate::vault::{Origin, ToolRef, Vault};
+use crate::vault::{Origin, Sight, Supplied, ToolRef, Vault};
 
 /// Largest string parsed as embedded JSON to find names by field.
 const MAX_EMBEDDED_JSON: usize = 16 * 1024 * 1024;
@@ -105,14 +105,152 @@ impl Tokenizer {
     }
 
     /// Replace every value found in `text` (detectors, plus values of the vault found by field
-    /// name before) by its token, recording `origin`.
+    /// name before) by its token, recording `origin`: a tool's value gets its server's token
+    /// ([`Origin::Tool`]), the execution's own text a token of the code namespace
+    /// ([`Origin::Unattributed`]; see the [`vault`](crate::Vault) module docs).
     pub fn tokenize_text<'a>(
         &self,
         vault: &mut Vault,
         text: &'a str,
         origin: &Origin,
     ) -> Tokenized<'a> {
-        match self.replace_in(vault, text, FieldHint::None, origin) {
+        self.text_with(vault, text, &Sight::of(origin))
+    }
+
+    /// Replace every value in a JSON value by its token: in strings, object keys, and integers
+    /// that are wholly a value (a card number as a JSON number becomes a string token); names
+    /// and field-identified values by field. Returns the number of values replaced. `origin` as
+    /// for [`tokenize_text`](Self::tokenize_text).
+    pub fn tokenize_value(&self, vault: &mut Vault, value: &mut Value, origin: &Origin) -> usize {
+        self.value_with(vault, value, &Sight::of(origin))
+    }
+
+    /// [`tokenize_value`](Self::tokenize_value) for the result of a call to `tool` whose
+    /// arguments held `supplied` in clear: those values are left as the code sent them.
+    pub fn tokenize_result(
+        &self,
+        vault: &mut Vault,
+        value: &mut Value,
+        tool: &ToolRef,
+        supplied: &Supplied,
+    ) -> usize {
+        let origin = Origin::Tool(tool.clone());
+        let sight = Sight::Result {
+            origin: &origin,
+            server: &tool.server,
+            supplied: Some(supplied),
+        };
+        self.value_with(vault, value, &sight)
+    }
+
+    /// [`tokenize_result`](Self::tokenize_result) for a text (an error message).
+    pub fn tokenize_result_text<'a>(
+        &self,
+        vault: &mut Vault,
+        text: &'a str,
+        tool: &ToolRef,
+        supplied: &Supplied,
+    ) -> Tokenized<'a> {
+        let origin = Origin::Tool(tool.clone());
+        let sight = Sight::Result {
+            origin: &origin,
+            server: &tool.server,
+            supplied: Some(supplied),
+        };
+        self.text_with(vault, text, &sight)
+    }
+
+    /// A trusted server's result, which the code receives in clear: its values are registered
+    /// in the code namespace exactly as a result's would be found (names and numbers by field
+    /// included), so the scan of what reaches the model and the audit log find them in free
+    /// text later. `value` itself is not changed. Returns how many values were found.
+    pub fn register_trusted(&self, vault: &mut Vault, value: &Value, tool: &ToolRef) -> usize {
+        let origin = Origin::Tool(tool.clone());
+        let mut copy = value.clone();
+        self.value_with(vault, &mut copy, &Sight::Trusted(&origin))
+    }
+
+    /// [`register_trusted`](Self::register_trusted) for a text.
+    pub fn register_trusted_text(&self, vault: &mut Vault, text: &str, tool: &ToolRef) -> usize {
+        let origin = Origin::Tool(tool.clone());
+        self.text_with(vault, text, &Sight::Trusted(&origin)).count
+    }
+
+    /// The values the code put in clear text into a call's `arguments`, as the code sent them
+    /// (before tokens are released: a released value is not one the code supplied): every
+    /// detector finding, every value found by field, and every literal value of the vault in
+    /// them.
+    pub fn supplied(&self, vault: &Vault, arguments: &Value) -> Supplied {
+        let mut supplied = Supplied::none();
+        self.collect_supplied(vault, arguments, Field::default(), &mut supplied);
+        supplied
+    }
+
+    fn collect_supplied(&self, vault: &Vault, value: &Value, field: Field, out: &mut Supplied) {
+        match value {
+            Value::String(text) => {
+                let normalized = Normalized::new(text);
+                let text = normalized.as_str();
+                if let Some(kind) = self.field_kind(field, text) {
+                    out.add(kind, text.trim(), true);
+                }
+                self.collect_supplied_text(vault, text, field.hint, out);
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.collect_supplied(vault, item, field, out);
+                }
+            }
+            Value::Object(map) => {
+                let person = self
+                    .detector
+                    .is_person_object(map.keys().map(String::as_str));
+                for (key, child) in map {
+                    let name = match self.detector.name_key(key) {
+                        Some(NameKey::Generic) if !person && !child.is_object() => None,
+                        other => other,
+                    }
+                    .or_else(|| {
+                        (field.name.is_some() && self.detector.is_name_part(key))
+                            .then_some(NameKey::Strong)
+                    });
+                    let child_field = Field {
+                        hint: FieldHint::for_key(key),
+                        name,
+                    };
+                    self.collect_supplied(vault, child, child_field, out);
+                    let key = Normalized::new(key);
+                    self.collect_supplied_text(vault, key.as_str(), FieldHint::None, out);
+                }
+            }
+            Value::Number(number) => {
+                let text = number.to_string();
+                if let Some(kind) = self.detector.field_value(field.hint, &text) {
+                    out.add(kind, &text, true);
+                }
+                self.collect_supplied_text(vault, &text, field.hint, out);
+            }
+            _ => {}
+        }
+    }
+
+    fn collect_supplied_text(
+        &self,
+        vault: &Vault,
+        text: &str,
+        hint: FieldHint,
+        out: &mut Supplied,
+    ) {
+        for finding in self.detector.find(text, hint) {
+            out.add(finding.kind, &text[finding.range], true);
+        }
+        for (range, index) in vault.literal_matches(text, None) {
+            out.add(vault.entry(index).kind(), &text[range], false);
+        }
+    }
+
+    fn text_with<'a>(&self, vault: &mut Vault, text: &'a str, sight: &Sight<'_>) -> Tokenized<'a> {
+        match self.replace_in(vault, text, FieldHint::None, sight) {
             Some((text, count)) => Tokenized {
                 text: Cow::Owned(text),
                 count,
@@ -124,12 +262,9 @@ impl Tokenizer {
         }
     }
 
-    /// Replace every value in a JSON value by its token: in strings, object keys, and integers
-    /// that are wholly a value (a card number as a JSON number becomes a string token); names
-    /// and field-identified values by field. Returns the number of values replaced.
-    pub fn tokenize_value(&self, vault: &mut Vault, value: &mut Value, origin: &Origin) -> usize {
-        self.walk(vault, value, origin, Field::default(), Pass::Register);
-        self.walk(vault, value, origin, Field::default(), Pass::Replace)
+    fn value_with(&self, vault: &mut Vault, value: &mut Value, sight: &Sight<'_>) -> usize {
+        self.walk(vault, value, sight, Field::default(), Pass::Register);
+        self.walk(vault, value, sight, Field::default(), Pass::Replace)
     }
 
     /// Replace exact tokens of this vault in `value` by their real values, for a call to
@@ -171,7 +306,7 @@ impl Tokenizer {
         &self,
         vault: &mut Vault,
         value: &mut Value,
-        origin: &Origin,
+        sight: &Sight<'_>,
         field: Field,
         pass: Pass,
     ) -> usize {
@@ -180,17 +315,18 @@ impl Tokenizer {
                 let (replacement, count) = {
                     let normalized = Normalized::new(text);
                     if let Some(kind) = self.field_kind(field, normalized.as_str()) {
-                        let index = vault.issue(kind, normalized.as_str().trim(), origin, true);
-                        match pass {
-                            Pass::Replace => (Some(vault.entry(index).token().to_owned()), 1),
-                            Pass::Register => (None, 0),
+                        let index = vault.issue(kind, normalized.as_str().trim(), sight, true);
+                        match (pass, index) {
+                            (Pass::Replace, Some(index)) => {
+                                (Some(vault.entry(index).token().to_owned()), 1)
+                            }
+                            _ => (None, 0),
                         }
                     } else if pass == Pass::Register {
-                        self.register_embedded_json(vault, normalized.as_str(), origin);
+                        self.register_embedded_json(vault, normalized.as_str(), sight);
                         (None, 0)
                     } else {
-                        match self.replace_normalized(vault, text, &normalized, field.hint, origin)
-                        {
+                        match self.replace_normalized(vault, text, &normalized, field.hint, sight) {
                             Some((replaced, count)) => (Some(replaced), count),
                             None => (None, 0),
                         }
@@ -203,9 +339,9 @@ impl Tokenizer {
             }
             Value::Array(items) => items
                 .iter_mut()
-                .map(|item| self.walk(vault, item, origin, field, pass))
+                .map(|item| self.walk(vault, item, sight, field, pass))
                 .sum(),
-            Value::Object(map) => self.walk_object(vault, map, origin, field, pass),
+            Value::Object(map) => self.walk_object(vault, map, sight, field, pass),
             Value::Number(number) if pass == Pass::Replace => {
                 let text = number.to_string();
                 if text.len() < 7 || !text.bytes().all(|byte| byte.is_ascii_digit()) {
@@ -217,11 +353,13 @@ impl Tokenizer {
                     _ => self.detector.field_value(field.hint, &text),
                 };
                 match whole {
-                    Some(kind) => {
-                        let index = vault.issue(kind, &text, origin, false);
-                        *value = Value::String(vault.entry(index).token().to_owned());
-                        1
-                    }
+                    Some(kind) => match vault.issue(kind, &text, sight, false) {
+                        Some(index) => {
+                            *value = Value::String(vault.entry(index).token().to_owned());
+                            1
+                        }
+                        None => 0,
+                    },
                     None => 0,
                 }
             }
@@ -232,7 +370,7 @@ impl Tokenizer {
     /// A string that is itself JSON (a `.json` file read as text, a JSON blob in a field): its
     /// names and field-identified values are registered, so the literal pass replaces them in
     /// the text, whose formatting stays as it was.
-    fn register_embedded_json(&self, vault: &mut Vault, text: &str, origin: &Origin) {
+    fn register_embedded_json(&self, vault: &mut Vault, text: &str, sight: &Sight<'_>) {
         let trimmed = text.trim_start();
         if text.len() > MAX_EMBEDDED_JSON || !(trimmed.starts_with('{') || trimmed.starts_with('['))
         {
@@ -242,7 +380,7 @@ impl Tokenizer {
             self.walk(
                 vault,
                 &mut embedded,
-                origin,
+                sight,
                 Field::default(),
                 Pass::Register,
             );
@@ -253,7 +391,7 @@ impl Tokenizer {
         &self,
         vault: &mut Vault,
         map: &mut Map<String, Value>,
-        origin: &Origin,
+        sight: &Sight<'_>,
         field: Field,
         pass: Pass,
     ) -> usize {
@@ -276,10 +414,10 @@ impl Tokenizer {
                 hint: FieldHint::for_key(key),
                 name,
             };
-            count += self.walk(vault, child, origin, child_field, pass);
+            count += self.walk(vault, child, sight, child_field, pass);
         }
         if pass == Pass::Replace {
-            count += self.tokenize_keys(vault, map, origin);
+            count += self.tokenize_keys(vault, map, sight);
         }
         count
     }
@@ -289,12 +427,12 @@ impl Tokenizer {
         &self,
         vault: &mut Vault,
         map: &mut Map<String, Value>,
-        origin: &Origin,
+        sight: &Sight<'_>,
     ) -> usize {
         let mut renamed: Vec<(usize, String)> = Vec::new();
         let mut count = 0;
         for (index, key) in map.keys().enumerate() {
-            if let Some((replaced, found)) = self.replace_in(vault, key, FieldHint::None, origin) {
+            if let Some((replaced, found)) = self.replace_in(vault, key, FieldHint::None, sight) {
                 renamed.push((index, replaced));
                 count += found;
             }
@@ -330,10 +468,10 @@ impl Tokenizer {
         vault: &mut Vault,
         text: &str,
         hint: FieldHint,
-        origin: &Origin,
+        sight: &Sight<'_>,
     ) -> Option<(String, usize)> {
         let normalized = Normalized::new(text);
-        self.replace_normalized(vault, text, &normalized, hint, origin)
+        self.replace_normalized(vault, text, &normalized, hint, sight)
     }
 
     /// Detector findings and literal vault values in the normalized text, replaced in the
@@ -344,7 +482,7 @@ impl Tokenizer {
         original: &str,
         normalized: &Normalized<'_>,
         hint: FieldHint,
-        origin: &Origin,
+        sight: &Sight<'_>,
     ) -> Option<(String, usize)> {
         let text = normalized.as_str();
         enum Source {
@@ -357,7 +495,7 @@ impl Tokenizer {
             .into_iter()
             .map(|finding| (finding.range, Source::Found(finding.kind)))
             .collect();
-        let literals = vault.literal_matches(text);
+        let literals = vault.literal_matches(text, Some(sight));
         if !literals.is_empty() {
             for (range, index) in literals {
                 let overlaps = spans
@@ -381,11 +519,16 @@ impl Tokenizer {
                 continue;
             }
             let index = match source {
-                Source::Found(kind) => vault.issue(kind, &text[range], origin, false),
+                Source::Found(kind) => vault.issue(kind, &text[range], sight, false),
                 Source::Known(index) => {
-                    vault.add_origin(index, origin);
-                    index
+                    let entry = vault.entry(index);
+                    let (kind, value) = (entry.kind(), entry.value().to_owned());
+                    vault.issue(kind, &value, sight, true)
                 }
+            };
+            // A value the code supplied stays as the code sent it.
+            let Some(index) = index else {
+                continue;
             };
             output.push_str(&original[copied..original_range.start]);
             output.push_str(vault.entry(index).token());
@@ -592,9 +735,17 @@ mod tests {
             })
         );
         assert_eq!(count, 10);
-        // Names seen in a field are then hidden in free text too.
-        let log = t.tokenize_text(&mut vault, "Grace met Ada Lovelace", &Origin::Unattributed);
+        // Names seen in a field are then hidden in free text too: of the same server, with the
+        // same token; of another server, with that server's token.
+        let log = t.tokenize_text(&mut vault, "Grace met Ada Lovelace", &source());
         assert_eq!(log.text, "[NAME_2_t1] met [NAME_1_t1]");
+        let chat = Origin::Tool(ToolRef::new("chat", "history"));
+        let other = t.tokenize_text(&mut vault, "Ada Lovelace joined", &chat);
+        assert_eq!(other.text, "[NAME_4_t1] joined");
+        // The execution's own text matches only its own namespace: a name the code wrote is
+        // left as it is, so logging a guess never shows a result's token.
+        let log = t.tokenize_text(&mut vault, "Grace met Ada Lovelace", &Origin::Unattributed);
+        assert_eq!(log.text, "Grace met Ada Lovelace");
     }
 
     #[test]
@@ -707,13 +858,14 @@ mod tests {
             )
             .is_err()
         );
-        // Seen at the CRM too (it echoed the value): now it may go back there.
-        t.tokenize_text(
+        // Seen at the CRM too: the CRM's token may go back there, the documents' token still not.
+        let crm = t.tokenize_text(
             &mut vault,
             "ada@example.com",
             &Origin::Tool(ToolRef::new("crm", "query")),
         );
-        let mut now = json!("[EMAIL_1]");
+        assert_eq!(crm.text, "[EMAIL_2]");
+        let mut now = json!("[EMAIL_2]");
         t.untokenize_value(
             &vault,
             &mut now,
@@ -721,6 +873,71 @@ mod tests {
             &mut allow,
         )
         .unwrap();
+        let mut still = json!("[EMAIL_1]");
+        assert!(
+            t.untokenize_value(
+                &vault,
+                &mut still,
+                &ToolRef::new("crm", "createRecord"),
+                &mut allow
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn reflected_guesses_come_back_as_sent_and_joins_keep_working() {
+        let t = tokenizer();
+        let mut vault = Vault::with_tag("g1").unwrap();
+        let get = ToolRef::new("crm", "get");
+        let search = ToolRef::new("crm", "search");
+        let echo = ToolRef::new("crm", "echo");
+        let mut target =
+            json!({"name": "Ada Lovelace", "phone": "+1 212 555 0143", "email": "ada@example.com"});
+        t.tokenize_result(&mut vault, &mut target, &get, &Supplied::none());
+        assert_eq!(
+            target,
+            json!({"name": "[NAME_1_g1]", "phone": "[PHONE_1_g1]", "email": "[EMAIL_1_g1]"})
+        );
+        // Guesses sent in clear, one of them right, reflected by a tool of the same server.
+        let guesses =
+            json!({"message": "+1 212 555 0142 +1 212 555 0143 Ada Lovelace ada@example.com"});
+        let supplied = t.supplied(&vault, &guesses);
+        assert_eq!(supplied.len(), 4);
+        let mut echoed = guesses.clone();
+        t.tokenize_result(&mut vault, &mut echoed, &echo, &supplied);
+        assert_eq!(echoed, guesses, "nothing the code sent is replaced");
+        // The server's own values still join across its tools.
+        let mut again = json!([{"contact": {"name": "Ada Lovelace", "phone": "+1 212 555 0143"}, "email": "ada@example.com"}]);
+        t.tokenize_result(&mut vault, &mut again, &search, &Supplied::none());
+        assert_eq!(
+            again,
+            json!([{"contact": {"name": "[NAME_1_g1]", "phone": "[PHONE_1_g1]"}, "email": "[EMAIL_1_g1]"}])
+        );
+        // Tokens in the arguments are not values the code supplied.
+        let released = json!({"to": "[EMAIL_1_g1]", "phone": "[PHONE_1_g1]"});
+        assert!(t.supplied(&vault, &released).is_empty());
+        // Values supplied by field (a phone field, a name field) count too.
+        let by_field =
+            json!({"phone": "2125550143", "contact": {"firstName": "Ada", "lastName": "Lovelace"}});
+        assert_eq!(t.supplied(&vault, &by_field).len(), 3);
+    }
+
+    #[test]
+    fn trusted_values_are_registered_in_the_code_namespace() {
+        let t = tokenizer();
+        let mut vault = Vault::with_tag("tr").unwrap();
+        let hr = ToolRef::new("hr", "list");
+        let value = json!({"people": [{"name": "Ada Lovelace", "mobile": "2125550143"}]});
+        let found = t.register_trusted(&mut vault, &value, &hr);
+        assert_eq!(found, 2);
+        // Found in free text the way the result path would find them, by the execution's scan.
+        let log = t.tokenize_text(
+            &mut vault,
+            "call Ada Lovelace at 2125550143",
+            &Origin::Unattributed,
+        );
+        assert_eq!(log.text, "call [NAME_1_tr] at [PHONE_1_tr]");
     }
 
     #[test]
@@ -738,5 +955,21 @@ mod tests {
         t.untokenize_value(&vault, &mut value, &ToolRef::new("x", "y"), &mut allow_all)
             .unwrap();
         assert_eq!(value, original);
+    }
+
+    #[test]
+    fn a_phone_number_followed_by_a_card_number_is_found_in_free_text() {
+        let t = tokenizer();
+        let mut vault = Vault::new();
+        for (text, expected) in [
+            ("+1 212 555 0143 4111 1111 1111 1111", "[PHONE_1] [CARD_1]"),
+            (
+                "call +44 20 7946 0958 5555 5555 5555 4444 now",
+                "call [PHONE_2] [CARD_2] now",
+            ),
+        ] {
+            let found = t.tokenize_text(&mut vault, text, &Origin::Unattributed);
+            assert_eq!(found.text, expected);
+        }
     }
 }

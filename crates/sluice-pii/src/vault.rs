@@ -1,6 +1,52 @@
-//! The vault: real values behind the tokens of one execution (or, later, one session).
+//! The vault: real values behind the tokens of one execution (or one session).
+//!
+//! # What code can and cannot learn about a tokenized value
+//!
+//! Agent code (and the model that writes it) is untrusted. It holds tokens for values it was not
+//! shown, and it can put any text it likes into tool-call arguments. If a value it supplied were
+//! given the token of a value it holds only as a token, comparing the two would reveal the value:
+//! send a thousand guessed phone numbers through a tool that reflects text and see which comes
+//! back as `[PHONE_1_k7qm]`. The vault is built so that this comparison says nothing:
+//!
+//! 1. **Tokens of tool results are scoped per server** ([`Scope::Server`]). The same value from
+//!    two tools of one server (`crm.search`, `crm.get`) has one token, so joins over one source
+//!    work; the same value from another server has another token, unless the code released the
+//!    first server's token to that server (then that server's sightings of the value map to the
+//!    released token: the code knows what it sent). A guess reflected by a server that never had
+//!    the value can therefore never carry the token of a value from another server.
+//! 2. **Values the code supplied come back as the code sent them.** [`Supplied`] holds the values
+//!    the code put in clear text into a call's arguments (every detector finding, values found by
+//!    field, and values of the vault found in them literally). In that call's result they are left
+//!    as they are: the code knows them, and whether they are replaced must not depend on what the
+//!    vault holds. They are also remembered per server, and that server's later results pass them
+//!    back too, unless the server had returned the value itself before the code sent it.
+//! 3. **What the execution itself produces** (its output, return value and error, the gateway's
+//!    messages about its calls, the workspace and skills shown to the model) is tokenized in a
+//!    separate namespace ([`Scope::Code`]) that never reuses a tool result's token and matches
+//!    only its own values literally: logging a guess shows a token that says nothing.
+//! 4. **Released values keep their token**: a token released to a server, seen again in that
+//!    server's results, is the same token.
+//!
+//! What code **can** still learn, by design or as a known limit:
+//! - Equality between values it holds as tokens of one server (joins), and between a token it
+//!   released to a server and that server's later sightings of the value.
+//! - What a server itself answers: a tool that searches by a value (`crm.search({ phone })`)
+//!   tells the code whether the value exists there, and whatever else the server returns with it;
+//!   a server that both holds a value and stores what code sends it (a note written, then read
+//!   back with the target's record) can match a guess against that server's own tokens. The
+//!   gateway bounds the number of distinct values code may send in clear per vault.
+//! - A server the policy lets a value flow to can compute on it with code-supplied text (a
+//!   reflecting tool receiving `[EMAIL_1] guess` returns `v v` or `v guess`): allowing a flow
+//!   trusts the destination with the value.
+//! - A tool that transforms what it reflects (re-formats a number, changes a name's case) can
+//!   make a guess detectable where the code did not write it detectably; the result is still a
+//!   token of that server only (rule 1). Whether a name stored at a server comes back hidden
+//!   tells the code that the vault saw that name in some result.
+//!
+//! What code **cannot** learn: the real value behind a token, or whether a value it supplied equals
+//! a value it holds as a token of a server it did not send the value to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 
@@ -51,12 +97,23 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Which namespace a value's token belongs to (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Seen in the results of this server: one token per value and server.
+    Server(String),
+    /// Produced by the execution itself, or shown to the model from the gateway's own views; or
+    /// a trusted server's value, which the code holds in clear. Never the token of a tool result.
+    Code,
+}
+
 /// One value in the vault.
 #[derive(Debug, Clone)]
 pub struct Entry {
     kind: PiiType,
     value: String,
     token: String,
+    scope: Scope,
     origins: Vec<Origin>,
     /// Found by field name (a name, a bare phone number): the detectors would not find it again
     /// in free text, so the vault matches it literally.
@@ -79,6 +136,11 @@ impl Entry {
         &self.token
     }
 
+    /// Its namespace.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
     /// Every place it was seen, first one first.
     pub fn origins(&self) -> &[Origin] {
         &self.origins
@@ -94,19 +156,112 @@ pub enum VaultError {
     BadTag(String),
 }
 
-/// Real values and their tokens. Same value (type and normalized text), same token.
+/// Values the code put in clear text into one tool call's arguments (see
+/// [`Tokenizer::supplied`](crate::Tokenizer::supplied)): in that call's result they come back as
+/// the code sent them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Supplied {
+    values: HashSet<(PiiType, String)>,
+    /// The ones the detectors found by themselves (not through the vault): what the guessing
+    /// budget counts, since it must not depend on what the vault holds.
+    found: HashSet<(PiiType, String)>,
+}
+
+impl Supplied {
+    /// Nothing supplied.
+    pub fn none() -> Supplied {
+        Supplied::default()
+    }
+
+    /// Whether `value` (normalized) of `kind` is among them.
+    pub fn contains(&self, kind: PiiType, value: &str) -> bool {
+        self.values.contains(&(kind, value.to_owned()))
+    }
+
+    /// How many values.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub(crate) fn add(&mut self, kind: PiiType, value: &str, found: bool) {
+        if found {
+            self.found.insert((kind, value.to_owned()));
+        }
+        self.values.insert((kind, value.to_owned()));
+    }
+}
+
+/// How the value being tokenized was seen, which decides its token (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Sight<'a> {
+    /// In the result or error of a tool, for a call whose arguments held `supplied` in clear.
+    Result {
+        origin: &'a Origin,
+        server: &'a str,
+        supplied: Option<&'a Supplied>,
+    },
+    /// In what the execution produced or the gateway shows (the code namespace).
+    Execution,
+    /// In a trusted server's result: the code receives it in clear; the code namespace, with the
+    /// tool as origin.
+    Trusted(&'a Origin),
+}
+
+impl<'a> Sight<'a> {
+    /// A tool's result with nothing supplied, or the execution's own text.
+    pub(crate) fn of(origin: &'a Origin) -> Sight<'a> {
+        match origin {
+            Origin::Tool(tool) => Sight::Result {
+                origin,
+                server: &tool.server,
+                supplied: None,
+            },
+            Origin::Unattributed => Sight::Execution,
+        }
+    }
+
+    pub(crate) fn origin(&self) -> &Origin {
+        match self {
+            Sight::Result { origin, .. } | Sight::Trusted(origin) => origin,
+            Sight::Execution => &Origin::Unattributed,
+        }
+    }
+
+    /// Whether literal values of every namespace are hidden (tool results), or only those of
+    /// the code namespace (what the execution produced: matching a tool result's value there
+    /// would tell the model that its guess was right).
+    fn literals_of_all(&self) -> bool {
+        matches!(self, Sight::Result { .. })
+    }
+}
+
+/// Real values and their tokens (see the module docs for which values share a token).
 ///
 /// The vault lives in the trusted gateway only; nothing in it is ever sent to the worker.
 #[derive(Debug, Default)]
 pub struct Vault {
     tag: Option<String>,
     entries: Vec<Entry>,
-    by_value: [HashMap<String, usize>; 7],
+    /// Per server: its values (and the values released to it) by type.
+    by_server: HashMap<String, [HashMap<String, usize>; 7]>,
+    /// The code namespace by type.
+    by_code: [HashMap<String, usize>; 7],
     by_token: HashMap<String, usize>,
     counters: [u32; 7],
     /// Literal entries by their first word (a run of letters and digits), each with the bytes
     /// before that word (`(` of `(212) 555-0123`), longest value first.
     literals: HashMap<String, Vec<(usize, usize)>>,
+    /// Per server: values the code sent it in clear text.
+    supplied: HashMap<String, HashSet<(PiiType, String)>>,
+    /// Values the code sent in clear that the detectors found by themselves, all servers.
+    supplied_found: HashSet<(PiiType, String)>,
+    /// Values of trusted servers' results: the code holds them in clear.
+    trusted: HashSet<(PiiType, String)>,
 }
 
 /// Shortest literal value matched inside longer text (shorter ones are replaced only as whole
@@ -160,28 +315,113 @@ impl Vault {
         self.by_token.get(token).map(|index| &self.entries[*index])
     }
 
-    /// The token of `value` (normalized) as `kind`, issuing one if it is new, and remember that it
-    /// was seen at `origin`.
+    /// The token of `value` (normalized) as `kind` seen at `origin`, issuing one if it is new: a
+    /// tool's value in its server's namespace, [`Origin::Unattributed`] in the code namespace.
     pub fn token_for(&mut self, kind: PiiType, value: &str, origin: &Origin) -> &str {
-        let index = self.issue(kind, value, origin, false);
-        &self.entries[index].token
+        match self.issue(kind, value, &Sight::of(origin), false) {
+            Some(index) => &self.entries[index].token,
+            None => "",
+        }
     }
 
+    /// Remember that the code sent `server` these values in clear: that server's later results
+    /// pass them back as they are (unless it had returned them itself before). Returns how many
+    /// distinct values the detectors found in clear in the code's arguments so far (values of
+    /// trusted servers' results, which the code holds in clear anyway, not counted): what the
+    /// gateway's guessing budget limits.
+    pub fn record_supplied(&mut self, server: &str, supplied: &Supplied) -> usize {
+        if !supplied.is_empty() {
+            let known = self.supplied.entry(server.to_owned()).or_default();
+            for value in &supplied.values {
+                known.insert(value.clone());
+            }
+        }
+        for value in &supplied.found {
+            if !self.trusted.contains(value) {
+                self.supplied_found.insert(value.clone());
+            }
+        }
+        self.supplied_found.len()
+    }
+
+    /// How many distinct values [`record_supplied`](Self::record_supplied) counted, were `more`
+    /// sent too.
+    pub fn supplied_count_with(&self, more: &Supplied) -> usize {
+        self.supplied_found.len()
+            + more
+                .found
+                .iter()
+                .filter(|value| {
+                    !self.trusted.contains(*value) && !self.supplied_found.contains(*value)
+                })
+                .count()
+    }
+
+    /// The code released `token` to `server`: that server's sightings of the value map to this
+    /// token (unless the server had its own token for it already).
+    pub fn link(&mut self, token: &str, server: &str) {
+        let Some(&index) = self.by_token.get(token) else {
+            return;
+        };
+        let entry = &self.entries[index];
+        let (kind, value) = (entry.kind, entry.value.clone());
+        self.by_server.entry(server.to_owned()).or_default()[kind.index()]
+            .entry(value)
+            .or_insert(index);
+    }
+
+    /// The entry for `value` as seen by `sight`, issued if new; `None` when the value must stay
+    /// as it is (the code supplied it).
     pub(crate) fn issue(
         &mut self,
         kind: PiiType,
         value: &str,
-        origin: &Origin,
+        sight: &Sight<'_>,
         literal: bool,
-    ) -> usize {
-        if let Some(&index) = self.by_value[kind.index()].get(value) {
+    ) -> Option<usize> {
+        let scope = match sight {
+            Sight::Result {
+                server, supplied, ..
+            } => {
+                if supplied.is_some_and(|supplied| supplied.contains(kind, value)) {
+                    return None;
+                }
+                let own = self
+                    .by_server
+                    .get(*server)
+                    .and_then(|values| values[kind.index()].get(value));
+                if own.is_none()
+                    && self
+                        .supplied
+                        .get(*server)
+                        .is_some_and(|values| values.contains(&(kind, value.to_owned())))
+                {
+                    return None;
+                }
+                Scope::Server((*server).to_owned())
+            }
+            Sight::Execution => Scope::Code,
+            Sight::Trusted(_) => {
+                self.trusted.insert((kind, value.to_owned()));
+                Scope::Code
+            }
+        };
+        let origin = sight.origin();
+        let existing = match &scope {
+            Scope::Server(server) => self
+                .by_server
+                .get(server)
+                .and_then(|values| values[kind.index()].get(value)),
+            Scope::Code => self.by_code[kind.index()].get(value),
+        };
+        if let Some(&index) = existing {
             let entry = &mut self.entries[index];
             if literal && !entry.literal {
                 entry.literal = true;
                 self.add_literal(index);
             }
             self.add_origin(index, origin);
-            return index;
+            return Some(index);
         }
         let counter = &mut self.counters[kind.index()];
         *counter += 1;
@@ -190,19 +430,28 @@ impl Vault {
             None => format!("[{}_{}]", kind.label(), counter),
         };
         let index = self.entries.len();
+        match &scope {
+            Scope::Server(server) => {
+                self.by_server.entry(server.clone()).or_default()[kind.index()]
+                    .insert(value.to_owned(), index);
+            }
+            Scope::Code => {
+                self.by_code[kind.index()].insert(value.to_owned(), index);
+            }
+        }
         self.entries.push(Entry {
             kind,
             value: value.to_owned(),
             token: token.clone(),
+            scope,
             origins: vec![origin.clone()],
             literal,
         });
-        self.by_value[kind.index()].insert(value.to_owned(), index);
         self.by_token.insert(token, index);
         if literal {
             self.add_literal(index);
         }
-        index
+        Some(index)
     }
 
     /// Index a literal entry by its first word, so matching it in text costs one lookup per word
@@ -237,12 +486,18 @@ impl Vault {
     }
 
     /// Literal values (see [`Entry`]) found in `text` at word boundaries: `(range, entry)`, in
-    /// order, not overlapping.
-    pub(crate) fn literal_matches(&self, text: &str) -> Vec<(Range<usize>, usize)> {
+    /// order, not overlapping. `sight` decides which namespaces count (see [`Sight`]); `None`
+    /// means all.
+    pub(crate) fn literal_matches(
+        &self,
+        text: &str,
+        sight: Option<&Sight<'_>>,
+    ) -> Vec<(Range<usize>, usize)> {
         let mut found = Vec::new();
         if self.literals.is_empty() {
             return found;
         }
+        let all = sight.is_none_or(Sight::literals_of_all);
         let mut position = 0;
         while position < text.len() {
             let rest = &text[position..];
@@ -256,8 +511,12 @@ impl Vault {
             let word = &text[word_start..word_start + word_len];
             let matched = self.literals.get(word).and_then(|bucket| {
                 bucket.iter().find_map(|(index, prefix)| {
+                    let entry = &self.entries[*index];
+                    if !all && entry.scope != Scope::Code {
+                        return None;
+                    }
                     let start = word_start.checked_sub(*prefix)?;
-                    let value = &self.entries[*index].value;
+                    let value = &entry.value;
                     let end = start + value.len();
                     let fits = text.is_char_boundary(start)
                         && text[start..].starts_with(value.as_str())
@@ -308,7 +567,7 @@ mod tests {
             vault.token_for(PiiType::Email, "a@x.com", &origin()),
             "[EMAIL_1]"
         );
-        let other = Origin::Tool(ToolRef::new("documents", "getSheet"));
+        let other = Origin::Tool(ToolRef::new("crm", "get"));
         vault.token_for(PiiType::Email, "a@x.com", &other);
         let entry = vault.resolve("[EMAIL_1]").unwrap();
         assert_eq!(entry.value(), "a@x.com");
@@ -332,11 +591,171 @@ mod tests {
     #[test]
     fn literals_match_at_word_boundaries() {
         let mut vault = Vault::new();
-        vault.issue(PiiType::Name, "Ada Lovelace", &origin(), true);
-        vault.issue(PiiType::Name, "Al", &origin(), true);
+        let crm = Origin::Tool(ToolRef::new("crm", "query"));
+        let sight = Sight::of(&crm);
+        vault.issue(PiiType::Name, "Ada Lovelace", &sight, true);
+        vault.issue(PiiType::Name, "Al", &sight, true);
         let text = "Met Ada Lovelace and Al; not Ada Lovelaces.";
-        let found = vault.literal_matches(text);
+        let found = vault.literal_matches(text, None);
         assert_eq!(found.len(), 1);
         assert_eq!(&text[found[0].0.clone()], "Ada Lovelace");
+        // The execution's own text matches only literals of the code namespace.
+        assert!(
+            vault
+                .literal_matches(text, Some(&Sight::Execution))
+                .is_empty()
+        );
+    }
+
+    fn supplied(values: &[(PiiType, &str)]) -> Supplied {
+        let mut supplied = Supplied::none();
+        for (kind, value) in values {
+            supplied.add(*kind, value, true);
+        }
+        supplied
+    }
+
+    fn result<'a>(origin: &'a Origin, supplied: &'a Supplied) -> Sight<'a> {
+        let Origin::Tool(tool) = origin else {
+            panic!("a tool origin");
+        };
+        Sight::Result {
+            origin,
+            server: &tool.server,
+            supplied: Some(supplied),
+        }
+    }
+
+    #[test]
+    fn same_server_values_join_other_servers_get_their_own_tokens() {
+        let mut vault = Vault::with_tag("j1").unwrap();
+        let search = Origin::Tool(ToolRef::new("crm", "search"));
+        let get = Origin::Tool(ToolRef::new("crm", "get"));
+        let chat = Origin::Tool(ToolRef::new("chat", "history"));
+        let from_search = vault
+            .token_for(PiiType::Email, "ada@x.com", &search)
+            .to_owned();
+        let from_get = vault
+            .token_for(PiiType::Email, "ada@x.com", &get)
+            .to_owned();
+        let from_chat = vault
+            .token_for(PiiType::Email, "ada@x.com", &chat)
+            .to_owned();
+        let from_code = vault
+            .token_for(PiiType::Email, "ada@x.com", &Origin::Unattributed)
+            .to_owned();
+        assert_eq!(from_search, from_get, "a join over one server");
+        assert_ne!(from_search, from_chat);
+        assert_ne!(from_search, from_code);
+        assert_ne!(from_chat, from_code);
+        assert_eq!(
+            vault.resolve(&from_search).unwrap().origins(),
+            [search, get]
+        );
+        assert_eq!(
+            vault.resolve(&from_chat).unwrap().scope(),
+            &Scope::Server("chat".into())
+        );
+        assert_eq!(vault.resolve(&from_code).unwrap().scope(), &Scope::Code);
+    }
+
+    #[test]
+    fn a_released_token_is_the_token_of_its_destination_too() {
+        let mut vault = Vault::new();
+        let documents = Origin::Tool(ToolRef::new("documents", "getSheet"));
+        let crm = Origin::Tool(ToolRef::new("crm", "query"));
+        let token = vault
+            .token_for(PiiType::Email, "ada@x.com", &documents)
+            .to_owned();
+        vault.link(&token, "crm");
+        assert_eq!(vault.token_for(PiiType::Email, "ada@x.com", &crm), token);
+        assert_eq!(
+            vault.resolve(&token).unwrap().origins(),
+            [documents.clone(), crm.clone()]
+        );
+        // The destination's own earlier token stays.
+        let mut vault = Vault::new();
+        let own = vault
+            .token_for(PiiType::Email, "ada@x.com", &crm)
+            .to_owned();
+        let other = vault
+            .token_for(PiiType::Email, "ada@x.com", &documents)
+            .to_owned();
+        vault.link(&other, "crm");
+        assert_eq!(vault.token_for(PiiType::Email, "ada@x.com", &crm), own);
+    }
+
+    #[test]
+    fn supplied_values_never_take_a_token_of_the_vault() {
+        let mut vault = Vault::new();
+        let crm = Origin::Tool(ToolRef::new("crm", "get"));
+        let echo = Origin::Tool(ToolRef::new("crm", "echo"));
+        let target = vault
+            .token_for(PiiType::Phone, "+1 212 555 0143", &crm)
+            .to_owned();
+        // Reflected in the call that supplied it, even by the same server: left as it is.
+        let guess = supplied(&[(PiiType::Phone, "+1 212 555 0143")]);
+        assert_eq!(
+            vault.issue(
+                PiiType::Phone,
+                "+1 212 555 0143",
+                &result(&echo, &guess),
+                false
+            ),
+            None
+        );
+        // The server's own later sightings keep its token (the join still works).
+        assert_eq!(
+            vault.token_for(PiiType::Phone, "+1 212 555 0143", &crm),
+            target
+        );
+        // Sent to another server in clear, then returned by it in a later call: left as it is.
+        let chat_post = Origin::Tool(ToolRef::new("chat", "post"));
+        let chat_read = Origin::Tool(ToolRef::new("chat", "read"));
+        let guess = supplied(&[(PiiType::Phone, "+1 212 555 0143")]);
+        vault.record_supplied("chat", &guess);
+        let nothing = Supplied::none();
+        assert_eq!(
+            vault.issue(
+                PiiType::Phone,
+                "+1 212 555 0143",
+                &result(&chat_read, &nothing),
+                false
+            ),
+            None
+        );
+        // ... while a value it did not send gets that server's own token.
+        let other = vault
+            .issue(
+                PiiType::Phone,
+                "+1 212 555 0199",
+                &result(&chat_post, &nothing),
+                false,
+            )
+            .map(|index| vault.entry(index).token().to_owned());
+        assert!(other.is_some_and(|token| token != target));
+    }
+
+    #[test]
+    fn the_guessing_budget_counts_distinct_values_found_in_clear() {
+        let mut vault = Vault::new();
+        let trusted = Origin::Tool(ToolRef::new("hr", "list"));
+        vault.issue(
+            PiiType::Email,
+            "known@x.com",
+            &Sight::Trusted(&trusted),
+            false,
+        );
+        let first = supplied(&[(PiiType::Email, "a@x.com"), (PiiType::Email, "known@x.com")]);
+        assert_eq!(vault.supplied_count_with(&first), 1);
+        assert_eq!(vault.record_supplied("chat", &first), 1);
+        let second = supplied(&[(PiiType::Email, "a@x.com"), (PiiType::Email, "b@x.com")]);
+        assert_eq!(vault.supplied_count_with(&second), 2);
+        assert_eq!(vault.record_supplied("crm", &second), 2);
+        // Values found through the vault (literals) are not counted: the count must not depend
+        // on what the vault holds.
+        let mut literal = Supplied::none();
+        literal.add(PiiType::Name, "Ada Lovelace", false);
+        assert_eq!(vault.record_supplied("crm", &literal), 2);
     }
 }

@@ -430,9 +430,25 @@ pub(crate) fn international_phones(
 ) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
     for candidate in pattern.find_iter(text) {
-        let range = candidate.range();
-        if !clear_before(text, range.start) || overlaps(taken, &range) {
+        let mut range = candidate.range();
+        if !clear_before(text, range.start) {
             continue;
+        }
+        // A value found already inside the candidate (a card number right after the phone
+        // number: the groups run on) ends it there; one at its start rules it out.
+        if let Some(first) = taken
+            .iter()
+            .filter(|span| span.start < range.end && range.start < span.end)
+            .map(|span| span.start)
+            .min()
+        {
+            if first <= range.start {
+                continue;
+            }
+            range.end = text[..first].trim_end_matches([' ', '.', '-', '(']).len();
+            if range.end <= range.start {
+                continue;
+            }
         }
         let mut end = range.end;
         for _ in 0..4 {

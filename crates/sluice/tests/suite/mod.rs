@@ -9,6 +9,7 @@ mod downstream_failures;
 mod execution;
 mod http_server;
 mod privacy;
+mod privacy_attacks;
 mod protocol_lines;
 mod real_servers;
 mod search;
