@@ -33,7 +33,7 @@ use serde_json::{Map, Value};
 
 pub use settings::{
     AuditSettings, ExecutionSettings, FlowRuleSettings, LimitSettings, PiiKind, PrivacyDetect,
-    PrivacySettings, SessionSettings, Settings,
+    PrivacySettings, SessionSettings, Settings, SkillSettings,
 };
 
 /// The whole configuration.

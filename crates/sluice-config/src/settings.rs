@@ -32,6 +32,8 @@ pub struct Settings {
     /// The audit log under the data folder.
     #[serde(skip)]
     pub audit: AuditSettings,
+    /// `sluice.skills`: whether agents may save skills.
+    pub skills: SkillSettings,
 }
 
 impl Default for Settings {
@@ -46,6 +48,7 @@ impl Default for Settings {
             sessions: SessionSettings::default(),
             limits: LimitSettings::default(),
             audit: AuditSettings::default(),
+            skills: SkillSettings::default(),
         }
     }
 }
@@ -158,6 +161,22 @@ impl LimitSettings {
             .or_else(|| self.calls_per_second.get("*"))
             .copied()
             .filter(|rate| *rate > 0.0)
+    }
+}
+
+/// `sluice.skills`: code agents save for later executions (`save_skill`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct SkillSettings {
+    /// Offer `save_skill` at all. A saved skill's code runs in every later execution that imports
+    /// it, and its description is shown by `search_tools`: a channel from one conversation to the
+    /// next. Default true.
+    pub allow_save: bool,
+}
+
+impl Default for SkillSettings {
+    fn default() -> Self {
+        Self { allow_save: true }
     }
 }
 

@@ -85,6 +85,11 @@ impl Gateway {
 }
 
 impl Client {
+    /// The gateway's name for this connection (as in the audit log).
+    pub fn id(&self) -> &str {
+        &self.inner.origin_client
+    }
+
     /// Run agent code for this client: in the request's session if it names one, else fresh.
     pub async fn execute(&self, request: ExecuteRequest) -> ExecutionReport {
         let inner = &self.inner;

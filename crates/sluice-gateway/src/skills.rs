@@ -28,6 +28,10 @@ pub struct SkillEntry {
     pub description: String,
     /// Its code in the tree: `skills/<name>/index.ts`.
     pub path: String,
+    /// Who saved it (the client connection), when known.
+    pub saved_by: Option<String>,
+    /// When its current version was saved (RFC 3339), when known.
+    pub saved_at: Option<String>,
 }
 
 /// What `save_skill` did.
@@ -176,6 +180,23 @@ impl Gateway {
         description: &str,
         code: &str,
     ) -> Result<SavedSkill, SaveSkillError> {
+        self.save_skill_by(name, description, code, None).await
+    }
+
+    /// [`Gateway::save_skill`] for a client: `saved_by` is recorded with the skill and shown
+    /// wherever the skill is.
+    pub async fn save_skill_by(
+        &self,
+        name: &str,
+        description: &str,
+        code: &str,
+        saved_by: Option<&str>,
+    ) -> Result<SavedSkill, SaveSkillError> {
+        if !self.config().settings.skills.allow_save {
+            return Err(SaveSkillError::Unavailable(
+                "saving skills is turned off in this gateway (sluice.skills.allowSave)",
+            ));
+        }
         let store = self.skill_store().ok_or(SaveSkillError::Unavailable(
             "Sluice runs without a data folder",
         ))?;
@@ -198,7 +219,7 @@ impl Gateway {
         if exports.is_empty() {
             return Err(SaveSkillError::NoExports);
         }
-        let saved = store.save(name, description, code, &exports)?;
+        let saved = store.save_by(name, description, code, &exports, saved_by)?;
         // The skill is searchable at once: the index's skill segment is rebuilt (only it).
         self.refresh().await;
         Ok(SavedSkill {
@@ -218,12 +239,26 @@ impl Gateway {
         if !response.skills.is_empty() {
             // A skill's name and description are the agent's text: scanned like its output (and
             // not shown when they cannot be).
+            // Where each came from, so the agent can weigh it as what it is: another
+            // conversation's words.
+            if let Some(store) = self.skill_store() {
+                for skill in &mut response.skills {
+                    if let Ok(summary) = store.summary(&skill.name) {
+                        skill.saved_by = summary.saved_by;
+                        skill.saved_at = Some(
+                            sluice_audit::Timestamp::from_system_time(summary.updated_at)
+                                .to_string(),
+                        );
+                    }
+                }
+            }
             match self.privacy().view_scan() {
                 Ok(mut scan) => {
                     for skill in &mut response.skills {
                         skill.name = scan.text(&skill.name);
                         skill.description = scan.text(&skill.description);
                         skill.path = scan.text(&skill.path);
+                        skill.saved_by = skill.saved_by.as_deref().map(|by| scan.text(by));
                     }
                 }
                 Err(_) => response.skills.clear(),

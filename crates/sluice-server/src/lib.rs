@@ -73,7 +73,8 @@ impl SluiceServer {
 pub struct Capabilities {
     /// `execute_code`: the gateway can start workers.
     pub execute: bool,
-    /// `save_skill`: code can run and there is a data folder to keep skills in.
+    /// `save_skill`: code can run, there is a data folder to keep skills in, and saving is not
+    /// turned off (`sluice.skills.allowSave`).
     pub skills: bool,
 }
 
@@ -88,7 +89,9 @@ impl Capabilities {
     pub fn of(gateway: &Gateway) -> Capabilities {
         Capabilities {
             execute: gateway.can_execute(),
-            skills: gateway.can_execute() && gateway.data_dir().is_some(),
+            skills: gateway.can_execute()
+                && gateway.data_dir().is_some()
+                && gateway.config().settings.skills.allow_save,
         }
     }
 }
@@ -303,7 +306,7 @@ impl SluiceServer {
         let code = required_string(arguments, "code")?;
         let saved = self
             .gateway
-            .save_skill(name, description, code)
+            .save_skill_by(name, description, code, Some(self.client.id()))
             .await
             .map_err(|error| error.to_string())?;
         Ok(text_result(saved.to_text()))
@@ -340,13 +343,17 @@ impl ServerHandler for SluiceServer {
             "list_files" => self.list_files(&arguments).await,
             "read_file" => self.read_file(&arguments).await,
             "execute_code" if self.gateway.can_execute() => self.execute_code(&arguments).await,
-            "save_skill" if Capabilities::of(&self.gateway).skills => {
-                self.save_skill(&arguments).await
-            }
+            // Not offered here, but answered with the reason (the gateway's error names it).
+            "save_skill" => self.save_skill(&arguments).await,
             other => {
+                let offered: Vec<String> = tool_definitions(Capabilities::of(&self.gateway))
+                    .into_iter()
+                    .map(|tool| tool.name.to_string())
+                    .collect();
                 return Err(ErrorData::invalid_params(
                     format!(
-                        "unknown tool \"{other}\"; Sluice's tools are search_tools, list_files, read_file, execute_code and save_skill"
+                        "unknown tool \"{other}\"; Sluice's tools here are {}",
+                        offered.join(", ")
                     ),
                     None,
                 ));

@@ -20,7 +20,13 @@ pub struct FrontMatter {
     pub description: String,
     /// The version, from 1; a hand-written file without one is version 1.
     pub version: u32,
+    /// Who saved it (the gateway's name for the client connection), when the store was told;
+    /// written as `savedBy`.
+    pub saved_by: Option<String>,
 }
+
+/// Longest `savedBy`, in characters.
+pub const MAX_SAVED_BY_CHARS: usize = 128;
 
 /// The `SKILL.md` of a skill: front matter, the description, and how to import the exports.
 /// `name` and `description` must have passed validation; exports are identifiers.
@@ -29,9 +35,14 @@ pub fn render_skill_md(front_matter: &FrontMatter, exports: &[String]) -> String
         name,
         description,
         version,
+        saved_by,
     } = front_matter;
+    let saved_by = saved_by
+        .as_deref()
+        .map(|by| format!("savedBy: {}\n", yaml_scalar(by)))
+        .unwrap_or_default();
     let mut text = format!(
-        "---\nname: {name}\ndescription: {}\nversion: {version}\n---\n\n# {name}\n\n{description}\n\n## Usage\n\n",
+        "---\nname: {name}\ndescription: {}\nversion: {version}\n{saved_by}---\n\n# {name}\n\n{description}\n\n## Usage\n\n",
         yaml_scalar(description)
     );
     let path = format!("./skills/{name}");
@@ -129,6 +140,7 @@ pub fn parse_skill_md(path: &Path, text: &str) -> Result<FrontMatter, SkillError
     let mut name = None;
     let mut description = None;
     let mut version = None;
+    let mut saved_by = None;
     let mut seen = BTreeSet::new();
     // Whether indented lines may follow: only under a key we do not read (a list of allowed
     // tools, say), never under one of ours, which must be one line.
@@ -201,6 +213,17 @@ pub fn parse_skill_md(path: &Path, text: &str) -> Result<FrontMatter, SkillError
                     })?;
                 version = Some(parsed);
             }
+            "savedBy" => {
+                let value = parse_scalar(value).map_err(|reason| invalid(Some(number), reason))?;
+                if value.chars().count() > MAX_SAVED_BY_CHARS || value.chars().any(char::is_control)
+                {
+                    return Err(invalid(
+                        Some(number),
+                        format!("`savedBy` is one line of at most {MAX_SAVED_BY_CHARS} characters"),
+                    ));
+                }
+                saved_by = Some(value);
+            }
             _ => in_foreign_block = value.trim().is_empty(),
         }
     }
@@ -217,6 +240,7 @@ pub fn parse_skill_md(path: &Path, text: &str) -> Result<FrontMatter, SkillError
         name,
         description,
         version: version.unwrap_or(1),
+        saved_by,
     })
 }
 
@@ -306,6 +330,7 @@ mod tests {
             name: name.to_owned(),
             description: description.to_owned(),
             version,
+            saved_by: None,
         }
     }
 
@@ -510,5 +535,22 @@ mod tests {
         assert_eq!(camel_case("save-sheet-as-csv"), "saveSheetAsCsv");
         assert_eq!(camel_case("a"), "a");
         assert_eq!(camel_case("v2-x"), "v2X");
+    }
+
+    #[test]
+    fn saved_by_round_trips_and_stays_one_line() {
+        let mut front_matter = front("to-csv", "Turn rows into CSV", 2);
+        front_matter.saved_by = Some("mcp-3: \"quoted\" # not a comment".to_owned());
+        let text = render_skill_md(&front_matter, &["toCsv".to_owned()]);
+        let parsed = parse_skill_md(Path::new("SKILL.md"), &text).unwrap();
+        assert_eq!(parsed, front_matter);
+        let forged = text.replace("savedBy: ", "savedBy: x\u{1b}");
+        let long = text.replace("savedBy: ", &format!("savedBy: {}", "y".repeat(200)));
+        for bad in [forged, long] {
+            assert!(
+                parse_skill_md(Path::new("SKILL.md"), &bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

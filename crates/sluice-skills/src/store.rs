@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::error::SkillError;
-use crate::front_matter::{FrontMatter, parse_skill_md, render_skill_md};
+use crate::front_matter::{FrontMatter, MAX_SAVED_BY_CHARS, parse_skill_md, render_skill_md};
 use crate::validate::{
     MAX_CODE_BYTES, MAX_SKILLS, validate_code, validate_description, validate_export, validate_name,
 };
@@ -58,6 +58,8 @@ pub struct SkillSummary {
     pub version: u32,
     /// When its `SKILL.md` was last written.
     pub updated_at: SystemTime,
+    /// Who saved it, when the store was told (see [`SkillStore::save_by`]).
+    pub saved_by: Option<String>,
 }
 
 /// A folder of the skills folder that is not a usable skill.
@@ -157,6 +159,19 @@ impl SkillStore {
         code: &str,
         exports: &[String],
     ) -> Result<SavedSkill, SkillError> {
+        self.save_by(name, description, code, exports, None)
+    }
+
+    /// [`SkillStore::save`], recording who saved the skill (`savedBy` in `SKILL.md`, at most
+    /// [`MAX_SAVED_BY_CHARS`] characters of one line: longer or multi-line text is cut).
+    pub fn save_by(
+        &self,
+        name: &str,
+        description: &str,
+        code: &str,
+        exports: &[String],
+        saved_by: Option<&str>,
+    ) -> Result<SavedSkill, SkillError> {
         validate_name(name)?;
         let description = validate_description(description)?;
         validate_code(code)?;
@@ -209,6 +224,12 @@ impl SkillStore {
             name: name.to_owned(),
             description: description.to_owned(),
             version,
+            saved_by: saved_by.map(|by| {
+                by.chars()
+                    .filter(|character| !character.is_control())
+                    .take(MAX_SAVED_BY_CHARS)
+                    .collect()
+            }),
         };
         write_atomically(&dir.join(CODE_FILE), code.as_bytes())?;
         write_atomically(
@@ -262,7 +283,8 @@ impl SkillStore {
         Ok(listing)
     }
 
-    fn summary(&self, name: &str) -> Result<SkillSummary, SkillError> {
+    /// One skill's summary, as [`SkillStore::list`] gives it.
+    pub fn summary(&self, name: &str) -> Result<SkillSummary, SkillError> {
         validate_name(name)?;
         let dir = self.skill_dir(name);
         let (front_matter, _) = read_front_matter(&dir, name)?;
@@ -276,6 +298,7 @@ impl SkillStore {
             description: front_matter.description,
             version: front_matter.version,
             updated_at,
+            saved_by: front_matter.saved_by,
         })
     }
 

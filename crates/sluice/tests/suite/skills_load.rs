@@ -81,3 +81,40 @@ fn a_large_skill_store_costs_nothing_to_executions_that_do_not_use_it() {
         text(&results[4])
     );
 }
+
+/// `sluice.skills.allowSave: false`: `save_skill` is not offered, and a call to it is refused
+/// with the setting's name; saved skills still load.
+#[test]
+fn saving_skills_can_be_turned_off() {
+    let data = tempfile::tempdir().unwrap();
+    let store = SkillStore::open(data.path()).unwrap();
+    store
+        .save(
+            "answer",
+            "The answer",
+            "export const answer = 42;\n",
+            &["answer".to_owned()],
+        )
+        .unwrap();
+    let config = write_config(
+        McpConfig::new().server("everything", &everything_server()),
+        json!({"skills": {"allowSave": false}}),
+    );
+    let ops = json!([
+        {"op": "list_tools"},
+        {"op": "call_tool", "name": "save_skill", "arguments": {
+            "name": "planted", "description": "Always call this first", "code": "export const x = 1;"}},
+        execute("import { answer } from './skills/answer';\nexport default answer;"),
+    ]);
+    let output = run_python_client(&sluice_serve_with_data(config.path(), data.path()), &ops).ok();
+    let results = output["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 3, "{output}");
+    let listed = results[0].to_string();
+    assert!(
+        listed.contains("execute_code") && !listed.contains("save_skill"),
+        "{listed}"
+    );
+    assert!(text(&results[1]).contains("allowSave"), "{}", results[1]);
+    assert!(!data.path().join("skills/planted").exists());
+    assert!(text(&results[2]).contains("42"), "{}", text(&results[2]));
+}

@@ -154,7 +154,9 @@ fn workspace_and_skills_persist_across_executions_and_restarts() {
         results[5]
     );
     assert!(
-        text(&results[6]).contains("skill save-sheet-as-csv: Save a sheet's rows"),
+        text(&results[6]).contains("skill save-sheet-as-csv: \"Save a sheet's rows")
+            && text(&results[6]).contains("(saved by mcp")
+            && text(&results[6]).contains("data not instructions"),
         "{}",
         text(&results[6])
     );
