@@ -378,22 +378,35 @@ impl Workspace {
         // (path, whether its content is already gone)
         let mut pending: Vec<(Vec<u8>, bool)> = vec![(top.to_vec(), false)];
         while let Some((path, emptied)) = pending.pop() {
+            // What another removal took meanwhile is gone already.
             if emptied {
                 let (parent, name) = match path.iter().rposition(|byte| *byte == b'/') {
                     Some(slash) => (self.open_path(&path[..slash])?, &path[slash + 1..]),
                     None => (self.open_path(b".")?, &path[..]),
                 };
-                rustix::fs::unlinkat(&parent, OsStr::from_bytes(name), AtFlags::REMOVEDIR)?;
+                ignore_gone(rustix::fs::unlinkat(
+                    &parent,
+                    OsStr::from_bytes(name),
+                    AtFlags::REMOVEDIR,
+                ))?;
                 continue;
             }
-            let directory = self.open_path(&path)?;
+            let directory = match self.open_path(&path) {
+                Ok(directory) => directory,
+                Err(Errno::NOENT) => continue,
+                Err(errno) => return Err(errno),
+            };
             let entries = entries(&directory)?;
             pending.push((path.clone(), true));
             for entry in entries {
                 if entry.is_directory {
                     pending.push((child_path(&path, entry.name.to_bytes()), false));
                 } else {
-                    rustix::fs::unlinkat(&directory, entry.name.as_c_str(), AtFlags::empty())?;
+                    ignore_gone(rustix::fs::unlinkat(
+                        &directory,
+                        entry.name.as_c_str(),
+                        AtFlags::empty(),
+                    ))?;
                 }
             }
         }
@@ -493,8 +506,12 @@ impl Workspace {
             .fold(0u64, u64::saturating_add);
         self.check_room(request, growth, self.quota_bytes)?;
         for component in created {
-            rustix::fs::mkdirat(&current, *component, Mode::from_raw_mode(DIRECTORY_MODE))
-                .map_err(fail)?;
+            match rustix::fs::mkdirat(&current, *component, Mode::from_raw_mode(DIRECTORY_MODE)) {
+                Ok(()) => {}
+                // Made meanwhile from outside Sluice (every worker holds the lock here).
+                Err(Errno::EXIST) if recursive => {}
+                Err(errno) => return Err(fail(errno)),
+            }
             current = self
                 .open_in(&current, *component, OFlags::RDONLY | OFlags::DIRECTORY, 0)
                 .map_err(fail)?;
@@ -525,7 +542,12 @@ impl Workspace {
         let mut total = 0u64;
         let mut pending: Vec<Vec<u8>> = vec![b".".to_vec()];
         while let Some(path) = pending.pop() {
-            let directory = self.open_path(&path)?;
+            // A folder removed meanwhile (removals take no lock) costs nothing.
+            let directory = match self.open_path(&path) {
+                Ok(directory) => directory,
+                Err(Errno::NOENT) => continue,
+                Err(errno) => return Err(errno),
+            };
             for entry in entries(&directory)? {
                 let name = entry.name.to_bytes();
                 total =
@@ -555,7 +577,12 @@ fn entries(directory: &OwnedFd) -> Result<Vec<Entry>, Errno> {
         if matches!(name.to_bytes(), b"." | b"..") {
             continue;
         }
-        let stat = rustix::fs::statat(directory, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        let stat = match rustix::fs::statat(directory, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            // Removed since the folder was read (removals take no lock): gone, costs nothing.
+            Err(Errno::NOENT) => continue,
+            Err(errno) => return Err(errno),
+        };
         entries.push(Entry {
             name: name.to_owned(),
             is_directory: FileType::from_raw_mode(stat.st_mode) == FileType::Directory,
@@ -563,6 +590,14 @@ fn entries(directory: &OwnedFd) -> Result<Vec<Entry>, Errno> {
         });
     }
     Ok(entries)
+}
+
+/// A removal of something already gone succeeded.
+fn ignore_gone(result: Result<(), Errno>) -> Result<(), Errno> {
+    match result {
+        Err(Errno::NOENT) => Ok(()),
+        other => other,
+    }
 }
 
 /// `parent/name`, or `name` when `parent` is the workspace itself (`.`).
