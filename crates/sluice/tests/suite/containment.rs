@@ -546,12 +546,20 @@ fn concurrent_executions_cannot_race_the_quota() {
         format!(
             "import * as fs from 'fs/promises';\n\
              await fs.writeFile('./workspace/{name}-small.txt', 'x');\n\
-             await new Promise((resolve) => setTimeout(resolve, 2500));\n\
+             await new Promise((resolve) => setTimeout(resolve, 1500));\n\
              await fs.writeFile('./workspace/{name}-big.txt', 'x'.repeat(600 * 1024));\n\
              export default 'written';"
         )
     };
     let codes = [code("first"), code("second")];
+    // Then each client's next execution works (a small write fits whatever the other did).
+    let after = |name: &str| {
+        execute(&format!(
+            "import * as fs from 'fs/promises';\n\
+             await fs.writeFile('./workspace/{name}-after.txt', 'ok');\n\
+             export default await fs.readFile('./workspace/{name}-after.txt');"
+        ))
+    };
     let runs: Vec<_> = codes
         .iter()
         .enumerate()
@@ -561,14 +569,18 @@ fn concurrent_executions_cannot_race_the_quota() {
             } else {
                 json!({"code": code, "session": "s1"})
             };
-            let ops = json!([call("execute_code", arguments)]);
+            let ops = json!([
+                call("execute_code", arguments),
+                after(if index == 0 { "first" } else { "second" })
+            ]);
             let server = sluice_serve_with_data(config.path(), data.path());
             std::thread::spawn(move || run_python_client(&server, &ops).ok())
         })
         .collect();
-    let results: Vec<Value> = runs
-        .into_iter()
-        .map(|run| run.join().unwrap()["results"][0].clone())
+    let outputs: Vec<Value> = runs.into_iter().map(|run| run.join().unwrap()).collect();
+    let results: Vec<Value> = outputs
+        .iter()
+        .map(|output| output["results"][0].clone())
         .collect();
     let written = results
         .iter()
@@ -589,15 +601,20 @@ fn concurrent_executions_cannot_race_the_quota() {
         .map(|code| &execution_record(&records, code)["outcome"])
         .collect();
     assert!(outcomes.contains(&&json!("ok")) && outcomes.contains(&&json!("error")));
-    // The workspace still takes writes that fit.
-    let output = run_python_client(
-        &sluice_serve_with_data(config.path(), data.path()),
-        &json!([execute(
-            "import * as fs from 'fs/promises';\n\
-             await fs.writeFile('./workspace/after.txt', 'ok');\n\
-             export default await fs.readFile('./workspace/after.txt');"
-        )]),
-    )
-    .ok();
-    assert!(text(&output["results"][0]).contains("ok"), "{output}");
+    let refused_record = codes
+        .iter()
+        .map(|code| execution_record(&records, code))
+        .find(|record| record["outcome"] == "error")
+        .unwrap();
+    assert!(
+        refused_record["error_message"]
+            .as_str()
+            .is_some_and(|message| message.contains("EDQUOT")),
+        "{refused_record}"
+    );
+    for output in &outputs {
+        let after = &output["results"][1];
+        assert_eq!(error_type(after), "<none>", "{output}");
+        assert!(text(after).contains("ok"), "{output}");
+    }
 }
