@@ -117,6 +117,10 @@ fn table() -> Vec<(&'static str, i64, When)> {
         allow!(SYS_fsync),
         allow!(SYS_fdatasync),
         allow!(SYS_readlinkat),
+        // The workspace quota: a worker holds an exclusive lock on the workspace folder itself
+        // while it measures the folder and writes, so concurrent workers (of any gateway) cannot
+        // each see the same room. A lock needs an open descriptor, which Landlock confines.
+        allow!(SYS_flock),
         // Descriptor flags only (std sets close-on-exec, checks access modes, duplicates with
         // close-on-exec): not F_SETOWN/F_SETSIG, which would aim signals at other processes.
         allow!(

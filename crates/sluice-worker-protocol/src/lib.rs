@@ -80,9 +80,10 @@ pub struct ExecutionLimits {
     pub output_bytes: u64,
     /// Tool calls one execution may make.
     pub tool_calls: u64,
-    /// Bytes the workspace folder may hold in total: a write that would take it past this fails
-    /// with `EDQUOT` and writes nothing. 0 means nothing more may be written. Ignored by a worker
-    /// without a workspace.
+    /// Bytes the workspace folder may hold in total, counted as `sluice_paths::entry_cost` does
+    /// (contents, plus a fixed cost and the name of every entry, plus a block per folder): a
+    /// write or `mkdir` that would take it past this fails with `EDQUOT` and writes nothing.
+    /// 0 means nothing more may be written. Ignored by a worker without a workspace.
     #[serde(default)]
     pub workspace_bytes: u64,
 }

@@ -613,7 +613,7 @@ fn execution_thread(
         let event = match job {
             Job::Execute { job, input } => {
                 if let Folder::Open(workspace) = &mut folder {
-                    workspace.begin_execution();
+                    workspace.begin_execution(job.limits.workspace_bytes);
                 }
                 let mut host = FrameHost {
                     output: output.clone(),

@@ -1,39 +1,52 @@
 //! The workspace folder behind `fs/promises`: path rules, confinement and the quota.
 //!
 //! Agent code names files as `./workspace/<path>` or `workspace/<path>`. [`inside_path`] turns
-//! that into a path relative to the workspace, refusing (with `EACCES`) absolute paths, NUL
-//! bytes, `..` components and anything not under `workspace`. Every file is then opened with
-//! `openat2` relative to a directory descriptor of the workspace, with `RESOLVE_BENEATH |
-//! RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`: the kernel itself refuses any resolution that
-//! would leave the folder or pass through a symbolic link, so a link planted in the workspace
-//! leads nowhere even if the path checks had a hole (the OS sandbox confines the worker to the
-//! folder as well). Files with more than one hard link are refused too, since a hard link can
-//! share its content with a file outside. Removal never follows links: a link is removed, not
-//! its target.
+//! that into a path relative to the workspace with `sluice_paths::workspace_components`,
+//! refusing (with `EACCES`) absolute paths, NUL bytes, `..` components and anything not under
+//! `workspace`, and (with `ENAMETOOLONG`) paths longer than
+//! `sluice_paths::MAX_PATH_BYTES` below it. Every file
+//! is then opened with `openat2` relative to a directory descriptor of the workspace, with
+//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`: the kernel itself refuses any
+//! resolution that would leave the folder or pass through a symbolic link, so a link planted in
+//! the workspace leads nowhere even if the path checks had a hole (the OS sandbox confines the
+//! worker to the folder as well). Files with more than one hard link are refused too, since a
+//! hard link can share its content with a file outside. Removal never follows links: a link is
+//! removed, not its target. Folders nest at most `MAX_DEPTH` levels (`mkdir` refuses deeper).
 //!
-//! The quota: the bytes of all files in the workspace (regular files and links, by their size)
-//! may not grow past `ExecutionLimits::workspace_bytes`. The usage is measured by walking the
-//! folder at the first write of each execution, then kept up to date by this worker's writes and
-//! removals. A write that would pass the quota fails with `EDQUOT` before anything is written.
+//! The quota: what the workspace costs (`sluice_paths::entry_cost`: file sizes, plus a fixed
+//! cost and the name of every entry, plus a block for every folder) may not grow past
+//! `ExecutionLimits::workspace_bytes`. Every write and every `mkdir` holds an exclusive `flock`
+//! on the workspace folder itself while it decides and acts: when the operation would grow the
+//! workspace, the folder is measured under the lock, and the operation fails with `EDQUOT`
+//! before anything is written if it would pass the quota. Every worker of every gateway on this
+//! folder takes the same lock, so concurrent executions cannot each see the same room; removals
+//! take no lock (they only make room). The lock is the kernel's: a worker that dies releases it.
+//!
+//! Walks (measuring, recursive removal) keep one folder open at a time: each folder is opened
+//! again from the workspace descriptor by its path (in pieces for a path longer than the kernel
+//! accepts at once), read, and closed before the next, so no tree depth can exhaust the
+//! worker's descriptors.
 //!
 //! Messages name paths as agent code wrote them, never the folder's place on the host.
 
-use std::ffi::{CStr, CString};
+use std::ffi::{CStr, OsStr};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags, Stat};
+use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
 use sluice_engine_js::{FileStat, WorkspaceError, WorkspaceReply, WorkspaceRequest};
+use sluice_paths::{DIRECTORY_BYTES, ENTRY_BYTES, MAX_DEPTH, PathRefusal, entry_cost};
 
 /// How every path is resolved below the workspace descriptor.
 const RESOLVE: ResolveFlags = ResolveFlags::BENEATH
     .union(ResolveFlags::NO_SYMLINKS)
     .union(ResolveFlags::NO_MAGICLINKS);
-/// Folder depth the walks (quota, recursive removal) go to; deeper trees are refused.
-const MAX_DEPTH: usize = 128;
+/// Longest piece of a path a walk opens in one call (below the kernel's `PATH_MAX`).
+const OPEN_PIECE_BYTES: usize = 3072;
 /// Mode of created files (before the umask).
 const FILE_MODE: u32 = 0o644;
 /// Mode of created folders (before the umask).
@@ -43,8 +56,31 @@ const DIRECTORY_MODE: u32 = 0o755;
 #[derive(Debug)]
 pub(crate) struct Workspace {
     root: OwnedFd,
-    /// Bytes the workspace holds, once measured in this execution.
-    usage: Option<u64>,
+    /// The quota of the running execution (`ExecutionLimits::workspace_bytes`).
+    quota_bytes: u64,
+}
+
+/// One `writeFile` or `appendFile`.
+struct FileWrite<'a> {
+    /// The path below the workspace.
+    relative: &'a str,
+    /// Length of the file's name (its last component).
+    name_bytes: usize,
+    data: &'a [u8],
+    append: bool,
+    quota_bytes: u64,
+}
+
+/// The exclusive lock on the workspace folder, released when dropped (or by the kernel when
+/// the process dies).
+struct QuotaLock<'a>(&'a OwnedFd);
+
+impl Drop for QuotaLock<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = rustix::fs::flock(self.0, FlockOperation::Unlock) {
+            tracing::warn!(%error, "could not release the workspace lock");
+        }
+    }
 }
 
 impl Workspace {
@@ -55,12 +91,15 @@ impl Workspace {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        Ok(Self { root, usage: None })
+        Ok(Self {
+            root,
+            quota_bytes: 0,
+        })
     }
 
-    /// Forget the measured usage: others may have changed the folder between executions.
-    pub(crate) fn begin_execution(&mut self) {
-        self.usage = None;
+    /// Start an execution with this workspace quota.
+    pub(crate) fn begin_execution(&mut self, quota_bytes: u64) {
+        self.quota_bytes = quota_bytes;
     }
 
     /// Carry out one call.
@@ -81,16 +120,24 @@ impl Workspace {
                 quota_bytes,
                 ..
             } => {
-                if components.is_empty() {
+                let Some(name) = components.last() else {
                     return Err(failure(request, Errno::ISDIR));
-                }
-                self.write_file(request, &relative, data.as_bytes(), *append, *quota_bytes)
+                };
+                let write = FileWrite {
+                    relative: &relative,
+                    name_bytes: name.len(),
+                    data: data.as_bytes(),
+                    append: *append,
+                    quota_bytes: *quota_bytes,
+                };
+                self.write_file(request, &write)
                     .map(|()| WorkspaceReply::Done)
             }
             WorkspaceRequest::ReadDir { .. } => {
                 let directory = self
                     .open_below(&relative, OFlags::RDONLY | OFlags::DIRECTORY)
                     .map_err(fail)?;
+                // Dir takes the descriptor (no second one).
                 let mut names = Vec::new();
                 for entry in Dir::new(directory).map_err(fail)? {
                     let entry = entry.map_err(fail)?;
@@ -191,67 +238,93 @@ impl Workspace {
         ))
     }
 
-    fn write_file(
-        &mut self,
+    /// Take the workspace lock: every worker's writes and folder creations are serialized by
+    /// it, so the usage measured under it stays true until the lock is released.
+    fn lock(&self, request: &WorkspaceRequest) -> Result<QuotaLock<'_>, WorkspaceError> {
+        rustix::fs::flock(&self.root, FlockOperation::LockExclusive).map_err(|errno| {
+            WorkspaceError::new(
+                request,
+                "EIO",
+                &format!("the workspace could not be locked for its quota ({errno})"),
+                "Try again",
+            )
+        })?;
+        Ok(QuotaLock(&self.root))
+    }
+
+    /// Refuse with `EDQUOT` when growing the workspace by `growth` bytes would take it past
+    /// `quota_bytes` (measured now, under the lock the caller holds).
+    fn check_room(
+        &self,
         request: &WorkspaceRequest,
-        relative: &str,
-        data: &[u8],
-        append: bool,
+        growth: u64,
         quota_bytes: u64,
     ) -> Result<(), WorkspaceError> {
-        let fail = |errno: Errno| failure(request, errno);
+        if growth == 0 {
+            return Ok(());
+        }
         let usage = self.usage(request)?;
-        let existing = match self.open_below(relative, OFlags::PATH) {
-            Ok(file) => {
-                let stat = rustix::fs::fstat(&file).map_err(fail)?;
-                check_regular_file(request, &stat)?;
-                size_of(&stat)
-            }
-            Err(Errno::NOENT) => 0,
-            Err(errno) => return Err(fail(errno)),
-        };
-        let written = data.len() as u64;
-        let after = if append {
-            usage.saturating_add(written)
-        } else {
-            usage.saturating_sub(existing).saturating_add(written)
-        };
-        // A write that does not grow the workspace is allowed even over the quota, so data can
-        // always be made smaller.
-        if after > quota_bytes && after > usage {
+        let after = usage.saturating_add(growth);
+        if after > quota_bytes {
             return Err(WorkspaceError::new(
                 request,
                 "EDQUOT",
                 "disk quota exceeded",
                 &format!(
-                    "The workspace may hold {quota_bytes} bytes; it holds {usage} and this write \
-                     would make it {after}. Nothing was written: remove files with fs.rm or \
-                     write less"
+                    "The workspace may hold {quota_bytes} bytes (file contents, plus \
+                     {ENTRY_BYTES} bytes and the name of every file and folder, plus \
+                     {DIRECTORY_BYTES} bytes for every folder); it holds {usage} and this \
+                     would make it {after}. Nothing was written: remove files or folders with \
+                     fs.rm, or write less"
                 ),
             ));
         }
-        let mode = if append {
+        Ok(())
+    }
+
+    fn write_file(
+        &mut self,
+        request: &WorkspaceRequest,
+        write: &FileWrite<'_>,
+    ) -> Result<(), WorkspaceError> {
+        let fail = |errno: Errno| failure(request, errno);
+        let _lock = self.lock(request)?;
+        let existing = match self.open_below(write.relative, OFlags::PATH) {
+            Ok(file) => {
+                let stat = rustix::fs::fstat(&file).map_err(fail)?;
+                check_regular_file(request, &stat)?;
+                Some(size_of(&stat))
+            }
+            Err(Errno::NOENT) => None,
+            Err(errno) => return Err(fail(errno)),
+        };
+        let written = write.data.len() as u64;
+        // What the workspace grows by; a write that does not grow it is allowed even over the
+        // quota, so data can always be made smaller.
+        let growth = match existing {
+            None => entry_cost(write.name_bytes, false, written),
+            Some(_) if write.append => written,
+            Some(size) => written.saturating_sub(size),
+        };
+        self.check_room(request, growth, write.quota_bytes.min(self.quota_bytes))?;
+        let mode = if write.append {
             OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND
         } else {
             OFlags::WRONLY | OFlags::CREATE
         };
         let file = self
-            .open_in(&self.root, relative, mode, FILE_MODE)
+            .open_in(&self.root, write.relative, mode, FILE_MODE)
             .map_err(fail)?;
         let stat = rustix::fs::fstat(&file).map_err(fail)?;
         // Checked before truncating: a hard-linked file is refused untouched.
         check_regular_file(request, &stat)?;
-        if !append {
+        if !write.append {
             rustix::fs::ftruncate(&file, 0).map_err(fail)?;
         }
         let mut file = File::from(file);
-        let written_ok = file.write_all(data).and_then(|()| file.flush());
-        // Measure again on the next write if this one failed midway.
-        self.usage = match &written_ok {
-            Ok(()) => Some(after),
-            Err(_) => None,
-        };
-        written_ok.map_err(|error| failure(request, io_errno(&error)))
+        file.write_all(write.data)
+            .and_then(|()| file.flush())
+            .map_err(|error| failure(request, io_errno(&error)))
     }
 
     fn remove(
@@ -281,7 +354,7 @@ impl Workspace {
             Err(Errno::NOENT) if force => return Ok(()),
             Err(errno) => return Err(fail(errno)),
         };
-        let freed = if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+        if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
             if !recursive {
                 return Err(WorkspaceError::new(
                     request,
@@ -290,54 +363,84 @@ impl Workspace {
                     "Pass { recursive: true } to remove a folder and its content",
                 ));
             }
-            let name_c = CString::new(*name).map_err(|_| fail(Errno::INVAL))?;
-            let freed = self.remove_tree(&parent, &name_c, 0).map_err(fail)?;
-            rustix::fs::unlinkat(&parent, *name, AtFlags::REMOVEDIR).map_err(fail)?;
-            freed
+            drop(parent);
+            self.remove_tree(components.join("/").as_bytes())
+                .map_err(fail)
         } else {
-            rustix::fs::unlinkat(&parent, *name, AtFlags::empty()).map_err(fail)?;
-            size_of(&stat)
-        };
-        if let Some(usage) = &mut self.usage {
-            *usage = usage.saturating_sub(freed);
+            rustix::fs::unlinkat(&parent, *name, AtFlags::empty()).map_err(fail)
+        }
+    }
+
+    /// Remove the folder at `top` (a path below the workspace) and everything in it, one
+    /// folder open at a time: each folder's files are removed when it is read, its sub-folders
+    /// are visited next, and it is removed once they are gone.
+    fn remove_tree(&self, top: &[u8]) -> Result<(), Errno> {
+        // (path, whether its content is already gone)
+        let mut pending: Vec<(Vec<u8>, bool)> = vec![(top.to_vec(), false)];
+        while let Some((path, emptied)) = pending.pop() {
+            // What another removal took meanwhile is gone already.
+            if emptied {
+                let (parent, name) = match path.iter().rposition(|byte| *byte == b'/') {
+                    Some(slash) => (self.open_path(&path[..slash])?, &path[slash + 1..]),
+                    None => (self.open_path(b".")?, &path[..]),
+                };
+                ignore_gone(rustix::fs::unlinkat(
+                    &parent,
+                    OsStr::from_bytes(name),
+                    AtFlags::REMOVEDIR,
+                ))?;
+                continue;
+            }
+            let directory = match self.open_path(&path) {
+                Ok(directory) => directory,
+                Err(Errno::NOENT) => continue,
+                Err(errno) => return Err(errno),
+            };
+            let entries = entries(&directory)?;
+            pending.push((path.clone(), true));
+            for entry in entries {
+                if entry.is_directory {
+                    pending.push((child_path(&path, entry.name.to_bytes()), false));
+                } else {
+                    ignore_gone(rustix::fs::unlinkat(
+                        &directory,
+                        entry.name.as_c_str(),
+                        AtFlags::empty(),
+                    ))?;
+                }
+            }
         }
         Ok(())
     }
 
-    /// Remove everything inside `parent/name` (not the folder itself); the bytes freed.
-    fn remove_tree(&self, parent: &OwnedFd, name: &CStr, depth: usize) -> Result<u64, Errno> {
-        if depth >= MAX_DEPTH {
-            return Err(Errno::LOOP);
-        }
-        let directory = self.open_in(parent, name, OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
-        let mut freed = 0u64;
-        for (entry, is_directory, size) in self.entries(&directory)? {
-            if is_directory {
-                freed = freed.saturating_add(self.remove_tree(&directory, &entry, depth + 1)?);
-                rustix::fs::unlinkat(&directory, entry.as_c_str(), AtFlags::REMOVEDIR)?;
+    /// Open the folder at `path` (below the workspace, `.` for the workspace itself), in pieces
+    /// when the path is longer than the kernel takes at once; at most two descriptors are open
+    /// meanwhile.
+    fn open_path(&self, path: &[u8]) -> Result<OwnedFd, Errno> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY;
+        let mut rest = path;
+        let mut current: Option<OwnedFd> = None;
+        loop {
+            let piece_end = if rest.len() <= OPEN_PIECE_BYTES {
+                rest.len()
             } else {
-                rustix::fs::unlinkat(&directory, entry.as_c_str(), AtFlags::empty())?;
-                freed = freed.saturating_add(size);
+                // Cut at the last `/` within the piece; a name is never longer than 255 bytes.
+                rest[..OPEN_PIECE_BYTES]
+                    .iter()
+                    .rposition(|byte| *byte == b'/')
+                    .ok_or(Errno::NAMETOOLONG)?
+            };
+            let piece = OsStr::from_bytes(&rest[..piece_end]);
+            let next = match &current {
+                Some(directory) => self.open_in(directory, piece, flags, 0)?,
+                None => self.open_in(&self.root, piece, flags, 0)?,
+            };
+            current = Some(next);
+            rest = rest.get(piece_end + 1..).unwrap_or_default();
+            if rest.is_empty() {
+                return current.ok_or(Errno::INVAL);
             }
         }
-        Ok(freed)
-    }
-
-    /// Entries of an open folder: name, whether it is a folder, size. Links are not followed.
-    fn entries(&self, directory: &OwnedFd) -> Result<Vec<(CString, bool, u64)>, Errno> {
-        let mut entries = Vec::new();
-        for entry in Dir::read_from(directory)? {
-            let entry = entry?;
-            let bytes = entry.file_name().to_bytes();
-            if bytes == b"." || bytes == b".." {
-                continue;
-            }
-            let name = entry.file_name().to_owned();
-            let stat = rustix::fs::statat(directory, name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)?;
-            let is_directory = FileType::from_raw_mode(stat.st_mode) == FileType::Directory;
-            entries.push((name, is_directory, size_of(&stat)));
-        }
-        Ok(entries)
     }
 
     fn make_directory(
@@ -354,20 +457,59 @@ impl Workspace {
                 Err(fail(Errno::EXIST))
             };
         }
-        if !recursive {
-            let (name, parents) = components.split_last().ok_or_else(|| fail(Errno::INVAL))?;
-            let parent = self
-                .open_below(&relative_path(parents), OFlags::RDONLY | OFlags::DIRECTORY)
-                .map_err(fail)?;
-            return rustix::fs::mkdirat(&parent, *name, Mode::from_raw_mode(DIRECTORY_MODE))
-                .map_err(fail);
+        if components.len() > MAX_DEPTH {
+            return Err(WorkspaceError::new(
+                request,
+                "EACCES",
+                "permission denied",
+                &format!(
+                    "Folders may nest at most {MAX_DEPTH} levels below ./workspace, and this one \
+                     would be {} levels deep: use fewer levels",
+                    components.len()
+                ),
+            ));
         }
+        let _lock = self.lock(request)?;
+        // The folders this call creates, from the first that does not exist on.
         let mut current = self
             .open_below(".", OFlags::RDONLY | OFlags::DIRECTORY)
             .map_err(fail)?;
-        for component in components {
+        let mut missing = components.len();
+        for (index, component) in components.iter().enumerate() {
+            match self.open_in(&current, *component, OFlags::RDONLY | OFlags::DIRECTORY, 0) {
+                Ok(next) => current = next,
+                Err(Errno::NOENT) => {
+                    missing = index;
+                    break;
+                }
+                // The last component names something that is not a folder: it exists.
+                Err(Errno::NOTDIR) if index + 1 == components.len() => {
+                    return Err(fail(Errno::EXIST));
+                }
+                Err(errno) => return Err(fail(errno)),
+            }
+        }
+        let created = &components[missing..];
+        if created.is_empty() {
+            return if recursive {
+                Ok(())
+            } else {
+                Err(fail(Errno::EXIST))
+            };
+        }
+        if !recursive && created.len() > 1 {
+            return Err(fail(Errno::NOENT));
+        }
+        let growth = created
+            .iter()
+            .map(|name| entry_cost(name.len(), true, 0))
+            .fold(0u64, u64::saturating_add);
+        self.check_room(request, growth, self.quota_bytes)?;
+        for component in created {
             match rustix::fs::mkdirat(&current, *component, Mode::from_raw_mode(DIRECTORY_MODE)) {
-                Ok(()) | Err(Errno::EXIST) => {}
+                Ok(()) => {}
+                // Made meanwhile from outside Sluice (every worker holds the lock here).
+                Err(Errno::EXIST) if recursive => {}
                 Err(errno) => return Err(fail(errno)),
             }
             current = self
@@ -377,80 +519,111 @@ impl Workspace {
         Ok(())
     }
 
-    /// The bytes the workspace holds (measured once per execution).
-    fn usage(&mut self, request: &WorkspaceRequest) -> Result<u64, WorkspaceError> {
-        if let Some(usage) = self.usage {
-            return Ok(usage);
-        }
-        let root = self
-            .open_below(".", OFlags::RDONLY | OFlags::DIRECTORY)
-            .map_err(|errno| failure(request, errno))?;
-        let usage = self.measure(&root, 0).map_err(|errno| {
+    /// What the workspace costs now (see `sluice_paths::entry_cost`).
+    fn usage(&self, request: &WorkspaceRequest) -> Result<u64, WorkspaceError> {
+        self.measure().map_err(|errno| {
+            let advice = if errno == Errno::NAMETOOLONG {
+                "A name in the workspace is longer than the system allows; remove it with fs.rm"
+                    .to_owned()
+            } else {
+                format!("{errno}: a folder in it could not be read; remove it with fs.rm")
+            };
             WorkspaceError::new(
                 request,
                 "EIO",
                 "the workspace could not be measured for its quota",
-                &format!("{errno}: the folder tree may be too deep (more than {MAX_DEPTH} levels)"),
+                &advice,
             )
-        })?;
-        self.usage = Some(usage);
-        Ok(usage)
+        })
     }
 
-    fn measure(&self, directory: &OwnedFd, depth: usize) -> Result<u64, Errno> {
-        if depth >= MAX_DEPTH {
-            return Err(Errno::LOOP);
-        }
+    /// Walk the workspace, one folder open at a time, adding up what its entries cost.
+    fn measure(&self) -> Result<u64, Errno> {
         let mut total = 0u64;
-        for (name, is_directory, size) in self.entries(directory)? {
-            total = total.saturating_add(if is_directory {
-                let child = self.open_in(
-                    directory,
-                    name.as_c_str(),
-                    OFlags::RDONLY | OFlags::DIRECTORY,
-                    0,
-                )?;
-                self.measure(&child, depth + 1)?
-            } else {
-                size
-            });
+        let mut pending: Vec<Vec<u8>> = vec![b".".to_vec()];
+        while let Some(path) = pending.pop() {
+            // A folder removed meanwhile (removals take no lock) costs nothing.
+            let directory = match self.open_path(&path) {
+                Ok(directory) => directory,
+                Err(Errno::NOENT) => continue,
+                Err(errno) => return Err(errno),
+            };
+            for entry in entries(&directory)? {
+                let name = entry.name.to_bytes();
+                total =
+                    total.saturating_add(entry_cost(name.len(), entry.is_directory, entry.size));
+                if entry.is_directory {
+                    pending.push(child_path(&path, name));
+                }
+            }
         }
         Ok(total)
     }
 }
 
+/// One entry of a folder.
+struct Entry {
+    name: std::ffi::CString,
+    is_directory: bool,
+    size: u64,
+}
+
+/// The entries of an open folder. Links are not followed.
+fn entries(directory: &OwnedFd) -> Result<Vec<Entry>, Errno> {
+    let mut entries = Vec::new();
+    for entry in Dir::read_from(directory)? {
+        let entry = entry?;
+        let name: &CStr = entry.file_name();
+        if matches!(name.to_bytes(), b"." | b"..") {
+            continue;
+        }
+        let stat = match rustix::fs::statat(directory, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            // Removed since the folder was read (removals take no lock): gone, costs nothing.
+            Err(Errno::NOENT) => continue,
+            Err(errno) => return Err(errno),
+        };
+        entries.push(Entry {
+            name: name.to_owned(),
+            is_directory: FileType::from_raw_mode(stat.st_mode) == FileType::Directory,
+            size: size_of(&stat),
+        });
+    }
+    Ok(entries)
+}
+
+/// A removal of something already gone succeeded.
+fn ignore_gone(result: Result<(), Errno>) -> Result<(), Errno> {
+    match result {
+        Err(Errno::NOENT) => Ok(()),
+        other => other,
+    }
+}
+
+/// `parent/name`, or `name` when `parent` is the workspace itself (`.`).
+fn child_path(parent: &[u8], name: &[u8]) -> Vec<u8> {
+    if parent == b"." {
+        return name.to_vec();
+    }
+    let mut path = Vec::with_capacity(parent.len() + 1 + name.len());
+    path.extend_from_slice(parent);
+    path.push(b'/');
+    path.extend_from_slice(name);
+    path
+}
+
 /// The components of a path below the workspace (empty: the workspace itself), or why the path
 /// is refused.
 pub(crate) fn inside_path(request: &WorkspaceRequest) -> Result<Vec<&str>, WorkspaceError> {
-    let path = request.path();
-    let refuse = |advice: &str| WorkspaceError::new(request, "EACCES", "permission denied", advice);
-    if path.contains('\0') {
-        return Err(refuse("The path contains a NUL byte"));
-    }
-    if path.starts_with('/') {
-        return Err(refuse(
-            "Absolute paths are refused: only the workspace folder is accessible, as \
-             './workspace/<name>'",
-        ));
-    }
-    let mut components = path
-        .split('/')
-        .filter(|component| !component.is_empty() && *component != ".");
-    match components.next() {
-        Some("workspace") => {}
-        _ => {
-            return Err(refuse(
-                "Only files under ./workspace are accessible: write './workspace/<name>'",
-            ));
+    sluice_paths::workspace_components(request.path()).map_err(|refusal| {
+        let advice = refusal.to_string();
+        match refusal {
+            PathRefusal::TooLong { .. } => {
+                WorkspaceError::new(request, "ENAMETOOLONG", "name too long", &advice)
+            }
+            _ => WorkspaceError::new(request, "EACCES", "permission denied", &advice),
         }
-    }
-    let inside: Vec<&str> = components.collect();
-    if inside.contains(&"..") {
-        return Err(refuse(
-            "'..' is refused in workspace paths: name the file from ./workspace down",
-        ));
-    }
-    Ok(inside)
+    })
 }
 
 /// The path for `openat2` relative to the workspace descriptor.

@@ -654,6 +654,7 @@ fn paths_outside_the_workspace_are_refused() {
 #[test]
 fn the_quota_refuses_writes_that_would_pass_it() {
     let folder = folder();
+    // 256 + 12 + 600 = 868 bytes of the quota (see `sluice_paths::entry_cost`).
     std::fs::write(folder.workspace.join("existing.bin"), vec![b'x'; 600]).unwrap();
     let mut gateway = with_workspace(&folder);
     let value = gateway.value(
@@ -664,14 +665,14 @@ fn the_quota_refuses_writes_that_would_pass_it() {
         };
         export default [
           await outcome(() => fs.writeFile("./workspace/a.txt", "x".repeat(300))),
-          await outcome(() => fs.writeFile("./workspace/b.txt", "x".repeat(200))),
-          await outcome(() => fs.appendFile("./workspace/a.txt", "x".repeat(101))),
+          await outcome(() => fs.writeFile("./workspace/b.txt", "x".repeat(400))),
+          await outcome(() => fs.appendFile("./workspace/a.txt", "x".repeat(600))),
           await outcome(() => fs.writeFile("./workspace/a.txt", "x".repeat(400))),
           await outcome(() => fs.rm("./workspace/existing.bin")),
           await outcome(() => fs.writeFile("./workspace/b.txt", "x".repeat(600))),
         ];
         "#,
-        Settings::fresh().quota(1000),
+        Settings::fresh().quota(2000),
     );
     let outcomes: Vec<&str> = value
         .as_array()
@@ -679,10 +680,16 @@ fn the_quota_refuses_writes_that_would_pass_it() {
         .iter()
         .map(|outcome| outcome.as_str().unwrap())
         .collect();
+    // a.txt costs 256 + 5 + 300 = 561: 1429 in all.
     assert_eq!(outcomes[0], "ok");
     assert!(outcomes[1].starts_with("EDQUOT: "), "{}", outcomes[1]);
     assert!(
-        outcomes[1].contains("may hold 1000 bytes; it holds 900"),
+        outcomes[1].contains("may hold 2000 bytes"),
+        "{}",
+        outcomes[1]
+    );
+    assert!(
+        outcomes[1].contains("it holds 1429 and this would make it 2090"),
         "{}",
         outcomes[1]
     );
@@ -700,6 +707,188 @@ fn the_quota_refuses_writes_that_would_pass_it() {
             .len(),
         400
     );
+    gateway.finish().unwrap();
+}
+
+/// What the workspace under `path` costs against the quota (`sluice_paths::entry_cost`),
+/// walked by the test itself.
+fn quota_usage(path: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(path).unwrap() {
+        let entry = entry.unwrap();
+        let metadata = entry.metadata().unwrap();
+        let name = entry.file_name().len();
+        total += sluice_paths::entry_cost(name, metadata.is_dir(), metadata.len());
+        if metadata.is_dir() {
+            total += quota_usage(&entry.path());
+        }
+    }
+    total
+}
+
+#[test]
+fn folders_and_names_count_against_the_quota() {
+    let folder = folder();
+    let mut gateway = with_workspace(&folder);
+    // Before folders counted, all 1,000 folders were made at no cost.
+    let value = gateway.value(
+        r#"
+        import * as fs from "fs/promises";
+        let made = 0;
+        let refusal = "";
+        for (let i = 0; i < 1000; i++) {
+          try {
+            await fs.mkdir(`./workspace/${String(i).padStart(4, "0")}${"n".repeat(200)}`);
+            made++;
+          } catch (e: any) { refusal = `${e.code}: ${e.message}`; break; }
+        }
+        let file = "";
+        try { await fs.writeFile(`./workspace/${"f".repeat(250)}`, "y".repeat(1500)); } catch (e: any) { file = e.code; }
+        export default { made, refusal, file };
+        "#,
+        Settings::fresh().quota(64 * 1024),
+    );
+    // Each folder costs 256 + 204 + 4096 = 4556 bytes: 14 fit in 64 KiB.
+    assert_eq!(value["made"], 14, "{value}");
+    let refusal = value["refusal"].as_str().unwrap();
+    assert!(refusal.starts_with("EDQUOT: "), "{refusal}");
+    assert!(refusal.contains("4096 bytes for every folder"), "{refusal}");
+    // 14 * 4556 = 63784; a file of 1500 bytes with a 250-byte name costs 2006 more: too much.
+    assert_eq!(value["file"], "EDQUOT", "{value}");
+    assert_eq!(quota_usage(&folder.workspace), 14 * 4556);
+    assert!(quota_usage(&folder.workspace) <= 64 * 1024);
+    gateway.finish().unwrap();
+}
+
+#[test]
+fn concurrent_executions_cannot_share_the_same_room() {
+    let folder = folder();
+    let mut first = with_workspace(&folder);
+    let mut second = with_workspace(&folder);
+    // Each execution writes (before the fix: measured the workspace once), waits for a tool
+    // result, then writes 600 KiB against a quota of 1 MiB: only one of them may succeed.
+    let code = |name: &str| {
+        format!(
+            r#"
+            import * as fs from "fs/promises";
+            import {{ addNumbers }} from "./servers/math";
+            await fs.writeFile("./workspace/{name}-small.txt", "x");
+            await addNumbers({{ a: 1, b: 2 }});
+            let outcome = "written";
+            try {{
+              await fs.writeFile("./workspace/{name}-big.txt", "x".repeat(600 * 1024));
+            }} catch (e: any) {{ outcome = e.code; }}
+            export default outcome;
+            "#
+        )
+    };
+    let settings = Settings::fresh().quota(1024 * 1024);
+    let mut calls = Vec::new();
+    for (gateway, name) in [(&mut first, "first"), (&mut second, "second")] {
+        gateway.execute_with(&code(name), settings.clone());
+        match gateway.receive() {
+            WorkerMessage::ToolCall { call_id, .. } => calls.push(call_id),
+            other => panic!("expected a tool call, got {other:?}"),
+        }
+    }
+    let mut outcomes = Vec::new();
+    for (gateway, call_id) in [&mut first, &mut second].into_iter().zip(calls) {
+        gateway.send(&GatewayMessage::ToolResult {
+            call_id,
+            outcome: ToolOutcome::Ok { value: json!(3) },
+        });
+        match gateway.receive() {
+            WorkerMessage::Done {
+                outcome: ExecutionOutcome::Ok { result },
+                ..
+            } => outcomes.push(result),
+            other => panic!("expected Done, got {other:?}"),
+        }
+    }
+    assert_eq!(outcomes, [json!("written"), json!("EDQUOT")]);
+    assert!(quota_usage(&folder.workspace) <= 1024 * 1024);
+    first.finish().unwrap();
+    second.finish().unwrap();
+}
+
+#[test]
+fn folders_nest_at_most_max_depth_levels_and_deep_trees_stay_writable() {
+    let folder = folder();
+    // A tree deeper than the file API makes, planted from outside: 200 levels, and a branch
+    // whose path is longer than the kernel opens at once (30 names of 200 bytes).
+    let mut deep = folder.workspace.join("planted");
+    for _ in 0..200 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("leaf.txt"), "leaf").unwrap();
+    let mut current = rustix::fs::open(
+        &folder.workspace,
+        rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap();
+    let long_name = "L".repeat(200);
+    for _ in 0..30 {
+        rustix::fs::mkdirat(
+            &current,
+            long_name.as_str(),
+            rustix::fs::Mode::from_raw_mode(0o755),
+        )
+        .unwrap();
+        current = rustix::fs::openat(
+            &current,
+            long_name.as_str(),
+            rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+    }
+    drop(current);
+    let mut gateway = with_workspace(&folder);
+    let value = gateway.value(
+        r#"
+        import * as fs from "fs/promises";
+        const outcome = async (operation: () => Promise<unknown>) => {
+          try { await operation(); return "ok"; } catch (e: any) { return `${e.code}: ${e.message}`; }
+        };
+        const levels = (n: number) => "./workspace/" + Array.from({ length: n }, () => "a").join("/");
+        export default {
+          // The planted trees are measured: the workspace stays writable.
+          write: await outcome(() => fs.writeFile("./workspace/note.txt", "still writable")),
+          atLimit: await outcome(() => fs.mkdir(levels(64), { recursive: true })),
+          fileAtLimit: await outcome(() => fs.writeFile(levels(64) + "/f.txt", "deepest")),
+          pastLimit: await outcome(() => fs.mkdir(levels(65), { recursive: true })),
+          pastLimitOne: await outcome(() => fs.mkdir(levels(65))),
+          longPath: await outcome(() => fs.writeFile("./workspace/" + "p/".repeat(2048) + "x", "")),
+          afterDeep: await outcome(() => fs.appendFile("./workspace/note.txt", "!")),
+          removeOurs: await outcome(() => fs.rm("./workspace/a", { recursive: true })),
+          removePlanted: await outcome(() => fs.rm("./workspace/planted", { recursive: true })),
+          removeLong: await outcome(() => fs.rm("./workspace/" + "L".repeat(200), { recursive: true })),
+          left: await fs.readdir("./workspace"),
+        };
+        "#,
+        // The planted folders cost about 1 MiB.
+        Settings::fresh().quota(8 * 1024 * 1024),
+    );
+    assert_eq!(value["write"], "ok", "{value}");
+    assert_eq!(value["atLimit"], "ok", "{value}");
+    assert_eq!(value["fileAtLimit"], "ok", "{value}");
+    for past in ["pastLimit", "pastLimitOne"] {
+        let message = value[past].as_str().unwrap();
+        assert!(message.starts_with("EACCES: "), "{message}");
+        assert!(
+            message.contains("at most 64 levels") && message.contains("would be 65 levels deep"),
+            "{message}"
+        );
+    }
+    let long = value["longPath"].as_str().unwrap();
+    assert!(long.starts_with("ENAMETOOLONG: "), "{long}");
+    assert!(long.contains("at most 4095"), "{long}");
+    for done in ["afterDeep", "removeOurs", "removePlanted", "removeLong"] {
+        assert_eq!(value[done], "ok", "{done}: {value}");
+    }
+    assert_eq!(value["left"], json!(["note.txt"]));
     gateway.finish().unwrap();
 }
 

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use sluice_test_support::{McpConfig, everything_server, run_python_client};
+use sluice_test_support::{McpConfig, everything_server, fake_server, run_python_client};
 
 use super::common::{
     call, error_type, execute, execute_with_timeout, process_parents, sluice_serve_with_data, text,
@@ -399,4 +399,222 @@ fn hostile_code_is_contained_typed_audited_and_survived() {
         })
         .count();
     assert_eq!(workers, 0, "workers left running");
+}
+
+/// What the workspace under `path` costs against the quota (`sluice_paths::entry_cost`),
+/// walked by the test itself; and the number of folders in it.
+fn quota_usage(path: &Path) -> (u64, usize) {
+    let mut total = 0;
+    let mut folders = 0;
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let entry = entry.unwrap();
+            let metadata = entry.metadata().unwrap();
+            total += sluice_paths::entry_cost(
+                entry.file_name().len(),
+                metadata.is_dir(),
+                metadata.len(),
+            );
+            if metadata.is_dir() {
+                folders += 1;
+                pending.push(entry.path());
+            }
+        }
+    }
+    (total, folders)
+}
+
+/// A configuration with a quota of 1 MiB and one (fake) server.
+fn workspace_config() -> tempfile::NamedTempFile {
+    write_config(
+        McpConfig::new().server("alpha", &fake_server(&[])),
+        json!({"execution": {"workspaceMb": 1, "timeoutMs": 20_000}}),
+    )
+}
+
+/// Security issue, items 4 and 7: folders (and names) cost quota, and a deep tree neither
+/// escapes the quota nor makes the workspace unwritable, under the real worker's descriptor
+/// limit. Each case ends with a typed error, an audit record, and the next execution works.
+#[test]
+fn folder_floods_and_deep_trees_are_contained() {
+    let data = tempfile::tempdir().unwrap();
+    let config = workspace_config();
+    let fs_import = "import * as fs from 'fs/promises';\n";
+    let levels = "const levels = (n: number) => './workspace/' + \
+                  Array.from({ length: n }, () => 'a').join('/');\n";
+    // 7. A tree at the depth limit: made, written into, and the workspace stays writable
+    // (before: the quota walk held a descriptor per level and failed near 58 levels); one
+    // level more is refused with the true limit.
+    let deep = format!(
+        "{fs_import}{levels}await fs.mkdir(levels(64), {{ recursive: true }});\n\
+         await fs.writeFile(levels(64) + '/deepest.txt', 'deep');\n\
+         await fs.writeFile('./workspace/top.txt', 'still writable');\n\
+         console.log('made');\n\
+         await fs.mkdir(levels(65), {{ recursive: true }});"
+    );
+    let after_deep = format!(
+        "{fs_import}{levels}await fs.appendFile('./workspace/top.txt', '!');\n\
+         export default [await fs.readFile(levels(64) + '/deepest.txt'), \
+         await fs.readFile('./workspace/top.txt')];"
+    );
+    let remove_deep = format!("{fs_import}await fs.rm('./workspace/a', {{ recursive: true }});");
+    // 4. Thousands of folders with long names (before: free, tens of MB in half a second).
+    let flood = format!(
+        "{fs_import}const started = Date.now();\n\
+         for (let i = 0; i < 5000; i++) \
+         await fs.mkdir(`./workspace/${{String(i).padStart(4, '0')}}${{'n'.repeat(240)}}`);"
+    );
+    let alive = format!(
+        "{fs_import}await fs.rm('./workspace/0000' + 'n'.repeat(240), {{ recursive: true }});\n\
+         await fs.writeFile('./workspace/alive.txt', 'yes');\n\
+         export default await fs.readFile('./workspace/alive.txt');"
+    );
+    let ops = json!([
+        execute(&deep),
+        execute(&after_deep),
+        execute(&remove_deep),
+        execute(&flood),
+        execute(&alive),
+    ]);
+    let output = run_python_client(&sluice_serve_with_data(config.path(), data.path()), &ops).ok();
+    let results = output["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 5, "{output}");
+
+    // The deep tree: made and written at the limit, one level more refused, truthfully.
+    assert_eq!(
+        error_type(&results[0]),
+        "RuntimeError",
+        "{}",
+        text(&results[0])
+    );
+    assert!(text(&results[0]).contains("made"), "{}", text(&results[0]));
+    let message = error_message(&results[0]);
+    assert!(
+        message.contains("at most 64 levels") && message.contains("65 levels deep"),
+        "{message}"
+    );
+    assert_eq!(error_type(&results[1]), "<none>", "{}", text(&results[1]));
+    assert!(
+        text(&results[1]).contains(r#"["deep","still writable!"]"#),
+        "{}",
+        text(&results[1])
+    );
+    assert_eq!(error_type(&results[2]), "<none>", "{}", text(&results[2]));
+
+    // The flood: refused at the quota, which held.
+    assert_eq!(
+        error_type(&results[3]),
+        "RuntimeError",
+        "{}",
+        text(&results[3])
+    );
+    assert!(
+        error_message(&results[3]).contains("EDQUOT"),
+        "{}",
+        text(&results[3])
+    );
+    let workspace = data.path().join("workspace");
+    let (usage, folders) = quota_usage(&workspace);
+    assert!(usage <= 1024 * 1024, "{usage} bytes in {folders} folders");
+    // 1 MiB holds at most 228 folders of 4096 + 256 + 244 bytes; the top file is there too.
+    assert!((200..=228).contains(&folders), "{folders} folders");
+
+    // The next execution works.
+    assert_eq!(error_type(&results[4]), "<none>", "{}", text(&results[4]));
+    assert!(text(&results[4]).contains("yes"), "{}", text(&results[4]));
+
+    // Audited with the reason.
+    let records = audit_records(data.path());
+    for (code, reason) in [(&deep, "at most 64 levels"), (&flood, "EDQUOT")] {
+        let record = execution_record(&records, code);
+        assert_eq!(record["outcome"], "error", "{record}");
+        assert_eq!(record["error_kind"], "RuntimeError", "{record}");
+        assert!(record.to_string().contains(reason), "{record}");
+    }
+}
+
+/// Security issue, item 5: the quota holds across concurrent executions of clients of two
+/// gateways sharing one workspace (one of them in a session). Each execution writes (before:
+/// its one measurement of the workspace), waits, then writes 600 KiB against a quota of 1 MiB:
+/// exactly one of the big writes may succeed.
+#[test]
+fn concurrent_executions_cannot_race_the_quota() {
+    let data = tempfile::tempdir().unwrap();
+    let config = workspace_config();
+    let code = |name: &str| {
+        format!(
+            "import * as fs from 'fs/promises';\n\
+             await fs.writeFile('./workspace/{name}-small.txt', 'x');\n\
+             await new Promise((resolve) => setTimeout(resolve, 1500));\n\
+             await fs.writeFile('./workspace/{name}-big.txt', 'x'.repeat(600 * 1024));\n\
+             export default 'written';"
+        )
+    };
+    let codes = [code("first"), code("second")];
+    // Then each client's next execution works (a small write fits whatever the other did).
+    let after = |name: &str| {
+        execute(&format!(
+            "import * as fs from 'fs/promises';\n\
+             await fs.writeFile('./workspace/{name}-after.txt', 'ok');\n\
+             export default await fs.readFile('./workspace/{name}-after.txt');"
+        ))
+    };
+    let runs: Vec<_> = codes
+        .iter()
+        .enumerate()
+        .map(|(index, code)| {
+            let arguments = if index == 0 {
+                json!({"code": code})
+            } else {
+                json!({"code": code, "session": "s1"})
+            };
+            let ops = json!([
+                call("execute_code", arguments),
+                after(if index == 0 { "first" } else { "second" })
+            ]);
+            let server = sluice_serve_with_data(config.path(), data.path());
+            std::thread::spawn(move || run_python_client(&server, &ops).ok())
+        })
+        .collect();
+    let outputs: Vec<Value> = runs.into_iter().map(|run| run.join().unwrap()).collect();
+    let results: Vec<Value> = outputs
+        .iter()
+        .map(|output| output["results"][0].clone())
+        .collect();
+    let written = results
+        .iter()
+        .filter(|result| error_type(result) == "<none>")
+        .count();
+    let refused: Vec<&Value> = results
+        .iter()
+        .filter(|result| error_type(result) == "RuntimeError")
+        .collect();
+    assert_eq!((written, refused.len()), (1, 1), "{results:?}");
+    assert!(error_message(refused[0]).contains("EDQUOT"), "{results:?}");
+    let (usage, _) = quota_usage(&data.path().join("workspace"));
+    assert!(usage <= 1024 * 1024, "{usage} bytes");
+    // Both executions are audited, the refused one with the reason.
+    let records = audit_records(data.path());
+    let outcomes: Vec<&Value> = codes
+        .iter()
+        .map(|code| &execution_record(&records, code)["outcome"])
+        .collect();
+    assert!(outcomes.contains(&&json!("ok")) && outcomes.contains(&&json!("error")));
+    let refused_record = codes
+        .iter()
+        .map(|code| execution_record(&records, code))
+        .find(|record| record["outcome"] == "error")
+        .unwrap();
+    assert!(
+        refused_record["error_message"]
+            .as_str()
+            .is_some_and(|message| message.contains("EDQUOT")),
+        "{refused_record}"
+    );
+    for output in &outputs {
+        let after = &output["results"][1];
+        assert_eq!(error_type(after), "<none>", "{output}");
+        assert!(text(after).contains("ok"), "{output}");
+    }
 }
