@@ -741,26 +741,22 @@ impl CallServer {
         // The arguments as the worker sent them (tokens, never released values), serialized once:
         // for the audit record and for `direct_estimate_tokens`.
         let arguments_json = arguments.to_string();
-        if let Some(outcome) = absurd_name(&server, &tool) {
-            // Refused before it costs anything: no lookup, no suggestions, and the names are
-            // not echoed (the audit record keeps a cut of them with their hash).
-            tokio::spawn(async move {
-                calls.audit_call(&server, &tool, &arguments_json, &outcome, started);
-                calls
-                    .answer(&GatewayMessage::ToolResult { call_id, outcome })
-                    .await;
-            });
-            return;
-        }
-        if made > self.limit {
-            let outcome = failure(
-                "limit",
-                format!(
-                    "the limit of {} tool calls per execution is reached; do the rest in another execution",
-                    self.limit
-                ),
-                false,
-            );
+        // Refused before it costs anything: a name too long to be a tool's (no lookup, no
+        // suggestions, the name not echoed; the audit record keeps a cut of it with its hash),
+        // or a call past the execution's limit.
+        let refusal = absurd_name(&server, &tool).or_else(|| {
+            (made > self.limit).then(|| {
+                failure(
+                    "limit",
+                    format!(
+                        "the limit of {} tool calls per execution is reached; do the rest in another execution",
+                        self.limit
+                    ),
+                    false,
+                )
+            })
+        });
+        if let Some(outcome) = refusal {
             tokio::spawn(async move {
                 calls.audit_call(&server, &tool, &arguments_json, &outcome, started);
                 calls
