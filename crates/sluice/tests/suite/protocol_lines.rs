@@ -1,6 +1,7 @@
 //! Lines that are not JSON-RPC messages, sent raw to `sluice serve`: each gets an error answer
 //! (-32700 for what is not JSON, -32600 for JSON that is not a message object) with id null, and
-//! the connection goes on serving the requests around them.
+//! the connection goes on serving the requests around them. (And what Sluice logs about them on
+//! stderr, a pipe here, carries no colour codes.)
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
@@ -17,10 +18,11 @@ fn every_malformed_line_is_answered_and_the_connection_goes_on() {
         .arg("serve")
         .arg("--config")
         .arg(config.path())
-        .env("SLUICE_LOG", "error")
+        .env("SLUICE_LOG", "warn")
+        .env_remove("NO_COLOR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start sluice serve");
     let mut stdin = child.stdin.take().expect("stdin");
@@ -71,7 +73,14 @@ fn every_malformed_line_is_answered_and_the_connection_goes_on() {
         }
     }
     drop(stdin);
-    let _ = child.wait();
+    let output = child.wait_with_output().expect("sluice serve ends");
+    // Each refusal is logged, without colour codes: stderr is a pipe, as MCP clients keep it.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("answered a line that is not a JSON-RPC message"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
     assert_eq!(answered, [1, 2], "the requests around the bad lines");
     errors.sort_unstable();
     assert_eq!(errors.len(), malformed, "{errors:?}");
