@@ -1429,8 +1429,9 @@ impl<'js> Run<'js, '_> {
                 .find(|call| call.server == server && call.tool == tool)
                 .and_then(|call| call.site)
         });
+        // No `ToolError: ` in front: the error's kind says it, and the report prints both.
         let message = format!(
-            "ToolError: {} (kind: {kind}, retryable: {retryable})",
+            "{} (kind: {kind}, retryable: {retryable})",
             message.unwrap_or("the tool call failed")
         );
         Some((message, location))

@@ -248,7 +248,7 @@ impl Catalog {
     fn skill_list(&self) -> String {
         // The gateway passes only the skills the code names: say so rather than "none saved".
         if self.skills.is_empty() {
-            "No saved skill is named in this code (a skill is loaded by its name written out, \
+            "No skill this code names is saved (a skill is loaded by its name written out, \
              './skills/<name>'; search_tools lists the saved ones)."
                 .to_owned()
         } else {

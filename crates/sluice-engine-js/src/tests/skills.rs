@@ -86,7 +86,7 @@ fn unknown_and_broken_skills_are_import_errors() {
     assert!(
         error(&results[3].0)
             .message
-            .contains("No saved skill is named in this code"),
+            .contains("No skill this code names is saved"),
         "{}",
         error(&results[3].0).message
     );
