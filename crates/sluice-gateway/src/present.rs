@@ -78,6 +78,13 @@ pub struct SearchResponse {
     /// For a weak match: the servers whose tools came closest, to browse.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub closest_servers: Vec<String>,
+    /// How many more tools and skills match as well but were left out by the limit.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 /// Words of server names that say nothing about what a server is for.
@@ -166,6 +173,7 @@ impl Snapshot {
             skills,
             unavailable,
             weak: ranking.weak,
+            more: ranking.more,
             closest_servers: if ranking.weak {
                 ranking.closest_groups
             } else {
@@ -285,6 +293,17 @@ impl SearchResponse {
             text.push_str(
                 "Skills: read_file(\"skills/<name>/SKILL.md\"), then import { ... } from \"./skills/<name>\".\n",
             );
+        }
+        if self.more > 0 {
+            let raise = if request.limit < MAX_SEARCH_LIMIT {
+                format!(", or raise `limit` (at most {MAX_SEARCH_LIMIT})")
+            } else {
+                String::new()
+            };
+            text.push_str(&format!(
+                "{} more match as well: make the query more specific or pass `server`{raise}.\n",
+                self.more
+            ));
         }
         append_unavailable(&mut text, &self.unavailable);
         text

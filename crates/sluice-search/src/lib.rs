@@ -107,6 +107,9 @@ pub struct Ranking<'index> {
     pub closest_groups: Vec<String>,
     /// Whether the encoder took part.
     pub dense: bool,
+    /// How many more items match as well as the hits shown do (over the same floor) but were
+    /// left out by the limit: what a caller can say to ask for a narrower query.
+    pub more: usize,
 }
 
 /// One server's (or the skills') part of the index.
@@ -373,7 +376,11 @@ impl SearchIndex {
             // Listing: tools first, skills after them.
             let mut listed = selected.clone();
             listed.sort_by_key(|&index| self.segments[index].group == SKILLS_GROUP);
-            let hits = listed
+            let total: usize = listed
+                .iter()
+                .map(|&index| self.segments[index].documents.len())
+                .sum();
+            let hits: Vec<Hit<'index>> = listed
                 .iter()
                 .flat_map(|&index| self.segments[index].documents.iter())
                 .take(limit)
@@ -384,6 +391,7 @@ impl SearchIndex {
                 })
                 .collect();
             return Ranking {
+                more: total - hits.len(),
                 hits,
                 weak: false,
                 closest_groups: Vec::new(),
@@ -401,9 +409,18 @@ impl SearchIndex {
         let parts: Vec<Part> = parts.iter().map(|text| Part::new(text)).collect();
         let vectors = encoder.map(|encoder| part_vectors(encoder, &parts));
         let mut rankings: Vec<Vec<(usize, f32)>> = Vec::with_capacity(parts.len());
+        // Items of the whole query over the floor, shown or not.
+        let mut matching = 0;
         for (index, part) in parts.iter().enumerate() {
             let vector = vectors.as_ref().and_then(|vectors| vectors.get(index));
             let mut ranking = self.rank_part(&selected, part, vector, query.tuning.dense_share);
+            if index == 0 {
+                let best = ranking
+                    .iter()
+                    .fold(0.0f32, |best, &(_, score)| best.max(score));
+                let floor = best * query.tuning.relative_floor;
+                matching = ranking.iter().filter(|&&(_, score)| score >= floor).count();
+            }
             keep_best(&mut ranking, (limit + exact.len()).max(CLOSEST_POOL));
             rankings.push(ranking);
         }
@@ -433,6 +450,7 @@ impl SearchIndex {
         }
         hits.truncate(limit);
         Ranking {
+            more: matching.saturating_sub(hits.len()),
             weak: exact.is_empty() && best < WEAK_SCORE,
             hits,
             closest_groups,

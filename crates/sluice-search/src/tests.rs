@@ -233,3 +233,28 @@ fn skills_rank_with_the_tools_and_list_after_them() {
         "skills come after every tool"
     );
 }
+
+#[test]
+fn what_the_limit_leaves_out_is_counted() {
+    let index = SearchIndex::build(groups(&catalog()), None, None);
+    let listed = index.search(
+        &Query {
+            text: String::new(),
+            limit: 2,
+            ..Query::default()
+        },
+        None,
+    );
+    assert_eq!((listed.hits.len(), listed.more), (2, 3));
+    let all = index.search(&query("file"), None);
+    assert_eq!(all.more, 0, "{:?}", names(&all));
+    let cut = index.search(
+        &Query {
+            limit: 1,
+            ..query("file")
+        },
+        None,
+    );
+    assert_eq!(cut.hits.len(), 1);
+    assert_eq!(cut.more, all.hits.len() - 1, "{:?}", names(&all));
+}

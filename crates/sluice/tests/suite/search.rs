@@ -131,32 +131,42 @@ fn search_tools_over_fifty_real_catalogs_answers_paraphrases_and_browsing() {
         search("search the web for recent news about electric cars"),
         search("get_current_time"),
         search("qwertyuiop zxcvbnm"),
+        call(
+            "search_tools",
+            json!({"query": "list merge requests", "limit": 3})
+        ),
         call("list_files", json!({"path": "servers"})),
     ]);
     let output = run_python_client(&sluice_serve_with_data(config.path(), &data_dir), &ops).ok();
     let results = output["results"].as_array().expect("results").clone();
     let count = results.len();
-    let time = search_text(&results[count - 5]);
+    let time = search_text(&results[count - 6]);
     let first = time.lines().next().unwrap_or_default();
     assert!(
         first.starts_with("mcp-server-time.getCurrentTime")
             || first.starts_with("google-calendar-mcp.getCurrentTime"),
         "{time}"
     );
-    let web = search_text(&results[count - 4]);
+    let web = search_text(&results[count - 5]);
     assert!(
         web.contains("(also "),
         "the same tool on two servers is one entry: {web}"
     );
     assert!(web.contains("braveWebSearch"), "{web}");
-    let exact = search_text(&results[count - 3]);
+    let exact = search_text(&results[count - 4]);
     assert!(
         exact.starts_with("google-calendar-mcp.getCurrentTime")
             || exact.starts_with("mcp-server-time.getCurrentTime"),
         "{exact}"
     );
-    let nonsense = search_text(&results[count - 2]);
+    let nonsense = search_text(&results[count - 3]);
     assert!(nonsense.contains("Closest servers: "), "{nonsense}");
+    // A limit that leaves matches out says how many, and how to reach them.
+    let cut = search_text(&results[count - 2]);
+    assert!(
+        cut.contains("more match as well: make the query more specific or pass `server`"),
+        "{cut}"
+    );
     let listing = search_text(&results[count - 1]);
     assert!(
         listing.contains("mcp-server-time/  # 2 tools: time"),
