@@ -3,7 +3,8 @@
 //! rmcp's own stdio transport drops a line it cannot decode and says nothing, so a client that
 //! sent one waits forever. JSON-RPC asks for a parse error (-32700, id null) for a line that is
 //! not JSON, and an invalid-request error (-32600) for JSON that is not a request object; the
-//! connection then goes on. [`checked_stdio`] puts a filter between the process's stdin and the
+//! connection then goes on. A `tools/call` without a tool name, which rmcp answers as an unknown
+//! method, gets invalid params (-32602) with its id. [`checked_stdio`] puts a filter between the process's stdin and the
 //! service: JSON objects pass through as they are, every other line is answered here. Both the
 //! service's messages and these answers go to stdout through one writer, whole lines at a time.
 
@@ -50,7 +51,10 @@ pub fn classify(line: &[u8]) -> Line {
         ));
     }
     match serde_json::from_slice::<Value>(line) {
-        Ok(Value::Object(_)) => Line::Message,
+        Ok(Value::Object(message)) => match malformed_call(&message) {
+            Some(answer) => Line::Refused(answer),
+            None => Line::Message,
+        },
         Ok(Value::Array(_)) => Line::Refused(error(
             -32600,
             "batches are not supported: send one JSON-RPC message per line".to_owned(),
@@ -67,7 +71,30 @@ pub fn classify(line: &[u8]) -> Line {
 }
 
 fn error(code: i64, message: String) -> Value {
-    json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}})
+    error_for(Value::Null, code, message)
+}
+
+fn error_for(id: Value, code: i64, message: String) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+/// The answer to a `tools/call` request without a tool name: invalid params (-32602). rmcp
+/// cannot decode such a request and answers it as an unknown method (-32601).
+fn malformed_call(message: &serde_json::Map<String, Value>) -> Option<Value> {
+    let id = message.get("id")?;
+    if message.get("method").and_then(Value::as_str) != Some("tools/call") {
+        return None;
+    }
+    let name = message.get("params").and_then(|params| params.get("name"));
+    if name.is_some_and(Value::is_string) {
+        return None;
+    }
+    Some(error_for(
+        id.clone(),
+        -32602,
+        "tools/call needs `params.name`, the name of the tool to call (tools/list lists them)"
+            .to_owned(),
+    ))
 }
 
 /// Start the filter on the process's stdin and stdout.
@@ -177,6 +204,18 @@ mod tests {
         assert_eq!(code(br#"{"a": "\ud800"}"#), Some(-32700));
         assert_eq!(code("[".repeat(10_000).as_bytes()), Some(-32700));
         assert_eq!(code(b"[]"), Some(-32600));
+        assert_eq!(
+            code(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{}}"#),
+            Some(-32602)
+        );
+        assert_eq!(
+            code(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":7}}"#),
+            Some(-32602)
+        );
+        assert_eq!(
+            classify(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"x"}}"#),
+            Line::Message
+        );
         assert_eq!(code(b"42"), Some(-32600));
         let Line::Refused(answer) = classify(b"nope") else {
             panic!("not refused");

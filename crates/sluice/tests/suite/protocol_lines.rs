@@ -46,11 +46,16 @@ fn every_malformed_line_is_answered_and_the_connection_goes_on() {
             .into_bytes(),
     );
     sent.append(&mut lines);
-    sent.push(
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
-            .to_string()
-            .into_bytes(),
-    );
+    for request in [
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        // A call without a tool name: invalid params, not an unknown method.
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"arguments": {}}}),
+        // Lists of capabilities Sluice does not declare: unknown methods, not empty lists.
+        json!({"jsonrpc": "2.0", "id": 4, "method": "resources/list"}),
+        json!({"jsonrpc": "2.0", "id": 5, "method": "prompts/list"}),
+    ] {
+        sent.push(request.to_string().into_bytes());
+    }
     for line in &sent {
         stdin.write_all(line).unwrap();
         stdin.write_all(b"\n").unwrap();
@@ -66,8 +71,13 @@ fn every_malformed_line_is_answered_and_the_connection_goes_on() {
             errors.push(message["error"]["code"].as_i64().unwrap());
         } else if let Some(id) = message["id"].as_i64() {
             answered.push(id);
-            if id == 2 {
-                assert!(message["result"]["tools"].is_array(), "{message}");
+            match id {
+                2 => assert!(message["result"]["tools"].is_array(), "{message}"),
+                3 => assert_eq!(message["error"]["code"], -32602, "{message}"),
+                4 | 5 => assert_eq!(message["error"]["code"], -32601, "{message}"),
+                _ => {}
+            }
+            if answered.len() == 5 {
                 break;
             }
         }
@@ -81,7 +91,12 @@ fn every_malformed_line_is_answered_and_the_connection_goes_on() {
         "{stderr}"
     );
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
-    assert_eq!(answered, [1, 2], "the requests around the bad lines");
+    answered.sort_unstable();
+    assert_eq!(
+        answered,
+        [1, 2, 3, 4, 5],
+        "the requests around the bad lines"
+    );
     errors.sort_unstable();
     assert_eq!(errors.len(), malformed, "{errors:?}");
     assert_eq!(errors, [-32700, -32700, -32700, -32700, -32600, -32600]);
