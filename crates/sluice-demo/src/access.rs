@@ -124,6 +124,7 @@ impl Access<'_> {
                         language: Language::Javascript,
                         timeout_ms: None,
                         session: None,
+                        cancel: None,
                     })
                     .await;
                 if let Some(error) = report.error {

@@ -42,6 +42,10 @@ pub struct ExecuteRequest {
     /// globals of earlier executions of the session are still there. Ignored by
     /// [`Gateway::execute`], which always runs fresh.
     pub session: Option<String>,
+    /// Cancelled when the client no longer wants the result (`notifications/cancelled`): the
+    /// worker is killed at once and the execution ends with a `Cancelled` error, freeing its
+    /// slot.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl ExecuteRequest {
@@ -267,6 +271,7 @@ pub(crate) struct Run<'a> {
 
 /// Error kinds after which a worker's state is gone (or suspect): its session ends.
 pub(crate) const STATE_LOST_KINDS: &[&str] = &[
+    "Cancelled",
     "Timeout",
     "OutOfMemory",
     "WorkerCrashed",
@@ -553,6 +558,7 @@ impl Gateway {
             .map_err(|message| (execution_error("ImportError", message), 0))?;
         let snapshot = self.snapshot().await;
         let call_timeout = Duration::from_millis(self.config().settings.call_timeout_ms);
+        let cancel = request.cancel;
         let execute = GatewayMessage::Execute {
             protocol_version: PROTOCOL_VERSION,
             code: request.code,
@@ -587,6 +593,13 @@ impl Gateway {
         });
         let watchdog = tokio::time::sleep_until((deadline + WATCHDOG_GRACE).into());
         tokio::pin!(watchdog);
+        let cancelled = async {
+            match &cancel {
+                Some(cancel) => cancel.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(cancelled);
         let mut spin = Spin::new(
             self.config()
                 .settings
@@ -604,6 +617,13 @@ impl Gateway {
             tokio::select! {
                 // A result was written: poll again, now with a spin window.
                 () = calls.answered.notified(), if spin_until.is_none() => continue,
+                () = &mut cancelled => {
+                    worker.kill();
+                    break Err((execution_error(
+                        "Cancelled",
+                        "the client cancelled this execution; it was stopped",
+                    ), 0));
+                }
                 () = &mut watchdog => {
                     worker.kill();
                     break Err((execution_error("Timeout", format!(

@@ -270,7 +270,12 @@ impl SluiceServer {
         Ok(text_result(text))
     }
 
-    async fn execute_code(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
+    /// `cancel` is the request's: cancelled when the client sends `notifications/cancelled`.
+    async fn execute_code(
+        &self,
+        arguments: &Map<String, Value>,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Result<CallToolResult, String> {
         let code = required_string(arguments, "code")?.to_owned();
         let language = match optional_string(arguments, "language")? {
             None | Some("typescript") | Some("ts") => Language::Typescript,
@@ -290,6 +295,7 @@ impl SluiceServer {
                 language,
                 timeout_ms,
                 session,
+                cancel: Some(cancel),
             })
             .await;
         let text = report.to_text();
@@ -373,7 +379,7 @@ impl ServerHandler for SluiceServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let arguments = request.arguments.unwrap_or_default();
         self.wait_ready().await;
@@ -381,7 +387,9 @@ impl ServerHandler for SluiceServer {
             "search_tools" => self.search_tools(&arguments).await,
             "list_files" => self.list_files(&arguments).await,
             "read_file" => self.read_file(&arguments).await,
-            "execute_code" if self.gateway.can_execute() => self.execute_code(&arguments).await,
+            "execute_code" if self.gateway.can_execute() => {
+                self.execute_code(&arguments, context.ct.clone()).await
+            }
             // Not offered here, but answered with the reason (the gateway's error names it).
             "save_skill" => self.save_skill(&arguments).await,
             other => {

@@ -592,6 +592,7 @@ async fn execute(gateway: &Gateway, code: &str) -> BenchResult<(Duration, Execut
             language: Language::Typescript,
             timeout_ms: Some(120_000),
             session: None,
+            cancel: None,
         })
         .await;
     let wall = started.elapsed();

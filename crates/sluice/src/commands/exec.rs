@@ -40,6 +40,7 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
             language,
             timeout_ms: args.timeout_ms,
             session: None,
+            cancel: None,
         })
         .await;
     gateway.shutdown().await;

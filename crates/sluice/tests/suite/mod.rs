@@ -1,5 +1,6 @@
 mod audit_flood;
 mod audit_skills_cli;
+mod cancel;
 mod cli;
 mod common;
 mod config_errors;

@@ -1,0 +1,69 @@
+//! A client that gives up on an execution (the official Python SDK sends `notifications/cancelled`
+//! when a call times out) gets its worker stopped at once: the slot is free for the next
+//! execution, no worker runs on to its time limit, and the audit log says `Cancelled`. Once, the
+//! worker ran on and kept its slot, and after four cancels the next execution was refused.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use sluice_test_support::{McpConfig, everything_server, run_python_client};
+
+use super::common::{execute, process_parents, sluice_serve_with_data, text, write_config};
+
+#[test]
+fn a_cancelled_execution_stops_and_frees_its_slot() {
+    let data = tempfile::tempdir().unwrap();
+    let config = write_config(
+        McpConfig::new().server("everything", &everything_server()),
+        json!({"execution": {"timeoutMs": 60000}}),
+    );
+    let spin = "while (true) {}";
+    let mut ops: Vec<Value> = (0..6)
+        .map(|_| {
+            json!({"op": "call_tool", "name": "execute_code",
+                   "arguments": {"code": spin}, "timeout_s": 1, "expect_error": true})
+        })
+        .collect();
+    ops.push(execute("export default 'the slot is free';"));
+    let started = Instant::now();
+    let output = run_python_client(
+        &sluice_serve_with_data(config.path(), data.path()),
+        &json!(ops),
+    )
+    .ok();
+    let elapsed = started.elapsed();
+    let results = output["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), ops.len(), "{output}");
+    for result in &results[..6] {
+        assert!(result.get("error").is_some(), "not cancelled: {result}");
+    }
+    assert!(
+        text(&results[6]).contains("the slot is free"),
+        "{}",
+        results[6]
+    );
+    // Six one-second timeouts, not six minutes of spinning workers.
+    assert!(elapsed.as_secs() < 40, "took {elapsed:?}");
+
+    let log = std::fs::read_to_string(data.path().join("audit/audit.jsonl")).unwrap();
+    let cancelled: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|record| record["kind"] == "execution" && record["code"] == spin)
+        .collect();
+    assert_eq!(cancelled.len(), 6, "{log}");
+    for record in &cancelled {
+        assert_eq!(record["error_kind"], "Cancelled", "{record}");
+        assert!(record["duration_ms"].as_u64().unwrap() < 10_000, "{record}");
+    }
+    // No worker outlived its cancelled execution.
+    let workers = process_parents()
+        .into_iter()
+        .filter(|(pid, _)| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                cmdline.contains("worker\0") && cmdline.contains(&data.path().display().to_string())
+            })
+        })
+        .count();
+    assert_eq!(workers, 0, "workers left running");
+}
