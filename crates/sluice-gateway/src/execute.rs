@@ -593,6 +593,7 @@ impl Gateway {
         });
         let watchdog = tokio::time::sleep_until((deadline + WATCHDOG_GRACE).into());
         tokio::pin!(watchdog);
+        let stopping = self.stopping().clone();
         let cancelled = async {
             match &cancel {
                 Some(cancel) => cancel.cancelled().await,
@@ -622,6 +623,13 @@ impl Gateway {
                     break Err((execution_error(
                         "Cancelled",
                         "the client cancelled this execution; it was stopped",
+                    ), 0));
+                }
+                () = stopping.cancelled() => {
+                    worker.kill();
+                    break Err((execution_error(
+                        "Cancelled",
+                        "Sluice is shutting down; the execution was stopped",
                     ), 0));
                 }
                 () = &mut watchdog => {

@@ -92,6 +92,9 @@ struct Inner {
     rates: rates::RateLimiter,
     search: Arc<search::SearchState>,
     refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Cancelled by [`Gateway::stop_executions`]: every execution in flight ends at once and
+    /// new ones are refused.
+    stopping: tokio_util::sync::CancellationToken,
 }
 
 /// How to start a [`Gateway`] besides its config.
@@ -167,6 +170,7 @@ impl Gateway {
                 rates,
                 search,
                 refresher: std::sync::Mutex::new(None),
+                stopping: tokio_util::sync::CancellationToken::new(),
             }),
         };
         let refresher = tokio::spawn(refresh_on_change(gateway.clone()));
@@ -221,6 +225,17 @@ impl Gateway {
         if needs_vectors {
             tokio::spawn(self.clone().complete_vectors_task());
         }
+    }
+
+    /// Stop every execution in flight (their workers are killed; they end with `Cancelled`) and
+    /// refuse new ones: the first step of shutting down, so that nothing waits on agent code.
+    pub fn stop_executions(&self) {
+        self.inner.stopping.cancel();
+    }
+
+    /// Cancelled once [`Gateway::stop_executions`] was called.
+    pub(crate) fn stopping(&self) -> &tokio_util::sync::CancellationToken {
+        &self.inner.stopping
     }
 
     /// Stop refreshing, close every downstream connection and stop their processes.

@@ -26,6 +26,9 @@ pub struct CheckedStdio {
     pub output: DuplexStream,
     /// Ends when the service's output is closed and everything is written.
     pub writer: JoinHandle<()>,
+    /// Cancelled when stdin ends (the client is gone): time to stop work in flight rather than
+    /// let the service wait for it.
+    pub closed: tokio_util::sync::CancellationToken,
 }
 
 /// What one line of stdin is.
@@ -102,6 +105,8 @@ pub fn checked_stdio() -> CheckedStdio {
     let (input, mut to_service) = tokio::io::duplex(1 << 16);
     let (output, from_service) = tokio::io::duplex(1 << 16);
     let (refusals, mut refused) = mpsc::unbounded_channel::<Value>();
+    let closed = tokio_util::sync::CancellationToken::new();
+    let stdin_closed = closed.clone();
     tokio::spawn(async move {
         let mut stdin = BufReader::new(tokio::io::stdin());
         let mut line = Vec::new();
@@ -132,6 +137,7 @@ pub fn checked_stdio() -> CheckedStdio {
             }
         }
         // Dropping `to_service` tells the service that stdin ended.
+        stdin_closed.cancel();
     });
     let writer = tokio::spawn(async move {
         let mut stdout = tokio::io::stdout();
@@ -178,6 +184,7 @@ pub fn checked_stdio() -> CheckedStdio {
         input,
         output,
         writer,
+        closed,
     }
 }
 

@@ -38,5 +38,5 @@ pub use fake::{crate_binary, fake_server, fake_server_bin, fake_worker_bin};
 pub use python::{ClientRun, python_client, python_client_script, run_python_client};
 pub use servers::{
     ServerCommand, everything_server, filesystem_server, git_server, memory_server, model_folder,
-    test_deps_dir, time_server, venv_python, workspace_root,
+    test_deps_dir, time_server, typescript_sdk_dir, venv_python, workspace_root,
 };

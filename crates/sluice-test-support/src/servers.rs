@@ -137,6 +137,17 @@ pub fn venv_python() -> PathBuf {
     venv_bin("python")
 }
 
+/// The official TypeScript MCP SDK's package folder (`@modelcontextprotocol/sdk`, npm), for
+/// tests that drive Sluice with it as a client.
+pub fn typescript_sdk_dir() -> PathBuf {
+    let path = test_deps_dir()
+        .join("node")
+        .join("node_modules")
+        .join("@modelcontextprotocol")
+        .join("sdk");
+    require_dep(path, "the TypeScript MCP SDK")
+}
+
 /// `@modelcontextprotocol/server-everything` (npm) over stdio.
 ///
 /// 13 tools (more if the client declares roots, sampling, elicitation or tasks); it sends

@@ -26,6 +26,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     // Lines rmcp would drop unanswered (not JSON, not a message) are answered by the filter.
     let stdio = sluice_server::stdio::checked_stdio();
     let writer = stdio.writer;
+    let stdin_closed = stdio.closed;
     let service = match SluiceServer::new(gateway.clone(), ready)
         .serve((stdio.input, stdio.output))
         .await
@@ -40,11 +41,18 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     };
     let cancel = service.cancellation_token();
     let mut ended = std::pin::pin!(service.waiting());
+    // Shutting down never waits on agent code: executions in flight are stopped first (their
+    // workers killed), then the service ends; the client has its answer within about a second.
     tokio::select! {
         _ = &mut ended => {}
+        () = stdin_closed.cancelled() => {
+            gateway.stop_executions();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, ended).await;
+        }
         () = shutdown_signal() => {
+            gateway.stop_executions();
             cancel.cancel();
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), ended).await;
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, ended).await;
         }
     }
     gateway.shutdown().await;
@@ -52,6 +60,9 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), writer).await;
     Ok(ExitCode::SUCCESS)
 }
+
+/// How long the service may take to finish once work in flight is stopped.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// SIGINT or SIGTERM.
 async fn shutdown_signal() {

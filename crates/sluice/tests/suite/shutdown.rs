@@ -133,3 +133,41 @@ fn sigterm_stops_every_server() {
     assert!(status.success(), "{status}");
     assert_all_gone(&servers);
 }
+
+/// The official TypeScript SDK's close sequence with an execution in flight: stdin ends, and
+/// Sluice stops the worker and exits on its own within about a second, before the SDK's SIGTERM
+/// (after 2 s) or SIGKILL. Once it took about 5 s and ended in SIGKILL.
+#[test]
+fn the_typescript_sdk_closes_sluice_with_work_in_flight_without_a_signal() {
+    let data = tempfile::tempdir().unwrap();
+    let config = write_config(
+        McpConfig::new().server("everything", &everything_server()),
+        json!({}),
+    );
+    let server = json!([
+        env!("CARGO_BIN_EXE_sluice"),
+        "serve",
+        "--config",
+        config.path(),
+        "--data-dir",
+        data.path()
+    ]);
+    let script = sluice_test_support::workspace_root().join("tests/clients/ts_close.mjs");
+    let output = Command::new("node")
+        .arg(script)
+        .env("MCP_SDK_DIR", sluice_test_support::typescript_sdk_dir())
+        .env("SERVER_COMMAND", server.to_string())
+        .env("SLUICE_LOG", "error")
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let closed: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(closed["exitCode"], 0, "{closed}");
+    assert!(closed["signal"].is_null(), "{closed}");
+    assert!(closed["closeMs"].as_u64().unwrap() < 1_500, "{closed}");
+}
