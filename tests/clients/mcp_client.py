@@ -18,8 +18,10 @@ on stdout:
 Ops (a JSON array; each result is the plain JSON of the MCP result, camelCase as on the wire):
     {"op": "initialize_result"}                      -> {serverInfo, protocolVersion, instructions, capabilities}
     {"op": "list_tools"}                             -> {"tools": [...]} (all pages)
-    {"op": "call_tool", "name": N, "arguments": {}, "timeout_s": S?}
-                                                     -> {"content": [...], "structuredContent": ..., "isError": bool}
+    {"op": "call_tool", "name": N, "arguments": {}, "timeout_s": S?, "progress": bool?}
+                                                     -> {"content": [...], "structuredContent": ..., "isError": bool,
+                                                         "progress": [{progress, total, message}] (with "progress": true:
+                                                         the call carries a progressToken)}
     {"op": "ping"}                                   -> {}
     {"op": "list_resources"} / {"op": "read_resource", "uri": U}
     {"op": "list_prompts"} / {"op": "get_prompt", "name": N, "arguments": {}}
@@ -124,11 +126,21 @@ async def run_op(client: Client, notifications: Notifications, op: dict[str, Any
             if cursor is None:
                 return {"tools": tools}
     if kind == "call_tool":
+        progress: list[dict[str, Any]] = []
+
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            progress.append({"progress": value, "total": total, "message": message})
+
         result = await client.call_tool(
-            op["name"], op.get("arguments") or {}, read_timeout_seconds=op.get("timeout_s")
+            op["name"],
+            op.get("arguments") or {},
+            read_timeout_seconds=op.get("timeout_s"),
+            progress_callback=on_progress if op.get("progress") else None,
         )
         dumped = plain(result)
         dumped.setdefault("isError", bool(result.is_error))
+        if op.get("progress"):
+            dumped["progress"] = progress
         return dumped
     if kind == "ping":
         await client.session.send_ping()

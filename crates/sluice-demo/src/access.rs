@@ -125,6 +125,7 @@ impl Access<'_> {
                         timeout_ms: None,
                         session: None,
                         cancel: None,
+                        progress: None,
                     })
                     .await;
                 if let Some(error) = report.error {

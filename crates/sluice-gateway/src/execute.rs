@@ -46,7 +46,22 @@ pub struct ExecuteRequest {
     /// worker is killed at once and the execution ends with a `Cancelled` error, freeing its
     /// slot.
     pub cancel: Option<tokio_util::sync::CancellationToken>,
+    /// Where to report progress while the execution runs (about once a second), when the client
+    /// asked for it (a `progressToken`).
+    pub progress: Option<tokio::sync::mpsc::UnboundedSender<ExecutionProgress>>,
 }
+
+/// How far an execution has come, reported while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecutionProgress {
+    /// Time since the execution started.
+    pub elapsed_ms: u64,
+    /// Tool calls the code made so far.
+    pub tool_calls: u64,
+}
+
+/// How often progress is reported.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
 impl ExecuteRequest {
     /// TypeScript `code` with the default time limit, outside any session.
@@ -559,6 +574,12 @@ impl Gateway {
         let snapshot = self.snapshot().await;
         let call_timeout = Duration::from_millis(self.config().settings.call_timeout_ms);
         let cancel = request.cancel;
+        let progress = request.progress;
+        let mut progress_ticks = tokio::time::interval_at(
+            (Instant::now() + PROGRESS_INTERVAL).into(),
+            PROGRESS_INTERVAL,
+        );
+        let execution_started = Instant::now();
         let execute = GatewayMessage::Execute {
             protocol_version: PROTOCOL_VERSION,
             code: request.code,
@@ -624,6 +645,14 @@ impl Gateway {
                         "Cancelled",
                         "the client cancelled this execution; it was stopped",
                     ), 0));
+                }
+                _ = progress_ticks.tick(), if progress.is_some() => {
+                    if let Some(progress) = &progress {
+                        let _ = progress.send(ExecutionProgress {
+                            elapsed_ms: execution_started.elapsed().as_millis() as u64,
+                            tool_calls: calls.made.load(Ordering::Relaxed),
+                        });
+                    }
                 }
                 () = stopping.cancelled() => {
                     worker.kill();

@@ -57,7 +57,10 @@ use sluice_downstream::{Pool, ServerStatus};
 use privacy::PrivacyState;
 
 pub use client::{Client, MAX_SESSION_ID_CHARS};
-pub use execute::{ExecuteRequest, ExecutionReport, ExecutionStats, RATE_LIMITED, WATCHDOG_GRACE};
+pub use execute::{
+    ExecuteRequest, ExecutionProgress, ExecutionReport, ExecutionStats, RATE_LIMITED,
+    WATCHDOG_GRACE,
+};
 pub use files::MAX_READ_BYTES;
 pub use present::{
     DEFAULT_SEARCH_LIMIT, FileError, FileListing, SearchEntry, SearchError, SearchRequest,

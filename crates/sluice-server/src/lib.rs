@@ -28,14 +28,15 @@ use rmcp::model::{
     CompleteRequestParams, CompleteResult, ContentBlock, Implementation, ListPromptsRequestMethod,
     ListPromptsResult, ListResourceTemplatesRequestMethod, ListResourceTemplatesResult,
     ListResourcesRequestMethod, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerConfig, Tool,
+    ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 use sluice_catalog::Detail;
 use sluice_gateway::{
-    Client, DEFAULT_SEARCH_LIMIT, ExecuteRequest, Gateway, Language, SearchRequest,
+    Client, DEFAULT_SEARCH_LIMIT, ExecuteRequest, ExecutionProgress, Gateway, Language,
+    SearchRequest,
 };
 use tokio::sync::watch;
 
@@ -270,11 +271,13 @@ impl SluiceServer {
         Ok(text_result(text))
     }
 
-    /// `cancel` is the request's: cancelled when the client sends `notifications/cancelled`.
+    /// `context` is the request's: its token is cancelled when the client sends
+    /// `notifications/cancelled`, and a `progressToken` in its `_meta` asks for
+    /// `notifications/progress` while the code runs.
     async fn execute_code(
         &self,
         arguments: &Map<String, Value>,
-        cancel: tokio_util::sync::CancellationToken,
+        context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResult, String> {
         let code = required_string(arguments, "code")?.to_owned();
         let language = match optional_string(arguments, "language")? {
@@ -295,7 +298,8 @@ impl SluiceServer {
                 language,
                 timeout_ms,
                 session,
-                cancel: Some(cancel),
+                cancel: Some(context.ct.clone()),
+                progress: progress_reporter(context),
             })
             .await;
         let text = report.to_text();
@@ -320,6 +324,33 @@ impl SluiceServer {
             .map_err(|error| error.to_string())?;
         Ok(text_result(saved.to_text()))
     }
+}
+
+/// A sender whose reports become `notifications/progress` for the request's `progressToken`, if
+/// the client sent one: progress is the seconds elapsed (it grows with every report), the message
+/// says how many tool calls were made. The forwarding task ends with the execution.
+fn progress_reporter(
+    context: &RequestContext<RoleServer>,
+) -> Option<tokio::sync::mpsc::UnboundedSender<ExecutionProgress>> {
+    let token = context.meta.get_progress_token()?;
+    let peer = context.peer.clone();
+    let (sender, mut reports) = tokio::sync::mpsc::unbounded_channel::<ExecutionProgress>();
+    tokio::spawn(async move {
+        while let Some(report) = reports.recv().await {
+            let mut notification =
+                ProgressNotificationParam::new(token.clone(), report.elapsed_ms as f64 / 1000.0);
+            notification.message = Some(format!(
+                "running for {} s, {} tool call{} so far",
+                report.elapsed_ms / 1000,
+                report.tool_calls,
+                if report.tool_calls == 1 { "" } else { "s" }
+            ));
+            if peer.notify_progress(notification).await.is_err() {
+                break;
+            }
+        }
+    });
+    Some(sender)
 }
 
 impl ServerHandler for SluiceServer {
@@ -388,7 +419,7 @@ impl ServerHandler for SluiceServer {
             "list_files" => self.list_files(&arguments).await,
             "read_file" => self.read_file(&arguments).await,
             "execute_code" if self.gateway.can_execute() => {
-                self.execute_code(&arguments, context.ct.clone()).await
+                self.execute_code(&arguments, &context).await
             }
             // Not offered here, but answered with the reason (the gateway's error names it).
             "save_skill" => self.save_skill(&arguments).await,

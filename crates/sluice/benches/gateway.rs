@@ -593,6 +593,7 @@ async fn execute(gateway: &Gateway, code: &str) -> BenchResult<(Duration, Execut
             timeout_ms: Some(120_000),
             session: None,
             cancel: None,
+            progress: None,
         })
         .await;
     let wall = started.elapsed();

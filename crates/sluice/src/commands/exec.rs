@@ -41,6 +41,7 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
             timeout_ms: args.timeout_ms,
             session: None,
             cancel: None,
+            progress: None,
         })
         .await;
     gateway.shutdown().await;

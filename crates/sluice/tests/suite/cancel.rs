@@ -67,3 +67,36 @@ fn a_cancelled_execution_stops_and_frees_its_slot() {
         .count();
     assert_eq!(workers, 0, "workers left running");
 }
+
+/// A call with a `progressToken` (the Python SDK sends one with a progress callback) gets
+/// `notifications/progress` about once a second while the code runs: growing progress, and a
+/// message with the time and the tool calls made.
+#[test]
+fn a_long_execution_reports_progress() {
+    let data = tempfile::tempdir().unwrap();
+    let config = write_config(
+        McpConfig::new().server("everything", &everything_server()),
+        json!({}),
+    );
+    let code = "import * as e from './servers/everything';\n\
+                const end = Date.now() + 3500;\n\
+                let calls = 0;\n\
+                while (Date.now() < end) { await e.echo({ message: 'x' }); calls++; \
+                await new Promise((resolve) => setTimeout(resolve, 50)); }\n\
+                export default calls;";
+    let ops = json!([{"op": "call_tool", "name": "execute_code",
+                      "arguments": {"code": code}, "progress": true}]);
+    let output = run_python_client(&sluice_serve_with_data(config.path(), data.path()), &ops).ok();
+    let result = &output["results"][0];
+    assert_eq!(result["isError"], false, "{result}");
+    let progress = result["progress"].as_array().expect("progress reports");
+    assert!(progress.len() >= 2, "{progress:?}");
+    let values: Vec<f64> = progress
+        .iter()
+        .map(|report| report["progress"].as_f64().unwrap())
+        .collect();
+    assert!(values.windows(2).all(|pair| pair[0] < pair[1]), "{values:?}");
+    let last = progress.last().unwrap()["message"].as_str().unwrap();
+    assert!(last.starts_with("running for "), "{last}");
+    assert!(!last.contains(" 0 tool calls"), "{last}");
+}
