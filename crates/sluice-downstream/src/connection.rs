@@ -211,6 +211,16 @@ async fn connect(
                 .map_err(|error| format!("could not connect to {}: {error}", http.url))?
         }
     };
+    // A server that declares no `tools` capability (prompts or resources only) is healthy with
+    // no tools; asking it for them would fail.
+    let offers_tools = client
+        .peer()
+        .peer_info()
+        .is_none_or(|info| info.capabilities.tools.is_some());
+    if !offers_tools {
+        tracing::info!(server = %server.name, "declares no tools capability: no tools from it");
+        return Ok((client, Vec::new()));
+    }
     let tools = client
         .peer()
         .list_all_tools()

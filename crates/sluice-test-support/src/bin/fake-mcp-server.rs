@@ -62,7 +62,7 @@ const HUGE_DESCRIPTION_BYTES: usize = 1_500_000;
 
 const USAGE: &str = "usage: fake-mcp-server [--mode MODE[,MODE...]]... [--tools-file PATH]
 modes: exit-at-start, hang-initialize, garbage-stdout, crash-after-calls=N, huge-line,
-       no-type-schema, list-changed, slow-start=MS, stderr-noise";
+       no-type-schema, list-changed, slow-start=MS, stderr-noise, prompts-only";
 
 /// Lines printed on stdout in `garbage-stdout` mode, as seen from real servers.
 const GARBAGE_LINES: [&str; 4] = [
@@ -83,6 +83,8 @@ struct Options {
     list_changed: bool,
     slow_start: Option<Duration>,
     stderr_noise: bool,
+    /// Declare only the `prompts` capability and answer `tools/list` as an unknown method.
+    prompts_only: bool,
     tools_file: Option<PathBuf>,
 }
 
@@ -135,6 +137,7 @@ impl Options {
             "list-changed" => self.list_changed = true,
             "slow-start" => self.slow_start = Some(Duration::from_millis(number(value)?)),
             "stderr-noise" => self.stderr_noise = true,
+            "prompts-only" => self.prompts_only = true,
             _ => return Err(format!("unknown mode {mode:?}")),
         }
         Ok(())
@@ -452,13 +455,20 @@ impl Server {
                     &id,
                     json!({
                         "protocolVersion": version,
-                        "capabilities": {"tools": {"listChanged": true}},
+                        "capabilities": if self.options.prompts_only {
+                            json!({"prompts": {}})
+                        } else {
+                            json!({"tools": {"listChanged": true}})
+                        },
                         "serverInfo": {"name": "fake", "version": env!("CARGO_PKG_VERSION")},
                         "instructions": "Fake MCP server for Sluice's tests."
                     }),
                 );
             }
             "ping" => self.respond(&id, json!({})),
+            "tools/list" if self.options.prompts_only => {
+                self.respond_error(&id, -32601, "Method not found: tools/list");
+            }
             "tools/list" => {
                 let tools = lock(&self.tools).clone();
                 self.respond(&id, json!({"tools": tools}));

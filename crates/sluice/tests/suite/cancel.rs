@@ -95,7 +95,10 @@ fn a_long_execution_reports_progress() {
         .iter()
         .map(|report| report["progress"].as_f64().unwrap())
         .collect();
-    assert!(values.windows(2).all(|pair| pair[0] < pair[1]), "{values:?}");
+    assert!(
+        values.windows(2).all(|pair| pair[0] < pair[1]),
+        "{values:?}"
+    );
     let last = progress.last().unwrap()["message"].as_str().unwrap();
     assert!(last.starts_with("running for "), "{last}");
     assert!(!last.contains(" 0 tool calls"), "{last}");

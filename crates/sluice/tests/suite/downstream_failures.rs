@@ -17,6 +17,7 @@ fn broken_servers_are_reported_and_others_keep_working() {
         .server("noisy", &fake_server(&["garbage-stdout", "stderr-noise"]))
         .server("huge", &fake_server(&["huge-line"]))
         .server("untyped", &fake_server(&["no-type-schema"]))
+        .server("prompts", &fake_server(&["prompts-only"]))
         .server("healthy", &fake_server(&[]));
     let config = write_config(config, json!({"connectTimeoutMs": 3000}));
     let results = run_ops(
@@ -34,15 +35,16 @@ fn broken_servers_are_reported_and_others_keep_working() {
     let listing = text(&results[0]);
     let lines: Vec<&str> = listing.lines().collect();
     // Each server folder with its tool count and topics: `healthy/  # 5 tools: big, echo, ...`.
-    let folders: Vec<&str> = lines[..4]
+    let folders: Vec<&str> = lines[..5]
         .iter()
         .map(|line| line.split("  # ").next().unwrap_or_default())
         .collect();
     assert_eq!(
         folders,
-        ["healthy/", "huge/", "noisy/", "untyped/"],
+        ["healthy/", "huge/", "noisy/", "prompts/", "untyped/"],
         "{listing}"
     );
+    assert_eq!(lines[3], "prompts/  # 0 tools", "{listing}");
     assert!(lines[1].starts_with("huge/  # 6 tools: "), "{listing}");
     assert!(listing.contains(
         "Unavailable server missing: command \"sluice-test-no-such-command\" was not found: install it or give its full path in the config\n"
@@ -53,6 +55,8 @@ fn broken_servers_are_reported_and_others_keep_working() {
     assert!(listing.contains(
         "Unavailable server hangs: did not complete the MCP handshake within 3000 ms (raise sluice.connectTimeoutMs if it is just slow)"
     ), "{listing}");
+    // A server with prompts only is healthy, with no tools (it is not asked for them).
+    assert!(!listing.contains("server prompts"), "{listing}");
     assert!(
         text(&results[1]).starts_with("noisy.echo\n"),
         "{}",
