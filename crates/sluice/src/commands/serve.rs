@@ -13,14 +13,23 @@ use crate::commands::{load_config, report_progress, start_gateway};
 pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let config = load_config(&args.global)?;
     let gateway = start_gateway(config, &args.global)?;
-    // Answer `initialize` at once (clients time out) while servers connect; requests that need
-    // the catalog wait for the first round to settle.
+    // Answer `initialize` at once (clients time out) while servers connect. Requests that need
+    // the catalog wait for the first round to settle, but never longer than
+    // `FIRST_ROUND_WAIT`: one slow or hanging server must not hold up the others. Past it, what
+    // is ready is served and the rest show as still starting until they arrive.
     let (ready_sender, ready) = watch::channel(false);
     let connecting = gateway.clone();
     tokio::spawn(async move {
-        connecting
-            .wait_connected(report_progress(&connecting))
-            .await;
+        let settled = connecting.wait_connected(report_progress(&connecting));
+        tokio::pin!(settled);
+        if tokio::time::timeout(FIRST_ROUND_WAIT, &mut settled)
+            .await
+            .is_err()
+        {
+            connecting.refresh().await;
+            ready_sender.send_replace(true);
+            settled.await;
+        }
         ready_sender.send_replace(true);
     });
     // Lines rmcp would drop unanswered (not JSON, not a message) are answered by the filter.
@@ -60,6 +69,11 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), writer).await;
     Ok(ExitCode::SUCCESS)
 }
+
+/// How long requests that need the catalog wait for the servers' first round of connections:
+/// long enough for servers started through `npx` or `uvx` (seen taking up to 4.3 s), short
+/// enough that a hanging one does not hold up the rest for `connectTimeoutMs`.
+const FIRST_ROUND_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long the service may take to finish once work in flight is stopped.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
