@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use sluice_test_support::{McpConfig, everything_server, run_python_client};
 
-use super::common::{execute, process_parents, sluice_serve_with_data, text, write_config};
+use super::common::{execute, sluice_serve_with_data, text, workers_running, write_config};
 
 #[test]
 fn a_cancelled_execution_stops_and_frees_its_slot() {
@@ -57,15 +57,7 @@ fn a_cancelled_execution_stops_and_frees_its_slot() {
         assert!(record["duration_ms"].as_u64().unwrap() < 10_000, "{record}");
     }
     // No worker outlived its cancelled execution.
-    let workers = process_parents()
-        .into_iter()
-        .filter(|(pid, _)| {
-            std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-                cmdline.contains("worker\0") && cmdline.contains(&data.path().display().to_string())
-            })
-        })
-        .count();
-    assert_eq!(workers, 0, "workers left running");
+    assert_eq!(workers_running(data.path()), 0, "workers left running");
 }
 
 /// A call with a `progressToken` (the Python SDK sends one with a progress callback) gets

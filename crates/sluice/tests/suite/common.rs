@@ -99,6 +99,18 @@ pub fn text(result: &Value) -> String {
         .to_owned()
 }
 
+/// How many `sluice worker` processes of the gateway using `data_dir` are running.
+pub fn workers_running(data_dir: &Path) -> usize {
+    let data_dir = data_dir.display().to_string();
+    process_parents()
+        .into_iter()
+        .filter(|(pid, _)| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| cmdline.contains("worker\0") && cmdline.contains(&data_dir))
+        })
+        .count()
+}
+
 /// `(pid, parent pid)` of every process, from /proc.
 pub fn process_parents() -> Vec<(u32, u32)> {
     let mut parents = Vec::new();

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sluice_test_support::{McpConfig, everything_server, fake_server, run_python_client};
 
 use super::common::{
-    call, error_type, execute, execute_with_timeout, process_parents, sluice_serve_with_data, text,
+    call, error_type, execute, execute_with_timeout, sluice_serve_with_data, text, workers_running,
     write_config,
 };
 
@@ -390,15 +390,7 @@ fn hostile_code_is_contained_typed_audited_and_survived() {
     );
 
     // 26: no worker outlived its execution (killed ones included).
-    let workers = process_parents()
-        .into_iter()
-        .filter(|(pid, _)| {
-            std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-                cmdline.contains("worker\0") && cmdline.contains(&data.path().display().to_string())
-            })
-        })
-        .count();
-    assert_eq!(workers, 0, "workers left running");
+    assert_eq!(workers_running(data.path()), 0, "workers left running");
 }
 
 /// What the workspace under `path` costs against the quota (`sluice_paths::entry_cost`),
