@@ -45,6 +45,9 @@ pub struct Config {
     pub servers: BTreeMap<String, ServerConfig>,
     /// Servers present but marked disabled.
     pub disabled: Vec<String>,
+    /// Servers that cannot be started as configured (an environment variable they use is not
+    /// set), with the reason to show: only they are left out, the others run.
+    pub unusable: BTreeMap<String, String>,
     /// Sluice's own settings.
     pub settings: Settings,
 }
@@ -114,6 +117,21 @@ pub enum ConfigError {
         location: String,
         /// What was expected, and how to fix it.
         message: String,
+    },
+    /// A server's entry uses an environment variable that is not set. [`parse`] does not
+    /// return it: the server is kept aside in [`Config::unusable`] and the others run.
+    #[error(
+        "config file {path}: server \"{server}\", field \"{field}\": environment variable {name} is not set (write ${{{name}:-default}} to give a default)"
+    )]
+    UnsetVariable {
+        /// The file.
+        path: String,
+        /// The server.
+        server: String,
+        /// The field that uses it.
+        field: String,
+        /// The variable.
+        name: String,
     },
 }
 
@@ -185,8 +203,26 @@ pub fn parse(
             config.disabled.push(name.clone());
             continue;
         }
-        let server = context.server(name, entry)?;
-        config.servers.insert(name.clone(), server);
+        match context.server(name, entry) {
+            Ok(server) => {
+                config.servers.insert(name.clone(), server);
+            }
+            Err(ConfigError::UnsetVariable {
+                field,
+                name: variable,
+                ..
+            }) => {
+                // MCP clients start servers with a reduced environment: one missing variable
+                // must not take every other server down with the whole file.
+                config.unusable.insert(
+                    name.clone(),
+                    format!(
+                        "environment variable {variable} (used in \"{field}\") is not set where Sluice was started; set it in the client's environment for Sluice, or write ${{{variable}:-default}} in the config"
+                    ),
+                );
+            }
+            Err(other) => return Err(other),
+        }
     }
     if let Some(section) = root.get("sluice") {
         config.settings = settings::parse(section).map_err(|(field, message)| {
@@ -206,7 +242,9 @@ pub fn parse(
 /// may receive personal data). Disabled servers count.
 fn check_privacy_servers(context: &Context<'_>, config: &Config) -> Result<(), ConfigError> {
     let known = |name: &str| {
-        config.servers.contains_key(name) || config.disabled.iter().any(|disabled| disabled == name)
+        config.servers.contains_key(name)
+            || config.unusable.contains_key(name)
+            || config.disabled.iter().any(|disabled| disabled == name)
     };
     let endpoint_known = |endpoint: &str| {
         endpoint == "*"
@@ -330,8 +368,17 @@ impl Context<'_> {
 
     fn string(&self, server: &str, field: &str, value: &Value) -> Result<String, ConfigError> {
         match value {
-            Value::String(text) => expand::expand(text, self.lookup)
-                .map_err(|message| self.field_error(server, field, &message)),
+            Value::String(text) => expand::expand(text, self.lookup).map_err(|error| match error {
+                expand::ExpandError::Unset { name } => ConfigError::UnsetVariable {
+                    path: self.origin.to_owned(),
+                    server: server.to_owned(),
+                    field: field.to_owned(),
+                    name,
+                },
+                expand::ExpandError::Malformed(_) => {
+                    self.field_error(server, field, &error.message())
+                }
+            }),
             other => Err(self.field_error(
                 server,
                 field,
@@ -505,12 +552,42 @@ mod tests {
             parse_error(r#"{"mcpServers": {"a": {"type": "sse", "url": "http://x"}}}"#)
                 .contains("SSE")
         );
-        assert!(
-            parse_error(r#"{"mcpServers": {"a": {"command": "x", "env": {"K": "${NOPE}"}}}}"#)
-                .contains("field \"env.K\": environment variable NOPE is not set")
-        );
         assert!(parse_error(r#"{"other": 1}"#).contains("no \"mcpServers\""));
         assert!(parse_error("{\n  \"mcpServers\": [}").contains("line 2"));
+    }
+
+    /// Clients start servers with a reduced environment: an unset variable leaves out only the
+    /// server that uses it, with the reason, and the file still loads.
+    #[test]
+    fn an_unset_variable_leaves_out_only_its_server() {
+        let config = parse(
+            r#"{"mcpServers": {
+                 "a": {"command": "x", "env": {"K": "${NOPE}"}},
+                 "b": {"command": "y", "args": ["${NOPE:-fallback}"]},
+                 "c": {"url": "http://h/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}}},
+               "sluice": {"privacy": {"trustedServers": ["a"]}}}"#,
+            "test.json",
+            &|_| None,
+        )
+        .unwrap();
+        assert_eq!(config.servers.keys().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(config.unusable.keys().collect::<Vec<_>>(), ["a", "c"]);
+        assert!(
+            config.unusable["a"]
+                .contains("environment variable NOPE (used in \"env.K\") is not set"),
+            "{}",
+            config.unusable["a"]
+        );
+        assert!(
+            config.unusable["c"].contains("TOKEN"),
+            "{}",
+            config.unusable["c"]
+        );
+        // A malformed reference is still an error of the file.
+        assert!(
+            parse_error(r#"{"mcpServers": {"a": {"command": "x", "args": ["${A B}"]}}}"#)
+                .contains("not a valid variable reference")
+        );
     }
 
     #[test]

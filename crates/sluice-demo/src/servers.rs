@@ -145,6 +145,7 @@ pub(crate) fn config(launcher: &Launcher, sizes: &DataSizes) -> Config {
         path: None,
         servers,
         disabled: Vec::new(),
+        unusable: Default::default(),
         settings,
     }
 }

@@ -208,7 +208,21 @@ impl Gateway {
     /// Rebuild the snapshot from the pool now.
     pub async fn refresh(&self) {
         let tools = self.inner.pool.tools().await;
-        let statuses = self.inner.pool.statuses().await;
+        let mut statuses = self.inner.pool.statuses().await;
+        // Servers the config could not start (an unset variable) are down, and say why.
+        statuses.extend(self.inner.config.unusable.iter().map(|(name, reason)| {
+            sluice_downstream::ServerStatus {
+                name: name.clone(),
+                state: sluice_downstream::ServerState::Down {
+                    reason: reason.clone(),
+                    retrying: false,
+                },
+                tools: 0,
+                for_duration: std::time::Duration::ZERO,
+                restarts: 0,
+            }
+        }));
+        statuses.sort_by(|left, right| left.name.cmp(&right.name));
         let previous = self.inner.snapshot.read().await.clone();
         let search = Arc::clone(&self.inner.search);
         let skills = self.skill_summaries();

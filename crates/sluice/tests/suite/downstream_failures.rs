@@ -18,6 +18,10 @@ fn broken_servers_are_reported_and_others_keep_working() {
         .server("huge", &fake_server(&["huge-line"]))
         .server("untyped", &fake_server(&["no-type-schema"]))
         .server("prompts", &fake_server(&["prompts-only"]))
+        .server(
+            "needs-env",
+            &fake_server(&[]).env("TOKEN", "${SLUICE_TEST_UNSET_VARIABLE}"),
+        )
         .server("healthy", &fake_server(&[]));
     // Under the five seconds a first request waits for the servers, so every one has settled.
     let config = write_config(config, json!({"connectTimeoutMs": 1500}));
@@ -55,6 +59,10 @@ fn broken_servers_are_reported_and_others_keep_working() {
     ), "{listing}");
     assert!(listing.contains(
         "Unavailable server hangs: did not complete the MCP handshake within 1500 ms (raise sluice.connectTimeoutMs if it is just slow)"
+    ), "{listing}");
+    // An unset variable leaves out only the server that uses it (the file still loads).
+    assert!(listing.contains(
+        "Unavailable server needs-env: environment variable SLUICE_TEST_UNSET_VARIABLE (used in \"env.TOKEN\") is not set where Sluice was started"
     ), "{listing}");
     // A server with prompts only is healthy, with no tools (it is not asked for them).
     assert!(!listing.contains("server prompts"), "{listing}");
