@@ -14,7 +14,8 @@ use (VS Code's `servers` key too), plus Sluice's own optional `sluice` section b
 
 A plain client config works unchanged: unknown top-level keys are ignored, entries marked
 `"disabled": true` are skipped, `${VAR}` and `${VAR:-default}` in commands, arguments, environment
-values, URLs and headers are expanded (as Claude Code does). Inside the `sluice` section unknown keys
+values, URLs and headers are expanded (as Claude Code does); an entry using a variable that is not
+set is kept aside in [`Config::unusable`] with the reason, and the others load. Inside the `sluice` section unknown keys
 are errors, because a typo there would silently change a limit.
 
 Every error names the file, the server entry and the field, and says what was expected.
