@@ -61,6 +61,10 @@ pub struct CatalogTool {
     pub annotations: Option<Value>,
     /// What was repaired or dropped while reading this tool's definition.
     pub warnings: Vec<String>,
+    /// Properties the schema marks required but gives a `default`: not required of the code
+    /// (dropped from `input_schema.required`), and filled in with the default when a call leaves
+    /// them out, so the server gets what its schema asks for.
+    pub defaults: Map<String, Value>,
 }
 
 impl CatalogTool {
@@ -249,7 +253,8 @@ fn parse_tool(server: &str, value: Value) -> Result<CatalogTool, String> {
             .map(str::to_owned)
     });
     let mut warnings = Vec::new();
-    let input_schema = schema::repair_input_schema(object.remove("inputSchema"), &mut warnings);
+    let mut input_schema = schema::repair_input_schema(object.remove("inputSchema"), &mut warnings);
+    let defaults = schema::take_required_defaults(&mut input_schema);
     let output_schema = match object.remove("outputSchema") {
         Some(Value::Object(schema)) => Some(schema),
         Some(Value::Null) | None => None,
@@ -268,6 +273,7 @@ fn parse_tool(server: &str, value: Value) -> Result<CatalogTool, String> {
         output_schema,
         annotations,
         warnings,
+        defaults,
     })
 }
 

@@ -61,6 +61,36 @@ pub fn repair_input_schema(
     schema
 }
 
+/// The top-level properties `schema` requires but gives a `default` (real servers do this, e.g.
+/// a screenshot's `scale`): taken out of `required`, with their defaults returned. The code may
+/// leave them out; the gateway fills the defaults in.
+pub fn take_required_defaults(schema: &mut Map<String, Value>) -> Map<String, Value> {
+    let mut defaults = Map::new();
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return defaults;
+    };
+    let Some(required) = schema.get("required").and_then(Value::as_array) else {
+        return defaults;
+    };
+    for name in required.iter().filter_map(Value::as_str) {
+        if let Some(default) = properties
+            .get(name)
+            .and_then(|property| property.get("default"))
+        {
+            defaults.insert(name.to_owned(), default.clone());
+        }
+    }
+    if !defaults.is_empty()
+        && let Some(Value::Array(required)) = schema.get_mut("required")
+    {
+        required.retain(|name| {
+            name.as_str()
+                .is_none_or(|name| !defaults.contains_key(name))
+        });
+    }
+    defaults
+}
+
 fn object_schema() -> Map<String, Value> {
     let mut schema = Map::new();
     schema.insert("type".to_owned(), Value::String("object".to_owned()));
@@ -121,5 +151,25 @@ mod tests {
         let schema = repair_input_schema(Some(good.clone()), &mut warnings);
         assert_eq!(Value::Object(schema), good);
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn required_properties_with_a_default_become_optional_with_their_default() {
+        let mut schema = json!({"type": "object",
+            "properties": {"scale": {"type": "string", "default": "css"}, "path": {"type": "string"},
+                           "quality": {"type": "integer", "default": 80}},
+            "required": ["path", "scale"]})
+        .as_object()
+        .unwrap()
+        .clone();
+        let defaults = take_required_defaults(&mut schema);
+        assert_eq!(Value::Object(defaults), json!({"scale": "css"}));
+        assert_eq!(schema["required"], json!(["path"]));
+        let mut plain = json!({"type": "object", "required": ["a"]})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert!(take_required_defaults(&mut plain).is_empty());
+        assert_eq!(plain["required"], json!(["a"]));
     }
 }

@@ -352,7 +352,23 @@ fn schema_description<'v>(schema: &'v Value, key: Option<&str>) -> Option<&'v st
     }
 }
 
-/// The documentation of one property: description, format, default, deprecation.
+/// The JSON Schema keywords that constrain a value and are shown as doc tags.
+const CONSTRAINT_KEYWORDS: [&str; 12] = [
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+];
+
+/// The documentation of one property: description, format, default, constraints, deprecation.
 fn member_doc(key: &str, schema: &Value) -> String {
     let mut doc = jsdoc(schema_description(schema, Some(key)).unwrap_or(""));
     let Some(object) = schema.as_object() else {
@@ -369,6 +385,17 @@ fn member_doc(key: &str, schema: &Value) -> String {
             shown.push('…');
         }
         tags.push(format!("@default {shown}"));
+    }
+    // What the gateway checks at call time is shown where the code is written.
+    for keyword in CONSTRAINT_KEYWORDS {
+        if let Some(value) = object.get(keyword) {
+            let mut shown = value.to_string();
+            if shown.chars().count() > MAX_DEFAULT_CHARS {
+                shown = shown.chars().take(MAX_DEFAULT_CHARS - 1).collect();
+                shown.push('…');
+            }
+            tags.push(format!("@{keyword} {shown}"));
+        }
     }
     if object.get("deprecated") == Some(&Value::Bool(true)) {
         tags.push("@deprecated".to_owned());
@@ -1115,9 +1142,11 @@ mod tests {
     /// A property's type: the schema wrapped as property `p`, so non-object schemas work too.
     fn property(schema: Value) -> String {
         let printed = ts(json!({"type": "object", "properties": {"p": schema}, "required": ["p"]}));
+        // After the property's doc comment, if it has one (constraints are shown there).
         let inner = printed
-            .strip_prefix("{\n  p: ")
-            .and_then(|rest| rest.strip_suffix(";\n}"))
+            .split_once("\n  p: ")
+            .filter(|(head, _)| *head == "{" || head.ends_with("*/"))
+            .and_then(|(_, rest)| rest.strip_suffix(";\n}"))
             .unwrap_or_else(|| panic!("unexpected shape: {printed}"));
         inner.to_owned()
     }
@@ -1598,5 +1627,23 @@ mod tests {
             Some(vec!["a/b".to_owned(), "c~d".to_owned()])
         );
         assert_eq!(pointer_segments("nope"), None);
+    }
+
+    #[test]
+    fn constraints_are_shown_in_the_doc_comment() {
+        let printed = ts(json!({"type": "object", "properties": {
+            "count": {"type": "integer", "minimum": 1, "maximum": 100, "description": "How many."},
+            "code": {"type": "string", "pattern": "^[A-Z]{3}*/$", "maxLength": 3},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": true}
+        }}));
+        assert!(printed.contains("@minimum 1"), "{printed}");
+        assert!(printed.contains("@maximum 100"), "{printed}");
+        assert!(printed.contains("@maxLength 3"), "{printed}");
+        assert!(
+            printed.contains("@minItems 1") && printed.contains("@uniqueItems true"),
+            "{printed}"
+        );
+        // A pattern cannot end the comment.
+        assert!(printed.contains("@pattern \"^[A-Z]{3}*\\/$\""), "{printed}");
     }
 }

@@ -80,7 +80,7 @@ pub(crate) fn check_call(
     let Some(entry) = snapshot.catalog.tool(server, tool) else {
         return Err(unknown_tool(snapshot, server, tool));
     };
-    let arguments = match arguments {
+    let mut arguments = match arguments {
         Value::Object(arguments) => arguments,
         Value::Null => Map::new(),
         other => {
@@ -95,6 +95,12 @@ pub(crate) fn check_call(
             ));
         }
     };
+    // What the schema requires but gives a default for, the code may leave out.
+    for (name, default) in &entry.defaults {
+        if !arguments.contains_key(name) {
+            arguments.insert(name.clone(), default.clone());
+        }
+    }
     match snapshot.validator(server, tool, &entry.input_schema) {
         Ok(validator) => {
             let instance = Value::Object(arguments);
@@ -258,7 +264,10 @@ mod tests {
         let mut tools = BTreeMap::new();
         tools.insert(
             "s".to_owned(),
-            vec![json!({"name": "add", "inputSchema": {"type": "object", "properties": {"a": {"type": "number"}, "nested": {"type": "object", "properties": {"b": {"type": "string"}}}}, "required": ["a"]}})],
+            vec![
+                json!({"name": "add", "inputSchema": {"type": "object", "properties": {"a": {"type": "number"}, "nested": {"type": "object", "properties": {"b": {"type": "string"}}}}, "required": ["a"]}}),
+                json!({"name": "shot", "inputSchema": {"type": "object", "properties": {"path": {"type": "string"}, "scale": {"type": "string", "enum": ["css", "device"], "default": "css"}}, "required": ["path", "scale"]}}),
+            ],
         );
         Snapshot::build(1, tools, Vec::new())
     }
@@ -268,6 +277,27 @@ mod tests {
             ToolOutcome::Error { kind, message, .. } => (kind, message),
             other => panic!("expected an error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_required_property_with_a_default_is_filled_in_not_demanded() {
+        let snapshot = snapshot();
+        let arguments = check_call(&snapshot, "s", "shot", json!({"path": "a.png"})).unwrap();
+        assert_eq!(
+            Value::Object(arguments),
+            json!({"path": "a.png", "scale": "css"})
+        );
+        let given = check_call(
+            &snapshot,
+            "s",
+            "shot",
+            json!({"path": "a.png", "scale": "device"}),
+        )
+        .unwrap();
+        assert_eq!(given["scale"], "device");
+        // Still required: the property without a default.
+        let (kind, _) = error_message(check_call(&snapshot, "s", "shot", json!({})).unwrap_err());
+        assert_eq!(kind, "invalid_arguments");
     }
 
     #[test]
