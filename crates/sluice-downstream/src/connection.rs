@@ -208,7 +208,7 @@ async fn connect(
             handler
                 .serve(transport)
                 .await
-                .map_err(|error| format!("could not connect to {}: {error}", http.url))?
+                .map_err(|error| http_connect_failure(&http.url, &error))?
         }
     };
     // A server that declares no `tools` capability (prompts or resources only) is healthy with
@@ -403,6 +403,52 @@ pub(crate) fn describe_service_error(error: &rmcp::ServiceError) -> String {
             data.code.0, data.message
         ),
         rmcp::ServiceError::TransportClosed => "the connection to the server closed".to_owned(),
+        rmcp::ServiceError::TransportSend(error) => describe_transport_error(error),
+        other => other.to_string(),
+    }
+}
+
+/// Why connecting to a Streamable HTTP server failed, in words: the HTTP status and what to do
+/// about it, never the transport's Rust type names (rmcp's own message carries them).
+fn http_connect_failure(url: &str, error: &rmcp::service::ClientInitializeError) -> String {
+    match error {
+        rmcp::service::ClientInitializeError::TransportError { error, .. } => {
+            format!(
+                "could not connect to {url}: {}",
+                describe_transport_error(error)
+            )
+        }
+        other => format!("could not connect to {url}: {other}"),
+    }
+}
+
+/// A transport failure in words (see [`http_connect_failure`]).
+fn describe_transport_error(error: &rmcp::transport::DynamicTransportError) -> String {
+    use rmcp::transport::streamable_http_client::StreamableHttpError;
+    let Some(http) = error
+        .error
+        .downcast_ref::<StreamableHttpError<reqwest::Error>>()
+    else {
+        // The inner error, without the transport's type name in front of it.
+        return error.error.to_string();
+    };
+    match http {
+        StreamableHttpError::AuthRequired(_) => "the server answered 401 Unauthorized: it needs credentials; put them in the server's \"headers\" in the config (for example \"Authorization\": \"Bearer ${TOKEN}\")".to_owned(),
+        StreamableHttpError::InsufficientScope(_) => "the server answered 403 (insufficient scope): the token in the server's \"headers\" lacks a permission the server needs".to_owned(),
+        StreamableHttpError::HttpStatus(status) => format!(
+            "the server answered HTTP {}{}",
+            status.status,
+            if status.status == 429 { " (too many requests; it will be retried)" } else { "" }
+        ),
+        StreamableHttpError::Client(client) => {
+            if client.is_connect() {
+                "nothing answered at that address (connection refused or unreachable): check the URL and that the server runs".to_owned()
+            } else if client.is_timeout() {
+                "the request timed out".to_owned()
+            } else {
+                client.to_string()
+            }
+        }
         other => other.to_string(),
     }
 }
