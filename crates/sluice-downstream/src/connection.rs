@@ -338,7 +338,11 @@ async fn set_down(
         let mut live = server.state.write().await;
         live.state = ServerState::Down { reason, retrying };
         live.peer = None;
-        live.tools.clear();
+        // A server being reconnected keeps its tool list: code written against it still loads,
+        // and its calls fail with a retryable `server_unavailable` until it is back.
+        if !retrying {
+            live.tools.clear();
+        }
         live.since = Instant::now();
     }
     server.settled.send_replace(true);

@@ -235,12 +235,19 @@ impl Pool {
         result
     }
 
-    /// Every ready server's tool definitions, as JSON values, by server name.
+    /// Every ready server's tool definitions, as JSON values, by server name; and those of a
+    /// server being reconnected, as it last listed them.
     pub async fn tools(&self) -> BTreeMap<String, Vec<Value>> {
         let mut result = BTreeMap::new();
         for (name, server) in &self.inner.servers {
             let live = server.state.read().await;
-            if matches!(live.state, ServerState::Ready { .. }) {
+            // A server being reconnected keeps its tools (they come back with it).
+            let listed = match live.state {
+                ServerState::Ready { .. } => true,
+                ServerState::Down { retrying, .. } => retrying && !live.tools.is_empty(),
+                ServerState::Connecting => false,
+            };
+            if listed {
                 result.insert(name.clone(), live.tools.clone());
             }
         }

@@ -72,7 +72,11 @@ pub(crate) async fn snapshot(server: &Server) -> ServerStatus {
     ServerStatus {
         name: server.name.clone(),
         state: live.state.clone(),
-        tools: live.tools.len(),
+        tools: if matches!(live.state, ServerState::Ready { .. }) {
+            live.tools.len()
+        } else {
+            0
+        },
         for_duration: live.since.elapsed(),
         restarts: live.restarts,
     }

@@ -391,10 +391,13 @@ impl Catalog {
 
     fn server_list(&self) -> String {
         if self.servers.is_empty() {
-            "No servers are configured.".to_owned()
+            // The gateway passes the servers that are ready (or being reconnected): a configured
+            // server that is starting or down is not here, and search_tools says why.
+            "No server is ready (search_tools lists servers that are starting or down, and why)."
+                .to_owned()
         } else {
             format!(
-                "Servers: {}.",
+                "Servers ready: {}.",
                 list(self.servers.keys().map(String::as_str), self.servers.len())
             )
         }

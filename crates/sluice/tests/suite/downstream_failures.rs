@@ -95,6 +95,9 @@ try {
         config.path(),
         json!([
             call("execute_code", json!({"code": calls})),
+            // While it is being restarted: the code still loads, and the call is a retryable
+            // ToolError, not an ImportError.
+            call("execute_code", json!({"code": "import * as crashy from './servers/crashy';\ntry { await crashy.echo({message: 'meanwhile'}); console.log('answered'); } catch (error) { console.log((error as any).kind, (error as any).retryable); }"})),
             {"op": "sleep", "ms": 2500},
             call("list_files", json!({"path": "servers"})),
             call("execute_code", json!({"code": "import * as crashy from './servers/crashy'; console.log((await crashy.echo({message: 'back'})).message);"})),
@@ -112,12 +115,14 @@ try {
         lines[2].ends_with("the connection to the server closed"),
         "{output}"
     );
+    let meanwhile = text(&results[1]);
+    assert!(meanwhile == "server_unavailable true\n", "{meanwhile}");
     assert!(
-        text(&results[2]).starts_with("crashy/  # 5 tools"),
+        text(&results[3]).starts_with("crashy/  # 5 tools"),
         "the server was restarted: {}",
-        text(&results[2])
+        text(&results[3])
     );
-    assert_eq!(text(&results[3]), "back\n");
+    assert_eq!(text(&results[4]), "back\n");
 }
 
 #[test]
