@@ -119,7 +119,8 @@ pub enum GatewayMessage {
         /// worker serves a session). False: a fresh runtime, dropped at the end.
         #[serde(default)]
         keep_state: bool,
-        /// Saved skills, by name: the TypeScript source of the module `./skills/<name>`.
+        /// Saved skills, by name: the TypeScript source of the module `./skills/<name>`. Only
+        /// the skills the code names (and those they name) are sent, at most 4 MiB of them.
         #[serde(default)]
         skills: BTreeMap<String, String>,
     },
