@@ -119,8 +119,9 @@ fn dedent(text: &str) -> String {
 }
 
 /// Characters dropped from comments: controls (other than the line breaks and tabs handled by
-/// [`jsdoc`]) and invisible formatting characters that change how text is displayed.
-fn is_hidden(character: char) -> bool {
+/// [`jsdoc`]) and invisible formatting characters that change how text is displayed. The CLI
+/// escapes the same characters before it prints text from records and skills.
+pub fn is_hidden(character: char) -> bool {
     character.is_control()
         || matches!(
             character,

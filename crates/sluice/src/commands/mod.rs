@@ -194,15 +194,15 @@ pub fn report_progress(gateway: &Gateway) -> impl FnMut(&ServerStatus) + use<> {
 }
 
 /// `text` made safe to print on a terminal: control characters (C0, DEL, C1; newlines and tabs
-/// too unless `keep_lines`) and Unicode's bidirectional controls are written as escapes (`\n`,
-/// `\r`, `\t`, `\u{1b}`), so that nothing an agent or a server put into a record or a skill can
-/// move the cursor, repaint the screen, reorder what is shown, or forge a line of a table.
+/// too unless `keep_lines`) and invisible formatting characters (bidirectional controls, zero
+/// widths; what generated comments drop, [`sluice_codegen::escape::is_hidden`]) are written as
+/// escapes (`\n`, `\r`, `\t`, `\u{1b}`), so that nothing an agent or a server put into a record
+/// or a skill can move the cursor, repaint the screen, reorder what is shown, or forge a line of
+/// a table.
 pub(crate) fn printable(text: &str, keep_lines: bool) -> std::borrow::Cow<'_, str> {
     let unsafe_char = |character: char| {
         let kept = keep_lines && matches!(character, '\n' | '\t');
-        !kept
-            && (character.is_control()
-                || matches!(character, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        !kept && sluice_codegen::escape::is_hidden(character)
     };
     if !text.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
