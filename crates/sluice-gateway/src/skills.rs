@@ -174,18 +174,8 @@ impl Gateway {
     }
 
     /// Check `code` in a worker and save it as the skill `name` (the previous version is kept).
+    /// `saved_by` (the client) is recorded with the skill and shown wherever the skill is.
     pub async fn save_skill(
-        &self,
-        name: &str,
-        description: &str,
-        code: &str,
-    ) -> Result<SavedSkill, SaveSkillError> {
-        self.save_skill_by(name, description, code, None).await
-    }
-
-    /// [`Gateway::save_skill`] for a client: `saved_by` is recorded with the skill and shown
-    /// wherever the skill is.
-    pub async fn save_skill_by(
         &self,
         name: &str,
         description: &str,

@@ -319,7 +319,7 @@ impl SluiceServer {
         let code = required_string(arguments, "code")?;
         let saved = self
             .gateway
-            .save_skill_by(name, description, code, Some(self.client.id()))
+            .save_skill(name, description, code, Some(self.client.id()))
             .await
             .map_err(|error| error.to_string())?;
         Ok(text_result(saved.to_text()))
