@@ -614,11 +614,18 @@ impl Gateway {
         });
         let watchdog = tokio::time::sleep_until((deadline + WATCHDOG_GRACE).into());
         tokio::pin!(watchdog);
-        let stopping = self.stopping().clone();
+        // Why the execution is stopped from outside: the client cancelled it, or Sluice is
+        // shutting down.
         let cancelled = async {
-            match &cancel {
-                Some(cancel) => cancel.cancelled().await,
-                None => std::future::pending().await,
+            let by_client = async {
+                match &cancel {
+                    Some(cancel) => cancel.cancelled().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = by_client => "the client cancelled this execution; it was stopped",
+                () = self.stopping().cancelled() => "Sluice is shutting down; the execution was stopped",
             }
         };
         tokio::pin!(cancelled);
@@ -639,12 +646,9 @@ impl Gateway {
             tokio::select! {
                 // A result was written: poll again, now with a spin window.
                 () = calls.answered.notified(), if spin_until.is_none() => continue,
-                () = &mut cancelled => {
+                reason = &mut cancelled => {
                     worker.kill();
-                    break Err((execution_error(
-                        "Cancelled",
-                        "the client cancelled this execution; it was stopped",
-                    ), 0));
+                    break Err((execution_error("Cancelled", reason), 0));
                 }
                 _ = progress_ticks.tick(), if progress.is_some() => {
                     if let Some(progress) = &progress {
@@ -653,13 +657,6 @@ impl Gateway {
                             tool_calls: calls.made.load(Ordering::Relaxed),
                         });
                     }
-                }
-                () = stopping.cancelled() => {
-                    worker.kill();
-                    break Err((execution_error(
-                        "Cancelled",
-                        "Sluice is shutting down; the execution was stopped",
-                    ), 0));
                 }
                 () = &mut watchdog => {
                     worker.kill();
