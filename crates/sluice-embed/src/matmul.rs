@@ -82,46 +82,31 @@ impl Packed {
     pub fn forward(&self, x: &[f32], rows: usize, split: bool) -> Vec<f32> {
         let blocks = blocks(x, rows, self.inputs);
         let mut output = vec![0.0f32; rows * self.outputs];
+        let all = Panels {
+            panels: &self.panels,
+            scales: &self.scales,
+            inputs: self.inputs,
+            outputs: self.outputs,
+        };
         let panels = self.panels.len() / self.inputs;
         if split && panels >= 2 && rows * self.outputs * self.inputs >= SPLIT_MIN_PRODUCTS {
-            let half = panels / 2;
-            let (left, right) = self.panels.split_at(half * self.inputs);
-            let (left_scales, right_scales) = self.scales.split_at(half * LANES);
-            let left_width = half * LANES;
-            let right_width = self.outputs - left_width;
-            let left = Panels {
-                panels: left,
-                scales: left_scales,
-                inputs: self.inputs,
-                outputs: left_width,
-            };
-            let right = Panels {
-                panels: right,
-                scales: right_scales,
-                inputs: self.inputs,
-                outputs: right_width,
-            };
-            let mut left_output = vec![0.0f32; rows * left_width];
-            let mut right_output = vec![0.0f32; rows * right_width];
+            let (left, right) = all.split(panels / 2);
+            let mut left_output = vec![0.0f32; rows * left.outputs];
+            let mut right_output = vec![0.0f32; rows * right.outputs];
             rayon_core::join(
                 || product(&blocks, rows, &left, &mut left_output),
                 || product(&blocks, rows, &right, &mut right_output),
             );
-            for (row, line) in output.chunks_exact_mut(self.outputs).enumerate() {
-                line[..left_width]
-                    .copy_from_slice(&left_output[row * left_width..(row + 1) * left_width]);
-            }
-            for (row, line) in output.chunks_exact_mut(self.outputs).enumerate() {
-                line[left_width..]
-                    .copy_from_slice(&right_output[row * right_width..(row + 1) * right_width]);
+            let halves = left_output
+                .chunks_exact(left.outputs)
+                .zip(right_output.chunks_exact(right.outputs));
+            for (line, (left_part, right_part)) in output.chunks_exact_mut(self.outputs).zip(halves)
+            {
+                let (left_line, right_line) = line.split_at_mut(left.outputs);
+                left_line.copy_from_slice(left_part);
+                right_line.copy_from_slice(right_part);
             }
         } else {
-            let all = Panels {
-                panels: &self.panels,
-                scales: &self.scales,
-                inputs: self.inputs,
-                outputs: self.outputs,
-            };
             product(&blocks, rows, &all, &mut output);
         }
         for row in output.chunks_exact_mut(self.outputs) {
@@ -140,6 +125,29 @@ struct Panels<'a> {
     inputs: usize,
     /// Output columns these panels produce (the last panel may be padded).
     outputs: usize,
+}
+
+impl<'a> Panels<'a> {
+    /// The first `panels` panels and the rest.
+    fn split(&self, panels: usize) -> (Panels<'a>, Panels<'a>) {
+        let (left, right) = self.panels.split_at(panels * self.inputs);
+        let (left_scales, right_scales) = self.scales.split_at(panels * LANES);
+        let left_width = panels * LANES;
+        (
+            Panels {
+                panels: left,
+                scales: left_scales,
+                inputs: self.inputs,
+                outputs: left_width,
+            },
+            Panels {
+                panels: right,
+                scales: right_scales,
+                inputs: self.inputs,
+                outputs: self.outputs - left_width,
+            },
+        )
+    }
 }
 
 /// `x` transposed into blocks of [`ROWS`] rows, `[block][input][row]`, the last block padded
