@@ -53,6 +53,8 @@ pub fn classify(line: &[u8]) -> Line {
             format!("the message is longer than {MAX_LINE_BYTES} bytes"),
         ));
     }
+    // Parsed whole, as rmcp parses it after us: a lighter check (`IgnoredAny`, `RawValue`)
+    // accepts a lone surrogate escape, which rmcp then drops unanswered.
     match serde_json::from_slice::<Value>(line) {
         Ok(Value::Object(message)) => match malformed_call(&message) {
             Some(answer) => Line::Refused(answer),
