@@ -8,7 +8,9 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use sluice_test_support::{McpConfig, everything_server, run_python_client};
 
-use super::common::{execute, sluice_serve_with_data, text, workers_running, write_config};
+use super::common::{
+    audit_records, execute, sluice_serve_with_data, text, workers_running, write_config,
+};
 
 #[test]
 fn a_cancelled_execution_stops_and_frees_its_slot() {
@@ -45,13 +47,12 @@ fn a_cancelled_execution_stops_and_frees_its_slot() {
     // Six one-second timeouts, not six minutes of spinning workers.
     assert!(elapsed.as_secs() < 40, "took {elapsed:?}");
 
-    let log = std::fs::read_to_string(data.path().join("audit/audit.jsonl")).unwrap();
-    let cancelled: Vec<Value> = log
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+    let records = audit_records(data.path());
+    let cancelled: Vec<&Value> = records
+        .iter()
         .filter(|record| record["kind"] == "execution" && record["code"] == spin)
         .collect();
-    assert_eq!(cancelled.len(), 6, "{log}");
+    assert_eq!(cancelled.len(), 6, "{records:?}");
     for record in &cancelled {
         assert_eq!(record["error_kind"], "Cancelled", "{record}");
         assert!(record["duration_ms"].as_u64().unwrap() < 10_000, "{record}");

@@ -99,6 +99,14 @@ pub fn text(result: &Value) -> String {
         .to_owned()
 }
 
+/// Every record of the audit log under `data_dir` (its current file), as JSON.
+pub fn audit_records(data_dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(data_dir.join("audit/audit.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("audit lines are JSON"))
+        .collect()
+}
+
 /// How many `sluice worker` processes of the gateway using `data_dir` are running.
 pub fn workers_running(data_dir: &Path) -> usize {
     let data_dir = data_dir.display().to_string();

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sluice_test_support::{McpConfig, everything_server, fake_server, run_python_client};
 
 use super::common::{
-    call, error_type, execute, execute_with_timeout, sluice_serve_with_data, text, workers_running,
-    write_config,
+    audit_records, call, error_type, execute, execute_with_timeout, sluice_serve_with_data, text,
+    workers_running, write_config,
 };
 
 fn error_message(result: &Value) -> String {
@@ -19,14 +19,6 @@ fn error_message(result: &Value) -> String {
         .as_str()
         .unwrap_or("")
         .to_owned()
-}
-
-/// Every record of the audit log under `data_dir`.
-fn audit_records(data_dir: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(data_dir.join("audit/audit.jsonl")).unwrap_or_default();
-    text.lines()
-        .map(|line| serde_json::from_str(line).expect("audit lines are JSON"))
-        .collect()
 }
 
 /// The execution record of the execution that ran `code`.

@@ -9,12 +9,43 @@ use std::path::Path;
 use serde_json::{Value, json};
 use sluice_test_support::{McpConfig, fake_server, filesystem_server, run_python_client};
 
-use super::common::{call, execute, sluice_serve_with_data, structured, text, write_config};
+use super::common::{
+    audit_records, call, execute, sluice_serve_with_data, structured, text, write_config,
+};
 
 const TARGET_NAME: &str = "Ada Lovelace";
 const TARGET_EMAIL: &str = "ada.lovelace@example.com";
 const TARGET_PHONE: &str = "+1 212 555 0143";
 const TARGET_CARD: &str = "4111 1111 1111 1111";
+
+/// Both attacks' ground: a contacts file the filesystem server serves, a data folder, and a
+/// config with that server and a chat server whose `echo` reflects text, plus `settings`.
+struct Ground {
+    /// Holds the contacts file.
+    _files: tempfile::TempDir,
+    data: tempfile::TempDir,
+    /// The contacts file's path.
+    contacts: String,
+    config: tempfile::NamedTempFile,
+}
+
+fn ground(settings: Value) -> Ground {
+    let files = tempfile::tempdir().expect("tempdir");
+    let dir = files.path().canonicalize().expect("canonical tempdir");
+    let contacts = contacts(&dir);
+    let config = write_config(
+        McpConfig::new()
+            .server("filesystem", &filesystem_server([&dir]))
+            .server("chat", &fake_server(&[])),
+        settings,
+    );
+    Ground {
+        _files: files,
+        data: tempfile::tempdir().expect("data dir"),
+        contacts,
+        config,
+    }
+}
 
 fn contacts(dir: &Path) -> String {
     let path = dir.join("contacts.json");
@@ -24,14 +55,6 @@ fn contacts(dir: &Path) -> String {
     ]});
     std::fs::write(&path, contacts.to_string()).expect("write contacts");
     path.display().to_string()
-}
-
-fn audit_records(data_dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(data_dir.join("audit/audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
 }
 
 fn run(config: &Path, data_dir: &Path, ops: Value) -> Vec<Value> {
@@ -55,16 +78,12 @@ fn run(config: &Path, data_dir: &Path, ops: Value) -> Vec<Value> {
 /// refused (`privacy_budget`, audited), and the next execution works.
 #[test]
 fn guesses_through_a_reflecting_tool_never_match_a_tokenized_value() {
-    let scratch = tempfile::tempdir().expect("tempdir");
-    let dir = scratch.path().canonicalize().expect("canonical tempdir");
-    let data = tempfile::tempdir().expect("data dir");
-    let contacts = contacts(&dir);
-    let config = write_config(
-        McpConfig::new()
-            .server("filesystem", &filesystem_server([&dir]))
-            .server("chat", &fake_server(&[])),
-        json!({"privacy": {"maxClearValues": 120}}),
-    );
+    let Ground {
+        _files,
+        data,
+        contacts,
+        config,
+    } = ground(json!({"privacy": {"maxClearValues": 120}}));
     let attack = format!(
         r#"import * as fs from "./servers/filesystem";
 import * as chat from "./servers/chat";
@@ -136,19 +155,15 @@ console.log((await chat.echo({ message: "still working" })).message);"#;
 /// `list_files`, the output and the audit log show tokens, never the values.
 #[test]
 fn trusted_values_are_scanned_on_every_path_the_model_or_the_audit_log_sees() {
-    let scratch = tempfile::tempdir().expect("tempdir");
-    let dir = scratch.path().canonicalize().expect("canonical tempdir");
-    let data = tempfile::tempdir().expect("data dir");
-    let contacts = contacts(&dir);
-    let config = write_config(
-        McpConfig::new()
-            .server("filesystem", &filesystem_server([&dir]))
-            .server("chat", &fake_server(&[])),
-        json!({
-            "privacy": {"trustedServers": ["filesystem", "chat"]},
-            "execution": {"outputBytes": 400}
-        }),
-    );
+    let Ground {
+        _files,
+        data,
+        contacts,
+        config,
+    } = ground(json!({
+        "privacy": {"trustedServers": ["filesystem", "chat"]},
+        "execution": {"outputBytes": 400}
+    }));
     let save = format!(
         r#"import * as fs from "./servers/filesystem";
 import * as chat from "./servers/chat";

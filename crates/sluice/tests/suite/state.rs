@@ -8,7 +8,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 use sluice_test_support::{McpConfig, run_python_client};
 
-use super::common::{call, error_type, execute, sluice_serve_with_data, text, write_config};
+use super::common::{
+    audit_records, call, error_type, execute, sluice_serve_with_data, text, write_config,
+};
 
 fn in_session(session: &str, code: &str) -> Value {
     call("execute_code", json!({"code": code, "session": session}))
@@ -24,14 +26,6 @@ fn run(config: &Path, data: &Path, ops: Value) -> Vec<Value> {
     let results = output["results"].as_array().cloned().unwrap_or_default();
     assert_eq!(results.len(), count, "{output}");
     results
-}
-
-fn audit(data: &Path) -> Vec<Value> {
-    std::fs::read_to_string(data.join("audit/audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
 }
 
 const SAVE_LEADS: &str = r#"import * as documents from "./servers/documents";
@@ -261,7 +255,7 @@ fn sessions_keep_globals_and_end_cleanly() {
     assert_eq!(text(&results[12]), "[result] \"undefined\"\n");
     assert_eq!(error_type(&results[13]), "InvalidSession");
 
-    let records = audit(data.path());
+    let records = audit_records(data.path());
     let ended = |reason: &str| {
         records.iter().any(|record| {
             record["kind"] == "session" && record["event"] == "ended" && record["reason"] == reason
