@@ -56,8 +56,9 @@ struct BudgetState {
 }
 
 impl AuditBudget {
-    /// Take `bytes` from the budget; false (and the record counted as `what`) when it is spent.
-    fn take(&self, bytes: u64, what: &str) -> bool {
+    /// Take `bytes` from the budget; false (and the record counted as `what`, named only then)
+    /// when it is spent.
+    fn take(&self, bytes: u64, what: impl FnOnce() -> String) -> bool {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.used.saturating_add(bytes) <= self.limit {
             state.used += bytes;
@@ -65,10 +66,11 @@ impl AuditBudget {
         }
         state.counted_records += 1;
         state.counted_bytes = state.counted_bytes.saturating_add(bytes);
-        if let Some(count) = state.counted.get_mut(what) {
+        let what = what();
+        if let Some(count) = state.counted.get_mut(&what) {
             *count += 1;
         } else if state.counted.len() < 32 {
-            state.counted.insert(what.to_owned(), 1);
+            state.counted.insert(what, 1);
         } else {
             *state.counted.entry("other".to_owned()).or_default() += 1;
         }
@@ -266,11 +268,13 @@ impl Auditor {
             ToolOutcome::Error { kind, message, .. } => (kind.as_str(), Some(message.as_str())),
         };
         let bytes = record_bytes(&[audit.server, audit.tool, outcome], error);
-        let what = format!(
-            "tool_call {}",
-            outcome.get(..MAX_NAME_BYTES).unwrap_or(outcome)
-        );
-        if !budget.take(bytes, &what) {
+        let what = || {
+            format!(
+                "tool_call {}",
+                outcome.get(..MAX_NAME_BYTES).unwrap_or(outcome)
+            )
+        };
+        if !budget.take(bytes, what) {
             return;
         }
         let (outcome, error) = (outcome.to_owned(), error.map(str::to_owned));
@@ -308,7 +312,7 @@ impl Auditor {
                 &[&release.kind, &release.source, &release.destination],
                 None,
             );
-            if !budget.take(bytes, "release") {
+            if !budget.take(bytes, || "release".to_owned()) {
                 continue;
             }
             self.append(Record::Release(ReleaseRecord {
