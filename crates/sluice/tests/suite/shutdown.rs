@@ -134,6 +134,37 @@ fn sigterm_stops_every_server() {
     assert_all_gone(&servers);
 }
 
+/// SIGTERM with an execution in flight: the worker is stopped and Sluice exits cleanly within
+/// about a second, not after the execution's time limit or a drain.
+#[test]
+fn sigterm_with_work_in_flight_exits_within_a_second() {
+    let (mut child, servers, _config) = start_serving();
+    let stdin = child.stdin.as_mut().expect("stdin");
+    writeln!(
+        stdin,
+        "{}",
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+               "params": {"name": "execute_code", "arguments": {"code": "while (true) {}"}}})
+    )
+    .expect("write");
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    let kill = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_all_gone(&servers);
+}
+
 /// The official TypeScript SDK's close sequence with an execution in flight: stdin ends, and
 /// Sluice stops the worker and exits on its own within about a second, before the SDK's SIGTERM
 /// (after 2 s) or SIGKILL. Once it took about 5 s and ended in SIGKILL.
