@@ -49,6 +49,9 @@ pub struct Config {
     /// Servers that cannot be started as configured (an environment variable they use is not
     /// set), with the reason to show: only they are left out, the others run.
     pub unusable: BTreeMap<String, String>,
+    /// Servers whose configured name is not an identifier (`"My Calc"`), by the identifier code
+    /// uses for them (`my-calc`): the value is the name as configured, for messages.
+    pub renamed: BTreeMap<String, String>,
     /// Sluice's own settings.
     pub settings: Settings,
 }
@@ -195,16 +198,28 @@ pub fn parse(
         ));
     };
     let mut config = Config::default();
-    for (name, entry) in servers {
-        validate_server_name(&context, name)?;
+    for (configured, entry) in servers {
+        let name = &if is_identifier(configured) {
+            configured.clone()
+        } else {
+            let id = derive_server_id(configured, &|candidate| {
+                servers.contains_key(candidate) || config.renamed.contains_key(candidate)
+            });
+            config.renamed.insert(id.clone(), configured.clone());
+            id
+        };
         let Value::Object(entry) = entry else {
-            return Err(context.invalid(&format!("server \"{name}\""), "expected an object"));
+            return Err(context.invalid(
+                &format!("server \"{}\"", configured.escape_debug()),
+                "expected an object",
+            ));
         };
         if entry.get("disabled").and_then(Value::as_bool) == Some(true) {
             config.disabled.push(name.clone());
             continue;
         }
-        match context.server(name, entry) {
+        // Messages about the entry name it as the user wrote it.
+        match context.server(configured, entry) {
             Ok(server) => {
                 config.servers.insert(name.clone(), server);
             }
@@ -234,9 +249,49 @@ pub fn parse(
             };
             context.invalid(&location, &message)
         })?;
+        rename_in_settings(&mut config);
         check_privacy_servers(&context, &config)?;
     }
     Ok(config)
+}
+
+/// Settings may name a renamed server as configured (`"My Calc"`) or by its identifier; from
+/// here on only the identifier is used.
+fn rename_in_settings(config: &mut Config) {
+    let identifier = |name: &str| {
+        config
+            .renamed
+            .iter()
+            .find(|(_, configured)| configured.as_str() == name)
+            .map(|(id, _)| id.clone())
+    };
+    let rename = |endpoint: &mut String| {
+        if let Some(id) = identifier(endpoint) {
+            *endpoint = id;
+            return;
+        }
+        let tool = config.renamed.values().find_map(|configured| {
+            let rest = endpoint.strip_prefix(configured.as_str())?.strip_prefix('.')?;
+            Some(format!("{}.{rest}", identifier(configured)?))
+        });
+        if let Some(renamed) = tool {
+            *endpoint = renamed;
+        }
+    };
+    let settings = &mut config.settings;
+    settings.privacy.trusted_servers.iter_mut().for_each(rename);
+    for rule in &mut settings.privacy.flows {
+        rename(&mut rule.from);
+        rename(&mut rule.to);
+    }
+    let rates = std::mem::take(&mut settings.limits.calls_per_second);
+    settings.limits.calls_per_second = rates
+        .into_iter()
+        .map(|(mut server, rate)| {
+            rename(&mut server);
+            (server, rate)
+        })
+        .collect();
 }
 
 /// Every server a privacy setting names must be in the config (a typo would silently change who
@@ -284,23 +339,45 @@ fn check_privacy_servers(context: &Context<'_>, config: &Config) -> Result<(), C
     Ok(())
 }
 
-/// Server names become folder names (`servers/<name>/`) and appear in code, so they are kept to a
-/// safe alphabet.
-fn validate_server_name(context: &Context<'_>, name: &str) -> Result<(), ConfigError> {
-    let valid = !name.is_empty()
-        && name.len() <= 64
+/// Whether `name` can be used as it is: server names become folder names (`servers/<name>/`)
+/// and appear in code, so they are kept to a safe alphabet.
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_SERVER_NAME
         && name
             .chars()
             .all(|character| character.is_ascii_alphanumeric() || "-_.".contains(character))
-        && name.starts_with(|first: char| first.is_ascii_alphanumeric());
-    if valid {
-        Ok(())
-    } else {
-        Err(context.invalid(
-            &format!("server \"{}\"", name.escape_debug()),
-            "a server name must be 1-64 characters of letters, digits, '-', '_' or '.', starting with a letter or digit (it becomes a folder name)",
-        ))
+        && name.starts_with(|first: char| first.is_ascii_alphanumeric())
+}
+
+/// The longest server identifier.
+const MAX_SERVER_NAME: usize = 64;
+
+/// The identifier code uses for a server whose configured name is not one (`"My Calc"`, which
+/// Claude Desktop accepts): lower case, every run of other characters made one `-`, cut to
+/// 64 characters, `server` when nothing is left, and `-2`, `-3`... when another server already
+/// has it. Names that are identifiers already are kept as they are, case included.
+fn derive_server_id(name: &str, taken: &dyn Fn(&str) -> bool) -> String {
+    let mut base = String::with_capacity(name.len());
+    for character in name.chars() {
+        if character.is_ascii_alphanumeric() || "_.".contains(character) {
+            base.push(character.to_ascii_lowercase());
+        } else if !base.ends_with('-') {
+            base.push('-');
+        }
     }
+    let trimmed = base.trim_matches(|character: char| !character.is_ascii_alphanumeric());
+    let mut base: String = trimmed.chars().take(MAX_SERVER_NAME - 4).collect();
+    if base.is_empty() {
+        base = "server".to_owned();
+    }
+    if !taken(&base) {
+        return base;
+    }
+    (2..)
+        .map(|suffix| format!("{base}-{suffix}"))
+        .find(|candidate| !taken(candidate))
+        .unwrap_or(base)
 }
 
 struct Context<'a> {
@@ -545,9 +622,10 @@ mod tests {
         assert!(
             parse_error(r#"{"mcpServers": {"fs": {"url": "ftp://x"}}}"#).contains("field \"url\"")
         );
-        assert!(
-            parse_error(r#"{"mcpServers": {"../x": {"command": "a"}}}"#)
-                .contains("server \"../x\"")
+        // A name that is not a safe folder name is given one, never used as a path.
+        assert_eq!(
+            parse_ok(r#"{"mcpServers": {"../x": {"command": "a"}}}"#).renamed["x"],
+            "../x"
         );
         assert!(
             parse_error(r#"{"mcpServers": {"a": {"type": "sse", "url": "http://x"}}}"#)
@@ -589,6 +667,46 @@ mod tests {
             parse_error(r#"{"mcpServers": {"a": {"command": "x", "args": ["${A B}"]}}}"#)
                 .contains("not a valid variable reference")
         );
+    }
+
+    /// Claude Desktop accepts any key as a server name; Sluice derives an identifier for the
+    /// ones code cannot use, keeps the configured name for messages, and settings may use either.
+    #[test]
+    fn any_server_name_is_accepted_and_given_an_identifier() {
+        let config = parse_ok(
+            r#"{"mcpServers": {
+                 "My Calc": {"command": "calc"},
+                 "my-calc": {"command": "other"},
+                 "Ünïcode ✓ Tools!": {"command": "u"},
+                 "日本": {"command": "j"},
+                 "  ": {"command": "k"},
+                 "ok_Name.v2": {"command": "kept"}},
+               "sluice": {
+                 "privacy": {"trustedServers": ["My Calc"], "flows": [{"from": "日本", "to": "My Calc.add", "allow": true}]},
+                 "limits": {"callsPerSecond": {"My Calc": 2}}}}"#,
+        );
+        let names: Vec<&str> = config.servers.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            ["my-calc", "my-calc-2", "n-code-tools", "ok_Name.v2", "server", "server-2"]
+        );
+        assert_eq!(config.renamed["my-calc-2"], "My Calc");
+        // Entries are taken in the file's order.
+        assert_eq!(config.renamed["server"], "日本");
+        assert_eq!(config.renamed["server-2"], "  ");
+        assert!(!config.renamed.contains_key("my-calc"));
+        let ServerConfig::Stdio(calc) = &config.servers["my-calc-2"] else {
+            panic!("stdio");
+        };
+        assert_eq!(calc.command, "calc");
+        let privacy = &config.settings.privacy;
+        assert_eq!(privacy.trusted_servers, ["my-calc-2"]);
+        assert_eq!(privacy.flows[0].from, "server");
+        assert_eq!(privacy.flows[0].to, "my-calc-2.add");
+        assert_eq!(config.settings.limits.rate_for("my-calc-2"), Some(2.0));
+        // Messages about an entry name it as written.
+        let error = parse_error(r#"{"mcpServers": {"My Calc": {"args": []}}}"#);
+        assert!(error.contains("server \"My Calc\""), "{error}");
     }
 
     #[test]

@@ -146,6 +146,7 @@ pub(crate) fn config(launcher: &Launcher, sizes: &DataSizes) -> Config {
         servers,
         disabled: Vec::new(),
         unusable: Default::default(),
+        renamed: Default::default(),
         settings,
     }
 }

@@ -153,6 +153,12 @@ impl Gateway {
             }
             None => (None, audit::Auditor::off()),
         };
+        for (id, configured) in &config.renamed {
+            tracing::info!(
+                "server \"{}\" is `{id}` in code (servers/{id}/): its name is not a folder name",
+                configured.escape_debug()
+            );
+        }
         let rates = rates::RateLimiter::new(&config.settings.limits);
         let pool = Pool::start(&config);
         let privacy = PrivacyState::from_settings(&config.settings.privacy);
