@@ -4,7 +4,8 @@
 //! sent one waits forever. JSON-RPC asks for a parse error (-32700, id null) for a line that is
 //! not JSON, and an invalid-request error (-32600) for JSON that is not a request object; the
 //! connection then goes on. A `tools/call` without a tool name, which rmcp answers as an unknown
-//! method, gets invalid params (-32602) with its id. [`checked_stdio`] puts a filter between the process's stdin and the
+//! method, gets invalid params (-32602) with its id; a request before `initialize` is told to
+//! initialize first (see [`Filter`]). [`checked_stdio`] puts a filter between the process's stdin and the
 //! service: JSON objects pass through as they are, every other line is answered here. Both the
 //! service's messages and these answers go to stdout through one writer, whole lines at a time.
 
@@ -42,8 +43,56 @@ pub enum Line {
     Refused(Value),
 }
 
-/// Classify one line (without its newline).
-pub fn classify(line: &[u8]) -> Line {
+/// What the filter remembers between lines: whether the client has sent `initialize`.
+///
+/// rmcp takes a request that comes before `initialize` for a stateless request of a later
+/// protocol revision and answers that its `_meta` lacks a protocol version, which tells a client
+/// nothing about what it did wrong. Until `initialize` has passed, a request other than `ping`
+/// that carries no protocol version of its own is answered here, saying to initialize first.
+#[derive(Debug, Default)]
+pub struct Filter {
+    initialize_seen: bool,
+}
+
+impl Filter {
+    /// Classify one line (without its newline), in the order the lines came.
+    pub fn check(&mut self, line: &[u8]) -> Line {
+        classify(line, |message| {
+            malformed_call(message).or_else(|| self.premature(message))
+        })
+    }
+
+    fn premature(&mut self, message: &serde_json::Map<String, Value>) -> Option<Value> {
+        let method = message.get("method").and_then(Value::as_str)?;
+        if method == "initialize" {
+            self.initialize_seen = true;
+        }
+        let id = message.get("id")?;
+        let stateless = message
+            .get("params")
+            .and_then(|params| params.get("_meta"))
+            .and_then(|meta| meta.get("io.modelcontextprotocol/protocolVersion"))
+            .is_some();
+        if self.initialize_seen || method == "ping" || stateless {
+            return None;
+        }
+        Some(error_for(
+            id.clone(),
+            -32600,
+            format!(
+                "`{}` came before `initialize`: start the session with an `initialize` request, then send `notifications/initialized`, then other requests",
+                method.escape_debug()
+            ),
+        ))
+    }
+}
+
+/// Classify one line (without its newline); `refuse` may answer a JSON object instead of
+/// passing it on.
+fn classify(
+    line: &[u8],
+    refuse: impl FnOnce(&serde_json::Map<String, Value>) -> Option<Value>,
+) -> Line {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Line::Blank;
     }
@@ -56,7 +105,7 @@ pub fn classify(line: &[u8]) -> Line {
     // Parsed whole, as rmcp parses it after us: a lighter check (`IgnoredAny`, `RawValue`)
     // accepts a lone surrogate escape, which rmcp then drops unanswered.
     match serde_json::from_slice::<Value>(line) {
-        Ok(Value::Object(message)) => match malformed_call(&message) {
+        Ok(Value::Object(message)) => match refuse(&message) {
             Some(answer) => Line::Refused(answer),
             None => Line::Message,
         },
@@ -112,6 +161,7 @@ pub fn checked_stdio() -> CheckedStdio {
     tokio::spawn(async move {
         let mut stdin = BufReader::new(tokio::io::stdin());
         let mut line = Vec::new();
+        let mut filter = Filter::default();
         loop {
             line.clear();
             match stdin.read_until(b'\n', &mut line).await {
@@ -120,7 +170,7 @@ pub fn checked_stdio() -> CheckedStdio {
             }
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
             let text = text.strip_suffix(b"\r").unwrap_or(text);
-            match classify(text) {
+            match filter.check(text) {
                 Line::Blank => {}
                 Line::Message => {
                     if to_service.write_all(&line).await.is_err() {
@@ -194,6 +244,14 @@ pub fn checked_stdio() -> CheckedStdio {
 mod tests {
     use super::*;
 
+    /// Lines of a session that has been initialized.
+    fn classify(line: &[u8]) -> Line {
+        let mut filter = Filter {
+            initialize_seen: true,
+        };
+        filter.check(line)
+    }
+
     fn code(line: &[u8]) -> Option<i64> {
         match classify(line) {
             Line::Refused(answer) => answer["error"]["code"].as_i64(),
@@ -231,5 +289,35 @@ mod tests {
         };
         assert_eq!(answer["id"], Value::Null);
         assert_eq!(answer["jsonrpc"], "2.0");
+    }
+
+    #[test]
+    fn a_request_before_initialize_is_told_to_initialize_first() {
+        let mut filter = Filter::default();
+        let Line::Refused(answer) =
+            filter.check(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        else {
+            panic!("not refused");
+        };
+        assert_eq!(answer["id"], 1);
+        assert_eq!(answer["error"]["code"], -32600);
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("before `initialize`"), "{message}");
+        // Pings, notifications and requests that carry their own protocol version pass.
+        for line in [
+            br#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#.as_slice(),
+            br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#,
+            br#"{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-06-18"}}}"#,
+        ] {
+            assert_eq!(filter.check(line), Line::Message);
+        }
+        assert_eq!(
+            filter.check(br#"{"jsonrpc":"2.0","id":4,"method":"initialize","params":{}}"#),
+            Line::Message
+        );
+        assert_eq!(
+            filter.check(br#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#),
+            Line::Message
+        );
     }
 }

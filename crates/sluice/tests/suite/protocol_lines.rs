@@ -1,6 +1,7 @@
 //! Lines that are not JSON-RPC messages, sent raw to `sluice serve`: each gets an error answer
 //! (-32700 for what is not JSON, -32600 for JSON that is not a message object) with id null, and
-//! the connection goes on serving the requests around them. (And what Sluice logs about them on
+//! the connection goes on serving the requests around them; a request before `initialize` is
+//! told to initialize first. (And what Sluice logs about them on
 //! stderr, a pipe here, carries no colour codes.)
 
 use std::io::{BufRead, BufReader, Write};
@@ -37,8 +38,14 @@ fn every_malformed_line_is_answered_and_the_connection_goes_on() {
     let malformed = lines.len();
     let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}});
-    // Before initialize, between initialize and the first request, and after it.
-    let mut sent = vec![lines.remove(0), initialize.to_string().into_bytes()];
+    // Before initialize, between initialize and the first request, and after it. A request
+    // before initialize is told to initialize first.
+    let early = json!({"jsonrpc": "2.0", "id": 0, "method": "tools/list"});
+    let mut sent = vec![
+        early.to_string().into_bytes(),
+        lines.remove(0),
+        initialize.to_string().into_bytes(),
+    ];
     sent.push(lines.remove(0));
     sent.push(
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
@@ -72,12 +79,17 @@ fn every_malformed_line_is_answered_and_the_connection_goes_on() {
         } else if let Some(id) = message["id"].as_i64() {
             answered.push(id);
             match id {
+                0 => {
+                    assert_eq!(message["error"]["code"], -32600, "{message}");
+                    let text = message["error"]["message"].as_str().unwrap_or_default();
+                    assert!(text.contains("before `initialize`"), "{message}");
+                }
                 2 => assert!(message["result"]["tools"].is_array(), "{message}"),
                 3 => assert_eq!(message["error"]["code"], -32602, "{message}"),
                 4 | 5 => assert_eq!(message["error"]["code"], -32601, "{message}"),
                 _ => {}
             }
-            if answered.len() == 5 {
+            if answered.len() == 6 {
                 break;
             }
         }
@@ -94,7 +106,7 @@ fn every_malformed_line_is_answered_and_the_connection_goes_on() {
     answered.sort_unstable();
     assert_eq!(
         answered,
-        [1, 2, 3, 4, 5],
+        [0, 1, 2, 3, 4, 5],
         "the requests around the bad lines"
     );
     errors.sort_unstable();
