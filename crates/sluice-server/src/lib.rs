@@ -147,6 +147,9 @@ pub fn tool_definitions(capabilities: Capabilities) -> Vec<Tool> {
                 "required": ["code"]
             }),
         ));
+        if let Some(execute) = tools.last_mut() {
+            execute.output_schema = Some(Arc::new(execution_report_schema()));
+        }
     }
     if capabilities.skills {
         tools.push(tool(
@@ -164,6 +167,30 @@ pub fn tool_definitions(capabilities: Capabilities) -> Vec<Tool> {
         ));
     }
     tools
+}
+
+/// The shape of `execute_code`'s `structuredContent` (the gateway's execution report), declared
+/// so clients that check structured results against it can. Kept to what a client needs to
+/// check: the report's fields and the error's, not every statistic.
+fn execution_report_schema() -> Map<String, Value> {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "output": {"type": "string"},
+            "result": {},
+            "error": {
+                "type": "object",
+                "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["type", "message"]
+            },
+            "stats": {"type": "object"}
+        },
+        "required": ["output", "result", "stats"]
+    });
+    match schema {
+        Value::Object(schema) => schema,
+        _ => unreachable_schema(),
+    }
 }
 
 fn tool(name: &'static str, description: &'static str, schema: Value) -> Tool {

@@ -86,6 +86,19 @@ fn five_real_servers_through_sluice() {
         ]
     );
 
+    // execute_code declares the shape of its structured content; the SDK checks every
+    // successful execution's result against it (the suites' executions pass through it).
+    let execute = results[1]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tool| tool["name"] == "execute_code")
+        .unwrap();
+    assert_eq!(
+        execute["outputSchema"]["required"],
+        json!(["output", "result", "stats"])
+    );
+
     let search = text(&results[2]);
     assert!(search.starts_with("everything.getSum: "), "{search}");
 
