@@ -5,7 +5,7 @@ Pure: no IO. Given a [`sluice_catalog::Catalog`], [`generate_tree`] returns the 
 
 ```text
 README.md                         how to import and call tools
-runtime.ts                        callMCPTool, ToolError, retry
+runtime.ts                        callMCPTool, ToolError, retry, reportProgress
 servers/<server>/index.ts         lists and re-exports every tool of the server
 servers/<server>/<identifier>.ts  one typed async function per tool
 ```

@@ -44,7 +44,17 @@ interface HostFailure {
 
 declare const __sluiceHost: {
   callTool(server: string, tool: string, input: unknown): Promise<unknown>;
+  progress(message: string, fraction?: number): void;
 };
+
+/**
+ * Tell the person waiting how far a long execution has come: a short message (up to 200
+ * characters) and, when known, the fraction done from 0 to 1. Shown by clients that asked for
+ * progress; reports closer than 50 ms apart are dropped, so call it as often as is convenient.
+ */
+export function reportProgress(message: string, fraction?: number): void {
+  __sluiceHost.progress(String(message), typeof fraction === "number" ? fraction : undefined);
+}
 
 /**
  * Call a tool by server and original name. Resolves with the tool's `structuredContent`, else its

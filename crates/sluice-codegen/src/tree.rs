@@ -129,7 +129,7 @@ pub fn normalize_path(path: &str) -> Option<String> {
 ///
 /// ```text
 /// README.md                         how to import and call tools
-/// runtime.ts                        callMCPTool, ToolError, retry
+/// runtime.ts                        callMCPTool, ToolError, retry, reportProgress
 /// servers/<server>/index.ts         the server's tools, listed and re-exported
 /// servers/<server>/<identifier>.ts  one typed async function per tool
 /// ```
@@ -208,7 +208,7 @@ fn readme(catalog: &Catalog) -> String {
     let mut readme = String::from(
         "# Tool API\n\n\
          Typed TypeScript wrappers for the tools of every connected MCP server.\n\n\
-         - `runtime.ts`: `callMCPTool`, `ToolError` (thrown when a call fails) and `retry`.\n\
+         - `runtime.ts`: `callMCPTool`, `ToolError` (thrown when a call fails), `retry` and `reportProgress` (tell the person waiting how far a long run has come).\n\
          - `servers/<server>/index.ts`: one server's tools, each with a one-line summary.\n\
          - `servers/<server>/<tool>.ts`: one tool's input and output types and its async \
          function.\n\n",

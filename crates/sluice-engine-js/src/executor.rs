@@ -17,8 +17,9 @@ use rquickjs::{
 };
 use serde_json::Value as Json;
 use sluice_worker_protocol::{
-    ExecutionError, ExecutionLimits, ExecutionOutcome, Language, LogLevel, MAX_WORKER_FRAME_BYTES,
-    ToolOutcome, WorkerMessage,
+    ExecutionError, ExecutionLimits, ExecutionOutcome, Language, LogLevel,
+    MAX_PROGRESS_MESSAGE_CHARS, MAX_WORKER_FRAME_BYTES, MIN_PROGRESS_INTERVAL_MS, ToolOutcome,
+    WorkerMessage,
 };
 
 use crate::modules::{
@@ -592,6 +593,13 @@ fn install_globals<'js>(
                 }
             })?,
         )?;
+        let progress_state = state.clone();
+        host.set(
+            "progress",
+            Function::new(ctx.clone(), move |message: String, fraction: Opt<f64>| {
+                progress_state.borrow_mut().progress(message, fraction.0);
+            })?,
+        )?;
         let call_state = state.clone();
         host.set(
             "callTool",
@@ -741,6 +749,8 @@ struct State {
     failed_calls: Vec<FailedCall>,
     maps: Rc<RefCell<SourceMaps>>,
     flags: Arc<Flags>,
+    /// When the last progress report was queued.
+    last_progress: Option<Instant>,
 }
 
 impl State {
@@ -759,6 +769,7 @@ impl State {
             failed_calls: Vec::new(),
             maps,
             flags,
+            last_progress: None,
         }
     }
 
@@ -766,6 +777,7 @@ impl State {
     fn begin(&mut self, limits: &ExecutionLimits) {
         self.release();
         self.outbox.clear();
+        self.last_progress = None;
         self.calls_made = 0;
         self.limits = limits.clone();
         self.output = OutputBudget::new(limits.output_bytes);
@@ -798,6 +810,27 @@ impl State {
         if let Some(text) = self.output.admit(text) {
             self.outbox.push(WorkerMessage::Log { level, text });
         }
+    }
+
+    /// Queue a progress report: the message cut to its limit, the fraction only when it is one,
+    /// and nothing when the last report went out less than the minimum interval ago.
+    fn progress(&mut self, message: String, fraction: Option<f64>) {
+        let now = Instant::now();
+        let interval = Duration::from_millis(MIN_PROGRESS_INTERVAL_MS);
+        if self
+            .last_progress
+            .is_some_and(|last| now.duration_since(last) < interval)
+        {
+            return;
+        }
+        self.last_progress = Some(now);
+        let message = match message.char_indices().nth(MAX_PROGRESS_MESSAGE_CHARS) {
+            Some((cut, _)) => message[..cut].to_owned(),
+            None => message,
+        };
+        let fraction = fraction.filter(|fraction| (0.0..=1.0).contains(fraction));
+        self.outbox
+            .push(WorkerMessage::Progress { message, fraction });
     }
 
     fn add_timer(&mut self, callback: Kept, delay_ms: f64, repeat: bool) -> Result<u64, String> {

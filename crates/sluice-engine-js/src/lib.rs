@@ -66,7 +66,9 @@ executions one after another:
   Node's `util.inspect` in a compact single-line form (strings raw at top level, errors with name,
   message and stack); `setTimeout`/`clearTimeout`/`setInterval`/`clearInterval`; and
   `__sluiceHost.callTool(server, tool, input)`, which the runtime's `callMCPTool` uses, and
-  `__sluiceHost.workspace(...)`, which `fs/promises` uses. A tool call's promise resolves with
+  `__sluiceHost.workspace(...)`, which `fs/promises` uses, and `__sluiceHost.progress(message,
+  fraction?)`, which the runtime's `reportProgress` uses (a `Progress` message, at most one per
+  50 ms, the message cut to 200 characters). A tool call's promise resolves with
   the tool's value or rejects with a plain object `{kind, message, content, retryable}` that the
   runtime turns into a `ToolError`.
 - **Hardening**: the prelude removes `SharedArrayBuffer` and `Atomics`, the `resize` and

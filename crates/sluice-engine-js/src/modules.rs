@@ -405,7 +405,7 @@ impl Catalog {
 
     fn valid_forms(&self) -> String {
         format!(
-            "Importable modules: './runtime' (callMCPTool, ToolError, retry), \
+            "Importable modules: './runtime' (callMCPTool, ToolError, retry, reportProgress), \
              './servers/<server>' or './servers/<server>/index' (all tools of a server), \
              './servers/<server>/<tool>' (one tool), './skills/<name>' (a saved skill), with an \
              optional '.ts' or '.js' suffix, and 'fs/promises' (files under ./workspace). {} {}",

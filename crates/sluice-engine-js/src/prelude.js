@@ -7,7 +7,7 @@
 // that replaces `JSON` or `Object` cannot break the engine's side.
 (function (host) {
   "use strict";
-  const { log, setTimer, clearTimer, callTool, workspace, maxRegexSource, checkCode } = host;
+  const { log, setTimer, clearTimer, callTool, workspace, progress, maxRegexSource, checkCode } = host;
   const stringify = JSON.stringify;
   const objectKeys = Object.keys;
   const getPrototypeOf = Object.getPrototypeOf;
@@ -313,7 +313,7 @@
     defineProperty(globalThis, key, { value: globals[key], writable: true, enumerable: false, configurable: true });
   }
   defineProperty(globalThis, "__sluiceHost", {
-    value: freeze({ callTool, workspace }),
+    value: freeze({ callTool, workspace, progress }),
     writable: false,
     enumerable: false,
     configurable: false,

@@ -326,6 +326,41 @@ fn console_output_is_captured_and_formatted() {
     assert_eq!(finished.dropped_output_bytes, 0);
 }
 
+/// `reportProgress` sends the message (cut to its limit) and a fraction only when it is one,
+/// and drops reports that come closer than the minimum interval after the last one sent.
+#[test]
+fn progress_reports_are_cut_and_spaced() {
+    let (finished, host) = run(
+        r#"
+        import { reportProgress } from "./runtime";
+        reportProgress("x".repeat(1000), 0.5);
+        for (let i = 0; i < 1000; i++) reportProgress("dropped " + i, 2);
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        reportProgress("later", Number.NaN);
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        reportProgress({ toString: () => "last" } as any, 7);
+        "#,
+        FakeHost::echo(),
+    );
+    result(&finished);
+    let reports: Vec<(String, Option<f64>)> = host
+        .sent
+        .iter()
+        .filter_map(|message| match message {
+            WorkerMessage::Progress { message, fraction } => Some((message.clone(), *fraction)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reports,
+        [
+            ("x".repeat(200), Some(0.5)),
+            ("later".to_owned(), None),
+            ("last".to_owned(), None),
+        ]
+    );
+}
+
 #[test]
 fn logged_errors_show_message_and_original_position() {
     let (finished, host) = run(

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sluice_worker_protocol::{
     ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language, LogLevel,
-    PROTOCOL_VERSION, Spin, ToolOutcome, WorkerMessage, encode,
+    MAX_PROGRESS_MESSAGE_CHARS, PROTOCOL_VERSION, Spin, ToolOutcome, WorkerMessage, encode,
 };
 use tokio::process::ChildStdin;
 
@@ -52,16 +52,68 @@ pub struct ExecuteRequest {
 }
 
 /// How far an execution has come, reported while it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionProgress {
     /// Time since the execution started.
     pub elapsed_ms: u64,
     /// Tool calls the code made so far.
     pub tool_calls: u64,
+    /// What the code last reported itself (`reportProgress`), personal data tokenized.
+    pub reported: Option<ReportedProgress>,
 }
 
-/// How often progress is reported.
+/// What agent code said about its own progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportedProgress {
+    /// Its message.
+    pub message: String,
+    /// The fraction done, from 0 to 1, when it gave one.
+    pub fraction: Option<f64>,
+}
+
+/// How often progress is reported while nothing new is said.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The least time between two progress notifications: what the code reports in between is sent
+/// with the next one.
+const MIN_PROGRESS_GAP: Duration = Duration::from_millis(250);
+
+/// Progress of one execution, and when it was last sent.
+struct ProgressState {
+    sender: tokio::sync::mpsc::UnboundedSender<ExecutionProgress>,
+    started: Instant,
+    last_sent: Option<Instant>,
+    reported: Option<ReportedProgress>,
+}
+
+impl ProgressState {
+    fn send(&mut self, tool_calls: u64) {
+        let now = Instant::now();
+        self.last_sent = Some(now);
+        let _ = self.sender.send(ExecutionProgress {
+            elapsed_ms: now.duration_since(self.started).as_millis() as u64,
+            tool_calls,
+            reported: self.reported.clone(),
+        });
+    }
+
+    /// The code reported progress: sent now unless a notification went out very recently (then
+    /// the next tick carries it).
+    fn report(&mut self, reported: ReportedProgress, tool_calls: u64) {
+        self.reported = Some(reported);
+        self.tick(tool_calls);
+    }
+
+    /// Send unless a notification went out very recently.
+    fn tick(&mut self, tool_calls: u64) {
+        if self
+            .last_sent
+            .is_none_or(|last| last.elapsed() >= MIN_PROGRESS_GAP)
+        {
+            self.send(tool_calls);
+        }
+    }
+}
 
 impl ExecuteRequest {
     /// TypeScript `code` with the default time limit, outside any session.
@@ -574,12 +626,16 @@ impl Gateway {
         let snapshot = self.snapshot().await;
         let call_timeout = Duration::from_millis(self.config().settings.call_timeout_ms);
         let cancel = request.cancel;
-        let progress = request.progress;
+        let mut progress = request.progress.map(|sender| ProgressState {
+            sender,
+            started: Instant::now(),
+            last_sent: None,
+            reported: None,
+        });
         let mut progress_ticks = tokio::time::interval_at(
             (Instant::now() + PROGRESS_INTERVAL).into(),
             PROGRESS_INTERVAL,
         );
-        let execution_started = Instant::now();
         let execute = GatewayMessage::Execute {
             protocol_version: PROTOCOL_VERSION,
             code: request.code,
@@ -651,11 +707,8 @@ impl Gateway {
                     break Err((execution_error("Cancelled", reason), 0));
                 }
                 _ = progress_ticks.tick(), if progress.is_some() => {
-                    if let Some(progress) = &progress {
-                        let _ = progress.send(ExecutionProgress {
-                            elapsed_ms: execution_started.elapsed().as_millis() as u64,
-                            tool_calls: calls.made.load(Ordering::Relaxed),
-                        });
+                    if let Some(progress) = &mut progress {
+                        progress.tick(calls.made.load(Ordering::Relaxed));
                     }
                 }
                 () = &mut watchdog => {
@@ -679,6 +732,20 @@ impl Gateway {
                         };
                         for line in text.split('\n') {
                             output.push_line(level, line);
+                        }
+                    }
+                    Some(Ok(WorkerMessage::Progress { message, fraction })) => {
+                        if let Some(progress) = &mut progress {
+                            let message = match &privacy {
+                                Some(privacy) => privacy.protect_text(message),
+                                None => message,
+                            };
+                            // From an untrusted worker: bounded again here.
+                            let message: String =
+                                message.chars().take(MAX_PROGRESS_MESSAGE_CHARS).collect();
+                            let fraction = fraction.filter(|fraction| (0.0..=1.0).contains(fraction));
+                            let reported = ReportedProgress { message, fraction };
+                            progress.report(reported, calls.made.load(Ordering::Relaxed));
                         }
                     }
                     Some(Ok(WorkerMessage::Done { outcome, dropped_output_bytes })) => {

@@ -282,6 +282,7 @@ pub(crate) fn message_name(message: &WorkerMessage) -> &'static str {
         WorkerMessage::Ready { .. } => "Ready",
         WorkerMessage::ToolCall { .. } => "ToolCall",
         WorkerMessage::Log { .. } => "Log",
+        WorkerMessage::Progress { .. } => "Progress",
         WorkerMessage::Done { .. } => "Done",
         WorkerMessage::Checked { .. } => "Checked",
     }

@@ -36,7 +36,7 @@ use serde_json::{Map, Value, json};
 use sluice_catalog::Detail;
 use sluice_gateway::{
     Client, DEFAULT_SEARCH_LIMIT, ExecuteRequest, ExecutionProgress, Gateway, Language,
-    SearchRequest,
+    ReportedProgress, SearchRequest,
 };
 use tokio::sync::watch;
 
@@ -355,7 +355,7 @@ impl SluiceServer {
 
 /// A sender whose reports become `notifications/progress` for the request's `progressToken`, if
 /// the client sent one: progress is the seconds elapsed (it grows with every report), the message
-/// says how many tool calls were made. The forwarding task ends with the execution.
+/// says what the code last reported (`reportProgress`) and how many tool calls were made. The forwarding task ends with the execution.
 fn progress_reporter(
     context: &RequestContext<RoleServer>,
 ) -> Option<tokio::sync::mpsc::UnboundedSender<ExecutionProgress>> {
@@ -366,18 +366,35 @@ fn progress_reporter(
         while let Some(report) = reports.recv().await {
             let mut notification =
                 ProgressNotificationParam::new(token.clone(), report.elapsed_ms as f64 / 1000.0);
-            notification.message = Some(format!(
-                "running for {} s, {} tool call{} so far",
-                report.elapsed_ms / 1000,
-                report.tool_calls,
-                if report.tool_calls == 1 { "" } else { "s" }
-            ));
+            notification.message = Some(progress_message(&report));
             if peer.notify_progress(notification).await.is_err() {
                 break;
             }
         }
     });
     Some(sender)
+}
+
+/// A progress notification's message: what the code last said about itself, with its
+/// percentage when it gave one, then the time and tool calls so far.
+fn progress_message(report: &ExecutionProgress) -> String {
+    let counts = format!(
+        "running for {} s, {} tool call{} so far",
+        report.elapsed_ms / 1000,
+        report.tool_calls,
+        if report.tool_calls == 1 { "" } else { "s" }
+    );
+    match &report.reported {
+        None => counts,
+        Some(ReportedProgress {
+            message,
+            fraction: Some(fraction),
+        }) => format!("{message} ({:.0}%); {counts}", fraction * 100.0),
+        Some(ReportedProgress {
+            message,
+            fraction: None,
+        }) => format!("{message}; {counts}"),
+    }
 }
 
 impl ServerHandler for SluiceServer {

@@ -55,7 +55,14 @@ pub const FRAME_HEADER_BYTES: usize = 4;
 pub const SANDBOX_REFUSED_EXIT_CODE: u8 = 3;
 
 /// Version of this protocol; a worker built from another version refuses to run.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
+
+/// The longest progress message a worker sends, in characters.
+pub const MAX_PROGRESS_MESSAGE_CHARS: usize = 200;
+
+/// The least time between two progress reports of one execution, in milliseconds: reports in
+/// between are dropped (the next one says where the code is).
+pub const MIN_PROGRESS_INTERVAL_MS: u64 = 50;
 
 /// A tool as the worker's module loader needs it: enough to synthesize its wrapper module.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +236,15 @@ pub enum WorkerMessage {
         level: LogLevel,
         /// The formatted text.
         text: String,
+    },
+    /// The code reported how far it has come (the runtime's `reportProgress`), for the client's
+    /// progress notifications. The engine cuts `message` to [`MAX_PROGRESS_MESSAGE_CHARS`] and
+    /// sends at most one report per [`MIN_PROGRESS_INTERVAL_MS`]; the gateway checks neither.
+    Progress {
+        /// What the code says it is doing.
+        message: String,
+        /// The fraction done, from 0 to 1, when the code knows it.
+        fraction: Option<f64>,
     },
     /// The answer to a [`GatewayMessage::Check`].
     Checked {

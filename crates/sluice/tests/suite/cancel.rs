@@ -71,10 +71,14 @@ fn a_long_execution_reports_progress() {
         McpConfig::new().server("everything", &everything_server()),
         json!({}),
     );
+    // The script also reports its own progress, more often than notifications go out, with
+    // an email address in the message: that is tokenized like the output.
     let code = "import * as e from './servers/everything';\n\
+                import { reportProgress } from './runtime';\n\
                 const end = Date.now() + 3500;\n\
                 let calls = 0;\n\
                 while (Date.now() < end) { await e.echo({ message: 'x' }); calls++; \
+                reportProgress(`page ${calls} for ana.lopez@example.org`, Math.min(1, calls / 100)); \
                 await new Promise((resolve) => setTimeout(resolve, 50)); }\n\
                 export default calls;";
     let ops = json!([{"op": "call_tool", "name": "execute_code",
@@ -92,7 +96,16 @@ fn a_long_execution_reports_progress() {
         values.windows(2).all(|pair| pair[0] < pair[1]),
         "{values:?}"
     );
+    // Reports come more often than once a second, but never closer than a quarter second.
+    assert!(progress.len() >= 6, "{progress:?}");
+    assert!(
+        values.windows(2).all(|pair| pair[1] - pair[0] >= 0.2),
+        "{values:?}"
+    );
     let last = progress.last().unwrap()["message"].as_str().unwrap();
-    assert!(last.starts_with("running for "), "{last}");
+    assert!(last.starts_with("page "), "{last}");
+    assert!(last.contains("%); running for "), "{last}");
     assert!(!last.contains(" 0 tool calls"), "{last}");
+    assert!(last.contains("[EMAIL_"), "{last}");
+    assert!(!result.to_string().contains("ana.lopez@"), "{result}");
 }
