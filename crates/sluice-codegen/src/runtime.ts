@@ -5,8 +5,65 @@
  * against the tool's input schema and forwards the call over MCP to the right server.
  */
 
-/** The content blocks a tool sent with its error, when it sent any. */
-export type ToolContent = unknown;
+/** A text block of a tool's content. */
+export interface TextContent {
+  type: "text";
+  text: string;
+}
+
+/**
+ * An image a tool sent (a browser screenshot, a chart), as base64. Save it with
+ * `writeFile("./workspace/shot.png", block.data, "base64")` from "fs/promises".
+ */
+export interface ImageContent {
+  type: "image";
+  /** The image's bytes, base64-encoded. */
+  data: string;
+  /** `image/png`, `image/jpeg`, ... */
+  mimeType: string;
+}
+
+/** Audio a tool sent, as base64; saved the same way as an image. */
+export interface AudioContent {
+  type: "audio";
+  /** The audio's bytes, base64-encoded. */
+  data: string;
+  mimeType: string;
+}
+
+/** A link to a resource the server offers. */
+export interface ResourceLink {
+  type: "resource_link";
+  uri: string;
+  name: string;
+  title?: string;
+  description?: string;
+  mimeType?: string;
+}
+
+/** A resource embedded in the result: `text`, or `blob` (base64) for binary content. */
+export interface EmbeddedResource {
+  type: "resource";
+  resource: { uri: string; mimeType?: string; text?: string; blob?: string };
+}
+
+/** One block of a tool's content, by its `type`. */
+export type ContentBlock = TextContent | ImageContent | AudioContent | ResourceLink | EmbeddedResource;
+
+/**
+ * The content blocks a tool sent. A tool without structured output that sends anything but
+ * text (an image with a caption, say) resolves with this list; a `ToolError` carries it too.
+ */
+export type ToolContent = ContentBlock[];
+
+/** Whether a tool's value is a list of content blocks (see {@link ToolContent}). */
+export function isContent(value: unknown): value is ToolContent {
+  return (
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every((block) => block !== null && typeof block === "object" && typeof (block as { type?: unknown }).type === "string")
+  );
+}
 
 /**
  * Thrown when a tool call fails: the tool reported an error, the arguments did not match its
@@ -58,7 +115,8 @@ export function reportProgress(message: string, fraction?: number): void {
 
 /**
  * Call a tool by server and original name. Resolves with the tool's `structuredContent`, else its
- * text parsed as JSON when it is JSON, else its text. Rejects with a {@link ToolError}.
+ * text parsed as JSON when it is JSON, else its text; when it sent anything but text (images,
+ * resources), with its {@link ToolContent} blocks. Rejects with a {@link ToolError}.
  */
 export async function callMCPTool<T = unknown>(server: string, tool: string, input: unknown = {}): Promise<T> {
   try {

@@ -248,7 +248,8 @@ fn readme(catalog: &Catalog) -> String {
         "\nState that outlives one execution:\n\n\
          - `./workspace/`: files your code keeps, across executions and restarts: \
          `import * as fs from \"fs/promises\"` (`readFile`, `writeFile`, `appendFile`, `readdir`, \
-         `stat`, `rm`, `mkdir`), paths such as `./workspace/leads.csv`. `list_files(\"workspace\")` \
+         `stat`, `rm`, `mkdir`; `\"base64\"` as the encoding for binary data such as an image \
+         block's `data`), paths such as `./workspace/leads.csv`. `list_files(\"workspace\")` \
          shows them.\n\
          - `execute_code` with a `session` id: the top-level declarations of one execution are \
          globals in the next execution of the same session.\n\

@@ -214,7 +214,9 @@ impl ToolTypes {
                     Style::File => format!(
                         "Output of `{identifier}`. The tool declares no output schema, so this is\n\
                          whatever it returns: its `structuredContent` when it sends one, else its\n\
-                         text content parsed as JSON when that text is JSON, else the text itself."
+                         text content parsed as JSON when that text is JSON, else the text itself;\n\
+                         images or other non-text content come as `ToolContent` blocks (see\n\
+                         runtime.ts, `isContent`)."
                     ),
                     Style::Signature => "No output schema: parsed JSON or text.".to_owned(),
                 };

@@ -271,7 +271,9 @@ fn rename_in_settings(config: &mut Config) {
             return;
         }
         let tool = config.renamed.values().find_map(|configured| {
-            let rest = endpoint.strip_prefix(configured.as_str())?.strip_prefix('.')?;
+            let rest = endpoint
+                .strip_prefix(configured.as_str())?
+                .strip_prefix('.')?;
             Some(format!("{}.{rest}", identifier(configured)?))
         });
         if let Some(renamed) = tool {
@@ -688,7 +690,14 @@ mod tests {
         let names: Vec<&str> = config.servers.keys().map(String::as_str).collect();
         assert_eq!(
             names,
-            ["my-calc", "my-calc-2", "n-code-tools", "ok_Name.v2", "server", "server-2"]
+            [
+                "my-calc",
+                "my-calc-2",
+                "n-code-tools",
+                "ok_Name.v2",
+                "server",
+                "server-2"
+            ]
         );
         assert_eq!(config.renamed["my-calc-2"], "My Calc");
         // Entries are taken in the file's order.

@@ -28,7 +28,7 @@ use crate::modules::{
 };
 use crate::positions::SourceMaps;
 use crate::transpile::{LineMap, check_dynamic_code, session_bindings, transpile_module};
-use crate::workspace::{FLAG_FORCE, FLAG_RECURSIVE, OPERATIONS};
+use crate::workspace::{FLAG_BASE64, FLAG_FORCE, FLAG_RECURSIVE, FileEncoding, OPERATIONS};
 use crate::{
     CheckReport, Execution, Finished, Host, HostError, MAX_REGEX_SOURCE_CHARS, WorkspaceReply,
     WorkspaceRequest, kinds,
@@ -1144,7 +1144,7 @@ impl<'js> Run<'js, '_> {
             let settled = (|| -> rquickjs::Result<()> {
                 match reply {
                     Ok(reply) => {
-                        let value = self.reply_value(reply)?;
+                        let value = self.reply_value(reply, &call.request)?;
                         call.resolve.restore(&self.ctx)?.call::<_, ()>((value,))
                     }
                     Err(error) => {
@@ -1164,11 +1164,24 @@ impl<'js> Run<'js, '_> {
         true
     }
 
-    /// The JavaScript value of a workspace reply.
-    fn reply_value(&self, reply: WorkspaceReply) -> rquickjs::Result<Value<'js>> {
+    /// The JavaScript value of a workspace reply to `request`.
+    fn reply_value(
+        &self,
+        reply: WorkspaceReply,
+        request: &WorkspaceRequest,
+    ) -> rquickjs::Result<Value<'js>> {
         let ctx = self.ctx.clone();
         Ok(match reply {
-            WorkspaceReply::Text(text) => rquickjs::String::from_str(ctx, &text)?.into_value(),
+            WorkspaceReply::Bytes(bytes) => {
+                let text = match request {
+                    WorkspaceRequest::ReadFile {
+                        encoding: FileEncoding::Base64,
+                        ..
+                    } => base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes),
+                    _ => String::from_utf8_lossy(&bytes).into_owned(),
+                };
+                rquickjs::String::from_str(ctx, &text)?.into_value()
+            }
             WorkspaceReply::Names(names) => {
                 let array = Array::new(ctx)?;
                 for (index, name) in names.into_iter().enumerate() {
@@ -1613,6 +1626,31 @@ fn call_tool<'js>(
     Ok(promise)
 }
 
+/// The bytes `writeFile`/`appendFile` write: the text as UTF-8, or its base64 decoded (padding
+/// optional; a TypeError when it is not base64).
+fn file_data(
+    ctx: &Ctx<'_>,
+    operation: &str,
+    data: String,
+    base64: bool,
+) -> rquickjs::Result<Vec<u8>> {
+    if !base64 {
+        return Ok(data.into_bytes());
+    }
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::Engine::decode(&engine, compact).map_err(|problem| {
+        Exception::throw_type(
+            ctx,
+            &format!("{operation}: the data is not valid base64 ({problem}); pass the `data` of an image block as it is"),
+        )
+    })
+}
+
 /// `__sluiceHost.workspace(operation, path, data, flags)`: queue an `fs/promises` call for the
 /// event loop, return its promise.
 fn workspace_call<'js>(
@@ -1631,14 +1669,20 @@ fn workspace_call<'js>(
         }
         (state.limits.memory_bytes, state.limits.workspace_bytes)
     };
+    let base64 = flags & FLAG_BASE64 != 0;
     let request = match operation {
         "readFile" => WorkspaceRequest::ReadFile {
             path,
+            encoding: if base64 {
+                FileEncoding::Base64
+            } else {
+                FileEncoding::Utf8
+            },
             max_bytes: memory_bytes,
         },
         "writeFile" | "appendFile" => WorkspaceRequest::WriteFile {
+            data: file_data(ctx, operation, data.unwrap_or_default(), base64)?,
             path,
-            data: data.unwrap_or_default(),
             append: operation == "appendFile",
             quota_bytes,
         },

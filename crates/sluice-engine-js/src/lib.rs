@@ -154,7 +154,7 @@ use sluice_worker_protocol::{
 
 pub use executor::{Engine, check, execute};
 pub use transpile::transpile;
-pub use workspace::{FileStat, WorkspaceError, WorkspaceReply, WorkspaceRequest};
+pub use workspace::{FileEncoding, FileStat, WorkspaceError, WorkspaceReply, WorkspaceRequest};
 
 /// The `kind`s of [`ExecutionError`] this engine produces.
 pub mod kinds {

@@ -10,10 +10,13 @@ use std::fmt;
 /// One `fs/promises` call. Paths are exactly as agent code wrote them; the host checks them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkspaceRequest {
-    /// `readFile(path)`: the file's text (UTF-8, invalid sequences replaced).
+    /// `readFile(path)`: the file's bytes, which the engine gives the code as text (UTF-8,
+    /// invalid sequences replaced) or, with `encoding: 'base64'`, as base64.
     ReadFile {
         /// The path as written.
         path: String,
+        /// How the code wants the bytes.
+        encoding: FileEncoding,
         /// Largest file the call may read (the JavaScript heap could not hold more); 0: no cap.
         max_bytes: u64,
     },
@@ -21,8 +24,8 @@ pub enum WorkspaceRequest {
     WriteFile {
         /// The path as written.
         path: String,
-        /// The text to write (as UTF-8).
-        data: String,
+        /// The bytes to write (the code's text as UTF-8, or its base64 decoded).
+        data: Vec<u8>,
         /// Append instead of replacing the file's content.
         append: bool,
         /// The workspace quota (`ExecutionLimits::workspace_bytes`).
@@ -84,8 +87,8 @@ impl WorkspaceRequest {
 /// What a successful call returns.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WorkspaceReply {
-    /// The text of a file.
-    Text(String),
+    /// The content of a file.
+    Bytes(Vec<u8>),
     /// Names in a folder, sorted.
     Names(Vec<String>),
     /// What `stat` returns.
@@ -196,6 +199,18 @@ pub(crate) const OPERATIONS: [&str; 7] = [
 pub(crate) const FLAG_RECURSIVE: i32 = 1;
 /// `flags` bit of `__sluiceHost.workspace`: `{ force: true }`.
 pub(crate) const FLAG_FORCE: i32 = 2;
+/// `flags` bit of `__sluiceHost.workspace`: the data is, or is wanted as, base64.
+pub(crate) const FLAG_BASE64: i32 = 4;
+
+/// How `readFile` gives a file's bytes to the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileEncoding {
+    /// As text: UTF-8, invalid sequences replaced.
+    #[default]
+    Utf8,
+    /// As base64 text (images and other binary files).
+    Base64,
+}
 
 /// The JavaScript of the `fs/promises` module. Arguments are checked here (types, encodings),
 /// paths by the host; each function returns the promise of the host call.
@@ -221,13 +236,15 @@ function textOf(name, data) {
 }
 function checkEncoding(name, options) {
   const encoding = typeof options === "string" ? options : options !== null && typeof options === "object" ? options.encoding : undefined;
-  if (encoding === undefined || encoding === null) return;
+  if (encoding === undefined || encoding === null) return 0;
   const normalized = String(encoding).toLowerCase();
+  if (normalized === "base64") return 4;
   if (normalized !== "utf8" && normalized !== "utf-8") {
-    const error = new TypeErrorClass(`${name}: only 'utf8' text is supported in this sandbox, got '${String(encoding)}'`);
+    const error = new TypeErrorClass(`${name}: the encoding must be 'utf8' (text) or 'base64' (binary data such as images), got '${String(encoding)}'`);
     error.code = "ERR_INVALID_ARG_VALUE";
     throw error;
   }
+  return 0;
 }
 function flagsOf(options) {
   if (options === null || typeof options !== "object") return 0;
@@ -242,20 +259,20 @@ function settle(operation) {
 }
 export function readFile(path, options) {
   return settle(() => {
-    checkEncoding("readFile", options);
-    return call("readFile", pathOf("readFile", path), undefined, 0);
+    const flags = checkEncoding("readFile", options);
+    return call("readFile", pathOf("readFile", path), undefined, flags);
   });
 }
 export function writeFile(path, data, options) {
   return settle(() => {
-    checkEncoding("writeFile", options);
-    return call("writeFile", pathOf("writeFile", path), textOf("writeFile", data), 0);
+    const flags = checkEncoding("writeFile", options);
+    return call("writeFile", pathOf("writeFile", path), textOf("writeFile", data), flags);
   });
 }
 export function appendFile(path, data, options) {
   return settle(() => {
-    checkEncoding("appendFile", options);
-    return call("appendFile", pathOf("appendFile", path), textOf("appendFile", data), 0);
+    const flags = checkEncoding("appendFile", options);
+    return call("appendFile", pathOf("appendFile", path), textOf("appendFile", data), flags);
   });
 }
 export function readdir(path) {

@@ -59,8 +59,7 @@ use privacy::PrivacyState;
 pub use client::{Client, MAX_SESSION_ID_CHARS};
 pub use execute::{
     ExecuteRequest, ExecutionProgress, ExecutionReport, ExecutionStats, RATE_LIMITED,
-    ReportedProgress,
-    WATCHDOG_GRACE,
+    ReportedProgress, WATCHDOG_GRACE,
 };
 pub use files::MAX_READ_BYTES;
 pub use present::{

@@ -169,24 +169,14 @@ pub fn tool_definitions(capabilities: Capabilities) -> Vec<Tool> {
     tools
 }
 
-/// The shape of `execute_code`'s `structuredContent` (the gateway's execution report), declared
-/// so clients that check structured results against it can. Kept to what a client needs to
-/// check: the report's fields and the error's, not every statistic.
+/// The declared shape of `execute_code`'s `structuredContent` (the gateway's execution report):
+/// an object, the least the specification asks, so clients know a structured result comes and
+/// can check it. Every token here is paid in every conversation: a full schema of the report cost
+/// about 50 tokens a turn, and even `required` with the three field names pushed the demo's
+/// transcript workflow under its 99% target. The report's fields are documented in
+/// docs/clients.md.
 fn execution_report_schema() -> Map<String, Value> {
-    let schema = json!({
-        "type": "object",
-        "properties": {
-            "output": {"type": "string"},
-            "result": {},
-            "error": {
-                "type": "object",
-                "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
-                "required": ["type", "message"]
-            },
-            "stats": {"type": "object"}
-        },
-        "required": ["output", "result", "stats"]
-    });
+    let schema = json!({"type": "object"});
     match schema {
         Value::Object(schema) => schema,
         _ => unreachable_schema(),

@@ -148,6 +148,17 @@ pub fn typescript_sdk_dir() -> PathBuf {
     require_dep(path, "the TypeScript MCP SDK")
 }
 
+/// The MCP Inspector's launcher (`@modelcontextprotocol/inspector`, npm): `inspector --cli ...`
+/// is its command-line client.
+pub fn inspector() -> PathBuf {
+    let path = test_deps_dir()
+        .join("node")
+        .join("node_modules")
+        .join(".bin")
+        .join("inspector");
+    require_dep(path, "the MCP Inspector")
+}
+
 /// `@modelcontextprotocol/server-everything` (npm) over stdio.
 ///
 /// 13 tools (more if the client declares roots, sampling, elicitation or tasks); it sends

@@ -126,7 +126,7 @@ impl Workspace {
                 let write = FileWrite {
                     relative: &relative,
                     name_bytes: name.len(),
-                    data: data.as_bytes(),
+                    data,
                     append: *append,
                     quota_bytes: *quota_bytes,
                 };
@@ -233,9 +233,7 @@ impl Workspace {
             .take(limit)
             .read_to_end(&mut bytes)
             .map_err(|error| failure(request, io_errno(&error)))?;
-        Ok(WorkspaceReply::Text(
-            String::from_utf8_lossy(&bytes).into_owned(),
-        ))
+        Ok(WorkspaceReply::Bytes(bytes))
     }
 
     /// Take the workspace lock: every worker's writes and folder creations are serialized by

@@ -169,9 +169,13 @@ fn fs_without_a_workspace_rejects_every_call_clearly() {
 #[test]
 fn fs_calls_reach_the_host_and_settle_with_its_replies() {
     let host = FakeHost::echo().with_files(|request| match request {
-        WorkspaceRequest::ReadFile { path, max_bytes } => {
+        WorkspaceRequest::ReadFile {
+            path, max_bytes, ..
+        } => {
             assert_eq!(*max_bytes, 64 * 1024 * 1024);
-            Ok(WorkspaceReply::Text(format!("text of {path}")))
+            Ok(WorkspaceReply::Bytes(
+                format!("text of {path}").into_bytes(),
+            ))
         }
         WorkspaceRequest::WriteFile {
             data,
@@ -179,7 +183,7 @@ fn fs_calls_reach_the_host_and_settle_with_its_replies() {
             quota_bytes,
             ..
         } => {
-            assert_eq!((data.as_str(), *quota_bytes), ("hello", 0));
+            assert_eq!((data.as_slice(), *quota_bytes), (b"hello".as_slice(), 0));
             if *append {
                 Err(WorkspaceError::new(
                     request,

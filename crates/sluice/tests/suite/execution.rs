@@ -3,10 +3,13 @@
 //! agent can cause.
 
 use serde_json::json;
-use sluice_test_support::{McpConfig, everything_server, filesystem_server, memory_server};
+use sluice_test_support::{
+    McpConfig, everything_server, filesystem_server, memory_server, run_python_client,
+};
 
 use super::common::{
-    error_type, execute, execute_with_timeout, run_ops, structured, text, write_config,
+    error_type, execute, execute_with_timeout, run_ops, sluice_serve_with_data, structured, text,
+    write_config,
 };
 
 #[test]
@@ -174,4 +177,56 @@ await everything.getSum({ a: "one", b: 2 } as any);"#;
         message.contains("field `a`: \"one\" is not of type \"number\""),
         "{message}"
     );
+}
+
+/// A tool that sends text and an image (the everything server's tiny PNG) resolves with its typed
+/// content blocks; the image's base64 is saved to the workspace as bytes and read back
+/// unchanged, with the default privacy settings on.
+#[test]
+fn an_image_result_comes_as_content_blocks_and_saves_as_bytes() {
+    let config = write_config(
+        McpConfig::new().server("everything", &everything_server()),
+        json!({}),
+    );
+    let data = tempfile::tempdir().expect("data dir");
+    let code = r#"
+import * as everything from "./servers/everything";
+import { isContent, type ImageContent } from "./runtime";
+import * as fs from "fs/promises";
+const content = await everything.getTinyImage({});
+if (!isContent(content)) throw new Error("not content blocks");
+const image = content.find((block): block is ImageContent => block.type === "image")!;
+await fs.writeFile("./workspace/logo.png", image.data, "base64");
+const back = await fs.readFile("./workspace/logo.png", { encoding: "base64" });
+const text = await fs.readFile("./workspace/logo.png", "utf8");
+let invalid = "";
+try { await fs.writeFile("./workspace/bad.png", "not base64!", "base64"); } catch (e) { invalid = String(e); }
+console.log(content.map((block) => block.type).join(","), image.mimeType);
+export default { same: back === image.data, size: (await fs.stat("./workspace/logo.png")).size,
+                 png: text.slice(1, 4), invalid };
+"#;
+    let output = run_python_client(
+        &sluice_serve_with_data(config.path(), data.path()),
+        &json!([execute(code)]),
+    )
+    .ok();
+    let result = &output["results"][0];
+    assert_eq!(result["isError"], false, "{result}");
+    assert_eq!(
+        text(result).lines().next(),
+        Some("text,image,text image/png")
+    );
+    let value = &structured(result)["result"];
+    assert_eq!(value["same"], true, "{value}");
+    assert_eq!(value["png"], "PNG", "{value}");
+    assert!(
+        value["invalid"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not valid base64"),
+        "{value}"
+    );
+    let saved = std::fs::read(data.path().join("workspace/logo.png")).expect("saved image");
+    assert_eq!(value["size"], saved.len());
+    assert!(saved.starts_with(b"\x89PNG\r\n\x1a\n"));
 }

@@ -9,6 +9,7 @@ mod demo;
 mod downstream_failures;
 mod execution;
 mod http_server;
+mod inspector;
 mod privacy;
 mod privacy_attacks;
 mod protocol_lines;
