@@ -28,7 +28,8 @@ pub struct Filter {
     /// Only records of the execution whose id starts with this (the full id, or the short form
     /// `sluice audit` shows). Session records never match.
     pub execution_id: Option<String>,
-    /// Only executions and tool calls with this outcome (`ok`, `error`, `policy_denied`, …).
+    /// Only executions and tool calls with this outcome: `ok` or `error` for executions, `ok`
+    /// or a tool-error kind (`tool`, `policy_denied`, ...) for tool calls.
     pub outcome: Option<String>,
     /// Only the last this many matching records. Not used by [`Filter::matches`].
     pub limit: Option<usize>,
@@ -80,7 +81,7 @@ impl Filter {
             return false;
         }
         if let Some(outcome) = &self.outcome
-            && record.outcome() != Some(outcome.as_str())
+            && !record.outcome_is(outcome)
         {
             return false;
         }
@@ -190,6 +191,7 @@ mod tests {
     use crate::log::{AuditLog, Rotation};
     use crate::record::tests::{execution, tool_call};
     use crate::record::{ReleaseRecord, SessionRecord};
+    use sluice_worker_protocol::{CallOutcome, SessionEvent, ToolErrorKind};
 
     fn release(execution_id: &str, from: &str, to: &str) -> Record {
         Record::Release(ReleaseRecord {
@@ -208,7 +210,7 @@ mod tests {
             client: "connection-1".to_owned(),
             session: "session-a".to_owned(),
             at: Timestamp::from_unix_millis(500),
-            event: event.to_owned(),
+            event: SessionEvent::parse(event),
             reason: None,
         })
     }
@@ -283,6 +285,21 @@ mod tests {
         assert!(by_outcome.matches(&run));
         assert!(!by_outcome.matches(&call));
         assert!(!by_outcome.matches(&sent));
+        // A tool that reported an error is written `tool`; the older name `tool_error` finds it.
+        let mut failed = call.clone();
+        if let Record::ToolCall(record) = &mut failed {
+            record.outcome = CallOutcome::Failed(ToolErrorKind::Tool);
+        }
+        for wanted in ["tool", "tool_error"] {
+            let by_kind = Filter {
+                outcome: Some(wanted.to_owned()),
+                ..Filter::default()
+            };
+            assert!(
+                by_kind.matches(&failed) && !by_kind.matches(&call),
+                "{wanted}"
+            );
+        }
 
         let combined = Filter {
             kind: Some(RecordKind::ToolCall),

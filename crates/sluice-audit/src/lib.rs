@@ -49,4 +49,7 @@ pub use record::{
     MAX_STATS_BYTES, NoticeEvent, NoticeRecord, Record, RecordKind, ReleaseRecord, SessionRecord,
     ToolCallRecord, UnknownKind, bound_text, sha256_hex,
 };
+pub use sluice_worker_protocol::{
+    CallOutcome, ErrorKind, ExecutionOutcomeWord, Limit, SessionEnd, SessionEvent, ToolErrorKind,
+};
 pub use time::{Timestamp, TimestampError};

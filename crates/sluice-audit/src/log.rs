@@ -484,6 +484,8 @@ mod tests {
     use std::collections::BTreeSet;
     use std::thread;
 
+    use sluice_worker_protocol::Limit;
+
     use super::*;
     use crate::record::tests::{execution, tool_call};
 
@@ -779,7 +781,7 @@ mod tests {
         log.append(&call).unwrap();
         let mut run = execution("exec-1", &"x".repeat(1_000_000), 0);
         if let Record::Execution(record) = &mut run {
-            record.limits_hit = vec![huge.clone(); 1_000];
+            record.limits_hit = vec![Limit::Other(huge.clone()); 1_000];
             record.stats = serde_json::json!({ "blob": huge });
         }
         log.append(&run).unwrap();

@@ -5,6 +5,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sluice_worker_protocol::{
+    CallOutcome, ErrorKind, ExecutionOutcomeWord, Limit, SessionEnd, SessionEvent,
+};
 
 use crate::time::Timestamp;
 
@@ -51,17 +54,17 @@ pub struct ExecutionRecord {
     /// `typescript` or `javascript`.
     pub language: String,
     /// `ok` or `error`.
-    pub outcome: String,
-    /// The kind of error (for example `timeout`, `runtime`, `syntax`) when `outcome` is `error`.
+    pub outcome: ExecutionOutcomeWord,
+    /// The kind of error (`Timeout`, `RuntimeError`, `SyntaxError`, ...) when `outcome` is
+    /// `error`.
     #[serde(default)]
-    pub error_kind: Option<String>,
+    pub error_kind: Option<ErrorKind>,
     /// The error message as the agent saw it (already free of personal data).
     #[serde(default)]
     pub error_message: Option<String>,
-    /// The limits the execution ran into: `timeout`, `memory`, `tool_calls`, `output_bytes`,
-    /// `rate`, `session_executions`, …
+    /// The limits the execution ran into.
     #[serde(default)]
-    pub limits_hit: Vec<String>,
+    pub limits_hit: Vec<Limit>,
     /// The execution's statistics as the gateway reports them.
     #[serde(default)]
     pub stats: serde_json::Value,
@@ -88,9 +91,9 @@ pub struct ToolCallRecord {
     pub arguments_bytes: u64,
     /// [`sha256_hex`] of the JSON arguments.
     pub arguments_sha256: String,
-    /// `ok`, `tool_error`, `invalid_arguments`, `unknown_tool`, `policy_denied`, `limit`,
-    /// `rate_limited`, `timeout`, `server_unavailable`, …
-    pub outcome: String,
+    /// `ok`, or the kind of the call's `ToolError` (`tool`, `invalid_arguments`,
+    /// `policy_denied`, ...).
+    pub outcome: CallOutcome,
     /// What went wrong, when the outcome is not `ok`.
     #[serde(default)]
     pub error: Option<String>,
@@ -128,10 +131,10 @@ pub struct SessionRecord {
     /// When it happened.
     pub at: Timestamp,
     /// `created` or `ended`.
-    pub event: String,
-    /// Why it ended (`client_disconnected`, `idle`, …), if it did.
+    pub event: SessionEvent,
+    /// Why it ended, if it did.
     #[serde(default)]
-    pub reason: Option<String>,
+    pub reason: Option<SessionEnd>,
 }
 
 /// Something the log reports about itself, so that nothing leaves it silently.
@@ -341,9 +344,19 @@ impl Record {
     /// The outcome of an execution or a tool call; other records have none.
     pub fn outcome(&self) -> Option<&str> {
         match self {
-            Record::Execution(record) => Some(&record.outcome),
-            Record::ToolCall(record) => Some(&record.outcome),
+            Record::Execution(record) => Some(record.outcome.as_str()),
+            Record::ToolCall(record) => Some(record.outcome.as_str()),
             Record::Release(_) | Record::Session(_) | Record::Notice(_) => None,
+        }
+    }
+
+    /// Whether this is an execution or a tool call whose outcome is the one `wanted` names
+    /// (read as the log's words are read, so `tool_error` finds `tool`).
+    pub fn outcome_is(&self, wanted: &str) -> bool {
+        match self {
+            Record::Execution(record) => record.outcome == ExecutionOutcomeWord::parse(wanted),
+            Record::ToolCall(record) => record.outcome == CallOutcome::parse(wanted),
+            Record::Release(_) | Record::Session(_) | Record::Notice(_) => false,
         }
     }
 
@@ -357,14 +370,20 @@ impl Record {
                 bound_text(text, MAX_NAME_BYTES);
             }
         };
+        // A word this build does not know came from elsewhere (a worker): bounded like a name.
+        let word = |text: Option<&mut String>| {
+            if let Some(text) = text {
+                bound_text(text, MAX_NAME_BYTES);
+            }
+        };
         match &mut self {
             Record::Execution(record) => {
                 name(&mut record.execution_id);
                 name(&mut record.client);
                 optional_name(&mut record.session);
                 name(&mut record.language);
-                name(&mut record.outcome);
-                optional_name(&mut record.error_kind);
+                word(record.outcome.other_mut());
+                word(record.error_kind.as_mut().and_then(ErrorKind::other_mut));
                 if let Some(message) = &mut record.error_message {
                     bound_text(message, MAX_MESSAGE_BYTES);
                 }
@@ -372,7 +391,10 @@ impl Record {
                 if record.limits_hit.len() > MAX_LIMITS {
                     record.limits_hit.truncate(MAX_LIMITS);
                 }
-                record.limits_hit.iter_mut().for_each(name);
+                record
+                    .limits_hit
+                    .iter_mut()
+                    .for_each(|limit| word(limit.other_mut()));
                 let stats_bytes = serde_json::to_vec(&record.stats).map_or(0, |bytes| bytes.len());
                 if stats_bytes > MAX_STATS_BYTES {
                     record.stats = serde_json::Value::String(format!(
@@ -386,7 +408,7 @@ impl Record {
                 optional_name(&mut record.session);
                 name(&mut record.server);
                 name(&mut record.tool);
-                name(&mut record.outcome);
+                word(record.outcome.other_mut());
                 if let Some(error) = &mut record.error {
                     bound_text(error, MAX_MESSAGE_BYTES);
                 }
@@ -402,8 +424,8 @@ impl Record {
             Record::Session(record) => {
                 name(&mut record.client);
                 name(&mut record.session);
-                name(&mut record.event);
-                optional_name(&mut record.reason);
+                word(record.event.other_mut());
+                word(record.reason.as_mut().and_then(SessionEnd::other_mut));
             }
             Record::Notice(record) => {
                 optional_name(&mut record.execution_id);
@@ -475,7 +497,7 @@ pub(crate) mod tests {
             tool: tool.to_owned(),
             arguments_bytes: 2,
             arguments_sha256: sha256_hex(b"{}"),
-            outcome: "ok".to_owned(),
+            outcome: CallOutcome::Ok,
             error: None,
             duration_us: 1_250,
         })
@@ -493,10 +515,10 @@ pub(crate) mod tests {
             code: code.to_owned(),
             code_sha256: sha256_hex(code.as_bytes()),
             language: "typescript".to_owned(),
-            outcome: "error".to_owned(),
-            error_kind: Some("timeout".to_owned()),
+            outcome: ExecutionOutcomeWord::Error,
+            error_kind: Some(ErrorKind::Timeout),
             error_message: Some("the script ran longer than 30000 ms".to_owned()),
-            limits_hit: vec!["timeout".to_owned()],
+            limits_hit: vec![Limit::Timeout],
             stats: json!({"tool_calls": 1}),
         })
     }
@@ -527,8 +549,8 @@ pub(crate) mod tests {
             client: "connection-1".to_owned(),
             session: "session-a".to_owned(),
             at: Timestamp::from_unix_millis(0),
-            event: "ended".to_owned(),
-            reason: Some("idle".to_owned()),
+            event: SessionEvent::Ended,
+            reason: Some(SessionEnd::Idle),
         });
         let text = serde_json::to_string(&record).unwrap();
         assert_eq!(

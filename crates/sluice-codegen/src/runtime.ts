@@ -66,6 +66,24 @@ export function isContent(value: unknown): value is ToolContent {
 }
 
 /**
+ * Why a tool call failed: the tool reported an error (`tool`), the arguments did not match its
+ * schema, no such tool, the server is down or reconnecting, the call timed out, the execution's
+ * tool-call limit or the server's rate limit was reached, the connection failed, or the privacy
+ * policy kept personal data from the tool (`policy_denied`, `privacy_budget`).
+ */
+export type ToolErrorKind =
+  | "tool"
+  | "invalid_arguments"
+  | "unknown_tool"
+  | "server_unavailable"
+  | "timeout"
+  | "limit"
+  | "transport"
+  | "rate_limited"
+  | "policy_denied"
+  | "privacy_budget";
+
+/**
  * Thrown when a tool call fails: the tool reported an error, the arguments did not match its
  * schema, the server is down, or the call timed out. Catch it to handle the failure in code.
  */
@@ -74,8 +92,8 @@ export class ToolError extends Error {
   readonly server: string;
   /** The tool's original MCP name. */
   readonly tool: string;
-  /** `tool`, `invalid_arguments`, `unknown_tool`, `server_unavailable`, `timeout`, `limit`, `transport`. */
-  readonly kind: string;
+  /** Why it failed. */
+  readonly kind: ToolErrorKind;
   /** The tool's own content blocks when it reported the error itself. */
   readonly content: ToolContent | undefined;
   /** True when the same call may succeed if tried again later. */
@@ -86,7 +104,7 @@ export class ToolError extends Error {
     this.name = "ToolError";
     this.server = server;
     this.tool = tool;
-    this.kind = kind;
+    this.kind = kind as ToolErrorKind;
     this.content = content;
     this.retryable = retryable;
   }

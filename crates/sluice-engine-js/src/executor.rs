@@ -17,9 +17,9 @@ use rquickjs::{
 };
 use serde_json::Value as Json;
 use sluice_worker_protocol::{
-    ExecutionError, ExecutionLimits, ExecutionOutcome, Language, LogLevel,
-    MAX_PROGRESS_MESSAGE_CHARS, MAX_WORKER_FRAME_BYTES, MIN_PROGRESS_INTERVAL_MS, ToolOutcome,
-    WorkerMessage,
+    ErrorKind, ExecutionError, ExecutionLimits, ExecutionOutcome, Language, LogLevel,
+    MAX_PROGRESS_MESSAGE_CHARS, MAX_WORKER_FRAME_BYTES, MIN_PROGRESS_INTERVAL_MS, ToolErrorKind,
+    ToolOutcome, WorkerMessage,
 };
 
 use crate::modules::{
@@ -31,7 +31,7 @@ use crate::transpile::{LineMap, check_dynamic_code, session_bindings, transpile_
 use crate::workspace::{FLAG_BASE64, FLAG_FORCE, FLAG_RECURSIVE, FileEncoding, OPERATIONS};
 use crate::{
     CheckReport, Execution, Finished, Host, HostError, MAX_REGEX_SOURCE_CHARS, WorkspaceReply,
-    WorkspaceRequest, kinds,
+    WorkspaceRequest,
 };
 
 /// The prelude script: installs the globals, returns the engine's helpers.
@@ -76,7 +76,7 @@ pub(crate) fn stack_limit(limits: &ExecutionLimits) -> usize {
 /// An execution with `keep_state: false` runs in a fresh QuickJS runtime that is dropped at its
 /// end (and ends a kept session first). An execution with `keep_state: true` runs in the kept
 /// runtime if there is one (else a new one) and keeps it afterwards, unless it ended with
-/// `Timeout`, `OutOfMemory` or `InternalError` ([`kinds::discards_session`]): then the runtime is
+/// `Timeout`, `OutOfMemory` or `InternalError` ([`ErrorKind::ends_session`]): then the runtime is
 /// dropped and the error's message says so. Transpiled skills are cached across all executions
 /// of one engine.
 ///
@@ -145,7 +145,7 @@ impl Engine {
                         dropped_output_bytes = output.dropped;
                         session.executions = session.executions.saturating_add(1);
                         let discard = match &outcome {
-                            ExecutionOutcome::Error(error) => kinds::discards_session(&error.kind),
+                            ExecutionOutcome::Error(error) => error.kind.ends_session(),
                             ExecutionOutcome::Ok { .. } => false,
                         };
                         if execution.keep_state && !discard {
@@ -254,7 +254,7 @@ fn compile_only(code: &str, line_map: &Arc<LineMap>) -> Result<(), ExecutionErro
             };
             let (text, position) = maps.rewrite(text.trim_end());
             Err(ExecutionError {
-                kind: kinds::SYNTAX_ERROR.to_owned(),
+                kind: ErrorKind::SyntaxError,
                 message: format!("SyntaxError: {text}"),
                 line: position.map(|(line, _)| line),
                 column: position.map(|(_, column)| column),
@@ -509,7 +509,7 @@ impl Session {
                     let outcome = run.run(prepared, host);
                     let keeps_runtime = match &outcome {
                         ExecutionOutcome::Ok { .. } => true,
-                        ExecutionOutcome::Error(error) => !kinds::discards_session(&error.kind),
+                        ExecutionOutcome::Error(error) => !error.kind.ends_session(),
                     };
                     if let Some(export) = &prepared.bindings_export
                         && keeps_runtime
@@ -532,7 +532,9 @@ impl Session {
         // QuickJS throws `null` when it cannot even allocate the error for an out-of-memory; tell
         // that apart from agent code that throws `null` by how full the heap is.
         match outcome {
-            ExecutionOutcome::Error(error) if null_thrown && error.kind == kinds::RUNTIME_ERROR => {
+            ExecutionOutcome::Error(error)
+                if null_thrown && error.kind == ErrorKind::RuntimeError =>
+            {
                 let usage = self.runtime.memory_usage();
                 if usage.malloc_limit > 0 && usage.malloc_size >= usage.malloc_limit / 4 * 3 {
                     ExecutionOutcome::Error(out_of_memory(limits))
@@ -998,8 +1000,8 @@ impl<'js> Run<'js, '_> {
             Err(error) => {
                 let value = self.caught(error);
                 let mut stop = self.classify(value, None);
-                if stop.kind == kinds::RUNTIME_ERROR {
-                    stop.kind = kinds::SYNTAX_ERROR.to_owned();
+                if stop.kind == ErrorKind::RuntimeError {
+                    stop.kind = ErrorKind::SyntaxError;
                 }
                 return Err(stop);
             }
@@ -1231,7 +1233,7 @@ impl<'js> Run<'js, '_> {
         };
         if !calls_pending && next_timer.is_none() {
             return Err(ExecutionError {
-                kind: kinds::RUNTIME_ERROR.to_owned(),
+                kind: ErrorKind::RuntimeError,
                 message: "The code awaits a promise that can never settle: no tool call, timer or \
                           other work is pending (for example `await new Promise(() => {})`, or a \
                           resolve function that is never called)."
@@ -1301,7 +1303,7 @@ impl<'js> Run<'js, '_> {
                 }
                 let failure = (|| -> rquickjs::Result<Object<'js>> {
                     let failure = Object::new(ctx.clone())?;
-                    failure.set("kind", kind)?;
+                    failure.set("kind", kind.as_str())?;
                     failure.set("message", message)?;
                     if let Some(content) = content {
                         failure.set("content", ctx.json_parse(content.to_string())?)?;
@@ -1386,6 +1388,7 @@ impl<'js> Run<'js, '_> {
         let message = text_property("message");
         let is_error = value.is_error();
         if is_error
+            // QuickJS's own error class (not the kind of the same name).
             && name.as_deref() == Some("InternalError")
             && message
                 .as_deref()
@@ -1408,13 +1411,17 @@ impl<'js> Run<'js, '_> {
             None => text,
         };
         if is_error
-            && name.as_deref() == Some("ToolError")
-            && let Some((text, location)) = self.tool_error(object, message.as_deref(), location)
+            && name.as_deref() == Some(ErrorKind::ToolError.as_str())
+            && let Some((text, tool_kind, location)) =
+                self.tool_error(object, message.as_deref(), location)
         {
             let (line, column) =
                 location.map_or((None, None), |(line, column)| (Some(line), Some(column)));
             return ExecutionError {
-                kind: kinds::TOOL_ERROR.to_owned(),
+                kind: match tool_kind {
+                    ToolErrorKind::PolicyDenied => ErrorKind::PolicyDenied,
+                    _ => ErrorKind::ToolError,
+                },
                 message: with_prefix(text),
                 line,
                 column,
@@ -1424,7 +1431,7 @@ impl<'js> Run<'js, '_> {
             let failures = self.failures.borrow();
             if failures.iter().any(|failure| failure == message) {
                 return ExecutionError {
-                    kind: kinds::IMPORT_ERROR.to_owned(),
+                    kind: ErrorKind::ImportError,
                     message: with_prefix(message.clone()),
                     line,
                     column,
@@ -1443,20 +1450,20 @@ impl<'js> Run<'js, '_> {
             ));
         }
         ExecutionError {
-            kind: kinds::RUNTIME_ERROR.to_owned(),
+            kind: ErrorKind::RuntimeError,
             message: with_prefix(message),
             line,
             column,
         }
     }
 
-    /// Message and position of an uncaught `ToolError` from the runtime.
+    /// Message, kind and position of an uncaught `ToolError` from the runtime.
     fn tool_error(
         &self,
         object: Option<&Object<'js>>,
         message: Option<&str>,
         location: Option<(u32, u32)>,
-    ) -> Option<(String, Option<(u32, u32)>)> {
+    ) -> Option<(String, ToolErrorKind, Option<(u32, u32)>)> {
         let object = object?;
         let text = |name: &str| -> Option<String> {
             let value: Value<'js> = object.get(name).ok()?;
@@ -1480,7 +1487,7 @@ impl<'js> Run<'js, '_> {
             "{} (kind: {kind}, retryable: {retryable})",
             message.unwrap_or("the tool call failed")
         );
-        Some((message, location))
+        Some((message, ToolErrorKind::parse(&kind), location))
     }
 
     /// Text of a value, for error messages.
@@ -1509,15 +1516,15 @@ impl<'js> Run<'js, '_> {
                     reason,
                     Some("The default export could not be converted to JSON"),
                 );
-                if stop.kind == kinds::TOOL_ERROR {
-                    stop.kind = kinds::RUNTIME_ERROR.to_owned();
+                if stop.kind == ErrorKind::ToolError {
+                    stop.kind = ErrorKind::RuntimeError;
                 }
                 return Err(stop);
             }
         };
         if text.len() > MAX_JSON_BYTES {
             return Err(ExecutionError {
-                kind: kinds::RUNTIME_ERROR.to_owned(),
+                kind: ErrorKind::RuntimeError,
                 message: format!(
                     "The default export is {} bytes of JSON; the limit is {MAX_JSON_BYTES} bytes. \
                      Return a summary and log or page through the rest.",
@@ -1534,7 +1541,7 @@ impl<'js> Run<'js, '_> {
 
     fn timeout(&self) -> Stop {
         ExecutionError {
-            kind: kinds::TIMEOUT.to_owned(),
+            kind: ErrorKind::Timeout,
             message: format!(
                 "The execution did not finish within its time limit of {} ms.",
                 self.limits.timeout_ms
@@ -1561,7 +1568,7 @@ fn call_tool<'js>(
         if state.calls_made >= state.limits.tool_calls {
             let limit = state.limits.tool_calls;
             state.fail(ExecutionError {
-                kind: kinds::TOOL_CALL_LIMIT.to_owned(),
+                kind: ErrorKind::ToolCallLimit,
                 message: format!(
                     "The code tried to make more than {limit} tool calls, the limit for one \
                      execution (the call to {server}.{tool} was refused). Make fewer calls per \
@@ -1747,7 +1754,7 @@ fn call_site(ctx: &Ctx<'_>) -> Option<String> {
 
 fn out_of_memory(limits: &ExecutionLimits) -> ExecutionError {
     ExecutionError {
-        kind: kinds::OUT_OF_MEMORY.to_owned(),
+        kind: ErrorKind::OutOfMemory,
         message: format!(
             "The code ran out of memory: the JavaScript heap is limited to {} bytes. Process data \
              in smaller pieces and keep less of it at once.",
@@ -1763,7 +1770,7 @@ struct InternalFailure(String);
 impl InternalFailure {
     fn into_error(self) -> ExecutionError {
         ExecutionError {
-            kind: kinds::INTERNAL_ERROR.to_owned(),
+            kind: ErrorKind::InternalError,
             message: self.0,
             line: None,
             column: None,

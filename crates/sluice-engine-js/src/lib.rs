@@ -31,7 +31,7 @@ executions one after another:
   runtime persists too: properties put on `globalThis` or on built-in prototypes, loaded
   modules (a skill whose source changed is a new module; a server's modules keep the tools they
   had when first imported in the session). An execution that ends with `Timeout`,
-  `OutOfMemory` or `InternalError` ([`kinds::discards_session`]) drops the runtime: its error
+  `OutOfMemory` or `InternalError` ([`ErrorKind::ends_session`](sluice_worker_protocol::ErrorKind::ends_session)) drops the runtime: its error
   message then says the session's state was discarded, and the next execution starts fresh.
   Any other error (a `SyntaxError`, a `RuntimeError`, a `ToolError`) keeps the session.
 - [`check`] transpiles code and compiles it as a module in a scratch runtime without running it
@@ -117,9 +117,9 @@ execution with a `RuntimeError` that says so.
 
 # Errors
 
-[`ExecutionError::kind`] is one of [`kinds`]: `SyntaxError` (oxc, with position; also a regex
+[`ExecutionError::kind`] is an [`ErrorKind`](sluice_worker_protocol::ErrorKind): `SyntaxError` (oxc, with position; also a regex
 literal over the cap), `ImportError` (a module that does not exist, a name it does not export, a
-skill that does not compile), `ToolError` (an uncaught `ToolError`), `RuntimeError` (any other
+skill that does not compile), `ToolError` (an uncaught `ToolError`; `PolicyDenied` when its kind is `policy_denied`), `RuntimeError` (any other
 uncaught exception or unhandled rejection; a stack overflow is a `RuntimeError` whose message
 names the stack limit), `Timeout`, `OutOfMemory`, `ToolCallLimit`, and `InternalError` (the
 engine itself or the channel to the gateway failed).
@@ -155,32 +155,6 @@ use sluice_worker_protocol::{
 pub use executor::{Engine, check, execute};
 pub use transpile::transpile;
 pub use workspace::{FileEncoding, FileStat, WorkspaceError, WorkspaceReply, WorkspaceRequest};
-
-/// The `kind`s of [`ExecutionError`] this engine produces.
-pub mod kinds {
-    /// The code does not parse (or does not compile in QuickJS).
-    pub const SYNTAX_ERROR: &str = "SyntaxError";
-    /// An import names a module that does not exist, or a name the module does not export.
-    pub const IMPORT_ERROR: &str = "ImportError";
-    /// An uncaught `ToolError` from a tool call.
-    pub const TOOL_ERROR: &str = "ToolError";
-    /// Any other uncaught exception, unhandled rejection or stack overflow.
-    pub const RUNTIME_ERROR: &str = "RuntimeError";
-    /// The wall-time limit was reached.
-    pub const TIMEOUT: &str = "Timeout";
-    /// The JavaScript heap reached the memory limit.
-    pub const OUT_OF_MEMORY: &str = "OutOfMemory";
-    /// The code made more tool calls than the limit allows.
-    pub const TOOL_CALL_LIMIT: &str = "ToolCallLimit";
-    /// The engine failed, or lost its channel to the gateway.
-    pub const INTERNAL_ERROR: &str = "InternalError";
-
-    /// True for the kinds after which a session's runtime is discarded: the engine cannot vouch
-    /// for the state of a runtime that was interrupted or ran out of memory.
-    pub fn discards_session(kind: &str) -> bool {
-        matches!(kind, TIMEOUT | OUT_OF_MEMORY | INTERNAL_ERROR)
-    }
-}
 
 /// Longest regular expression source, in UTF-16 code units, that agent code may compile (regex
 /// literals are checked when the code is transpiled, `new RegExp(...)` and the string methods

@@ -22,9 +22,8 @@ use std::sync::OnceLock;
 
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::{Ctx, Exception, Module};
-use sluice_worker_protocol::{ExecutionError, Language, ToolBinding};
+use sluice_worker_protocol::{ErrorKind, ExecutionError, Language, ToolBinding};
 
-use crate::kinds;
 use crate::positions::SourceMaps;
 use crate::transpile::{ImportedName, StaticImport, Transpiled, transpile_module};
 use crate::workspace::{FS_PROMISES_EXPORTS, FS_PROMISES_MODULE};
@@ -125,7 +124,7 @@ pub(crate) fn runtime_module() -> Result<&'static Transpiled, ExecutionError> {
                 RUNTIME_MODULE,
             )
             .map_err(|error| ExecutionError {
-                kind: kinds::INTERNAL_ERROR.to_owned(),
+                kind: ErrorKind::InternalError,
                 message: format!("the runtime library does not compile: {}", error.message),
                 line: None,
                 column: None,
@@ -236,7 +235,7 @@ impl Catalog {
     pub(crate) fn skill(&self, name: &str) -> Result<Rc<Transpiled>, ExecutionError> {
         let Some(skill) = self.skills.get(name) else {
             return Err(ExecutionError {
-                kind: kinds::IMPORT_ERROR.to_owned(),
+                kind: ErrorKind::ImportError,
                 message: format!("there is no skill '{name}'. {}", self.skill_list()),
                 line: None,
                 column: None,
@@ -533,7 +532,7 @@ impl Catalog {
                 });
             if let Err(message) = result {
                 return Err(ExecutionError {
-                    kind: kinds::IMPORT_ERROR.to_owned(),
+                    kind: ErrorKind::ImportError,
                     message: format!("{message} (line {}, column {})", import.line, import.column),
                     line: Some(import.line),
                     column: Some(import.column),

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 use sluice_worker_protocol::{
-    ExecutionError, ExecutionLimits, ExecutionOutcome, Language, LogLevel, ToolBinding,
-    ToolOutcome, WorkerMessage,
+    ErrorKind, ExecutionError, ExecutionLimits, ExecutionOutcome, Language, LogLevel, ToolBinding,
+    ToolErrorKind, ToolOutcome, WorkerMessage,
 };
 
 use crate::{
@@ -202,7 +202,7 @@ fn ok(value: Json) -> ToolOutcome {
 
 fn tool_failure(kind: &str, message: &str, retryable: bool) -> ToolOutcome {
     ToolOutcome::Error {
-        kind: kind.into(),
+        kind: ToolErrorKind::parse(kind),
         message: message.into(),
         content: Some(json!([{ "type": "text", "text": message }])),
         retryable,
@@ -407,7 +407,7 @@ fn default_export_edge_cases() {
         FakeHost::echo(),
     );
     let error = error(&finished);
-    assert_eq!(error.kind, "RuntimeError");
+    assert_eq!(error.kind, ErrorKind::RuntimeError);
     assert!(
         error.message.contains("could not be converted to JSON"),
         "{}",
@@ -509,7 +509,7 @@ fn uncaught_tool_error_is_reported_as_tool_error() {
         host,
     );
     let error = error(&finished);
-    assert_eq!(error.kind, "ToolError");
+    assert_eq!(error.kind, ErrorKind::ToolError);
     assert!(
         error.message.starts_with("math.add: math is down"),
         "{}",
@@ -561,7 +561,7 @@ fn set_timeout_polling_loop() {
 fn syntax_errors_have_line_and_column() {
     let (finished, _) = run("const ok = 1;\nconst broken = (1 + ;\n", FakeHost::echo());
     let error = error(&finished);
-    assert_eq!(error.kind, "SyntaxError");
+    assert_eq!(error.kind, ErrorKind::SyntaxError);
     assert_eq!(
         (error.line, error.column),
         (Some(2), Some(21)),
@@ -582,7 +582,7 @@ fn runtime_errors_map_to_the_original_line() {
         FakeHost::echo(),
     );
     let error = error(&finished);
-    assert_eq!(error.kind, "RuntimeError");
+    assert_eq!(error.kind, ErrorKind::RuntimeError);
     assert!(
         error.message.starts_with("TypeError: bad 1"),
         "{}",
@@ -593,7 +593,7 @@ fn runtime_errors_map_to_the_original_line() {
 
     let (finished, _) = run("throw 'a plain string';", FakeHost::echo());
     let error = crate::tests::error(&finished);
-    assert_eq!(error.kind, "RuntimeError");
+    assert_eq!(error.kind, ErrorKind::RuntimeError);
     assert!(
         error.message.contains("Uncaught 'a plain string'"),
         "{}",
@@ -614,7 +614,7 @@ fn infinite_loop_times_out() {
     ] {
         let started = Instant::now();
         let (finished, _) = run_with(code, limits.clone(), FakeHost::echo());
-        assert_eq!(error(&finished).kind, "Timeout", "{code}");
+        assert_eq!(error(&finished).kind, ErrorKind::Timeout, "{code}");
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "{code}: {:?}",
@@ -635,7 +635,7 @@ fn waiting_on_a_silent_tool_times_out() {
         limits,
         FakeHost::new(|_, _, _| None),
     );
-    assert_eq!(error(&finished).kind, "Timeout");
+    assert_eq!(error(&finished).kind, ErrorKind::Timeout);
     assert!(started.elapsed() >= Duration::from_millis(200));
     assert!(started.elapsed() < Duration::from_secs(3));
 }
@@ -654,7 +654,7 @@ fn memory_bomb_runs_out_of_memory() {
         let (finished, _) = run_with(code, limits.clone(), FakeHost::echo());
         assert_eq!(
             error(&finished).kind,
-            "OutOfMemory",
+            ErrorKind::OutOfMemory,
             "{code}: {:?}",
             error(&finished)
         );
@@ -668,7 +668,7 @@ fn stack_overflow_is_a_runtime_error_about_the_stack() {
         FakeHost::echo(),
     );
     let error = error(&finished);
-    assert_eq!(error.kind, "RuntimeError");
+    assert_eq!(error.kind, ErrorKind::RuntimeError);
     assert!(error.message.contains("stack"), "{}", error.message);
 }
 
@@ -715,7 +715,7 @@ fn tool_call_limit_ends_the_execution() {
     ] {
         let (finished, host) = run_with(code, limits.clone(), FakeHost::echo());
         let error = error(&finished);
-        assert_eq!(error.kind, "ToolCallLimit", "{code}: {error:?}");
+        assert_eq!(error.kind, ErrorKind::ToolCallLimit, "{code}: {error:?}");
         assert!(error.message.contains('3'), "{}", error.message);
         assert_eq!(host.tool_calls().len(), sent, "{code}");
         if sent == 0 {
@@ -735,7 +735,7 @@ fn unknown_modules_are_import_errors() {
         FakeHost::echo(),
     );
     let error = error(&finished);
-    assert_eq!(error.kind, "ImportError");
+    assert_eq!(error.kind, ErrorKind::ImportError);
     assert_eq!((error.line, error.column), (Some(2), Some(22)));
     assert!(
         error.message.contains("server 'math' has no tool 'nope'"),
@@ -753,7 +753,7 @@ fn unknown_modules_are_import_errors() {
         FakeHost::echo(),
     );
     let error = crate::tests::error(&finished);
-    assert_eq!(error.kind, "ImportError");
+    assert_eq!(error.kind, ErrorKind::ImportError);
     assert!(error.message.contains("'fs'"), "{}", error.message);
     assert!(
         error.message.contains("import * as fs from 'fs/promises'"),
@@ -767,7 +767,7 @@ path.join('a');",
         FakeHost::echo(),
     );
     let error = crate::tests::error(&finished);
-    assert_eq!(error.kind, "ImportError");
+    assert_eq!(error.kind, ErrorKind::ImportError);
     assert!(
         error.message.contains("./servers/<server>/<tool>"),
         "{}",
@@ -779,7 +779,7 @@ path.join('a');",
         FakeHost::echo(),
     );
     let error = crate::tests::error(&finished);
-    assert_eq!(error.kind, "ImportError");
+    assert_eq!(error.kind, ErrorKind::ImportError);
     assert!(
         error.message.contains("Did you mean 'add'?"),
         "{}",
@@ -791,7 +791,7 @@ path.join('a');",
         FakeHost::echo(),
     );
     let error = crate::tests::error(&finished);
-    assert_eq!(error.kind, "ImportError", "{error:?}");
+    assert_eq!(error.kind, ErrorKind::ImportError, "{error:?}");
     assert!(
         error.message.contains("no server 'nowhere'"),
         "{}",
@@ -841,7 +841,7 @@ fn retry_retries_a_retryable_failure() {
         "import { add } from './servers/math'; import { retry } from './runtime'; await retry(() => add({}), { initialDelayMs: 1 });",
         host,
     );
-    assert_eq!(error(&finished).kind, "ToolError");
+    assert_eq!(error(&finished).kind, ErrorKind::ToolError);
     assert_eq!(
         host.tool_calls().len(),
         1,
@@ -856,7 +856,7 @@ fn unhandled_rejections_surface() {
         FakeHost::echo(),
     );
     let error = error(&finished);
-    assert_eq!(error.kind, "RuntimeError");
+    assert_eq!(error.kind, ErrorKind::RuntimeError);
     assert!(
         error.message.contains("Unhandled promise rejection"),
         "{}",
@@ -881,7 +881,7 @@ fn a_promise_that_can_never_settle_ends_the_execution() {
     let started = Instant::now();
     let (finished, _) = run("await new Promise(() => {});", FakeHost::echo());
     let error = error(&finished);
-    assert_eq!(error.kind, "RuntimeError");
+    assert_eq!(error.kind, ErrorKind::RuntimeError);
     assert!(error.message.contains("never settle"), "{}", error.message);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
@@ -893,7 +893,7 @@ fn uncaught_errors_in_timers_end_the_execution() {
         FakeHost::echo(),
     );
     let error = error(&finished);
-    assert_eq!(error.kind, "RuntimeError");
+    assert_eq!(error.kind, ErrorKind::RuntimeError);
     assert!(
         error.message.contains("RangeError: from a timer"),
         "{}",
@@ -936,7 +936,7 @@ fn javascript_code_runs_too() {
         ..execution
     };
     let finished = execute(&execution, &mut host);
-    assert_eq!(error(&finished).kind, "SyntaxError");
+    assert_eq!(error(&finished).kind, ErrorKind::SyntaxError);
 }
 
 #[test]

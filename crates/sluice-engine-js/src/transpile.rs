@@ -24,9 +24,9 @@ use oxc::semantic::ScopeFlags;
 use oxc::semantic::SemanticBuilder;
 use oxc::span::SourceType;
 use oxc::transformer::{TransformOptions, Transformer};
-use sluice_worker_protocol::{ExecutionError, Language};
+use sluice_worker_protocol::{ErrorKind, ExecutionError, Language};
 
-use crate::{MAX_REGEX_SOURCE_CHARS, kinds};
+use crate::MAX_REGEX_SOURCE_CHARS;
 
 /// The result of transpiling one module.
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ pub(crate) fn transpile_module(
     }))
     .unwrap_or_else(|_| {
         Err(ExecutionError {
-            kind: kinds::INTERNAL_ERROR.to_owned(),
+            kind: ErrorKind::InternalError,
             message: "Internal error of the sandbox: the TypeScript transpiler crashed on \
                           this code. Try simpler syntax around recently changed lines."
                 .to_owned(),
@@ -205,7 +205,7 @@ fn check_regex_literals(source: &str, program: &Program<'_>) -> Result<(), Execu
     };
     let (line, column) = line_column(source, offset);
     Err(ExecutionError {
-        kind: kinds::SYNTAX_ERROR.to_owned(),
+        kind: ErrorKind::SyntaxError,
         message: format!(
             "Regular expression too long: its pattern is {length} characters; this sandbox \
              allows at most {MAX_REGEX_SOURCE_CHARS}. Use a shorter pattern, or split the \
@@ -509,7 +509,7 @@ fn module_interface(program: &Program<'_>, source: &str) -> (Vec<StaticImport>, 
 fn syntax_error(source: &str, errors: &[&OxcDiagnostic]) -> ExecutionError {
     let Some(first) = errors.first() else {
         return ExecutionError {
-            kind: kinds::SYNTAX_ERROR.to_owned(),
+            kind: ErrorKind::SyntaxError,
             message: "the code could not be parsed".to_owned(),
             line: None,
             column: None,
@@ -552,7 +552,7 @@ fn syntax_error(source: &str, errors: &[&OxcDiagnostic]) -> ExecutionError {
         ));
     }
     ExecutionError {
-        kind: kinds::SYNTAX_ERROR.to_owned(),
+        kind: ErrorKind::SyntaxError,
         message,
         line,
         column,
@@ -648,7 +648,7 @@ mod tests {
     #[test]
     fn syntax_error_has_position_and_frame() {
         let error = transpile("const a = 1;\nconst b = ;\n", Language::Typescript).unwrap_err();
-        assert_eq!(error.kind, "SyntaxError");
+        assert_eq!(error.kind, ErrorKind::SyntaxError);
         assert_eq!(
             (error.line, error.column),
             (Some(2), Some(11)),

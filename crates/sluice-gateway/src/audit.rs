@@ -23,7 +23,9 @@ use sluice_audit::{
     Record, ReleaseRecord, Rotation, SessionRecord, Timestamp, ToolCallRecord, sha256_hex,
 };
 use sluice_config::AuditSettings;
-use sluice_worker_protocol::{Language, ToolOutcome};
+use sluice_worker_protocol::{
+    CallOutcome, ExecutionOutcomeWord, Language, Limit, SessionEnd, SessionEvent, ToolOutcome,
+};
 
 use crate::execute::{ExecuteRequest, ExecutionReport, Origin};
 use crate::privacy::ReleaseEvent;
@@ -130,7 +132,7 @@ pub(crate) struct ExecutionAudit<'a> {
     pub code: &'a str,
     pub language: Language,
     pub report: &'a ExecutionReport,
-    pub limits_hit: Vec<String>,
+    pub limits_hit: Vec<Limit>,
 }
 
 /// What one tool-call record is made of.
@@ -222,11 +224,10 @@ impl Auditor {
             code_sha256: sha256_hex(code.as_bytes()),
             language: language_name(language).to_owned(),
             outcome: if report.error.is_some() {
-                "error"
+                ExecutionOutcomeWord::Error
             } else {
-                "ok"
-            }
-            .to_owned(),
+                ExecutionOutcomeWord::Ok
+            },
             error_kind: report.error.as_ref().map(|error| error.kind.clone()),
             error_message: report.error.as_ref().map(|error| error.message.clone()),
             limits_hit,
@@ -244,9 +245,9 @@ impl Auditor {
         let limits_hit = report
             .error
             .as_ref()
-            .and_then(|error| crate::execute::limit_of_error(&error.kind))
-            .map(|limit| vec![limit.to_owned()])
-            .unwrap_or_default();
+            .and_then(|error| error.kind.limit())
+            .into_iter()
+            .collect();
         self.execution(ExecutionAudit {
             execution_id: &crate::execute::new_execution_id(),
             origin,
@@ -264,11 +265,14 @@ impl Auditor {
         }
         let arguments = audit.arguments_json;
         let (outcome, error) = match audit.outcome {
-            ToolOutcome::Ok { .. } => ("ok", None),
-            ToolOutcome::Error { kind, message, .. } => (kind.as_str(), Some(message.as_str())),
+            ToolOutcome::Ok { .. } => (CallOutcome::Ok, None),
+            ToolOutcome::Error { kind, message, .. } => {
+                (CallOutcome::Failed(kind.clone()), Some(message.as_str()))
+            }
         };
-        let bytes = record_bytes(&[audit.server, audit.tool, outcome], error);
+        let bytes = record_bytes(&[audit.server, audit.tool, outcome.as_str()], error);
         let what = || {
+            let outcome = outcome.as_str();
             format!(
                 "tool_call {}",
                 outcome.get(..MAX_NAME_BYTES).unwrap_or(outcome)
@@ -277,7 +281,7 @@ impl Auditor {
         if !budget.take(bytes, what) {
             return;
         }
-        let (outcome, error) = (outcome.to_owned(), error.map(str::to_owned));
+        let error = error.map(str::to_owned);
         let at = SystemTime::now()
             .checked_sub(audit.duration)
             .unwrap_or_else(SystemTime::now);
@@ -327,7 +331,7 @@ impl Auditor {
         }
     }
 
-    pub(crate) fn session(&self, origin: &Origin, event: &str, reason: Option<&str>) {
+    pub(crate) fn session(&self, origin: &Origin, event: SessionEvent, reason: Option<SessionEnd>) {
         if self.log.is_none() {
             return;
         }
@@ -335,8 +339,8 @@ impl Auditor {
             client: origin.client.to_string(),
             session: origin.session.clone().unwrap_or_default(),
             at: Timestamp::now(),
-            event: event.to_owned(),
-            reason: reason.map(str::to_owned),
+            event,
+            reason,
         }));
     }
 }

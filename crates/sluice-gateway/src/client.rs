@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use sluice_worker_protocol::{ErrorKind, SessionEnd, SessionEvent};
 use tokio::sync::Mutex;
 
 use crate::Gateway;
@@ -50,9 +51,11 @@ impl Drop for ClientInner {
                 client: self.origin_client.clone(),
                 session: Some(id.clone()),
             };
-            self.gateway
-                .audit()
-                .session(&origin, "ended", Some("client_disconnected"));
+            self.gateway.audit().session(
+                &origin,
+                SessionEvent::Ended,
+                Some(SessionEnd::ClientDisconnected),
+            );
         }
     }
 }
@@ -101,7 +104,13 @@ impl Client {
         if let Some(session) = &request.session
             && let Err(message) = check_session_id(session)
         {
-            return refused(&inner.gateway, &origin, &request, "InvalidSession", message);
+            return refused(
+                &inner.gateway,
+                &origin,
+                &request,
+                ErrorKind::InvalidSession,
+                message,
+            );
         }
         let running = inner.running.fetch_add(1, Ordering::SeqCst) + 1;
         let _running = RunningGuard(&inner.running);
@@ -110,7 +119,7 @@ impl Client {
                 &inner.gateway,
                 &origin,
                 &request,
-                "ConcurrencyLimit",
+                ErrorKind::ConcurrencyLimit,
                 format!(
                     "this client already runs {} executions at once, the limit \
                      (sluice.limits.concurrentExecutions); wait for one to finish, or do more in \
@@ -125,7 +134,7 @@ impl Client {
                 &inner.gateway,
                 &origin,
                 &request,
-                "ExecutionLimit",
+                ErrorKind::ExecutionLimit,
                 format!(
                     "this client has run {} executions, the limit of one connection \
                      (sluice.limits.executionsPerClient); reconnect to start over",
@@ -150,14 +159,16 @@ impl Client {
         let settings = &gateway.config().settings.sessions;
         let session = match self.session(&id).await {
             Ok(session) => session,
-            Err(message) => return refused(gateway, &origin, &request, "SessionLimit", message),
+            Err(message) => {
+                return refused(gateway, &origin, &request, ErrorKind::SessionLimit, message);
+            }
         };
         let Ok(mut state) = session.clone().try_lock_owned() else {
             return refused(
                 gateway,
                 &origin,
                 &request,
-                "SessionBusy",
+                ErrorKind::SessionBusy,
                 format!(
                     "session \"{id}\" is running another execution; wait for it to finish, or \
                      use another session id"
@@ -175,14 +186,16 @@ impl Client {
                 worker.stop().await;
             }
             self.forget(&id, &session).await;
-            gateway
-                .audit()
-                .session(&origin, "ended", Some("max_executions"));
+            gateway.audit().session(
+                &origin,
+                SessionEvent::Ended,
+                Some(SessionEnd::MaxExecutions),
+            );
             return refused(
                 gateway,
                 &origin,
                 &request,
-                "SessionLimit",
+                ErrorKind::SessionLimit,
                 format!(
                     "session \"{id}\" has run {} executions, the limit \
                      (sluice.sessions.maxExecutions), and is now ended; the next execution with \
@@ -211,8 +224,12 @@ impl Client {
                 let reason = report
                     .error
                     .as_ref()
-                    .map_or("worker_lost", |error| error.kind.as_str());
-                gateway.audit().session(&origin, "ended", Some(reason));
+                    .map_or(SessionEnd::WorkerLost, |error| {
+                        SessionEnd::Failed(error.kind.clone())
+                    });
+                gateway
+                    .audit()
+                    .session(&origin, SessionEvent::Ended, Some(reason));
                 if let Some(error) = &mut report.error {
                     error.message.push_str(&format!(
                         " [session \"{id}\" ended: its variables are lost; the next execution \
@@ -258,9 +275,11 @@ impl Client {
                     client: inner.origin_client.clone(),
                     session: Some(oldest),
                 };
-                gateway
-                    .audit()
-                    .session(&origin, "ended", Some("max_sessions"));
+                gateway.audit().session(
+                    &origin,
+                    SessionEvent::Ended,
+                    Some(SessionEnd::MaxSessions),
+                );
             }
         }
         let session = Arc::new(Mutex::new(Session {
@@ -275,7 +294,9 @@ impl Client {
             client: inner.origin_client.clone(),
             session: Some(id.to_owned()),
         };
-        gateway.audit().session(&origin, "created", None);
+        gateway
+            .audit()
+            .session(&origin, SessionEvent::Created, None);
         // Its worker is stopped after the map is released: stopping can take seconds, and every
         // other session of this client needs the map meanwhile.
         drop(sessions);
@@ -339,7 +360,7 @@ async fn evict_idle_sessions(client: Weak<ClientInner>, idle: Duration) {
             inner
                 .gateway
                 .audit()
-                .session(&origin, "ended", Some("idle"));
+                .session(&origin, SessionEvent::Ended, Some(SessionEnd::Idle));
         }
     }
 }
@@ -367,7 +388,7 @@ fn refused(
     gateway: &Gateway,
     origin: &Origin,
     request: &ExecuteRequest,
-    kind: &str,
+    kind: ErrorKind,
     message: String,
 ) -> ExecutionReport {
     let report = error_report(kind, message);

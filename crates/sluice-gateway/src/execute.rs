@@ -13,13 +13,14 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 use serde_json::Value;
 use sluice_worker_protocol::{
-    ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language, LogLevel,
-    MAX_PROGRESS_MESSAGE_CHARS, PROTOCOL_VERSION, Spin, ToolOutcome, WorkerMessage, encode,
+    ErrorKind, ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language, Limit,
+    LogLevel, MAX_PROGRESS_MESSAGE_CHARS, PROTOCOL_VERSION, Spin, ToolErrorKind, ToolOutcome,
+    WorkerMessage, encode,
 };
 use tokio::process::ChildStdin;
 
 use crate::audit::{AuditBudget, ExecutionAudit, ToolCallAudit};
-use crate::privacy::{ExecutionPrivacy, POLICY_DENIED, PrivacyState, SharedVault};
+use crate::privacy::{ExecutionPrivacy, PrivacyState, SharedVault};
 use crate::tool_call::failure;
 use crate::worker::{GATEWAY_SPIN_LIMIT, Launch, WorkerProcess, message_name, write_encoded};
 use crate::{Gateway, Snapshot};
@@ -293,7 +294,7 @@ pub(crate) fn position_suffix(error: &ExecutionError) -> String {
 
 /// The report of an execution that ended with an error before any code ran (a refusal, an
 /// internal failure), with its size counted like any other.
-pub(crate) fn error_report(kind: &str, message: String) -> ExecutionReport {
+pub(crate) fn error_report(kind: ErrorKind, message: String) -> ExecutionReport {
     let mut report = ExecutionReport {
         output: String::new(),
         result: Value::Null,
@@ -306,9 +307,9 @@ pub(crate) fn error_report(kind: &str, message: String) -> ExecutionReport {
     report
 }
 
-fn execution_error(kind: &str, message: impl Into<String>) -> ExecutionError {
+fn execution_error(kind: ErrorKind, message: impl Into<String>) -> ExecutionError {
     ExecutionError {
-        kind: kind.to_owned(),
+        kind,
         message: message.into(),
         line: None,
         column: None,
@@ -335,16 +336,6 @@ pub(crate) struct Run<'a> {
     /// Keep the worker's JavaScript state for the next execution (a session).
     pub keep_state: bool,
 }
-
-/// Error kinds after which a worker's state is gone (or suspect): its session ends.
-pub(crate) const STATE_LOST_KINDS: &[&str] = &[
-    "Cancelled",
-    "Timeout",
-    "OutOfMemory",
-    "WorkerCrashed",
-    "InternalError",
-    "ProtocolError",
-];
 
 impl Gateway {
     /// Run agent code in a fresh worker and report what it did. Personal data is tokenized with a
@@ -408,7 +399,7 @@ impl Gateway {
             truncated: 0,
         };
         let mut stats = ExecutionStats::default();
-        let mut limits_hit = Vec::new();
+        let mut limits_hit: Vec<Limit> = Vec::new();
         let privacy = match self.privacy() {
             PrivacyState::Off => Ok(None),
             PrivacyState::On(privacy) => Ok(Some(Arc::new(ExecutionPrivacy::new(
@@ -424,7 +415,7 @@ impl Gateway {
             (_, Err(problem)) => (
                 Value::Null,
                 Some(execution_error(
-                    "Unavailable",
+                    ErrorKind::Unavailable,
                     format!(
                         "code execution is off: privacy protection could not start ({problem})"
                     ),
@@ -434,7 +425,7 @@ impl Gateway {
             (None, _) => (
                 Value::Null,
                 Some(execution_error(
-                    "Unavailable",
+                    ErrorKind::Unavailable,
                     "code execution is not enabled in this gateway",
                 )),
                 0,
@@ -449,7 +440,7 @@ impl Gateway {
                 match worker {
                     Err(problem) => (
                         Value::Null,
-                        Some(execution_error("WorkerCrashed", problem)),
+                        Some(execution_error(ErrorKind::WorkerCrashed, problem)),
                         0,
                     ),
                     Ok(mut worker) => {
@@ -479,7 +470,7 @@ impl Gateway {
                                 // The task panicked (a bug): its worker was dropped, and killed.
                                 tracing::error!("serving a worker failed: {error}");
                                 let report = error_report(
-                                    "InternalError",
+                                    ErrorKind::InternalError,
                                     "internal error of the gateway while serving this execution; \
                                      run it again"
                                         .to_owned(),
@@ -501,7 +492,7 @@ impl Gateway {
                         };
                         let healthy = error
                             .as_ref()
-                            .is_none_or(|error| !STATE_LOST_KINDS.contains(&error.kind.as_str()));
+                            .is_none_or(|error| !error.kind.ends_session());
                         if keep_state && healthy {
                             kept = Some(worker);
                         } else {
@@ -520,17 +511,22 @@ impl Gateway {
                 privacy.protect_value(result),
                 error.map(|mut error| {
                     error.message = privacy.protect_text(error.message);
-                    if privacy.counts().denied > 0
-                        && error.kind == "ToolError"
-                        && error.message.contains(&format!("(kind: {POLICY_DENIED},"))
-                    {
-                        error.kind = "PolicyDenied".to_owned();
-                    }
                     error
                 }),
             ),
             None => (result, error),
         };
+        // The worker names a `ToolError` of a refused flow `PolicyDenied`; only a refusal the
+        // policy made here lets it stand (agent code can throw a ToolError of any kind).
+        let denied = privacy
+            .as_ref()
+            .is_some_and(|privacy| privacy.counts().denied > 0);
+        let error = error.map(|mut error| {
+            if error.kind == ErrorKind::PolicyDenied && !denied {
+                error.kind = ErrorKind::ToolError;
+            }
+            error
+        });
         if let Some(privacy) = &privacy {
             self.audit().releases(
                 &execution_id,
@@ -549,16 +545,14 @@ impl Gateway {
         stats.output_bytes = shown;
         stats.output_truncated_bytes = truncated;
         stats.duration_ms = started.elapsed().as_millis() as u64;
-        if let Some(error) = &error
-            && let Some(limit) = limit_of_error(&error.kind)
-        {
-            limits_hit.push(limit.to_owned());
+        if let Some(limit) = error.as_ref().and_then(|error| error.kind.limit()) {
+            limits_hit.push(limit);
         }
         if truncated > 0 {
-            limits_hit.push("output_bytes".to_owned());
+            limits_hit.push(Limit::OutputBytes);
         }
         if stats.rate_limited_calls > 0 {
-            limits_hit.push("rate".to_owned());
+            limits_hit.push(Limit::Rate);
         }
         let mut report = ExecutionReport {
             output: text,
@@ -619,10 +613,10 @@ impl Gateway {
             audit_budget,
         } = execution;
         let origin = &origin;
-        let crash = |message: String| (execution_error("WorkerCrashed", message), 0);
+        let crash = |message: String| (execution_error(ErrorKind::WorkerCrashed, message), 0);
         let skills = self
             .skill_sources_for(&request.code)
-            .map_err(|message| (execution_error("ImportError", message), 0))?;
+            .map_err(|message| (execution_error(ErrorKind::ImportError, message), 0))?;
         let snapshot = self.snapshot().await;
         let call_timeout = Duration::from_millis(self.config().settings.call_timeout_ms);
         let cancel = request.cancel;
@@ -704,7 +698,7 @@ impl Gateway {
                 () = calls.answered.notified(), if spin_until.is_none() => continue,
                 reason = &mut cancelled => {
                     worker.kill();
-                    break Err((execution_error("Cancelled", reason), 0));
+                    break Err((execution_error(ErrorKind::Cancelled, reason), 0));
                 }
                 _ = progress_ticks.tick(), if progress.is_some() => {
                     if let Some(progress) = &mut progress {
@@ -713,7 +707,7 @@ impl Gateway {
                 }
                 () = &mut watchdog => {
                     worker.kill();
-                    break Err((execution_error("Timeout", format!(
+                    break Err((execution_error(ErrorKind::Timeout, format!(
                         "the code ran longer than its time limit of {} ms and was stopped; make it do less per execution, or pass a larger timeout_ms",
                         limits.timeout_ms
                     )), 0));
@@ -799,19 +793,6 @@ struct WorkerExecution {
 /// CPU seconds a session's worker gets over its whole life.
 const SESSION_CPU_SECONDS: u64 = 3600;
 
-/// The name of the limit an error kind reports, for the audit log.
-pub(crate) fn limit_of_error(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "Timeout" => "timeout",
-        "OutOfMemory" => "memory",
-        "ToolCallLimit" => "tool_calls",
-        "ConcurrencyLimit" => "concurrent_executions",
-        "ExecutionLimit" => "executions_per_client",
-        "SessionLimit" => "session_executions",
-        _ => return None,
-    })
-}
-
 /// A new execution id: time-ordered, unique within this process and very likely across restarts.
 pub(crate) fn new_execution_id() -> String {
     let millis = SystemTime::now()
@@ -868,7 +849,7 @@ impl CallServer {
         let refusal = absurd_name(&server, &tool).or_else(|| {
             (made > self.limit).then(|| {
                 failure(
-                    "limit",
+                    ToolErrorKind::Limit,
                     format!(
                         "the limit of {} tool calls per execution is reached; do the rest in another execution",
                         self.limit
@@ -903,7 +884,13 @@ impl CallServer {
                 )
                 .await;
             calls.audit_call(&server, &tool, &arguments_json, &outcome, started);
-            if matches!(&outcome, ToolOutcome::Error { kind, .. } if kind == RATE_LIMITED) {
+            if matches!(
+                &outcome,
+                ToolOutcome::Error {
+                    kind: ToolErrorKind::RateLimited,
+                    ..
+                }
+            ) {
                 calls.rate_limited.fetch_add(1, Ordering::Relaxed);
             }
             let message = GatewayMessage::ToolResult { call_id, outcome };
@@ -1026,16 +1013,13 @@ fn absurd_name(server: &str, tool: &str) -> Option<ToolOutcome> {
         return None;
     };
     Some(failure(
-        "unknown_tool",
+        ToolErrorKind::UnknownTool,
         format!(
             "the {what} name given is {length} bytes long; names are at most {MAX_CALL_NAME_BYTES} bytes: check the name (search_tools finds tools)"
         ),
         false,
     ))
 }
-
-/// `ToolError` kind of a call refused by a server's rate limit.
-pub const RATE_LIMITED: &str = "rate_limited";
 
 /// Text that plain tool calling would have put into the model's context, kept for counting once
 /// the execution ends (counting on the call path would slow every call).
@@ -1124,7 +1108,7 @@ mod tests {
     #[test]
     fn a_position_is_added_once() {
         let error = |message: &str| ExecutionError {
-            kind: "SyntaxError".to_owned(),
+            kind: ErrorKind::SyntaxError,
             message: message.to_owned(),
             line: Some(3),
             column: Some(7),
@@ -1145,7 +1129,7 @@ mod tests {
             output: "hi\n".into(),
             result: serde_json::json!({"n": 1}),
             error: Some(ExecutionError {
-                kind: "SyntaxError".into(),
+                kind: ErrorKind::SyntaxError,
                 message: "bad".into(),
                 line: Some(2),
                 column: Some(5),

@@ -58,18 +58,17 @@ use privacy::PrivacyState;
 
 pub use client::{Client, MAX_SESSION_ID_CHARS};
 pub use execute::{
-    ExecuteRequest, ExecutionProgress, ExecutionReport, ExecutionStats, RATE_LIMITED,
-    ReportedProgress, WATCHDOG_GRACE,
+    ExecuteRequest, ExecutionProgress, ExecutionReport, ExecutionStats, ReportedProgress,
+    WATCHDOG_GRACE,
 };
 pub use files::MAX_READ_BYTES;
 pub use present::{
     DEFAULT_SEARCH_LIMIT, FileError, FileListing, SearchEntry, SearchError, SearchRequest,
     SearchResponse, Unavailable,
 };
-pub use privacy::POLICY_DENIED;
 pub use search::{VECTOR_CACHE_FILE, build_search_index};
 pub use skills::{SaveSkillError, SavedSkill, SkillEntry};
-pub use sluice_worker_protocol::{ExecutionError, Language};
+pub use sluice_worker_protocol::{ErrorKind, ExecutionError, Language, ToolErrorKind};
 pub use snapshot::Snapshot;
 pub use worker::WorkerCommand;
 

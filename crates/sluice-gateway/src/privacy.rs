@@ -6,7 +6,7 @@
 //! never as the token of a value it holds only as a token (see [`sluice_pii::Vault`]'s threat
 //! model); how many distinct ones it may send per vault is bounded
 //! (`sluice.privacy.maxClearValues`), and a call over it fails with the `ToolError` kind
-//! [`PRIVACY_BUDGET`], audited. A trusted server's results reach the code as they are, but their
+//! `privacy_budget` ([`ToolErrorKind::PrivacyBudget`]), audited. A trusted server's results reach the code as they are, but their
 //! values are registered, so what reaches the model and the audit log is scanned the same way.
 //!
 //! Every release of a real value is an audit event (type, token, source, destination; never the
@@ -25,20 +25,13 @@ use sluice_pii::{
     DetectorConfig, Endpoint, FlowRule, Origin, PiiType, Policy, Supplied, Tokenizer, ToolRef,
     TypeSet, Vault,
 };
-use sluice_worker_protocol::ToolOutcome;
+use sluice_worker_protocol::{ToolErrorKind, ToolOutcome};
 
 use crate::tool_call::failure;
 
 /// A vault shared by the tasks of an execution: one per execution ([`new_vault`]), or one per
 /// session, kept by its [`Client`](crate::Client) across the session's executions.
 pub(crate) type SharedVault = Arc<Mutex<Vault>>;
-
-/// The `ToolError` kind of a call stopped by the flow policy.
-pub const POLICY_DENIED: &str = "policy_denied";
-
-/// The `ToolError` kind of a call refused because the code sent too many distinct personal-data
-/// values in clear text (`sluice.privacy.maxClearValues`).
-pub const PRIVACY_BUDGET: &str = "privacy_budget";
 
 /// Detectors and policy, built once from the settings.
 pub(crate) struct Privacy {
@@ -278,7 +271,7 @@ impl ExecutionPrivacy {
     /// `server.tool`; a denied flow becomes a `policy_denied` tool error and the call is not made.
     /// Also returns the values the code put into the arguments in clear (see
     /// [`protect_outcome`](Self::protect_outcome)); a call that would take the execution over its
-    /// budget of such values fails with [`PRIVACY_BUDGET`].
+    /// budget of such values fails with `privacy_budget` ([`ToolErrorKind::PrivacyBudget`]).
     // The error is what the worker receives, built once per denied call.
     #[allow(clippy::result_large_err)]
     pub(crate) fn release(
@@ -348,7 +341,7 @@ impl ExecutionPrivacy {
                 );
                 self.denied.fetch_add(1, Ordering::Relaxed);
                 Err(failure(
-                    PRIVACY_BUDGET,
+                    ToolErrorKind::PrivacyBudget,
                     format!(
                         "this call would take the execution to {count} different personal-data \
                          values sent in clear text, over the limit of {} \
@@ -371,7 +364,11 @@ impl ExecutionPrivacy {
                     "personal data kept from a tool by the flow policy"
                 );
                 self.denied.fetch_add(1, Ordering::Relaxed);
-                Err(failure(POLICY_DENIED, denied.to_string(), false))
+                Err(failure(
+                    ToolErrorKind::PolicyDenied,
+                    denied.to_string(),
+                    false,
+                ))
             }
         }
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sluice_skills::{SkillError, SkillStore};
-use sluice_worker_protocol::{ExecutionError, Language};
+use sluice_worker_protocol::{ErrorKind, ExecutionError, Language};
 
 use crate::Gateway;
 use crate::present::{SearchError, SearchRequest, SearchResponse};
@@ -91,7 +91,7 @@ pub enum SaveSkillError {
     )]
     Code {
         /// `SyntaxError`, ...
-        kind: String,
+        kind: ErrorKind,
         /// What is wrong.
         message: String,
         /// ` (line L, column C)` when known.

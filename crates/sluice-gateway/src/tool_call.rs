@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use sluice_downstream::{CallError, ToolResponse};
 use sluice_pii::Supplied;
-use sluice_worker_protocol::ToolOutcome;
+use sluice_worker_protocol::{ToolErrorKind, ToolOutcome};
 
 use crate::privacy::ExecutionPrivacy;
 use crate::{Gateway, Snapshot};
@@ -48,7 +48,7 @@ impl Gateway {
         // The rate protects the server: only calls that would reach it count.
         if let Err(rate) = self.rates().try_acquire(server) {
             return failure(
-                crate::execute::RATE_LIMITED,
+                ToolErrorKind::RateLimited,
                 format!(
                     "server \"{server}\" accepts at most {rate} calls per second from agent code; \
                      slow down (the runtime's retry() helper waits and retries)"
@@ -85,7 +85,7 @@ pub(crate) fn check_call(
         Value::Null => Map::new(),
         other => {
             return Err(failure(
-                "invalid_arguments",
+                ToolErrorKind::InvalidArguments,
                 format!(
                     "arguments must be an object, got {}; call it as {}({{...}})",
                     sluice_catalog::schema::json_type_name(&other),
@@ -128,7 +128,7 @@ pub(crate) fn check_call(
                 .collect();
             if !problems.is_empty() {
                 return Err(failure(
-                    "invalid_arguments",
+                    ToolErrorKind::InvalidArguments,
                     format!(
                         "invalid arguments: {}. Read servers/{server}/{}.ts for the expected input",
                         problems.join("; "),
@@ -170,7 +170,7 @@ fn unknown_tool(snapshot: &Snapshot, server: &str, tool: &str) -> ToolOutcome {
         {
             Some(status) => {
                 return failure(
-                    "server_unavailable",
+                    ToolErrorKind::ServerUnavailable,
                     format!(
                         "server \"{server}\" is not available: {}",
                         status.state.describe()
@@ -191,7 +191,7 @@ fn unknown_tool(snapshot: &Snapshot, server: &str, tool: &str) -> ToolOutcome {
             }
         },
     };
-    failure("unknown_tool", message, false)
+    failure(ToolErrorKind::UnknownTool, message, false)
 }
 
 /// What the code receives for a response: `isError` becomes a `ToolError`; `structuredContent` is
@@ -202,7 +202,7 @@ pub(crate) fn map_response(response: ToolResponse) -> ToolOutcome {
         let message = text_of(&response.content)
             .unwrap_or_else(|| "the tool reported an error without a message".to_owned());
         return ToolOutcome::Error {
-            kind: "tool".to_owned(),
+            kind: ToolErrorKind::Tool,
             message,
             content: Some(Value::Array(response.content)),
             retryable: false,
@@ -237,17 +237,17 @@ fn text_of(content: &[Value]) -> Option<String> {
 
 fn call_error(error: &CallError) -> ToolOutcome {
     let kind = match error {
-        CallError::UnknownServer { .. } => "unknown_tool",
-        CallError::Unavailable { .. } => "server_unavailable",
-        CallError::Timeout { .. } => "timeout",
-        _ => "transport",
+        CallError::UnknownServer { .. } => ToolErrorKind::UnknownTool,
+        CallError::Unavailable { .. } => ToolErrorKind::ServerUnavailable,
+        CallError::Timeout { .. } => ToolErrorKind::Timeout,
+        _ => ToolErrorKind::Transport,
     };
     failure(kind, error.to_string(), error.is_retryable())
 }
 
-pub(crate) fn failure(kind: &str, message: String, retryable: bool) -> ToolOutcome {
+pub(crate) fn failure(kind: ToolErrorKind, message: String, retryable: bool) -> ToolOutcome {
     ToolOutcome::Error {
-        kind: kind.to_owned(),
+        kind,
         message,
         content: None,
         retryable,
@@ -272,7 +272,7 @@ mod tests {
         Snapshot::build(1, tools, Vec::new())
     }
 
-    fn error_message(outcome: ToolOutcome) -> (String, String) {
+    fn error_message(outcome: ToolOutcome) -> (ToolErrorKind, String) {
         match outcome {
             ToolOutcome::Error { kind, message, .. } => (kind, message),
             other => panic!("expected an error, got {other:?}"),
@@ -297,7 +297,7 @@ mod tests {
         assert_eq!(given["scale"], "device");
         // Still required: the property without a default.
         let (kind, _) = error_message(check_call(&snapshot, "s", "shot", json!({})).unwrap_err());
-        assert_eq!(kind, "invalid_arguments");
+        assert_eq!(kind, ToolErrorKind::InvalidArguments);
     }
 
     #[test]
@@ -305,7 +305,7 @@ mod tests {
         let snapshot = snapshot();
         let (kind, message) =
             error_message(check_call(&snapshot, "s", "add", json!({"a": "x"})).unwrap_err());
-        assert_eq!(kind, "invalid_arguments");
+        assert_eq!(kind, ToolErrorKind::InvalidArguments);
         assert!(message.contains("field `a`"), "{message}");
         assert!(message.contains("number"), "{message}");
         let (_, message) = error_message(
@@ -319,7 +319,7 @@ mod tests {
         );
         assert!(check_call(&snapshot, "s", "add", json!({"a": 1})).is_ok());
         let (kind, _) = error_message(check_call(&snapshot, "s", "nope", json!({})).unwrap_err());
-        assert_eq!(kind, "unknown_tool");
+        assert_eq!(kind, ToolErrorKind::UnknownTool);
         let (_, message) =
             error_message(check_call(&snapshot, "s", "add", json!([1])).unwrap_err());
         assert!(message.contains("must be an object"), "{message}");

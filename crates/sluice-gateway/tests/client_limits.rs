@@ -37,7 +37,10 @@ async fn hold(
     let request = request(code, session);
     let running = tokio::spawn(async move {
         let report = client.execute(request).await;
-        report.error.map(|error| error.kind).unwrap_or_default()
+        report
+            .error
+            .map(|error| error.kind.to_string())
+            .unwrap_or_default()
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     running

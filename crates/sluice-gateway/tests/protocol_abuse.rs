@@ -45,7 +45,7 @@ async fn malformed_frames_fail_one_execution_and_are_audited() {
                 .error
                 .as_ref()
                 .unwrap_or_else(|| panic!("{mode}: no error"));
-            assert_eq!(error.kind, kind, "{mode}: {}", error.message);
+            assert_eq!(error.kind.as_str(), kind, "{mode}: {}", error.message);
             assert!(error.message.contains(reason), "{mode}: {}", error.message);
         }
         gateway.shutdown().await;

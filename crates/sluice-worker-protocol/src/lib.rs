@@ -25,8 +25,8 @@ A worker serves one execution or one check at a time: the gateway sends the next
 **Sessions.** An `Execute` with `keep_state: true` asks the worker to keep its JavaScript runtime
 and globals after `Done`, so the next `Execute` sees what this one defined. An `Execute` with
 `keep_state: false` runs in a fresh runtime (and ends any kept one). When an execution of a
-session ends with `Timeout`, `OutOfMemory` or `InternalError`, the worker has discarded the
-runtime (the error's message says so); the gateway ends the session then.
+session ends with an error kind that [`ErrorKind::ends_session`], the worker has discarded the
+runtime (the error's message says so) or is gone; the gateway ends the session then.
 
 Version 2 added `Execute.keep_state`, `Execute.skills`, `ExecutionLimits.workspace_bytes`, `Check`
 and `Checked`. The new fields default when absent, so a version-1 message still decodes; the
@@ -41,6 +41,12 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+mod vocab;
+
+pub use vocab::{
+    CallOutcome, ErrorKind, ExecutionOutcomeWord, Limit, SessionEnd, SessionEvent, ToolErrorKind,
+};
 
 /// Largest frame a worker may send: tool arguments can be large (a whole transcript), but not
 /// unbounded.
@@ -159,9 +165,8 @@ pub enum ToolOutcome {
     },
     /// The promise rejects with a `ToolError`.
     Error {
-        /// What kind of failure: `tool` (the tool said `isError`), `invalid_arguments`,
-        /// `unknown_tool`, `server_unavailable`, `timeout`, `limit`, `transport`.
-        kind: String,
+        /// What kind of failure.
+        kind: ToolErrorKind,
         /// A message that says what went wrong and what to do.
         message: String,
         /// The tool's content blocks when the tool itself reported the error.
@@ -187,9 +192,9 @@ pub enum ExecutionOutcome {
 /// A typed error from agent code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionError {
-    /// `SyntaxError`, `ToolError`, `Timeout`, `OutOfMemory`, `ToolCallLimit`, `RuntimeError`, ...
+    /// What kind of failure.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ErrorKind,
     /// What went wrong, for the agent.
     pub message: String,
     /// 1-based line in the agent's code, when known.
@@ -456,7 +461,7 @@ mod tests {
             },
             WorkerMessage::Done {
                 outcome: ExecutionOutcome::Error(ExecutionError {
-                    kind: "Timeout".into(),
+                    kind: ErrorKind::Timeout,
                     message: "m".into(),
                     line: Some(1),
                     column: None,

@@ -91,8 +91,8 @@ use sluice_engine_js::{
     Engine, Execution, Host, HostError, WorkspaceError, WorkspaceReply, WorkspaceRequest,
 };
 use sluice_worker_protocol::{
-    ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language, PROTOCOL_VERSION,
-    ProtocolError, Spin, ToolBinding, ToolOutcome, WorkerMessage, write_message,
+    ErrorKind, ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language,
+    PROTOCOL_VERSION, ProtocolError, Spin, ToolBinding, ToolOutcome, WorkerMessage, write_message,
 };
 
 use crate::input::{Input, InputEnd, Received};
@@ -167,9 +167,6 @@ impl Default for WorkerOptions {
         }
     }
 }
-
-/// `kind` of the error in the `Done` sent for an `Execute` of another protocol version.
-pub const PROTOCOL_ERROR_KIND: &str = "ProtocolError";
 
 /// Serve executions and checks until `input` closes.
 ///
@@ -395,11 +392,11 @@ impl Dispatcher {
     fn send_failure(
         &mut self,
         check: bool,
-        kind: &str,
+        kind: ErrorKind,
         message: String,
     ) -> Result<(), WorkerError> {
         let error = ExecutionError {
-            kind: kind.to_owned(),
+            kind,
             message,
             line: None,
             column: None,
@@ -425,7 +422,7 @@ impl Dispatcher {
         if protocol_version != PROTOCOL_VERSION {
             self.send_failure(
                 false,
-                PROTOCOL_ERROR_KIND,
+                ErrorKind::ProtocolError,
                 format!(
                     "the gateway speaks protocol version {protocol_version}, this worker speaks \
                      {PROTOCOL_VERSION}"
@@ -554,7 +551,7 @@ impl Dispatcher {
         if let Some(running) = self.running.take() {
             self.send_failure(
                 running.check,
-                sluice_engine_js::kinds::INTERNAL_ERROR,
+                ErrorKind::InternalError,
                 "Internal error of the sandbox: the execution crashed".to_owned(),
             )?;
         }
@@ -572,7 +569,7 @@ impl Dispatcher {
         );
         let (kind, message) = if running.check {
             (
-                sluice_engine_js::kinds::INTERNAL_ERROR,
+                ErrorKind::InternalError,
                 format!(
                     "Internal error of the sandbox: checking the code took longer than {} ms",
                     running.limit_ms
@@ -580,7 +577,7 @@ impl Dispatcher {
             )
         } else {
             (
-                sluice_engine_js::kinds::TIMEOUT,
+                ErrorKind::Timeout,
                 format!(
                     "The execution did not finish within its time limit of {} ms, and a built-in \
                      function that cannot be interrupted (for example joining a huge sparse \

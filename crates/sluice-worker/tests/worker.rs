@@ -10,9 +10,9 @@ use std::thread::JoinHandle;
 use serde_json::json;
 use sluice_worker::{WorkerError, WorkerOptions};
 use sluice_worker_protocol::{
-    ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language, LogLevel,
-    MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION, ToolBinding, ToolOutcome, WorkerMessage,
-    decode_worker_message, read_frame, write_message,
+    ErrorKind, ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language,
+    LogLevel, MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION, ToolBinding, ToolErrorKind, ToolOutcome,
+    WorkerMessage, decode_worker_message, read_frame, write_message,
 };
 
 struct Gateway {
@@ -279,7 +279,7 @@ fn serves_executions_with_parallel_tool_calls() {
             outcome: ExecutionOutcome::Error(error),
             ..
         } => {
-            assert_eq!(error.kind, "SyntaxError");
+            assert_eq!(error.kind, ErrorKind::SyntaxError);
             assert_eq!(error.line, Some(1));
         }
         other => panic!("expected Done with an error, got {other:?}"),
@@ -292,7 +292,7 @@ fn serves_executions_with_parallel_tool_calls() {
     gateway.send(&GatewayMessage::ToolResult {
         call_id,
         outcome: ToolOutcome::Error {
-            kind: "invalid_arguments".into(),
+            kind: ToolErrorKind::InvalidArguments,
             message: "b is required".into(),
             content: None,
             retryable: false,
@@ -303,7 +303,7 @@ fn serves_executions_with_parallel_tool_calls() {
             outcome: ExecutionOutcome::Error(error),
             ..
         } => {
-            assert_eq!(error.kind, "ToolError");
+            assert_eq!(error.kind, ErrorKind::ToolError);
             assert!(error.message.contains("b is required"), "{}", error.message);
         }
         other => panic!("expected Done with an error, got {other:?}"),
@@ -329,7 +329,7 @@ fn closing_the_input_ends_a_waiting_execution_and_the_worker() {
             outcome: ExecutionOutcome::Error(error),
             ..
         } => {
-            assert_eq!(error.kind, "InternalError", "{error:?}");
+            assert_eq!(error.kind, ErrorKind::InternalError, "{error:?}");
         }
         other => panic!("expected Done with an error, got {other:?}"),
     }
@@ -383,7 +383,7 @@ fn refuses_another_protocol_version() {
             outcome: ExecutionOutcome::Error(error),
             ..
         } => {
-            assert_eq!(error.kind, sluice_worker::PROTOCOL_ERROR_KIND);
+            assert_eq!(error.kind, ErrorKind::ProtocolError);
         }
         other => panic!("expected Done with an error, got {other:?}"),
     }
@@ -420,7 +420,7 @@ fn a_session_keeps_variables_and_functions_until_a_fresh_execution() {
     // A timeout in a session discards it, and says so.
     gateway.value("var counter = 1;", Settings::session());
     let timeout = gateway.failure("while (true) {}", Settings::session().timeout_ms(200));
-    assert_eq!(timeout.kind, "Timeout");
+    assert_eq!(timeout.kind, ErrorKind::Timeout);
     assert!(timeout.message.contains("discarded"), "{}", timeout.message);
     assert_eq!(
         gateway.value(
@@ -455,7 +455,7 @@ fn checks_code_between_executions() {
             error: Some(error),
             exports,
         } => {
-            assert_eq!(error.kind, "SyntaxError");
+            assert_eq!(error.kind, ErrorKind::SyntaxError);
             assert_eq!(error.line, Some(1));
             assert!(exports.is_empty());
         }
@@ -488,7 +488,7 @@ fn skills_import_tools_and_other_skills() {
         "import { nothing } from './skills/nothing';\nnothing();",
         settings,
     );
-    assert_eq!(unknown.kind, "ImportError");
+    assert_eq!(unknown.kind, ErrorKind::ImportError);
     assert!(
         unknown
             .message
@@ -915,7 +915,7 @@ fn a_builtin_that_cannot_be_interrupted_stops_the_worker_with_a_timeout() {
         "export default (new Array(1e9) + '').length;",
         Settings::fresh().timeout_ms(300),
     );
-    assert_eq!(error.kind, "Timeout");
+    assert_eq!(error.kind, ErrorKind::Timeout);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(5),
         "{:?}",

@@ -456,9 +456,10 @@ pub struct AuditArgs {
     #[arg(long, value_name = "ID")]
     pub execution: Option<String>,
 
-    /// Only executions and tool calls with this outcome: ok or error for executions; ok,
-    /// tool_error, invalid_arguments, unknown_tool, policy_denied, limit, rate_limited, timeout,
-    /// server_unavailable, … for tool calls.
+    /// Only executions and tool calls with this outcome: ok or error for executions; for tool
+    /// calls ok or the kind of the ToolError: tool, invalid_arguments, unknown_tool,
+    /// server_unavailable, timeout, limit, transport, rate_limited, policy_denied,
+    /// privacy_budget (tool_error is read as tool).
     #[arg(long, value_name = "OUTCOME")]
     pub outcome: Option<String>,
 
@@ -532,4 +533,25 @@ pub struct SkillsRemoveArgs {
     /// The skill's name (kebab-case, as listed).
     #[arg(value_name = "NAME")]
     pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use sluice_worker_protocol::ToolErrorKind;
+
+    use super::Cli;
+
+    /// `sluice audit --outcome` lists every outcome a tool-call record can have.
+    #[test]
+    fn the_outcome_help_lists_every_tool_error_kind() {
+        let mut command = Cli::command();
+        let audit = command
+            .find_subcommand_mut("audit")
+            .expect("the audit command");
+        let help = audit.render_long_help().to_string();
+        for kind in ToolErrorKind::KNOWN {
+            assert!(help.contains(kind.as_str()), "{kind} missing from:\n{help}");
+        }
+    }
 }

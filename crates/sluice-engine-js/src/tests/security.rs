@@ -8,6 +8,7 @@ use sluice_worker_protocol::ExecutionLimits;
 
 use super::{FakeHost, Step, error, limits, result, run, run_steps, run_with};
 use crate::MAX_REGEX_SOURCE_CHARS;
+use sluice_worker_protocol::ErrorKind;
 
 fn short() -> ExecutionLimits {
     ExecutionLimits {
@@ -90,7 +91,7 @@ fn redos_is_interrupted_and_long_patterns_are_refused() {
     );
     let (finished, _) = run_with(&literal, limits(), FakeHost::echo());
     let failure = error(&finished);
-    assert_eq!(failure.kind, "SyntaxError");
+    assert_eq!(failure.kind, ErrorKind::SyntaxError);
     assert_eq!((failure.line, failure.column), (Some(2), Some(11)));
     assert!(
         failure.message.contains("at most 4096"),
@@ -179,8 +180,8 @@ fn heap_bomb_runs_out_of_memory_and_the_next_execution_runs() {
             .with_limits(small.clone()),
         Step::fresh("export default 1 + 1;").with_limits(small),
     ]);
-    assert_eq!(error(&results[0].0).kind, "OutOfMemory");
-    assert_eq!(error(&results[1].0).kind, "OutOfMemory");
+    assert_eq!(error(&results[0].0).kind, ErrorKind::OutOfMemory);
+    assert_eq!(error(&results[1].0).kind, ErrorKind::OutOfMemory);
     assert_eq!(result(&results[2].0), &json!(2));
 }
 
@@ -196,7 +197,7 @@ fn deep_recursion_and_nested_json_hit_the_stack_limit() {
     ] {
         let (finished, _) = run(code, FakeHost::echo());
         let failure = error(&finished);
-        assert_eq!(failure.kind, "RuntimeError", "{code}: {failure:?}");
+        assert_eq!(failure.kind, ErrorKind::RuntimeError, "{code}: {failure:?}");
         assert!(
             failure.message.contains("RangeError") && failure.message.contains("stack is limited"),
             "{code}: {}",
@@ -262,12 +263,12 @@ fn no_std_or_os_modules() {
         "import { evalScript } from 'qjs:std';\nevalScript('1');",
     ] {
         let (finished, _) = run(code, FakeHost::echo());
-        assert_eq!(error(&finished).kind, "ImportError", "{code}");
+        assert_eq!(error(&finished).kind, ErrorKind::ImportError, "{code}");
     }
     for specifier in ["std", "os", "qjs:os"] {
         let code = format!("await import('{specifier}');");
         let (finished, _) = run(&code, FakeHost::echo());
-        assert_eq!(error(&finished).kind, "ImportError", "{specifier}");
+        assert_eq!(error(&finished).kind, ErrorKind::ImportError, "{specifier}");
     }
     let (finished, _) = run(
         "const g = globalThis as any;\nexport default [typeof g.std, typeof g.os, typeof g.scriptArgs, typeof g.print, typeof g.bjson, typeof g.require];",

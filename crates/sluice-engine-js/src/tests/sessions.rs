@@ -5,6 +5,7 @@ use serde_json::json;
 use sluice_worker_protocol::{ExecutionLimits, LogLevel};
 
 use super::{Step, error, limits, result, run_steps};
+use sluice_worker_protocol::ErrorKind;
 
 #[test]
 fn variables_and_functions_survive_into_the_next_execution() {
@@ -62,7 +63,7 @@ fn an_execution_that_throws_publishes_what_it_reached() {
         Step::session("export default [before, hoisted(), typeof (globalThis as any).after];"),
     ]);
     let first = error(&results[0].0);
-    assert_eq!(first.kind, "RuntimeError");
+    assert_eq!(first.kind, ErrorKind::RuntimeError);
     assert_eq!(first.line, Some(3), "{first:?}");
     assert!(
         !first.message.contains("discarded"),
@@ -124,7 +125,7 @@ fn a_timeout_discards_the_session_and_says_so() {
         Step::session("export default typeof (globalThis as any).kept;"),
     ]);
     let timeout = error(&results[1].0);
-    assert_eq!(timeout.kind, "Timeout");
+    assert_eq!(timeout.kind, ErrorKind::Timeout);
     assert!(
         timeout
             .message
@@ -150,7 +151,7 @@ fn out_of_memory_discards_the_session() {
         Step::session("export default typeof (globalThis as any).kept;").with_limits(small),
     ]);
     let oom = error(&results[1].0);
-    assert_eq!(oom.kind, "OutOfMemory");
+    assert_eq!(oom.kind, ErrorKind::OutOfMemory);
     assert!(oom.message.contains("discarded"), "{}", oom.message);
     assert_eq!(result(&results[2].0), &json!("undefined"));
 }
@@ -162,7 +163,7 @@ fn a_syntax_error_keeps_the_session() {
         Step::session("const = ;"),
         Step::session("export default kept;"),
     ]);
-    assert_eq!(error(&results[1].0).kind, "SyntaxError");
+    assert_eq!(error(&results[1].0).kind, ErrorKind::SyntaxError);
     assert_eq!(result(&results[2].0), &json!(1));
 }
 
@@ -170,7 +171,7 @@ fn a_syntax_error_keeps_the_session() {
 fn a_syntax_error_before_any_session_state_does_not_claim_state_was_lost() {
     let results = run_steps(vec![Step::session("const = ;")]);
     let first = error(&results[0].0);
-    assert_eq!(first.kind, "SyntaxError");
+    assert_eq!(first.kind, ErrorKind::SyntaxError);
     assert!(!first.message.contains("discarded"), "{}", first.message);
 }
 

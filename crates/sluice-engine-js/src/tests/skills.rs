@@ -5,6 +5,7 @@ use sluice_worker_protocol::Language;
 
 use super::{FakeHost, Step, error, result, run, run_steps};
 use crate::{FileStat, WorkspaceError, WorkspaceReply, WorkspaceRequest, check};
+use sluice_worker_protocol::ErrorKind;
 
 const CSV_SKILL: &str = "import { getSum } from '../../servers/math';\nimport { quote } from '../quote';\nexport async function saveSheetAsCsv(rows: string[][]): Promise<string> {\n  const total: any = await getSum({ rows: rows.length });\n  return rows.map((row) => row.map(quote).join(',')).join('\\n') + '\\n# ' + total.tool;\n}\nexport default 'csv';\n";
 const QUOTE_SKILL: &str =
@@ -58,7 +59,7 @@ fn unknown_and_broken_skills_are_import_errors() {
         Step::fresh("const m = await import('./skills/missing');").with_skills(&skills()),
     ]);
     let unknown = error(&results[0].0);
-    assert_eq!(unknown.kind, "ImportError");
+    assert_eq!(unknown.kind, ErrorKind::ImportError);
     assert_eq!(unknown.line, Some(1));
     for expected in [
         "no skill 'save-sheet-as-cvs'",
@@ -68,7 +69,7 @@ fn unknown_and_broken_skills_are_import_errors() {
         assert!(unknown.message.contains(expected), "{}", unknown.message);
     }
     let missing_export = error(&results[1].0);
-    assert_eq!(missing_export.kind, "ImportError");
+    assert_eq!(missing_export.kind, ErrorKind::ImportError);
     assert!(
         missing_export
             .message
@@ -77,7 +78,7 @@ fn unknown_and_broken_skills_are_import_errors() {
         missing_export.message
     );
     let broken = error(&results[2].0);
-    assert_eq!(broken.kind, "ImportError");
+    assert_eq!(broken.kind, ErrorKind::ImportError);
     assert!(
         broken.message.contains("Skill 'broken' does not compile"),
         "{}",
@@ -91,7 +92,7 @@ fn unknown_and_broken_skills_are_import_errors() {
         error(&results[3].0).message
     );
     let dynamic = error(&results[4].0);
-    assert_eq!(dynamic.kind, "ImportError", "{dynamic:?}");
+    assert_eq!(dynamic.kind, ErrorKind::ImportError, "{dynamic:?}");
     assert!(
         dynamic.message.contains("no skill 'missing'"),
         "{}",
@@ -105,7 +106,7 @@ fn errors_inside_a_skill_point_at_the_skill_source() {
         Step::fresh("import { boom } from './skills/thrower';\n\nboom();").with_skills(&skills()),
     ]);
     let failure = error(&results[0].0);
-    assert_eq!(failure.kind, "RuntimeError");
+    assert_eq!(failure.kind, ErrorKind::RuntimeError);
     assert!(
         failure.message.contains("skills/thrower/index.ts:4:"),
         "{}",
@@ -138,14 +139,14 @@ fn check_lists_exports_and_reports_errors() {
 
     let report = check("export const a = ;\n", Language::Typescript);
     let failure = report.error.unwrap();
-    assert_eq!(failure.kind, "SyntaxError");
+    assert_eq!(failure.kind, ErrorKind::SyntaxError);
     assert_eq!((failure.line, failure.column), (Some(1), Some(18)));
     assert!(report.exports.is_empty());
 
     let long = format!("export const r = /{}/;\n", "a".repeat(5000));
     let report = check(&long, Language::Javascript);
     let failure = report.error.unwrap();
-    assert_eq!(failure.kind, "SyntaxError");
+    assert_eq!(failure.kind, ErrorKind::SyntaxError);
     assert!(failure.message.contains("4096"), "{}", failure.message);
 }
 

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use sluice_audit::{AuditError, Entry, Filter, Record, RecordKind, Timestamp};
+use sluice_audit::{AuditError, Entry, Filter, Limit, Record, RecordKind, Timestamp};
 
 use crate::cli::{AuditArgs, AuditKindArg};
 use crate::commands::{data_dir, printable, write_stdout};
@@ -135,12 +135,13 @@ impl Row {
             .unwrap_or_else(|| "-".to_owned());
         let (detail, duration) = match record {
             Record::Execution(run) => {
-                let mut detail = run.outcome.clone();
+                let mut detail = run.outcome.to_string();
                 if let Some(kind) = &run.error_kind {
                     detail.push_str(&format!(" ({kind})"));
                 }
                 if !run.limits_hit.is_empty() {
-                    detail.push_str(&format!(" limits: {}", run.limits_hit.join(", ")));
+                    let limits: Vec<&str> = run.limits_hit.iter().map(Limit::as_str).collect();
+                    detail.push_str(&format!(" limits: {}", limits.join(", ")));
                 }
                 (detail, format!("{} ms", run.duration_ms))
             }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use sluice_audit::{NoticeEvent, Record};
+use sluice_audit::{CallOutcome, NoticeEvent, Record, ToolErrorKind};
 use sluice_test_support::{McpConfig, everything_server, run_python_client};
 
 use super::common::{execute, sluice_serve_with_data, text, write_config};
@@ -89,7 +89,7 @@ fn a_flood_of_absurd_tool_names_cannot_erase_the_audit_log() {
         .iter()
         .filter(|record| {
             matches!(record, Record::ToolCall(call) if call.execution_id == flood_id
-                && call.outcome == "unknown_tool" && call.tool.len() <= 256
+                && call.outcome == CallOutcome::Failed(ToolErrorKind::UnknownTool) && call.tool.len() <= 256
                 && call.tool.contains("[cut: 10000"))
         })
         .count();

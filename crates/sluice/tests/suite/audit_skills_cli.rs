@@ -6,8 +6,9 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use sluice_audit::{
-    AuditLog, ExecutionRecord, Record, ReleaseRecord, Rotation, SessionRecord, Timestamp,
-    ToolCallRecord, sha256_hex,
+    AuditLog, CallOutcome, ErrorKind, ExecutionOutcomeWord, ExecutionRecord, Limit, Record,
+    ReleaseRecord, Rotation, SessionEnd, SessionEvent, SessionRecord, Timestamp, ToolCallRecord,
+    sha256_hex,
 };
 use sluice_skills::SkillStore;
 
@@ -60,10 +61,10 @@ fn execution(id: &str, at: Timestamp, outcome: &str, limits: &[&str]) -> Record 
         code: code.to_owned(),
         code_sha256: sha256_hex(code.as_bytes()),
         language: "typescript".to_owned(),
-        outcome: outcome.to_owned(),
-        error_kind: (outcome == "error").then(|| "Timeout".to_owned()),
+        outcome: ExecutionOutcomeWord::parse(outcome),
+        error_kind: (outcome == "error").then_some(ErrorKind::Timeout),
         error_message: (outcome == "error").then(|| "the script ran out of time".to_owned()),
-        limits_hit: limits.iter().map(|limit| (*limit).to_owned()).collect(),
+        limits_hit: limits.iter().map(|limit| Limit::parse(limit)).collect(),
         stats: json!({"tool_calls": 2}),
     })
 }
@@ -78,7 +79,7 @@ fn tool_call(id: &str, at: Timestamp, server: &str, tool: &str, outcome: &str) -
         tool: tool.to_owned(),
         arguments_bytes: 17,
         arguments_sha256: sha256_hex(br#"{"id":"orders"}"#),
-        outcome: outcome.to_owned(),
+        outcome: CallOutcome::parse(outcome),
         error: (outcome != "ok").then(|| "EMAIL from crm may not go to chat".to_owned()),
         duration_us: 12_345,
     })
@@ -93,7 +94,7 @@ fn write_log(data: &Path) -> Vec<Record> {
             client: "connection-1".to_owned(),
             session: "s-1".to_owned(),
             at: earlier,
-            event: "created".to_owned(),
+            event: SessionEvent::Created,
             reason: None,
         }),
         tool_call(RUN_A, earlier, "documents", "getSheet", "ok"),
@@ -114,8 +115,8 @@ fn write_log(data: &Path) -> Vec<Record> {
             client: "connection-1".to_owned(),
             session: "s-1".to_owned(),
             at: now,
-            event: "ended".to_owned(),
-            reason: Some("client_disconnected".to_owned()),
+            event: SessionEvent::Ended,
+            reason: Some(SessionEnd::ClientDisconnected),
         }),
     ];
     let log = AuditLog::open(&data.join("audit"), Rotation::default()).unwrap();
