@@ -139,6 +139,7 @@ their own positions; values thrown that are not errors have no position.
 #![deny(missing_docs)]
 
 mod executor;
+mod module_names;
 mod modules;
 mod positions;
 mod transpile;

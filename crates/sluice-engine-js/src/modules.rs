@@ -24,6 +24,7 @@ use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::{Ctx, Exception, Module};
 use sluice_worker_protocol::{ErrorKind, ExecutionError, Language, ToolBinding};
 
+use crate::module_names::{display_name, skill_module_name, skill_of_module};
 use crate::positions::SourceMaps;
 use crate::transpile::{ImportedName, StaticImport, Transpiled, transpile_module};
 use crate::workspace::{FS_PROMISES_EXPORTS, FS_PROMISES_MODULE};
@@ -91,23 +92,6 @@ struct Skill {
     module: String,
 }
 
-/// The display name of a module in stack traces: a skill is `skills/<name>/index.ts`, without
-/// the content hash of its module name.
-pub(crate) fn display_name(module: &str) -> std::borrow::Cow<'_, str> {
-    match skill_of_module(module) {
-        Some(name) => format!("skills/{name}/index.ts").into(),
-        None => module.into(),
-    }
-}
-
-/// The skill name in a skill's module name (`skills/<name>/index@<hash>.ts`).
-fn skill_of_module(module: &str) -> Option<&str> {
-    let rest = module.strip_prefix("skills/")?;
-    let (name, tail) = rest.split_once("/index@")?;
-    let hash = tail.strip_suffix(".ts")?;
-    (!name.is_empty() && !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then_some(name)
-}
 /// Name of the runtime module inside QuickJS.
 const RUNTIME_MODULE: &str = sluice_codegen::RUNTIME_MODULE;
 /// How many tool names an error message lists.
@@ -187,7 +171,7 @@ impl Catalog {
                 source.hash(&mut hasher);
                 let skill = Skill {
                     source: source.clone(),
-                    module: format!("skills/{name}/index@{:016x}.ts", hasher.finish()),
+                    module: skill_module_name(name, hasher.finish()),
                 };
                 (name.clone(), skill)
             })

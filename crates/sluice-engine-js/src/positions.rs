@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::modules::display_name;
+use crate::module_names::display_name;
 use crate::transpile::LineMap;
 
 /// Modules whose maps a session keeps; older ones are forgotten (their frames keep generated

@@ -27,8 +27,8 @@ use sluice_worker_protocol::{
     CallOutcome, ExecutionOutcomeWord, Language, Limit, SessionEnd, SessionEvent, ToolOutcome,
 };
 
-use crate::execute::{ExecuteRequest, ExecutionReport, Origin};
 use crate::privacy::ReleaseEvent;
+use crate::report::{ExecuteRequest, ExecutionReport, Origin};
 
 /// The gateway's audit log, or nothing when it is off or there is no data folder.
 pub(crate) struct Auditor {
@@ -249,7 +249,7 @@ impl Auditor {
             .into_iter()
             .collect();
         self.execution(ExecutionAudit {
-            execution_id: &crate::execute::new_execution_id(),
+            execution_id: &crate::report::new_execution_id(),
             origin,
             started_at: SystemTime::now(),
             code: &request.code,

@@ -22,8 +22,9 @@ use sluice_worker_protocol::{ErrorKind, SessionEnd, SessionEvent};
 use tokio::sync::Mutex;
 
 use crate::Gateway;
-use crate::execute::{ExecuteRequest, ExecutionReport, Origin, Run, error_report};
+use crate::execute::Run;
 use crate::privacy::SharedVault;
+use crate::report::{ExecuteRequest, ExecutionReport, Origin, error_report};
 use crate::worker::WorkerProcess;
 
 /// Longest session id; ids are `[A-Za-z0-9_.-]`.

@@ -40,6 +40,7 @@ mod files;
 mod present;
 mod privacy;
 mod rates;
+mod report;
 mod search;
 mod skills;
 mod snapshot;
@@ -57,17 +58,17 @@ use sluice_downstream::{Pool, ServerStatus};
 use privacy::PrivacyState;
 
 pub use client::{Client, MAX_SESSION_ID_CHARS};
-pub use execute::{
-    ExecuteRequest, ExecutionProgress, ExecutionReport, ExecutionStats, ReportedProgress,
-    WATCHDOG_GRACE,
-};
+pub use execute::WATCHDOG_GRACE;
 pub use files::MAX_READ_BYTES;
 pub use present::{
     DEFAULT_SEARCH_LIMIT, FileError, FileListing, SearchEntry, SearchError, SearchRequest,
-    SearchResponse, Unavailable,
+    SearchResponse, SkillEntry, Unavailable,
+};
+pub use report::{
+    ExecuteRequest, ExecutionProgress, ExecutionReport, ExecutionStats, ReportedProgress,
 };
 pub use search::{VECTOR_CACHE_FILE, build_search_index};
-pub use skills::{SaveSkillError, SavedSkill, SkillEntry};
+pub use skills::{SaveSkillError, SavedSkill};
 pub use sluice_worker_protocol::{ErrorKind, ExecutionError, Language, ToolErrorKind};
 pub use snapshot::Snapshot;
 pub use worker::WorkerCommand;

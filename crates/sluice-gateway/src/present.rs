@@ -10,7 +10,6 @@ use sluice_catalog::CatalogTool;
 use sluice_search::ItemKey;
 
 use crate::Snapshot;
-use crate::skills::SkillEntry;
 
 /// Default and largest number of search hits.
 pub const DEFAULT_SEARCH_LIMIT: usize = 10;
@@ -60,6 +59,21 @@ pub struct Unavailable {
     pub server: String,
     /// Why, and whether it is being retried.
     pub reason: String,
+}
+
+/// A skill as a search hit.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkillEntry {
+    /// The skill's name (kebab-case), also its folder.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// Its code in the tree: `skills/<name>/index.ts`.
+    pub path: String,
+    /// Who saved it (the client connection), when known.
+    pub saved_by: Option<String>,
+    /// When its current version was saved (RFC 3339), when known.
+    pub saved_at: Option<String>,
 }
 
 /// The answer to a search.

@@ -27,8 +27,6 @@ use sluice_pii::{
 };
 use sluice_worker_protocol::{ToolErrorKind, ToolOutcome};
 
-use crate::tool_call::failure;
-
 /// A vault shared by the tasks of an execution: one per execution ([`new_vault`]), or one per
 /// session, kept by its [`Client`](crate::Client) across the session's executions.
 pub(crate) type SharedVault = Arc<Mutex<Vault>>;
@@ -340,7 +338,7 @@ impl ExecutionPrivacy {
                     "a call with too many personal-data values in clear text refused"
                 );
                 self.denied.fetch_add(1, Ordering::Relaxed);
-                Err(failure(
+                Err(ToolOutcome::failure(
                     ToolErrorKind::PrivacyBudget,
                     format!(
                         "this call would take the execution to {count} different personal-data \
@@ -364,7 +362,7 @@ impl ExecutionPrivacy {
                     "personal data kept from a tool by the flow policy"
                 );
                 self.denied.fetch_add(1, Ordering::Relaxed);
-                Err(failure(
+                Err(ToolOutcome::failure(
                     ToolErrorKind::PolicyDenied,
                     denied.to_string(),
                     false,

@@ -19,21 +19,6 @@ use crate::worker::WorkerProcess;
 /// How long a worker may take to check a skill's code.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A skill as a search hit.
-#[derive(Debug, Clone, Serialize)]
-pub struct SkillEntry {
-    /// The skill's name (kebab-case), also its folder.
-    pub name: String,
-    /// What it does.
-    pub description: String,
-    /// Its code in the tree: `skills/<name>/index.ts`.
-    pub path: String,
-    /// Who saved it (the client connection), when known.
-    pub saved_by: Option<String>,
-    /// When its current version was saved (RFC 3339), when known.
-    pub saved_at: Option<String>,
-}
-
 /// What `save_skill` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct SavedSkill {
@@ -284,7 +269,7 @@ fn named_skills(text: &str) -> Vec<String> {
 }
 
 fn code_error(error: ExecutionError) -> SaveSkillError {
-    let position = crate::execute::position_suffix(&error);
+    let position = crate::report::position_suffix(&error);
     SaveSkillError::Code {
         kind: error.kind,
         message: error.message,

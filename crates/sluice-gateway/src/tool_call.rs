@@ -47,7 +47,7 @@ impl Gateway {
         };
         // The rate protects the server: only calls that would reach it count.
         if let Err(rate) = self.rates().try_acquire(server) {
-            return failure(
+            return ToolOutcome::failure(
                 ToolErrorKind::RateLimited,
                 format!(
                     "server \"{server}\" accepts at most {rate} calls per second from agent code; \
@@ -84,7 +84,7 @@ pub(crate) fn check_call(
         Value::Object(arguments) => arguments,
         Value::Null => Map::new(),
         other => {
-            return Err(failure(
+            return Err(ToolOutcome::failure(
                 ToolErrorKind::InvalidArguments,
                 format!(
                     "arguments must be an object, got {}; call it as {}({{...}})",
@@ -127,7 +127,7 @@ pub(crate) fn check_call(
                 })
                 .collect();
             if !problems.is_empty() {
-                return Err(failure(
+                return Err(ToolOutcome::failure(
                     ToolErrorKind::InvalidArguments,
                     format!(
                         "invalid arguments: {}. Read servers/{server}/{}.ts for the expected input",
@@ -169,7 +169,7 @@ fn unknown_tool(snapshot: &Snapshot, server: &str, tool: &str) -> ToolOutcome {
             .find(|status| status.name == server)
         {
             Some(status) => {
-                return failure(
+                return ToolOutcome::failure(
                     ToolErrorKind::ServerUnavailable,
                     format!(
                         "server \"{server}\" is not available: {}",
@@ -191,7 +191,7 @@ fn unknown_tool(snapshot: &Snapshot, server: &str, tool: &str) -> ToolOutcome {
             }
         },
     };
-    failure(ToolErrorKind::UnknownTool, message, false)
+    ToolOutcome::failure(ToolErrorKind::UnknownTool, message, false)
 }
 
 /// What the code receives for a response: `isError` becomes a `ToolError`; `structuredContent` is
@@ -242,16 +242,7 @@ fn call_error(error: &CallError) -> ToolOutcome {
         CallError::Timeout { .. } => ToolErrorKind::Timeout,
         _ => ToolErrorKind::Transport,
     };
-    failure(kind, error.to_string(), error.is_retryable())
-}
-
-pub(crate) fn failure(kind: ToolErrorKind, message: String, retryable: bool) -> ToolOutcome {
-    ToolOutcome::Error {
-        kind,
-        message,
-        content: None,
-        retryable,
-    }
+    ToolOutcome::failure(kind, error.to_string(), error.is_retryable())
 }
 
 #[cfg(test)]

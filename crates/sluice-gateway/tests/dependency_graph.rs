@@ -5,8 +5,9 @@
 //! fails if `rquickjs*`, `oxc*` or `sluice-engine-js` is among them.
 
 // A helper may abort the test on a broken set-up, as a test does.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::panic)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 fn linked_packages(package: &str) -> Vec<String> {
@@ -104,5 +105,149 @@ fn only_the_worker_links_the_sandbox() {
     assert!(
         !direct.contains("sluice-sandbox"),
         "the binary must reach the sandbox through sluice-worker"
+    );
+}
+
+/// The top-level modules of each crate's `src` (a file `x.rs` or a folder `x/`) and the other
+/// top-level modules each one names through `crate::...` outside its tests.
+fn module_imports(src: &std::path::Path) -> BTreeMap<String, BTreeSet<String>> {
+    fn files(folder: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, found);
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    files(src, &mut found);
+    let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in found {
+        let relative = file.strip_prefix(src).expect("inside src");
+        let first = relative
+            .components()
+            .next()
+            .expect("a path")
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
+        let test_file = relative.components().any(|part| {
+            let part = part.as_os_str().to_string_lossy();
+            part == "tests" || part == "tests.rs" || part.ends_with("_tests.rs")
+        });
+        if first == "lib" || first == "main" || test_file {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read source");
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let named = imports.entry(first.clone()).or_default();
+        for (at, _) in code.match_indices("crate::") {
+            let rest = &code[at + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let group = &group[..group.find('}').unwrap_or(group.len())];
+                for item in group.split(',') {
+                    if let Some((module, _)) = item.trim().split_once("::") {
+                        named.insert(module.to_owned());
+                    }
+                }
+            } else {
+                let module: String = rest
+                    .chars()
+                    .take_while(|character| character.is_alphanumeric() || *character == '_')
+                    .collect();
+                if rest[module.len()..].starts_with("::") {
+                    named.insert(module);
+                }
+            }
+        }
+        named.remove(&first);
+    }
+    let modules: BTreeSet<String> = imports.keys().cloned().collect();
+    for named in imports.values_mut() {
+        named.retain(|module| modules.contains(module));
+    }
+    imports
+}
+
+/// A circle of modules that name each other, if there is one.
+fn circle(imports: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        module: &str,
+        imports: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|seen| seen == module) {
+            let mut circle = path[start..].to_vec();
+            circle.push(module.to_owned());
+            return Some(circle);
+        }
+        if done.contains(module) {
+            return None;
+        }
+        path.push(module.to_owned());
+        for next in imports.get(module).into_iter().flatten() {
+            if let Some(circle) = visit(next, imports, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done.insert(module.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    imports
+        .keys()
+        .find_map(|module| visit(module, imports, &mut Vec::new(), &mut done))
+}
+
+/// No crate has modules that import each other in a circle: shared small types live in leaf
+/// modules. (`cargo test -p sluice-gateway --test dependency_graph` shows any circle.)
+#[test]
+fn no_crate_has_an_import_circle_between_its_modules() {
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crates folder");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(crates).expect("read crates").flatten() {
+        let src = entry.path().join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        let imports = module_imports(&src);
+        checked += imports.len();
+        if let Some(circle) = circle(&imports) {
+            panic!(
+                "{}: modules import each other in a circle: {}",
+                entry.file_name().to_string_lossy(),
+                circle.join(" -> ")
+            );
+        }
+    }
+    assert!(checked > 50, "the check must see the workspace's modules");
+}
+
+#[test]
+fn the_circle_check_finds_a_circle() {
+    let imports: BTreeMap<String, BTreeSet<String>> = [
+        ("a", vec!["b"]),
+        ("b", vec!["c"]),
+        ("c", vec!["a"]),
+        ("d", vec![]),
+    ]
+    .into_iter()
+    .map(|(module, named)| {
+        (
+            module.to_owned(),
+            named.into_iter().map(str::to_owned).collect(),
+        )
+    })
+    .collect();
+    assert_eq!(
+        circle(&imports),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
     );
 }

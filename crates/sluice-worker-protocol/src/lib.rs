@@ -176,6 +176,18 @@ pub enum ToolOutcome {
     },
 }
 
+impl ToolOutcome {
+    /// A failed call: the promise rejects with a `ToolError` of this kind, without content.
+    pub fn failure(kind: ToolErrorKind, message: String, retryable: bool) -> ToolOutcome {
+        ToolOutcome::Error {
+            kind,
+            message,
+            content: None,
+            retryable,
+        }
+    }
+}
+
 /// How an execution ended, as the worker saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
