@@ -16,7 +16,7 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use rustix::fs::{Dir, FileType, Mode, OFlags, ResolveFlags};
+use rustix::fs::{Dir, FileType, Mode, OFlags};
 
 use crate::Gateway;
 use crate::present::{FileError, FileListing, normalize};
@@ -125,16 +125,8 @@ fn open_beneath(
     )
     .map_err(|error| io_error(asked, error))?;
     let target = if rest.is_empty() { "." } else { rest };
-    rustix::fs::openat2(
-        &root,
-        target,
-        // NONBLOCK: a FIFO someone placed in the folder must not hang the open (fstat then
-        // refuses anything that is not a regular file or a folder).
-        flags | OFlags::CLOEXEC | OFlags::NONBLOCK,
-        Mode::empty(),
-        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    )
-    .map_err(|error| match error {
+    // fstat then refuses anything that is not a regular file or a folder (a FIFO, say).
+    sluice_paths::open_beneath(&root, target, flags, Mode::empty()).map_err(|error| match error {
         rustix::io::Errno::XDEV | rustix::io::Errno::LOOP => FileError::Outside {
             path: asked.to_owned(),
         },

@@ -1,6 +1,7 @@
 /*!
-The workspace's rules, pure: which paths agent code may name, how deep folders may nest, and
-what each entry costs against the workspace quota.
+The workspace's rules: which paths agent code may name, how deep folders may nest, and what each
+entry costs against the workspace quota (all pure); and [`open_beneath`], the one way a path
+inside a confined folder is opened (the only function here that touches the file system).
 
 Agent code names files as `./workspace/<path>` or `workspace/<path>`. [`workspace_components`]
 turns that into the components of a path below the workspace folder, or refuses it: NUL bytes,
@@ -29,6 +30,10 @@ the quota, and the number of entries a quota allows is bounded (a walk of the fo
 short).
 */
 #![deny(missing_docs)]
+
+mod beneath;
+
+pub use beneath::{RESOLVE, open_beneath};
 
 /// How deep folders may nest below the workspace folder: `./workspace/a` is at depth 1.
 pub const MAX_DEPTH: usize = 64;

@@ -36,15 +36,11 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, ResolveFlags, Stat};
+use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use sluice_engine_js::{FileStat, WorkspaceError, WorkspaceReply, WorkspaceRequest};
 use sluice_paths::{DIRECTORY_BYTES, ENTRY_BYTES, MAX_DEPTH, PathRefusal, entry_cost};
 
-/// How every path is resolved below the workspace descriptor.
-const RESOLVE: ResolveFlags = ResolveFlags::BENEATH
-    .union(ResolveFlags::NO_SYMLINKS)
-    .union(ResolveFlags::NO_MAGICLINKS);
 /// Longest piece of a path a walk opens in one call (below the kernel's `PATH_MAX`).
 const OPEN_PIECE_BYTES: usize = 3072;
 /// Mode of created files (before the umask).
@@ -187,22 +183,7 @@ impl Workspace {
         flags: OFlags,
         mode: u32,
     ) -> Result<OwnedFd, Errno> {
-        // No O_NOFOLLOW: RESOLVE_NO_SYMLINKS then refuses a trailing link too (ELOOP), where
-        // O_NOFOLLOW would open the link itself (O_PATH) or fail with a misleading ENOTDIR.
-        // NONBLOCK: a FIFO placed in the folder must not hang the worker on open; openat2
-        // refuses it (like any flag but a few) with O_PATH.
-        let extra = if flags.contains(OFlags::PATH) {
-            OFlags::CLOEXEC
-        } else {
-            OFlags::CLOEXEC | OFlags::NONBLOCK
-        };
-        rustix::fs::openat2(
-            directory,
-            relative,
-            flags | extra,
-            Mode::from_raw_mode(mode),
-            RESOLVE,
-        )
+        sluice_paths::open_beneath(directory, relative, flags, Mode::from_raw_mode(mode))
     }
 
     fn read_file(
