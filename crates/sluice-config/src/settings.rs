@@ -90,14 +90,15 @@ impl ExecutionSettings {
 
 impl Default for ExecutionSettings {
     fn default() -> Self {
+        use sluice_worker_protocol::defaults;
         Self {
-            timeout_ms: 30_000,
-            max_timeout_ms: 300_000,
-            memory_mb: 256,
-            output_bytes: 16 * 1024,
-            tool_calls: 1_000,
-            workspace_mb: 100,
-            spin_micros: 250,
+            timeout_ms: defaults::TIMEOUT_MS,
+            max_timeout_ms: defaults::MAX_TIMEOUT_MS,
+            memory_mb: defaults::MEMORY_MB,
+            output_bytes: defaults::OUTPUT_BYTES,
+            tool_calls: defaults::TOOL_CALLS,
+            workspace_mb: defaults::WORKSPACE_MB,
+            spin_micros: defaults::SPIN_MICROS,
         }
     }
 }

@@ -103,21 +103,6 @@ pub struct Policy {
     pub expected_parent: Option<u32>,
 }
 
-impl Default for Policy {
-    /// No workspace, a 256 MiB heap, 330 s of CPU, 100 MiB files, 64 descriptors, no parent
-    /// check: the defaults of `sluice worker`.
-    fn default() -> Self {
-        Policy {
-            workspace: None,
-            memory_bytes: 256 * 1024 * 1024,
-            cpu_seconds: 330,
-            file_size_bytes: 100 * 1024 * 1024,
-            open_files: 64,
-            expected_parent: None,
-        }
-    }
-}
-
 /// What [`confine`] applied, for a debug log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -396,16 +381,5 @@ mod tests {
              set); no_new_privs; landlock ABI 7 fully enforced, read-write beneath \
              /data/workspace; seccomp allowlist of 60 system calls"
         );
-    }
-
-    #[test]
-    fn defaults_match_the_worker_command_line() {
-        let policy = Policy::default();
-        assert_eq!(policy.memory_bytes, 256 * 1024 * 1024);
-        assert_eq!(policy.cpu_seconds, 330);
-        assert_eq!(policy.file_size_bytes, 100 * 1024 * 1024);
-        assert_eq!(policy.open_files, 64);
-        assert_eq!(policy.workspace, None);
-        assert_eq!(policy.expected_parent, None);
     }
 }

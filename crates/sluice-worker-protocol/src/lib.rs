@@ -79,6 +79,33 @@ pub struct ToolBinding {
     pub name: String,
 }
 
+/// The default limits of an execution and of the worker that runs it: the one place they are
+/// written. The settings (`sluice.execution`), the worker's command line (`sluice worker`) and
+/// the sandbox probe read them from here.
+pub mod defaults {
+    /// Wall time of one execution (`execution.timeoutMs`).
+    pub const TIMEOUT_MS: u64 = 30_000;
+    /// The most an execution may ask for with `timeout_ms` (`execution.maxTimeoutMs`).
+    pub const MAX_TIMEOUT_MS: u64 = 300_000;
+    /// The JavaScript heap (`execution.memoryMb`, `sluice worker --memory-mb`).
+    pub const MEMORY_MB: u64 = 256;
+    /// Console output returned (`execution.outputBytes`).
+    pub const OUTPUT_BYTES: u64 = 16 * 1024;
+    /// Tool calls per execution (`execution.toolCalls`).
+    pub const TOOL_CALLS: u64 = 1_000;
+    /// The workspace quota, also the largest file a worker may write (`execution.workspaceMb`,
+    /// `sluice worker --file-size-mb`).
+    pub const WORKSPACE_MB: u64 = 100;
+    /// How long a worker polls for a tool result before sleeping (`execution.spinMicros`,
+    /// `sluice worker --spin-us`).
+    pub const SPIN_MICROS: u64 = 250;
+    /// CPU seconds of a worker started by hand (`sluice worker --cpu-seconds`): the longest
+    /// execution plus half a minute. The gateway gives each worker its own figure.
+    pub const CPU_SECONDS: u64 = MAX_TIMEOUT_MS / 1000 + 30;
+    /// Descriptors a worker may hold open (`sluice worker --open-files`).
+    pub const OPEN_FILES: u64 = 64;
+}
+
 /// Limits the worker enforces from inside. The gateway enforces its own copies from outside.
 /// `Default` is all zeros (nothing allowed), for placeholders that never run code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sluice_worker_protocol::defaults;
 
 /// Sluice: a code-mode gateway for MCP.
 ///
@@ -122,19 +123,19 @@ pub struct WorkerArgs {
     pub workspace: Option<PathBuf>,
 
     /// The JavaScript heap limit in MiB; the address-space limit is this plus a fixed headroom.
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    #[arg(long, value_name = "N", default_value_t = defaults::MEMORY_MB)]
     pub memory_mb: u64,
 
     /// CPU seconds for the whole life of the worker, after which the kernel kills it.
-    #[arg(long, value_name = "N", default_value_t = 330)]
+    #[arg(long, value_name = "N", default_value_t = defaults::CPU_SECONDS)]
     pub cpu_seconds: u64,
 
     /// Largest file the worker may write, in MiB.
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = defaults::WORKSPACE_MB)]
     pub file_size_mb: u64,
 
     /// Most descriptors open at once, stdin, stdout and stderr included.
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    #[arg(long, value_name = "N", default_value_t = defaults::OPEN_FILES)]
     pub open_files: u64,
 
     /// The gateway's pid: if the worker's parent is another process, the gateway already died
@@ -144,7 +145,7 @@ pub struct WorkerArgs {
 
     /// How long to poll for a tool result before sleeping, while results come that fast, in
     /// microseconds; 0: never poll.
-    #[arg(long, value_name = "N", default_value_t = 250)]
+    #[arg(long, value_name = "N", default_value_t = defaults::SPIN_MICROS)]
     pub spin_us: u64,
 }
 

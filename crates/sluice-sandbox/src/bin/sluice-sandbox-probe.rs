@@ -29,7 +29,16 @@ const MIB: u64 = 1024 * 1024;
 
 fn main() -> ExitCode {
     let mut arguments = std::env::args().skip(1);
-    let mut policy = Policy::default();
+    // The probe's own limits until its flags say otherwise: room for every attack to show
+    // what the layer under test does (the tests pass the limit they attack).
+    let mut policy = Policy {
+        workspace: None,
+        memory_bytes: 256 * MIB,
+        cpu_seconds: 60,
+        file_size_bytes: 100 * MIB,
+        open_files: 64,
+        expected_parent: None,
+    };
     let mut simulate_no_landlock = false;
     let mut start_thread_first = false;
     let mut attack = None;
