@@ -30,7 +30,7 @@ use crate::positions::SourceMaps;
 use crate::transpile::{LineMap, check_dynamic_code, session_bindings, transpile_module};
 use crate::workspace::{FLAG_BASE64, FLAG_FORCE, FLAG_RECURSIVE, FileEncoding, OPERATIONS};
 use crate::{
-    CheckReport, Execution, Finished, Host, HostError, MAX_REGEX_SOURCE_CHARS, WorkspaceReply,
+    CheckReport, ExecuteJob, Finished, Host, HostError, MAX_REGEX_SOURCE_CHARS, WorkspaceReply,
     WorkspaceRequest,
 };
 
@@ -107,9 +107,9 @@ impl Engine {
     ///
     /// Never panics on agent input; every failure, including one of the host channel, becomes an
     /// [`ExecutionError`] in the returned [`Finished`].
-    pub fn execute(&mut self, execution: &Execution<'_>, host: &mut dyn Host) -> Finished {
+    pub fn execute(&mut self, execution: &ExecuteJob, host: &mut dyn Host) -> Finished {
         let started = Instant::now();
-        let limits = execution.limits;
+        let limits = &execution.limits;
         let deadline = started.checked_add(Duration::from_millis(limits.timeout_ms));
         tracing::debug!(
             code_bytes = execution.code.len(),
@@ -185,7 +185,7 @@ impl Engine {
 /// to keep, so `keep_state` makes no difference here).
 ///
 /// The calling thread must have a stack of at least [`crate::thread_stack_bytes`].
-pub fn execute(execution: &Execution<'_>, host: &mut dyn Host) -> Finished {
+pub fn execute(execution: &ExecuteJob, host: &mut dyn Host) -> Finished {
     Engine::new().execute(execution, host)
 }
 
@@ -301,14 +301,14 @@ struct Prepared {
 }
 
 fn prepare(
-    execution: &Execution<'_>,
+    execution: &ExecuteJob,
     module: &str,
     skills: &Rc<RefCell<SkillCache>>,
 ) -> Result<Prepared, ExecutionError> {
     // The runtime is needed by every execution; a failure here is the engine's, not the agent's.
     crate::modules::runtime_module()?;
-    let transpiled = transpile_module(execution.code, execution.language, "main")?;
-    let catalog = Catalog::with_skills(execution.tools, execution.skills, skills.clone());
+    let transpiled = transpile_module(&execution.code, execution.language, "main")?;
+    let catalog = Catalog::with_skills(&execution.tools, &execution.skills, skills.clone());
     catalog.check_imports(module, &transpiled.imports)?;
     let (code, bindings_export) = if execution.keep_state {
         let (export, appended) = session_bindings(&transpiled);

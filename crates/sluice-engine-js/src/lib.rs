@@ -145,15 +145,14 @@ mod positions;
 mod transpile;
 mod workspace;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sluice_worker_protocol::{
-    ExecutionError, ExecutionLimits, ExecutionOutcome, Language, ToolBinding, ToolOutcome,
-    WorkerMessage,
+    ExecutionError, ExecutionLimits, ExecutionOutcome, ToolOutcome, WorkerMessage,
 };
 
 pub use executor::{Engine, check, execute};
+pub use sluice_worker_protocol::ExecuteJob;
 pub use transpile::transpile;
 pub use workspace::{FileEncoding, FileStat, WorkspaceError, WorkspaceReply, WorkspaceRequest};
 
@@ -171,24 +170,6 @@ pub const STACK_HEADROOM_BYTES: usize = 8 * 1024 * 1024;
 /// Stack size for a thread that runs executions with these limits.
 pub fn thread_stack_bytes(limits: &ExecutionLimits) -> usize {
     executor::stack_limit(limits).saturating_add(STACK_HEADROOM_BYTES)
-}
-
-/// One execution request: the fields of `GatewayMessage::Execute` the engine needs.
-#[derive(Debug, Clone, Copy)]
-pub struct Execution<'a> {
-    /// The agent's source code.
-    pub code: &'a str,
-    /// Its language.
-    pub language: Language,
-    /// Limits for this execution.
-    pub limits: &'a ExecutionLimits,
-    /// Every tool, by server, for the `./servers/...` modules.
-    pub tools: &'a BTreeMap<String, Vec<ToolBinding>>,
-    /// Keep the runtime and publish the code's top-level declarations for the next execution of
-    /// the same [`Engine`] (a session).
-    pub keep_state: bool,
-    /// Saved skills, by name: TypeScript source of the `./skills/<name>` modules.
-    pub skills: &'a BTreeMap<String, String>,
 }
 
 /// The answer to a check: the content of `WorkerMessage::Checked`.

@@ -10,8 +10,8 @@ use sluice_worker_protocol::{
 };
 
 use crate::{
-    Engine, Execution, Finished, Host, HostError, WorkspaceError, WorkspaceReply, WorkspaceRequest,
-    execute, thread_stack_bytes,
+    Engine, ExecuteJob, Finished, Host, HostError, WorkspaceError, WorkspaceReply,
+    WorkspaceRequest, execute, thread_stack_bytes,
 };
 
 mod security;
@@ -179,13 +179,10 @@ fn run_steps(steps: Vec<Step>) -> Vec<(Finished, FakeHost)> {
                 .iter()
                 .map(|step| {
                     let mut host = FakeHost::echo();
-                    let execution = Execution {
-                        code: step.code,
-                        language: Language::Typescript,
-                        limits: &step.limits,
-                        tools: &tools,
+                    let execution = ExecuteJob {
                         keep_state: step.keep_state,
-                        skills: &step.skills,
+                        skills: step.skills.clone(),
+                        ..job(step.code, Language::Typescript, &step.limits, &tools)
                     };
                     (engine.execute(&execution, &mut host), host)
                 })
@@ -194,6 +191,24 @@ fn run_steps(steps: Vec<Step>) -> Vec<(Finished, FakeHost)> {
         .unwrap()
         .join()
         .unwrap()
+}
+
+/// A job for the engine, outside any session, without skills.
+fn job(
+    code: &str,
+    language: Language,
+    limits: &ExecutionLimits,
+    tools: &BTreeMap<String, Vec<ToolBinding>>,
+) -> ExecuteJob {
+    ExecuteJob {
+        protocol_version: sluice_worker_protocol::PROTOCOL_VERSION,
+        code: code.to_owned(),
+        language,
+        limits: limits.clone(),
+        tools: tools.clone(),
+        keep_state: false,
+        skills: BTreeMap::new(),
+    }
 }
 
 fn ok(value: Json) -> ToolOutcome {
@@ -257,14 +272,7 @@ fn run_with(code: &str, limits: ExecutionLimits, host: FakeHost) -> (Finished, F
         .spawn(move || {
             let mut host = host;
             let tools = tools();
-            let execution = Execution {
-                code: &code,
-                language: Language::Typescript,
-                limits: &limits,
-                tools: &tools,
-                keep_state: false,
-                skills: &BTreeMap::new(),
-            };
+            let execution = job(&code, Language::Typescript, &limits, &tools);
             let finished = execute(&execution, &mut host);
             (finished, host)
         })
@@ -921,18 +929,16 @@ fn javascript_code_runs_too() {
     let tools = tools();
     let limits = limits();
     let mut host = FakeHost::echo();
-    let execution = Execution {
-        code: "import { add } from './servers/math.js';\nexport default (await add({ a: 1 })).tool;",
-        language: Language::Javascript,
-        limits: &limits,
-        tools: &tools,
-        keep_state: false,
-        skills: &BTreeMap::new(),
-    };
+    let execution = job(
+        "import { add } from './servers/math.js';\nexport default (await add({ a: 1 })).tool;",
+        Language::Javascript,
+        &limits,
+        &tools,
+    );
     let finished = execute(&execution, &mut host);
     assert_eq!(result(&finished), &json!("add"));
-    let execution = Execution {
-        code: "const x: number = 1;",
+    let execution = ExecuteJob {
+        code: "const x: number = 1;".to_owned(),
         ..execution
     };
     let finished = execute(&execution, &mut host);

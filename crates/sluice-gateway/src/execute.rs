@@ -12,9 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 use sluice_worker_protocol::{
-    ErrorKind, ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Limit, LogLevel,
-    MAX_PROGRESS_MESSAGE_CHARS, PROTOCOL_VERSION, Spin, ToolErrorKind, ToolOutcome, WorkerMessage,
-    encode,
+    ErrorKind, ExecuteJob, ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage,
+    Limit, LogLevel, MAX_PROGRESS_MESSAGE_CHARS, PROTOCOL_VERSION, Spin, ToolErrorKind,
+    ToolOutcome, WorkerMessage, encode,
 };
 use tokio::process::ChildStdin;
 
@@ -457,7 +457,7 @@ impl Gateway {
             (Instant::now() + PROGRESS_INTERVAL).into(),
             PROGRESS_INTERVAL,
         );
-        let execute = GatewayMessage::Execute {
+        let execute = GatewayMessage::Execute(ExecuteJob {
             protocol_version: PROTOCOL_VERSION,
             code: request.code,
             language: request.language,
@@ -465,7 +465,7 @@ impl Gateway {
             tools: snapshot.bindings(),
             keep_state,
             skills,
-        };
+        });
         // Written on its own task, under the watchdog's eye (a worker that does not read can
         // block a large frame); the lock is taken first, so no `ToolResult` can come before it.
         worker.send_detached(execute).await;

@@ -139,31 +139,36 @@ pub enum Language {
     Javascript,
 }
 
+/// One piece of agent code to run and everything it runs with: the payload of
+/// [`GatewayMessage::Execute`], handed unchanged to the worker's execution thread and the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecuteJob {
+    /// Protocol version of the gateway; a worker of another version refuses the job.
+    pub protocol_version: u32,
+    /// The agent's source code.
+    pub code: String,
+    /// Its language.
+    pub language: Language,
+    /// Limits for this execution.
+    pub limits: ExecutionLimits,
+    /// Every tool, by server, for the `./servers/...` modules.
+    pub tools: BTreeMap<String, Vec<ToolBinding>>,
+    /// Keep the JavaScript runtime and its globals after `Done` for the next `Execute` (this
+    /// worker serves a session). False: a fresh runtime, dropped at the end.
+    #[serde(default)]
+    pub keep_state: bool,
+    /// Saved skills, by name: the TypeScript source of the module `./skills/<name>`. Only the
+    /// skills the code names (and those they name) are sent, at most 4 MiB of them.
+    #[serde(default)]
+    pub skills: BTreeMap<String, String>,
+}
+
 /// Messages from the gateway to a worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum GatewayMessage {
     /// Run one piece of agent code.
-    Execute {
-        /// Protocol version of the gateway.
-        protocol_version: u32,
-        /// The agent's source code.
-        code: String,
-        /// Its language.
-        language: Language,
-        /// Limits for this execution.
-        limits: ExecutionLimits,
-        /// Every tool, by server, for the `./servers/...` modules.
-        tools: BTreeMap<String, Vec<ToolBinding>>,
-        /// Keep the JavaScript runtime and its globals after `Done` for the next `Execute` (this
-        /// worker serves a session). False: a fresh runtime, dropped at the end.
-        #[serde(default)]
-        keep_state: bool,
-        /// Saved skills, by name: the TypeScript source of the module `./skills/<name>`. Only
-        /// the skills the code names (and those they name) are sent, at most 4 MiB of them.
-        #[serde(default)]
-        skills: BTreeMap<String, String>,
-    },
+    Execute(ExecuteJob),
     /// Transpile and parse code as a module without running it, for example to validate a
     /// skill before saving it. Answered by [`WorkerMessage::Checked`].
     Check {
@@ -556,18 +561,12 @@ mod tests {
             "tools": {}
         });
         let message = decode_gateway_message(body.to_string().as_bytes()).unwrap();
-        let GatewayMessage::Execute {
-            limits,
-            keep_state,
-            skills,
-            ..
-        } = message
-        else {
+        let GatewayMessage::Execute(job) = message else {
             panic!("expected an Execute, got {message:?}");
         };
-        assert_eq!(limits.workspace_bytes, 0);
-        assert!(!keep_state);
-        assert!(skills.is_empty());
+        assert_eq!(job.limits.workspace_bytes, 0);
+        assert!(!job.keep_state);
+        assert!(job.skills.is_empty());
     }
 
     #[test]

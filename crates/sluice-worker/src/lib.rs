@@ -78,7 +78,6 @@ pub use confine::{
 mod input;
 mod workspace;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
@@ -88,11 +87,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sluice_engine_js::{
-    Engine, Execution, Host, HostError, WorkspaceError, WorkspaceReply, WorkspaceRequest,
+    Engine, ExecuteJob, Host, HostError, WorkspaceError, WorkspaceReply, WorkspaceRequest,
 };
 use sluice_worker_protocol::{
     ErrorKind, ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language,
-    PROTOCOL_VERSION, ProtocolError, Spin, ToolBinding, ToolOutcome, WorkerMessage, write_message,
+    PROTOCOL_VERSION, ProtocolError, Spin, ToolOutcome, WorkerMessage, write_message,
 };
 
 use crate::input::{Input, InputEnd, Received};
@@ -249,16 +248,6 @@ enum Event {
     Crashed,
 }
 
-/// An `Execute`, owned until its execution ends.
-struct ExecuteJob {
-    code: String,
-    language: Language,
-    limits: ExecutionLimits,
-    tools: BTreeMap<String, Vec<ToolBinding>>,
-    keep_state: bool,
-    skills: BTreeMap<String, String>,
-}
-
 /// Work for the execution thread.
 enum Job {
     Execute {
@@ -354,25 +343,7 @@ impl Dispatcher {
     /// A message that arrived between jobs.
     fn on_message(&mut self, message: GatewayMessage) -> Result<(), WorkerError> {
         match message {
-            GatewayMessage::Execute {
-                protocol_version,
-                code,
-                language,
-                limits,
-                tools,
-                keep_state,
-                skills,
-            } => self.on_execute(
-                protocol_version,
-                Box::new(ExecuteJob {
-                    code,
-                    language,
-                    limits,
-                    tools,
-                    keep_state,
-                    skills,
-                }),
-            ),
+            GatewayMessage::Execute(job) => self.on_execute(Box::new(job)),
             GatewayMessage::Check { code, language } => self.on_check(code, language),
             GatewayMessage::ToolResult { call_id, .. } => {
                 tracing::warn!(
@@ -414,11 +385,8 @@ impl Dispatcher {
         }
     }
 
-    fn on_execute(
-        &mut self,
-        protocol_version: u32,
-        job: Box<ExecuteJob>,
-    ) -> Result<(), WorkerError> {
+    fn on_execute(&mut self, job: Box<ExecuteJob>) -> Result<(), WorkerError> {
+        let protocol_version = job.protocol_version;
         if protocol_version != PROTOCOL_VERSION {
             self.send_failure(
                 false,
@@ -618,15 +586,7 @@ fn execution_thread(
                     spin: Spin::new(spin),
                     folder: &mut folder,
                 };
-                let execution = Execution {
-                    code: &job.code,
-                    language: job.language,
-                    limits: &job.limits,
-                    tools: &job.tools,
-                    keep_state: job.keep_state,
-                    skills: &job.skills,
-                };
-                let message = engine.execute(&execution, &mut host).into_message();
+                let message = engine.execute(&job, &mut host).into_message();
                 Event::Finished(Box::new((message, Some(host.input))))
             }
             Job::Check { code, language } => Event::Finished(Box::new((

@@ -10,9 +10,9 @@ use std::thread::JoinHandle;
 use serde_json::json;
 use sluice_worker::{WorkerError, WorkerOptions};
 use sluice_worker_protocol::{
-    ErrorKind, ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language,
-    LogLevel, MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION, ToolBinding, ToolErrorKind, ToolOutcome,
-    WorkerMessage, decode_worker_message, read_frame, write_message,
+    ErrorKind, ExecuteJob, ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage,
+    Language, LogLevel, MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION, ToolBinding, ToolErrorKind,
+    ToolOutcome, WorkerMessage, decode_worker_message, read_frame, write_message,
 };
 
 struct Gateway {
@@ -59,7 +59,7 @@ impl Gateway {
     }
 
     fn execute_with_version(&mut self, code: &str, protocol_version: u32) {
-        self.send(&GatewayMessage::Execute {
+        self.send(&GatewayMessage::Execute(ExecuteJob {
             protocol_version,
             code: code.to_owned(),
             language: Language::Typescript,
@@ -67,12 +67,12 @@ impl Gateway {
             tools: tools(),
             keep_state: false,
             skills: BTreeMap::new(),
-        });
+        }));
     }
 
     /// Send an Execute with these settings.
     fn execute_with(&mut self, code: &str, settings: Settings) {
-        self.send(&GatewayMessage::Execute {
+        self.send(&GatewayMessage::Execute(ExecuteJob {
             protocol_version: PROTOCOL_VERSION,
             code: code.to_owned(),
             language: Language::Typescript,
@@ -80,7 +80,7 @@ impl Gateway {
             tools: tools(),
             keep_state: settings.keep_state,
             skills: settings.skills,
-        });
+        }));
     }
 
     /// Run an execution whose tool calls are answered with `{tool, arguments}`; its logs and

@@ -41,7 +41,7 @@ use sluice_gateway::{
     ExecuteRequest, ExecutionReport, Gateway, GatewayOptions, Language, WorkerCommand,
 };
 use sluice_worker_protocol::{
-    ExecutionLimits, ExecutionOutcome, GatewayMessage, MAX_GATEWAY_FRAME_BYTES,
+    ExecuteJob, ExecutionLimits, ExecutionOutcome, GatewayMessage, MAX_GATEWAY_FRAME_BYTES,
     MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION, ToolBinding, ToolOutcome, WorkerMessage,
     decode_gateway_message, decode_worker_message, read_frame, write_message,
 };
@@ -834,12 +834,12 @@ fn protocol_worker() -> BenchResult<()> {
             protocol_version: PROTOCOL_VERSION,
         },
     )?;
-    let GatewayMessage::Execute { code, .. } =
+    let GatewayMessage::Execute(job) =
         decode_gateway_message(&read_frame(&mut input, MAX_GATEWAY_FRAME_BYTES)?)?
     else {
         return Err("expected Execute".into());
     };
-    let calls: u64 = code.trim().parse()?;
+    let calls: u64 = job.code.trim().parse()?;
     let started = Instant::now();
     for call_id in 0..calls {
         write_message(
@@ -924,7 +924,7 @@ fn bare_worker(code: Option<&str>) -> BenchResult<BareRun> {
         }
         write_message(
             &mut stdin,
-            &GatewayMessage::Execute {
+            &GatewayMessage::Execute(ExecuteJob {
                 protocol_version: PROTOCOL_VERSION,
                 code: code.to_owned(),
                 language: Language::Typescript,
@@ -939,7 +939,7 @@ fn bare_worker(code: Option<&str>) -> BenchResult<BareRun> {
                 tools,
                 keep_state: false,
                 skills: BTreeMap::new(),
-            },
+            }),
         )?;
         loop {
             match decode_worker_message(&read_frame(&mut stdout, MAX_WORKER_FRAME_BYTES)?)? {
