@@ -71,23 +71,6 @@ struct Session {
     ended: bool,
 }
 
-impl Gateway {
-    /// A new client connection named `name` (shown in the audit log with a unique suffix).
-    pub fn client(&self, name: &str) -> Client {
-        let id = format!("{name}-{}", crate::privacy::random_tag());
-        let inner = Arc::new(ClientInner {
-            gateway: self.clone(),
-            origin_client: Arc::from(id.as_str()),
-            running: AtomicUsize::new(0),
-            executions: AtomicU64::new(0),
-            sessions: Mutex::new(HashMap::new()),
-        });
-        let idle = Duration::from_millis(self.config().settings.sessions.idle_timeout_ms);
-        tokio::spawn(evict_idle_sessions(Arc::downgrade(&inner), idle));
-        Client { inner }
-    }
-}
-
 impl Client {
     /// The gateway's name for this connection (as in the audit log).
     pub fn id(&self) -> &str {
@@ -404,6 +387,21 @@ impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// See [`Gateway::client`].
+pub(crate) fn connect(gateway: &Gateway, name: &str) -> Client {
+    let id = format!("{name}-{}", crate::privacy::random_tag());
+    let inner = Arc::new(ClientInner {
+        gateway: gateway.clone(),
+        origin_client: Arc::from(id.as_str()),
+        running: AtomicUsize::new(0),
+        executions: AtomicU64::new(0),
+        sessions: Mutex::new(HashMap::new()),
+    });
+    let idle = Duration::from_millis(gateway.config().settings.sessions.idle_timeout_ms);
+    tokio::spawn(evict_idle_sessions(Arc::downgrade(&inner), idle));
+    Client { inner }
 }
 
 #[cfg(test)]

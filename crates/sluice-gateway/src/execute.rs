@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 use sluice_worker_protocol::{
     ErrorKind, ExecuteJob, ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage,
-    Limit, LogLevel, MAX_PROGRESS_MESSAGE_CHARS, PROTOCOL_VERSION, Spin, ToolErrorKind,
+    Language, Limit, LogLevel, MAX_PROGRESS_MESSAGE_CHARS, PROTOCOL_VERSION, Spin, ToolErrorKind,
     ToolOutcome, WorkerMessage, encode,
 };
 use tokio::process::ChildStdin;
@@ -164,18 +164,99 @@ pub(crate) struct Run<'a> {
     pub keep_state: bool,
 }
 
-impl Gateway {
-    /// Run agent code in a fresh worker and report what it did. Personal data is tokenized with a
-    /// vault of this execution only. The execution belongs to no client connection (it counts
-    /// against no client limit) and is audited as client `local`.
-    pub async fn execute(&self, request: ExecuteRequest) -> ExecutionReport {
-        let origin = Origin {
-            client: Arc::from("local"),
-            session: None,
-        };
-        self.run_fresh(&origin, request).await
-    }
+/// Who runs an execution, under which id, since when, and what it runs (for its audit record).
+struct Started<'a> {
+    origin: &'a Origin,
+    execution_id: String,
+    audit_budget: Arc<AuditBudget>,
+    instant: Instant,
+    at: SystemTime,
+    code: String,
+    language: Language,
+}
 
+/// What running the code in a worker needs besides the request.
+struct WorkerRun {
+    worker: Option<WorkerProcess>,
+    keep_state: bool,
+    limits: ExecutionLimits,
+    privacy: Result<Option<Arc<ExecutionPrivacy>>, String>,
+}
+
+/// What came back from the worker, before the privacy pass.
+struct Ran {
+    result: Value,
+    error: Option<ExecutionError>,
+    /// Output bytes the worker dropped past the budget.
+    dropped: u64,
+    output: Output,
+    stats: ExecutionStats,
+    /// The worker, kept for the session's next execution.
+    kept: Option<WorkerProcess>,
+}
+
+impl Ran {
+    /// An execution that failed before any code ran.
+    fn failed(error: ExecutionError, output: Output) -> Ran {
+        Ran {
+            result: Value::Null,
+            error: Some(error),
+            dropped: 0,
+            output,
+            stats: ExecutionStats::default(),
+            kept: None,
+        }
+    }
+}
+
+/// What the agent gets back, after the privacy pass, before its report is written.
+struct Answer {
+    result: Value,
+    error: Option<ExecutionError>,
+    dropped: u64,
+    output: Output,
+    stats: ExecutionStats,
+}
+
+/// An empty output with the budget of `limits`.
+fn output_of(limits: &ExecutionLimits) -> Output {
+    Output {
+        text: String::new(),
+        budget: limits.output_bytes as usize,
+        truncated: 0,
+    }
+}
+
+/// Phase 3: what goes back to the agent passes the detectors too, with the execution's vault
+/// (the output already did, line by line, as it arrived). The worker names a `ToolError` of a
+/// refused flow `PolicyDenied`; only a refusal the policy made here lets it stand (agent code
+/// can throw a ToolError of any kind).
+fn protect_answer(
+    privacy: Option<&ExecutionPrivacy>,
+    result: Value,
+    error: Option<ExecutionError>,
+) -> (Value, Option<ExecutionError>) {
+    let Some(privacy) = privacy else {
+        let error = error.map(|mut error| {
+            if error.kind == ErrorKind::PolicyDenied {
+                error.kind = ErrorKind::ToolError;
+            }
+            error
+        });
+        return (result, error);
+    };
+    let denied = privacy.counts().denied > 0;
+    let error = error.map(|mut error| {
+        error.message = privacy.protect_text(error.message);
+        if error.kind == ErrorKind::PolicyDenied && !denied {
+            error.kind = ErrorKind::ToolError;
+        }
+        error
+    });
+    (privacy.protect_value(result), error)
+}
+
+impl Gateway {
     /// One execution outside any session: a fresh worker and a vault of its own.
     pub(crate) async fn run_fresh(
         &self,
@@ -194,7 +275,9 @@ impl Gateway {
     }
 
     /// Run one execution; returns its report and, when `keep_state` and the worker is still
-    /// healthy, the worker for the session's next execution.
+    /// healthy, the worker for the session's next execution. Four phases: set up (id, limits,
+    /// privacy), run the code in a worker, pass what comes back through the privacy detectors,
+    /// and write the report and its audit record.
     pub(crate) async fn run(&self, run: Run<'_>) -> (ExecutionReport, Option<WorkerProcess>) {
         let Run {
             origin,
@@ -203,163 +286,217 @@ impl Gateway {
             worker,
             keep_state,
         } = run;
-        let started = Instant::now();
-        let started_at = SystemTime::now();
+        let started = self.start_execution(origin, &request);
+        let limits = self.execution_limits(request.timeout_ms);
+        let privacy = self.execution_privacy(vault);
+        let worker = WorkerRun {
+            worker,
+            keep_state,
+            limits,
+            privacy: privacy.clone(),
+        };
+        let ran = match self.run_in_worker(&started, request, worker).await {
+            Ok(ran) => ran,
+            Err(report) => return (report, None),
+        };
+        let privacy = privacy.ok().flatten();
+        let (result, error) = protect_answer(privacy.as_deref(), ran.result, ran.error);
+        let kept = ran.kept;
+        let answer = Answer {
+            result,
+            error,
+            dropped: ran.dropped,
+            output: ran.output,
+            stats: ran.stats,
+        };
+        (
+            self.finish_execution(&started, privacy.as_deref(), answer),
+            kept,
+        )
+    }
+
+    /// Phase 1: the execution's id, start time and audit budget.
+    fn start_execution<'a>(&self, origin: &'a Origin, request: &ExecuteRequest) -> Started<'a> {
         let execution_id = new_execution_id();
-        let audit_budget = self.audit().budget(&execution_id, origin);
+        Started {
+            audit_budget: self.audit().budget(&execution_id, origin),
+            execution_id,
+            origin,
+            instant: Instant::now(),
+            at: SystemTime::now(),
+            code: request.code.clone(),
+            language: request.language,
+        }
+    }
+
+    /// The limits of an execution that asked for `timeout_ms`, from the settings.
+    fn execution_limits(&self, timeout_ms: Option<u64>) -> ExecutionLimits {
         let settings = &self.config().settings.execution;
-        let timeout_ms = request
-            .timeout_ms
-            .unwrap_or(settings.timeout_ms)
-            .clamp(1, settings.max_timeout_ms);
-        let limits = ExecutionLimits {
-            timeout_ms,
+        ExecutionLimits {
+            timeout_ms: timeout_ms
+                .unwrap_or(settings.timeout_ms)
+                .clamp(1, settings.max_timeout_ms),
             memory_bytes: settings.memory_mb * 1024 * 1024,
             stack_bytes: STACK_BYTES,
             output_bytes: settings.output_bytes,
             tool_calls: settings.tool_calls,
             workspace_bytes: settings.workspace_mb * 1024 * 1024,
-        };
-        let mut output = Output {
-            text: String::new(),
-            budget: settings.output_bytes as usize,
-            truncated: 0,
-        };
-        let mut stats = ExecutionStats::default();
-        let mut limits_hit: Vec<Limit> = Vec::new();
-        let privacy = match self.privacy() {
+        }
+    }
+
+    /// The execution's privacy protection with `vault`: `None` when privacy is off, an error
+    /// when it could not start (then no code runs).
+    fn execution_privacy(
+        &self,
+        vault: &SharedVault,
+    ) -> Result<Option<Arc<ExecutionPrivacy>>, String> {
+        match self.privacy() {
             PrivacyState::Off => Ok(None),
             PrivacyState::On(privacy) => Ok(Some(Arc::new(ExecutionPrivacy::new(
                 privacy.clone(),
                 vault.clone(),
             )))),
             PrivacyState::Broken(problem) => Err(problem.clone()),
+        }
+    }
+
+    /// Phase 2: run the code in the session's worker or a new one, and serve its tool calls
+    /// until it is done. `Err` is the report of a gateway failure (already audited).
+    async fn run_in_worker(
+        &self,
+        started: &Started<'_>,
+        request: ExecuteRequest,
+        run: WorkerRun,
+    ) -> Result<Ran, ExecutionReport> {
+        let WorkerRun {
+            worker,
+            keep_state,
+            limits,
+            privacy,
+        } = run;
+        let output = output_of(&limits);
+        let unavailable = |message: String| {
+            Ran::failed(
+                execution_error(ErrorKind::Unavailable, message),
+                output_of(&limits),
+            )
         };
-        let code = request.code.clone();
-        let language = request.language;
-        let mut kept = None;
-        let (result, error, dropped) = match (self.worker_command(), privacy.clone()) {
-            (_, Err(problem)) => (
-                Value::Null,
-                Some(execution_error(
-                    ErrorKind::Unavailable,
-                    format!(
-                        "code execution is off: privacy protection could not start ({problem})"
-                    ),
-                )),
-                0,
-            ),
-            (None, _) => (
-                Value::Null,
-                Some(execution_error(
-                    ErrorKind::Unavailable,
-                    "code execution is not enabled in this gateway",
-                )),
-                0,
-            ),
-            (Some(command), Ok(privacy)) => {
-                let worker = match worker {
-                    Some(worker) => Ok(worker),
-                    None => {
-                        WorkerProcess::spawn(command, &self.launch(keep_state, timeout_ms)).await
-                    }
-                };
-                match worker {
-                    Err(problem) => (
-                        Value::Null,
-                        Some(execution_error(ErrorKind::WorkerCrashed, problem)),
-                        0,
-                    ),
-                    Ok(mut worker) => {
-                        let execution = WorkerExecution {
-                            origin: origin.clone(),
-                            execution_id: execution_id.clone(),
-                            request,
-                            limits,
-                            privacy,
-                            keep_state,
-                            audit_budget: audit_budget.clone(),
-                        };
-                        // Served on a task of the runtime, whoever awaits this execution (a
-                        // `block_on` caller would otherwise take every frame's wake-up across
-                        // threads).
-                        let gateway = self.clone();
-                        let served = tokio::spawn(async move {
-                            let outcome = gateway
-                                .serve_worker(&mut worker, execution, &mut output, &mut stats)
-                                .await;
-                            (worker, outcome, output, stats)
-                        })
-                        .await;
-                        let (worker, outcome, served_output, served_stats) = match served {
-                            Ok(served) => served,
-                            Err(error) => {
-                                // The task panicked (a bug): its worker was dropped, and killed.
-                                tracing::error!("serving a worker failed: {error}");
-                                let report = error_report(
-                                    ErrorKind::InternalError,
-                                    "internal error of the gateway while serving this execution; \
-                                     run it again"
-                                        .to_owned(),
-                                );
-                                let request = ExecuteRequest {
-                                    code,
-                                    language,
-                                    ..ExecuteRequest::default()
-                                };
-                                self.audit().refused(origin, &request, &report);
-                                return (report, None);
-                            }
-                        };
-                        output = served_output;
-                        stats = served_stats;
-                        let (result, error, dropped) = match outcome {
-                            Ok((result, dropped)) => (result, None, dropped),
-                            Err((error, dropped)) => (Value::Null, Some(error), dropped),
-                        };
-                        let healthy = error
-                            .as_ref()
-                            .is_none_or(|error| !error.kind.ends_session());
-                        if keep_state && healthy {
-                            kept = Some(worker);
-                        } else {
-                            worker.stop().await;
-                        }
-                        (result, error, dropped)
-                    }
-                }
+        let privacy = match privacy {
+            Ok(privacy) => privacy,
+            Err(problem) => {
+                return Ok(unavailable(format!(
+                    "code execution is off: privacy protection could not start ({problem})"
+                )));
             }
         };
-        // Belt and braces: what goes back to the agent passes the detectors too, with the same
-        // vault (the output already did, line by line, as it arrived).
-        let privacy = privacy.ok().flatten();
-        let (result, error) = match &privacy {
-            Some(privacy) => (
-                privacy.protect_value(result),
-                error.map(|mut error| {
-                    error.message = privacy.protect_text(error.message);
-                    error
-                }),
-            ),
-            None => (result, error),
+        let Some(command) = self.worker_command() else {
+            return Ok(unavailable(
+                "code execution is not enabled in this gateway".to_owned(),
+            ));
         };
-        // The worker names a `ToolError` of a refused flow `PolicyDenied`; only a refusal the
-        // policy made here lets it stand (agent code can throw a ToolError of any kind).
-        let denied = privacy
+        let worker = match worker {
+            Some(worker) => Ok(worker),
+            None => {
+                WorkerProcess::spawn(command, &self.launch(keep_state, limits.timeout_ms)).await
+            }
+        };
+        let mut worker = match worker {
+            Ok(worker) => worker,
+            Err(problem) => {
+                return Ok(Ran::failed(
+                    execution_error(ErrorKind::WorkerCrashed, problem),
+                    output,
+                ));
+            }
+        };
+        let execution = WorkerExecution {
+            origin: started.origin.clone(),
+            execution_id: started.execution_id.clone(),
+            request,
+            limits,
+            privacy,
+            keep_state,
+            audit_budget: started.audit_budget.clone(),
+        };
+        // Served on a task of the runtime, whoever awaits this execution (a `block_on` caller
+        // would otherwise take every frame's wake-up across threads).
+        let gateway = self.clone();
+        let served = tokio::spawn(async move {
+            let mut output = output;
+            let mut stats = ExecutionStats::default();
+            let outcome = gateway
+                .serve_worker(&mut worker, execution, &mut output, &mut stats)
+                .await;
+            (worker, outcome, output, stats)
+        })
+        .await;
+        let (worker, outcome, output, stats) = match served {
+            Ok(served) => served,
+            Err(panicked) => {
+                // The task panicked (a bug): its worker was dropped, and killed.
+                tracing::error!("serving a worker failed: {panicked}");
+                return Err(self.gateway_failure(started));
+            }
+        };
+        let (result, error, dropped) = match outcome {
+            Ok((result, dropped)) => (result, None, dropped),
+            Err((error, dropped)) => (Value::Null, Some(error), dropped),
+        };
+        let healthy = error
             .as_ref()
-            .is_some_and(|privacy| privacy.counts().denied > 0);
-        let error = error.map(|mut error| {
-            if error.kind == ErrorKind::PolicyDenied && !denied {
-                error.kind = ErrorKind::ToolError;
-            }
-            error
-        });
-        if let Some(privacy) = &privacy {
+            .is_none_or(|error| !error.kind.ends_session());
+        let kept = if keep_state && healthy {
+            Some(worker)
+        } else {
+            worker.stop().await;
+            None
+        };
+        Ok(Ran {
+            result,
+            error,
+            dropped,
+            output,
+            stats,
+            kept,
+        })
+    }
+
+    /// The report of an execution the gateway failed to serve (a bug), audited.
+    fn gateway_failure(&self, started: &Started<'_>) -> ExecutionReport {
+        let report = error_report(
+            ErrorKind::InternalError,
+            "internal error of the gateway while serving this execution; run it again".to_owned(),
+        );
+        let request = ExecuteRequest {
+            code: started.code.clone(),
+            language: started.language,
+            ..ExecuteRequest::default()
+        };
+        self.audit().refused(started.origin, &request, &report);
+        report
+    }
+
+    /// Phase 4: the report the agent gets (statistics, the limits hit, what it costs in tokens)
+    /// and its audit record, with the privacy releases of the execution.
+    fn finish_execution(
+        &self,
+        started: &Started<'_>,
+        privacy: Option<&ExecutionPrivacy>,
+        answer: Answer,
+    ) -> ExecutionReport {
+        let Answer {
+            result,
+            error,
+            dropped,
+            output,
+            mut stats,
+        } = answer;
+        if let Some(privacy) = privacy {
             self.audit().releases(
-                &execution_id,
-                origin,
+                &started.execution_id,
+                started.origin,
                 privacy.take_releases(),
-                &audit_budget,
+                &started.audit_budget,
             );
             let counts = privacy.counts();
             stats.pii_tokenized = counts.tokenized;
@@ -367,14 +504,16 @@ impl Gateway {
             stats.pii_denied = counts.denied;
             stats.pii_us = counts.micros;
         }
-        let result = bound_result(result, settings.output_bytes as usize);
+        let result = bound_result(result, output.budget);
         let (text, shown, truncated) = output.finish(dropped);
         stats.output_bytes = shown;
         stats.output_truncated_bytes = truncated;
-        stats.duration_ms = started.elapsed().as_millis() as u64;
-        if let Some(limit) = error.as_ref().and_then(|error| error.kind.limit()) {
-            limits_hit.push(limit);
-        }
+        stats.duration_ms = started.instant.elapsed().as_millis() as u64;
+        let mut limits_hit: Vec<Limit> = error
+            .as_ref()
+            .and_then(|error| error.kind.limit())
+            .into_iter()
+            .collect();
         if truncated > 0 {
             limits_hit.push(Limit::OutputBytes);
         }
@@ -391,15 +530,15 @@ impl Gateway {
         report.stats.result_bytes = returned.len() as u64;
         report.stats.result_tokens = sluice_tokens::count(&returned) as u64;
         self.audit().execution(ExecutionAudit {
-            execution_id: &execution_id,
-            origin,
-            started_at,
-            code: &code,
-            language,
+            execution_id: &started.execution_id,
+            origin: started.origin,
+            started_at: started.at,
+            code: &started.code,
+            language: started.language,
             report: &report,
             limits_hit,
         });
-        (report, kept)
+        report
     }
 
     /// The OS limits of a new worker.
@@ -888,6 +1027,15 @@ fn bound_result(result: Value, budget: usize) -> Value {
     Value::String(format!(
         "[result of {size} bytes omitted: over the output budget of {budget} bytes; return a summary instead]"
     ))
+}
+
+/// See [`Gateway::execute`].
+pub(crate) async fn execute_local(gateway: &Gateway, request: ExecuteRequest) -> ExecutionReport {
+    let origin = Origin {
+        client: Arc::from("local"),
+        session: None,
+    };
+    gateway.run_fresh(&origin, request).await
 }
 
 #[cfg(test)]

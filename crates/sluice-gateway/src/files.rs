@@ -36,44 +36,6 @@ const READ_TAIL: usize = 1024;
 const DATA_FOLDERS: [&str; 2] = [sluice_skills::SKILLS_DIR, crate::WORKSPACE_DIR];
 
 impl Gateway {
-    /// List a folder: the API tree, `workspace/...` or `skills/...` (`""` is the root). Names
-    /// under `workspace/` and `skills/` are scanned for personal data.
-    pub async fn list_files(&self, path: &str) -> Result<FileListing, FileError> {
-        let normalized = normalize(path);
-        if let Some((folder, rest)) = self.data_view(&normalized) {
-            let mut scan = self.view_scan(path)?;
-            let entries =
-                list_beneath(&folder, rest, path).map_err(|e| scan_error(&mut scan, e))?;
-            return Ok(FileListing {
-                path: scan.text(&normalized),
-                entries: entries.iter().map(|entry| scan.text(entry)).collect(),
-                unavailable: Vec::new(),
-                about: Default::default(),
-            });
-        }
-        let mut listing = self.snapshot().await.list_files(path)?;
-        if listing.path.is_empty() && self.data_dir().is_some() {
-            for folder in DATA_FOLDERS {
-                listing.entries.push(format!("{folder}/"));
-            }
-            listing.entries.sort_by_key(|entry| entry.ends_with('/'));
-        }
-        Ok(listing)
-    }
-
-    /// Read one file: of the API tree, `workspace/...` or `skills/...`. Files over
-    /// [`MAX_READ_BYTES`] are cut with a notice. Files under `workspace/` and `skills/` are
-    /// scanned for personal data (before the cut).
-    pub async fn read_file(&self, path: &str) -> Result<String, FileError> {
-        let normalized = normalize(path);
-        if let Some((folder, rest)) = self.data_view(&normalized) {
-            let mut scan = self.view_scan(path)?;
-            let read = read_beneath(&folder, rest, path).map_err(|e| scan_error(&mut scan, e))?;
-            return Ok(read.finish(|text| scan.text(text)));
-        }
-        self.snapshot().await.read_file(path).map(str::to_owned)
-    }
-
     fn view_scan(&self, asked: &str) -> Result<crate::privacy::ViewScan, FileError> {
         self.privacy()
             .view_scan()
@@ -258,6 +220,40 @@ fn scan_error(scan: &mut crate::privacy::ViewScan, error: FileError) -> FileErro
             reason: scan.text(&reason),
         },
     }
+}
+
+/// See [`Gateway::list_files`].
+pub(crate) async fn list_files(gateway: &Gateway, path: &str) -> Result<FileListing, FileError> {
+    let normalized = normalize(path);
+    if let Some((folder, rest)) = gateway.data_view(&normalized) {
+        let mut scan = gateway.view_scan(path)?;
+        let entries = list_beneath(&folder, rest, path).map_err(|e| scan_error(&mut scan, e))?;
+        return Ok(FileListing {
+            path: scan.text(&normalized),
+            entries: entries.iter().map(|entry| scan.text(entry)).collect(),
+            unavailable: Vec::new(),
+            about: Default::default(),
+        });
+    }
+    let mut listing = gateway.snapshot().await.list_files(path)?;
+    if listing.path.is_empty() && gateway.data_dir().is_some() {
+        for folder in DATA_FOLDERS {
+            listing.entries.push(format!("{folder}/"));
+        }
+        listing.entries.sort_by_key(|entry| entry.ends_with('/'));
+    }
+    Ok(listing)
+}
+
+/// See [`Gateway::read_file`].
+pub(crate) async fn read_file(gateway: &Gateway, path: &str) -> Result<String, FileError> {
+    let normalized = normalize(path);
+    if let Some((folder, rest)) = gateway.data_view(&normalized) {
+        let mut scan = gateway.view_scan(path)?;
+        let read = read_beneath(&folder, rest, path).map_err(|e| scan_error(&mut scan, e))?;
+        return Ok(read.finish(|text| scan.text(text)));
+    }
+    gateway.snapshot().await.read_file(path).map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -211,6 +211,54 @@ impl Gateway {
         self.inner.worker.is_some()
     }
 
+    /// Run agent code in a fresh worker and report what it did. Personal data is tokenized with a
+    /// vault of this execution only. The execution belongs to no client connection (it counts
+    /// against no client limit) and is audited as client `local`.
+    pub async fn execute(&self, request: ExecuteRequest) -> ExecutionReport {
+        execute::execute_local(self, request).await
+    }
+
+    /// A new client connection named `name` (shown in the audit log with a unique suffix).
+    pub fn client(&self, name: &str) -> Client {
+        client::connect(self, name)
+    }
+
+    /// List a folder: the API tree, `workspace/...` or `skills/...` (`""` is the root). Names
+    /// under `workspace/` and `skills/` are scanned for personal data.
+    pub async fn list_files(&self, path: &str) -> Result<FileListing, FileError> {
+        files::list_files(self, path).await
+    }
+
+    /// Read one file: of the API tree, `workspace/...` or `skills/...`. Files over
+    /// [`MAX_READ_BYTES`] are cut with a notice. Files under `workspace/` and `skills/` are
+    /// scanned for personal data (before the cut).
+    pub async fn read_file(&self, path: &str) -> Result<String, FileError> {
+        files::read_file(self, path).await
+    }
+
+    /// Check `code` in a worker and save it as the skill `name` (the previous version is kept).
+    /// `saved_by` (the client) is recorded with the skill and shown wherever the skill is.
+    pub async fn save_skill(
+        &self,
+        name: &str,
+        description: &str,
+        code: &str,
+        saved_by: Option<&str>,
+    ) -> Result<SavedSkill, SaveSkillError> {
+        skills::save_skill(self, name, description, code, saved_by).await
+    }
+
+    /// Search tools and saved skills, ranked together by the snapshot's index.
+    pub async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
+        skills::search(self, request).await
+    }
+
+    /// Compute the vectors the current snapshot's index lacks and rebuild the snapshot so that
+    /// search uses the encoder. Does nothing without an encoder or when nothing is missing.
+    pub async fn complete_vectors(&self) {
+        search::complete_vectors(self).await
+    }
+
     /// Rebuild the snapshot from the pool now.
     pub async fn refresh(&self) {
         let tools = self.inner.pool.tools().await;

@@ -193,24 +193,23 @@ impl Gateway {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
         Box::pin(async move { self.complete_vectors().await })
     }
+}
 
-    /// Compute the vectors the current snapshot's index lacks and rebuild the snapshot so that
-    /// search uses the encoder. Does nothing without an encoder or when nothing is missing.
-    pub async fn complete_vectors(&self) {
-        let state = Arc::clone(&self.inner.search);
-        if state.encoder.is_none() {
-            return;
-        }
-        let _completing = state.completing.lock().await;
-        let index = Arc::clone(&self.snapshot().await.search);
-        let worker = Arc::clone(&state);
-        let computed = tokio::task::spawn_blocking(move || worker.complete_blocking(&index))
-            .await
-            .unwrap_or(false);
-        if computed {
-            let refreshing: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> =
-                Box::pin(self.refresh());
-            refreshing.await;
-        }
+/// See [`Gateway::complete_vectors`].
+pub(crate) async fn complete_vectors(gateway: &Gateway) {
+    let state = Arc::clone(&gateway.inner.search);
+    if state.encoder.is_none() {
+        return;
+    }
+    let _completing = state.completing.lock().await;
+    let index = Arc::clone(&gateway.snapshot().await.search);
+    let worker = Arc::clone(&state);
+    let computed = tokio::task::spawn_blocking(move || worker.complete_blocking(&index))
+        .await
+        .unwrap_or(false);
+    if computed {
+        let refreshing: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> =
+            Box::pin(gateway.refresh());
+        refreshing.await;
     }
 }

@@ -157,90 +157,6 @@ impl Gateway {
         }
         Ok(sources)
     }
-
-    /// Check `code` in a worker and save it as the skill `name` (the previous version is kept).
-    /// `saved_by` (the client) is recorded with the skill and shown wherever the skill is.
-    pub async fn save_skill(
-        &self,
-        name: &str,
-        description: &str,
-        code: &str,
-        saved_by: Option<&str>,
-    ) -> Result<SavedSkill, SaveSkillError> {
-        if !self.config().settings.skills.allow_save {
-            return Err(SaveSkillError::Unavailable(
-                "saving skills is turned off in this gateway (sluice.skills.allowSave)",
-            ));
-        }
-        let store = self.skill_store().ok_or(SaveSkillError::Unavailable(
-            "Sluice runs without a data folder",
-        ))?;
-        sluice_skills::validate_name(name)?;
-        let command = self
-            .worker_command()
-            .ok_or(SaveSkillError::Unavailable("code execution is not enabled"))?;
-        let timeout_ms = CHECK_TIMEOUT.as_millis() as u64;
-        let mut worker = WorkerProcess::spawn(command, &self.launch(false, timeout_ms))
-            .await
-            .map_err(SaveSkillError::Worker)?;
-        let checked = worker
-            .check(code.to_owned(), Language::Typescript, CHECK_TIMEOUT)
-            .await;
-        worker.stop().await;
-        let (error, exports) = checked.map_err(SaveSkillError::Worker)?;
-        if let Some(error) = error {
-            return Err(code_error(error));
-        }
-        if exports.is_empty() {
-            return Err(SaveSkillError::NoExports);
-        }
-        let saved = store.save_by(name, description, code, &exports, saved_by)?;
-        // The skill is searchable at once: the index's skill segment is rebuilt (only it).
-        self.refresh().await;
-        Ok(SavedSkill {
-            name: saved.name,
-            version: saved.version,
-            previous_version: saved.previous_version,
-            exports,
-        })
-    }
-
-    /// Search tools and saved skills, ranked together by the snapshot's index.
-    pub async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
-        let mut response = self
-            .snapshot()
-            .await
-            .search(request, self.inner.search.encoder())?;
-        if !response.skills.is_empty() {
-            // A skill's name and description are the agent's text: scanned like its output (and
-            // not shown when they cannot be).
-            // Where each came from, so the agent can weigh it as what it is: another
-            // conversation's words.
-            if let Some(store) = self.skill_store() {
-                for skill in &mut response.skills {
-                    if let Ok(summary) = store.summary(&skill.name) {
-                        skill.saved_by = summary.saved_by;
-                        skill.saved_at = Some(
-                            sluice_audit::Timestamp::from_system_time(summary.updated_at)
-                                .to_string(),
-                        );
-                    }
-                }
-            }
-            match self.privacy().view_scan() {
-                Ok(mut scan) => {
-                    for skill in &mut response.skills {
-                        skill.name = scan.text(&skill.name);
-                        skill.description = scan.text(&skill.description);
-                        skill.path = scan.text(&skill.path);
-                        skill.saved_by = skill.saved_by.as_deref().map(|by| scan.text(by));
-                    }
-                }
-                Err(_) => response.skills.clear(),
-            }
-        }
-        Ok(response)
-    }
 }
 
 /// Most bytes of skill code one execution loads (the skills its code names, and theirs).
@@ -275,6 +191,91 @@ fn code_error(error: ExecutionError) -> SaveSkillError {
         message: error.message,
         position,
     }
+}
+
+/// See [`Gateway::save_skill`].
+pub(crate) async fn save_skill(
+    gateway: &Gateway,
+    name: &str,
+    description: &str,
+    code: &str,
+    saved_by: Option<&str>,
+) -> Result<SavedSkill, SaveSkillError> {
+    if !gateway.config().settings.skills.allow_save {
+        return Err(SaveSkillError::Unavailable(
+            "saving skills is turned off in this gateway (sluice.skills.allowSave)",
+        ));
+    }
+    let store = gateway.skill_store().ok_or(SaveSkillError::Unavailable(
+        "Sluice runs without a data folder",
+    ))?;
+    sluice_skills::validate_name(name)?;
+    let command = gateway
+        .worker_command()
+        .ok_or(SaveSkillError::Unavailable("code execution is not enabled"))?;
+    let timeout_ms = CHECK_TIMEOUT.as_millis() as u64;
+    let mut worker = WorkerProcess::spawn(command, &gateway.launch(false, timeout_ms))
+        .await
+        .map_err(SaveSkillError::Worker)?;
+    let checked = worker
+        .check(code.to_owned(), Language::Typescript, CHECK_TIMEOUT)
+        .await;
+    worker.stop().await;
+    let (error, exports) = checked.map_err(SaveSkillError::Worker)?;
+    if let Some(error) = error {
+        return Err(code_error(error));
+    }
+    if exports.is_empty() {
+        return Err(SaveSkillError::NoExports);
+    }
+    let saved = store.save_by(name, description, code, &exports, saved_by)?;
+    // The skill is searchable at once: the index's skill segment is rebuilt (only it).
+    gateway.refresh().await;
+    Ok(SavedSkill {
+        name: saved.name,
+        version: saved.version,
+        previous_version: saved.previous_version,
+        exports,
+    })
+}
+
+/// See [`Gateway::search`].
+pub(crate) async fn search(
+    gateway: &Gateway,
+    request: &SearchRequest,
+) -> Result<SearchResponse, SearchError> {
+    let mut response = gateway
+        .snapshot()
+        .await
+        .search(request, gateway.inner.search.encoder())?;
+    if !response.skills.is_empty() {
+        // A skill's name and description are the agent's text: scanned like its output (and
+        // not shown when they cannot be).
+        // Where each came from, so the agent can weigh it as what it is: another
+        // conversation's words.
+        if let Some(store) = gateway.skill_store() {
+            for skill in &mut response.skills {
+                if let Ok(summary) = store.summary(&skill.name) {
+                    skill.saved_by = summary.saved_by;
+                    skill.saved_at = Some(
+                        sluice_audit::Timestamp::from_system_time(summary.updated_at).to_string(),
+                    );
+                }
+            }
+        }
+        match gateway.privacy().view_scan() {
+            Ok(mut scan) => {
+                for skill in &mut response.skills {
+                    skill.name = scan.text(&skill.name);
+                    skill.description = scan.text(&skill.description);
+                    skill.path = scan.text(&skill.path);
+                    skill.saved_by = skill.saved_by.as_deref().map(|by| scan.text(by));
+                }
+            }
+            Err(_) => response.skills.clear(),
+        }
+    }
+    Ok(response)
 }
 
 #[cfg(test)]
