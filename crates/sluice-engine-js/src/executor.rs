@@ -732,6 +732,14 @@ struct FileCall {
     reject: Kept,
 }
 
+/// What an uncaught `ToolError` reports: its message (with kind and retryable), its kind, and
+/// where in the agent's code the failed call was made.
+struct UncaughtToolError {
+    message: String,
+    kind: ToolErrorKind,
+    location: Option<(u32, u32)>,
+}
+
 /// State shared by the host functions and the event loop, for the whole life of a runtime;
 /// [`State::begin`] resets it for each execution. Never borrowed across a call into JavaScript
 /// (host functions borrow it too).
@@ -1412,8 +1420,11 @@ impl<'js> Run<'js, '_> {
         };
         if is_error
             && name.as_deref() == Some(ErrorKind::ToolError.as_str())
-            && let Some((text, tool_kind, location)) =
-                self.tool_error(object, message.as_deref(), location)
+            && let Some(UncaughtToolError {
+                message: text,
+                kind: tool_kind,
+                location,
+            }) = self.tool_error(object, message.as_deref(), location)
         {
             let (line, column) =
                 location.map_or((None, None), |(line, column)| (Some(line), Some(column)));
@@ -1463,7 +1474,7 @@ impl<'js> Run<'js, '_> {
         object: Option<&Object<'js>>,
         message: Option<&str>,
         location: Option<(u32, u32)>,
-    ) -> Option<(String, ToolErrorKind, Option<(u32, u32)>)> {
+    ) -> Option<UncaughtToolError> {
         let object = object?;
         let text = |name: &str| -> Option<String> {
             let value: Value<'js> = object.get(name).ok()?;
@@ -1487,7 +1498,11 @@ impl<'js> Run<'js, '_> {
             "{} (kind: {kind}, retryable: {retryable})",
             message.unwrap_or("the tool call failed")
         );
-        Some((message, ToolErrorKind::parse(&kind), location))
+        Some(UncaughtToolError {
+            message,
+            kind: ToolErrorKind::parse(&kind),
+            location,
+        })
     }
 
     /// Text of a value, for error messages.
