@@ -1,21 +1,45 @@
+//! The end-to-end suite: the real `sluice` binary with real clients and servers, one module per
+//! area.
+
+/// The audit log flooded by hostile code: bounded records, budgets, notices.
 mod audit_flood;
+/// `sluice audit` and `sluice skills` over a data folder.
 mod audit_skills_cli;
+/// `notifications/cancelled` and progress from the Python SDK.
 mod cancel;
+/// `sluice tools search` and `sluice tools tree`.
 mod cli;
+/// Helpers shared by the suite.
 mod common;
+/// Invalid configs: the file, the entry and the field named.
 mod config_errors;
+/// Hostile code in confined workers, one attack class per case.
 mod containment;
+/// `sluice demo` end to end.
 mod demo;
+/// Downstream servers that fail as real ones do.
 mod downstream_failures;
+/// `execute_code` against the real npm servers.
 mod execution;
+/// A downstream server over Streamable HTTP.
 mod http_server;
+/// The MCP Inspector CLI run as the docs say.
 mod inspector;
+/// Personal data through `sluice serve`.
 mod privacy;
+/// Attacks on the privacy layer.
 mod privacy_attacks;
+/// Lines that are not JSON-RPC messages, and requests before `initialize`.
 mod protocol_lines;
+/// The five reference servers behind Sluice.
 mod real_servers;
+/// Search over the recorded real catalogs.
 mod search;
+/// Shutdown with work in flight, and no orphans.
 mod shutdown;
+/// A store of many large skills does not disable execution.
 mod skills_load;
+/// Workspace, sessions and skills across executions and restarts.
 mod state;
+/// A worker killed mid-execution costs that execution only.
 mod worker_crash;
