@@ -34,7 +34,7 @@ use serde_json::{Map, Value};
 
 pub use settings::{
     AuditSettings, ExecutionSettings, FlowRuleSettings, LimitSettings, PiiKind, PrivacyDetect,
-    PrivacySettings, SessionSettings, Settings, SkillSettings,
+    PrivacySettings, SessionSettings, Settings, SkillSettings, WorkerSettings,
 };
 
 /// The whole configuration.

@@ -26,6 +26,9 @@ pub struct Settings {
     /// Sessions: executions that keep their JavaScript state.
     #[serde(skip)]
     pub sessions: SessionSettings,
+    /// Worker processes started ahead of demand, and reused by one client.
+    #[serde(skip)]
+    pub workers: WorkerSettings,
     /// Limits per client connection and rates per downstream server.
     #[serde(skip)]
     pub limits: LimitSettings,
@@ -46,6 +49,7 @@ impl Default for Settings {
             execution: ExecutionSettings::default(),
             privacy: PrivacySettings::default(),
             sessions: SessionSettings::default(),
+            workers: WorkerSettings::default(),
             limits: LimitSettings::default(),
             audit: AuditSettings::default(),
             skills: SkillSettings::default(),
@@ -122,6 +126,42 @@ impl Default for SessionSettings {
         Self {
             idle_timeout_ms: 15 * 60 * 1000,
             max_sessions: 8,
+            max_executions: 1_000,
+        }
+    }
+}
+
+/// `sluice.workers`: confined worker processes started before they are needed, so an execution
+/// does not wait for one to start, and kept by the client they served for its next executions.
+///
+/// The isolation rule: a warm worker has run no code when an execution takes it. After an
+/// execution outside a session, the worker may serve more executions of the same client
+/// connection, each in a brand-new JavaScript runtime (nothing of the previous one survives:
+/// globals, prototypes, modules, timers); it never serves another client. A session's worker
+/// serves that session only.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct WorkerSettings {
+    /// Workers kept started and confined, ready for any client's next execution. Each holds
+    /// about 2 MB of its own memory while it waits (the rest is the shared binary). Default 2;
+    /// 0 starts every worker on demand.
+    pub warm: usize,
+    /// With no execution for this long, the warm workers are stopped; the next execution starts
+    /// them again. Default 5 minutes.
+    pub idle_timeout_ms: u64,
+    /// Workers one client connection keeps between its executions, to run the next ones without
+    /// starting a process. Default 2; 0: a new worker for every execution.
+    pub reuse_per_client: usize,
+    /// Executions one worker serves before it is replaced. Default 1,000.
+    pub max_executions: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            warm: 2,
+            idle_timeout_ms: 5 * 60 * 1000,
+            reuse_per_client: 2,
             max_executions: 1_000,
         }
     }
@@ -327,6 +367,7 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
         None => PrivacySettings::default(),
     };
     let sessions = parse_section::<SessionSettings>(&mut rest, "sessions")?;
+    let workers = parse_section::<WorkerSettings>(&mut rest, "workers")?;
     let limits = parse_section::<LimitSettings>(&mut rest, "limits")?;
     let audit = parse_section::<AuditSettings>(&mut rest, "audit")?;
     let mut settings = serde_json::from_value::<Settings>(Value::Object(rest))
@@ -334,6 +375,7 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
     settings.execution = execution;
     settings.privacy = privacy;
     settings.sessions = sessions;
+    settings.workers = workers;
     settings.limits = limits;
     settings.audit = audit;
     for (field, value) in [
@@ -343,6 +385,10 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
             settings.limits.concurrent_executions,
         ),
         ("audit.keepFiles", settings.audit.keep_files),
+        (
+            "workers.maxExecutions",
+            usize::try_from(settings.workers.max_executions).unwrap_or(usize::MAX),
+        ),
     ] {
         if value == 0 {
             return Err((field.to_owned(), "must be at least 1".to_owned()));

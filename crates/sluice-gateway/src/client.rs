@@ -42,6 +42,10 @@ struct ClientInner {
     running: AtomicUsize,
     executions: AtomicU64,
     sessions: Mutex<HashMap<String, Arc<Mutex<Session>>>>,
+    /// Workers that served this client's executions outside sessions, kept for its next ones
+    /// (`sluice.workers.reusePerClient`); each execution gets a brand-new runtime in them. They
+    /// never serve another client, and are killed as they drop with the connection.
+    spares: std::sync::Mutex<Vec<WorkerProcess>>,
 }
 
 impl Drop for ClientInner {
@@ -127,9 +131,53 @@ impl Client {
             );
         }
         match request.session.clone() {
-            None => inner.gateway.run_fresh(&origin, request).await,
+            None => self.execute_fresh(origin, request).await,
             Some(id) => self.execute_in_session(id, origin, request).await,
         }
+    }
+
+    /// An execution outside any session: in a worker this client used before when one is
+    /// spare (a brand-new runtime in it), else a warm or new one; a vault of its own.
+    async fn execute_fresh(&self, origin: Origin, request: ExecuteRequest) -> ExecutionReport {
+        let gateway = &self.inner.gateway;
+        let keep = gateway.config().settings.workers.reuse_per_client;
+        let vault = crate::privacy::new_vault();
+        let run = Run {
+            origin: &origin,
+            request,
+            vault: &vault,
+            worker: self.spare(),
+            keep_state: false,
+            reuse: keep > 0,
+        };
+        let (report, worker) = gateway.run(run).await;
+        if let Some(worker) = worker {
+            let mut spares = self
+                .inner
+                .spares
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if spares.len() < keep {
+                spares.push(worker);
+            }
+            // Else it drops here, which kills it.
+        }
+        report
+    }
+
+    /// A live spare worker of this client, if it has one.
+    fn spare(&self) -> Option<WorkerProcess> {
+        let mut spares = self
+            .inner
+            .spares
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while let Some(mut worker) = spares.pop() {
+            if worker.is_alive() {
+                return Some(worker);
+            }
+        }
+        None
     }
 
     async fn execute_in_session(
@@ -197,6 +245,7 @@ impl Client {
             vault: &vault,
             worker: state.worker.take(),
             keep_state: true,
+            reuse: false,
         };
         let (mut report, worker) = gateway.run(run).await;
         state.last_used = Instant::now();
@@ -398,6 +447,7 @@ pub(crate) fn connect(gateway: &Gateway, name: &str) -> Client {
         running: AtomicUsize::new(0),
         executions: AtomicU64::new(0),
         sessions: Mutex::new(HashMap::new()),
+        spares: std::sync::Mutex::new(Vec::new()),
     });
     let idle = Duration::from_millis(gateway.config().settings.sessions.idle_timeout_ms);
     tokio::spawn(evict_idle_sessions(Arc::downgrade(&inner), idle));

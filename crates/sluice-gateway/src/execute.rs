@@ -162,6 +162,9 @@ pub(crate) struct Run<'a> {
     pub worker: Option<WorkerProcess>,
     /// Keep the worker's JavaScript state for the next execution (a session).
     pub keep_state: bool,
+    /// Hand the worker back, when it is healthy and not worn out, for the same client's next
+    /// execution (which gets a brand-new runtime in it).
+    pub reuse: bool,
 }
 
 /// Who runs an execution, under which id, since when, and what it runs (for its audit record).
@@ -179,6 +182,7 @@ struct Started<'a> {
 struct WorkerRun {
     worker: Option<WorkerProcess>,
     keep_state: bool,
+    reuse: bool,
     limits: ExecutionLimits,
     privacy: Result<Option<Arc<ExecutionPrivacy>>, String>,
 }
@@ -270,6 +274,7 @@ impl Gateway {
             vault: &vault,
             worker: None,
             keep_state: false,
+            reuse: false,
         };
         self.run(run).await.0
     }
@@ -285,6 +290,7 @@ impl Gateway {
             vault,
             worker,
             keep_state,
+            reuse,
         } = run;
         let started = self.start_execution(origin, &request);
         let limits = self.execution_limits(request.timeout_ms);
@@ -292,6 +298,7 @@ impl Gateway {
         let worker = WorkerRun {
             worker,
             keep_state,
+            reuse,
             limits,
             privacy: privacy.clone(),
         };
@@ -371,6 +378,7 @@ impl Gateway {
         let WorkerRun {
             worker,
             keep_state,
+            reuse,
             limits,
             privacy,
         } = run;
@@ -389,15 +397,16 @@ impl Gateway {
                 )));
             }
         };
-        let Some(command) = self.worker_command() else {
+        if self.worker_command().is_none() {
             return Ok(unavailable(
                 "code execution is not enabled in this gateway".to_owned(),
             ));
-        };
-        let worker = match worker {
+        }
+        let worker = match worker.or_else(|| self.warm().take(self)) {
             Some(worker) => Ok(worker),
             None => {
-                WorkerProcess::spawn(command, &self.launch(keep_state, limits.timeout_ms)).await
+                let launch = self.launch(keep_state || reuse, limits.timeout_ms);
+                self.start_worker(&launch).await
             }
         };
         let mut worker = match worker {
@@ -421,6 +430,7 @@ impl Gateway {
         // Served on a task of the runtime, whoever awaits this execution (a `block_on` caller
         // would otherwise take every frame's wake-up across threads).
         let gateway = self.clone();
+        let serving = Instant::now();
         let served = tokio::spawn(async move {
             let mut output = output;
             let mut stats = ExecutionStats::default();
@@ -430,7 +440,7 @@ impl Gateway {
             (worker, outcome, output, stats)
         })
         .await;
-        let (worker, outcome, output, stats) = match served {
+        let (mut worker, outcome, output, stats) = match served {
             Ok(served) => served,
             Err(panicked) => {
                 // The task panicked (a bug): its worker was dropped, and killed.
@@ -442,10 +452,12 @@ impl Gateway {
             Ok((result, dropped)) => (result, None, dropped),
             Err((error, dropped)) => (Value::Null, Some(error), dropped),
         };
+        worker.served += 1;
+        worker.busy += serving.elapsed();
         let healthy = error
             .as_ref()
             .is_none_or(|error| !error.kind.ends_session());
-        let kept = if keep_state && healthy {
+        let kept = if healthy && (keep_state || (reuse && !self.worn_out(&worker))) {
             Some(worker)
         } else {
             worker.stop().await;
@@ -539,6 +551,16 @@ impl Gateway {
             limits_hit,
         });
         report
+    }
+
+    /// Whether a reused worker has served enough: its executions, or CPU time near what its
+    /// `RLIMIT_CPU` allows (bounded by twice its busy wall time: the engine thread and the
+    /// main thread).
+    fn worn_out(&self, worker: &WorkerProcess) -> bool {
+        let settings = &self.config().settings.workers;
+        worker.served >= settings.max_executions
+            || worker.busy.as_secs().saturating_mul(2) + RETIRE_MARGIN_SECONDS
+                >= SESSION_CPU_SECONDS
     }
 
     /// The OS limits of a new worker.
@@ -756,8 +778,10 @@ struct WorkerExecution {
     audit_budget: Arc<AuditBudget>,
 }
 
-/// CPU seconds a session's worker gets over its whole life.
+/// CPU seconds a session's, a reused or a warm worker gets over its whole life.
 const SESSION_CPU_SECONDS: u64 = 3600;
+/// A reused worker is replaced this long before its CPU limit could be reached.
+const RETIRE_MARGIN_SECONDS: u64 = 300;
 
 /// What the tasks serving one execution's tool calls share.
 struct CallServer {

@@ -45,6 +45,7 @@ mod search;
 mod skills;
 mod snapshot;
 mod tool_call;
+mod warm;
 mod worker;
 
 use std::path::{Path, PathBuf};
@@ -95,9 +96,22 @@ struct Inner {
     rates: rates::RateLimiter,
     search: Arc<search::SearchState>,
     refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Workers started ahead of demand.
+    warm: warm::WarmPool,
+    /// Worker processes started since the gateway started (each confined, each a process).
+    workers_started: std::sync::atomic::AtomicU64,
     /// Cancelled by [`Gateway::stop_executions`]: every execution in flight ends at once and
     /// new ones are refused.
     stopping: tokio_util::sync::CancellationToken,
+}
+
+/// Worker processes of a gateway: see [`Gateway::worker_counts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerCounts {
+    /// Started since the gateway started.
+    pub started: u64,
+    /// Waiting warm now.
+    pub warm: usize,
 }
 
 /// How to start a [`Gateway`] besides its config.
@@ -166,6 +180,7 @@ impl Gateway {
             tracing::error!("privacy protection could not start, code execution is off: {problem}");
         }
         privacy.warm_up();
+        let warm = warm::WarmPool::new(&config.settings.workers);
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 config,
@@ -179,9 +194,13 @@ impl Gateway {
                 rates,
                 search,
                 refresher: std::sync::Mutex::new(None),
+                warm,
+                workers_started: std::sync::atomic::AtomicU64::new(0),
                 stopping: tokio_util::sync::CancellationToken::new(),
             }),
         };
+        tokio::spawn(warm::WarmPool::shrink_when_idle(gateway.clone()));
+        gateway.inner.warm.fill(&gateway);
         let refresher = tokio::spawn(refresh_on_change(gateway.clone()));
         if let Ok(mut slot) = gateway.inner.refresher.lock() {
             *slot = Some(refresher);
@@ -320,7 +339,31 @@ impl Gateway {
         if let Some(refresher) = refresher {
             refresher.abort();
         }
+        self.inner.warm.stop_all().await;
         self.inner.pool.shutdown().await;
+    }
+
+    /// Worker processes started so far, and how many wait warm now: for benchmarks and tests
+    /// of the pool.
+    pub fn worker_counts(&self) -> WorkerCounts {
+        WorkerCounts {
+            started: self
+                .inner
+                .workers_started
+                .load(std::sync::atomic::Ordering::Relaxed),
+            warm: self.inner.warm.ready_count(),
+        }
+    }
+
+    pub(crate) fn warm(&self) -> &warm::WarmPool {
+        &self.inner.warm
+    }
+
+    /// Count one worker process started.
+    pub(crate) fn count_worker_started(&self) {
+        self.inner
+            .workers_started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn privacy(&self) -> &PrivacyState {

@@ -14,7 +14,6 @@ use sluice_worker_protocol::{ErrorKind, ExecutionError, Language};
 
 use crate::Gateway;
 use crate::present::{SearchError, SearchRequest, SearchResponse};
-use crate::worker::WorkerProcess;
 
 /// How long a worker may take to check a skill's code.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -210,11 +209,12 @@ pub(crate) async fn save_skill(
         "Sluice runs without a data folder",
     ))?;
     sluice_skills::validate_name(name)?;
-    let command = gateway
-        .worker_command()
-        .ok_or(SaveSkillError::Unavailable("code execution is not enabled"))?;
+    if gateway.worker_command().is_none() {
+        return Err(SaveSkillError::Unavailable("code execution is not enabled"));
+    }
     let timeout_ms = CHECK_TIMEOUT.as_millis() as u64;
-    let mut worker = WorkerProcess::spawn(command, &gateway.launch(false, timeout_ms))
+    let mut worker = gateway
+        .start_worker(&gateway.launch(false, timeout_ms))
         .await
         .map_err(SaveSkillError::Worker)?;
     let checked = worker

@@ -19,6 +19,8 @@ use sluice_worker_protocol::{
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+use crate::Gateway;
+
 /// How long a worker may take to start, confine itself and say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Lines of a worker's stderr kept to explain why it died (a sandbox refusal, a panic).
@@ -95,6 +97,10 @@ impl Launch {
 
 /// A started worker that said `Ready`.
 pub(crate) struct WorkerProcess {
+    /// Executions it has served.
+    pub served: u64,
+    /// Wall time of those executions: a bound on the CPU time its `RLIMIT_CPU` counts.
+    pub busy: Duration,
     child: Child,
     /// Shared with the tasks answering tool calls; each writes a whole frame while holding it.
     stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
@@ -143,6 +149,8 @@ impl WorkerProcess {
             }
         });
         let mut worker = WorkerProcess {
+            served: 0,
+            busy: Duration::ZERO,
             child,
             stdin: Arc::new(tokio::sync::Mutex::new(stdin)),
             frames: FrameSource::new(stdout),
@@ -226,6 +234,11 @@ impl WorkerProcess {
                 deadline.as_millis()
             )),
         }
+    }
+
+    /// Whether the process is still running (a waiting worker can be killed from outside).
+    pub(crate) fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Kill the worker now (it may already be gone).
@@ -348,5 +361,16 @@ impl FrameSource {
                 Ok(count) => self.decoder.push(&self.buffer[..count]),
             }
         }
+    }
+}
+
+impl Gateway {
+    /// Start a worker process (counted in [`Gateway::worker_counts`]).
+    pub(crate) async fn start_worker(&self, launch: &Launch) -> Result<WorkerProcess, String> {
+        let command = self
+            .worker_command()
+            .ok_or_else(|| "code execution is not enabled in this gateway".to_owned())?;
+        self.count_worker_started();
+        WorkerProcess::spawn(command, launch).await
     }
 }

@@ -32,7 +32,9 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
             _ => Language::Typescript,
         },
     };
-    let config = load_config(&args.global)?;
+    let mut config = load_config(&args.global)?;
+    // One execution: a worker started ahead would only compete with it.
+    config.settings.workers.warm = 0;
     let gateway = start_and_connect(config, &args.global).await?;
     let report = gateway
         .execute(ExecuteRequest {

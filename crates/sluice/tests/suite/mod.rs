@@ -41,5 +41,7 @@ mod shutdown;
 mod skills_load;
 /// Workspace, sessions and skills across executions and restarts.
 mod state;
+/// Warm workers, and a client's workers reused with a new runtime each time.
+mod warm_workers;
 /// A worker killed mid-execution costs that execution only.
 mod worker_crash;
