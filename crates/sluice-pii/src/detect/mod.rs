@@ -26,6 +26,11 @@ pub struct DetectorConfig {
     /// Field names whose string values are person names, added to the built-in ones. Compared
     /// ignoring case, `_`, `-` and spaces.
     pub name_fields: Vec<String>,
+    /// Whether addresses that identify no one outside their own network are tokenized too:
+    /// loopback, private (`10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16`), link-local
+    /// (`169.254.0.0/16`, `fe80::/10`), unique-local (`fc00::/7`), unspecified, and IPv4-mapped
+    /// forms of these. Default false: they stay readable for debugging.
+    pub private_ips: bool,
 }
 
 impl Default for DetectorConfig {
@@ -34,6 +39,7 @@ impl Default for DetectorConfig {
             types: TypeSet::all(),
             phone_regions: vec!["US".to_owned()],
             name_fields: Vec::new(),
+            private_ips: false,
         }
     }
 }
@@ -127,6 +133,7 @@ pub struct Detector {
     /// Every configured region, for values of phone fields.
     regions: Vec<Region>,
     strong_name_fields: HashSet<String>,
+    private_ips: bool,
     phone_memo: numbers::PhoneMemo,
 }
 
@@ -226,6 +233,7 @@ impl Detector {
             national_regions,
             regions,
             strong_name_fields,
+            private_ips: config.private_ips,
             phone_memo: numbers::PhoneMemo::default(),
         })
     }
@@ -274,12 +282,12 @@ impl Detector {
             }
         }
         if wants(PiiType::Ip) && shape.colons >= 2 {
-            for range in numbers::ipv6s(&self.ipv6, text) {
+            for range in numbers::ipv6s(&self.ipv6, text, self.private_ips) {
                 push(4, PiiType::Ip, range);
             }
         }
         if wants(PiiType::Ip) && shape.dot && shape.digits >= 4 && hint != FieldHint::Version {
-            for range in numbers::ipv4s(&self.ipv4, text) {
+            for range in numbers::ipv4s(&self.ipv4, text, self.private_ips) {
                 push(5, PiiType::Ip, range);
             }
         }

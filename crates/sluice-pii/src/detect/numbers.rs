@@ -274,8 +274,30 @@ pub(crate) fn valid_ssn(text: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // IP addresses
 
-/// Dotted quads that parse as IPv4 and are not marked as versions.
-pub(crate) fn ipv4s(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
+/// Whether an IPv4 address identifies no one outside its own network: loopback, private,
+/// link-local, unspecified or broadcast.
+fn local_v4(address: Ipv4Addr) -> bool {
+    address.is_loopback()
+        || address.is_private()
+        || address.is_link_local()
+        || address.is_unspecified()
+        || address.is_broadcast()
+}
+
+/// [`local_v4`] for IPv6: loopback, unspecified, unique-local `fc00::/7`, link-local
+/// `fe80::/10`, and IPv4-mapped or -compatible forms of local IPv4 addresses.
+fn local_v6(address: Ipv6Addr) -> bool {
+    let first = address.segments()[0];
+    address.is_loopback()
+        || address.is_unspecified()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || address.to_ipv4().is_some_and(local_v4)
+}
+
+/// Dotted quads that parse as IPv4 and are not marked as versions; local addresses only when
+/// `private` says so.
+pub(crate) fn ipv4s(pattern: &Regex, text: &str, private: bool) -> Vec<Range<usize>> {
     pattern
         .find_iter(text)
         .filter(|candidate| {
@@ -283,7 +305,10 @@ pub(crate) fn ipv4s(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
             clear_before(text, range.start)
                 && (clear_after(text, range.end) || suffix_ok(&text[range.end..]))
                 && char_before(text, range.start) != Some('.')
-                && candidate.as_str().parse::<Ipv4Addr>().is_ok()
+                && candidate
+                    .as_str()
+                    .parse::<Ipv4Addr>()
+                    .is_ok_and(|address| private || !local_v4(address))
                 && !marked_as_version(text, range)
         })
         .map(|candidate| candidate.range())
@@ -334,7 +359,7 @@ fn marked_as_version(text: &str, range: Range<usize>) -> bool {
 }
 
 /// Runs of hex digits and colons that parse as IPv6 and have at least two non-empty groups.
-pub(crate) fn ipv6s(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
+pub(crate) fn ipv6s(pattern: &Regex, text: &str, private: bool) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
     for candidate in pattern.find_iter(text) {
         let mut range = candidate.range();
@@ -358,7 +383,9 @@ pub(crate) fn ipv6s(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
         if clear_left
             && clear_right
             && (groups >= 2 || value.contains('.'))
-            && value.parse::<Ipv6Addr>().is_ok()
+            && value
+                .parse::<Ipv6Addr>()
+                .is_ok_and(|address| private || !local_v6(address))
         {
             ranges.push(range);
         }
