@@ -102,8 +102,14 @@ def iban(fake, rng):
     return value
 
 
+US = Faker("en_US")
+US.seed_instance(SEED)
+
+
 def us_ssn(fake, rng):
-    value = fake.ssn()  # ddd-dd-dddd
+    """A US SSN (from the en_US provider whatever the locale: other locales' `ssn` is their own
+    identifier, or a placeholder such as en_GB's `ZZ` numbers)."""
+    value = US.ssn()  # ddd-dd-dddd
     style = rng.random()
     if style < 0.4:
         return value, True

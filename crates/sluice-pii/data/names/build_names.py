@@ -30,12 +30,14 @@ def names(module, attributes):
             if not isinstance(item, str):
                 continue
             item = unicodedata.normalize("NFKC", item.strip())
-            # One word (a hyphenated or apostrophed one counts as one), letters only.
-            if len(item) < 2 or " " in item:
-                continue
-            if not all(c.isalpha() or c in "-'’" for c in item):
-                continue
-            found.add(item)
+            # Word by word (`van der Berg` gives `Berg`): capitalised words, or words of a
+            # script without case; letters, hyphens and apostrophes only.
+            for word in item.split():
+                if len(word) < 2 or not all(c.isalpha() or c in "-'’" for c in word):
+                    continue
+                if word[0].islower():
+                    continue
+                found.add(word)
     return found
 
 

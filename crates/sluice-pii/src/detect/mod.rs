@@ -1,11 +1,13 @@
 //! The detectors: a linear-time regex finds candidates, code checks their edges (the `regex` crate
 //! has no look-around) and validates them.
 
+mod context;
 mod names;
 mod numbers;
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use phonenumber::country::Id as Region;
 use regex::Regex;
@@ -71,24 +73,83 @@ pub enum FieldHint {
     Version,
     /// A phone field: the whole value is tried as a phone number, in any format.
     Phone,
-    /// An SSN field: nine bare digits count as an SSN.
+    /// A national-identifier field (`ssn`, `tax_id`, `national_id`, `bsn`, `cpf`, ...): nine bare
+    /// digits count as an SSN, and other national identifiers with a valid check digit too.
     Ssn,
+    /// A payment-card field: shorter card numbers (12-digit Maestro) count too.
+    Card,
+    /// An identifier field (`order_id`, `tracking`, `isbn`, `routing_number`, `ean`): digits in
+    /// it are not phone or card numbers.
+    Identifier,
 }
 
 impl FieldHint {
     /// The hint of a JSON object key.
     pub fn for_key(key: &str) -> FieldHint {
         let key = normalize_key(key);
-        if key.contains("version") {
+        let has = |part: &str| key.contains(part);
+        if has("version")
+            || has("runtime")
+            || has("useragent")
+            || has("requirement")
+            || has("firmware")
+            || has("release")
+        {
             FieldHint::Version
-        } else if key.contains("phone")
-            || key.contains("mobile")
-            || key.contains("fax")
-            || matches!(key.as_str(), "tel" | "cell" | "msisdn")
+        } else if has("phone")
+            || has("mobile")
+            || has("fax")
+            || has("msisdn")
+            || has("telefon")
+            || has("telephone")
+            || matches!(key.as_str(), "tel" | "cell" | "cellular" | "handy")
+            || key.starts_with("tel")
+                && key[3..].chars().all(|c| c.is_ascii_digit())
+            || key.ends_with("tel")
+                && !key.ends_with("hotel")
+                && !key.ends_with("intel")
+                && !key.ends_with("motel")
         {
             FieldHint::Phone
-        } else if key == "ssn" || key.ends_with("ssn") || key.contains("socialsecurity") {
+        } else if key == "ssn"
+            || key.starts_with("ssn")
+            || key.ends_with("ssn")
+            || has("socialsecurity")
+            || has("taxid")
+            || has("taxpayerid")
+            || has("taxnumber")
+            || has("nationalid")
+            || has("nationalidentifi")
+            || has("personalid")
+            || has("citizenid")
+            || has("nationalinsurance")
+            || has("codicefiscale")
+            || has("fiscalcode")
+            || matches!(
+                key.as_str(),
+                "tin" | "itin" | "bsn" | "pesel" | "cpf" | "nif" | "nie" | "dni" | "nir" | "insee"
+                    | "nino" | "idnumber" | "steuerid" | "personnummer"
+            )
+        {
             FieldHint::Ssn
+        } else if has("card") || matches!(key.as_str(), "pan" | "cc" | "ccnumber" | "ccno") {
+            FieldHint::Card
+        } else if has("tracking")
+            || has("order")
+            || has("invoice")
+            || has("isbn")
+            || has("ean")
+            || has("gtin")
+            || has("upc")
+            || has("barcode")
+            || has("routing")
+            || has("sku")
+            || has("serial")
+            || key == "aba"
+            || key.ends_with("ref")
+            || key.ends_with("id")
+        {
+            FieldHint::Identifier
         } else {
             FieldHint::None
         }
@@ -134,6 +195,13 @@ pub struct Detector {
     regions: Vec<Region>,
     strong_name_fields: HashSet<String>,
     private_ips: bool,
+    labelled_number: Regex,
+    codice_fiscale: Regex,
+    /// Configured regions first, then every other region (loaded with the phone metadata on
+    /// first use).
+    every_region: OnceLock<Vec<Region>>,
+    /// Regions whose national numbers start with 0.
+    trunk_zero: OnceLock<Vec<Region>>,
     phone_memo: numbers::PhoneMemo,
 }
 
@@ -147,13 +215,17 @@ const IPV4: &str = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}";
 /// A run of hex digits, dots and at least two colons.
 const IPV6: &str = r"[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f.:]*";
 /// A run of 13 or more digits, single spaces, dots or dashes between them.
-const CARD: &str = r"[0-9](?:[ .\-]?[0-9]){12,}";
+const CARD: &str = r"[0-9](?:[ .\-]?[0-9]){11,}";
 const IBAN: &str = r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}";
 const SSN: &str =
     r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{3}\.[0-9]{2}\.[0-9]{4}";
-const PHONE_INTERNATIONAL: &str = r"\+[1-9](?:[ .\-]?(?:\([0-9]{1,5}\)|[0-9]{1,5})){1,8}";
+const PHONE_INTERNATIONAL: &str = r"(?:\+|00)[1-9](?:[ .\-]?(?:\([0-9]{1,5}\)|[0-9]{1,5})){1,8}";
 const PHONE_NANP: &str = r"(?:1[ .\-])?(?:\([0-9]{3}\) ?|[0-9]{3}[ .\-])[0-9]{3}[ .\-][0-9]{4}";
-const PHONE_NATIONAL: &str = r"\(?0[0-9]{1,4}\)?(?:[ \-]?[0-9]{2,4}){2,4}";
+const PHONE_NATIONAL: &str = r"\(?0[0-9]{1,4}\)?(?:[ \-.]?[0-9]{2,4}){2,4}";
+/// A number that a label may say is a phone number or a national identifier.
+const LABELLED_NUMBER: &str = r"[+(]?[0-9][0-9 .\-/()]{5,24}[0-9]";
+/// The shape of an Italian codice fiscale (digits may be letters, omocodia).
+const CODICE_FISCALE: &str = r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]";
 
 /// Which detectors are worth running on a text, from one pass over its bytes.
 struct Shape {
@@ -162,6 +234,9 @@ struct Shape {
     dot: bool,
     colons: usize,
     plus: bool,
+    zero: bool,
+    /// A letter that is not lowercase ASCII: a capital, or any non-ASCII letter (names).
+    upper: bool,
 }
 
 impl Shape {
@@ -172,10 +247,17 @@ impl Shape {
             dot: false,
             colons: 0,
             plus: false,
+            zero: false,
+            upper: false,
         };
         for byte in text.bytes() {
             match byte {
-                b'0'..=b'9' => shape.digits += 1,
+                b'0' => {
+                    shape.digits += 1;
+                    shape.zero = true;
+                }
+                b'1'..=b'9' => shape.digits += 1,
+                b'A'..=b'Z' | 0x80..=0xff => shape.upper = true,
                 b'@' => shape.at = true,
                 b'.' => shape.dot = true,
                 b':' => shape.colons += 1,
@@ -234,6 +316,10 @@ impl Detector {
             regions,
             strong_name_fields,
             private_ips: config.private_ips,
+            labelled_number: compile(LABELLED_NUMBER)?,
+            codice_fiscale: compile(CODICE_FISCALE)?,
+            every_region: OnceLock::new(),
+            trunk_zero: OnceLock::new(),
             phone_memo: numbers::PhoneMemo::default(),
         })
     }
@@ -246,13 +332,26 @@ impl Detector {
     /// Load libphonenumber's metadata now (about 0.1 s) rather than on the first phone number.
     pub fn warm_up(&self) {
         let _ = phonenumber::parse(None, "+1 212 555 0123");
+        self.every_region();
+        self.trunk_zero();
+        names::warm_up();
+    }
+
+    fn every_region(&self) -> &[Region] {
+        self.every_region
+            .get_or_init(|| numbers::all_regions(&self.regions))
+    }
+
+    fn trunk_zero(&self) -> &[Region] {
+        self.trunk_zero.get_or_init(numbers::trunk_zero_regions)
     }
 
     /// Every value in `text` (already normalized, see [`crate::Normalized`]), in order, not
     /// overlapping. `hint` comes from the name of the field holding the text.
     pub fn find(&self, text: &str, hint: FieldHint) -> Vec<Finding> {
         let shape = Shape::of(text);
-        if shape.digits == 0 && !shape.at && shape.colons < 2 {
+        let names = self.types.contains(PiiType::Name) && shape.upper;
+        if shape.digits == 0 && !shape.at && shape.colons < 2 && !names {
             return Vec::new();
         }
         // Candidates in priority order: where two overlap, the earlier type wins.
@@ -271,13 +370,18 @@ impl Detector {
                 push(1, PiiType::Iban, range);
             }
         }
-        if wants(PiiType::Card) && shape.digits >= 13 {
-            for range in numbers::cards(&self.card, text) {
+        if wants(PiiType::Card) && shape.digits >= 12 && hint != FieldHint::Identifier {
+            for range in numbers::cards(&self.card, text, hint == FieldHint::Card) {
                 push(2, PiiType::Card, range);
             }
         }
         if wants(PiiType::Ssn) && shape.digits >= 9 {
             for range in numbers::ssns(&self.ssn, text) {
+                push(3, PiiType::Ssn, range);
+            }
+        }
+        if wants(PiiType::Ssn) && shape.upper && text.len() >= 16 {
+            for range in numbers::codici_fiscali(&self.codice_fiscale, text) {
                 push(3, PiiType::Ssn, range);
             }
         }
@@ -291,70 +395,93 @@ impl Detector {
                 push(5, PiiType::Ip, range);
             }
         }
-        if wants(PiiType::Phone) && shape.digits >= 7 {
+        let phones = wants(PiiType::Phone) && shape.digits >= 7 && hint != FieldHint::Identifier;
+        if phones || (wants(PiiType::Ssn) && shape.digits >= 8) {
             // Phone numbers come last and cost the most to validate: candidates inside a value
             // already found are not validated at all.
-            let mut taken = resolve_overlaps(found.clone())
-                .into_iter()
-                .map(|finding| finding.range)
-                .collect::<Vec<_>>();
-            let memo = &self.phone_memo;
-            if shape.plus {
-                let phones =
-                    numbers::international_phones(&self.phone_international, text, &taken, memo);
-                for range in phones {
-                    found.push((
-                        6,
-                        Finding {
-                            kind: PiiType::Phone,
-                            range,
-                        },
-                    ));
-                }
-                taken = resolve_overlaps(found.clone())
+            let taken_by = |found: &[(u8, Finding)]| {
+                resolve_overlaps(found.to_vec())
                     .into_iter()
                     .map(|finding| finding.range)
-                    .collect();
-            }
-            if self.nanp {
-                for range in numbers::nanp_phones(&self.phone_nanp, text, &taken, memo) {
-                    found.push((
-                        7,
-                        Finding {
-                            kind: PiiType::Phone,
-                            range,
-                        },
-                    ));
-                }
-            }
-            if !self.national_regions.is_empty() {
-                let regions = &self.national_regions;
+                    .collect::<Vec<_>>()
+            };
+            let memo = &self.phone_memo;
+            let phone = |found: &mut Vec<(u8, Finding)>, priority: u8, range: Range<usize>| {
+                let extension = numbers::extension_after(text, range.end);
+                found.push((
+                    priority,
+                    Finding {
+                        kind: PiiType::Phone,
+                        range: range.start..range.end + extension,
+                    },
+                ));
+            };
+            if phones && (shape.plus || text.contains("00")) {
+                let taken = taken_by(&found);
                 for range in
-                    numbers::national_phones(&self.phone_national, text, regions, &taken, memo)
+                    numbers::international_phones(&self.phone_international, text, &taken, memo)
                 {
-                    found.push((
-                        8,
-                        Finding {
-                            kind: PiiType::Phone,
-                            range,
-                        },
-                    ));
+                    phone(&mut found, 6, range);
                 }
+            }
+            let taken = taken_by(&found);
+            for (kind, range) in numbers::labelled_numbers(
+                &self.labelled_number,
+                text,
+                if phones { self.every_region() } else { &[] },
+                &taken,
+                memo,
+            ) {
+                if wants(kind) {
+                    match kind {
+                        PiiType::Phone => phone(&mut found, 7, range),
+                        _ => found.push((7, Finding { kind, range })),
+                    }
+                }
+            }
+            if phones && self.nanp {
+                let taken = taken_by(&found);
+                for range in numbers::nanp_phones(&self.phone_nanp, text, &taken, memo) {
+                    phone(&mut found, 8, range);
+                }
+            }
+            if phones && shape.zero {
+                let taken = taken_by(&found);
+                for range in numbers::national_phones(
+                    &self.phone_national,
+                    text,
+                    &self.national_regions,
+                    self.trunk_zero(),
+                    &taken,
+                    memo,
+                ) {
+                    phone(&mut found, 9, range);
+                }
+            }
+        }
+        if names {
+            let taken: Vec<Range<usize>> = resolve_overlaps(found.clone())
+                .into_iter()
+                .map(|finding| finding.range)
+                .collect();
+            for range in names::names_in_text(text, &taken) {
+                found.push((10, Finding { kind: PiiType::Name, range }));
             }
         }
         resolve_overlaps(found)
     }
 
     /// The type of a whole field value that only its field name identifies: a phone number in any
-    /// format (bare digits included) in a phone field, nine bare digits in an SSN field.
+    /// format (bare digits and an extension too) in a phone field, a national identifier (nine
+    /// bare digits, or another country's number with a valid check digit) in an SSN field.
     pub fn field_value(&self, hint: FieldHint, value: &str) -> Option<PiiType> {
         match hint {
             FieldHint::Phone if self.types.contains(PiiType::Phone) => {
-                numbers::is_phone_value(value.trim(), &self.regions, &self.phone_memo)
+                numbers::is_phone_value(value.trim(), self.every_region(), &self.phone_memo)
                     .then_some(PiiType::Phone)
             }
             FieldHint::Ssn if self.types.contains(PiiType::Ssn) => {
-                numbers::is_ssn_value(value.trim()).then_some(PiiType::Ssn)
+                numbers::is_national_id(value.trim()).then_some(PiiType::Ssn)
             }
             _ => None,
         }
@@ -366,9 +493,9 @@ impl Detector {
             return None;
         }
         let key = normalize_key(key);
-        if self.strong_name_fields.contains(&key) {
+        if self.strong_name_fields.contains(&key) || names::is_strong_role_key(&key) {
             Some(NameKey::Strong)
-        } else if names::ROLE_FIELDS.contains(&key.as_str()) {
+        } else if names::is_role_key(&key) {
             Some(NameKey::Role)
         } else if key == "name" {
             Some(NameKey::Generic)
@@ -401,6 +528,16 @@ impl Detector {
             let range = candidate.range();
             if let Some(next) = text[range.end..].chars().next()
                 && (next.is_alphanumeric() || matches!(next, '_' | '-' | '@'))
+            {
+                continue;
+            }
+            // `git@github.com:org/repo.git` and `ssh://git@host/repo`: a user at a host, in a
+            // remote's address, not a mailbox.
+            let after = &text[range.end..];
+            if after.starts_with(':')
+                && after[1..].starts_with(|c: char| c.is_alphanumeric() || matches!(c, '/' | '~'))
+                || after.starts_with('/')
+                || text[..range.start].ends_with("://")
             {
                 continue;
             }
