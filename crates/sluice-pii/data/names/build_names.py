@@ -23,7 +23,7 @@ def names(module, attributes):
     found = set()
     for attribute in attributes:
         value = getattr(module.Provider, attribute, None)
-        if value is None or isinstance(value, property):
+        if not isinstance(value, (list, tuple, dict, set, frozenset)):
             continue
         items = value.keys() if isinstance(value, dict) else value
         for item in items:
@@ -45,9 +45,9 @@ def main():
     first, last = set(), set()
     for info in pkgutil.iter_modules(person.__path__):
         module = importlib.import_module(f"faker.providers.person.{info.name}")
-        first |= names(module, ["first_names", "first_names_male", "first_names_female",
-                                "first_names_nonbinary", "first_names_unisex"])
-        last |= names(module, ["last_names", "last_names_male", "last_names_female"])
+        attributes = [name for name in dir(module.Provider) if not name.startswith("_")]
+        first |= names(module, [name for name in attributes if "first_name" in name])
+        last |= names(module, [name for name in attributes if "last_name" in name])
     (HERE / "first.txt").write_text("\n".join(sorted(first)) + "\n", encoding="utf-8")
     (HERE / "last.txt").write_text("\n".join(sorted(last)) + "\n", encoding="utf-8")
     print(f"{len(first)} given names, {len(last)} family names")

@@ -119,6 +119,7 @@ const CARD_WORDS: &[&str] = &[
     "jcb",
     "discover",
     "diners",
+    "payment",
 ];
 
 const IDENTIFIER_WORDS: &[&str] = &[

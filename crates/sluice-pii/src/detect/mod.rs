@@ -81,6 +81,9 @@ pub enum FieldHint {
     /// An identifier field (`order_id`, `tracking`, `isbn`, `routing_number`, `ean`): digits in
     /// it are not phone or card numbers.
     Identifier,
+    /// A field that names a place, an organisation or a thing (`street`, `city`, `company`,
+    /// `product`, `title`): person names are not looked for in its free text.
+    Place,
 }
 
 impl FieldHint {
@@ -150,6 +153,29 @@ impl FieldHint {
             || key.ends_with("id")
         {
             FieldHint::Identifier
+        } else if has("street")
+            || has("address")
+            || has("city")
+            || has("company")
+            || has("organi")
+            || has("employer")
+            || has("business")
+            || has("brand")
+            || has("product")
+            || has("department")
+            || has("location")
+            || has("venue")
+            || has("building")
+            || has("country")
+            || has("district")
+            || has("filename")
+            || matches!(
+                key.as_str(),
+                "town" | "org" | "team" | "region" | "state" | "file" | "path" | "url" | "title"
+                    | "subject" | "place" | "road" | "avenue"
+            )
+        {
+            FieldHint::Place
         } else {
             FieldHint::None
         }
@@ -350,7 +376,7 @@ impl Detector {
     /// overlapping. `hint` comes from the name of the field holding the text.
     pub fn find(&self, text: &str, hint: FieldHint) -> Vec<Finding> {
         let shape = Shape::of(text);
-        let names = self.types.contains(PiiType::Name) && shape.upper;
+        let names = self.types.contains(PiiType::Name) && shape.upper && hint != FieldHint::Place;
         if shape.digits == 0 && !shape.at && shape.colons < 2 && !names {
             return Vec::new();
         }

@@ -335,13 +335,70 @@ pub(crate) fn is_name_value(value: &str, key: NameKey) -> bool {
     capitalised >= minimum.min(2)
 }
 
+/// A word compared with the company and place lists: lowercase, without dots (`S.L.L.` is
+/// `sll`).
+fn plain(word: &str) -> String {
+    word.chars()
+        .filter(|c| *c != '.')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Legal forms and words that end company names, besides [`COMPANY_WORDS`].
+const LEGAL_FORMS: &[&str] = &[
+    "sl", "sll", "sarl", "sas", "sasu", "sca", "snc", "kg", "ohg", "ug", "gbr", "ev", "kgaa", "spj",
+    "sp", "spzoo", "sk", "ska", "ltda", "eireli", "cia", "fils", "topco", "holding", "bros",
+    "brothers", "sons", "limited", "incorporated", "corporation", "gmbh&co", "ik", "vof", "cv",
+    "sapa", "ss", "sccl", "coop",
+];
+
+/// Words that begin company names (`Stichting Smit`, `Hnos Pintor`, `Grupo Lasa`).
+const COMPANY_OPENERS: &[&str] = &[
+    "stichting", "stowarzyszenie", "fundacja", "fundación", "fundação", "fondazione", "stiftung",
+    "hnos", "hermanos", "grupo", "groupe", "gruppo", "comercializadora", "industrias",
+    "laboratorios", "construcciones", "inversiones", "transportes", "distribuciones", "banco",
+    "banca", "cooperativa", "agencia", "instituto", "institut", "verein", "société", "societe",
+    "compagnie", "wydawnictwo", "przedsiębiorstwo", "spółdzielnia", "firma", "studio", "royal",
+    "maison", "atelier", "café", "hotel", "restaurant", "bäckerei", "autohaus", "immobilien",
+];
+
+/// Words that begin or precede place names made of person names (`rue Henriette Bruneau`,
+/// `Lago Pedro Jesus`, `Martin Luther King Street`).
+const PLACE_WORDS: &[&str] = &[
+    "rue", "chemin", "avenue", "boulevard", "bd", "allée", "impasse", "place", "quai", "calle",
+    "c", "avenida", "av", "avda", "paseo", "pasaje", "plaza", "camino", "carrer", "urbanización",
+    "via", "viale", "piazza", "strada", "vicolo", "corso", "largo", "rua", "praça", "travessa",
+    "estrada", "vereda", "alameda", "rodovia", "lago", "vale", "campo", "sítio", "ulica", "ul",
+    "aleja", "al", "plac", "osiedle", "straße", "strasse", "weg", "platz", "laan", "straat",
+    "plein", "street", "st", "road", "rd", "lane", "ln", "drive", "dr", "court", "ct", "square",
+    "park", "lake", "mount", "mt", "port", "fort", "saint", "san", "santa", "são", "colonia",
+    "barrio", "villa", "estación", "parque", "puerto", "río", "rio", "ilha", "morro", "jardim",
+    "ponte", "monte", "porto", "bairro", "ruela",
+];
+
+/// Words after a person's name that make it a place or a company (`Smith Street`).
+const PLACE_SUFFIXES: &[&str] = &[
+    "street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "boulevard", "blvd",
+    "way", "ways", "court", "ct", "square", "park", "place", "crossing", "mall", "plaza", "hill",
+    "hills", "bridge", "station", "airport", "school", "university", "college", "hospital",
+    "center", "centre", "building", "hall", "library", "museum", "church", "stadium", "straße",
+    "strasse", "weg", "platz", "laan", "straat", "gracht", "pass", "trail", "parkway", "pike",
+    "circle", "terrace", "heights", "view", "gardens", "estate", "valley", "island", "bay", "port",
+    "falls", "springs", "fort", "village", "town", "city", "county", "mountain", "river", "lake",
+    "et", "and", "und", "&", "en", "y", "e",
+];
+
 fn is_company(value: &str) -> bool {
-    let last = value
-        .split_whitespace()
-        .last()
-        .map(|word| word.to_lowercase())
-        .unwrap_or_default();
+    let words: Vec<String> = value.split_whitespace().map(plain).collect();
+    let (Some(first), Some(last)) = (words.first(), words.last()) else {
+        return false;
+    };
     COMPANY_WORDS.contains(&last.as_str())
+        || LEGAL_FORMS.contains(&last.as_str())
+        || COMPANY_OPENERS.contains(&first.as_str())
+        || words
+            .iter()
+            .any(|word| matches!(word.as_str(), "and" | "&" | "und" | "et" | "en"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -477,7 +534,9 @@ fn name_run(text: &str, words: &[Word<'_>], first: usize, most: usize) -> usize 
 
 /// Capitalised words that begin sentences and headings rather than names.
 fn is_stop_word(lower: &str) -> bool {
-    TITLES.contains(&lower)
+    PLACE_WORDS.contains(&lower)
+        || COMPANY_OPENERS.contains(&lower)
+        || TITLES.contains(&lower)
         || SALUTATIONS.contains(&lower)
         || CLOSINGS.contains(&lower)
         || matches!(
@@ -571,11 +630,30 @@ pub(crate) fn names_in_text(text: &str, taken: &[Range<usize>]) -> Vec<Range<usi
                 .next()
                 .is_some_and(|rest| rest.trim().is_empty());
         let label = labelled(text, word.range.start);
-        // A given name followed by a family name, both in the gazetteer.
+        // A given name followed by a family name, both in the gazetteer (in East Asian order,
+        // a family name followed by a given name).
         let pair = run.len() >= 2
-            && is_given(run[0].text)
-            && run[1..].iter().any(|word| is_family(word.text));
-        let accept = if title {
+            && (is_given(run[0].text) && run[1..].iter().any(|word| is_family(word.text))
+                || uncased_word(run[0].text) && is_family(run[0].text) && is_given(run[1].text));
+        // `rue Henriette Bruneau`, `Smith Street`, `Hartung Kruschwitz KG`: places and companies.
+        let next = words.get(end).filter(|next| {
+            matches!(
+                &text[run[run.len() - 1].range.end..next.range.start],
+                " " | " & "
+            )
+        });
+        let place_or_company = previous.as_ref().is_some_and(|(_, lower)| {
+            PLACE_WORDS.contains(&plain(lower).as_str())
+                || COMPANY_OPENERS.contains(&lower.as_str())
+        }) || next.is_some_and(|next| {
+            let next = plain(next.text);
+            PLACE_SUFFIXES.contains(&next.as_str())
+                || COMPANY_WORDS.contains(&next.as_str())
+                || LEGAL_FORMS.contains(&next.as_str())
+        }) || text[run[run.len() - 1].range.end..].starts_with(" &");
+        let accept = if place_or_company {
+            false
+        } else if title {
             true
         } else if salutation || signature || label {
             known || (label && run.len() >= 2)

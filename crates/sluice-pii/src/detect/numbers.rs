@@ -477,6 +477,12 @@ impl PhoneMemo {
     }
 }
 
+/// Whether a phone number ending at `end` stands on its own on the right, or is followed by its
+/// extension.
+fn phone_end(text: &str, end: usize) -> bool {
+    clear_after(text, end) || extension_after(text, end) > 0
+}
+
 /// Whether `range` overlaps one of `taken` (sorted by start, not overlapping).
 pub(crate) fn overlaps(taken: &[Range<usize>], range: &Range<usize>) -> bool {
     let index = taken.partition_point(|other| other.end <= range.start);
@@ -542,7 +548,7 @@ pub(crate) fn international_phones(
             } else {
                 memo.valid(None, value)
             };
-            if digits <= 17 && clear_after(text, end) && valid {
+            if digits <= 17 && phone_end(text, end) && valid {
                 ranges.push(range.start..end);
                 break;
             }
@@ -586,7 +592,7 @@ pub(crate) fn nanp_phones(
             };
             consistent
                 && clear_before(text, range.start)
-                && clear_after(text, range.end)
+                && phone_end(text, range.end)
                 && char_before(text, range.start) != Some('+')
                 && !matches!(
                     super::context::label_before(text, range.start),
@@ -619,7 +625,7 @@ pub(crate) fn national_phones(
             if overlaps(taken, &range)
                 || !(9..=12).contains(&digit_count(value))
                 || !clear_before(text, range.start)
-                || !clear_after(text, range.end)
+                || !phone_end(text, range.end)
             {
                 return false;
             }
