@@ -182,6 +182,12 @@ const IDENTIFIER_WORDS: &[&str] = &[
     "pid",
     "port",
     "build",
+    "zip",
+    "zipcode",
+    "postcode",
+    "postal",
+    "plz",
+    "cep",
 ];
 
 /// Names of software that a version number follows (`Python 3.11.4.1`).

@@ -61,10 +61,13 @@ pub(crate) fn cards(pattern: &Regex, text: &str, card_field: bool) -> Vec<Range<
         if !clear_before(text, run.start) || !clear_after(text, run.end) {
             continue;
         }
-        let context = match super::context::label_before(text, run.start) {
-            Label::Identifier | Label::Version | Label::Phone | Label::NationalId => continue,
-            Label::Card => true,
-            Label::None => card_field,
+        // The label before the run speaks for the number that starts the run.
+        let (context, excluded) = match super::context::label_before(text, run.start) {
+            Label::Identifier | Label::Version | Label::Phone | Label::NationalId => {
+                (card_field, true)
+            }
+            Label::Card => (true, false),
+            Label::None => (card_field, false),
         };
         // Groups of digits and the separator before each (None for the first).
         let mut groups: Vec<(Range<usize>, Option<u8>)> = Vec::new();
@@ -83,6 +86,7 @@ pub(crate) fn cards(pattern: &Regex, text: &str, card_field: bool) -> Vec<Range<
         while first < groups.len() {
             let accepted = (first + 1..=groups.len())
                 .rev()
+                .filter(|_| !(excluded && first == 0))
                 .find(|&end| is_card(text, &groups[first..end], context));
             match accepted {
                 Some(end) => {
@@ -633,6 +637,11 @@ pub(crate) fn national_phones(
                 super::context::label_before(text, range.start),
                 Label::Identifier | Label::NationalId | Label::Card | Label::Version
             ) {
+                return false;
+            }
+            // `078-05-1120`: grouped 3-2-4, the shape of an SSN, not of a phone number.
+            let bytes = value.as_bytes();
+            if value.len() == 11 && bytes[3] == bytes[6] && !bytes[3].is_ascii_digit() {
                 return false;
             }
             let grouped = value.bytes().any(|byte| !byte.is_ascii_digit()) && phone_grouped(value);
