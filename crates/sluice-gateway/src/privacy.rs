@@ -138,6 +138,7 @@ impl PrivacyState {
             types,
             phone_regions,
             name_fields: settings.name_fields.clone(),
+            private_ips: settings.private_ips,
         };
         let tokenizer = match Tokenizer::new(&config) {
             Ok(tokenizer) => tokenizer,
