@@ -253,7 +253,7 @@ fn main() {
             };
             let report = evaluate(&tokenizer, &samples, is_widened);
             print(label, &report, negatives);
-            if show_mistakes && split == "dev" && !is_widened {
+            if show_mistakes && split == "dev" {
                 for mistake in &report.mistakes {
                     println!("{mistake}");
                 }

@@ -1011,8 +1011,9 @@ fn structured(rng: &mut Rng, count: usize) -> Vec<Sample> {
                     label: "number and key",
                 }
             }
-            // Not caught: names in free text never seen in a field, lowercase names, one-word
-            // names under a generic `name`.
+            // Not caught: names in free text without a title, salutation, label or a given and
+            // family name of the gazetteer, lowercase names, one-word names under a generic
+            // `name`.
             12 => {
                 let name = name(rng);
                 Sample {
@@ -1051,7 +1052,7 @@ fn structured(rng: &mut Rng, count: usize) -> Vec<Sample> {
 pub fn corpus(seed: u64, per_type: usize) -> Vec<Sample> {
     let mut rng = Rng::new(seed);
     let mut samples = Vec::new();
-    // Names are found by field, not in free text: they come with the structured records below.
+    // Names come with the structured records below (by field, and in their free text).
     for kind in PiiType::ALL
         .into_iter()
         .filter(|kind| *kind != PiiType::Name)

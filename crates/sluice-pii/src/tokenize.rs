@@ -254,12 +254,12 @@ impl Tokenizer {
     }
 
     fn text_with<'a>(&self, vault: &mut Vault, text: &'a str, sight: &Sight<'_>) -> Tokenized<'a> {
+        let normalized = Normalized::new(text);
         // JSON in the text (a record an error message quotes) is read by field, as a result is.
-        if text.contains(['{', '[']) {
-            let normalized = Normalized::new(text);
+        if text.contains('"') && text.contains(['{', '[']) {
             self.register_embedded_json(vault, normalized.as_str(), sight);
         }
-        match self.replace_in(vault, text, FieldHint::None, sight) {
+        match self.replace_normalized(vault, text, &normalized, FieldHint::None, sight) {
             Some((text, count)) => Tokenized {
                 text: Cow::Owned(text),
                 count,

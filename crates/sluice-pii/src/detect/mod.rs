@@ -21,9 +21,12 @@ pub use names::NameKey;
 pub struct DetectorConfig {
     /// Types to detect.
     pub types: TypeSet,
-    /// Regions (ISO 3166 alpha-2, e.g. `US`, `GB`) whose *national* phone formats are recognised.
-    /// Numbers written with `+` and a country code are recognised for every country whatever
-    /// this says. Default `["US"]`.
+    /// Regions (ISO 3166 alpha-2, e.g. `US`, `GB`) whose *national* phone formats are recognised
+    /// without context, bare digits included. Every region's numbers are recognised whatever this
+    /// says when the context makes them phone numbers: written with `+` or `00` and a country
+    /// code, grouped the way phone numbers are written and starting with the trunk 0, after a
+    /// phone label, or in a phone field (where configured regions are tried first). Default
+    /// `["US"]`.
     pub phone_regions: Vec<String>,
     /// Field names whose string values are person names, added to the built-in ones. Compared
     /// ignoring case, `_`, `-` and spaces.
@@ -455,6 +458,7 @@ impl Detector {
                 &self.labelled_number,
                 text,
                 if phones { self.every_region() } else { &[] },
+                if phones { &self.national_regions } else { &[] },
                 &taken,
                 memo,
             ) {

@@ -609,10 +609,11 @@ pub(crate) fn nanp_phones(
 }
 
 /// National numbers starting with the trunk prefix 0 (`020 7946 0958`, `030 901820`,
-/// `04.15.39.15.00`): valid in one of the configured regions outside NANP, or grouped the way
-/// phone numbers are written and valid in a region whose numbers start with 0. A bare run of
-/// digits (`0123456789`, an order id as often as a phone number) needs a phone label, which
-/// [`labelled_numbers`] looks for; a label that makes it an identifier rules it out.
+/// `04.15.39.15.00`), grouped the way phone numbers are written and valid in one of the
+/// configured regions outside NANP or in any region whose numbers start with 0. A bare run of
+/// digits (`0123456789`: a routing number, an ISBN, an order id as often as a phone number)
+/// needs a phone label, which [`labelled_numbers`] looks for, or a phone field; a label that
+/// makes it an identifier rules it out.
 pub(crate) fn national_phones(
     pattern: &Regex,
     text: &str,
@@ -645,13 +646,11 @@ pub(crate) fn national_phones(
                 return false;
             }
             let grouped = value.bytes().any(|byte| !byte.is_ascii_digit()) && phone_grouped(value);
-            regions
-                .iter()
-                .any(|region| memo.valid(Some(*region), value))
-                || (grouped
-                    && trunk_zero
-                        .iter()
-                        .any(|region| memo.valid(Some(*region), value)))
+            grouped
+                && regions
+                    .iter()
+                    .chain(trunk_zero)
+                    .any(|region| memo.valid(Some(*region), value))
         })
         .map(|candidate| candidate.range())
         .collect()
@@ -660,11 +659,15 @@ pub(crate) fn national_phones(
 /// Numbers after a label that says what they are: a phone label (`Phone:`, `tel.`, `call`,
 /// `mobile`, ...) makes any number valid in some region a phone number, bare digits included;
 /// a national-identifier label (`SSN:`, `tax id`, `BSN`, `CPF`, ...) makes a number with a
-/// valid check digit an identifier. Trailing groups that spoil the number are dropped.
+/// valid check digit an identifier. Without a label, a number grouped the way phone numbers are
+/// written and valid in one of the `configured` regions outside NANP (`912 345 678` with `ES`)
+/// is a phone number too, unless a label makes it an identifier. Trailing groups that spoil the
+/// number are dropped.
 pub(crate) fn labelled_numbers(
     pattern: &Regex,
     text: &str,
     regions: &[Region],
+    configured: &[Region],
     taken: &[Range<usize>],
     memo: &PhoneMemo,
 ) -> Vec<(crate::PiiType, Range<usize>)> {
@@ -681,11 +684,13 @@ pub(crate) fn labelled_numbers(
             range.start -= 1;
         }
         let label = super::context::label_before(text, range.start);
-        let kind = match label {
-            Label::Phone => crate::PiiType::Phone,
-            Label::NationalId => crate::PiiType::Ssn,
+        let (kind, regions) = match label {
+            Label::Phone => (crate::PiiType::Phone, regions),
+            Label::NationalId => (crate::PiiType::Ssn, regions),
+            Label::None if !configured.is_empty() => (crate::PiiType::Phone, configured),
             _ => continue,
         };
+        let unlabelled = label == Label::None;
         if kind == crate::PiiType::Ssn
             && char_at(text, range.end).is_some_and(|c| c.is_ascii_uppercase())
             && !char_at(text, range.end + 1).is_some_and(char::is_alphanumeric)
@@ -695,11 +700,24 @@ pub(crate) fn labelled_numbers(
         let mut end = range.end;
         for _ in 0..4 {
             let value = text[range.start..end].trim_end_matches(['(', ' ']);
-            let accepted = clear_after(text, range.start + value.len())
-                && match kind {
-                    crate::PiiType::Phone => phone_in_regions(value, regions, memo),
-                    _ => is_national_id(value),
-                };
+            let after = range.start + value.len();
+            let accepted = match kind {
+                crate::PiiType::Phone => {
+                    phone_end(text, after)
+                        && (!unlabelled
+                            || (!value.starts_with('+')
+                                && !value.starts_with("00")
+                                && digit_count(value) >= 9
+                                && value
+                                    .bytes()
+                                    .filter(|byte| matches!(byte, b' ' | b'.' | b'-' | b'/'))
+                                    .count()
+                                    >= 2
+                                && phone_grouped(value)))
+                        && phone_in_regions(value, regions, memo)
+                }
+                _ => clear_after(text, after) && is_national_id(value),
+            };
             if accepted {
                 found.push((kind, range.start..range.start + value.len()));
                 break;
