@@ -532,14 +532,17 @@ mod tests {
             content: Some(json!([{"type": "text", "text": RECORDS}])),
             retryable: false,
         };
-        let protected = execution.protect_outcome("crm", "import", outcome, Some(&Supplied::none()));
+        let protected =
+            execution.protect_outcome("crm", "import", outcome, Some(&Supplied::none()));
         let ToolOutcome::Error {
             message, content, ..
         } = protected
         else {
             panic!("still an error");
         };
-        let content = content.map(|content| content.to_string()).unwrap_or_default();
+        let content = content
+            .map(|content| content.to_string())
+            .unwrap_or_default();
         for raw in RAW {
             assert!(!message.contains(raw), "{raw} in {message}");
             assert!(!content.contains(raw), "{raw} in {content}");
@@ -572,6 +575,9 @@ mod tests {
         };
         let wide = ExecutionPrivacy::new(privacy, new_vault());
         let text = wide.protect_text("connect to 127.0.0.1:8080 via 10.1.2.3".to_owned());
-        assert!(!text.contains("127.0.0.1") && !text.contains("10.1.2.3"), "{text}");
+        assert!(
+            !text.contains("127.0.0.1") && !text.contains("10.1.2.3"),
+            "{text}"
+        );
     }
 }

@@ -150,10 +150,9 @@ fn evaluate(tokenizer: &Tokenizer, samples: &[Sample], widened: bool) -> Report 
             });
             // A private address the default settings leave alone is not counted either way.
             let ignored = !widened
-                && sample
-                    .widened
-                    .as_ref()
-                    .is_some_and(|more| more.iter().any(|(k, v)| k == kind && compact(v) == *value));
+                && sample.widened.as_ref().is_some_and(|more| {
+                    more.iter().any(|(k, v)| k == kind && compact(v) == *value)
+                });
             if !overlapping && !ignored {
                 let count = report
                     .counts
@@ -220,7 +219,8 @@ fn main() {
     let splits: Vec<(&str, &str)> = [("dev", DEV), ("heldout", HELDOUT)]
         .into_iter()
         .filter(|(name, _)| {
-            !args.iter().any(|arg| arg == "dev" || arg == "heldout") || args.iter().any(|a| a == name)
+            !args.iter().any(|arg| arg == "dev" || arg == "heldout")
+                || args.iter().any(|a| a == name)
         })
         .collect();
     let default = DetectorConfig::default();

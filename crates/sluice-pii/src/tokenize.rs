@@ -393,7 +393,8 @@ impl Tokenizer {
             };
             let start = from + offset;
             attempts += 1;
-            let mut values = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+            let mut values =
+                serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
             match values.next() {
                 Some(Ok(mut embedded)) if embedded.is_object() || embedded.is_array() => {
                     self.walk(

@@ -2,6 +2,9 @@
 //! that makes it an identifier (`order`, `tracking`, `ISBN`, `routing`). Only the same line is
 //! read, at most a few words back, skipping connecting words (`Phone number is 020 ...`).
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 /// What a label before a value says it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Label {
@@ -252,20 +255,29 @@ const VERSION_WORDS: &[&str] = &[
     "installed",
 ];
 
+/// Every label word with what it says, in one map (looked up for each word before a number).
+fn labels() -> &'static HashMap<&'static str, Label> {
+    static LABELS: OnceLock<HashMap<&'static str, Label>> = OnceLock::new();
+    LABELS.get_or_init(|| {
+        let mut labels = HashMap::new();
+        // Later lists do not override earlier ones: `build` is a version word first.
+        for (words, label) in [
+            (PHONE_WORDS, Label::Phone),
+            (NATIONAL_ID_WORDS, Label::NationalId),
+            (CARD_WORDS, Label::Card),
+            (VERSION_WORDS, Label::Version),
+            (IDENTIFIER_WORDS, Label::Identifier),
+        ] {
+            for word in words {
+                labels.entry(*word).or_insert(label);
+            }
+        }
+        labels
+    })
+}
+
 fn classify(word: &str) -> Option<Label> {
-    if PHONE_WORDS.contains(&word) {
-        Some(Label::Phone)
-    } else if NATIONAL_ID_WORDS.contains(&word) {
-        Some(Label::NationalId)
-    } else if CARD_WORDS.contains(&word) {
-        Some(Label::Card)
-    } else if VERSION_WORDS.contains(&word) {
-        Some(Label::Version)
-    } else if IDENTIFIER_WORDS.contains(&word) {
-        Some(Label::Identifier)
-    } else {
-        None
-    }
+    labels().get(word).copied()
 }
 
 /// The words before byte `start` on the same line, nearest first, lowercase; at most `most`

@@ -93,96 +93,55 @@ impl FieldHint {
     /// The hint of a JSON object key.
     pub fn for_key(key: &str) -> FieldHint {
         let key = normalize_key(key);
-        let has = |part: &str| key.contains(part);
-        if has("version")
-            || has("runtime")
-            || has("useragent")
-            || has("requirement")
-            || has("firmware")
-            || has("release")
-        {
-            FieldHint::Version
-        } else if has("phone")
-            || has("mobile")
-            || has("fax")
-            || has("msisdn")
-            || has("telefon")
-            || has("telephone")
-            || matches!(key.as_str(), "tel" | "cell" | "cellular" | "handy")
-            || key.starts_with("tel")
-                && key[3..].chars().all(|c| c.is_ascii_digit())
-            || key.ends_with("tel")
-                && !key.ends_with("hotel")
-                && !key.ends_with("intel")
-                && !key.ends_with("motel")
-        {
-            FieldHint::Phone
-        } else if key == "ssn"
-            || key.starts_with("ssn")
-            || key.ends_with("ssn")
-            || has("socialsecurity")
-            || has("taxid")
-            || has("taxpayerid")
-            || has("taxnumber")
-            || has("nationalid")
-            || has("nationalidentifi")
-            || has("personalid")
-            || has("citizenid")
-            || has("nationalinsurance")
-            || has("codicefiscale")
-            || has("fiscalcode")
-            || matches!(
-                key.as_str(),
-                "tin" | "itin" | "bsn" | "pesel" | "cpf" | "nif" | "nie" | "dni" | "nir" | "insee"
-                    | "nino" | "idnumber" | "steuerid" | "personnummer"
-            )
-        {
-            FieldHint::Ssn
-        } else if has("card") || matches!(key.as_str(), "pan" | "cc" | "ccnumber" | "ccno") {
-            FieldHint::Card
-        } else if has("tracking")
-            || has("order")
-            || has("invoice")
-            || has("isbn")
-            || has("ean")
-            || has("gtin")
-            || has("upc")
-            || has("barcode")
-            || has("routing")
-            || has("sku")
-            || has("serial")
-            || key == "aba"
-            || key.ends_with("ref")
-            || key.ends_with("id")
-        {
-            FieldHint::Identifier
-        } else if has("street")
-            || has("address")
-            || has("city")
-            || has("company")
-            || has("organi")
-            || has("employer")
-            || has("business")
-            || has("brand")
-            || has("product")
-            || has("department")
-            || has("location")
-            || has("venue")
-            || has("building")
-            || has("country")
-            || has("district")
-            || has("filename")
-            || matches!(
-                key.as_str(),
-                "town" | "org" | "team" | "region" | "state" | "file" | "path" | "url" | "title"
-                    | "subject" | "place" | "road" | "avenue"
-            )
-        {
-            FieldHint::Place
-        } else {
-            FieldHint::None
+        let hints = key_hints();
+        // In priority order: a `phone_version` is a version, a `card_id` a card.
+        for (pattern, hint) in hints {
+            // `tel` at the end, but not `hotel`, `intel`, `motel`.
+            let not_phone = *hint == FieldHint::Phone
+                && ["hotel", "intel", "motel"]
+                    .iter()
+                    .any(|word| key.ends_with(word))
+                && !key.contains("phone");
+            if pattern.is_match(&key) && !not_phone {
+                return *hint;
+            }
         }
+        FieldHint::None
     }
+}
+
+/// The key patterns of each hint (keys normalized: lowercase letters and digits), compiled once:
+/// one linear-time search per hint rather than dozens of substring searches per key.
+fn key_hints() -> &'static [(Regex, FieldHint)] {
+    static HINTS: OnceLock<Vec<(Regex, FieldHint)>> = OnceLock::new();
+    HINTS.get_or_init(|| {
+        [
+            (
+                "version|runtime|useragent|requirement|firmware|release",
+                FieldHint::Version,
+            ),
+            (
+                "phone|mobile|fax|msisdn|telefon|telephone|^(?:cell|cellular|handy)$|^tel[0-9]*$|tel$",
+                FieldHint::Phone,
+            ),
+            (
+                "^ssn|ssn$|socialsecurity|taxid|taxpayerid|taxnumber|nationalid|personalid|citizenid|nationalinsurance|codicefiscale|fiscalcode|^(?:tin|itin|bsn|pesel|cpf|nif|nie|dni|nir|insee|nino|idnumber|steuerid|personnummer)$",
+                FieldHint::Ssn,
+            ),
+            ("card|^(?:pan|cc|ccnumber|ccno)$", FieldHint::Card),
+            (
+                "tracking|order|invoice|isbn|ean|gtin|upc|barcode|routing|sku|serial|^aba$|ref$|id$",
+                FieldHint::Identifier,
+            ),
+            (
+                "street|address|city|company|organi|employer|business|brand|product|department|location|venue|building|country|district|filename|^(?:town|org|team|region|state|file|path|url|title|subject|place|road|avenue)$",
+                FieldHint::Place,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(pattern, hint)| Regex::new(pattern).ok().map(|regex| (regex, hint)))
+        .collect()
+    })
 }
 
 /// A key compared the way field names are: lowercase, letters and digits only
@@ -254,7 +213,8 @@ const PHONE_NATIONAL: &str = r"\(?0[0-9]{1,4}\)?(?:[ \-.]?[0-9]{2,4}){2,4}";
 /// A number that a label may say is a phone number or a national identifier.
 const LABELLED_NUMBER: &str = r"[+(]?[0-9][0-9 .\-/()]{5,24}[0-9]";
 /// The shape of an Italian codice fiscale (digits may be letters, omocodia).
-const CODICE_FISCALE: &str = r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]";
+const CODICE_FISCALE: &str =
+    r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]";
 
 /// Which detectors are worth running on a text, from one pass over its bytes.
 struct Shape {
@@ -495,7 +455,13 @@ impl Detector {
                 .map(|finding| finding.range)
                 .collect();
             for range in names::names_in_text(text, &taken) {
-                found.push((10, Finding { kind: PiiType::Name, range }));
+                found.push((
+                    10,
+                    Finding {
+                        kind: PiiType::Name,
+                        range,
+                    },
+                ));
             }
         }
         resolve_overlaps(found)

@@ -109,12 +109,16 @@ pub(crate) const ROLE_FIELDS: &[&str] = &[
 /// Whether a normalized key names a role a person plays: a built-in role, `<role>name`
 /// (`cardholderName`, `owner_name`), or `<verb>by` (`signed_by`, `closedBy`).
 pub(crate) fn is_role_key(key: &str) -> bool {
-    if ROLE_FIELDS.contains(&key) {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    let roles = set_of(ROLE_FIELDS, &SET);
+    if roles.contains(key) {
         return true;
     }
-    if let Some(role) = key.strip_suffix("fullname").or_else(|| key.strip_suffix("name"))
+    if let Some(role) = key
+        .strip_suffix("fullname")
+        .or_else(|| key.strip_suffix("name"))
         && !role.is_empty()
-        && ROLE_FIELDS.contains(&role)
+        && roles.contains(role)
     {
         return true;
     }
@@ -169,7 +173,10 @@ pub(crate) fn is_person_object<'a>(keys: impl IntoIterator<Item = &'a str>) -> b
             || key.contains("mobile")
             || key.contains("birth")
             || key.contains("fax")
-            || matches!(key.as_str(), "tel" | "cell" | "telephone" | "msisdn" | "dob" | "salutation")
+            || matches!(
+                key.as_str(),
+                "tel" | "cell" | "telephone" | "msisdn" | "dob" | "salutation"
+            )
             || matches!(
                 key.as_str(),
                 "mail"
@@ -346,46 +353,264 @@ fn plain(word: &str) -> String {
 
 /// Legal forms and words that end company names, besides [`COMPANY_WORDS`].
 const LEGAL_FORMS: &[&str] = &[
-    "sl", "sll", "sarl", "sas", "sasu", "sca", "snc", "kg", "ohg", "ug", "gbr", "ev", "kgaa", "spj",
-    "sp", "spzoo", "sk", "ska", "ltda", "eireli", "cia", "fils", "topco", "holding", "bros",
-    "brothers", "sons", "limited", "incorporated", "corporation", "gmbh&co", "ik", "vof", "cv",
-    "sapa", "ss", "sccl", "coop",
+    "sl",
+    "sll",
+    "sarl",
+    "sas",
+    "sasu",
+    "sca",
+    "snc",
+    "kg",
+    "ohg",
+    "ug",
+    "gbr",
+    "ev",
+    "kgaa",
+    "spj",
+    "sp",
+    "spzoo",
+    "sk",
+    "ska",
+    "ltda",
+    "eireli",
+    "cia",
+    "fils",
+    "topco",
+    "holding",
+    "bros",
+    "brothers",
+    "sons",
+    "limited",
+    "incorporated",
+    "corporation",
+    "gmbh&co",
+    "ik",
+    "vof",
+    "cv",
+    "sapa",
+    "ss",
+    "sccl",
+    "coop",
 ];
 
 /// Words that begin company names (`Stichting Smit`, `Hnos Pintor`, `Grupo Lasa`).
 const COMPANY_OPENERS: &[&str] = &[
-    "stichting", "stowarzyszenie", "fundacja", "fundación", "fundação", "fondazione", "stiftung",
-    "hnos", "hermanos", "grupo", "groupe", "gruppo", "comercializadora", "industrias",
-    "laboratorios", "construcciones", "inversiones", "transportes", "distribuciones", "banco",
-    "banca", "cooperativa", "agencia", "instituto", "institut", "verein", "société", "societe",
-    "compagnie", "wydawnictwo", "przedsiębiorstwo", "spółdzielnia", "firma", "studio", "royal",
-    "maison", "atelier", "café", "hotel", "restaurant", "bäckerei", "autohaus", "immobilien",
+    "stichting",
+    "stowarzyszenie",
+    "fundacja",
+    "fundación",
+    "fundação",
+    "fondazione",
+    "stiftung",
+    "hnos",
+    "hermanos",
+    "grupo",
+    "groupe",
+    "gruppo",
+    "comercializadora",
+    "industrias",
+    "laboratorios",
+    "construcciones",
+    "inversiones",
+    "transportes",
+    "distribuciones",
+    "banco",
+    "banca",
+    "cooperativa",
+    "agencia",
+    "instituto",
+    "institut",
+    "verein",
+    "société",
+    "societe",
+    "compagnie",
+    "wydawnictwo",
+    "przedsiębiorstwo",
+    "spółdzielnia",
+    "firma",
+    "studio",
+    "royal",
+    "maison",
+    "atelier",
+    "café",
+    "hotel",
+    "restaurant",
+    "bäckerei",
+    "autohaus",
+    "immobilien",
 ];
 
 /// Words that begin or precede place names made of person names (`rue Henriette Bruneau`,
 /// `Lago Pedro Jesus`, `Martin Luther King Street`).
 const PLACE_WORDS: &[&str] = &[
-    "rue", "chemin", "avenue", "boulevard", "bd", "allée", "impasse", "place", "quai", "calle",
-    "c", "avenida", "av", "avda", "paseo", "pasaje", "plaza", "camino", "carrer", "urbanización",
-    "via", "viale", "piazza", "strada", "vicolo", "corso", "largo", "rua", "praça", "travessa",
-    "estrada", "vereda", "alameda", "rodovia", "lago", "vale", "campo", "sítio", "ulica", "ul",
-    "aleja", "al", "plac", "osiedle", "straße", "strasse", "weg", "platz", "laan", "straat",
-    "plein", "street", "st", "road", "rd", "lane", "ln", "drive", "dr", "court", "ct", "square",
-    "park", "lake", "mount", "mt", "port", "fort", "saint", "san", "santa", "são", "colonia",
-    "barrio", "villa", "estación", "parque", "puerto", "río", "rio", "ilha", "morro", "jardim",
-    "ponte", "monte", "porto", "bairro", "ruela",
+    "rue",
+    "chemin",
+    "avenue",
+    "boulevard",
+    "bd",
+    "allée",
+    "impasse",
+    "place",
+    "quai",
+    "calle",
+    "c",
+    "avenida",
+    "av",
+    "avda",
+    "paseo",
+    "pasaje",
+    "plaza",
+    "camino",
+    "carrer",
+    "urbanización",
+    "via",
+    "viale",
+    "piazza",
+    "strada",
+    "vicolo",
+    "corso",
+    "largo",
+    "rua",
+    "praça",
+    "travessa",
+    "estrada",
+    "vereda",
+    "alameda",
+    "rodovia",
+    "lago",
+    "vale",
+    "campo",
+    "sítio",
+    "ulica",
+    "ul",
+    "aleja",
+    "al",
+    "plac",
+    "osiedle",
+    "straße",
+    "strasse",
+    "weg",
+    "platz",
+    "laan",
+    "straat",
+    "plein",
+    "street",
+    "st",
+    "road",
+    "rd",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "court",
+    "ct",
+    "square",
+    "park",
+    "lake",
+    "mount",
+    "mt",
+    "port",
+    "fort",
+    "saint",
+    "san",
+    "santa",
+    "são",
+    "colonia",
+    "barrio",
+    "villa",
+    "estación",
+    "parque",
+    "puerto",
+    "río",
+    "rio",
+    "ilha",
+    "morro",
+    "jardim",
+    "ponte",
+    "monte",
+    "porto",
+    "bairro",
+    "ruela",
 ];
 
 /// Words after a person's name that make it a place or a company (`Smith Street`).
 const PLACE_SUFFIXES: &[&str] = &[
-    "street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "boulevard", "blvd",
-    "way", "ways", "court", "ct", "square", "park", "place", "crossing", "mall", "plaza", "hill",
-    "hills", "bridge", "station", "airport", "school", "university", "college", "hospital",
-    "center", "centre", "building", "hall", "library", "museum", "church", "stadium", "straße",
-    "strasse", "weg", "platz", "laan", "straat", "gracht", "pass", "trail", "parkway", "pike",
-    "circle", "terrace", "heights", "view", "gardens", "estate", "valley", "island", "bay", "port",
-    "falls", "springs", "fort", "village", "town", "city", "county", "mountain", "river", "lake",
-    "et", "and", "und", "&", "en", "y", "e",
+    "street",
+    "st",
+    "road",
+    "rd",
+    "avenue",
+    "ave",
+    "lane",
+    "ln",
+    "drive",
+    "boulevard",
+    "blvd",
+    "way",
+    "ways",
+    "court",
+    "ct",
+    "square",
+    "park",
+    "place",
+    "crossing",
+    "mall",
+    "plaza",
+    "hill",
+    "hills",
+    "bridge",
+    "station",
+    "airport",
+    "school",
+    "university",
+    "college",
+    "hospital",
+    "center",
+    "centre",
+    "building",
+    "hall",
+    "library",
+    "museum",
+    "church",
+    "stadium",
+    "straße",
+    "strasse",
+    "weg",
+    "platz",
+    "laan",
+    "straat",
+    "gracht",
+    "pass",
+    "trail",
+    "parkway",
+    "pike",
+    "circle",
+    "terrace",
+    "heights",
+    "view",
+    "gardens",
+    "estate",
+    "valley",
+    "island",
+    "bay",
+    "port",
+    "falls",
+    "springs",
+    "fort",
+    "village",
+    "town",
+    "city",
+    "county",
+    "mountain",
+    "river",
+    "lake",
+    "et",
+    "and",
+    "und",
+    "&",
+    "en",
+    "y",
+    "e",
 ];
 
 fn is_company(value: &str) -> bool {
@@ -460,10 +685,34 @@ const SALUTATIONS: &[&str] = &[
 
 /// Words of a closing line that a signature follows (`Best regards,`).
 const CLOSINGS: &[&str] = &[
-    "regards", "thanks", "thank", "best", "cheers", "sincerely", "yours", "cordially", "respectfully",
-    "cordialement", "salutations", "grüße", "grüßen", "gruß", "gruss", "saludos", "atentamente",
-    "saluti", "cordiali", "distinti", "groet", "groeten", "pozdrawiam", "pozdrowienia",
-    "atenciosamente", "abraços", "abraço", "signed",
+    "regards",
+    "thanks",
+    "thank",
+    "best",
+    "cheers",
+    "sincerely",
+    "yours",
+    "cordially",
+    "respectfully",
+    "cordialement",
+    "salutations",
+    "grüße",
+    "grüßen",
+    "gruß",
+    "gruss",
+    "saludos",
+    "atentamente",
+    "saluti",
+    "cordiali",
+    "distinti",
+    "groet",
+    "groeten",
+    "pozdrawiam",
+    "pozdrowienia",
+    "atenciosamente",
+    "abraços",
+    "abraço",
+    "signed",
 ];
 
 /// A word of the text with its byte range.
@@ -533,22 +782,122 @@ fn name_run(text: &str, words: &[Word<'_>], first: usize, most: usize) -> usize 
 }
 
 /// Capitalised words that begin sentences and headings rather than names.
+const STOP_WORDS: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "of",
+    "for",
+    "to",
+    "in",
+    "on",
+    "at",
+    "by",
+    "with",
+    "from",
+    "please",
+    "meeting",
+    "team",
+    "customer",
+    "contact",
+    "name",
+    "phone",
+    "email",
+    "call",
+    "re",
+    "fw",
+    "fwd",
+    "subject",
+    "date",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "inc",
+    "ltd",
+    "llc",
+    "gmbh",
+    "street",
+    "road",
+    "avenue",
+    "city",
+];
+
+/// Lowercase words that stop a name (see [`STOP_WORDS`]), in one set.
+fn stop_words() -> &'static HashSet<&'static str> {
+    static WORDS: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        [
+            PLACE_WORDS,
+            COMPANY_OPENERS,
+            TITLES,
+            SALUTATIONS,
+            CLOSINGS,
+            STOP_WORDS,
+        ]
+        .into_iter()
+        .flatten()
+        .copied()
+        .collect()
+    })
+}
+
 fn is_stop_word(lower: &str) -> bool {
-    PLACE_WORDS.contains(&lower)
-        || COMPANY_OPENERS.contains(&lower)
-        || TITLES.contains(&lower)
-        || SALUTATIONS.contains(&lower)
-        || CLOSINGS.contains(&lower)
-        || matches!(
-            lower,
-            "the" | "a" | "an" | "and" | "or" | "of" | "for" | "to" | "in" | "on" | "at" | "by"
-                | "with" | "from" | "please" | "meeting" | "team" | "customer" | "contact"
-                | "name" | "phone" | "email" | "call" | "re" | "fw" | "fwd" | "subject" | "date"
-                | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday"
-                | "sunday" | "january" | "february" | "march" | "april" | "may" | "june"
-                | "july" | "august" | "september" | "october" | "november" | "december"
-                | "inc" | "ltd" | "llc" | "gmbh" | "street" | "road" | "avenue" | "city"
-        )
+    stop_words().contains(lower)
+}
+
+fn set_of(
+    words: &'static [&'static str],
+    cell: &'static OnceLock<HashSet<&'static str>>,
+) -> &'static HashSet<&'static str> {
+    cell.get_or_init(|| words.iter().copied().collect())
+}
+
+fn is_title(lower: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    set_of(TITLES, &SET).contains(lower)
+}
+
+fn is_salutation(lower: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    set_of(SALUTATIONS, &SET).contains(lower)
+}
+
+fn is_closing(lower: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    set_of(CLOSINGS, &SET).contains(lower)
+}
+
+fn is_place_word(lower: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    set_of(PLACE_WORDS, &SET).contains(lower)
+}
+
+fn is_company_opener(lower: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    set_of(COMPANY_OPENERS, &SET).contains(lower)
+}
+
+/// The lowercase form of a short word (longer ones are never context words).
+fn lower(word: &str) -> Option<String> {
+    (word.len() <= 24).then(|| word.to_lowercase())
 }
 
 /// Whether the line before byte `start` is a closing (`Best regards,`, `Thanks,`).
@@ -566,7 +915,7 @@ fn after_closing(text: &str, start: usize) -> bool {
         && line.split_whitespace().count() <= 5
         && line
             .split(|c: char| !c.is_alphabetic())
-            .any(|word| CLOSINGS.contains(&word.to_lowercase().as_str()))
+            .any(|word| is_closing(&word.to_lowercase()))
         || line == "--"
 }
 
@@ -584,7 +933,12 @@ fn labelled(text: &str, start: usize) -> bool {
         .take(3)
         .collect();
     (1..=words.len()).any(|count| {
-        let key: String = words[..count].iter().rev().copied().collect::<Vec<_>>().join("");
+        let key: String = words[..count]
+            .iter()
+            .rev()
+            .copied()
+            .collect::<Vec<_>>()
+            .join("");
         let key = normalize_key(&key);
         key == "name"
             || key == "signed"
@@ -604,6 +958,29 @@ pub(crate) fn names_in_text(text: &str, taken: &[Range<usize>]) -> Vec<Range<usi
             index += 1;
             continue;
         }
+        // The cheap signs first: most capitalised words have none and cost no more.
+        let previous = index.checked_sub(1).map(|before| &words[before]);
+        let gap = previous.map_or("", |before| &text[before.range.end..word.range.start]);
+        let previous_lower = previous
+            .filter(|_| !gap.contains('\n') && gap.len() <= 2)
+            .and_then(|before| lower(before.text));
+        let title = previous_lower
+            .as_deref()
+            .is_some_and(|lower| is_title(lower) && matches!(gap, " " | ". "));
+        let salutation = previous_lower
+            .as_deref()
+            .is_some_and(|lower| is_salutation(lower) && gap.trim().is_empty());
+        let label_sign = text[..word.range.start]
+            .trim_end_matches([' ', '"', '\''])
+            .ends_with([':', '=']);
+        let line_start = text[..word.range.start]
+            .rfind('\n')
+            .is_some_and(|newline| text[newline + 1..word.range.start].trim().is_empty());
+        let given = is_given(word.text) || uncased_word(word.text) && is_family(word.text);
+        if !(title || salutation || label_sign || line_start || given) {
+            index += 1;
+            continue;
+        }
         let end = name_run(text, &words, index, 4);
         if end == index {
             index += 1;
@@ -611,25 +988,13 @@ pub(crate) fn names_in_text(text: &str, taken: &[Range<usize>]) -> Vec<Range<usi
         }
         let run = &words[index..end];
         let known = run.iter().any(|word| is_known(word.text));
-        let previous = index
-            .checked_sub(1)
-            .map(|before| (&words[before], words[before].text.to_lowercase()));
-        let gap = previous
-            .as_ref()
-            .map_or("", |(before, _)| &text[before.range.end..word.range.start]);
-        let same_line = !gap.contains('\n');
-        let title = previous.as_ref().is_some_and(|(_, lower)| {
-            TITLES.contains(&lower.as_str()) && same_line && matches!(gap, " " | ". ")
-        });
-        let salutation = previous.as_ref().is_some_and(|(_, lower)| {
-            SALUTATIONS.contains(&lower.as_str()) && same_line && gap.trim().is_empty()
-        });
-        let signature = after_closing(text, word.range.start)
+        let signature = line_start
+            && after_closing(text, word.range.start)
             && text[run[run.len() - 1].range.end..]
                 .split('\n')
                 .next()
                 .is_some_and(|rest| rest.trim().is_empty());
-        let label = labelled(text, word.range.start);
+        let label = label_sign && labelled(text, word.range.start);
         // A given name followed by a family name, both in the gazetteer (in East Asian order,
         // a family name followed by a given name).
         let pair = run.len() >= 2
@@ -642,9 +1007,9 @@ pub(crate) fn names_in_text(text: &str, taken: &[Range<usize>]) -> Vec<Range<usi
                 " " | " & "
             )
         });
-        let place_or_company = previous.as_ref().is_some_and(|(_, lower)| {
-            PLACE_WORDS.contains(&plain(lower).as_str())
-                || COMPANY_OPENERS.contains(&lower.as_str())
+        let place_or_company = previous.is_some_and(|before| {
+            lower(before.text)
+                .is_some_and(|lower| is_place_word(&plain(&lower)) || is_company_opener(&lower))
         }) || next.is_some_and(|next| {
             let next = plain(next.text);
             PLACE_SUFFIXES.contains(&next.as_str())

@@ -857,7 +857,9 @@ fn codice_fiscale(compact: &str) -> bool {
     let bytes = compact.as_bytes();
     // Letters where letters go (omocodia may turn digits into letters, never the reverse).
     let letters = [0, 1, 2, 3, 4, 5, 8, 11, 15];
-    if letters.iter().any(|index| !bytes[*index].is_ascii_uppercase())
+    if letters
+        .iter()
+        .any(|index| !bytes[*index].is_ascii_uppercase())
         || !bytes.iter().all(u8::is_ascii_alphanumeric)
     {
         return false;
@@ -963,10 +965,7 @@ pub(crate) fn extension_after(text: &str, end: usize) -> usize {
     };
     let after = &trimmed[marker.len()..];
     let gap = after.len() - after.trim_start_matches(' ').len();
-    let digits = after[gap..]
-        .bytes()
-        .take_while(u8::is_ascii_digit)
-        .count();
+    let digits = after[gap..].bytes().take_while(u8::is_ascii_digit).count();
     let total = spaces + marker.len() + gap + digits;
     if (1..=6).contains(&digits) && clear_after(text, end + total) {
         total
@@ -1013,5 +1012,7 @@ pub(crate) fn phone_in_regions(value: &str, regions: &[Region], memo: &PhoneMemo
     {
         return memo.valid(None, &format!("+{rest}"));
     }
-    regions.iter().any(|region| memo.valid(Some(*region), value))
+    regions
+        .iter()
+        .any(|region| memo.valid(Some(*region), value))
 }

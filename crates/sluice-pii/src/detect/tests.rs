@@ -122,8 +122,18 @@ fn phone_fields_take_bare_digits() {
     assert_eq!(d.field_value(FieldHint::Phone, "n/a"), None);
     assert_eq!(d.field_value(FieldHint::Phone, "12345"), None);
     // Any region's numbers, an extension kept with the number.
-    for value in ["(212)555-0123x492", "0612345678", "030 901820", "912 345 678", "+33 1 83 41 77 76"] {
-        assert_eq!(d.field_value(FieldHint::Phone, value), Some(PiiType::Phone), "{value}");
+    for value in [
+        "(212)555-0123x492",
+        "0612345678",
+        "030 901820",
+        "912 345 678",
+        "+33 1 83 41 77 76",
+    ] {
+        assert_eq!(
+            d.field_value(FieldHint::Phone, value),
+            Some(PiiType::Phone),
+            "{value}"
+        );
     }
     assert_eq!(d.field_value(FieldHint::None, "2125550123"), None);
     assert_eq!(FieldHint::for_key("mobilePhone"), FieldHint::Phone);
@@ -151,7 +161,12 @@ fn national_formats_of_configured_regions() {
     assert_found(&d, "mobile 612 345 678", PiiType::Phone, "612 345 678");
     assert_found(&d, "0049 30 901820", PiiType::Phone, "0049 30 901820");
     assert_found(&d, "(212)555-0123x492", PiiType::Phone, "(212)555-0123x492");
-    assert_found(&d, "call 212-555-0123 ext. 12", PiiType::Phone, "212-555-0123 ext. 12");
+    assert_found(
+        &d,
+        "call 212-555-0123 ext. 12",
+        PiiType::Phone,
+        "212-555-0123 ext. 12",
+    );
     assert_nothing(&d, "ring 02079460958");
     for text in [
         "routing 021000021",

@@ -337,7 +337,10 @@ const FAILED_RAW: [&str; 13] = [
 
 #[test]
 fn a_failing_tool_whose_error_repeats_records_leaks_no_raw_value_to_the_agent() {
-    let config = write_config(McpConfig::new().server("chat", &fake_server(&[])), json!({}));
+    let config = write_config(
+        McpConfig::new().server("chat", &fake_server(&[])),
+        json!({}),
+    );
     // The error is caught and logged, returned, and finally thrown uncaught.
     let code = format!(
         r#"import * as chat from "./servers/chat";
@@ -358,7 +361,8 @@ try {{ await chat.fail({{ message: {FAILED_RECORDS:?} }}); }} catch (error) {{
 }}
 export default value;"#
     );
-    let (results, _) = run_ops_with_audit(config.path(), json!([execute(&code), execute(&returned)]));
+    let (results, _) =
+        run_ops_with_audit(config.path(), json!([execute(&code), execute(&returned)]));
     assert_eq!(results.len(), 2, "{results:?}");
     for result in &results {
         let seen = result.to_string();
@@ -368,7 +372,10 @@ export default value;"#
     }
     let shown = text(&results[0]);
     for kind in ["NAME", "SSN", "PHONE", "IP"] {
-        assert!(!tokens(&shown, kind).is_empty(), "no {kind} token in {shown}");
+        assert!(
+            !tokens(&shown, kind).is_empty(),
+            "no {kind} token in {shown}"
+        );
     }
 }
 
