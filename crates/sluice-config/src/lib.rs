@@ -776,6 +776,7 @@ mod tests {
             r#"{"mcpServers": {"docs": {"command": "x"}, "crm": {"command": "y"}, "my.srv": {"command": "z"}},
                 "sluice": {"privacy": {"detect": {"ip": false}, "trustedServers": ["crm"],
                   "nameFields": ["holder"], "phoneRegions": ["US", "GB"], "maxClearValues": 40,
+                  "privateIps": true,
                   "flows": [{"types": ["email", "name"], "from": "docs.getSheet", "to": "crm", "allow": true},
                             {"from": "*", "to": "my.srv.send.it", "allow": false}]}}}"#,
         );
@@ -784,6 +785,8 @@ mod tests {
         assert!(!privacy.detect.ip && privacy.detect.email);
         assert_eq!(privacy.trusted_servers, ["crm"]);
         assert_eq!(privacy.max_clear_values, 40);
+        assert!(privacy.private_ips);
+        assert!(!Settings::default().privacy.private_ips);
         assert_eq!(privacy.flows.len(), 2);
         assert_eq!(
             privacy.flows[0].types.as_deref(),

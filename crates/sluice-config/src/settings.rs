@@ -276,9 +276,15 @@ pub struct PrivacySettings {
     /// Extra field names whose string values are person names (besides `name` in a person-like
     /// object, `fullName`, `firstName`, `lastName`, `first_name`, `surname`, ...).
     pub name_fields: Vec<String>,
-    /// Regions (ISO 3166 alpha-2) whose national phone formats are recognised; numbers written
-    /// with `+` are recognised for every country. Default `["US"]`.
+    /// Regions (ISO 3166 alpha-2) whose national phone formats are recognised without context
+    /// (bare digits included). Every other region's numbers are recognised too when written with
+    /// `+` or `00`, grouped the way phone numbers are written and starting with the trunk 0, after
+    /// a phone label (`Tel:`), or in a phone field. Default `["US"]`.
     pub phone_regions: Vec<String>,
+    /// Tokenize loopback, private, link-local and unique-local addresses too (`127.0.0.1`,
+    /// `10.x`, `192.168.x`, `172.16-31.x`, `169.254.x`, `::1`, `fe80::/10`, `fc00::/7`). They
+    /// identify no one outside their network, so by default they stay readable. Default false.
+    pub private_ips: bool,
     /// Flow rules, in order.
     pub flows: Vec<FlowRuleSettings>,
     /// Distinct personal-data values agent code may put in clear text into tool-call arguments
@@ -296,6 +302,7 @@ impl Default for PrivacySettings {
             trusted_servers: Vec::new(),
             name_fields: Vec::new(),
             phone_regions: vec!["US".to_owned()],
+            private_ips: false,
             flows: Vec::new(),
             max_clear_values: 256,
         }

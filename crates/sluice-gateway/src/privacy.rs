@@ -129,6 +129,7 @@ impl PrivacyState {
             types,
             phone_regions,
             name_fields: settings.name_fields.clone(),
+            private_ips: settings.private_ips,
         };
         let tokenizer = match Tokenizer::new(&config) {
             Ok(tokenizer) => tokenizer,
@@ -474,5 +475,104 @@ impl ExecutionPrivacy {
             self.timed(|vault| tokenizer.tokenize_value(vault, &mut value, &Origin::Unattributed));
         self.tokenized.fetch_add(count as u64, Ordering::Relaxed);
         value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn execution() -> ExecutionPrivacy {
+        let PrivacyState::On(privacy) = PrivacyState::from_settings(&PrivacySettings::default())
+        else {
+            panic!("privacy is on by default");
+        };
+        ExecutionPrivacy::new(privacy, new_vault())
+    }
+
+    /// Records as failing tools repeat them in their errors: JSON after a sentence, a
+    /// Python-style dict, `key=value` pairs; values that only their field identifies (a name,
+    /// an SSN without dashes, a bare phone number) among them.
+    const RECORDS: &str = "import failed for 2 records: [{\"name\": \"Ada Lovelace\", \"ssn\": \"536221234\", \
+         \"tel\": \"2125550143\", \"email\": \"ada@example.com\"}, {\"full_name\": \"Grace Hopper\", \
+         \"national_id\": \"536221235\", \"mobile\": \"020 7946 0958\"}]\n\
+         retrying {'cardholder_name': 'Alan Turing', 'tax_id': '536221236', 'ip': '81.2.69.160'}\n\
+         last error: signed_by=\"Katherine Johnson\" phone=+44 20 7946 0959 ssn=536-22-1237";
+
+    const RAW: [&str; 14] = [
+        "Ada Lovelace",
+        "536221234",
+        "2125550143",
+        "ada@example.com",
+        "Grace Hopper",
+        "536221235",
+        "020 7946 0958",
+        "Alan Turing",
+        "536221236",
+        "81.2.69.160",
+        "Katherine Johnson",
+        "+44 20 7946 0959",
+        "536-22-1237",
+        "Lovelace",
+    ];
+
+    #[test]
+    fn a_tool_error_repeating_records_reaches_the_code_without_a_raw_value() {
+        let execution = execution();
+        let outcome = ToolOutcome::Error {
+            kind: "tool".to_owned(),
+            message: RECORDS.to_owned(),
+            content: Some(json!([{"type": "text", "text": RECORDS}])),
+            retryable: false,
+        };
+        let protected =
+            execution.protect_outcome("crm", "import", outcome, Some(&Supplied::none()));
+        let ToolOutcome::Error {
+            message, content, ..
+        } = protected
+        else {
+            panic!("still an error");
+        };
+        let content = content
+            .map(|content| content.to_string())
+            .unwrap_or_default();
+        for raw in RAW {
+            assert!(!message.contains(raw), "{raw} in {message}");
+            assert!(!content.contains(raw), "{raw} in {content}");
+        }
+        assert!(message.contains("[NAME_"), "{message}");
+        assert!(message.contains("[SSN_"), "{message}");
+        // What the execution itself reports (its output, its error) is scanned as strongly.
+        let fresh = super::tests::execution();
+        let output = fresh.protect_text(RECORDS.to_owned());
+        for raw in RAW {
+            assert!(!output.contains(raw), "{raw} in {output}");
+        }
+        let value = fresh.protect_value(json!({"error": RECORDS}));
+        for raw in RAW {
+            assert!(!value.to_string().contains(raw), "{raw} in {value}");
+        }
+    }
+
+    #[test]
+    fn local_addresses_stay_readable_unless_configured() {
+        let execution = execution();
+        let text = execution.protect_text("connect to 127.0.0.1:8080 via 10.1.2.3".to_owned());
+        assert_eq!(text, "connect to 127.0.0.1:8080 via 10.1.2.3");
+        let settings = PrivacySettings {
+            private_ips: true,
+            ..PrivacySettings::default()
+        };
+        let PrivacyState::On(privacy) = PrivacyState::from_settings(&settings) else {
+            panic!("privacy is on");
+        };
+        let wide = ExecutionPrivacy::new(privacy, new_vault());
+        let text = wide.protect_text("connect to 127.0.0.1:8080 via 10.1.2.3".to_owned());
+        assert!(
+            !text.contains("127.0.0.1") && !text.contains("10.1.2.3"),
+            "{text}"
+        );
     }
 }

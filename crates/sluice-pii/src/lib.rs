@@ -14,32 +14,50 @@ tool call   <─untokenize── arguments with [EMAIL_1_k7qm]   (only if Policy
 
 # Detection
 
-[`Detector`] looks for emails, phone numbers, payment cards, IBANs, US SSNs, IPv4/IPv6 addresses
-and, in structured JSON, names (by field name). Every detector is a linear-time `regex` candidate
-followed by a validator in code (the `regex` crate has no look-around, so edge checks are code too):
+[`Detector`] looks for emails, phone numbers, payment cards, IBANs, national identifiers (US SSNs
+and, by key or label, other countries' numbers with a check digit), IPv4/IPv6 addresses and
+names. Every detector is a linear-time `regex` candidate followed by a validator in code (the
+`regex` crate has no look-around, so edge checks are code too). Many read the **context**: the
+name of the field holding the string ([`FieldHint`]), or the label just before the value on the
+same line (`Phone:`, `SSN`, `card`, or words that make it an identifier: `order`, `tracking`,
+`ISBN`, `routing`, `EAN`, `zip`; or a version: `version`, `Python`, `==`).
 
 | type | candidate | validation |
 |---|---|---|
-| `email` | `local@domain.tld` (Unicode letters allowed) | TLD of letters, not an image extension (`icon@2x.png`), not glued to more word characters |
-| `phone` | `+` and digits in groups; NANP `(212) 555-0123`, `212-555-0123`; national numbers starting with `0` for configured non-NANP regions; any format (bare digits too) in a field named like `phone`/`mobile`/`tel`/`fax` | the `phonenumber` crate (libphonenumber metadata) says *valid*; international numbers are parsed without a default region; answers are memoized (a parse costs 5-20 µs) |
-| `card` | runs of 13+ digits with single spaces, dots or dashes | a card-shaped grouping (4-4-4-4, 4-6-5, ...), one kind of separator, a known issuer prefix for the length, **Luhn** |
+| `email` | `local@domain.tld` (Unicode letters allowed) | TLD of letters, not an image extension (`icon@2x.png`), not glued to more word characters, not a remote's user at a host (`git@github.com:org/repo.git`, `ssh://git@host/...`) |
+| `phone` | `+` or `00` and digits in groups; NANP `(212) 555-0123`, `212-555-0123` (when a NANP region is in `phoneRegions`, as by default); national numbers starting with the trunk `0`, grouped (`020 7946 0958`, `04.15.39.15.00`) for **every** region whose numbers start with 0, bare too for configured regions; **any** number after a phone label (`Tel:`, `mobile`, `call`, `Telefon`, ...) or in a field named like `phone`/`mobile`/`tel`/`fax`, for every region (configured ones first); an extension (`x492`, `ext. 12`) is kept with its number | the `phonenumber` crate (libphonenumber metadata) says *valid* for the region tried; a number after a label that makes it an identifier (`order`, `routing`, `ISBN`, `tracking`, `zip`) or shaped `ddd-dd-dddd` is not a phone number; answers are memoized (a parse costs 5-20 µs) |
+| `card` | runs of 12+ digits with single spaces, dots or dashes | a card-shaped grouping (4-4-4-4, 4-6-5, ...), one kind of separator, a known issuer prefix for the length, **Luhn**; not after an identifier label; kinds that share their shape with common identifiers (12-digit Maestro, 15-digit UATP, 13 bare digits that are a valid EAN-13) only in a card field or after a card label |
 | `iban` | two letters, two digits, 11-30 alphanumerics (single spaces allowed; any case) | `iban_validate` (country format and **mod-97**); the longest valid prefix wins |
-| `ssn` | `ddd-dd-dddd` (or spaces, dots); 9 bare digits only in a field named like `ssn` | area not 000, 666 or 9xx; group not 00; serial not 0000; not all one digit; not a known published number (078-05-1120, 219-09-9999, 123-45-6789) |
-| `ip` | dotted quad (a `/24` or `:8080` may follow); a run of hex digits, dots and colons | `std::net` parsing; IPv6 needs two non-empty groups or an embedded IPv4 (so `::`, `::1` and `fe80::/10` are not reported) |
-| `name` | the string value of a name field, compared ignoring case, `_`, `-`: person fields (`fullName`, `first_name`, `lastName`, `surname`, ... plus configured ones), role fields (`author`, `owner`, `assignee`, `sender`, `speaker`, ...), and `name`/`Name` | name-shaped: 1-5 capitalised words (particles like `van der` allowed), no digits; role fields and `name` need two words and not a company, team or bot word at the end (`Acme Corp`, `Platform Team`, `Release Bot`); `name` counts only in a person-like object (one with an email, phone, address, company, first/last name... field), so file, tool and entity names stay |
+| `ssn` | `ddd-dd-dddd` (or spaces, dots); anywhere, an Italian codice fiscale; after a label (`SSN:`, `tax id`, `national id`, `BSN`, `PESEL`, `CPF`, `NIF`, ...) or in a field named like `ssn`, `tax_id`, `national_id`, `bsn`, `cpf`...: nine bare digits, or a Dutch BSN, Polish PESEL, Brazilian CPF, French NIR, Spanish DNI/NIE, Chinese resident id | area not 000, 666 or 9xx; group not 00; serial not 0000; not all one digit; not a known published number (078-05-1120, 219-09-9999, 123-45-6789); not part of a longer grouped number (`+49 536 22 1234`) or after a phone label; the other countries' numbers by their **check digits** |
+| `ip` | dotted quad (a `/24` or `:8080` may follow); a run of hex digits, dots and colons | `std::net` parsing; IPv6 needs two non-empty groups or an embedded IPv4 (so `::` is not reported); loopback, private, link-local and unique-local addresses only when [`DetectorConfig::private_ips`] is set |
+| `name` | in JSON, the string value of a name field, compared ignoring case, `_`, `-`: person fields (`fullName`, `first_name`, `lastName`, `surname`, ... plus configured ones), role fields (`author`, `owner`, `assignee`, `cardholder`, `emergency_contact`, `guardian`, ...; `<role>_name` and `<verb>ed_by` too: `cardholder_name`, `signed_by`), and `name`/`Name`; in text, runs of capitalised words (or words of a script without case) after a title (`Mr.`, `Dr.`, `Frau`), a salutation (`Dear`), a closing line (`Best regards,`) or a name label (`Name:`, `Signed by:`), or a given name followed by a family name | name-shaped: 1-5 capitalised words (particles like `van der` allowed) or words of a script without case, no digits, "Last, First" as its two parts; role fields and `name` need two words (or a CJK name starting with a known family name) and not a company, team or bot word (`Acme Corp`, `Platform Team`, `Release Bot`, `Hnos Pintor S.L.L.`); `name` counts only in a person-like object (one with an email, phone, tel, fax, address, company, first/last name... field); in text, salutations, signatures and labels need a word of the gazetteer (or two words after a label), and a run that a place or company word precedes or follows (`rue Henriette Bruneau`, `Smith Street`, `Kramer KG`) is not a person; not in fields that name places or things (`street`, `city`, `company`, `title`) |
 
-Names are not looked for in free text (that needs a language model). But every name (and every
-value found only by its field) that the vault holds is then matched literally, at word
-boundaries, in all later text of the vault's execution: a name seen in a `name` field is hidden in
-`"Meeting with Ada Lovelace"` too. A string that is itself JSON (a `.json` file read as text) is
-parsed to find its names by field; they are replaced in the text, whose formatting stays.
+The name gazetteer (`data/names`: given and family names) is derived from the name lists of
+Faker (MIT; its licence is next to the data). Every name (and every value found only by its
+field) that the vault holds is then matched literally, at word boundaries, in all later text of
+the vault's execution: a name seen in a `name` field is hidden in `"Meeting with Ada Lovelace"`
+too. A string that is itself JSON (a `.json` file read as text), or that holds JSON after some
+words (an error message quoting the records it failed on), is parsed to find its names and
+field-identified values by field; they are replaced in the text, whose formatting stays.
 
 Hard negatives the detectors reject on purpose: Luhn-invalid or unknown-issuer digit runs (order
-ids, millisecond timestamps), dates and times, hex hashes and UUIDs, MAC addresses, Rust paths
-(`std::net`). **Dotted versions:** `1.2.3.4` is a valid IPv4 address and is tokenized as one, unless
-it is marked as a version: preceded by `v`/`V` or the word `version`/`ver`/`release`, followed by a
-pre-release or build suffix (`-beta`, `+build`), or the value of a field whose name contains
-`version`. Privacy wins over readability when nothing says it is a version.
+ids, millisecond timestamps), barcodes and tracking numbers after their label, dates and times,
+hex hashes and UUIDs, MAC addresses, Rust paths (`std::net`). **Dotted versions:** `1.2.3.4` is a
+valid IPv4 address and is tokenized as one, unless it is marked as a version: preceded by
+`v`/`V`, the word `version`/`ver`/`release`/`build`, a software name (`Python`, `Chrome/`,
+`node`), a package pin (`pkg==`, `pkg@`), followed by a pre-release or build suffix (`-beta`,
+`+build`), or the value of a field whose name contains `version`, `runtime` or `userAgent`.
+Privacy wins over readability when nothing says it is a version.
+
+# Measured
+
+`cargo run -p sluice-pii --example privacy_eval --release` prints recall (values in fields and in
+free text) and precision per type on the corpus in `eval/`, generated with Faker in ten locales
+by `eval/generate.py` (with its hard negatives: git remotes, versions, EAN-13, tracking, routing
+and order numbers, ISBNs, timestamps, UUIDs, hashes, prices, coordinates, companies, streets...),
+for the default settings and widened ones (the ten regions in `phoneRegions`, `privateIps`), on a
+development split and a held-out split (a quarter of the templates and keys appear only there,
+and nothing was tuned on it). `eval/README.md` has the figures.
 
 # Normalization
 
@@ -129,11 +147,13 @@ pub enum PiiType {
     Card,
     /// An International Bank Account Number.
     Iban,
-    /// A US Social Security Number.
+    /// A national identification number: a US Social Security Number, or (by key or label)
+    /// another country's number with a check digit.
     Ssn,
     /// An IPv4 or IPv6 address.
     Ip,
-    /// A person's name (found by field name in structured data).
+    /// A person's name (by field name in structured data; in free text, by gazetteer and
+    /// context).
     Name,
 }
 

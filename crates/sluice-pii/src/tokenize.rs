@@ -15,6 +15,10 @@ use crate::vault::{Origin, Sight, Supplied, ToolRef, Vault};
 /// Largest string parsed as embedded JSON to find names by field.
 const MAX_EMBEDDED_JSON: usize = 16 * 1024 * 1024;
 
+/// Brackets of one string tried as the start of embedded JSON: a text of many brackets that are
+/// not JSON (code, tokens) costs at most this many failed parses.
+const MAX_EMBEDDED_ATTEMPTS: usize = 16;
+
 /// Anything shaped like a token; only exact tokens of the vault resolve.
 const TOKEN: &str = r"\[[A-Z]{2,5}_[1-9][0-9]{0,8}(?:_[a-z0-9]{1,8})?\]";
 
@@ -250,7 +254,12 @@ impl Tokenizer {
     }
 
     fn text_with<'a>(&self, vault: &mut Vault, text: &'a str, sight: &Sight<'_>) -> Tokenized<'a> {
-        match self.replace_in(vault, text, FieldHint::None, sight) {
+        let normalized = Normalized::new(text);
+        // JSON in the text (a record an error message quotes) is read by field, as a result is.
+        if text.contains('"') && text.contains(['{', '[']) {
+            self.register_embedded_json(vault, normalized.as_str(), sight);
+        }
+        match self.replace_normalized(vault, text, &normalized, FieldHint::None, sight) {
             Some((text, count)) => Tokenized {
                 text: Cow::Owned(text),
                 count,
@@ -367,23 +376,38 @@ impl Tokenizer {
         }
     }
 
-    /// A string that is itself JSON (a `.json` file read as text, a JSON blob in a field): its
-    /// names and field-identified values are registered, so the literal pass replaces them in
-    /// the text, whose formatting stays as it was.
+    /// A string that is itself JSON (a `.json` file read as text, a JSON blob in a field), or
+    /// that holds JSON after some words (an error message quoting the records it failed on,
+    /// `failed to import [{"name": ...}]`): the names and field-identified values of each JSON
+    /// object or array in it are registered, so the literal pass replaces them in the text,
+    /// whose formatting stays as it was.
     fn register_embedded_json(&self, vault: &mut Vault, text: &str, sight: &Sight<'_>) {
-        let trimmed = text.trim_start();
-        if text.len() > MAX_EMBEDDED_JSON || !(trimmed.starts_with('{') || trimmed.starts_with('['))
-        {
+        if text.len() > MAX_EMBEDDED_JSON || !text.contains('"') {
             return;
         }
-        if let Ok(mut embedded) = serde_json::from_str::<Value>(trimmed) {
-            self.walk(
-                vault,
-                &mut embedded,
-                sight,
-                Field::default(),
-                Pass::Register,
-            );
+        let mut from = 0;
+        let mut attempts = 0;
+        while attempts < MAX_EMBEDDED_ATTEMPTS {
+            let Some(offset) = text[from..].find(['{', '[']) else {
+                return;
+            };
+            let start = from + offset;
+            attempts += 1;
+            let mut values =
+                serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+            match values.next() {
+                Some(Ok(mut embedded)) if embedded.is_object() || embedded.is_array() => {
+                    self.walk(
+                        vault,
+                        &mut embedded,
+                        sight,
+                        Field::default(),
+                        Pass::Register,
+                    );
+                    from = start + values.byte_offset().max(1);
+                }
+                _ => from = start + 1,
+            }
         }
     }
 

@@ -35,7 +35,17 @@ fn precision_and_recall_per_type() {
             .or_insert(0) += 1;
     }
     for ((type_name, kind, label), count) in &counts {
-        eprintln!("{count:>4} {kind} {type_name} ({label})");
+        let examples: Vec<&str> = mistakes
+            .iter()
+            .filter(|m| {
+                m.kind.name() == *type_name
+                    && m.label == *label
+                    && (if m.false_positive { "FP" } else { "FN" }) == *kind
+            })
+            .take(3)
+            .map(|m| m.value.as_str())
+            .collect();
+        eprintln!("{count:>4} {kind} {type_name} ({label}) e.g. {examples:?}");
     }
     // The structured types reach 0.99; for IP addresses, once the four-part versions that nothing
     // marks as versions are left out (they are tokenized as addresses on purpose).

@@ -1,11 +1,13 @@
 //! The detectors: a linear-time regex finds candidates, code checks their edges (the `regex` crate
 //! has no look-around) and validates them.
 
+mod context;
 mod names;
 mod numbers;
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use phonenumber::country::Id as Region;
 use regex::Regex;
@@ -19,13 +21,21 @@ pub use names::NameKey;
 pub struct DetectorConfig {
     /// Types to detect.
     pub types: TypeSet,
-    /// Regions (ISO 3166 alpha-2, e.g. `US`, `GB`) whose *national* phone formats are recognised.
-    /// Numbers written with `+` and a country code are recognised for every country whatever
-    /// this says. Default `["US"]`.
+    /// Regions (ISO 3166 alpha-2, e.g. `US`, `GB`) whose *national* phone formats are recognised
+    /// without context, bare digits included. Every region's numbers are recognised whatever this
+    /// says when the context makes them phone numbers: written with `+` or `00` and a country
+    /// code, grouped the way phone numbers are written and starting with the trunk 0, after a
+    /// phone label, or in a phone field (where configured regions are tried first). Default
+    /// `["US"]`.
     pub phone_regions: Vec<String>,
     /// Field names whose string values are person names, added to the built-in ones. Compared
     /// ignoring case, `_`, `-` and spaces.
     pub name_fields: Vec<String>,
+    /// Whether addresses that identify no one outside their own network are tokenized too:
+    /// loopback, private (`10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16`), link-local
+    /// (`169.254.0.0/16`, `fe80::/10`), unique-local (`fc00::/7`), unspecified, and IPv4-mapped
+    /// forms of these. Default false: they stay readable for debugging.
+    pub private_ips: bool,
 }
 
 impl Default for DetectorConfig {
@@ -34,6 +44,7 @@ impl Default for DetectorConfig {
             types: TypeSet::all(),
             phone_regions: vec!["US".to_owned()],
             name_fields: Vec::new(),
+            private_ips: false,
         }
     }
 }
@@ -65,28 +76,72 @@ pub enum FieldHint {
     Version,
     /// A phone field: the whole value is tried as a phone number, in any format.
     Phone,
-    /// An SSN field: nine bare digits count as an SSN.
+    /// A national-identifier field (`ssn`, `tax_id`, `national_id`, `bsn`, `cpf`, ...): nine bare
+    /// digits count as an SSN, and other national identifiers with a valid check digit too.
     Ssn,
+    /// A payment-card field: shorter card numbers (12-digit Maestro) count too.
+    Card,
+    /// An identifier field (`order_id`, `tracking`, `isbn`, `routing_number`, `ean`): digits in
+    /// it are not phone or card numbers.
+    Identifier,
+    /// A field that names a place, an organisation or a thing (`street`, `city`, `company`,
+    /// `product`, `title`): person names are not looked for in its free text.
+    Place,
 }
 
 impl FieldHint {
     /// The hint of a JSON object key.
     pub fn for_key(key: &str) -> FieldHint {
         let key = normalize_key(key);
-        if key.contains("version") {
-            FieldHint::Version
-        } else if key.contains("phone")
-            || key.contains("mobile")
-            || key.contains("fax")
-            || matches!(key.as_str(), "tel" | "cell" | "msisdn")
-        {
-            FieldHint::Phone
-        } else if key == "ssn" || key.ends_with("ssn") || key.contains("socialsecurity") {
-            FieldHint::Ssn
-        } else {
-            FieldHint::None
+        let hints = key_hints();
+        // In priority order: a `phone_version` is a version, a `card_id` a card.
+        for (pattern, hint) in hints {
+            // `tel` at the end, but not `hotel`, `intel`, `motel`.
+            let not_phone = *hint == FieldHint::Phone
+                && ["hotel", "intel", "motel"]
+                    .iter()
+                    .any(|word| key.ends_with(word))
+                && !key.contains("phone");
+            if pattern.is_match(&key) && !not_phone {
+                return *hint;
+            }
         }
+        FieldHint::None
     }
+}
+
+/// The key patterns of each hint (keys normalized: lowercase letters and digits), compiled once:
+/// one linear-time search per hint rather than dozens of substring searches per key.
+fn key_hints() -> &'static [(Regex, FieldHint)] {
+    static HINTS: OnceLock<Vec<(Regex, FieldHint)>> = OnceLock::new();
+    HINTS.get_or_init(|| {
+        [
+            (
+                "version|runtime|useragent|requirement|firmware|release",
+                FieldHint::Version,
+            ),
+            (
+                "phone|mobile|fax|msisdn|telefon|telephone|^(?:cell|cellular|handy)$|^tel[0-9]*$|tel$",
+                FieldHint::Phone,
+            ),
+            (
+                "^ssn|ssn$|socialsecurity|taxid|taxpayerid|taxnumber|nationalid|personalid|citizenid|nationalinsurance|codicefiscale|fiscalcode|^(?:tin|itin|bsn|pesel|cpf|nif|nie|dni|nir|insee|nino|idnumber|steuerid|personnummer)$",
+                FieldHint::Ssn,
+            ),
+            ("card|^(?:pan|cc|ccnumber|ccno)$", FieldHint::Card),
+            (
+                "tracking|order|invoice|isbn|ean|gtin|upc|barcode|routing|sku|serial|^aba$|ref$|id$",
+                FieldHint::Identifier,
+            ),
+            (
+                "street|address|city|company|organi|employer|business|brand|product|department|location|venue|building|country|district|filename|^(?:town|org|team|region|state|file|path|url|title|subject|place|road|avenue)$",
+                FieldHint::Place,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(pattern, hint)| Regex::new(pattern).ok().map(|regex| (regex, hint)))
+        .collect()
+    })
 }
 
 /// A key compared the way field names are: lowercase, letters and digits only
@@ -127,6 +182,14 @@ pub struct Detector {
     /// Every configured region, for values of phone fields.
     regions: Vec<Region>,
     strong_name_fields: HashSet<String>,
+    private_ips: bool,
+    labelled_number: Regex,
+    codice_fiscale: Regex,
+    /// Configured regions first, then every other region (loaded with the phone metadata on
+    /// first use).
+    every_region: OnceLock<Vec<Region>>,
+    /// Regions whose national numbers start with 0.
+    trunk_zero: OnceLock<Vec<Region>>,
     phone_memo: numbers::PhoneMemo,
 }
 
@@ -140,13 +203,18 @@ const IPV4: &str = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}";
 /// A run of hex digits, dots and at least two colons.
 const IPV6: &str = r"[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f.:]*";
 /// A run of 13 or more digits, single spaces, dots or dashes between them.
-const CARD: &str = r"[0-9](?:[ .\-]?[0-9]){12,}";
+const CARD: &str = r"[0-9](?:[ .\-]?[0-9]){11,}";
 const IBAN: &str = r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}";
 const SSN: &str =
     r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{3}\.[0-9]{2}\.[0-9]{4}";
-const PHONE_INTERNATIONAL: &str = r"\+[1-9](?:[ .\-]?(?:\([0-9]{1,5}\)|[0-9]{1,5})){1,8}";
+const PHONE_INTERNATIONAL: &str = r"(?:\+|00)[1-9](?:[ .\-]?(?:\([0-9]{1,5}\)|[0-9]{1,5})){1,8}";
 const PHONE_NANP: &str = r"(?:1[ .\-])?(?:\([0-9]{3}\) ?|[0-9]{3}[ .\-])[0-9]{3}[ .\-][0-9]{4}";
-const PHONE_NATIONAL: &str = r"\(?0[0-9]{1,4}\)?(?:[ \-]?[0-9]{2,4}){2,4}";
+const PHONE_NATIONAL: &str = r"\(?0[0-9]{1,4}\)?(?:[ \-.]?[0-9]{2,4}){2,4}";
+/// A number that a label may say is a phone number or a national identifier.
+const LABELLED_NUMBER: &str = r"[+(]?[0-9][0-9 .\-/()]{5,24}[0-9]";
+/// The shape of an Italian codice fiscale (digits may be letters, omocodia).
+const CODICE_FISCALE: &str =
+    r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]";
 
 /// Which detectors are worth running on a text, from one pass over its bytes.
 struct Shape {
@@ -155,6 +223,9 @@ struct Shape {
     dot: bool,
     colons: usize,
     plus: bool,
+    zero: bool,
+    /// A letter that is not lowercase ASCII: a capital, or any non-ASCII letter (names).
+    upper: bool,
 }
 
 impl Shape {
@@ -165,10 +236,17 @@ impl Shape {
             dot: false,
             colons: 0,
             plus: false,
+            zero: false,
+            upper: false,
         };
         for byte in text.bytes() {
             match byte {
-                b'0'..=b'9' => shape.digits += 1,
+                b'0' => {
+                    shape.digits += 1;
+                    shape.zero = true;
+                }
+                b'1'..=b'9' => shape.digits += 1,
+                b'A'..=b'Z' | 0x80..=0xff => shape.upper = true,
                 b'@' => shape.at = true,
                 b'.' => shape.dot = true,
                 b':' => shape.colons += 1,
@@ -226,6 +304,11 @@ impl Detector {
             national_regions,
             regions,
             strong_name_fields,
+            private_ips: config.private_ips,
+            labelled_number: compile(LABELLED_NUMBER)?,
+            codice_fiscale: compile(CODICE_FISCALE)?,
+            every_region: OnceLock::new(),
+            trunk_zero: OnceLock::new(),
             phone_memo: numbers::PhoneMemo::default(),
         })
     }
@@ -238,13 +321,26 @@ impl Detector {
     /// Load libphonenumber's metadata now (about 0.1 s) rather than on the first phone number.
     pub fn warm_up(&self) {
         let _ = phonenumber::parse(None, "+1 212 555 0123");
+        self.every_region();
+        self.trunk_zero();
+        names::warm_up();
+    }
+
+    fn every_region(&self) -> &[Region] {
+        self.every_region
+            .get_or_init(|| numbers::all_regions(&self.regions))
+    }
+
+    fn trunk_zero(&self) -> &[Region] {
+        self.trunk_zero.get_or_init(numbers::trunk_zero_regions)
     }
 
     /// Every value in `text` (already normalized, see [`crate::Normalized`]), in order, not
     /// overlapping. `hint` comes from the name of the field holding the text.
     pub fn find(&self, text: &str, hint: FieldHint) -> Vec<Finding> {
         let shape = Shape::of(text);
-        if shape.digits == 0 && !shape.at && shape.colons < 2 {
+        let names = self.types.contains(PiiType::Name) && shape.upper && hint != FieldHint::Place;
+        if shape.digits == 0 && !shape.at && shape.colons < 2 && !names {
             return Vec::new();
         }
         // Candidates in priority order: where two overlap, the earlier type wins.
@@ -263,8 +359,8 @@ impl Detector {
                 push(1, PiiType::Iban, range);
             }
         }
-        if wants(PiiType::Card) && shape.digits >= 13 {
-            for range in numbers::cards(&self.card, text) {
+        if wants(PiiType::Card) && shape.digits >= 12 && hint != FieldHint::Identifier {
+            for range in numbers::cards(&self.card, text, hint == FieldHint::Card) {
                 push(2, PiiType::Card, range);
             }
         }
@@ -273,80 +369,115 @@ impl Detector {
                 push(3, PiiType::Ssn, range);
             }
         }
+        if wants(PiiType::Ssn) && shape.upper && text.len() >= 16 {
+            for range in numbers::codici_fiscali(&self.codice_fiscale, text) {
+                push(3, PiiType::Ssn, range);
+            }
+        }
         if wants(PiiType::Ip) && shape.colons >= 2 {
-            for range in numbers::ipv6s(&self.ipv6, text) {
+            for range in numbers::ipv6s(&self.ipv6, text, self.private_ips) {
                 push(4, PiiType::Ip, range);
             }
         }
         if wants(PiiType::Ip) && shape.dot && shape.digits >= 4 && hint != FieldHint::Version {
-            for range in numbers::ipv4s(&self.ipv4, text) {
+            for range in numbers::ipv4s(&self.ipv4, text, self.private_ips) {
                 push(5, PiiType::Ip, range);
             }
         }
-        if wants(PiiType::Phone) && shape.digits >= 7 {
+        let phones = wants(PiiType::Phone) && shape.digits >= 7 && hint != FieldHint::Identifier;
+        if phones || (wants(PiiType::Ssn) && shape.digits >= 8) {
             // Phone numbers come last and cost the most to validate: candidates inside a value
             // already found are not validated at all.
-            let mut taken = resolve_overlaps(found.clone())
-                .into_iter()
-                .map(|finding| finding.range)
-                .collect::<Vec<_>>();
-            let memo = &self.phone_memo;
-            if shape.plus {
-                let phones =
-                    numbers::international_phones(&self.phone_international, text, &taken, memo);
-                for range in phones {
-                    found.push((
-                        6,
-                        Finding {
-                            kind: PiiType::Phone,
-                            range,
-                        },
-                    ));
-                }
-                taken = resolve_overlaps(found.clone())
+            let taken_by = |found: &[(u8, Finding)]| {
+                resolve_overlaps(found.to_vec())
                     .into_iter()
                     .map(|finding| finding.range)
-                    .collect();
-            }
-            if self.nanp {
-                for range in numbers::nanp_phones(&self.phone_nanp, text, &taken, memo) {
-                    found.push((
-                        7,
-                        Finding {
-                            kind: PiiType::Phone,
-                            range,
-                        },
-                    ));
-                }
-            }
-            if !self.national_regions.is_empty() {
-                let regions = &self.national_regions;
+                    .collect::<Vec<_>>()
+            };
+            let memo = &self.phone_memo;
+            let phone = |found: &mut Vec<(u8, Finding)>, priority: u8, range: Range<usize>| {
+                let extension = numbers::extension_after(text, range.end);
+                found.push((
+                    priority,
+                    Finding {
+                        kind: PiiType::Phone,
+                        range: range.start..range.end + extension,
+                    },
+                ));
+            };
+            if phones && (shape.plus || text.contains("00")) {
+                let taken = taken_by(&found);
                 for range in
-                    numbers::national_phones(&self.phone_national, text, regions, &taken, memo)
+                    numbers::international_phones(&self.phone_international, text, &taken, memo)
                 {
-                    found.push((
-                        8,
-                        Finding {
-                            kind: PiiType::Phone,
-                            range,
-                        },
-                    ));
+                    phone(&mut found, 6, range);
                 }
+            }
+            let taken = taken_by(&found);
+            for (kind, range) in numbers::labelled_numbers(
+                &self.labelled_number,
+                text,
+                if phones { self.every_region() } else { &[] },
+                if phones { &self.national_regions } else { &[] },
+                &taken,
+                memo,
+            ) {
+                if wants(kind) {
+                    match kind {
+                        PiiType::Phone => phone(&mut found, 7, range),
+                        _ => found.push((7, Finding { kind, range })),
+                    }
+                }
+            }
+            if phones && self.nanp {
+                let taken = taken_by(&found);
+                for range in numbers::nanp_phones(&self.phone_nanp, text, &taken, memo) {
+                    phone(&mut found, 8, range);
+                }
+            }
+            if phones && shape.zero {
+                let taken = taken_by(&found);
+                for range in numbers::national_phones(
+                    &self.phone_national,
+                    text,
+                    &self.national_regions,
+                    self.trunk_zero(),
+                    &taken,
+                    memo,
+                ) {
+                    phone(&mut found, 9, range);
+                }
+            }
+        }
+        if names {
+            let taken: Vec<Range<usize>> = resolve_overlaps(found.clone())
+                .into_iter()
+                .map(|finding| finding.range)
+                .collect();
+            for range in names::names_in_text(text, &taken) {
+                found.push((
+                    10,
+                    Finding {
+                        kind: PiiType::Name,
+                        range,
+                    },
+                ));
             }
         }
         resolve_overlaps(found)
     }
 
     /// The type of a whole field value that only its field name identifies: a phone number in any
-    /// format (bare digits included) in a phone field, nine bare digits in an SSN field.
+    /// format (bare digits and an extension too) in a phone field, a national identifier (nine
+    /// bare digits, or another country's number with a valid check digit) in an SSN field.
     pub fn field_value(&self, hint: FieldHint, value: &str) -> Option<PiiType> {
         match hint {
             FieldHint::Phone if self.types.contains(PiiType::Phone) => {
-                numbers::is_phone_value(value.trim(), &self.regions, &self.phone_memo)
+                numbers::is_phone_value(value.trim(), self.every_region(), &self.phone_memo)
                     .then_some(PiiType::Phone)
             }
             FieldHint::Ssn if self.types.contains(PiiType::Ssn) => {
-                numbers::is_ssn_value(value.trim()).then_some(PiiType::Ssn)
+                numbers::is_national_id(value.trim()).then_some(PiiType::Ssn)
             }
             _ => None,
         }
@@ -358,9 +489,9 @@ impl Detector {
             return None;
         }
         let key = normalize_key(key);
-        if self.strong_name_fields.contains(&key) {
+        if self.strong_name_fields.contains(&key) || names::is_strong_role_key(&key) {
             Some(NameKey::Strong)
-        } else if names::ROLE_FIELDS.contains(&key.as_str()) {
+        } else if names::is_role_key(&key) {
             Some(NameKey::Role)
         } else if key == "name" {
             Some(NameKey::Generic)
@@ -393,6 +524,16 @@ impl Detector {
             let range = candidate.range();
             if let Some(next) = text[range.end..].chars().next()
                 && (next.is_alphanumeric() || matches!(next, '_' | '-' | '@'))
+            {
+                continue;
+            }
+            // `git@github.com:org/repo.git` and `ssh://git@host/repo`: a user at a host, in a
+            // remote's address, not a mailbox.
+            let after = &text[range.end..];
+            if after.starts_with(':')
+                && after[1..].starts_with(|c: char| c.is_alphanumeric() || matches!(c, '/' | '~'))
+                || after.starts_with('/')
+                || text[..range.start].ends_with("://")
             {
                 continue;
             }

@@ -1,6 +1,12 @@
-//! Names, found by the field that holds them: there is no name detector for free text (that needs
-//! a language model), only for structured results, plus the vault's exact matching of names it
-//! has already seen.
+//! Names: by the field that holds them in structured results, and in free text where a name
+//! gazetteer (given and family names derived from Faker's lists, `data/names`) and the context
+//! make a name likely: a title (`Mr.`, `Dr.`, `Frau`), a salutation (`Dear`), a signature line
+//! after a closing (`Best regards,`), a label (`Name:`, `Signed by:`), or a given name followed by
+//! a family name. Plus the vault's exact matching of names it has already seen.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::OnceLock;
 
 use super::normalize_key;
 
@@ -45,7 +51,88 @@ pub(crate) const ROLE_FIELDS: &[&str] = &[
     "beneficiary",
     "accountholder",
     "cardholder",
+    "holder",
+    "guardian",
+    "spouse",
+    "partner",
+    "parent",
+    "nextofkin",
+    "emergencycontact",
+    "contactperson",
+    "payee",
+    "payer",
+    "signer",
+    "witness",
+    "physician",
+    "doctor",
+    "nurse",
+    "insured",
+    "policyholder",
+    "requester",
+    "requestor",
+    "submitter",
+    "applicant",
+    "tenant",
+    "landlord",
+    "driver",
+    "passenger",
+    "traveler",
+    "traveller",
+    "guest",
+    "student",
+    "teacher",
+    "buyer",
+    "seller",
+    "person",
+    "signedby",
+    "createdby",
+    "updatedby",
+    "modifiedby",
+    "approvedby",
+    "requestedby",
+    "reviewedby",
+    "submittedby",
+    "assignedto",
+    "preparedby",
+    "authoredby",
+    "ownedby",
+    "completedby",
+    "verifiedby",
+    "issuedby",
+    "receivedby",
+    "performedby",
+    "orderedby",
+    "attn",
+    "attention",
 ];
+
+/// Whether a normalized key names a role a person plays: a built-in role, `<role>name`
+/// (`cardholderName`, `owner_name`), or `<verb>by` (`signed_by`, `closedBy`).
+pub(crate) fn is_role_key(key: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    let roles = set_of(ROLE_FIELDS, &SET);
+    if roles.contains(key) {
+        return true;
+    }
+    if let Some(role) = key
+        .strip_suffix("fullname")
+        .or_else(|| key.strip_suffix("name"))
+        && !role.is_empty()
+        && roles.contains(role)
+    {
+        return true;
+    }
+    key.len() > 4
+        && key.ends_with("edby")
+        && key[..key.len() - 2].chars().all(|c| c.is_ascii_lowercase())
+}
+
+/// Whether a normalized key holding a role is itself a name field (`cardholderName`,
+/// `emergency_contact_name`): any name-shaped value counts there.
+pub(crate) fn is_strong_role_key(key: &str) -> bool {
+    key.strip_suffix("name")
+        .is_some_and(|role| !role.is_empty() && ROLE_FIELDS.contains(&role))
+}
 
 /// Built-in person-name fields, normalized (lowercase, letters and digits only).
 pub(crate) const STRONG_FIELDS: &[&str] = &[
@@ -85,6 +172,11 @@ pub(crate) fn is_person_object<'a>(keys: impl IntoIterator<Item = &'a str>) -> b
             || key.contains("phone")
             || key.contains("mobile")
             || key.contains("birth")
+            || key.contains("fax")
+            || matches!(
+                key.as_str(),
+                "tel" | "cell" | "telephone" | "msisdn" | "dob" | "salutation"
+            )
             || matches!(
                 key.as_str(),
                 "mail"
@@ -179,43 +271,766 @@ const COMPANY_WORDS: &[&str] = &[
     "system",
 ];
 
+/// Whether a word starts with a letter of a script without case (Han, kana, Hangul, Arabic,
+/// Hebrew, Thai, Devanagari...) and is made of letters only.
+fn uncased_word(word: &str) -> bool {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_alphabetic() && !c.is_uppercase() && !c.is_lowercase())
+        && chars.all(|c| c.is_alphabetic() && !c.is_uppercase() && !c.is_lowercase())
+}
+
+/// A word written like a name: capitalised (then letters, apostrophes, hyphens, dots), or of a
+/// script without case.
+fn name_word(word: &str) -> bool {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) if first.is_uppercase() => {
+            let rest = chars.as_str();
+            rest.chars()
+                .all(|c| c.is_alphabetic() || matches!(c, '\'' | '\u{2019}' | '-' | '.'))
+                // `ACME`, `USA`: capitals only are acronyms, not names.
+                && !(rest.chars().count() >= 2 && rest.chars().all(char::is_uppercase))
+        }
+        Some(_) => uncased_word(word),
+        None => false,
+    }
+}
+
 /// Whether a string looks like a person's name: 1 to 5 words (2 or more for a generic `name`),
-/// each capitalised (particles aside), made of letters, apostrophes, hyphens and dots.
+/// each capitalised (particles aside) or of a script without case, made of letters,
+/// apostrophes, hyphens and dots. "Last, First" counts as its two parts. A single word of a
+/// script without case (`王秀英`) counts where two words are needed if it starts with a family
+/// name of the gazetteer.
 pub(crate) fn is_name_value(value: &str, key: NameKey) -> bool {
     let value = value.trim();
     if value.is_empty() || value.len() > 80 {
         return false;
+    }
+    if let Some((last, first)) = value.split_once(", ") {
+        return !first.contains(',')
+            && is_name_value(last, NameKey::Strong)
+            && is_name_value(first, NameKey::Strong)
+            && (key == NameKey::Strong || !is_company(first));
     }
     let words: Vec<&str> = value.split_whitespace().collect();
     let minimum = match key {
         NameKey::Strong => 1,
         NameKey::Role | NameKey::Generic => 2,
     };
+    if words.len() == 1 && minimum == 2 && uncased_word(words[0]) {
+        let count = words[0].chars().count();
+        return (2..=5).contains(&count) && starts_with_family_name(words[0]);
+    }
     if words.len() < minimum || words.len() > 5 {
         return false;
     }
-    if key != NameKey::Strong {
-        let last = words
-            .last()
-            .map(|word| word.to_lowercase())
-            .unwrap_or_default();
-        if COMPANY_WORDS.contains(&last.as_str()) {
-            return false;
-        }
+    if key != NameKey::Strong && is_company(value) {
+        return false;
     }
     let mut capitalised = 0;
     for word in &words {
         if PARTICLES.contains(&word.to_lowercase().as_str()) {
             continue;
         }
-        let mut chars = word.chars();
-        if !chars.next().is_some_and(char::is_uppercase) {
-            return false;
-        }
-        if !chars.all(|c| c.is_alphabetic() || matches!(c, '\'' | '\u{2019}' | '-' | '.')) {
+        if !name_word(word) {
             return false;
         }
         capitalised += 1;
     }
     capitalised >= minimum.min(2)
+}
+
+/// A word compared with the company and place lists: lowercase, without dots (`S.L.L.` is
+/// `sll`).
+fn plain(word: &str) -> String {
+    word.chars()
+        .filter(|c| *c != '.')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Legal forms and words that end company names, besides [`COMPANY_WORDS`].
+const LEGAL_FORMS: &[&str] = &[
+    "sl",
+    "sll",
+    "sarl",
+    "sas",
+    "sasu",
+    "sca",
+    "snc",
+    "kg",
+    "ohg",
+    "ug",
+    "gbr",
+    "ev",
+    "kgaa",
+    "spj",
+    "sp",
+    "spzoo",
+    "sk",
+    "ska",
+    "ltda",
+    "eireli",
+    "cia",
+    "fils",
+    "topco",
+    "holding",
+    "bros",
+    "brothers",
+    "sons",
+    "limited",
+    "incorporated",
+    "corporation",
+    "gmbh&co",
+    "ik",
+    "vof",
+    "cv",
+    "sapa",
+    "ss",
+    "sccl",
+    "coop",
+];
+
+/// Words that begin company names (`Stichting Smit`, `Hnos Pintor`, `Grupo Lasa`).
+const COMPANY_OPENERS: &[&str] = &[
+    "stichting",
+    "stowarzyszenie",
+    "fundacja",
+    "fundación",
+    "fundação",
+    "fondazione",
+    "stiftung",
+    "hnos",
+    "hermanos",
+    "grupo",
+    "groupe",
+    "gruppo",
+    "comercializadora",
+    "industrias",
+    "laboratorios",
+    "construcciones",
+    "inversiones",
+    "transportes",
+    "distribuciones",
+    "banco",
+    "banca",
+    "cooperativa",
+    "agencia",
+    "instituto",
+    "institut",
+    "verein",
+    "société",
+    "societe",
+    "compagnie",
+    "wydawnictwo",
+    "przedsiębiorstwo",
+    "spółdzielnia",
+    "firma",
+    "studio",
+    "royal",
+    "maison",
+    "atelier",
+    "café",
+    "hotel",
+    "restaurant",
+    "bäckerei",
+    "autohaus",
+    "immobilien",
+];
+
+/// Words that begin or precede place names made of person names (`rue Henriette Bruneau`,
+/// `Lago Pedro Jesus`, `Martin Luther King Street`).
+const PLACE_WORDS: &[&str] = &[
+    "rue",
+    "chemin",
+    "avenue",
+    "boulevard",
+    "bd",
+    "allée",
+    "impasse",
+    "place",
+    "quai",
+    "calle",
+    "c",
+    "avenida",
+    "av",
+    "avda",
+    "paseo",
+    "pasaje",
+    "plaza",
+    "camino",
+    "carrer",
+    "urbanización",
+    "via",
+    "viale",
+    "piazza",
+    "strada",
+    "vicolo",
+    "corso",
+    "largo",
+    "rua",
+    "praça",
+    "travessa",
+    "estrada",
+    "vereda",
+    "alameda",
+    "rodovia",
+    "lago",
+    "vale",
+    "campo",
+    "sítio",
+    "ulica",
+    "ul",
+    "aleja",
+    "al",
+    "plac",
+    "osiedle",
+    "straße",
+    "strasse",
+    "weg",
+    "platz",
+    "laan",
+    "straat",
+    "plein",
+    "street",
+    "st",
+    "road",
+    "rd",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "court",
+    "ct",
+    "square",
+    "park",
+    "lake",
+    "mount",
+    "mt",
+    "port",
+    "fort",
+    "saint",
+    "san",
+    "santa",
+    "são",
+    "colonia",
+    "barrio",
+    "villa",
+    "estación",
+    "parque",
+    "puerto",
+    "río",
+    "rio",
+    "ilha",
+    "morro",
+    "jardim",
+    "ponte",
+    "monte",
+    "porto",
+    "bairro",
+    "ruela",
+];
+
+/// Words after a person's name that make it a place or a company (`Smith Street`).
+const PLACE_SUFFIXES: &[&str] = &[
+    "street",
+    "st",
+    "road",
+    "rd",
+    "avenue",
+    "ave",
+    "lane",
+    "ln",
+    "drive",
+    "boulevard",
+    "blvd",
+    "way",
+    "ways",
+    "court",
+    "ct",
+    "square",
+    "park",
+    "place",
+    "crossing",
+    "mall",
+    "plaza",
+    "hill",
+    "hills",
+    "bridge",
+    "station",
+    "airport",
+    "school",
+    "university",
+    "college",
+    "hospital",
+    "center",
+    "centre",
+    "building",
+    "hall",
+    "library",
+    "museum",
+    "church",
+    "stadium",
+    "straße",
+    "strasse",
+    "weg",
+    "platz",
+    "laan",
+    "straat",
+    "gracht",
+    "pass",
+    "trail",
+    "parkway",
+    "pike",
+    "circle",
+    "terrace",
+    "heights",
+    "view",
+    "gardens",
+    "estate",
+    "valley",
+    "island",
+    "bay",
+    "port",
+    "falls",
+    "springs",
+    "fort",
+    "village",
+    "town",
+    "city",
+    "county",
+    "mountain",
+    "river",
+    "lake",
+    "et",
+    "and",
+    "und",
+    "&",
+    "en",
+    "y",
+    "e",
+];
+
+fn is_company(value: &str) -> bool {
+    let words: Vec<String> = value.split_whitespace().map(plain).collect();
+    let (Some(first), Some(last)) = (words.first(), words.last()) else {
+        return false;
+    };
+    COMPANY_WORDS.contains(&last.as_str())
+        || LEGAL_FORMS.contains(&last.as_str())
+        || COMPANY_OPENERS.contains(&first.as_str())
+        || words
+            .iter()
+            .any(|word| matches!(word.as_str(), "and" | "&" | "und" | "et" | "en"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gazetteer and names in free text
+
+struct Gazetteer {
+    given: HashSet<&'static str>,
+    family: HashSet<&'static str>,
+}
+
+fn gazetteer() -> &'static Gazetteer {
+    static GAZETTEER: OnceLock<Gazetteer> = OnceLock::new();
+    GAZETTEER.get_or_init(|| Gazetteer {
+        given: include_str!("../../data/names/first.txt").lines().collect(),
+        family: include_str!("../../data/names/last.txt").lines().collect(),
+    })
+}
+
+/// Load the name lists now rather than on the first text with a capital letter.
+pub(crate) fn warm_up() {
+    gazetteer();
+}
+
+fn is_given(word: &str) -> bool {
+    gazetteer().given.contains(word)
+}
+
+fn is_family(word: &str) -> bool {
+    gazetteer().family.contains(word)
+}
+
+fn is_known(word: &str) -> bool {
+    is_given(word) || is_family(word)
+}
+
+/// `王秀英`: the first one or two characters are a family name of the gazetteer.
+fn starts_with_family_name(word: &str) -> bool {
+    let mut ends = word.char_indices().map(|(index, c)| index + c.len_utf8());
+    [ends.next(), ends.next()]
+        .into_iter()
+        .flatten()
+        .any(|end| end < word.len() && is_family(&word[..end]))
+}
+
+/// Titles before a name (compared in lowercase, without the dot).
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "madam", "herr", "frau", "m",
+    "mme", "mlle", "monsieur", "madame", "sr", "sra", "srta", "señor", "señora", "don", "doña",
+    "sig", "sigra", "dott", "dottssa", "dhr", "mevr", "pan", "pani", "sen", "rep", "gov",
+];
+
+/// Words that open a letter to someone.
+const SALUTATIONS: &[&str] = &[
+    "dear", "hi", "hello", "hey", "liebe", "lieber", "geehrte", "geehrter", "cher", "chère",
+    "querido", "querida", "estimado", "estimada", "caro", "cara", "gentile", "beste", "geachte",
+    "drogi", "droga", "szanowny", "szanowna", "prezado", "prezada", "olá", "hola", "bonjour",
+    "hallo", "ciao",
+];
+
+/// Words of a closing line that a signature follows (`Best regards,`).
+const CLOSINGS: &[&str] = &[
+    "regards",
+    "thanks",
+    "thank",
+    "best",
+    "cheers",
+    "sincerely",
+    "yours",
+    "cordially",
+    "respectfully",
+    "cordialement",
+    "salutations",
+    "grüße",
+    "grüßen",
+    "gruß",
+    "gruss",
+    "saludos",
+    "atentamente",
+    "saluti",
+    "cordiali",
+    "distinti",
+    "groet",
+    "groeten",
+    "pozdrawiam",
+    "pozdrowienia",
+    "atenciosamente",
+    "abraços",
+    "abraço",
+    "signed",
+];
+
+/// A word of the text with its byte range.
+struct Word<'a> {
+    text: &'a str,
+    range: Range<usize>,
+}
+
+fn words_of(text: &str) -> Vec<Word<'_>> {
+    let mut words = Vec::new();
+    let mut start = None;
+    for (index, c) in text.char_indices() {
+        let inside = c.is_alphabetic()
+            || (start.is_some() && matches!(c, '\'' | '\u{2019}' | '-'))
+            || c.is_alphanumeric();
+        match (inside, start) {
+            (true, None) => start = Some(index),
+            (false, Some(from)) => {
+                words.push(Word {
+                    text: &text[from..index],
+                    range: from..index,
+                });
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = start {
+        words.push(Word {
+            text: &text[from..],
+            range: from..text.len(),
+        });
+    }
+    // A trailing hyphen or apostrophe is not part of the word.
+    for word in &mut words {
+        let trimmed = word.text.trim_end_matches(['-', '\'', '\u{2019}']);
+        word.range.end = word.range.start + trimmed.len();
+        word.text = trimmed;
+    }
+    words
+}
+
+/// Where the name starting at word `first` ends: name words (particles inside) separated by
+/// one space, at most `most`. Returns the index past the last name word.
+fn name_run(text: &str, words: &[Word<'_>], first: usize, most: usize) -> usize {
+    let mut end = first;
+    let mut index = first;
+    while index < words.len() && index - first < most + 1 {
+        let word = &words[index];
+        if index > first {
+            let gap = &text[words[index - 1].range.end..word.range.start];
+            if gap != " " {
+                break;
+            }
+        }
+        let lower = word.text.to_lowercase();
+        if name_word(word.text) && !is_stop_word(&lower) {
+            index += 1;
+            end = index;
+        } else if index > first && PARTICLES.contains(&lower.as_str()) {
+            index += 1;
+        } else {
+            break;
+        }
+    }
+    end.min(first + most)
+}
+
+/// Capitalised words that begin sentences and headings rather than names.
+const STOP_WORDS: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "of",
+    "for",
+    "to",
+    "in",
+    "on",
+    "at",
+    "by",
+    "with",
+    "from",
+    "please",
+    "meeting",
+    "team",
+    "customer",
+    "contact",
+    "name",
+    "phone",
+    "email",
+    "call",
+    "re",
+    "fw",
+    "fwd",
+    "subject",
+    "date",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "inc",
+    "ltd",
+    "llc",
+    "gmbh",
+    "street",
+    "road",
+    "avenue",
+    "city",
+];
+
+/// Lowercase words that stop a name (see [`STOP_WORDS`]), in one set.
+fn stop_words() -> &'static HashSet<&'static str> {
+    static WORDS: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        [
+            PLACE_WORDS,
+            COMPANY_OPENERS,
+            TITLES,
+            SALUTATIONS,
+            CLOSINGS,
+            STOP_WORDS,
+        ]
+        .into_iter()
+        .flatten()
+        .copied()
+        .collect()
+    })
+}
+
+fn is_stop_word(lower: &str) -> bool {
+    stop_words().contains(lower)
+}
+
+fn set_of(
+    words: &'static [&'static str],
+    cell: &'static OnceLock<HashSet<&'static str>>,
+) -> &'static HashSet<&'static str> {
+    cell.get_or_init(|| words.iter().copied().collect())
+}
+
+fn is_title(lower: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    set_of(TITLES, &SET).contains(lower)
+}
+
+fn is_salutation(lower: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    set_of(SALUTATIONS, &SET).contains(lower)
+}
+
+fn is_closing(lower: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    set_of(CLOSINGS, &SET).contains(lower)
+}
+
+fn is_place_word(lower: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    set_of(PLACE_WORDS, &SET).contains(lower)
+}
+
+fn is_company_opener(lower: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    set_of(COMPANY_OPENERS, &SET).contains(lower)
+}
+
+/// The lowercase form of a short word (longer ones are never context words).
+fn lower(word: &str) -> Option<String> {
+    (word.len() <= 24).then(|| word.to_lowercase())
+}
+
+/// Whether the line before byte `start` is a closing (`Best regards,`, `Thanks,`).
+fn after_closing(text: &str, start: usize) -> bool {
+    let before = &text[..start];
+    let Some(line_start) = before.rfind('\n') else {
+        return false;
+    };
+    if !before[line_start + 1..].trim().is_empty() {
+        return false;
+    }
+    let previous = before[..line_start].trim_end();
+    let line = previous.rsplit('\n').next().unwrap_or_default().trim();
+    (line.ends_with(',') || line.ends_with('!') || line.ends_with('.') || line.starts_with("--"))
+        && line.split_whitespace().count() <= 5
+        && line
+            .split(|c: char| !c.is_alphabetic())
+            .any(|word| is_closing(&word.to_lowercase()))
+        || line == "--"
+}
+
+/// What a label before a name says (`Name:`, `Signed by:`, `Contact person:`): the words of the
+/// line before the colon, read as a key.
+fn labelled(text: &str, start: usize) -> bool {
+    let before = text[..start].trim_end_matches([' ', '"', '\'']);
+    let Some(before) = before.strip_suffix([':', '=']) else {
+        return false;
+    };
+    let line = before.rsplit('\n').next().unwrap_or_default();
+    let words: Vec<&str> = line
+        .rsplit(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .take(3)
+        .collect();
+    (1..=words.len()).any(|count| {
+        let key: String = words[..count]
+            .iter()
+            .rev()
+            .copied()
+            .collect::<Vec<_>>()
+            .join("");
+        let key = normalize_key(&key);
+        key == "name"
+            || key == "signed"
+            || STRONG_FIELDS.contains(&key.as_str())
+            || is_role_key(&key)
+    })
+}
+
+/// Names in free text: see the module docs. `taken` holds ranges already found (sorted).
+pub(crate) fn names_in_text(text: &str, taken: &[Range<usize>]) -> Vec<Range<usize>> {
+    let words = words_of(text);
+    let mut found = Vec::new();
+    let mut index = 0;
+    while index < words.len() {
+        let word = &words[index];
+        if !name_word(word.text) || super::numbers::overlaps(taken, &word.range) {
+            index += 1;
+            continue;
+        }
+        // The cheap signs first: most capitalised words have none and cost no more.
+        let previous = index.checked_sub(1).map(|before| &words[before]);
+        let gap = previous.map_or("", |before| &text[before.range.end..word.range.start]);
+        let previous_lower = previous
+            .filter(|_| !gap.contains('\n') && gap.len() <= 2)
+            .and_then(|before| lower(before.text));
+        let title = previous_lower
+            .as_deref()
+            .is_some_and(|lower| is_title(lower) && matches!(gap, " " | ". "));
+        let salutation = previous_lower
+            .as_deref()
+            .is_some_and(|lower| is_salutation(lower) && gap.trim().is_empty());
+        let label_sign = text[..word.range.start]
+            .trim_end_matches([' ', '"', '\''])
+            .ends_with([':', '=']);
+        let line_start = text[..word.range.start]
+            .rfind('\n')
+            .is_some_and(|newline| text[newline + 1..word.range.start].trim().is_empty());
+        let given = is_given(word.text) || uncased_word(word.text) && is_family(word.text);
+        if !(title || salutation || label_sign || line_start || given) {
+            index += 1;
+            continue;
+        }
+        let end = name_run(text, &words, index, 4);
+        if end == index {
+            index += 1;
+            continue;
+        }
+        let run = &words[index..end];
+        let known = run.iter().any(|word| is_known(word.text));
+        let signature = line_start
+            && after_closing(text, word.range.start)
+            && text[run[run.len() - 1].range.end..]
+                .split('\n')
+                .next()
+                .is_some_and(|rest| rest.trim().is_empty());
+        let label = label_sign && labelled(text, word.range.start);
+        // A given name followed by a family name, both in the gazetteer (in East Asian order,
+        // a family name followed by a given name).
+        let pair = run.len() >= 2
+            && (is_given(run[0].text) && run[1..].iter().any(|word| is_family(word.text))
+                || uncased_word(run[0].text) && is_family(run[0].text) && is_given(run[1].text));
+        // `rue Henriette Bruneau`, `Smith Street`, `Hartung Kruschwitz KG`: places and companies.
+        let next = words.get(end).filter(|next| {
+            matches!(
+                &text[run[run.len() - 1].range.end..next.range.start],
+                " " | " & "
+            )
+        });
+        let place_or_company = previous.is_some_and(|before| {
+            lower(before.text)
+                .is_some_and(|lower| is_place_word(&plain(&lower)) || is_company_opener(&lower))
+        }) || next.is_some_and(|next| {
+            let next = plain(next.text);
+            PLACE_SUFFIXES.contains(&next.as_str())
+                || COMPANY_WORDS.contains(&next.as_str())
+                || LEGAL_FORMS.contains(&next.as_str())
+        }) || text[run[run.len() - 1].range.end..].starts_with(" &");
+        let accept = if place_or_company {
+            false
+        } else if title {
+            true
+        } else if salutation || signature || label {
+            known || (label && run.len() >= 2)
+        } else {
+            pair
+        };
+        if accept {
+            found.push(run[0].range.start..run[run.len() - 1].range.end);
+            index = end;
+        } else {
+            index += 1;
+        }
+    }
+    found
 }

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use phonenumber::country::Id as Region;
 use regex::Regex;
 
+use super::context::Label;
 use super::{char_at, char_before, clear_after, clear_before};
 
 /// Whether a region is in the North American Numbering Plan (calling code 1). A fixed list, so
@@ -47,16 +48,27 @@ pub(crate) fn is_nanp(region: Region) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Payment cards
 
-/// Card numbers in `text`: runs of 13+ digits split at single spaces or dashes; inside a run,
+/// Card numbers in `text`: runs of 12+ digits split at single spaces or dashes; inside a run,
 /// every stretch of whole groups with a card-shaped grouping, a known issuer prefix for its length
-/// and a valid Luhn check digit (the longest first).
-pub(crate) fn cards(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
+/// and a valid Luhn check digit (the longest first). After a label that makes the number an
+/// identifier (`tracking`, `EAN`, `order`) nothing is a card; numbers that only cards of rare
+/// kinds share with common identifiers (12-digit Maestro, 15-digit UATP, 13 bare digits that are
+/// a valid EAN-13 barcode) count only in a card field (`card`) or after a card label.
+pub(crate) fn cards(pattern: &Regex, text: &str, card_field: bool) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
     for candidate in pattern.find_iter(text) {
         let run = candidate.range();
         if !clear_before(text, run.start) || !clear_after(text, run.end) {
             continue;
         }
+        // The label before the run speaks for the number that starts the run.
+        let (context, excluded) = match super::context::label_before(text, run.start) {
+            Label::Identifier | Label::Version | Label::Phone | Label::NationalId => {
+                (card_field, true)
+            }
+            Label::Card => (true, false),
+            Label::None => (card_field, false),
+        };
         // Groups of digits and the separator before each (None for the first).
         let mut groups: Vec<(Range<usize>, Option<u8>)> = Vec::new();
         let mut start = run.start;
@@ -74,7 +86,8 @@ pub(crate) fn cards(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
         while first < groups.len() {
             let accepted = (first + 1..=groups.len())
                 .rev()
-                .find(|&end| is_card(text, &groups[first..end]));
+                .filter(|_| !(excluded && first == 0))
+                .find(|&end| is_card(text, &groups[first..end], context));
             match accepted {
                 Some(end) => {
                     ranges.push(groups[first].0.start..groups[end - 1].0.end);
@@ -87,10 +100,10 @@ pub(crate) fn cards(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
     ranges
 }
 
-fn is_card(text: &str, groups: &[(Range<usize>, Option<u8>)]) -> bool {
+fn is_card(text: &str, groups: &[(Range<usize>, Option<u8>)], context: bool) -> bool {
     let lengths: Vec<usize> = groups.iter().map(|(range, _)| range.len()).collect();
     let total: usize = lengths.iter().sum();
-    if !(13..=19).contains(&total) {
+    if !(12..=19).contains(&total) {
         return false;
     }
     if groups.len() > 1 {
@@ -101,6 +114,7 @@ fn is_card(text: &str, groups: &[(Range<usize>, Option<u8>)]) -> bool {
         }
         let (last, head) = lengths.split_last().unwrap_or((&0, &[]));
         let fours = head.iter().all(|length| *length == 4) && (1..=4).contains(last);
+        let fours = fours || (total == 12 && lengths == [4, 4, 4]);
         let amex_diners = lengths == [4, 6, 5] || lengths == [4, 6, 4];
         if !fours && !amex_diners {
             return false;
@@ -110,7 +124,25 @@ fn is_card(text: &str, groups: &[(Range<usize>, Option<u8>)]) -> bool {
         .iter()
         .flat_map(|(range, _)| text[range.clone()].bytes().map(|byte| byte - b'0'))
         .collect();
-    known_issuer(&digits) && luhn(&digits)
+    if !known_issuer(&digits) || !luhn(&digits) {
+        return false;
+    }
+    // Kinds of cards rare enough that the identifiers of the same shape outnumber them.
+    let rare = digits.len() == 12
+        || (digits[0] == 1 && digits.len() == 15)
+        || digits[0] == 0
+        || (digits.len() == 13 && groups.len() == 1 && ean13(&digits));
+    context || !rare
+}
+
+/// The EAN-13 (and ISBN-13) check digit: weights 1 and 3 alternating.
+fn ean13(digits: &[u8]) -> bool {
+    let sum: u32 = digits[..12]
+        .iter()
+        .enumerate()
+        .map(|(index, digit)| u32::from(*digit) * if index % 2 == 0 { 1 } else { 3 })
+        .sum();
+    (10 - sum % 10) % 10 == u32::from(digits[12])
 }
 
 /// Whether the prefix belongs to a card network that issues numbers of this length.
@@ -123,6 +155,8 @@ fn known_issuer(digits: &[u8]) -> bool {
     };
     let length = digits.len();
     match digits.first() {
+        // Maestro's 0604 (a few UK banks).
+        Some(0) => prefix(4) == 604 && (12..=19).contains(&length),
         // UATP (AirPlus and other airline cards).
         Some(1) => length == 15,
         // Visa.
@@ -135,19 +169,19 @@ fn known_issuer(digits: &[u8]) -> bool {
             // Diners Club.
             30 => (300..=305).contains(&prefix(3)) && (14..=19).contains(&length),
             36 | 38 | 39 => (14..=19).contains(&length),
-            // JCB.
-            35 => (3528..=3589).contains(&prefix(4)) && (16..=19).contains(&length),
+            // JCB (3528-3589; the rest of 35 was JCB's before and still circulates).
+            35 => (16..=19).contains(&length),
             _ => false,
         },
         Some(5) => match prefix(2) {
             // Mastercard.
             51..=55 => length == 16,
             // Maestro.
-            50 | 56..=58 => (13..=19).contains(&length),
+            50 | 56..=58 => (12..=19).contains(&length),
             _ => false,
         },
         // Discover, UnionPay, Maestro, RuPay and others of the 6-series.
-        Some(6) => (13..=19).contains(&length),
+        Some(6) => (12..=19).contains(&length),
         _ => false,
     }
 }
@@ -212,14 +246,25 @@ pub(crate) fn ibans(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
 // ---------------------------------------------------------------------------------------------
 // US Social Security Numbers
 
-/// SSNs written `ddd-dd-dddd` (or with spaces or dots) that are not in an invalid range.
+/// SSNs written `ddd-dd-dddd` (or with spaces or dots) that are not in an invalid range, and
+/// not the tail or head of a longer grouped number (`+49 536 22 1234`, a phone number with its
+/// country code) or after a phone label.
 pub(crate) fn ssns(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
     pattern
         .find_iter(text)
         .filter(|candidate| {
-            clear_before(text, candidate.start())
-                && clear_after(text, candidate.end())
+            let (start, end) = (candidate.start(), candidate.end());
+            let separator = candidate.as_str().as_bytes()[3];
+            let grouped_before = char_before(text, start) == Some(char::from(separator))
+                && char_before(text, start - 1).is_some_and(|c| c.is_ascii_digit());
+            let grouped_after = char_at(text, end) == Some(char::from(separator))
+                && char_at(text, end + 1).is_some_and(|c| c.is_ascii_digit());
+            clear_before(text, start)
+                && clear_after(text, end)
+                && !grouped_before
+                && !grouped_after
                 && valid_ssn(candidate.as_str())
+                && super::context::label_before(text, start) != Label::Phone
         })
         .map(|candidate| candidate.range())
         .collect()
@@ -274,8 +319,30 @@ pub(crate) fn valid_ssn(text: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // IP addresses
 
-/// Dotted quads that parse as IPv4 and are not marked as versions.
-pub(crate) fn ipv4s(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
+/// Whether an IPv4 address identifies no one outside its own network: loopback, private,
+/// link-local, unspecified or broadcast.
+fn local_v4(address: Ipv4Addr) -> bool {
+    address.is_loopback()
+        || address.is_private()
+        || address.is_link_local()
+        || address.is_unspecified()
+        || address.is_broadcast()
+}
+
+/// [`local_v4`] for IPv6: loopback, unspecified, unique-local `fc00::/7`, link-local
+/// `fe80::/10`, and IPv4-mapped or -compatible forms of local IPv4 addresses.
+fn local_v6(address: Ipv6Addr) -> bool {
+    let first = address.segments()[0];
+    address.is_loopback()
+        || address.is_unspecified()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || address.to_ipv4().is_some_and(local_v4)
+}
+
+/// Dotted quads that parse as IPv4 and are not marked as versions; local addresses only when
+/// `private` says so.
+pub(crate) fn ipv4s(pattern: &Regex, text: &str, private: bool) -> Vec<Range<usize>> {
     pattern
         .find_iter(text)
         .filter(|candidate| {
@@ -283,8 +350,12 @@ pub(crate) fn ipv4s(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
             clear_before(text, range.start)
                 && (clear_after(text, range.end) || suffix_ok(&text[range.end..]))
                 && char_before(text, range.start) != Some('.')
-                && candidate.as_str().parse::<Ipv4Addr>().is_ok()
-                && !marked_as_version(text, range)
+                && candidate
+                    .as_str()
+                    .parse::<Ipv4Addr>()
+                    .is_ok_and(|address| private || !local_v4(address))
+                && !marked_as_version(text, range.clone())
+                && super::context::label_before(text, range.start) != Label::Version
         })
         .map(|candidate| candidate.range())
         .collect()
@@ -334,7 +405,7 @@ fn marked_as_version(text: &str, range: Range<usize>) -> bool {
 }
 
 /// Runs of hex digits and colons that parse as IPv6 and have at least two non-empty groups.
-pub(crate) fn ipv6s(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
+pub(crate) fn ipv6s(pattern: &Regex, text: &str, private: bool) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
     for candidate in pattern.find_iter(text) {
         let mut range = candidate.range();
@@ -358,7 +429,9 @@ pub(crate) fn ipv6s(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
         if clear_left
             && clear_right
             && (groups >= 2 || value.contains('.'))
-            && value.parse::<Ipv6Addr>().is_ok()
+            && value
+                .parse::<Ipv6Addr>()
+                .is_ok_and(|address| private || !local_v6(address))
         {
             ranges.push(range);
         }
@@ -408,6 +481,12 @@ impl PhoneMemo {
     }
 }
 
+/// Whether a phone number ending at `end` stands on its own on the right, or is followed by its
+/// extension.
+fn phone_end(text: &str, end: usize) -> bool {
+    clear_after(text, end) || extension_after(text, end) > 0
+}
+
 /// Whether `range` overlaps one of `taken` (sorted by start, not overlapping).
 pub(crate) fn overlaps(taken: &[Range<usize>], range: &Range<usize>) -> bool {
     let index = taken.partition_point(|other| other.end <= range.start);
@@ -420,8 +499,10 @@ fn digit_count(text: &str) -> usize {
     text.bytes().filter(u8::is_ascii_digit).count()
 }
 
-/// `+` and a country code, then groups of digits. When the whole candidate is not a valid
-/// number, trailing groups are dropped one by one (`+1 212 555 0123 2026`).
+/// `+` (or `00`, the international call prefix of most countries) and a country code, then
+/// groups of digits. When the whole candidate is not a valid number, trailing groups are
+/// dropped one by one (`+1 212 555 0123 2026`). A `00` number must be grouped and must not
+/// follow a label that makes it an identifier (`order 0049...`).
 pub(crate) fn international_phones(
     pattern: &Regex,
     text: &str,
@@ -432,6 +513,15 @@ pub(crate) fn international_phones(
     for candidate in pattern.find_iter(text) {
         let mut range = candidate.range();
         if !clear_before(text, range.start) {
+            continue;
+        }
+        let zeros = candidate.as_str().starts_with("00");
+        if zeros
+            && matches!(
+                super::context::label_before(text, range.start),
+                Label::Identifier | Label::Version | Label::NationalId | Label::Card
+            )
+        {
             continue;
         }
         // A value found already inside the candidate (a card number right after the phone
@@ -457,7 +547,12 @@ pub(crate) fn international_phones(
             if digits < 7 {
                 break;
             }
-            if digits <= 17 && clear_after(text, end) && memo.valid(None, value) {
+            let valid = if zeros {
+                phone_grouped(value) && memo.valid(None, &format!("+{}", &value[2..]))
+            } else {
+                memo.valid(None, value)
+            };
+            if digits <= 17 && phone_end(text, end) && valid {
                 ranges.push(range.start..end);
                 break;
             }
@@ -501,20 +596,29 @@ pub(crate) fn nanp_phones(
             };
             consistent
                 && clear_before(text, range.start)
-                && clear_after(text, range.end)
+                && phone_end(text, range.end)
                 && char_before(text, range.start) != Some('+')
+                && !matches!(
+                    super::context::label_before(text, range.start),
+                    Label::Identifier | Label::NationalId | Label::Card
+                )
                 && memo.valid(Some(Region::US), value)
         })
         .map(|candidate| candidate.range())
         .collect()
 }
 
-/// National numbers starting with the trunk prefix 0 (`020 7946 0958`, `030 901820`), valid in
-/// one of the configured regions outside NANP.
+/// National numbers starting with the trunk prefix 0 (`020 7946 0958`, `030 901820`,
+/// `04.15.39.15.00`), grouped the way phone numbers are written and valid in one of the
+/// configured regions outside NANP or in any region whose numbers start with 0. A bare run of
+/// digits (`0123456789`: a routing number, an ISBN, an order id as often as a phone number)
+/// needs a phone label, which [`labelled_numbers`] looks for, or a phone field; a label that
+/// makes it an identifier rules it out.
 pub(crate) fn national_phones(
     pattern: &Regex,
     text: &str,
     regions: &[Region],
+    trunk_zero: &[Region],
     taken: &[Range<usize>],
     memo: &PhoneMemo,
 ) -> Vec<Range<usize>> {
@@ -523,28 +627,390 @@ pub(crate) fn national_phones(
         .filter(|candidate| {
             let range = candidate.range();
             let value = candidate.as_str();
-            !overlaps(taken, &range)
-                && (9..=12).contains(&digit_count(value))
-                && clear_before(text, range.start)
-                && clear_after(text, range.end)
+            if overlaps(taken, &range)
+                || !(9..=12).contains(&digit_count(value))
+                || !clear_before(text, range.start)
+                || !phone_end(text, range.end)
+            {
+                return false;
+            }
+            if matches!(
+                super::context::label_before(text, range.start),
+                Label::Identifier | Label::NationalId | Label::Card | Label::Version
+            ) {
+                return false;
+            }
+            // `078-05-1120`: grouped 3-2-4, the shape of an SSN, not of a phone number.
+            let bytes = value.as_bytes();
+            if value.len() == 11 && bytes[3] == bytes[6] && !bytes[3].is_ascii_digit() {
+                return false;
+            }
+            let grouped = value.bytes().any(|byte| !byte.is_ascii_digit()) && phone_grouped(value);
+            grouped
                 && regions
                     .iter()
+                    .chain(trunk_zero)
                     .any(|region| memo.valid(Some(*region), value))
         })
         .map(|candidate| candidate.range())
         .collect()
 }
 
-/// A whole phone-field value in any common format, bare digits included.
+/// Numbers after a label that says what they are: a phone label (`Phone:`, `tel.`, `call`,
+/// `mobile`, ...) makes any number valid in some region a phone number, bare digits included;
+/// a national-identifier label (`SSN:`, `tax id`, `BSN`, `CPF`, ...) makes a number with a
+/// valid check digit an identifier. Without a label, a number grouped the way phone numbers are
+/// written and valid in one of the `configured` regions outside NANP (`912 345 678` with `ES`)
+/// is a phone number too, unless a label makes it an identifier. Trailing groups that spoil the
+/// number are dropped.
+pub(crate) fn labelled_numbers(
+    pattern: &Regex,
+    text: &str,
+    regions: &[Region],
+    configured: &[Region],
+    taken: &[Range<usize>],
+    memo: &PhoneMemo,
+) -> Vec<(crate::PiiType, Range<usize>)> {
+    let mut found = Vec::new();
+    for candidate in pattern.find_iter(text) {
+        let mut range = candidate.range();
+        if overlaps(taken, &range) || !clear_before(text, range.start) {
+            continue;
+        }
+        // A DNI's or NIE's letters: `42644933N`, `Z5115381W`.
+        if char_before(text, range.start).is_some_and(|c| matches!(c, 'X' | 'Y' | 'Z'))
+            && !char_before(text, range.start - 1).is_some_and(char::is_alphanumeric)
+        {
+            range.start -= 1;
+        }
+        let label = super::context::label_before(text, range.start);
+        let (kind, regions) = match label {
+            Label::Phone => (crate::PiiType::Phone, regions),
+            Label::NationalId => (crate::PiiType::Ssn, regions),
+            Label::None if !configured.is_empty() => (crate::PiiType::Phone, configured),
+            _ => continue,
+        };
+        let unlabelled = label == Label::None;
+        if kind == crate::PiiType::Ssn
+            && char_at(text, range.end).is_some_and(|c| c.is_ascii_uppercase())
+            && !char_at(text, range.end + 1).is_some_and(char::is_alphanumeric)
+        {
+            range.end += 1;
+        }
+        let mut end = range.end;
+        for _ in 0..4 {
+            let value = text[range.start..end].trim_end_matches(['(', ' ']);
+            let after = range.start + value.len();
+            let accepted = match kind {
+                crate::PiiType::Phone => {
+                    phone_end(text, after)
+                        && (!unlabelled
+                            || (!value.starts_with('+')
+                                && !value.starts_with("00")
+                                && digit_count(value) >= 9
+                                && value
+                                    .bytes()
+                                    .filter(|byte| matches!(byte, b' ' | b'.' | b'-' | b'/'))
+                                    .count()
+                                    >= 2
+                                && phone_grouped(value)))
+                        && phone_in_regions(value, regions, memo)
+                }
+                _ => clear_after(text, after) && is_national_id(value),
+            };
+            if accepted {
+                found.push((kind, range.start..range.start + value.len()));
+                break;
+            }
+            let Some(cut) = value.rfind([' ', '.', '-', '(', '/']) else {
+                break;
+            };
+            end = range.start + value[..cut].trim_end_matches([' ', '.', '-', '/']).len();
+            if end <= range.start {
+                break;
+            }
+        }
+    }
+    found
+}
+
+/// A whole phone-field value in any common format, bare digits and an extension included,
+/// valid in one of `regions` (every region, configured ones first).
 pub(crate) fn is_phone_value(value: &str, regions: &[Region], memo: &PhoneMemo) -> bool {
-    let plausible = value
+    // `(212)555-0123x492`: the number is what comes before the extension.
+    let number = value
+        .char_indices()
+        .map(|(index, _)| index)
+        .filter(|&index| index > 0)
+        .find(|&index| {
+            value[..index].ends_with(|c: char| c.is_ascii_digit())
+                && extension_after(value, index) == value.len() - index
+        })
+        .map_or(value, |index| &value[..index]);
+    let plausible = number
         .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '.' | '(' | ')'));
-    if !plausible || !(7..=15).contains(&digit_count(value)) {
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '.' | '(' | ')' | '/'));
+    plausible && phone_in_regions(number, regions, memo)
+}
+
+// ---------------------------------------------------------------------------------------------
+// National identifiers with a check digit (found with a key or a label only, except the
+// Italian codice fiscale, whose shape and check letter are distinctive enough on their own)
+
+/// Whether `value` (a whole field value, or what follows a label) is a national identifier:
+/// a US SSN (formatted or nine bare digits), a Dutch BSN (11-proof), a Polish PESEL, a Brazilian
+/// CPF, a French NIR, a Spanish DNI or NIE, an Italian codice fiscale or a Chinese resident
+/// identity number, each with its check digits right.
+pub(crate) fn is_national_id(value: &str) -> bool {
+    let value = value.trim();
+    if is_ssn_value(value) {
+        return true;
+    }
+    let compact: String = value
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '/'))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if compact.len() < 9 || compact.len() > 18 || !compact.is_ascii() {
+        return false;
+    }
+    let digits: Vec<u32> = compact.chars().filter_map(|c| c.to_digit(10)).collect();
+    let all_digits = digits.len() == compact.len();
+    // The same digit everywhere passes most checksums and is never issued.
+    if all_digits && digits.iter().all(|digit| *digit == digits[0]) {
+        return false;
+    }
+    match compact.len() {
+        9 if all_digits => bsn(&digits),
+        11 if all_digits => pesel(&digits) || cpf(&digits),
+        15 => nir(&compact),
+        9 => dni_or_nie(&compact),
+        16 => codice_fiscale(&compact),
+        18 => resident_id(&compact),
+        _ => false,
+    }
+}
+
+fn bsn(digits: &[u32]) -> bool {
+    let sum: i64 = digits
+        .iter()
+        .enumerate()
+        .map(|(index, digit)| {
+            let weight = if index == 8 { -1 } else { 9 - index as i64 };
+            weight * i64::from(*digit)
+        })
+        .sum();
+    sum % 11 == 0 && sum != 0
+}
+
+fn pesel(digits: &[u32]) -> bool {
+    const WEIGHTS: [u32; 10] = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
+    let sum: u32 = WEIGHTS.iter().zip(digits).map(|(w, d)| w * d).sum();
+    let month = digits[2] * 10 + digits[3];
+    (10 - sum % 10) % 10 == digits[10] && matches!(month % 20, 1..=12)
+}
+
+fn cpf(digits: &[u32]) -> bool {
+    let check = |count: usize| {
+        let sum: u32 = digits[..count]
+            .iter()
+            .enumerate()
+            .map(|(index, digit)| digit * (count as u32 + 1 - index as u32))
+            .sum();
+        (sum * 10 % 11) % 10
+    };
+    check(9) == digits[9] && check(10) == digits[10]
+}
+
+fn nir(compact: &str) -> bool {
+    // Corsica's departments 2A and 2B count as 19 and 18.
+    let body = compact[..13].replace("2A", "19").replace("2B", "18");
+    let (Ok(number), Ok(key)) = (body.parse::<u64>(), compact[13..].parse::<u64>()) else {
+        return false;
+    };
+    matches!(compact.as_bytes()[0], b'1' | b'2') && 97 - number % 97 == key
+}
+
+fn dni_or_nie(compact: &str) -> bool {
+    const LETTERS: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+    let bytes = compact.as_bytes();
+    let lead = match bytes[0] {
+        b'X' => "0",
+        b'Y' => "1",
+        b'Z' => "2",
+        b'0'..=b'9' => "",
+        _ => return false,
+    };
+    let start = usize::from(!lead.is_empty());
+    let number = format!("{lead}{}", &compact[start..8]);
+    match number.parse::<usize>() {
+        Ok(number) => number.to_string().len() <= 8 && LETTERS[number % 23] == bytes[8],
+        Err(_) => false,
+    }
+}
+
+fn codice_fiscale(compact: &str) -> bool {
+    const ODD: [u32; 26] = [
+        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24,
+        23,
+    ];
+    let bytes = compact.as_bytes();
+    // Letters where letters go (omocodia may turn digits into letters, never the reverse).
+    let letters = [0, 1, 2, 3, 4, 5, 8, 11, 15];
+    if letters
+        .iter()
+        .any(|index| !bytes[*index].is_ascii_uppercase())
+        || !bytes.iter().all(u8::is_ascii_alphanumeric)
+    {
+        return false;
+    }
+    let value = |byte: u8| -> usize {
+        if byte.is_ascii_digit() {
+            usize::from(byte - b'0')
+        } else {
+            usize::from(byte - b'A')
+        }
+    };
+    let sum: u32 = bytes[..15]
+        .iter()
+        .enumerate()
+        .map(|(index, byte)| {
+            if index % 2 == 0 {
+                ODD[value(*byte)]
+            } else {
+                value(*byte) as u32
+            }
+        })
+        .sum();
+    bytes[15] == b'A' + (sum % 26) as u8
+}
+
+fn resident_id(compact: &str) -> bool {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let bytes = compact.as_bytes();
+    if !bytes[..17].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let sum: u32 = WEIGHTS
+        .iter()
+        .zip(&bytes[..17])
+        .map(|(w, b)| w * u32::from(b - b'0'))
+        .sum();
+    CHECK[(sum % 11) as usize] == bytes[17]
+}
+
+/// Codici fiscali anywhere in `text`: sixteen characters of their shape whose check letter is
+/// right.
+pub(crate) fn codici_fiscali(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
+    pattern
+        .find_iter(text)
+        .filter(|candidate| {
+            !char_before(text, candidate.start()).is_some_and(char::is_alphanumeric)
+                && !char_at(text, candidate.end()).is_some_and(char::is_alphanumeric)
+                && codice_fiscale(candidate.as_str())
+        })
+        .map(|candidate| candidate.range())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers a label says what they are: `Phone: 912 345 678`, `SSN: 536221234`
+
+/// Every region libphonenumber knows, configured ones first: what a number with a phone label
+/// or in a phone field is tried against.
+pub(crate) fn all_regions(configured: &[Region]) -> Vec<Region> {
+    let mut regions: Vec<Region> = configured.to_vec();
+    let mut known: Vec<Region> = phonenumber::metadata::DATABASE
+        .iter()
+        .filter_map(|metadata| metadata.id().parse::<Region>().ok())
+        .filter(|region| !regions.contains(region))
+        .collect();
+    known.sort_by_key(|region| region.as_ref().to_owned());
+    known.dedup();
+    regions.extend(known);
+    regions
+}
+
+/// Regions whose national numbers start with the trunk prefix 0 (`020 7946 0958`), from
+/// libphonenumber's metadata.
+pub(crate) fn trunk_zero_regions() -> Vec<Region> {
+    let mut regions: Vec<Region> = phonenumber::metadata::DATABASE
+        .iter()
+        .filter(|metadata| metadata.national_prefix() == Some("0"))
+        .filter_map(|metadata| metadata.id().parse::<Region>().ok())
+        .collect();
+    regions.sort_by_key(|region| region.as_ref().to_owned());
+    regions.dedup();
+    regions
+}
+
+/// An extension right after a phone number (`x492`, ` ext. 12`, ` extension 7`): its length.
+pub(crate) fn extension_after(text: &str, end: usize) -> usize {
+    let rest = &text[end..];
+    let trimmed = rest.trim_start_matches(' ');
+    let spaces = rest.len() - trimmed.len();
+    if spaces > 1 {
+        return 0;
+    }
+    let lower = trimmed
+        .get(..trimmed.len().min(12))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let marker = ["extension", "ext.", "ext", "x", "#"]
+        .into_iter()
+        .find(|marker| lower.starts_with(marker));
+    let Some(marker) = marker else {
+        return 0;
+    };
+    let after = &trimmed[marker.len()..];
+    let gap = after.len() - after.trim_start_matches(' ').len();
+    let digits = after[gap..].bytes().take_while(u8::is_ascii_digit).count();
+    let total = spaces + marker.len() + gap + digits;
+    if (1..=6).contains(&digits) && clear_after(text, end + total) {
+        total
+    } else {
+        0
+    }
+}
+
+/// Whether the digits of `value` are grouped the way phone numbers are written: at least two
+/// separator (space, dash, dot, slash) or parentheses, one kind of separator outside the
+/// parentheses.
+pub(crate) fn phone_grouped(value: &str) -> bool {
+    let after_parenthesis = match value.rsplit_once(')') {
+        Some((_, rest)) => rest.trim_start_matches(' '),
+        None => value,
+    };
+    let mut separators = after_parenthesis
+        .bytes()
+        .filter(|byte| matches!(byte, b' ' | b'.' | b'-' | b'/'));
+    let first = separators.next();
+    let consistent = match first {
+        Some(first) => separators.clone().all(|other| other == first),
+        None => true,
+    };
+    let count = after_parenthesis
+        .bytes()
+        .filter(|byte| matches!(byte, b' ' | b'.' | b'-' | b'/'))
+        .count();
+    consistent && (value.contains(')') || count >= 1)
+}
+
+/// A phone number whose whole text is `value`, written in any way: with `+` or `00` and a
+/// country code, or national in one of `regions` (tried in order).
+pub(crate) fn phone_in_regions(value: &str, regions: &[Region], memo: &PhoneMemo) -> bool {
+    let digits = digit_count(value);
+    if !(7..=15).contains(&digits) {
         return false;
     }
     if value.starts_with('+') {
         return memo.valid(None, value);
+    }
+    if let Some(rest) = value.strip_prefix("00")
+        && rest.starts_with(|c: char| c.is_ascii_digit() && c != '0')
+    {
+        return memo.valid(None, &format!("+{rest}"));
     }
     regions
         .iter()

@@ -30,7 +30,7 @@ const CONTACTS: [Contact; 4] = [
         phone: "+1 212 555 0143",
         card: "4111 1111 1111 1111",
         ssn: "536-22-1234",
-        ip: "10.20.30.41",
+        ip: "198.51.100.41",
         iban: "DE89 3704 0044 0532 0130 00",
     },
     Contact {
@@ -48,7 +48,7 @@ const CONTACTS: [Contact; 4] = [
         phone: "(415) 555-0199",
         card: "3782 822463 10005",
         ssn: "536-22-1236",
-        ip: "192.168.7.19",
+        ip: "203.0.113.19",
         iban: "NL91ABNA0417164300",
     },
     Contact {
@@ -57,7 +57,7 @@ const CONTACTS: [Contact; 4] = [
         phone: "+61 2 5550 1234",
         card: "6011-1111-1111-1117",
         ssn: "536-22-1237",
-        ip: "172.16.5.4",
+        ip: "81.2.69.160",
         iban: "CH93 0076 2011 6238 5295 7",
     },
 ];
@@ -314,6 +314,71 @@ console.log(echoed.message);"#,
 
 /// Run ops against `sluice serve` with the audit log (`sluice::audit`) on; returns the results
 /// and the audit lines.
+/// Records as a failing tool repeats them in its error: JSON after a sentence, a Python-style
+/// dict, `key=value` pairs; among them values that only their field or label identifies (names,
+/// SSNs without dashes, bare and national phone numbers).
+const FAILED_RECORDS: &str = "import failed for 2 records: [{\"name\": \"Ada Lovelace\", \"ssn\": \"536221234\", \"tel\": \"2125550143\"}, {\"full_name\": \"Grace Hopper\", \"national_id\": \"536221235\", \"mobile\": \"020 7946 0958\"}] / retrying {'cardholder_name': 'Alan Turing', 'tax_id': '536221236', 'ip': '81.2.69.160'} / last error: signed_by=\"Katherine Johnson\" SSN: 536221237 phone=+44 20 7946 0959";
+
+const FAILED_RAW: [&str; 13] = [
+    "Ada Lovelace",
+    "536221234",
+    "2125550143",
+    "Grace Hopper",
+    "536221235",
+    "020 7946 0958",
+    "Alan Turing",
+    "536221236",
+    "81.2.69.160",
+    "Katherine Johnson",
+    "536221237",
+    "+44 20 7946 0959",
+    "Lovelace",
+];
+
+#[test]
+fn a_failing_tool_whose_error_repeats_records_leaks_no_raw_value_to_the_agent() {
+    let config = write_config(
+        McpConfig::new().server("chat", &fake_server(&[])),
+        json!({}),
+    );
+    // The error is caught and logged, returned, and finally thrown uncaught.
+    let code = format!(
+        r#"import * as chat from "./servers/chat";
+const records = {FAILED_RECORDS:?};
+let caught = "";
+try {{ await chat.fail({{ message: records }}); }} catch (error) {{
+  caught = error.message;
+  console.log("caught", error.kind, error.message);
+}}
+console.log(JSON.stringify({{ error: caught }}));
+await chat.fail({{ message: records }});"#
+    );
+    let returned = format!(
+        r#"import * as chat from "./servers/chat";
+let value = null;
+try {{ await chat.fail({{ message: {FAILED_RECORDS:?} }}); }} catch (error) {{
+  value = {{ error: error.message, records: error.message.split(" / ") }};
+}}
+export default value;"#
+    );
+    let (results, _) =
+        run_ops_with_audit(config.path(), json!([execute(&code), execute(&returned)]));
+    assert_eq!(results.len(), 2, "{results:?}");
+    for result in &results {
+        let seen = result.to_string();
+        for raw in FAILED_RAW {
+            assert!(!seen.contains(raw), "{raw} reached the agent: {seen}");
+        }
+    }
+    let shown = text(&results[0]);
+    for kind in ["NAME", "SSN", "PHONE", "IP"] {
+        assert!(
+            !tokens(&shown, kind).is_empty(),
+            "no {kind} token in {shown}"
+        );
+    }
+}
+
 fn run_ops_with_audit(config: &Path, ops: Value) -> (Vec<Value>, String) {
     let server = sluice_serve(config).env("SLUICE_LOG", "warn,sluice::audit=info");
     let run = run_python_client(&server, &ops);

@@ -1,0 +1,371 @@
+//! What the words before a number say it is: a label such as `Phone:`, `SSN`, `IBAN`, or a word
+//! that makes it an identifier (`order`, `tracking`, `ISBN`, `routing`). Only the same line is
+//! read, at most a few words back, skipping connecting words (`Phone number is 020 ...`).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// What a label before a value says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Label {
+    /// Nothing known.
+    None,
+    /// A phone number (`phone`, `tel`, `mobile`, `fax`, `call`, ...).
+    Phone,
+    /// A national identifier (`SSN`, `tax id`, `national id`, `BSN`, `PESEL`, `CPF`, ...).
+    NationalId,
+    /// A payment card (`card`, `PAN`, `cc`, `Visa`).
+    Card,
+    /// Something that is not personal data although it may look like it: an order, invoice,
+    /// tracking, routing or account reference, a barcode, a book number, a timestamp.
+    Identifier,
+    /// A software version (`version`, `build`, `Python`, `==`).
+    Version,
+}
+
+/// Words that connect a label to its value: skipped when looking back for the label.
+const CONNECTORS: &[&str] = &[
+    "no", "nr", "num", "number", "is", "on", "at", "from", "to", "me", "us", "the", "my", "our",
+    "his", "her", "their", "your", "via", "of", "a", "an", "for", "office", "and", "or", "n",
+    "nummer", "numero", "número", "de", "du", "la", "le", "der", "die", "des",
+];
+
+const PHONE_WORDS: &[&str] = &[
+    "phone",
+    "phones",
+    "telephone",
+    "tel",
+    "tele",
+    "mobile",
+    "mobil",
+    "mob",
+    "cell",
+    "cellphone",
+    "fax",
+    "call",
+    "called",
+    "calling",
+    "ph",
+    "phoneno",
+    "whatsapp",
+    "sms",
+    "reach",
+    "dial",
+    "telefon",
+    "telefono",
+    "teléfono",
+    "téléphone",
+    "tél",
+    "telefone",
+    "celular",
+    "handy",
+    "gsm",
+    "portable",
+    "cellulare",
+    "telefoon",
+    "komórka",
+    "contactnumber",
+    "電話",
+    "携帯",
+];
+
+const NATIONAL_ID_WORDS: &[&str] = &[
+    "ssn",
+    "ssns",
+    "security",
+    "tin",
+    "itin",
+    "taxid",
+    "taxpayer",
+    "national",
+    "nationalid",
+    "identifier",
+    "bsn",
+    "burgerservicenummer",
+    "sofinummer",
+    "pesel",
+    "cpf",
+    "nif",
+    "nie",
+    "dni",
+    "nir",
+    "insee",
+    "fiscale",
+    "fiscal",
+    "nino",
+    "insurance",
+    "steuerid",
+    "aadhaar",
+    "citizen",
+    "personal",
+    "personnummer",
+    "socialsecurity",
+    "personalid",
+    "idnumber",
+    "idno",
+    "citizenid",
+];
+
+const CARD_WORDS: &[&str] = &[
+    "card",
+    "cards",
+    "cardnumber",
+    "pan",
+    "cc",
+    "visa",
+    "mastercard",
+    "mc",
+    "amex",
+    "maestro",
+    "credit",
+    "debit",
+    "jcb",
+    "discover",
+    "diners",
+    "payment",
+];
+
+const IDENTIFIER_WORDS: &[&str] = &[
+    "order",
+    "orders",
+    "ord",
+    "invoice",
+    "inv",
+    "ref",
+    "reference",
+    "tracking",
+    "track",
+    "trackingnumber",
+    "shipment",
+    "parcel",
+    "awb",
+    "routing",
+    "aba",
+    "rtn",
+    "isbn",
+    "isbn10",
+    "isbn13",
+    "issn",
+    "ean",
+    "ean13",
+    "gtin",
+    "upc",
+    "barcode",
+    "sku",
+    "asin",
+    "imei",
+    "iccid",
+    "id",
+    "serial",
+    "part",
+    "ticket",
+    "case",
+    "booking",
+    "confirmation",
+    "transaction",
+    "txn",
+    "po",
+    "batch",
+    "lot",
+    "item",
+    "policy",
+    "claim",
+    "member",
+    "timestamp",
+    "ts",
+    "epoch",
+    "created",
+    "updated",
+    "modified",
+    "expires",
+    "account",
+    "acct",
+    "customerid",
+    "uid",
+    "pid",
+    "port",
+    "build",
+    "zip",
+    "zipcode",
+    "postcode",
+    "postal",
+    "plz",
+    "cep",
+];
+
+/// Names of software that a version number follows (`Python 3.11.4.1`).
+const VERSION_WORDS: &[&str] = &[
+    "version",
+    "ver",
+    "v",
+    "release",
+    "rev",
+    "build",
+    "runtime",
+    "firmware",
+    "fw",
+    "kernel",
+    "sdk",
+    "python",
+    "node",
+    "nodejs",
+    "java",
+    "jdk",
+    "jre",
+    "ruby",
+    "php",
+    "perl",
+    "golang",
+    "go",
+    "rust",
+    "rustc",
+    "dotnet",
+    "net",
+    "gcc",
+    "clang",
+    "chrome",
+    "chromium",
+    "firefox",
+    "safari",
+    "edge",
+    "windows",
+    "macos",
+    "ios",
+    "android",
+    "ubuntu",
+    "debian",
+    "linux",
+    "postgres",
+    "postgresql",
+    "mysql",
+    "redis",
+    "nginx",
+    "openssl",
+    "docker",
+    "kubernetes",
+    "terraform",
+    "npm",
+    "pip",
+    "requirement",
+    "requirements",
+    "package",
+    "dependency",
+    "upgrade",
+    "upgraded",
+    "installed",
+];
+
+/// Every label word with what it says, in one map (looked up for each word before a number).
+fn labels() -> &'static HashMap<&'static str, Label> {
+    static LABELS: OnceLock<HashMap<&'static str, Label>> = OnceLock::new();
+    LABELS.get_or_init(|| {
+        let mut labels = HashMap::new();
+        // Later lists do not override earlier ones: `build` is a version word first.
+        for (words, label) in [
+            (PHONE_WORDS, Label::Phone),
+            (NATIONAL_ID_WORDS, Label::NationalId),
+            (CARD_WORDS, Label::Card),
+            (VERSION_WORDS, Label::Version),
+            (IDENTIFIER_WORDS, Label::Identifier),
+        ] {
+            for word in words {
+                labels.entry(*word).or_insert(label);
+            }
+        }
+        labels
+    })
+}
+
+fn classify(word: &str) -> Option<Label> {
+    labels().get(word).copied()
+}
+
+/// The words before byte `start` on the same line, nearest first, lowercase; at most `most`
+/// words and 48 bytes back. A word is a run of letters or digits (`_` and `-` split words, so
+/// `tracking_number` and `e-mail` are two).
+pub(crate) fn words_before(text: &str, start: usize, most: usize) -> Vec<String> {
+    let mut from = start.saturating_sub(48);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let window = &text[from..start];
+    let window = match window.rfind('\n') {
+        Some(newline) => &window[newline + 1..],
+        None => window,
+    };
+    window
+        .rsplit(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .take(most)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// What the label before a value at `start` says it is: the first word before it that is not a
+/// connecting word decides (a number in between ends the search).
+pub(crate) fn label_before(text: &str, start: usize) -> Label {
+    // `pkg==1.2.3.4`, `pkg@1.2.3.4`, `Chrome/120.0.1.2`: a version.
+    let before = text[..start].trim_end_matches([' ', '"', '\'']);
+    if before.ends_with("==")
+        || before.ends_with(">=")
+        || before.ends_with("<=")
+        || before.ends_with("~=")
+        || (before.ends_with('@') || before.ends_with('/'))
+            && before[..before.len() - 1]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphabetic)
+    {
+        return Label::Version;
+    }
+    let words = words_before(text, start, 5);
+    for (index, word) in words.iter().enumerate() {
+        if word.bytes().any(|byte| byte.is_ascii_digit())
+            && !matches!(word.as_str(), "isbn10" | "isbn13" | "ean13")
+        {
+            return Label::None;
+        }
+        // Two words read as one: `tax id`, `contact number`, `card number`, `social security`.
+        if let Some(earlier) = words.get(index + 1)
+            && let Some(label) = classify(&format!("{earlier}{word}"))
+        {
+            return label;
+        }
+        if let Some(label) = classify(word) {
+            return label;
+        }
+        if !CONNECTORS.contains(&word.as_str()) {
+            return Label::None;
+        }
+    }
+    Label::None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(text: &str) -> Label {
+        label_before(text, text.len())
+    }
+
+    #[test]
+    fn labels_before_a_value() {
+        assert_eq!(label("Phone: "), Label::Phone);
+        assert_eq!(label("Phone number is "), Label::Phone);
+        assert_eq!(label("reach me at "), Label::Phone);
+        assert_eq!(label("SSN#"), Label::NationalId);
+        assert_eq!(label("Tax ID: "), Label::NationalId);
+        assert_eq!(label("social security number "), Label::NationalId);
+        assert_eq!(label("Card number: "), Label::Card);
+        assert_eq!(label("tracking_number="), Label::Identifier);
+        assert_eq!(label("ISBN "), Label::Identifier);
+        assert_eq!(label("order no. "), Label::Identifier);
+        assert_eq!(label("Python "), Label::Version);
+        assert_eq!(label("requests=="), Label::Version);
+        assert_eq!(label("Chrome/"), Label::Version);
+        assert_eq!(label("Please write "), Label::None);
+        assert_eq!(label("Phone 12 and "), Label::None);
+        assert_eq!(label("Phone:\nsee "), Label::None);
+    }
+}
