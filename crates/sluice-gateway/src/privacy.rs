@@ -522,7 +522,7 @@ mod tests {
     fn a_tool_error_repeating_records_reaches_the_code_without_a_raw_value() {
         let execution = execution();
         let outcome = ToolOutcome::Error {
-            kind: "tool".to_owned(),
+            kind: ToolErrorKind::Tool,
             message: RECORDS.to_owned(),
             content: Some(json!([{"type": "text", "text": RECORDS}])),
             retryable: false,
