@@ -14,6 +14,7 @@
 //! its error, and skips foreign values without expanding their aliases; all three are what the
 //! events give directly.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -115,15 +116,23 @@ fn yaml_scalar(text: &str) -> String {
         && !text.contains(" #")
         && !text.ends_with(':')
         && !text.ends_with(char::is_whitespace)
-        && !text.chars().any(char::is_control)
+        && !text
+            .chars()
+            .any(|character| character.is_control() || character == BOM)
         && !YAML_KEYWORDS.contains(&text.to_ascii_lowercase().as_str());
     if plain {
         text.to_owned()
     } else {
         // Serializing a `str` cannot fail; the fallback only keeps this free of `expect`.
-        serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
+        serde_json::to_string(text)
+            .unwrap_or_else(|_| "\"\"".to_owned())
+            .replace(BOM, "\\ufeff")
     }
 }
+
+/// U+FEFF, the byte order mark (or zero-width no-break space), which YAML forbids inside a
+/// document except in quotes: the writer escapes it.
+const BOM: char = '\u{feff}';
 
 /// Parse the front matter of `text`, the `SKILL.md` at `path` (for error messages), against the
 /// schema the module describes. The name must be a valid skill name and the description a valid
@@ -134,9 +143,16 @@ pub fn parse_skill_md(path: &Path, text: &str) -> Result<FrontMatter, SkillError
         line,
         reason,
     };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = text.strip_prefix(BOM).unwrap_or(text);
     let yaml = front_matter_text(text).map_err(|problem| invalid(problem.line, problem.reason))?;
-    let fields = read_fields(yaml)
+    // Older versions wrote a zero-width no-break space in a description as it was, which a YAML
+    // parser refuses outside quotes; such files still read, without it.
+    let yaml = if yaml.contains(BOM) {
+        Cow::Owned(yaml.replace(BOM, ""))
+    } else {
+        Cow::Borrowed(yaml)
+    };
+    let fields = read_fields(&yaml)
         .map_err(|problem| invalid(problem.line.map(from_yaml_line), problem.reason))?;
 
     let mut name = None;
@@ -468,6 +484,11 @@ mod tests {
             "back\\slash and \u{1F600} emoji",
             "&anchor *alias !tag %directive @at `tick`",
             "ünïcödé first",
+            "zero\u{feff}width no-break\u{a0}space and \u{fffe} nonchar",
+            "\u{feff}starts with a byte order mark",
+            "... three dots",
+            "? a question",
+            "a\u{3000}#wide space then hash",
         ] {
             let text = render_skill_md(&front("x", description, 1), &[]);
             let parsed =
@@ -525,6 +546,9 @@ mod tests {
         }
         let parsed = parse("---\nname: a\ndescription: b\nversion: \"7\"\n---\n").unwrap();
         assert_eq!(parsed.version, 7);
+        // Written so by older versions.
+        let parsed = parse("---\nname: a\ndescription: zero\u{feff}width\n---\n").unwrap();
+        assert_eq!(parsed.description, "zerowidth");
     }
 
     /// Keys Sluice does not read may hold any YAML; their aliases are never expanded, so a
