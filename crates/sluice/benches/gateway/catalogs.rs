@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sluice_catalog::ServerTools;
 
-use crate::BenchResult;
+use crate::report::BenchResult;
 
 pub(crate) fn catalogs_folder() -> PathBuf {
     sluice_test_support::workspace_root()

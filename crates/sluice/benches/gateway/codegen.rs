@@ -5,9 +5,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use sluice_catalog::{Catalog, ServerTools};
 
-use crate::BenchResult;
 use crate::catalogs::{combined_catalogs, per_server_catalogs};
-use crate::report::{Report, Stats, ms, num};
+use crate::report::{BenchResult, Report, Stats, ms, num};
 
 /// Runs of catalog build and tree generation per catalog set.
 pub(crate) const CODEGEN_RUNS: usize = 10;

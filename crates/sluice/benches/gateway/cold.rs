@@ -3,8 +3,7 @@
 use serde_json::json;
 use sluice_gateway::Gateway;
 
-use crate::BenchResult;
-use crate::report::{Report, Stats, ms, num};
+use crate::report::{BenchResult, Report, Stats, ms, num};
 use crate::setup::{
     EMPTY_SCRIPT, bench_settings, execute, parse_config, start_gateway, worker_command,
 };

@@ -8,8 +8,7 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 use sluice_downstream::{Pool, ServerState};
 
-use crate::BenchResult;
-use crate::report::{Report, Stats, ms, num};
+use crate::report::{BenchResult, Report, Stats, ms, num};
 use crate::setup::parse_config;
 
 /// Runs of the five servers connecting together.

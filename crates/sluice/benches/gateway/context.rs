@@ -4,8 +4,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::BenchResult;
-use crate::report::{Report, ms, num};
+use crate::report::{BenchResult, Report, ms, num};
 
 /// The starting context must stay below this many o200k tokens.
 pub(crate) const CONTEXT_TARGET_TOKENS: usize = 1_000;

@@ -27,7 +27,8 @@
 //! `catalogs.rs` reading the recorded catalogs that `codegen` and `search` use). The harness is
 //! `report.rs` (medians, percentiles, CPU time, the table and the JSON file); `setup.rs` starts
 //! the gateways and the fake MCP server that sections 2-4 share; `worker.rs` drives workers
-//! without the gateway. This file picks the sections and runs them in order.
+//! without the gateway. This file picks the sections and runs them in order. Modules import only
+//! downward (a section, then `setup.rs`, `worker.rs`, `report.rs`), never in a circle.
 
 // A bench reports on stdout; that is its whole purpose.
 #![allow(clippy::print_stdout)]
@@ -45,7 +46,6 @@ mod sequential;
 mod setup;
 mod worker;
 
-use std::error::Error;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
@@ -56,16 +56,11 @@ use connect::connect;
 use context::context;
 use overhead::overhead;
 use parallel::parallel;
-use report::{Report, load_average};
+use report::{BenchResult, Report, load_average};
 use search::search;
 use sequential::sequential;
 use setup::FakeSetup;
 use worker::{FAKE_WORKER_ARG, protocol_worker};
-
-type BenchResult<T> = Result<T, Box<dyn Error>>;
-
-/// The `sluice` binary of this build; workers are it under `worker`.
-const SLUICE_BIN: &str = env!("CARGO_BIN_EXE_sluice");
 
 /// The sections, in running order: key, the names a filter may match, title.
 const SECTIONS: [(&str, &[&str], &str); 8] = [

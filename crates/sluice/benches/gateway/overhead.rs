@@ -2,8 +2,7 @@
 
 use serde_json::json;
 
-use crate::BenchResult;
-use crate::report::{CpuTime, Report, Stats, ms, num};
+use crate::report::{BenchResult, CpuTime, Report, Stats, ms, num};
 use crate::setup::{EMPTY_SCRIPT, FakeSetup, execute, pii_us, result_ms, sequential_script};
 use crate::worker::bare_worker;
 

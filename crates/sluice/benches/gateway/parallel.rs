@@ -2,12 +2,10 @@
 
 use serde_json::json;
 
-use crate::BenchResult;
-use crate::report::{Report, Stats, ms, num};
-use crate::setup::{EMPTY_SCRIPT, FakeSetup, execute, result_ms};
+use crate::report::{BenchResult, Report, Stats, ms, num};
+use crate::setup::{EMPTY_SCRIPT, FakeSetup, PARALLEL_CALLS, execute, result_ms};
 
-/// The `Promise.all` section: calls, how long each sleeps, runs.
-pub(crate) const PARALLEL_CALLS: usize = 200;
+/// The `Promise.all` section: how long each call sleeps, runs.
 pub(crate) const PARALLEL_SLEEP_MS: u64 = 50;
 pub(crate) const PARALLEL_RUNS: usize = 15;
 /// The target for the median time of the whole `Promise.all`, as the script measures it, in ms.

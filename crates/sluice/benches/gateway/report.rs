@@ -1,4 +1,5 @@
-//! Statistics (medians, percentiles, CPU time) and the report: the table printed and the JSON written.
+//! The harness: statistics (medians, percentiles, CPU time) and the report, the table printed and
+//! the JSON written.
 
 use std::error::Error;
 use std::io::Write;
@@ -7,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::BenchResult;
+/// What every part of the bench returns: a failed section is reported, not a panic.
+pub(crate) type BenchResult<T> = Result<T, Box<dyn Error>>;
 
 /// Order statistics of a set of samples, in the unit they were given in.
 #[derive(Debug, Clone, Copy)]

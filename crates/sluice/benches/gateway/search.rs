@@ -6,9 +6,9 @@ use serde_json::{Map, json};
 use sluice_downstream::Pool;
 
 use crate::catalogs::{combined_catalogs, read_json};
-use crate::report::{Report, Stats, ms};
+use crate::report::{BenchResult, Report, Stats, ms};
 use crate::setup::parse_config;
-use crate::{BenchResult, SLUICE_BIN};
+use crate::worker::SLUICE_BIN;
 
 /// Rounds of the labelled queries in the search section.
 pub(crate) const SEARCH_ROUNDS: usize = 3;

@@ -2,8 +2,7 @@
 
 use serde_json::json;
 
-use crate::BenchResult;
-use crate::report::{Report, Stats, ms, num};
+use crate::report::{BenchResult, Report, Stats, ms, num};
 use crate::setup::{FakeSetup, execute, result_ms, sequential_script};
 use crate::worker::bare_worker;
 

@@ -12,9 +12,11 @@ use sluice_gateway::{
     ExecuteRequest, ExecutionReport, Gateway, GatewayOptions, Language, WorkerCommand,
 };
 
-use crate::parallel::PARALLEL_CALLS;
-use crate::worker::FAKE_WORKER_ARG;
-use crate::{BenchResult, SLUICE_BIN};
+use crate::report::BenchResult;
+use crate::worker::{FAKE_WORKER_ARG, SLUICE_BIN};
+
+/// Calls of the `Promise.all` section (4), which the gateways set up here allow in flight at once.
+pub(crate) const PARALLEL_CALLS: usize = 200;
 
 pub(crate) fn worker_command() -> WorkerCommand {
     WorkerCommand::new(PathBuf::from(SLUICE_BIN), vec!["worker".to_owned()])

@@ -13,17 +13,18 @@ use sluice_worker_protocol::{
     decode_gateway_message, decode_worker_message, read_frame, write_message,
 };
 
-use crate::report::ms;
-use crate::{BenchResult, SLUICE_BIN};
+use crate::report::{BenchResult, ms};
+
+/// The `sluice` binary of this build; workers are it under `worker`.
+pub(crate) const SLUICE_BIN: &str = env!("CARGO_BIN_EXE_sluice");
 
 /// First argument that makes this bench binary a worker without a JS engine.
 pub(crate) const FAKE_WORKER_ARG: &str = "__sluice-bench-protocol-worker";
 
-/// A worker without a JS engine, for the gateway started by
-/// [`FakeSetup`](crate::setup::FakeSetup): says `Ready`, takes the `Execute` whose code is a
-/// number N, makes N sequential `fake.echo` calls over the worker protocol, then reports `Done`
-/// with its own loop time in milliseconds (µs resolution). It sleeps on its input between frames,
-/// as `sluice worker` does with polling off.
+/// A worker without a JS engine, for the protocol gateway `setup.rs` starts: says `Ready`, takes
+/// the `Execute` whose code is a number N, makes N sequential `fake.echo` calls over the worker
+/// protocol, then reports `Done` with its own loop time in milliseconds (µs resolution). It sleeps
+/// on its input between frames, as `sluice worker` does with polling off.
 pub(crate) fn protocol_worker() -> BenchResult<()> {
     let mut input = std::io::stdin().lock();
     let mut output = std::io::stdout().lock();
