@@ -1,12 +1,24 @@
 //! `SKILL.md`: a small YAML front matter (name, description, version) and a usage section.
 //!
 //! Writing quotes the description whenever a YAML reader could take it for anything but a plain
-//! one-line string. Reading accepts only the subset the store writes plus what a person plausibly
-//! writes by hand (single quotes, comments, extra keys), and rejects the rest with the line number:
-//! a skill whose file is ambiguous is better reported than guessed.
+//! one-line string. Reading splits the front matter off at its `---` lines and reads it with a
+//! YAML parser (`saphyr-parser`, events only) against a strict schema: the front matter is one
+//! mapping; `name`, `description`, `version` and `savedBy` are scalars in any YAML style, read as
+//! written (`true` is the text `true`), without tags, anchors or aliases; a key appears once; the
+//! values must pass the same checks as when a skill is saved. Other keys (`license`,
+//! `allowed-tools`, …) may hold any YAML and are skipped without being built, so aliases are never
+//! expanded. Every problem is reported with its line.
+//!
+//! Why the event parser and not a serde YAML crate: the schema reads scalars as written (YAML
+//! would turn an unquoted `true` or `42` into a boolean or a number), needs each value's line for
+//! its error, and skips foreign values without expanding their aliases; all three are what the
+//! events give directly.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::Path;
+
+use saphyr_parser::{Event, Parser, ScanError, Span};
 
 use crate::error::SkillError;
 use crate::validate::{validate_description, validate_name};
@@ -104,134 +116,83 @@ fn yaml_scalar(text: &str) -> String {
         && !text.contains(" #")
         && !text.ends_with(':')
         && !text.ends_with(char::is_whitespace)
-        && !text.chars().any(char::is_control)
+        && !text
+            .chars()
+            .any(|character| character.is_control() || character == BOM)
         && !YAML_KEYWORDS.contains(&text.to_ascii_lowercase().as_str());
     if plain {
         text.to_owned()
     } else {
         // Serializing a `str` cannot fail; the fallback only keeps this free of `expect`.
-        serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
+        serde_json::to_string(text)
+            .unwrap_or_else(|_| "\"\"".to_owned())
+            .replace(BOM, "\\ufeff")
     }
 }
 
-/// Parse the front matter of `text`, the `SKILL.md` at `path` (for error messages). The name must
-/// be a valid skill name and the description a valid description.
+/// U+FEFF, the byte order mark (or zero-width no-break space), which YAML forbids inside a
+/// document except in quotes: the writer escapes it.
+const BOM: char = '\u{feff}';
+
+/// Parse the front matter of `text`, the `SKILL.md` at `path` (for error messages), against the
+/// schema the module describes. The name must be a valid skill name and the description a valid
+/// description.
 pub fn parse_skill_md(path: &Path, text: &str) -> Result<FrontMatter, SkillError> {
     let invalid = |line: Option<usize>, reason: String| SkillError::InvalidSkillFile {
         path: path.to_owned(),
         line,
         reason,
     };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(index, line)| (index + 1, line));
-    match lines.next() {
-        Some((_, "---")) => {}
-        _ => {
-            return Err(invalid(
-                Some(1),
-                "the file does not start with a `---` line opening the front matter".to_owned(),
-            ));
-        }
-    }
+    let text = text.strip_prefix(BOM).unwrap_or(text);
+    let yaml = front_matter_text(text).map_err(|problem| invalid(problem.line, problem.reason))?;
+    // Older versions wrote a zero-width no-break space in a description as it was, which a YAML
+    // parser refuses outside quotes; such files still read, without it.
+    let yaml = if yaml.contains(BOM) {
+        Cow::Owned(yaml.replace(BOM, ""))
+    } else {
+        Cow::Borrowed(yaml)
+    };
+    let fields = read_fields(&yaml)
+        .map_err(|problem| invalid(problem.line.map(from_yaml_line), problem.reason))?;
 
     let mut name = None;
     let mut description = None;
     let mut version = None;
     let mut saved_by = None;
-    let mut seen = BTreeSet::new();
-    // Whether indented lines may follow: only under a key we do not read (a list of allowed
-    // tools, say), never under one of ours, which must be one line.
-    let mut in_foreign_block = false;
-    let mut closed = false;
-    for (number, line) in lines.by_ref() {
-        if line == "---" {
-            closed = true;
-            break;
-        }
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        if line.starts_with([' ', '\t', '-']) {
-            if in_foreign_block {
-                continue;
-            }
-            return Err(invalid(
-                Some(number),
-                "a continued or indented line; name, description and version are one line each"
-                    .to_owned(),
-            ));
-        }
-        let Some((key, value)) = line.split_once(':') else {
-            return Err(invalid(
-                Some(number),
-                format!("expected `key: value`, found {line:?}"),
-            ));
-        };
-        if key.is_empty()
-            || !key.chars().all(|character| {
-                character.is_ascii_alphanumeric() || matches!(character, '_' | '-')
-            })
-        {
-            return Err(invalid(Some(number), format!("`{key}` is not a key")));
-        }
-        if !value.is_empty() && !value.starts_with([' ', '\t']) {
-            return Err(invalid(
-                Some(number),
-                format!("expected a space after `{key}:`"),
-            ));
-        }
-        if !seen.insert(key.to_owned()) {
-            return Err(invalid(Some(number), format!("`{key}` appears twice")));
-        }
-        in_foreign_block = false;
+    for (key, Field { value, line }) in fields {
+        let invalid = |reason: String| invalid(Some(line), reason);
         match key {
             "name" => {
-                let value = parse_scalar(value).map_err(|reason| invalid(Some(number), reason))?;
-                validate_name(&value).map_err(|error| invalid(Some(number), error.to_string()))?;
+                validate_name(&value).map_err(|error| invalid(error.to_string()))?;
                 name = Some(value);
             }
             "description" => {
-                let value = parse_scalar(value).map_err(|reason| invalid(Some(number), reason))?;
-                let value = validate_description(&value)
-                    .map_err(|error| invalid(Some(number), error.to_string()))?;
+                let value =
+                    validate_description(&value).map_err(|error| invalid(error.to_string()))?;
                 description = Some(value.to_owned());
             }
             "version" => {
-                let value = parse_scalar(value).map_err(|reason| invalid(Some(number), reason))?;
                 let parsed = value
                     .parse::<u32>()
                     .ok()
                     .filter(|version| *version >= 1)
                     .ok_or_else(|| {
-                        invalid(
-                            Some(number),
-                            format!("the version `{value}` is not a whole number from 1"),
-                        )
+                        invalid(format!(
+                            "the version `{value}` is not a whole number from 1"
+                        ))
                     })?;
                 version = Some(parsed);
             }
-            "savedBy" => {
-                let value = parse_scalar(value).map_err(|reason| invalid(Some(number), reason))?;
+            _ => {
                 if value.chars().count() > MAX_SAVED_BY_CHARS || value.chars().any(char::is_control)
                 {
-                    return Err(invalid(
-                        Some(number),
-                        format!("`savedBy` is one line of at most {MAX_SAVED_BY_CHARS} characters"),
-                    ));
+                    return Err(invalid(format!(
+                        "`savedBy` is one line of at most {MAX_SAVED_BY_CHARS} characters"
+                    )));
                 }
                 saved_by = Some(value);
             }
-            _ => in_foreign_block = value.trim().is_empty(),
         }
-    }
-    if !closed {
-        return Err(invalid(
-            None,
-            "the front matter has no closing `---` line".to_owned(),
-        ));
     }
     let name = name.ok_or_else(|| invalid(None, "the front matter has no `name`".to_owned()))?;
     let description = description
@@ -244,81 +205,201 @@ pub fn parse_skill_md(path: &Path, text: &str) -> Result<FrontMatter, SkillError
     })
 }
 
-/// One YAML scalar on one line: double-quoted (JSON escapes), single-quoted (`''` for a quote) or
-/// plain (up to a ` #` comment). Anything needing more of YAML is refused.
-fn parse_scalar(value: &str) -> Result<String, String> {
-    let value = value.trim();
-    match value.chars().next() {
-        Some('"') => {
-            let end = closing_double_quote(value)
-                .ok_or("the quoted value has no closing `\"`; values are one line each")?;
-            ensure_only_comment(&value[end + 1..])?;
-            serde_json::from_str::<String>(&value[..=end]).map_err(|error| {
-                format!("the quoted value is not valid ({error}); use JSON-style escapes such as \\\" and \\\\")
-            })
+/// What is wrong, and on which line when it is on one.
+struct Problem {
+    line: Option<usize>,
+    reason: String,
+}
+
+impl Problem {
+    fn at(line: usize, reason: String) -> Self {
+        Self {
+            line: Some(line),
+            reason,
         }
-        Some('\'') => {
-            let mut text = String::new();
-            let mut rest = value[1..].chars().peekable();
-            loop {
-                match rest.next() {
-                    None => {
-                        return Err(
-                            "the quoted value has no closing `'`; values are one line each"
-                                .to_owned(),
-                        );
-                    }
-                    Some('\'') if rest.peek() == Some(&'\'') => {
-                        rest.next();
-                        text.push('\'');
-                    }
-                    Some('\'') => break,
-                    Some(character) => text.push(character),
+    }
+}
+
+/// The text between the `---` line that opens the file and the next `---` line.
+fn front_matter_text(text: &str) -> Result<&str, Problem> {
+    let mut lines = text.split_inclusive('\n');
+    let opening = lines.next().unwrap_or_default();
+    if !is_fence(opening) {
+        return Err(Problem::at(
+            1,
+            "the file does not start with a `---` line opening the front matter".to_owned(),
+        ));
+    }
+    let start = opening.len();
+    let mut end = start;
+    for line in lines {
+        if is_fence(line) {
+            return Ok(&text[start..end]);
+        }
+        end += line.len();
+    }
+    Err(Problem {
+        line: None,
+        reason: "the front matter has no closing `---` line".to_owned(),
+    })
+}
+
+/// Whether `line` (with its line break) is `---` alone.
+fn is_fence(line: &str) -> bool {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    line.strip_suffix('\r').unwrap_or(line) == "---"
+}
+
+/// The line of the file that is line `line` of its front matter (the file's first line is the
+/// opening `---`).
+fn from_yaml_line(line: usize) -> usize {
+    line + 1
+}
+
+/// The keys of the front matter that Sluice reads. Any other key may hold any YAML value; it is
+/// skipped without being built (and its aliases never expanded).
+const KEYS: [&str; 4] = ["name", "description", "version", "savedBy"];
+
+/// The text of one of [`KEYS`] and the line (of the file) its value starts on.
+struct Field {
+    value: String,
+    line: usize,
+}
+
+/// The values of [`KEYS`] in the YAML `text`, which must be a mapping (or nothing). Each must be a
+/// scalar without a tag, an anchor or an alias: text is read as written (`true` and `42` are the
+/// text `true` and `42`), in any YAML style. Lines are those of `text`, from 1.
+fn read_fields(text: &str) -> Result<Vec<(&'static str, Field)>, Problem> {
+    let mut parser = Parser::new_from_str(text);
+    let mut next = move || match parser.next_event() {
+        Some(Ok(event)) => Ok(event),
+        Some(Err(error)) => Err(yaml_problem(&error)),
+        // The parser ends every stream with `StreamEnd` and stops after it.
+        None => Err(Problem {
+            line: None,
+            reason: "the front matter ended early".to_owned(),
+        }),
+    };
+    let mut fields = Vec::new();
+    let mut seen = BTreeSet::new();
+    let (Event::StreamStart, _) = next()? else {
+        return Err(not_a_mapping(1));
+    };
+    match next()? {
+        (Event::StreamEnd, _) => return Ok(fields),
+        (Event::DocumentStart(_), _) => {}
+        (_, span) => return Err(not_a_mapping(span.start.line())),
+    }
+    match next()? {
+        (Event::MappingStart(..), _) => {}
+        (Event::Scalar(text, ..), span) => {
+            return Err(Problem::at(
+                span.start.line(),
+                format!("expected `key: value` lines (a space after the colon), found {text:?}"),
+            ));
+        }
+        (_, span) => return Err(not_a_mapping(span.start.line())),
+    }
+    loop {
+        let (key, key_span) = match next()? {
+            (Event::MappingEnd, _) => break,
+            (Event::Scalar(key, ..), span) => (key, span),
+            (_, span) => {
+                return Err(Problem::at(
+                    span.start.line(),
+                    "a key that is not a word; keys are words like `name`".to_owned(),
+                ));
+            }
+        };
+        if !seen.insert(key.to_string()) {
+            return Err(Problem::at(
+                key_span.start.line(),
+                format!("`{key}` appears twice"),
+            ));
+        }
+        let Some(known) = KEYS.into_iter().find(|known| *known == key) else {
+            skip_value(&mut next)?;
+            continue;
+        };
+        let (value, span) = next()?;
+        let line = from_yaml_line(span.start.line());
+        let value = match value {
+            Event::Scalar(value, _, 0, None) => {
+                // An empty value is reported by the parser as a `~` of no width.
+                if span.start.index() == span.end.index() {
+                    String::new()
+                } else {
+                    value.into_owned()
                 }
             }
-            ensure_only_comment(&rest.collect::<String>())?;
-            Ok(text)
-        }
-        Some('|' | '>') => Err(
-            "multi-line (block) values are not supported; write the value on one line".to_owned(),
-        ),
-        Some(first @ ('[' | '{' | '&' | '*' | '!' | '%' | '@' | '`')) => Err(format!(
-            "a value starting with `{first}` means something else in YAML; put it in double quotes"
-        )),
-        _ => {
-            let plain = match value.find(" #") {
-                Some(comment) => value[..comment].trim_end(),
-                None => value,
-            };
-            if plain.contains(": ") || plain.ends_with(':') {
-                return Err("a value containing `: ` must be put in double quotes".to_owned());
+            Event::Scalar(..) | Event::Alias(_) => {
+                return Err(Problem::at(
+                    span.start.line(),
+                    format!(
+                        "`{known}` has a YAML tag (`!`), anchor (`&`) or alias (`*`); write the value itself, in double quotes if it starts with one of those signs"
+                    ),
+                ));
             }
-            Ok(plain.to_owned())
-        }
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                return Err(Problem::at(
+                    span.start.line(),
+                    format!(
+                        "`{known}` is a list or a map, not one line of text; put it in double quotes if it starts with `[`, `{{` or `-`"
+                    ),
+                ));
+            }
+            _ => return Err(not_a_mapping(span.start.line())),
+        };
+        fields.push((known, Field { value, line }));
+    }
+    match next()? {
+        (Event::DocumentEnd, _) => {}
+        (_, span) => return Err(not_a_mapping(span.start.line())),
+    }
+    match next()? {
+        (Event::StreamEnd, _) => Ok(fields),
+        (_, span) => Err(Problem::at(
+            span.start.line(),
+            "a second YAML document after a `...` line; the front matter is one".to_owned(),
+        )),
     }
 }
 
-/// The byte index of the `"` closing the string that opens `value`, skipping escaped ones.
-fn closing_double_quote(value: &str) -> Option<usize> {
-    let mut escaped = false;
-    for (index, character) in value.char_indices().skip(1) {
-        match character {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => return Some(index),
+/// Pass over one YAML value whatever it holds, without building it.
+fn skip_value<'input>(
+    next: &mut impl FnMut() -> Result<(Event<'input>, Span), Problem>,
+) -> Result<(), Problem> {
+    let mut depth = 0usize;
+    loop {
+        match next()?.0 {
+            Event::SequenceStart(..) | Event::MappingStart(..) => depth += 1,
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
             _ => {}
         }
+        if depth == 0 {
+            return Ok(());
+        }
     }
-    None
 }
 
-fn ensure_only_comment(rest: &str) -> Result<(), String> {
-    let rest = rest.trim();
-    if rest.is_empty() || rest.starts_with('#') {
-        Ok(())
-    } else {
-        Err(format!("unexpected {rest:?} after the quoted value"))
-    }
+fn not_a_mapping(line: usize) -> Problem {
+    Problem::at(
+        line,
+        "the front matter is not a list of `key: value` lines".to_owned(),
+    )
+}
+
+/// What the YAML parser found wrong, with a hint at the usual cause.
+fn yaml_problem(error: &ScanError) -> Problem {
+    let marker = error.marker();
+    Problem::at(
+        marker.line(),
+        format!(
+            "this is not valid YAML: {} at column {}; put a value that holds `: ` or ` #`, or starts with a quote or a sign such as `[`, `&` or `|`, in double quotes with JSON-style escapes",
+            error.info(),
+            marker.col() + 1
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -403,6 +484,11 @@ mod tests {
             "back\\slash and \u{1F600} emoji",
             "&anchor *alias !tag %directive @at `tick`",
             "ünïcödé first",
+            "zero\u{feff}width no-break\u{a0}space and \u{fffe} nonchar",
+            "\u{feff}starts with a byte order mark",
+            "... three dots",
+            "? a question",
+            "a\u{3000}#wide space then hash",
         ] {
             let text = render_skill_md(&front("x", description, 1), &[]);
             let parsed =
@@ -433,6 +519,66 @@ mod tests {
         assert_eq!(parsed.description, "tabA \"q\"");
     }
 
+    const QUOTE_HINT: &str = "put a value that holds `: ` or ` #`, or starts with a quote or a sign such as `[`, `&` or `|`, in double quotes with JSON-style escapes";
+
+    #[test]
+    fn reads_every_yaml_style_of_a_one_line_value() {
+        for (text, description) in [
+            ("---\nname: a\ndescription: >\n  folded\n---\n", "folded"),
+            ("---\nname: a\ndescription: |\n  literal\n---\n", "literal"),
+            (
+                "---\nname: a\ndescription: >-\n  Folded over\n  two lines\n---\n",
+                "Folded over two lines",
+            ),
+            (
+                "---\nname: a\ndescription: Plain over\n  two lines\n---\n",
+                "Plain over two lines",
+            ),
+            ("---\nname: a\ndescription:\n  indented\n---\n", "indented"),
+            ("---\nname: a\ndescription: \"bad \\x41\"\n---\n", "bad A"),
+            // Read as written, not as YAML's booleans, nulls or numbers.
+            ("---\nname: a\ndescription: true\n---\n", "true"),
+            ("---\nname: a\ndescription: ~\n---\n", "~"),
+            ("---\nname: a\ndescription: 0x10\n---\n", "0x10"),
+        ] {
+            let parsed = parse(text).unwrap_or_else(|error| panic!("{text:?}: {error}"));
+            assert_eq!(parsed.description, description, "{text:?}");
+        }
+        let parsed = parse("---\nname: a\ndescription: b\nversion: \"7\"\n---\n").unwrap();
+        assert_eq!(parsed.version, 7);
+        // Written so by older versions.
+        let parsed = parse("---\nname: a\ndescription: zero\u{feff}width\n---\n").unwrap();
+        assert_eq!(parsed.description, "zerowidth");
+    }
+
+    /// Keys Sluice does not read may hold any YAML; their aliases are never expanded, so a
+    /// "billion laughs" costs only the reading of its text.
+    #[test]
+    fn other_keys_may_hold_anything_and_aliases_are_not_expanded() {
+        let mut text =
+            "---\nname: a\ndescription: b\nmetadata: {tags: [x, y], nested: {deep: [[1]]}}\n"
+                .to_owned();
+        text.push_str("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for level in 1..40 {
+            let previous = level - 1;
+            text.push_str(&format!(
+                "l{level}: &l{level} [*l{previous}, *l{previous}, *l{previous}, *l{previous}, *l{previous}, *l{previous}, *l{previous}, *l{previous}, *l{previous}, *l{previous}]\n"
+            ));
+        }
+        text.push_str("---\n");
+        let started = std::time::Instant::now();
+        assert_eq!(parse(&text).unwrap(), front("a", "b", 1));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // The parser bounds nesting: deep values are refused, not a stack overflow.
+        let deep = format!(
+            "---\nname: a\ndescription: b\ndeep: {}{}\n---\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let error = parse(&deep).unwrap_err();
+        assert!(error.contains("recursion limit exceeded"), "{error}");
+    }
+
     #[test]
     fn rejects_what_it_cannot_read_safely_with_the_line() {
         for (text, error) in [
@@ -461,24 +607,20 @@ mod tests {
                 "3: `name` appears twice",
             ),
             (
-                "---\nname: a\ndescription: >\n  folded\n---\n",
-                "3: multi-line (block) values are not supported; write the value on one line",
-            ),
-            (
-                "---\nname: a\ndescription:\n  indented\n---\n",
+                "---\nname: a\ndescription:\n---\n",
                 "3: invalid skill description: it is empty; give one line of at most 1024 characters saying what the skill does, for example `Save a sheet of the documents server as a CSV file`",
             ),
             (
                 "---\nname: a\ndescription: \"open\n---\n",
-                "3: the quoted value has no closing `\"`; values are one line each",
+                &format!(
+                    "3: this is not valid YAML: while scanning a quoted scalar, found unexpected end of stream at column 14; {QUOTE_HINT}"
+                ),
             ),
             (
                 "---\nname: a\ndescription: \"a\" b\n---\n",
-                "3: unexpected \"b\" after the quoted value",
-            ),
-            (
-                "---\nname: a\ndescription: \"bad \\x41\"\n---\n",
-                "3: the quoted value is not valid (invalid escape at line 1 column 7); use JSON-style escapes such as \\\" and \\\\",
+                &format!(
+                    "3: this is not valid YAML: invalid trailing content after double-quoted scalar at column 18; {QUOTE_HINT}"
+                ),
             ),
             (
                 "---\nname: a\ndescription: \"two\\nlines\"\n---\n",
@@ -486,11 +628,41 @@ mod tests {
             ),
             (
                 "---\nname: a\ndescription: key: value\n---\n",
-                "3: a value containing `: ` must be put in double quotes",
+                &format!(
+                    "3: this is not valid YAML: mapping values are not allowed in this context at column 17; {QUOTE_HINT}"
+                ),
             ),
             (
                 "---\nname: a\ndescription: [x]\n---\n",
-                "3: a value starting with `[` means something else in YAML; put it in double quotes",
+                "3: `description` is a list or a map, not one line of text; put it in double quotes if it starts with `[`, `{` or `-`",
+            ),
+            (
+                "---\nname: a\ndescription:\n  - x\n---\n",
+                "4: `description` is a list or a map, not one line of text; put it in double quotes if it starts with `[`, `{` or `-`",
+            ),
+            (
+                "---\nname: a\nlicense: &l MIT\ndescription: *l\n---\n",
+                "4: `description` has a YAML tag (`!`), anchor (`&`) or alias (`*`); write the value itself, in double quotes if it starts with one of those signs",
+            ),
+            (
+                "---\nname: a\ndescription: !!str b\n---\n",
+                "3: `description` has a YAML tag (`!`), anchor (`&`) or alias (`*`); write the value itself, in double quotes if it starts with one of those signs",
+            ),
+            (
+                "---\nname: a\ndescription: b\n...\nversion: 2\n---\n",
+                "5: a second YAML document after a `...` line; the front matter is one",
+            ),
+            (
+                "---\n- name: a\n---\n",
+                "2: the front matter is not a list of `key: value` lines",
+            ),
+            (
+                "---\n[name, a]: b\n---\n",
+                "2: a key that is not a word; keys are words like `name`",
+            ),
+            (
+                "---\nlicense: MIT\nlicense: MIT\n---\n",
+                "3: `license` appears twice",
             ),
             (
                 "---\nname: a\ndescription: b\nversion: 0\n---\n",
@@ -508,15 +680,19 @@ mod tests {
                 "---\nname: Bad_Name\ndescription: b\n---\n",
                 "2: invalid skill name `Bad_Name`: it must start with a lowercase letter; a skill name is kebab-case: lowercase letters and digits in words joined by single hyphens, starting with a letter, at most 64 characters, for example `save-sheet-as-csv`",
             ),
-            ("---\nname:a\n---\n", "2: expected a space after `name:`"),
+            (
+                "---\nname:a\n---\n",
+                "2: expected `key: value` lines (a space after the colon), found \"name:a\"",
+            ),
             (
                 "---\njust text\n---\n",
-                "2: expected `key: value`, found \"just text\"",
+                "2: expected `key: value` lines (a space after the colon), found \"just text\"",
             ),
-            ("---\nna me: a\n---\n", "2: `na me` is not a key"),
+            // A key with a space is some other key.
+            ("---\nna me: a\n---\n", "0: the front matter has no `name`"),
             (
                 "---\nname: a\n  more\n---\n",
-                "3: a continued or indented line; name, description and version are one line each",
+                "2: invalid skill name `a more`: it has the character ' '; a skill name is kebab-case: lowercase letters and digits in words joined by single hyphens, starting with a letter, at most 64 characters, for example `save-sheet-as-csv`",
             ),
         ] {
             assert_eq!(parse(text).unwrap_err(), error, "{text:?}");

@@ -15,7 +15,8 @@ it into the history. Changes take a file lock, so two Sluice processes on one da
 mix their versions up.
 
 `SKILL.md` is written so that any YAML reader gets the same name and description back, whatever
-the description holds; reading it is strict, with the file and line of any problem.
+the description holds; reading it is a YAML parser behind a strict schema (see
+[`parse_skill_md`]), with the file and line of any problem.
 */
 #![deny(missing_docs)]
 

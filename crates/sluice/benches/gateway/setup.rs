@@ -1,0 +1,290 @@
+//! Shared set-up: gateways with this build's worker, executions, the fake MCP server and the
+//! gateway and pool sections 2-4 share.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+use sluice_config::Config;
+use sluice_downstream::{Pool, ServerState, ServerStatus};
+use sluice_gateway::{
+    ExecuteRequest, ExecutionReport, Gateway, GatewayOptions, Language, WorkerCommand,
+};
+
+use crate::report::BenchResult;
+use crate::worker::{FAKE_WORKER_ARG, SLUICE_BIN};
+
+/// Calls of the `Promise.all` section (4), which the gateways set up here allow in flight at once.
+pub(crate) const PARALLEL_CALLS: usize = 200;
+
+pub(crate) fn worker_command() -> WorkerCommand {
+    WorkerCommand::new(PathBuf::from(SLUICE_BIN), vec!["worker".to_owned()])
+}
+
+/// A gateway with this worker and no data folder (no workspace, skills or audit log).
+pub(crate) fn start_gateway(config: Config, worker: WorkerCommand) -> BenchResult<Gateway> {
+    Ok(Gateway::start(
+        config,
+        GatewayOptions {
+            worker: Some(worker),
+            data_dir: None,
+            encoder: None,
+        },
+    )?)
+}
+
+pub(crate) fn parse_config(config: &Value) -> BenchResult<Config> {
+    Ok(sluice_config::parse(
+        &config.to_string(),
+        "bench",
+        &|name| std::env::var(name).ok(),
+    )?)
+}
+
+/// Limits generous enough for the long scripts: 20,000 calls, two minutes.
+pub(crate) fn bench_settings(max_concurrency: usize) -> Value {
+    json!({
+        "maxConcurrencyPerServer": max_concurrency,
+        "execution": {"toolCalls": 20_000, "timeoutMs": 120_000, "maxTimeoutMs": 300_000}
+    })
+}
+
+/// Run code; the wall time of `Gateway::execute` and its report, or the execution's error.
+pub(crate) async fn execute(
+    gateway: &Gateway,
+    code: &str,
+) -> BenchResult<(Duration, ExecutionReport)> {
+    let started = Instant::now();
+    let report = gateway
+        .execute(ExecuteRequest {
+            code: code.to_owned(),
+            language: Language::Typescript,
+            timeout_ms: Some(120_000),
+            session: None,
+            cancel: None,
+            progress: None,
+        })
+        .await;
+    let wall = started.elapsed();
+    if let Some(error) = &report.error {
+        return Err(format!(
+            "execution failed: {}: {} (output: {})",
+            error.kind,
+            error.message,
+            report.output.trim()
+        )
+        .into());
+    }
+    Ok((wall, report))
+}
+
+/// The script's own number (its `export default`), as milliseconds.
+pub(crate) fn result_ms(report: &ExecutionReport) -> BenchResult<f64> {
+    report
+        .result
+        .as_f64()
+        .ok_or_else(|| format!("the script returned {} instead of a number", report.result).into())
+}
+
+/// Microseconds the gateway says it spent on personal-data tokenization (`stats.pii_us`), when
+/// this build reports it.
+pub(crate) fn pii_us(report: &ExecutionReport) -> Option<f64> {
+    serde_json::to_value(&report.stats)
+        .ok()?
+        .get("pii_us")?
+        .as_f64()
+}
+
+pub(crate) fn ensure_ready(statuses: &[ServerStatus]) -> BenchResult<()> {
+    for status in statuses {
+        if !matches!(status.state, ServerState::Ready { .. }) {
+            return Err(format!(
+                "server {} did not connect: {}",
+                status.name,
+                status.state.describe()
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// The `fake-mcp-server` binary, release build: `$SLUICE_FAKE_MCP_SERVER`, else the one beside
+/// this bench when it is newer than its source, else `cargo build --release` of it.
+pub(crate) fn fake_server_release() -> BenchResult<PathBuf> {
+    if let Some(path) = std::env::var_os("SLUICE_FAKE_MCP_SERVER").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let root = sluice_test_support::workspace_root();
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let sources = [
+        root.join("crates/sluice-test-support/src/bin/fake-mcp-server.rs"),
+        root.join("crates/sluice-test-support/Cargo.toml"),
+    ];
+    let newest_source = sources.iter().filter_map(|s| modified(s)).max();
+    let sibling = std::env::current_exe()?
+        .parent()
+        .and_then(Path::parent)
+        .map(|profile| profile.join("fake-mcp-server"));
+    if let (Some(sibling), Some(newest_source)) = (&sibling, newest_source)
+        && modified(sibling).is_some_and(|built| built >= newest_source)
+    {
+        return Ok(sibling.clone());
+    }
+    eprintln!("bench: building fake-mcp-server (release)…");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "--package",
+            "sluice-test-support",
+            "--bin",
+            "fake-mcp-server",
+            "--message-format=json-render-diagnostics",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !output.status.success() {
+        return Err(format!("building fake-mcp-server failed ({})", output.status).into());
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["target"]["name"] == "fake-mcp-server")
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| "cargo built fake-mcp-server but did not report its path".into())
+}
+
+/// One gateway and one bare pool, each with its own fake MCP server, shared by sections 2-4.
+pub(crate) struct FakeSetup {
+    pub(crate) gateway: Gateway,
+    /// The same gateway set-up, but its "worker" is this bench binary making calls with no JS
+    /// engine (see [`protocol_worker`](crate::worker::protocol_worker)): the gateway's share of a
+    /// call, without the engine's.
+    pub(crate) protocol_gateway: Gateway,
+    /// The first gateway again with personal-data tokenization off (`sluice.privacy.enabled:
+    /// false`), when this build has that setting: what the privacy scan costs per call.
+    pub(crate) plain_gateway: Option<Gateway>,
+    /// The first gateway again with polling off (`sluice.execution.spinMicros: 0`): neither the
+    /// worker nor the gateway polls for the other's next frame, each sleeps and is woken.
+    pub(crate) sleeping_gateway: Gateway,
+    pub(crate) pool: Pool,
+}
+
+impl FakeSetup {
+    pub(crate) async fn start() -> BenchResult<FakeSetup> {
+        let bin = fake_server_release()?;
+        eprintln!("bench: fake MCP server {}", bin.display());
+        let config = parse_config(&json!({
+            "mcpServers": {"fake": {"command": bin.to_string_lossy(), "args": []}},
+            "sluice": bench_settings(PARALLEL_CALLS),
+        }))?;
+        let gateway = start_gateway(config.clone(), worker_command())?;
+        let protocol_gateway = start_gateway(
+            config.clone(),
+            WorkerCommand::new(std::env::current_exe()?, vec![FAKE_WORKER_ARG.to_owned()]),
+        )?;
+        let mut plain_settings = bench_settings(PARALLEL_CALLS);
+        plain_settings["privacy"] = json!({"enabled": false});
+        let plain_gateway = match parse_config(&json!({
+            "mcpServers": {"fake": {"command": bin.to_string_lossy(), "args": []}},
+            "sluice": plain_settings,
+        })) {
+            Ok(plain) => Some(start_gateway(plain, worker_command())?),
+            Err(error) => {
+                eprintln!("bench: no privacy-off variant: {error}");
+                None
+            }
+        };
+        let mut sleeping_settings = bench_settings(PARALLEL_CALLS);
+        sleeping_settings["execution"]["spinMicros"] = json!(0);
+        let sleeping_gateway = start_gateway(
+            parse_config(&json!({
+                "mcpServers": {"fake": {"command": bin.to_string_lossy(), "args": []}},
+                "sluice": sleeping_settings,
+            }))?,
+            worker_command(),
+        )?;
+        let pool = Pool::start(&config);
+        let setup = FakeSetup {
+            gateway,
+            protocol_gateway,
+            plain_gateway,
+            sleeping_gateway,
+            pool,
+        };
+        setup.gateway.wait_connected(|_| {}).await;
+        setup.protocol_gateway.wait_connected(|_| {}).await;
+        setup.sleeping_gateway.wait_connected(|_| {}).await;
+        if let Some(plain) = &setup.plain_gateway {
+            plain.wait_connected(|_| {}).await;
+        }
+        setup.pool.wait_connected(|_| {}).await;
+        let checked = async {
+            ensure_ready(&setup.gateway.snapshot().await.statuses)?;
+            ensure_ready(&setup.protocol_gateway.snapshot().await.statuses)?;
+            ensure_ready(&setup.sleeping_gateway.snapshot().await.statuses)?;
+            if let Some(plain) = &setup.plain_gateway {
+                ensure_ready(&plain.snapshot().await.statuses)?;
+            }
+            ensure_ready(&setup.pool.statuses().await)
+        };
+        if let Err(error) = checked.await {
+            setup.shutdown().await;
+            return Err(error);
+        }
+        Ok(setup)
+    }
+
+    pub(crate) async fn shutdown(self) {
+        self.gateway.shutdown().await;
+        self.protocol_gateway.shutdown().await;
+        self.sleeping_gateway.shutdown().await;
+        if let Some(plain) = &self.plain_gateway {
+            plain.shutdown().await;
+        }
+        self.pool.shutdown().await;
+    }
+
+    /// N sequential `echo` calls straight through the rmcp client pool, run as a task on the
+    /// runtime's workers, where the gateway serves a script's calls too.
+    pub(crate) async fn direct_calls(&self, calls: usize) -> BenchResult<Duration> {
+        let pool = self.pool.clone();
+        let task = tokio::spawn(async move {
+            let mut arguments = Map::new();
+            arguments.insert("message".to_owned(), json!("x"));
+            let started = Instant::now();
+            for _ in 0..calls {
+                match pool
+                    .call_tool("fake", "echo", arguments.clone(), Duration::from_secs(60))
+                    .await
+                {
+                    Ok(response) if !response.is_error => {}
+                    Ok(_) => return Err("echo reported an error".to_owned()),
+                    Err(error) => return Err(error.to_string()),
+                }
+            }
+            Ok(started.elapsed())
+        });
+        Ok(task.await??)
+    }
+}
+
+/// A script making `calls` sequential `echo` calls; it returns its own loop time in ms.
+pub(crate) fn sequential_script(calls: usize) -> String {
+    format!(
+        r#"import * as fake from "./servers/fake";
+const started = Date.now();
+for (let i = 0; i < {calls}; i++) {{
+  await fake.echo({{ message: "x" }});
+}}
+export default Date.now() - started;
+"#
+    )
+}
+
+pub(crate) const EMPTY_SCRIPT: &str = "export default 1 + 1;\n";
