@@ -150,7 +150,8 @@ pub struct WorkerSettings {
     /// them again. Default 5 minutes.
     pub idle_timeout_ms: u64,
     /// Workers one client connection keeps between its executions, to run the next ones without
-    /// starting a process. Default 2; 0: a new worker for every execution.
+    /// starting a process. Default 4, the executions a client may run at once
+    /// (`limits.concurrentExecutions`); 0: a new worker for every execution.
     pub reuse_per_client: usize,
     /// Executions one worker serves before it is replaced. Default 1,000.
     pub max_executions: u64,
@@ -161,7 +162,7 @@ impl Default for WorkerSettings {
         Self {
             warm: 2,
             idle_timeout_ms: 5 * 60 * 1000,
-            reuse_per_client: 2,
+            reuse_per_client: 4,
             max_executions: 1_000,
         }
     }

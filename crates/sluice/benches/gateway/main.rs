@@ -18,7 +18,10 @@
 //! 7. `context`: the starting context's o200k tokens;
 //! 8. `search`: `search_tools` round trips through `sluice serve` (an MCP client over stdio) with
 //!    the 1,535 recorded tools behind it, each server a `fake-mcp-server` process serving its
-//!    recorded list, and the encoder's vectors cached (needs `scripts/fetch-model`).
+//!    recorded list, and the encoder's vectors cached (needs `scripts/fetch-model`);
+//! 9. `warm`: a trivial `execute_code` round trip through `sluice serve` with warm and reused
+//!    workers beside every worker started on demand, and executions per second over four
+//!    connections (each execution one tool call).
 //!
 //! The machine this runs on is small and noisy, so every figure is a median (with p90) of many
 //! runs, and the runs of the things being compared are interleaved.
@@ -44,6 +47,7 @@ mod report;
 mod search;
 mod sequential;
 mod setup;
+mod warm;
 mod worker;
 
 use std::time::{Duration, Instant, SystemTime};
@@ -60,10 +64,11 @@ use report::{BenchResult, Report, load_average};
 use search::search;
 use sequential::sequential;
 use setup::FakeSetup;
+use warm::warm;
 use worker::{FAKE_WORKER_ARG, protocol_worker};
 
 /// The sections, in running order: key, the names a filter may match, title.
-const SECTIONS: [(&str, &[&str], &str); 8] = [
+const SECTIONS: [(&str, &[&str], &str); 9] = [
     ("cold", &["cold", "worker"], "1. Worker cold start"),
     (
         "overhead",
@@ -95,6 +100,11 @@ const SECTIONS: [(&str, &[&str], &str); 8] = [
         "search",
         &["search", "discovery"],
         "8. search_tools through sluice serve",
+    ),
+    (
+        "warm",
+        &["warm", "throughput"],
+        "9. Warm workers and throughput through sluice serve",
     ),
 ];
 
@@ -175,6 +185,7 @@ fn main() -> BenchResult<()> {
                 "codegen" => codegen(&mut report),
                 "connect" => connect(&mut report).await,
                 "search" => search(&mut report).await,
+                "warm" => warm(&mut report).await,
                 _ => context(&mut report),
             };
             if let Err(error) = outcome {

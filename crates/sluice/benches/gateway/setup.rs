@@ -42,11 +42,14 @@ pub(crate) fn parse_config(config: &Value) -> BenchResult<Config> {
     )?)
 }
 
-/// Limits generous enough for the long scripts: 20,000 calls, two minutes.
+/// Limits generous enough for the long scripts: 20,000 calls, two minutes; no warm workers.
 pub(crate) fn bench_settings(max_concurrency: usize) -> Value {
+    // Every worker started on demand, so the sections that time one measure a cold start;
+    // section 9 measures the warm ones.
     json!({
         "maxConcurrencyPerServer": max_concurrency,
-        "execution": {"toolCalls": 20_000, "timeoutMs": 120_000, "maxTimeoutMs": 300_000}
+        "execution": {"toolCalls": 20_000, "timeoutMs": 120_000, "maxTimeoutMs": 300_000},
+        "workers": {"warm": 0, "reusePerClient": 0}
     })
 }
 
