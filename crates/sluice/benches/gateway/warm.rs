@@ -1,8 +1,8 @@
-//! 9. Warm workers through `sluice serve`: a trivial `execute_code` round trip with the default
-//! `sluice.workers` (a warm pool, the connection's workers reused with a new runtime each time)
-//! beside the same with every worker started on demand, interleaved; then throughput: trivial
-//! scripts with one tool call each, over four connections (four `sluice serve` processes, each a
-//! gateway with its own workers) with four executions in flight on each.
+//! Section 9, warm workers through `sluice serve`: a trivial `execute_code` round trip with the
+//! default `sluice.workers` (a warm pool, the connection's workers reused with a new runtime each
+//! time) beside the same with every worker started on demand, interleaved; then throughput:
+//! trivial scripts with one tool call each, over four connections (four `sluice serve`
+//! processes, each a gateway with its own workers) with four executions in flight on each.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
