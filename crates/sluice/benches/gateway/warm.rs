@@ -22,8 +22,9 @@ pub(crate) const WARM_TARGET_MS: f64 = 0.5;
 pub(crate) const CONNECTIONS: usize = 4;
 /// Executions in flight on each connection (`sluice.limits.concurrentExecutions`' default).
 pub(crate) const IN_FLIGHT: usize = 4;
-/// Executions each connection runs.
+/// Executions each connection runs (a multiple of [`IN_FLIGHT`]).
 pub(crate) const PER_CONNECTION: usize = 500;
+const _: () = assert!(PER_CONNECTION % IN_FLIGHT == 0);
 /// Target: executions per second over all connections.
 pub(crate) const THROUGHPUT_TARGET: f64 = 1_000.0;
 
@@ -128,10 +129,10 @@ async fn measure(report: &mut Report, pool: &Arc<Pool>) -> BenchResult<()> {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for connection in 0..CONNECTIONS {
-        for lane in 0..IN_FLIGHT {
+        for _ in 0..IN_FLIGHT {
             let pool = pool.clone();
             let server = format!("t{connection}");
-            let runs = PER_CONNECTION / IN_FLIGHT + usize::from(lane < PER_CONNECTION % IN_FLIGHT);
+            let runs = PER_CONNECTION / IN_FLIGHT;
             tasks.spawn(async move {
                 for _ in 0..runs {
                     execute(&pool, &server, ONE_CALL).await?;
