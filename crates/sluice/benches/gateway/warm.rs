@@ -24,7 +24,7 @@ pub(crate) const CONNECTIONS: usize = 4;
 pub(crate) const IN_FLIGHT: usize = 4;
 /// Executions each connection runs (a multiple of [`IN_FLIGHT`]).
 pub(crate) const PER_CONNECTION: usize = 500;
-const _: () = assert!(PER_CONNECTION % IN_FLIGHT == 0);
+const _: () = assert!(PER_CONNECTION.is_multiple_of(IN_FLIGHT));
 /// Target: executions per second over all connections.
 pub(crate) const THROUGHPUT_TARGET: f64 = 1_000.0;
 
