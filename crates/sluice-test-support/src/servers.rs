@@ -159,6 +159,17 @@ pub fn inspector() -> PathBuf {
     require_dep(path, "the MCP Inspector")
 }
 
+/// Claude Code's command line (`@anthropic-ai/claude-code`, npm): `claude mcp add` and
+/// `claude mcp list`, whose health check connects to each server.
+pub fn claude_code() -> PathBuf {
+    let path = test_deps_dir()
+        .join("node")
+        .join("node_modules")
+        .join(".bin")
+        .join("claude");
+    require_dep(path, "Claude Code")
+}
+
 /// `@modelcontextprotocol/server-everything` (npm) over stdio.
 ///
 /// 13 tools (more if the client declares roots, sampling, elicitation or tasks); it sends

@@ -9,6 +9,8 @@ mod audit_skills_cli;
 mod cancel;
 /// `sluice tools search` and `sluice tools tree`.
 mod cli;
+/// The MCP Inspector CLI and Claude Code's `claude mcp`, run as docs/clients.md says.
+mod client_tools;
 /// Helpers shared by the suite.
 mod common;
 /// Invalid configs: the file, the entry and the field named.
@@ -23,8 +25,6 @@ mod downstream_failures;
 mod execution;
 /// A downstream server over Streamable HTTP.
 mod http_server;
-/// The MCP Inspector CLI run as the docs say.
-mod inspector;
 /// Personal data through `sluice serve`.
 mod privacy;
 /// Attacks on the privacy layer.

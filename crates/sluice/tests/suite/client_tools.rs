@@ -1,11 +1,12 @@
-//! The MCP Inspector's command-line client (`@modelcontextprotocol/inspector` 2.12) against
-//! `sluice serve`, run the way docs/clients.md says: Sluice's own arguments after `--`, so the
-//! Inspector does not take `--config` for itself.
+//! Client tools against `sluice serve`, run the way docs/clients.md says: the MCP Inspector's
+//! command-line client (`@modelcontextprotocol/inspector` 2.12), with Sluice's own arguments
+//! after `--` so the Inspector does not take `--config` for itself; and Claude Code's
+//! `claude mcp add` and `claude mcp list` health check (`@anthropic-ai/claude-code`).
 
 use std::process::Command;
 
 use serde_json::{Value, json};
-use sluice_test_support::{McpConfig, everything_server, inspector};
+use sluice_test_support::{McpConfig, claude_code, everything_server, inspector};
 
 use super::common::write_config;
 
@@ -79,4 +80,49 @@ fn the_inspector_cli_lists_and_calls_sluice_tools_as_documented() {
         .as_str()
         .unwrap_or_default();
     assert!(output.contains('5'), "{called}");
+}
+
+/// `claude mcp add sluice -- /path/to/sluice serve --config ...` then `claude mcp list`, whose
+/// health check starts Sluice and reports it connected.
+#[test]
+fn claude_code_adds_sluice_and_its_health_check_passes() {
+    let config = write_config(
+        McpConfig::new().server("everything", &everything_server()),
+        json!({}),
+    );
+    let home = tempfile::tempdir().expect("home");
+    let claude = |arguments: &[&std::ffi::OsStr]| {
+        let output = Command::new(claude_code())
+            .args(arguments)
+            // Claude Code keeps its settings under HOME and registers servers per project
+            // folder: both are this test's own.
+            .env("HOME", home.path())
+            .current_dir(home.path())
+            .output()
+            .expect("run claude");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let sluice = std::ffi::OsStr::new(env!("CARGO_BIN_EXE_sluice"));
+    claude(&[
+        "mcp".as_ref(),
+        "add".as_ref(),
+        "sluice".as_ref(),
+        "--".as_ref(),
+        sluice,
+        "serve".as_ref(),
+        "--config".as_ref(),
+        config.path().as_os_str(),
+    ]);
+    let listed = claude(&["mcp".as_ref(), "list".as_ref()]);
+    let line = listed
+        .lines()
+        .find(|line| line.starts_with("sluice:"))
+        .unwrap_or_else(|| panic!("sluice is not listed: {listed}"));
+    assert!(line.ends_with("Connected"), "{listed}");
 }
