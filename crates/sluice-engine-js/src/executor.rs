@@ -85,7 +85,17 @@ pub(crate) fn stack_limit(limits: &ExecutionLimits) -> usize {
 #[derive(Default)]
 pub struct Engine {
     session: Option<Session>,
+    /// A fresh runtime made ahead by [`Engine::prepare`], never given any code, with the memory
+    /// and stack limits it was made for.
+    spare: Option<Spare>,
     skills: Rc<RefCell<SkillCache>>,
+}
+
+/// A runtime made before it is needed.
+struct Spare {
+    memory_bytes: u64,
+    stack_bytes: u64,
+    session: Session,
 }
 
 impl std::fmt::Debug for Engine {
@@ -101,6 +111,36 @@ impl Engine {
     /// An engine without a session.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Make the runtime the next fresh execution with these limits will run in, now, while
+    /// nothing waits for it: a new QuickJS runtime and context with the prelude installed,
+    /// which no code has touched. An execution with other memory or stack limits makes its own.
+    pub fn prepare(&mut self, limits: &ExecutionLimits) {
+        let fits = self.spare.as_ref().is_some_and(|spare| {
+            spare.memory_bytes == limits.memory_bytes && spare.stack_bytes == limits.stack_bytes
+        });
+        if fits {
+            return;
+        }
+        self.spare = Session::new(limits).ok().map(|session| Spare {
+            memory_bytes: limits.memory_bytes,
+            stack_bytes: limits.stack_bytes,
+            session,
+        });
+    }
+
+    /// A new runtime for these limits: the prepared one when it fits, else one made now.
+    fn fresh_session(&mut self, limits: &ExecutionLimits) -> Result<Session, ExecutionError> {
+        match self.spare.take() {
+            Some(spare)
+                if spare.memory_bytes == limits.memory_bytes
+                    && spare.stack_bytes == limits.stack_bytes =>
+            {
+                Ok(spare.session)
+            }
+            _ => Session::new(limits),
+        }
     }
 
     /// Run one execution to its end.
@@ -134,7 +174,7 @@ impl Engine {
             Ok(prepared) => {
                 let session = match self.session.take() {
                     Some(session) => Ok(session),
-                    None => Session::new(limits),
+                    None => self.fresh_session(limits),
                 };
                 match session {
                     Err(error) => ExecutionOutcome::Error(error),

@@ -575,8 +575,14 @@ fn execution_thread(
     let mut crash = CrashSignal(Some(events.clone()));
     let mut engine = Engine::new();
     while let Ok(job) = jobs.recv() {
+        // After a fresh execution the worker may be reused for the client's next one: its
+        // runtime is made while nothing waits for it.
+        let mut prepare_for = None;
         let event = match job {
             Job::Execute { job, input } => {
+                if !job.keep_state {
+                    prepare_for = Some(job.limits.clone());
+                }
                 if let Folder::Open(workspace) = &mut folder {
                     workspace.begin_execution(job.limits.workspace_bytes);
                 }
@@ -596,6 +602,9 @@ fn execution_thread(
         };
         if events.send(event).is_err() {
             break;
+        }
+        if let Some(limits) = prepare_for {
+            engine.prepare(&limits);
         }
     }
     crash.0 = None;
