@@ -88,6 +88,9 @@ pub struct Engine {
     /// A fresh runtime made ahead by [`Engine::prepare`], never given any code, with the memory
     /// and stack limits it was made for.
     spare: Option<Spare>,
+    /// The runtime of the last fresh execution, dropped by [`Engine::tidy`] (freeing a runtime
+    /// takes a while: not before the execution's answer is out).
+    retired: Option<Session>,
     skills: Rc<RefCell<SkillCache>>,
 }
 
@@ -128,6 +131,11 @@ impl Engine {
             stack_bytes: limits.stack_bytes,
             session,
         });
+    }
+
+    /// Drop the runtime of the last fresh execution, if it was not dropped yet.
+    pub fn tidy(&mut self) {
+        self.retired = None;
     }
 
     /// A new runtime for these limits: the prepared one when it fits, else one made now.
@@ -190,6 +198,8 @@ impl Engine {
                         };
                         if execution.keep_state && !discard {
                             self.session = Some(session);
+                        } else {
+                            self.retired = Some(session);
                         }
                         outcome
                     }

@@ -603,6 +603,8 @@ fn execution_thread(
         if events.send(event).is_err() {
             break;
         }
+        // The answer is out: now free the last runtime and make the next one.
+        engine.tidy();
         if let Some(limits) = prepare_for {
             engine.prepare(&limits);
         }
