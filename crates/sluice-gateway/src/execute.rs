@@ -316,10 +316,8 @@ impl Gateway {
             output: ran.output,
             stats: ran.stats,
         };
-        (
-            self.finish_execution(&started, privacy.as_deref(), answer),
-            kept,
-        )
+        let report = self.finish_execution(&started, privacy.as_deref(), answer);
+        (report, kept)
     }
 
     /// Phase 1: the execution's id, start time and audit budget.

@@ -259,6 +259,12 @@ enum Job {
         code: String,
         language: Language,
     },
+    /// Sent once a job's answer is out: free its runtime and, after a fresh execution, make
+    /// the runtime the next one will run in (the worker may serve the client again). Not
+    /// earlier: the process may have one CPU, and the answer must not wait for this.
+    Tidy {
+        prepare: Option<ExecutionLimits>,
+    },
 }
 
 /// The execution thread.
@@ -277,6 +283,8 @@ struct Running {
     limit_ms: u64,
     /// A `Check` (answered by `Checked`) rather than an `Execute`.
     check: bool,
+    /// The limits of a fresh execution, whose successor's runtime is made once it is answered.
+    prepare: Option<ExecutionLimits>,
 }
 
 struct Dispatcher {
@@ -412,11 +420,13 @@ impl Dispatcher {
         let give_up_at = Instant::now()
             .checked_add(Duration::from_millis(limit_ms))
             .and_then(|deadline| deadline.checked_add(STUCK_GRACE));
+        let prepare = (!job.keep_state).then(|| job.limits.clone());
         self.hand_over(Job::Execute { job, input })?;
         self.running = Some(Running {
             give_up_at,
             limit_ms,
             check: false,
+            prepare,
         });
         Ok(())
     }
@@ -429,6 +439,7 @@ impl Dispatcher {
             give_up_at: Instant::now().checked_add(CHECK_TIME),
             limit_ms: CHECK_TIME.as_millis().try_into().unwrap_or(u64::MAX),
             check: true,
+            prepare: None,
         });
         Ok(())
     }
@@ -499,13 +510,16 @@ impl Dispatcher {
         message: &WorkerMessage,
         input: Option<Input>,
     ) -> Result<(), WorkerError> {
-        self.running = None;
+        let prepare = self.running.take().and_then(|running| running.prepare);
         let mut violation = None;
         if let Some(mut input) = input {
             violation = input.take_violation();
             self.input = Some(input);
         }
         self.send(message)?;
+        if let Some(executor) = &self.executor {
+            let _ = executor.jobs.send(Job::Tidy { prepare });
+        }
         match violation {
             Some(violation) => Err(WorkerError::Unexpected(violation)),
             None => Ok(()),
@@ -575,14 +589,15 @@ fn execution_thread(
     let mut crash = CrashSignal(Some(events.clone()));
     let mut engine = Engine::new();
     while let Ok(job) = jobs.recv() {
-        // After a fresh execution the worker may be reused for the client's next one: its
-        // runtime is made while nothing waits for it.
-        let mut prepare_for = None;
         let event = match job {
-            Job::Execute { job, input } => {
-                if !job.keep_state {
-                    prepare_for = Some(job.limits.clone());
+            Job::Tidy { prepare } => {
+                engine.tidy();
+                if let Some(limits) = prepare {
+                    engine.prepare(&limits);
                 }
+                continue;
+            }
+            Job::Execute { job, input } => {
                 if let Folder::Open(workspace) = &mut folder {
                     workspace.begin_execution(job.limits.workspace_bytes);
                 }
@@ -602,11 +617,6 @@ fn execution_thread(
         };
         if events.send(event).is_err() {
             break;
-        }
-        // The answer is out: now free the last runtime and make the next one.
-        engine.tidy();
-        if let Some(limits) = prepare_for {
-            engine.prepare(&limits);
         }
     }
     crash.0 = None;

@@ -41,9 +41,11 @@ pub fn run(args: WorkerArgs) -> ExitCode {
     };
     // Worker logs go to stderr, which the gateway reads and re-logs at debug level.
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
+    // Plain text: the gateway re-logs each line, and a pipe is no terminal.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(false)
         .try_init();
     match &confinement {
         Some(confinement) => tracing::debug!("{confinement}"),
