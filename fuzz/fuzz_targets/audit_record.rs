@@ -5,8 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use sluice_audit::{
-    ExecutionRecord, MAX_CODE_BYTES, MAX_LIMITS, MAX_MESSAGE_BYTES, MAX_NAME_BYTES, Record,
-    Timestamp, ToolCallRecord, bound_text, sha256_hex,
+    CallOutcome, ErrorKind, ExecutionOutcomeWord, ExecutionRecord, Limit, MAX_CODE_BYTES,
+    MAX_LIMITS, MAX_MESSAGE_BYTES, MAX_NAME_BYTES, Record, Timestamp, ToolCallRecord, bound_text,
+    sha256_hex,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +15,8 @@ fuzz_target!(|data: &[u8]| {
     let mut fields = data.split(|byte| *byte == 0xff).map(String::from_utf8_lossy);
     let mut next = || fields.next().map(|field| field.into_owned()).unwrap_or_default();
     let (server, tool, error, code) = (next(), next(), next(), next());
-    let limits: Vec<String> = (0..(data.len() % 40)).map(|_| next()).collect();
+    // Words are read as the log reads them: known ones typed, the rest kept as they are.
+    let limits: Vec<Limit> = (0..(data.len() % 40)).map(|_| Limit::parse(&next())).collect();
     let call = Record::ToolCall(ToolCallRecord {
         execution_id: next(),
         client: next(),
@@ -24,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         tool,
         arguments_bytes: data.len() as u64,
         arguments_sha256: sha256_hex(data),
-        outcome: next(),
+        outcome: CallOutcome::parse(&next()),
         error: Some(error.clone()),
         duration_us: 0,
     });
@@ -38,8 +40,8 @@ fuzz_target!(|data: &[u8]| {
         code_sha256: sha256_hex(code.as_bytes()),
         code,
         language: next(),
-        outcome: next(),
-        error_kind: Some(next()),
+        outcome: ExecutionOutcomeWord::parse(&next()),
+        error_kind: Some(ErrorKind::parse(&next())),
         error_message: Some(error),
         limits_hit: limits,
         stats: serde_json::Value::String(next()),
@@ -54,11 +56,13 @@ fuzz_target!(|data: &[u8]| {
             Record::ToolCall(call) => {
                 assert!(call.server.len() <= MAX_NAME_BYTES && call.tool.len() <= MAX_NAME_BYTES);
                 assert!(call.error.as_ref().is_none_or(|error| error.len() <= MAX_MESSAGE_BYTES));
+                assert!(call.outcome.as_str().len() <= MAX_NAME_BYTES);
             }
             Record::Execution(run) => {
                 assert!(run.code.len() <= MAX_CODE_BYTES);
                 assert!(run.limits_hit.len() <= MAX_LIMITS);
-                assert!(run.limits_hit.iter().all(|limit| limit.len() <= MAX_NAME_BYTES));
+                assert!(run.limits_hit.iter().all(|limit| limit.as_str().len() <= MAX_NAME_BYTES));
+                assert!(run.error_kind.as_ref().is_none_or(|kind| kind.as_str().len() <= MAX_NAME_BYTES));
             }
             _ => {}
         }
