@@ -432,7 +432,7 @@ impl Report {
                 let why = if entry.name == Workflow::WaitForDeployment.name() {
                     "mostly the script's 200 ms pause between polls, while the direct polls run back to back here because the model's own time between turns is not counted"
                 } else {
-                    "a search, a fresh worker process per execute_code, TypeScript transpiling and a schema check on every call"
+                    "a search, a worker (started, or warm) per execute_code, TypeScript transpiling and a schema check on every call"
                 };
                 losses.push(format!(
                     "{label}: code mode spends longer in tool calls ({} vs {} direct): {why}",

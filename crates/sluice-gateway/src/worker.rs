@@ -1,8 +1,9 @@
 //! One worker process as the gateway sees it: started confined, read as untrusted frames, killed
 //! whenever it misbehaves.
 //!
-//! A worker serves one execution (a fresh worker per `execute_code`) or, for a session, many in
-//! a row. Everything it writes is decoded with a size cap; a bad frame, an early exit or a
+//! A worker serves one execution, or many in a row: a session's (its runtime kept), or one
+//! client's executions outside sessions (a brand-new runtime for each; see `warm.rs` and
+//! `sluice.workers`). Everything it writes is decoded with a size cap; a bad frame, an early exit or a
 //! missed deadline costs that worker and the execution it was running, never the gateway.
 
 use std::collections::VecDeque;
