@@ -2,7 +2,9 @@
 //! default `sluice.workers` (a warm pool, the connection's workers reused with a new runtime each
 //! time) beside the same with every worker started on demand, interleaved; then throughput:
 //! trivial scripts with one tool call each, over four connections (four `sluice serve`
-//! processes, each a gateway with its own workers) with four executions in flight on each.
+//! processes, each a gateway with its own workers) with four executions in flight on each; and,
+//! once they are idle, the memory of those gateways and of their waiting workers (unique memory,
+//! USS, as well as PSS and RSS, from `/proc/PID/smaps_rollup`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,9 +70,125 @@ pub(crate) async fn warm(report: &mut Report) -> BenchResult<()> {
         &json!({"mcpServers": entries, "sluice": {"callTimeoutMs": 120_000}}),
     )?));
     pool.wait_connected(|_| {}).await;
-    let outcome = measure(report, &pool).await;
+    let mut outcome = measure(report, &pool).await;
+    if outcome.is_ok() {
+        // Idle now: what the gateways and their waiting workers hold.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        outcome = memory(report, &warm_config);
+    }
     pool.shutdown().await;
     outcome
+}
+
+/// Unique (USS), proportional (PSS) and resident (RSS) memory of a process, in MB, from
+/// `/proc/PID/smaps_rollup`.
+fn memory_of(pid: u32) -> Option<(f64, f64, f64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let field = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    Some((
+        field("Private_Clean:") + field("Private_Dirty:"),
+        field("Pss:"),
+        field("Rss:"),
+    ))
+}
+
+/// `(pid, parent pid, command line)` of every process.
+fn processes() -> Vec<(u32, u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let parent = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            Some((
+                pid,
+                parent,
+                String::from_utf8_lossy(&cmdline).replace('\0', " "),
+            ))
+        })
+        .collect()
+}
+
+/// The idle gateways of the throughput run (one server behind each) and their waiting
+/// workers (warm, and kept for their connection): unique memory of each.
+fn memory(report: &mut Report, config: &std::path::Path) -> BenchResult<()> {
+    let all = processes();
+    let config = config.display().to_string();
+    let gateways: Vec<u32> = all
+        .iter()
+        .filter(|(_, _, cmdline)| cmdline.contains(" serve ") && cmdline.contains(&config))
+        .map(|(pid, _, _)| *pid)
+        .collect();
+    let workers: Vec<u32> = all
+        .iter()
+        .filter(|(_, parent, cmdline)| gateways.contains(parent) && cmdline.contains(" worker"))
+        .map(|(pid, _, _)| *pid)
+        .collect();
+    let gateway_memory: Vec<(f64, f64, f64)> =
+        gateways.iter().filter_map(|pid| memory_of(*pid)).collect();
+    let worker_memory: Vec<(f64, f64, f64)> =
+        workers.iter().filter_map(|pid| memory_of(*pid)).collect();
+    if gateway_memory.is_empty() || worker_memory.is_empty() {
+        return Err("no idle gateway or worker process found to measure".into());
+    }
+    let column = |values: &[(f64, f64, f64)], pick: fn(&(f64, f64, f64)) -> f64| {
+        Stats::of(&values.iter().map(pick).collect::<Vec<_>>())
+    };
+    let worker_uss = column(&worker_memory, |m| m.0);
+    let worker_pss = column(&worker_memory, |m| m.1);
+    let gateway_rss = column(&gateway_memory, |m| m.2);
+    let gateway_uss = column(&gateway_memory, |m| m.0);
+    report.check(
+        "warm",
+        format!(
+            "idle worker's unique memory (USS), {} waiting workers",
+            worker_memory.len()
+        ),
+        format!(
+            "{:.2} MB (max {:.2}; PSS {:.2} MB)",
+            worker_uss.p50, worker_uss.max, worker_pss.p50
+        ),
+        "<= 2 MB".to_owned(),
+        worker_uss.max <= 2.0,
+    );
+    report.row(
+        "warm",
+        format!(
+            "idle gateway with one server, {} processes",
+            gateway_memory.len()
+        ),
+        format!(
+            "RSS {:.1} MB, USS {:.1} MB",
+            gateway_rss.p50, gateway_uss.p50
+        ),
+    );
+    report.section_json(
+        "warm_memory",
+        json!({
+            "worker_uss_mb": worker_memory.iter().map(|m| m.0).collect::<Vec<_>>(),
+            "worker_pss_mb": worker_memory.iter().map(|m| m.1).collect::<Vec<_>>(),
+            "gateway_rss_mb": gateway_memory.iter().map(|m| m.2).collect::<Vec<_>>(),
+            "gateway_uss_mb": gateway_memory.iter().map(|m| m.0).collect::<Vec<_>>(),
+        }),
+    );
+    Ok(())
 }
 
 async fn measure(report: &mut Report, pool: &Arc<Pool>) -> BenchResult<()> {
