@@ -101,6 +101,13 @@ struct Spare {
     session: Session,
 }
 
+impl Spare {
+    /// Whether it was made with the memory and stack limits of `limits`.
+    fn fits(&self, limits: &ExecutionLimits) -> bool {
+        self.memory_bytes == limits.memory_bytes && self.stack_bytes == limits.stack_bytes
+    }
+}
+
 impl std::fmt::Debug for Engine {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
@@ -120,10 +127,7 @@ impl Engine {
     /// nothing waits for it: a new QuickJS runtime and context with the prelude installed,
     /// which no code has touched. An execution with other memory or stack limits makes its own.
     pub fn prepare(&mut self, limits: &ExecutionLimits) {
-        let fits = self.spare.as_ref().is_some_and(|spare| {
-            spare.memory_bytes == limits.memory_bytes && spare.stack_bytes == limits.stack_bytes
-        });
-        if fits {
+        if self.spare.as_ref().is_some_and(|spare| spare.fits(limits)) {
             return;
         }
         self.spare = Session::new(limits).ok().map(|session| Spare {
@@ -141,12 +145,7 @@ impl Engine {
     /// A new runtime for these limits: the prepared one when it fits, else one made now.
     fn fresh_session(&mut self, limits: &ExecutionLimits) -> Result<Session, ExecutionError> {
         match self.spare.take() {
-            Some(spare)
-                if spare.memory_bytes == limits.memory_bytes
-                    && spare.stack_bytes == limits.stack_bytes =>
-            {
-                Ok(spare.session)
-            }
+            Some(spare) if spare.fits(limits) => Ok(spare.session),
             _ => Session::new(limits),
         }
     }

@@ -222,15 +222,6 @@ struct Answer {
     stats: ExecutionStats,
 }
 
-/// An empty output with the budget of `limits`.
-fn output_of(limits: &ExecutionLimits) -> Output {
-    Output {
-        text: String::new(),
-        budget: limits.output_bytes as usize,
-        truncated: 0,
-    }
-}
-
 /// Phase 3: what goes back to the agent passes the detectors too, with the execution's vault
 /// (the output already did, line by line, as it arrived). The worker names a `ToolError` of a
 /// refused flow `PolicyDenied`; only a refusal the policy made here lets it stand (agent code
@@ -240,45 +231,24 @@ fn protect_answer(
     result: Value,
     error: Option<ExecutionError>,
 ) -> (Value, Option<ExecutionError>) {
-    let Some(privacy) = privacy else {
-        let error = error.map(|mut error| {
-            if error.kind == ErrorKind::PolicyDenied {
-                error.kind = ErrorKind::ToolError;
-            }
-            error
-        });
-        return (result, error);
-    };
-    let denied = privacy.counts().denied > 0;
+    let denied = privacy.is_some_and(|privacy| privacy.counts().denied > 0);
     let error = error.map(|mut error| {
-        error.message = privacy.protect_text(error.message);
+        if let Some(privacy) = privacy {
+            error.message = privacy.protect_text(error.message);
+        }
         if error.kind == ErrorKind::PolicyDenied && !denied {
             error.kind = ErrorKind::ToolError;
         }
         error
     });
-    (privacy.protect_value(result), error)
+    let result = match privacy {
+        Some(privacy) => privacy.protect_value(result),
+        None => result,
+    };
+    (result, error)
 }
 
 impl Gateway {
-    /// One execution outside any session: a fresh worker and a vault of its own.
-    pub(crate) async fn run_fresh(
-        &self,
-        origin: &Origin,
-        request: ExecuteRequest,
-    ) -> ExecutionReport {
-        let vault = crate::privacy::new_vault();
-        let run = Run {
-            origin,
-            request,
-            vault: &vault,
-            worker: None,
-            keep_state: false,
-            reuse: false,
-        };
-        self.run(run).await.0
-    }
-
     /// Run one execution; returns its report and, when `keep_state` and the worker is still
     /// healthy, the worker for the session's next execution. Four phases: set up (id, limits,
     /// privacy), run the code in a worker, pass what comes back through the privacy detectors,
@@ -380,26 +350,25 @@ impl Gateway {
             limits,
             privacy,
         } = run;
-        let output = output_of(&limits);
-        let unavailable = |message: String| {
-            Ran::failed(
-                execution_error(ErrorKind::Unavailable, message),
-                output_of(&limits),
-            )
+        let output = Output {
+            text: String::new(),
+            budget: limits.output_bytes as usize,
+            truncated: 0,
+        };
+        let privacy = match (privacy, self.worker_command()) {
+            (Ok(privacy), Some(_)) => Ok(privacy),
+            (Err(problem), _) => Err(format!(
+                "code execution is off: privacy protection could not start ({problem})"
+            )),
+            (Ok(_), None) => Err("code execution is not enabled in this gateway".to_owned()),
         };
         let privacy = match privacy {
             Ok(privacy) => privacy,
-            Err(problem) => {
-                return Ok(unavailable(format!(
-                    "code execution is off: privacy protection could not start ({problem})"
-                )));
+            Err(message) => {
+                let error = execution_error(ErrorKind::Unavailable, message);
+                return Ok(Ran::failed(error, output));
             }
         };
-        if self.worker_command().is_none() {
-            return Ok(unavailable(
-                "code execution is not enabled in this gateway".to_owned(),
-            ));
-        }
         let worker = match worker.or_else(|| self.warm().take(self)) {
             Some(worker) => Ok(worker),
             None => {
@@ -1057,7 +1026,16 @@ pub(crate) async fn execute_local(gateway: &Gateway, request: ExecuteRequest) ->
         client: Arc::from("local"),
         session: None,
     };
-    gateway.run_fresh(&origin, request).await
+    let vault = crate::privacy::new_vault();
+    let run = Run {
+        origin: &origin,
+        request,
+        vault: &vault,
+        worker: None,
+        keep_state: false,
+        reuse: false,
+    };
+    gateway.run(run).await.0
 }
 
 #[cfg(test)]

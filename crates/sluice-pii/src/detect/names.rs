@@ -870,29 +870,23 @@ fn set_of(
     cell.get_or_init(|| words.iter().copied().collect())
 }
 
-fn is_title(lower: &str) -> bool {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    set_of(TITLES, &SET).contains(lower)
+/// `fn name(lower: &str) -> bool` for each `name => WORDS`: whether a lowercase word is one of
+/// `WORDS`, looked up in a set built on first use.
+macro_rules! word_sets {
+    ($($name:ident => $words:ident),* $(,)?) => {$(
+        fn $name(lower: &str) -> bool {
+            static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+            set_of($words, &SET).contains(lower)
+        }
+    )*};
 }
 
-fn is_salutation(lower: &str) -> bool {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    set_of(SALUTATIONS, &SET).contains(lower)
-}
-
-fn is_closing(lower: &str) -> bool {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    set_of(CLOSINGS, &SET).contains(lower)
-}
-
-fn is_place_word(lower: &str) -> bool {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    set_of(PLACE_WORDS, &SET).contains(lower)
-}
-
-fn is_company_opener(lower: &str) -> bool {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    set_of(COMPANY_OPENERS, &SET).contains(lower)
+word_sets! {
+    is_title => TITLES,
+    is_salutation => SALUTATIONS,
+    is_closing => CLOSINGS,
+    is_place_word => PLACE_WORDS,
+    is_company_opener => COMPANY_OPENERS,
 }
 
 /// The lowercase form of a short word (longer ones are never context words).
