@@ -146,3 +146,28 @@ fn warm_workers_are_started_ahead_and_taken() {
         gateway.shutdown().await;
     });
 }
+
+/// A reused worker is replaced after `sluice.workers.maxExecutions` executions.
+#[test]
+fn a_reused_worker_is_replaced_after_its_executions() {
+    let data = tempfile::tempdir().expect("data dir");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let gateway = gateway(
+            data.path(),
+            json!({"warm": 0, "reusePerClient": 1, "maxExecutions": 2}),
+        );
+        let client = gateway.client("c");
+        let mut started = Vec::new();
+        for _ in 0..5 {
+            let report = client
+                .execute(ExecuteRequest::typescript("export default 1;"))
+                .await;
+            assert_eq!(report.result, json!(1));
+            started.push(gateway.worker_counts().started);
+        }
+        // Two executions per worker: new workers for the 3rd and the 5th.
+        assert_eq!(started, [1, 1, 2, 2, 3]);
+        gateway.shutdown().await;
+    });
+}
