@@ -29,6 +29,9 @@ pub struct Settings {
     /// Worker processes started ahead of demand, and reused by one client.
     #[serde(skip)]
     pub workers: WorkerSettings,
+    /// Search: how long the sentence encoder stays in memory without a search.
+    #[serde(skip)]
+    pub search: SearchSettings,
     /// Limits per client connection and rates per downstream server.
     #[serde(skip)]
     pub limits: LimitSettings,
@@ -50,6 +53,7 @@ impl Default for Settings {
             privacy: PrivacySettings::default(),
             sessions: SessionSettings::default(),
             workers: WorkerSettings::default(),
+            search: SearchSettings::default(),
             limits: LimitSettings::default(),
             audit: AuditSettings::default(),
             skills: SkillSettings::default(),
@@ -164,6 +168,24 @@ impl Default for WorkerSettings {
             idle_timeout_ms: 5 * 60 * 1000,
             reuse_per_client: 4,
             max_executions: 1_000,
+        }
+    }
+}
+
+/// `sluice.search`: the sentence encoder search ranks with.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct SearchSettings {
+    /// With no search for this long, the encoder's weights (about 23 MB) are let go; the next
+    /// search loads them again, which adds about a tenth of a second to it. Default 10 minutes;
+    /// 0 keeps them loaded.
+    pub encoder_idle_ms: u64,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        Self {
+            encoder_idle_ms: 10 * 60 * 1000,
         }
     }
 }
@@ -376,6 +398,7 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
     };
     let sessions = parse_section::<SessionSettings>(&mut rest, "sessions")?;
     let workers = parse_section::<WorkerSettings>(&mut rest, "workers")?;
+    let search = parse_section::<SearchSettings>(&mut rest, "search")?;
     let limits = parse_section::<LimitSettings>(&mut rest, "limits")?;
     let audit = parse_section::<AuditSettings>(&mut rest, "audit")?;
     let mut settings = serde_json::from_value::<Settings>(Value::Object(rest))
@@ -384,6 +407,7 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
     settings.privacy = privacy;
     settings.sessions = sessions;
     settings.workers = workers;
+    settings.search = search;
     settings.limits = limits;
     settings.audit = audit;
     for (field, value) in [

@@ -75,8 +75,8 @@ struct Layer {
 /// The loaded weights.
 pub struct Bert {
     config: BertConfig,
-    /// `[vocabulary, hidden]`.
-    word_embeddings: Vec<f32>,
+    /// `[vocabulary, hidden]`, 8-bit (see [`WordTable`]).
+    word_embeddings: WordTable,
     /// `[positions, hidden]`.
     position_embeddings: Vec<f32>,
     token_type_embedding: Vec<f32>,
@@ -160,7 +160,10 @@ impl Bert {
                 output_norm: norm(&format!("{prefix}.output.LayerNorm"))?,
             });
         }
-        let word_embeddings = weights.rows("embeddings.word_embeddings.weight", hidden)?;
+        let word_embeddings = WordTable::new(
+            &weights.rows("embeddings.word_embeddings.weight", hidden)?,
+            hidden,
+        );
         let position_embeddings = weights.matrix(
             "embeddings.position_embeddings.weight",
             config.max_position_embeddings,
@@ -184,7 +187,7 @@ impl Bert {
 
     /// Rows of the word-embedding table (the vocabulary size the weights expect).
     pub fn vocabulary_size(&self) -> usize {
-        self.word_embeddings.len() / self.config.hidden_size
+        self.word_embeddings.rows()
     }
 
     /// The longest sequence the model takes.
@@ -203,10 +206,10 @@ impl Bert {
         let mut states = vec![0.0f32; tokens * hidden];
         let positions = sequences.iter().flat_map(|ids| ids.iter().enumerate());
         for (row, (position, &id)) in states.chunks_exact_mut(hidden).zip(positions) {
-            let word = &self.word_embeddings[id as usize * hidden..(id as usize + 1) * hidden];
+            self.word_embeddings.row_into(id as usize, row);
             let place = &self.position_embeddings[position * hidden..(position + 1) * hidden];
             for (index, value) in row.iter_mut().enumerate() {
-                *value = word[index] + place[index] + self.token_type_embedding[index];
+                *value += place[index] + self.token_type_embedding[index];
             }
         }
         self.embedding_norm.forward_in_place(&mut states);
@@ -316,6 +319,58 @@ fn erf(value: f32) -> f32 {
     sign * (1.0 - polynomial * (-x * x).exp())
 }
 
+/// The word-embedding table with each row stored as 8-bit integers and one scale (its largest
+/// magnitude over 127): 12 MB instead of 47 MB for a 30k-token vocabulary at 384 dimensions,
+/// the largest part of the model. A query or document only reads the rows of its own tokens, and
+/// the rounding (at most half a step, 0.4% of the row's largest value) disappears in the layer
+/// norm that follows; the transformer layers' weights are already 8-bit for the same reason.
+struct WordTable {
+    values: Vec<i8>,
+    scales: Vec<f32>,
+    width: usize,
+}
+
+impl WordTable {
+    fn new(rows: &[f32], width: usize) -> WordTable {
+        let mut values = Vec::with_capacity(rows.len());
+        let mut scales = Vec::with_capacity(rows.len() / width.max(1));
+        for row in rows.chunks_exact(width) {
+            let largest = row
+                .iter()
+                .fold(0.0f32, |largest, value| largest.max(value.abs()));
+            let scale = if largest > 0.0 { largest / 127.0 } else { 1.0 };
+            scales.push(scale);
+            values.extend(
+                row.iter()
+                    .map(|value| (value / scale).round().clamp(-127.0, 127.0) as i8),
+            );
+        }
+        WordTable {
+            values,
+            scales,
+            width,
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.scales.len()
+    }
+
+    /// Row `id`, dequantized into `row` (which is `width` long). Ids are checked against the
+    /// vocabulary before a forward pass; an id out of range leaves the row at zero.
+    fn row_into(&self, id: usize, row: &mut [f32]) {
+        let (Some(scale), Some(values)) = (
+            self.scales.get(id),
+            self.values.get(id * self.width..(id + 1) * self.width),
+        ) else {
+            return;
+        };
+        for (out, value) in row.iter_mut().zip(values) {
+            *out = f32::from(*value) * scale;
+        }
+    }
+}
+
 /// Tensors of a safetensors file, by name without the checkpoint's prefix, converted to f32.
 struct Weights<'data> {
     tensors: &'data SafeTensors<'data>,
@@ -409,6 +464,30 @@ mod tests {
             assert!((erf(x) - expected).abs() < 1e-6, "erf({x}) = {}", erf(x));
         }
         assert!((gelu(1.0) - 0.841_344_7).abs() < 1e-6);
+    }
+
+    #[test]
+    fn word_rows_come_back_within_half_a_step() {
+        let rows = [0.5, -1.27, 0.003, 0.0, 0.0, 0.0, -0.02, 0.01, 0.0];
+        let table = WordTable::new(&rows, 3);
+        assert_eq!(table.rows(), 3);
+        for (id, original) in rows.chunks_exact(3).enumerate() {
+            let mut row = [9.0f32; 3];
+            table.row_into(id, &mut row);
+            let step = original.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0;
+            for (back, value) in row.iter().zip(original) {
+                assert!(
+                    (back - value).abs() <= step / 2.0 + 1e-7,
+                    "{back} vs {value}"
+                );
+            }
+        }
+        // A row of zeros stays zero; an id past the table leaves the row untouched.
+        let mut row = [9.0f32; 3];
+        table.row_into(1, &mut row);
+        assert_eq!(row, [0.0; 3]);
+        table.row_into(3, &mut row);
+        assert_eq!(row, [0.0; 3]);
     }
 
     #[test]

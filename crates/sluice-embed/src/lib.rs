@@ -14,7 +14,8 @@ It loads a BERT-family sentence encoder (all-MiniLM-L6-v2, BGE, E5: the same arc
 | `LICENSE` | the model's licence |
 
 Nothing is downloaded here; a missing or broken folder is a [`LoadError`] that says which file
-and what to do. The crate does no other IO and keeps no global state.
+and what to do. The crate does no other IO and keeps no global state. A long-running process
+holds its encoder in a [`SharedEncoder`], which lets go of the weights while nothing searches.
 
 ```no_run
 let encoder = sluice_embed::Encoder::load(std::path::Path::new("target/models/all-MiniLM-L6-v2"))?;
@@ -28,6 +29,7 @@ let similarity: f32 = query.iter().zip(&tool).map(|(a, b)| a * b).sum();
 
 mod bert;
 mod matmul;
+mod shared;
 mod wordpiece;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +37,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use bert::BertConfig;
+pub use shared::SharedEncoder;
 pub use wordpiece::WordPiece;
 
 /// The manifest's file name inside a model folder.
@@ -170,11 +173,11 @@ impl Encoder {
     }
 
     /// Identifies the model's vectors: equal fingerprints, comparable vectors. It names the
-    /// weights' precision in the products too (`w8`: 8-bit weights), so vectors computed before
-    /// a change of arithmetic are not mixed with new ones.
+    /// weights' precision too (`w8`: 8-bit layer weights, `e8`: 8-bit word embeddings), so
+    /// vectors computed before a change of arithmetic are not mixed with new ones.
     pub fn fingerprint(&self) -> String {
         format!(
-            "{}:{}:{:?}:{}:{}:{}:w8",
+            "{}:{}:{:?}:{}:{}:{}:w8e8",
             self.manifest.name,
             self.manifest.weights_sha256,
             self.manifest.pooling,

@@ -3,14 +3,17 @@
 
 use std::path::PathBuf;
 
-use sluice_embed::{Encoder, TextKind};
+use sluice_embed::{Encoder, SharedEncoder, TextKind};
 
-fn encoder() -> Encoder {
-    let folder = std::env::var_os("SLUICE_MODEL").map_or_else(
+fn folder() -> PathBuf {
+    std::env::var_os("SLUICE_MODEL").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/models/all-MiniLM-L6-v2"),
         PathBuf::from,
-    );
-    Encoder::load(&folder).unwrap_or_else(|error| {
+    )
+}
+
+fn encoder() -> Encoder {
+    Encoder::load(&folder()).unwrap_or_else(|error| {
         panic!("{error} (these tests need the model: run scripts/fetch-model)")
     })
 }
@@ -79,5 +82,47 @@ fn the_fingerprint_names_the_weights_and_their_precision() {
     let fingerprint = encoder.fingerprint();
     assert!(fingerprint.starts_with(&encoder.manifest().name));
     assert!(fingerprint.contains(&encoder.manifest().weights_sha256));
-    assert!(fingerprint.ends_with(":w8"), "{fingerprint}");
+    assert!(fingerprint.ends_with(":w8e8"), "{fingerprint}");
+}
+
+#[test]
+fn a_shared_encoder_lets_go_when_idle_and_loads_again_with_the_same_vectors() {
+    let shared = SharedEncoder::new(encoder(), folder());
+    let fingerprint = shared.fingerprint().to_owned();
+    let before = shared
+        .get()
+        .expect("loaded")
+        .embed("send a message to the team", TextKind::Query);
+    // Just used: not idle for a minute yet.
+    assert!(!shared.release_if_idle(std::time::Duration::from_secs(60)));
+    assert!(shared.is_loaded());
+    assert!(shared.release_if_idle(std::time::Duration::ZERO));
+    assert!(!shared.is_loaded());
+    assert_eq!(shared.fingerprint(), fingerprint);
+    let after = shared
+        .get()
+        .expect("loads again")
+        .embed("send a message to the team", TextKind::Query);
+    assert_eq!(before, after);
+    assert!(shared.is_loaded());
+    assert_eq!(shared.loads(), 2);
+}
+
+#[test]
+fn a_shared_encoder_whose_folder_went_away_says_so() {
+    let copy = std::env::temp_dir().join(format!("sluice-embed-gone-{}", std::process::id()));
+    std::fs::create_dir_all(&copy).expect("a folder");
+    for file in [
+        "sluice-model.json",
+        "config.json",
+        "vocab.txt",
+        "model.safetensors",
+    ] {
+        std::fs::copy(folder().join(file), copy.join(file)).expect("copied");
+    }
+    let shared = SharedEncoder::new(Encoder::load(&copy).expect("the copy loads"), copy.clone());
+    assert!(shared.release_if_idle(std::time::Duration::ZERO));
+    std::fs::remove_dir_all(&copy).expect("removed");
+    let error = shared.get().expect_err("nothing to load").to_string();
+    assert!(error.contains("fetch-model"), "{error}");
 }

@@ -124,7 +124,7 @@ pub struct GatewayOptions {
     /// The search vector cache lives in its `cache/`.
     pub data_dir: Option<PathBuf>,
     /// The sentence encoder search ranks with; without it, search is lexical only.
-    pub encoder: Option<Arc<sluice_embed::Encoder>>,
+    pub encoder: Option<Arc<sluice_embed::SharedEncoder>>,
 }
 
 /// Why the gateway could not start.
@@ -200,6 +200,7 @@ impl Gateway {
             }),
         };
         tokio::spawn(warm::WarmPool::shrink_when_idle(gateway.clone()));
+        tokio::spawn(search::release_idle_encoder(gateway.clone()));
         gateway.inner.warm.fill(&gateway);
         let refresher = tokio::spawn(refresh_on_change(gateway.clone()));
         if let Ok(mut slot) = gateway.inner.refresher.lock() {
@@ -302,7 +303,7 @@ impl Gateway {
         let snapshot = Snapshot::build_indexed(previous.version + 1, tools, statuses, |catalog| {
             search.index(catalog, &skills, Some(&previous.search))
         });
-        let needs_vectors = search.encoder().is_some() && !snapshot.search.has_vectors();
+        let needs_vectors = search.has_encoder() && !snapshot.search.has_vectors();
         for rejected in snapshot.catalog.rejected() {
             tracing::warn!(server = %rejected.server, "tool definition dropped: {}", rejected.reason);
         }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use sluice_catalog::Catalog;
-use sluice_embed::Encoder;
+use sluice_embed::{Encoder, SharedEncoder};
 use sluice_search::{Document, SearchIndex, VectorCache, catalog_documents};
 
 use crate::Gateway;
@@ -26,7 +26,7 @@ const MAX_CACHED_VECTORS: usize = 100_000;
 
 /// The encoder and its cache, shared by every snapshot.
 pub(crate) struct SearchState {
-    encoder: Option<Arc<Encoder>>,
+    encoder: Option<Arc<SharedEncoder>>,
     cache: Mutex<Option<VectorCache>>,
     cache_path: Option<PathBuf>,
     /// Held while vectors are computed and the snapshot rebuilt: one computation at a time, and
@@ -35,11 +35,15 @@ pub(crate) struct SearchState {
 }
 
 impl SearchState {
-    pub fn new(encoder: Option<Arc<Encoder>>, data_dir: Option<&Path>) -> SearchState {
+    pub fn new(encoder: Option<Arc<SharedEncoder>>, data_dir: Option<&Path>) -> SearchState {
         let cache_path = data_dir.map(|dir| dir.join(CACHE_DIR).join(VECTOR_CACHE_FILE));
-        let cache = encoder
-            .as_ref()
-            .map(|encoder| load_cache(encoder, cache_path.as_deref()));
+        let cache = encoder.as_ref().map(|encoder| {
+            load_cache(
+                encoder.fingerprint(),
+                encoder.dimension(),
+                cache_path.as_deref(),
+            )
+        });
         SearchState {
             encoder,
             cache: Mutex::new(cache),
@@ -48,8 +52,22 @@ impl SearchState {
         }
     }
 
-    pub fn encoder(&self) -> Option<&Encoder> {
-        self.encoder.as_deref()
+    /// The encoder, loaded again if it was let go while idle; `None` without one, or when it no
+    /// longer loads (said in the log; search is then lexical only).
+    pub fn encoder(&self) -> Option<Arc<Encoder>> {
+        let shared = self.encoder.as_ref()?;
+        match shared.get() {
+            Ok(encoder) => Some(encoder),
+            Err(error) => {
+                tracing::warn!("search: lexical only: the sentence encoder did not load: {error}");
+                None
+            }
+        }
+    }
+
+    /// Whether search has an encoder (loaded or not).
+    pub fn has_encoder(&self) -> bool {
+        self.encoder.is_some()
     }
 
     /// The index of a catalog and the saved skills (name, description), reusing `previous`'s
@@ -78,10 +96,7 @@ impl SearchState {
 
     /// Compute and store the vectors `index` lacks. Returns false when there was nothing to do.
     fn complete_blocking(&self, index: &SearchIndex) -> bool {
-        let Some(encoder) = &self.encoder else {
-            return false;
-        };
-        if index.has_vectors() {
+        if !self.has_encoder() || index.has_vectors() {
             return false;
         }
         let missing = match self.cache.lock() {
@@ -91,7 +106,11 @@ impl SearchState {
                 .unwrap_or_default(),
             Err(_) => Vec::new(),
         };
-        if !missing.is_empty() {
+        let encoder = match missing.is_empty() {
+            true => None,
+            false => self.encoder(),
+        };
+        if let Some(encoder) = encoder {
             let started = std::time::Instant::now();
             tracing::info!(
                 "search: computing {} tool vectors with {} (cached afterwards)",
@@ -99,7 +118,7 @@ impl SearchState {
                 encoder.manifest().name
             );
             let mut fresh = VectorCache::new(&encoder.fingerprint(), encoder.dimension());
-            sluice_search::embed_into(&mut fresh, &missing, encoder, worker_threads());
+            sluice_search::embed_into(&mut fresh, &missing, &encoder, worker_threads());
             if let Ok(mut guard) = self.cache.lock()
                 && let Some(cache) = guard.as_mut()
             {
@@ -134,17 +153,47 @@ impl SearchState {
     }
 }
 
-fn load_cache(encoder: &Encoder, path: Option<&Path>) -> VectorCache {
-    let fingerprint = encoder.fingerprint();
+fn load_cache(fingerprint: &str, dimension: usize, path: Option<&Path>) -> VectorCache {
     match path {
         Some(path) => {
-            let (cache, note) = VectorCache::load(path, &fingerprint, encoder.dimension());
+            let (cache, note) = VectorCache::load(path, fingerprint, dimension);
             if let Some(note) = note {
                 tracing::info!("search: vector cache {}: {note}", path.display());
             }
             cache
         }
-        None => VectorCache::new(&fingerprint, encoder.dimension()),
+        None => VectorCache::new(fingerprint, dimension),
+    }
+}
+
+/// Let go of the encoder's weights after `sluice.search.encoderIdleMs` without a search; the
+/// next search loads them again. Runs for the gateway's life.
+pub(crate) async fn release_idle_encoder(gateway: Gateway) {
+    let idle = std::time::Duration::from_millis(gateway.config().settings.search.encoder_idle_ms);
+    let Some(shared) = gateway.inner.search.encoder.clone() else {
+        return;
+    };
+    if idle.is_zero() {
+        return;
+    }
+    let period = (idle / 4).clamp(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_secs(30),
+    );
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(period) => {}
+            () = gateway.stopping().cancelled() => return,
+        }
+        // Not while vectors are being computed: that holds the encoder and is its use.
+        let Ok(_completing) = gateway.inner.search.completing.try_lock() else {
+            continue;
+        };
+        if shared.release_if_idle(idle) {
+            tracing::info!(
+                "search: the sentence encoder's weights were let go after {idle:?} without a search"
+            );
+        }
     }
 }
 
@@ -166,7 +215,7 @@ pub fn build_search_index(
     let Some(encoder) = encoder else {
         return SearchIndex::build(catalog_documents(catalog), None, None);
     };
-    let mut vectors = load_cache(encoder, Some(cache));
+    let mut vectors = load_cache(&encoder.fingerprint(), encoder.dimension(), Some(cache));
     let lexical = SearchIndex::build(catalog_documents(catalog), None, None);
     let missing = lexical.missing_vectors(&vectors);
     if !missing.is_empty() {
@@ -198,7 +247,7 @@ impl Gateway {
 /// See [`Gateway::complete_vectors`].
 pub(crate) async fn complete_vectors(gateway: &Gateway) {
     let state = Arc::clone(&gateway.inner.search);
-    if state.encoder.is_none() {
+    if !state.has_encoder() {
         return;
     }
     let _completing = state.completing.lock().await;

@@ -247,7 +247,7 @@ pub(crate) async fn search(
     let mut response = gateway
         .snapshot()
         .await
-        .search(request, gateway.inner.search.encoder())?;
+        .search(request, gateway.inner.search.encoder().as_deref())?;
     if !response.skills.is_empty() {
         // A skill's name and description are the agent's text: scanned like its output (and
         // not shown when they cannot be).

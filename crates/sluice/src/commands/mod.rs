@@ -97,10 +97,23 @@ pub fn model_folder(options: &GlobalOptions) -> Result<Option<PathBuf>, Vec<Path
 
 /// Load the sentence encoder, or say once on stderr why search is lexical only.
 pub fn load_encoder(options: &GlobalOptions) -> Option<sluice_embed::Encoder> {
+    load_encoder_and_folder(options).map(|(encoder, _)| encoder)
+}
+
+/// The encoder of a long-running gateway: loaded now (so a broken model is said at start), let
+/// go of while no one searches.
+fn shared_encoder(options: &GlobalOptions) -> Option<sluice_embed::SharedEncoder> {
+    load_encoder_and_folder(options)
+        .map(|(encoder, folder)| sluice_embed::SharedEncoder::new(encoder, folder))
+}
+
+fn load_encoder_and_folder(
+    options: &GlobalOptions,
+) -> Option<(sluice_embed::Encoder, std::path::PathBuf)> {
     match model_folder(options) {
         Ok(None) => None,
         Ok(Some(folder)) => match sluice_embed::Encoder::load(&folder) {
-            Ok(encoder) => Some(encoder),
+            Ok(encoder) => Some((encoder, folder)),
             Err(error) => {
                 eprintln!(
                     "sluice: search is lexical only: the model in {} did not load: {error}",
@@ -153,7 +166,7 @@ pub fn start_gateway(config: Config, options: &GlobalOptions) -> Result<Gateway>
         GatewayOptions {
             worker: worker_command(options),
             data_dir: Some(data_dir),
-            encoder: load_encoder(options).map(std::sync::Arc::new),
+            encoder: shared_encoder(options).map(std::sync::Arc::new),
         },
     )?)
 }
