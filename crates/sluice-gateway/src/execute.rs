@@ -585,12 +585,16 @@ impl Gateway {
             (Instant::now() + PROGRESS_INTERVAL).into(),
             PROGRESS_INTERVAL,
         );
+        // Only the servers the code and its skills name cross to the worker.
+        let tools = snapshot.bindings_for(
+            std::iter::once(request.code.as_str()).chain(skills.values().map(String::as_str)),
+        );
         let execute = GatewayMessage::Execute(ExecuteJob {
             protocol_version: PROTOCOL_VERSION,
             code: request.code,
             language: request.language,
             limits: limits.clone(),
-            tools: snapshot.bindings(),
+            tools,
             keep_state,
             skills,
         });

@@ -16,6 +16,27 @@ use sluice_worker_protocol::ToolBinding;
 /// Compiled validators by server, then tool (looked up by `&str`, without allocating).
 type Validators = HashMap<String, HashMap<String, Arc<jsonschema::Validator>>>;
 
+/// Add to `named` the server names `text` writes out after `servers/` (`./servers/github`,
+/// `../../servers/github/createIssue.ts`), each once; a name in a comment or a string counts
+/// too. False when a `servers/` is followed by no name: a path built at run time.
+fn servers_named<'text>(text: &'text str, named: &mut Vec<&'text str>) -> bool {
+    for (start, _) in text.match_indices("servers/") {
+        let rest = &text[start + "servers/".len()..];
+        let length = rest
+            .bytes()
+            .take_while(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
+            .count();
+        if length == 0 {
+            return false;
+        }
+        let name = &rest[..length];
+        if !named.contains(&name) {
+            named.push(name);
+        }
+    }
+    true
+}
+
 /// Catalog, tree and server states at one moment.
 pub struct Snapshot {
     /// Increases with every rebuild.
@@ -81,22 +102,53 @@ impl Snapshot {
             .filter(|status| !matches!(status.state, ServerState::Ready { .. }))
     }
 
-    /// The tool table the worker's module loader needs.
+    /// The tool table of every server: what the worker's module loader needs for any code.
     pub fn bindings(&self) -> BTreeMap<String, Vec<ToolBinding>> {
         self.catalog
             .server_names()
-            .map(|server| {
-                let tools = self
-                    .catalog
-                    .server_tools(server)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|tool| ToolBinding {
-                        identifier: tool.identifier.clone(),
-                        name: tool.name.clone(),
-                    })
-                    .collect();
-                (server.to_owned(), tools)
+            .map(|server| (server.to_owned(), self.server_bindings(server)))
+            .collect()
+    }
+
+    /// The tool table an execution needs: only the servers its code (and the skills it loads)
+    /// name as `servers/<server>`, so that an execution's cost does not grow with the catalog.
+    /// Every server's table when a text builds a server path at run time (`servers/${name}`)
+    /// or names a server that is not ready: the loader then resolves anything, and its errors
+    /// list the servers there are, as they would with the whole table.
+    pub fn bindings_for<'text>(
+        &self,
+        texts: impl IntoIterator<Item = &'text str>,
+    ) -> BTreeMap<String, Vec<ToolBinding>> {
+        let mut named = Vec::new();
+        for text in texts {
+            if !servers_named(text, &mut named) {
+                return self.bindings();
+            }
+        }
+        let mut bindings = BTreeMap::new();
+        for candidate in named {
+            let server = [".ts", ".js", ""]
+                .iter()
+                .filter_map(|suffix| candidate.strip_suffix(suffix))
+                .find(|server| self.catalog.server_tools(server).is_some());
+            let Some(server) = server else {
+                return self.bindings();
+            };
+            if !bindings.contains_key(server) {
+                bindings.insert(server.to_owned(), self.server_bindings(server));
+            }
+        }
+        bindings
+    }
+
+    fn server_bindings(&self, server: &str) -> Vec<ToolBinding> {
+        self.catalog
+            .server_tools(server)
+            .unwrap_or_default()
+            .iter()
+            .map(|tool| ToolBinding {
+                identifier: tool.identifier.clone(),
+                name: tool.name.clone(),
             })
             .collect()
     }
@@ -125,5 +177,70 @@ impl Snapshot {
                 .insert(tool.to_owned(), validator.clone());
         }
         Ok(validator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        let tool = |name: &str| json!({"name": name, "inputSchema": {"type": "object"}});
+        let mut tools = BTreeMap::new();
+        tools.insert(
+            "github".to_owned(),
+            vec![tool("create_issue"), tool("get_issue")],
+        );
+        tools.insert("time".to_owned(), vec![tool("get_current_time")]);
+        tools.insert("my.server".to_owned(), vec![tool("ping")]);
+        Snapshot::build(1, tools, Vec::new())
+    }
+
+    fn servers(bindings: &BTreeMap<String, Vec<ToolBinding>>) -> Vec<&str> {
+        bindings.keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn an_execution_gets_only_the_servers_its_code_names() {
+        let snapshot = snapshot();
+        let code = "import { createIssue } from './servers/github/createIssue.ts';\n\
+                    import * as time from \"./servers/time\";";
+        let bindings = snapshot.bindings_for([code]);
+        assert_eq!(servers(&bindings), ["github", "time"]);
+        assert_eq!(bindings["github"].len(), 2);
+        assert_eq!(bindings["github"][0].name, "create_issue");
+        // An index with a suffix, a dotted server name, a skill's relative path.
+        assert_eq!(
+            servers(&snapshot.bindings_for(["'./servers/time.ts'"])),
+            ["time"]
+        );
+        assert_eq!(
+            servers(&snapshot.bindings_for(["'./servers/my.server/ping'"])),
+            ["my.server"]
+        );
+        assert_eq!(
+            servers(&snapshot.bindings_for(["export default 1", "'../../servers/github'"])),
+            ["github"]
+        );
+        assert!(snapshot.bindings_for(["export default 1"]).is_empty());
+    }
+
+    #[test]
+    fn a_path_built_at_run_time_or_an_unknown_server_gets_every_server() {
+        let snapshot = snapshot();
+        let every = ["github", "my.server", "time"];
+        let computed = "const tools = await import(`./servers/${name}/index.ts`);";
+        assert_eq!(servers(&snapshot.bindings_for([computed])), every);
+        assert_eq!(
+            servers(&snapshot.bindings_for(["'./servers/' + name"])),
+            every
+        );
+        // So that the loader can say which servers there are.
+        assert_eq!(
+            servers(&snapshot.bindings_for(["'./servers/githb'"])),
+            every
+        );
     }
 }
