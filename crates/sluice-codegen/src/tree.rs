@@ -1,11 +1,15 @@
 //! The virtual file tree agents browse: `README.md`, `runtime.ts` and one folder per server.
 //!
-//! The tree is plain data (paths to text), built once per catalog and served by `list_files` and
-//! `read_file`, or written to disk by `sluice tools tree`. Paths are relative, `/`-separated and
+//! The tree holds its paths and the catalog; a server's `index.ts` and a tool's file are written
+//! when they are read (a few microseconds each), so a catalog of ten thousand tools does not keep
+//! ten thousand files of TypeScript in memory. It is served by `list_files` and `read_file`, or
+//! written to disk by `sluice tools tree`. Paths are relative, `/`-separated and
 //! never start with `./`; lookups accept a few spellings agents commonly use (see
 //! [`normalize_path`]).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use sluice_catalog::{Catalog, CatalogTool};
 
@@ -13,9 +17,21 @@ use crate::escape::{jsdoc_block, string_literal};
 use crate::typescript::{code_identifier, tool_file, type_names};
 
 /// A generated file tree: relative path to file content, in path order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct GeneratedTree {
-    files: BTreeMap<String, String>,
+    catalog: Arc<Catalog>,
+    files: BTreeMap<String, Source>,
+}
+
+/// Where a file's text comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    /// Written when the tree was built (`README.md`, `runtime.ts`).
+    Text(Cow<'static, str>),
+    /// `servers/<server>/index.ts`.
+    Index { server: String },
+    /// One tool's file: the tool at `position` in its server's list.
+    Tool { server: String, position: usize },
 }
 
 impl GeneratedTree {
@@ -23,10 +39,24 @@ impl GeneratedTree {
     ///
     /// `path` goes through [`normalize_path`]; when no file has that exact path, the path with
     /// `.ts` appended is tried, the way module specifiers name files (`./servers/x/getSum`).
-    pub fn get(&self, path: &str) -> Option<&str> {
+    pub fn get(&self, path: &str) -> Option<Cow<'_, str>> {
         self.resolve(path)
             .and_then(|path| self.files.get(path))
-            .map(String::as_str)
+            .and_then(|source| self.text(source))
+    }
+
+    fn text<'tree>(&'tree self, source: &'tree Source) -> Option<Cow<'tree, str>> {
+        match source {
+            Source::Text(text) => Some(Cow::Borrowed(text.as_ref())),
+            Source::Index { server } => {
+                let tools = self.catalog.server_tools(server)?;
+                Some(Cow::Owned(index_file(server, tools)))
+            }
+            Source::Tool { server, position } => {
+                let tool = self.catalog.server_tools(server)?.get(*position)?;
+                Some(Cow::Owned(tool_file(tool)))
+            }
+        }
     }
 
     /// The canonical path of the file `path` names (see [`GeneratedTree::get`]), if there is one.
@@ -56,11 +86,11 @@ impl GeneratedTree {
         self.files.is_empty()
     }
 
-    /// Every file as `(path, content)`, in path order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    /// Every file as `(path, content)`, in path order (each written as it is reached).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
         self.files
             .iter()
-            .map(|(path, content)| (path.as_str(), content.as_str()))
+            .filter_map(|(path, source)| self.text(source).map(|text| (path.as_str(), text)))
     }
 
     /// The immediate children of a folder, sorted: file names, and folder names with a trailing
@@ -91,19 +121,17 @@ impl GeneratedTree {
 
     /// Add or replace a file. Paths are stored normalized; a path that does not normalize
     /// (it climbs out with `..`) is ignored.
-    fn insert(&mut self, path: &str, content: String) {
+    fn insert(&mut self, path: &str, source: Source) {
         if let Some(path) = normalize_path(path) {
-            self.files.insert(path, content);
+            self.files.insert(path, source);
         }
     }
 }
 
-impl<'tree> IntoIterator for &'tree GeneratedTree {
-    type Item = (&'tree str, &'tree str);
-    type IntoIter = Box<dyn Iterator<Item = (&'tree str, &'tree str)> + 'tree>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
+impl PartialEq for GeneratedTree {
+    /// Two trees are equal when they hold the same files with the same text.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -135,21 +163,33 @@ pub fn normalize_path(path: &str) -> Option<String> {
 /// ```
 ///
 /// Server names are used verbatim in paths (the configuration validates them); wherever they
-/// appear inside code they are escaped.
-pub fn generate_tree(catalog: &Catalog) -> GeneratedTree {
-    let mut tree = GeneratedTree::default();
-    tree.insert("README.md", readme(catalog));
-    tree.insert("runtime.ts", crate::RUNTIME_TS.to_owned());
+/// appear inside code they are escaped. The tree keeps the catalog and writes the servers'
+/// files when they are read.
+pub fn generate_tree(catalog: Arc<Catalog>) -> GeneratedTree {
+    let mut tree = GeneratedTree {
+        files: BTreeMap::new(),
+        catalog: Arc::clone(&catalog),
+    };
+    tree.insert("README.md", Source::Text(Cow::Owned(readme(&catalog))));
+    tree.insert("runtime.ts", Source::Text(Cow::Borrowed(crate::RUNTIME_TS)));
     for server in catalog.server_names() {
         let tools = catalog.server_tools(server).unwrap_or_default();
         let folder = crate::server_folder(server);
-        for tool in tools {
+        for (position, tool) in tools.iter().enumerate() {
             tree.insert(
                 &format!("{folder}/{}.ts", code_identifier(tool)),
-                tool_file(tool),
+                Source::Tool {
+                    server: server.to_owned(),
+                    position,
+                },
             );
         }
-        tree.insert(&format!("{folder}/index.ts"), index_file(server, tools));
+        tree.insert(
+            &format!("{folder}/index.ts"),
+            Source::Index {
+                server: server.to_owned(),
+            },
+        );
     }
     tree
 }
@@ -305,7 +345,7 @@ mod tests {
 
     #[test]
     fn has_every_file() {
-        let tree = generate_tree(&catalog());
+        let tree = generate_tree(catalog().into());
         let paths: Vec<&str> = tree.paths().collect();
         assert_eq!(
             paths,
@@ -322,15 +362,16 @@ mod tests {
         assert_eq!(tree.len(), 7);
         assert!(!tree.is_empty());
         assert_eq!(tree.iter().count(), 7);
-        assert_eq!(tree.get("runtime.ts"), Some(crate::RUNTIME_TS));
+        assert_eq!(tree.get("runtime.ts").as_deref(), Some(crate::RUNTIME_TS));
     }
 
     #[test]
     fn lookups_accept_common_spellings() {
-        let tree = generate_tree(&catalog());
+        let tree = generate_tree(catalog().into());
         let file = tree.get("servers/fs/readFile.ts").expect("file exists");
-        assert_eq!(tree.get("./servers/fs/readFile.ts"), Some(file));
-        assert_eq!(tree.get("servers/fs/readFile"), Some(file));
+        assert_eq!(tree.get("./servers/fs/readFile.ts"), Some(file.clone()));
+        assert_eq!(tree.get("servers/fs/readFile"), Some(file.clone()));
+        assert!(file.contains("export async function readFile("), "{file}");
         assert_eq!(
             tree.resolve("./servers/fs/readFile"),
             Some("servers/fs/readFile.ts")
@@ -342,7 +383,7 @@ mod tests {
 
     #[test]
     fn lists_folders() {
-        let tree = generate_tree(&catalog());
+        let tree = generate_tree(catalog().into());
         assert_eq!(
             tree.list("").unwrap(),
             ["README.md", "runtime.ts", "servers/"]
@@ -364,7 +405,7 @@ mod tests {
 
     #[test]
     fn index_lists_and_reexports_tools() {
-        let tree = generate_tree(&catalog());
+        let tree = generate_tree(catalog().into());
         let index = tree.get("servers/server-everything/index.ts").unwrap();
         assert!(
             index.starts_with("/**\n * Tools of the MCP server \"server-everything\" (2 tools).")
@@ -383,7 +424,7 @@ mod tests {
 
     #[test]
     fn readme_shows_a_real_import() {
-        let tree = generate_tree(&catalog());
+        let tree = generate_tree(catalog().into());
         let readme = tree.get("README.md").unwrap();
         assert!(
             readme.contains(
@@ -391,7 +432,7 @@ mod tests {
             )
         );
         assert!(readme.contains("- `server-everything` (2 tools)\n"));
-        let empty = generate_tree(&Catalog::default());
+        let empty = generate_tree(Catalog::default().into());
         assert!(empty.get("README.md").unwrap().contains("(none connected)"));
         assert_eq!(empty.len(), 2);
     }

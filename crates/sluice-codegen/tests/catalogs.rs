@@ -18,7 +18,7 @@ fn every_generated_file_parses() {
         .collect();
     let server_count = servers.len();
     let catalog = Catalog::build(servers);
-    let tree = generate_tree(&catalog);
+    let tree = generate_tree(catalog.clone().into());
 
     let mut failures = Vec::new();
     let mut typescript_files = 0usize;
@@ -27,7 +27,7 @@ fn every_generated_file_parses() {
             continue;
         }
         typescript_files += 1;
-        let parsed = common::parse(content);
+        let parsed = common::parse(&content);
         if !parsed.ok() {
             failures.push(format!("{path}: {:?}", parsed.errors));
         }
@@ -74,13 +74,13 @@ fn every_tool_file_has_the_expected_shape() {
         .map(|(server, tools)| ServerTools::from_values(server, tools))
         .collect();
     let catalog = Catalog::build(servers);
-    let tree = generate_tree(&catalog);
+    let tree = generate_tree(catalog.clone().into());
     for tool in catalog.tools() {
         let path = format!("servers/{}/{}.ts", tool.server, tool.identifier);
         let content = tree
             .get(&path)
             .unwrap_or_else(|| panic!("{path} is missing"));
-        let parsed = common::parse(content);
+        let parsed = common::parse(&content);
         let statements = &parsed.statements;
         assert_eq!(
             statements.first().map(String::as_str),

@@ -93,7 +93,7 @@ fn server_index_and_readme() {
             vec![common::catalog_tool("server-everything", "get-sum")],
         ),
     ]);
-    let tree = generate_tree(&catalog);
+    let tree = generate_tree(catalog.clone().into());
     insta::assert_snapshot!(
         "time_index",
         tree.get("servers/mcp-server-time/index.ts").expect("index")

@@ -253,7 +253,11 @@ pub(crate) async fn read_file(gateway: &Gateway, path: &str) -> Result<String, F
         let read = read_beneath(&folder, rest, path).map_err(|e| scan_error(&mut scan, e))?;
         return Ok(read.finish(|text| scan.text(text)));
     }
-    gateway.snapshot().await.read_file(path).map(str::to_owned)
+    gateway
+        .snapshot()
+        .await
+        .read_file(path)
+        .map(std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]

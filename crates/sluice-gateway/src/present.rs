@@ -444,7 +444,7 @@ impl Snapshot {
     }
 
     /// The text of one file of the tree.
-    pub fn read_file(&self, path: &str) -> Result<&str, FileError> {
+    pub fn read_file(&self, path: &str) -> Result<std::borrow::Cow<'_, str>, FileError> {
         let normalized = normalize(path);
         if let Some(text) = self.tree.get(&normalized) {
             return Ok(text);

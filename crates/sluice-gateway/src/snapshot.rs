@@ -41,8 +41,8 @@ fn servers_named<'text>(text: &'text str, named: &mut Vec<&'text str>) -> bool {
 pub struct Snapshot {
     /// Increases with every rebuild.
     pub version: u64,
-    /// Every tool of every ready server.
-    pub catalog: Catalog,
+    /// Every tool of every ready server (shared with the tree, which writes files from it).
+    pub catalog: Arc<Catalog>,
     /// The generated TypeScript tree.
     pub tree: GeneratedTree,
     /// Every configured server's state.
@@ -77,13 +77,13 @@ impl Snapshot {
         statuses: Vec<ServerStatus>,
         index: impl FnOnce(&Catalog) -> SearchIndex,
     ) -> Snapshot {
-        let catalog = Catalog::build(
+        let catalog = Arc::new(Catalog::build(
             tools
                 .into_iter()
                 .map(|(server, tools)| ServerTools::from_values(server, tools))
                 .collect(),
-        );
-        let tree = sluice_codegen::generate_tree(&catalog);
+        ));
+        let tree = sluice_codegen::generate_tree(Arc::clone(&catalog));
         let search = Arc::new(index(&catalog));
         Snapshot {
             version,

@@ -40,7 +40,7 @@ impl CodegenRuns {
         let started = Instant::now();
         let catalog = Catalog::build(input);
         let built = started.elapsed();
-        let tree = sluice_codegen::generate_tree(&catalog);
+        let tree = sluice_codegen::generate_tree(catalog.clone().into());
         let total = started.elapsed();
         self.tools = catalog.len();
         self.files = tree.len();

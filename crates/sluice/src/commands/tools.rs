@@ -55,7 +55,7 @@ pub async fn tree(args: TreeArgs) -> Result<ExitCode> {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create folder {}", parent.display()))?;
         }
-        std::fs::write(&target, text)
+        std::fs::write(&target, text.as_bytes())
             .with_context(|| format!("cannot write {}", target.display()))?;
         written += 1;
     }
