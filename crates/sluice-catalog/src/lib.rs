@@ -33,6 +33,7 @@ pub mod schema;
 pub mod search;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -128,9 +129,64 @@ impl ServerTools {
 /// so the generated tree and search results are deterministic.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    servers: BTreeMap<String, Vec<CatalogTool>>,
-    /// Definitions that could not be used at all (no name), per server, with the reason.
+    servers: BTreeMap<String, Arc<ServerCatalog>>,
+}
+
+/// One server's part of a catalog: shared between catalogs, so that a catalog rebuilt because
+/// another server changed reuses this one as it is ([`Catalog::from_parts`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServerCatalog {
+    /// The tools, ordered by identifier, identifiers unique.
+    tools: Vec<CatalogTool>,
+    /// Definitions that could not be used at all (no name), with the reason.
     rejected: Vec<RejectedTool>,
+}
+
+impl ServerCatalog {
+    /// Read one server's `tools/list` answer.
+    ///
+    /// A definition without a usable `name` is rejected (and reported by
+    /// [`ServerCatalog::rejected`]); a broken schema is repaired and the repair recorded in the
+    /// tool's warnings. Duplicate names keep the first definition.
+    pub fn parse(server: &str, tools: impl IntoIterator<Item = Value>) -> ServerCatalog {
+        let mut part = ServerCatalog::default();
+        for value in tools {
+            match parse_tool(server, value) {
+                Ok(tool) => {
+                    if part.tools.iter().any(|existing| existing.name == tool.name) {
+                        part.rejected.push(RejectedTool {
+                            server: server.to_owned(),
+                            reason: format!("duplicate tool name `{}` ignored", tool.name),
+                        });
+                    } else {
+                        part.tools.push(tool);
+                    }
+                }
+                Err(reason) => part.rejected.push(RejectedTool {
+                    server: server.to_owned(),
+                    reason,
+                }),
+            }
+        }
+        let names: Vec<&str> = part.tools.iter().map(|tool| tool.name.as_str()).collect();
+        let identifiers = assign_identifiers(&names);
+        for (tool, identifier) in part.tools.iter_mut().zip(identifiers) {
+            tool.identifier = identifier;
+        }
+        part.tools
+            .sort_by(|left, right| left.identifier.cmp(&right.identifier));
+        part
+    }
+
+    /// The tools, ordered by identifier.
+    pub fn tools(&self) -> &[CatalogTool] {
+        &self.tools
+    }
+
+    /// Definitions that were dropped.
+    pub fn rejected(&self) -> &[RejectedTool] {
+        &self.rejected
+    }
 }
 
 /// A tool definition that was dropped, and why.
@@ -143,42 +199,26 @@ pub struct RejectedTool {
 }
 
 impl Catalog {
-    /// Build a catalog from the `tools/list` answers of each server.
-    ///
-    /// A definition without a usable `name` is rejected (and reported by [`Catalog::rejected`]);
-    /// a broken schema is repaired and the repair recorded in the tool's warnings. Duplicate
-    /// names inside one server keep the first definition.
+    /// Build a catalog from the `tools/list` answers of each server (see
+    /// [`ServerCatalog::parse`]).
     pub fn build(servers: Vec<ServerTools>) -> Self {
-        let mut catalog = Catalog::default();
-        for ServerTools { server, tools } in servers {
-            let mut parsed: Vec<CatalogTool> = Vec::with_capacity(tools.len());
-            for value in tools {
-                match parse_tool(&server, value) {
-                    Ok(tool) => {
-                        if parsed.iter().any(|existing| existing.name == tool.name) {
-                            catalog.rejected.push(RejectedTool {
-                                server: server.clone(),
-                                reason: format!("duplicate tool name `{}` ignored", tool.name),
-                            });
-                        } else {
-                            parsed.push(tool);
-                        }
-                    }
-                    Err(reason) => catalog.rejected.push(RejectedTool {
-                        server: server.clone(),
-                        reason,
-                    }),
-                }
-            }
-            let names: Vec<&str> = parsed.iter().map(|tool| tool.name.as_str()).collect();
-            let identifiers = assign_identifiers(&names);
-            for (tool, identifier) in parsed.iter_mut().zip(identifiers) {
-                tool.identifier = identifier;
-            }
-            parsed.sort_by(|left, right| left.identifier.cmp(&right.identifier));
-            catalog.servers.insert(server, parsed);
+        Catalog::from_parts(servers.into_iter().map(|ServerTools { server, tools }| {
+            let part = Arc::new(ServerCatalog::parse(&server, tools));
+            (server, part)
+        }))
+    }
+
+    /// A catalog of servers' parts, some perhaps taken from an earlier catalog
+    /// ([`Catalog::part`]).
+    pub fn from_parts(parts: impl IntoIterator<Item = (String, Arc<ServerCatalog>)>) -> Self {
+        Catalog {
+            servers: parts.into_iter().collect(),
         }
-        catalog
+    }
+
+    /// One server's part, to share with a catalog built later.
+    pub fn part(&self, server: &str) -> Option<&Arc<ServerCatalog>> {
+        self.servers.get(server)
     }
 
     /// Server names, in order.
@@ -188,17 +228,17 @@ impl Catalog {
 
     /// The tools of one server, ordered by identifier; `None` for an unknown server.
     pub fn server_tools(&self, server: &str) -> Option<&[CatalogTool]> {
-        self.servers.get(server).map(Vec::as_slice)
+        self.servers.get(server).map(|part| part.tools.as_slice())
     }
 
     /// Every tool, servers in order, tools in order.
     pub fn tools(&self) -> impl Iterator<Item = &CatalogTool> {
-        self.servers.values().flatten()
+        self.servers.values().flat_map(|part| part.tools.iter())
     }
 
     /// How many tools the catalog holds.
     pub fn len(&self) -> usize {
-        self.servers.values().map(Vec::len).sum()
+        self.servers.values().map(|part| part.tools.len()).sum()
     }
 
     /// True when no server offers any tool.
@@ -208,23 +248,21 @@ impl Catalog {
 
     /// Look a tool up by server and original MCP name.
     pub fn tool(&self, server: &str, name: &str) -> Option<&CatalogTool> {
-        self.servers
-            .get(server)?
+        self.server_tools(server)?
             .iter()
             .find(|tool| tool.name == name)
     }
 
     /// Look a tool up by server and code identifier.
     pub fn tool_by_identifier(&self, server: &str, identifier: &str) -> Option<&CatalogTool> {
-        self.servers
-            .get(server)?
+        self.server_tools(server)?
             .iter()
             .find(|tool| tool.identifier == identifier)
     }
 
-    /// Definitions that were dropped while building.
-    pub fn rejected(&self) -> &[RejectedTool] {
-        &self.rejected
+    /// Definitions that were dropped while building, servers in order.
+    pub fn rejected(&self) -> impl Iterator<Item = &RejectedTool> {
+        self.servers.values().flat_map(|part| part.rejected.iter())
     }
 }
 
@@ -308,12 +346,35 @@ mod tests {
             .map(|t| t.identifier.as_str())
             .collect();
         assert_eq!(identifiers, ["echo", "getSum"]);
-        assert_eq!(catalog.rejected().len(), 2);
+        assert_eq!(catalog.rejected().count(), 2);
         assert_eq!(
             catalog.tool("a-server", "echo").unwrap().summary(),
             "Echo it."
         );
         assert_eq!(catalog.len(), 3);
+    }
+
+    #[test]
+    fn a_catalog_rebuilt_from_parts_shares_the_unchanged_servers() {
+        let tool = |name: &str| json!({"name": name, "inputSchema": {"type": "object"}});
+        let first = Catalog::build(vec![
+            ServerTools::from_values("a", vec![tool("one"), tool("two")]),
+            ServerTools::from_values("b", vec![tool("three")]),
+        ]);
+        let changed = Arc::new(ServerCatalog::parse("b", vec![tool("four"), json!({})]));
+        let second = Catalog::from_parts([
+            ("a".to_owned(), Arc::clone(first.part("a").unwrap())),
+            ("b".to_owned(), changed),
+        ]);
+        assert!(Arc::ptr_eq(
+            first.part("a").unwrap(),
+            second.part("a").unwrap()
+        ));
+        assert_eq!(second.len(), 3);
+        assert!(second.tool("b", "four").is_some());
+        assert!(second.tool("b", "three").is_none());
+        assert_eq!(second.rejected().count(), 1);
+        assert_eq!(second.part("b").unwrap().tools().len(), 1);
     }
 
     #[test]

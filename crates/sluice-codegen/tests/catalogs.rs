@@ -49,7 +49,7 @@ fn every_generated_file_parses() {
          {} files ({typescript_files} TypeScript); {signatures} signatures",
         definitions,
         catalog.len(),
-        catalog.rejected().len(),
+        catalog.rejected().count(),
         tree.len(),
     );
     assert!(

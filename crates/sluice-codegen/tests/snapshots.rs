@@ -15,7 +15,10 @@ fn real_tool(stem: &str, name: &str) -> CatalogTool {
         vec![common::catalog_tool(stem, name)],
     )]);
     let Some(tool) = catalog.tools().next() else {
-        panic!("{stem} has no usable tool {name}: {:?}", catalog.rejected());
+        panic!(
+            "{stem} has no usable tool {name}: {:?}",
+            catalog.rejected().collect::<Vec<_>>()
+        );
     };
     tool.clone()
 }

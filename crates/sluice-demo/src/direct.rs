@@ -33,7 +33,12 @@ pub(crate) async fn run(
 
 async fn run_on(workflow: Workflow, pool: &Pool) -> Result<WayRun, DemoError> {
     require_ready(&pool.statuses().await)?;
-    let definitions: Vec<Value> = pool.tools().await.into_values().flatten().collect();
+    let definitions: Vec<Value> = pool
+        .tools()
+        .await
+        .into_values()
+        .flat_map(|tools| tools.iter().cloned().collect::<Vec<_>>())
+        .collect();
     let mut model = Model {
         pool,
         ledger: Ledger::default(),

@@ -319,7 +319,13 @@ async fn publish_ready(
                 server_info,
             },
             peer: Some(client.peer().clone()),
-            tools,
+            // The same list as before a reconnection keeps its allocation (and what the gateway
+            // built from it).
+            tools: if *live.tools == tools {
+                Arc::clone(&live.tools)
+            } else {
+                Arc::new(tools)
+            },
             since: Instant::now(),
             restarts: live.restarts,
         };
@@ -341,7 +347,7 @@ async fn set_down(
         // A server being reconnected keeps its tool list: code written against it still loads,
         // and its calls fail with a retryable `server_unavailable` until it is back.
         if !retrying {
-            live.tools.clear();
+            live.tools = Arc::default();
         }
         live.since = Instant::now();
     }
@@ -382,8 +388,13 @@ async fn watch_connection(
                             .filter_map(|tool| serde_json::to_value(tool).ok())
                             .collect();
                         tracing::info!(server = %server.name, tools = tools.len(), "tool list refreshed");
-                        server.state.write().await.tools = tools;
-                        generation.send_modify(|value| *value += 1);
+                        let mut live = server.state.write().await;
+                        // An unchanged list changes nothing downstream of it.
+                        if *live.tools != tools {
+                            live.tools = Arc::new(tools);
+                            drop(live);
+                            generation.send_modify(|value| *value += 1);
+                        }
                     }
                     Err(error) => tracing::warn!(
                         server = %server.name,

@@ -70,7 +70,9 @@ pub(crate) struct Server {
 pub(crate) struct Live {
     pub(crate) state: ServerState,
     pub(crate) peer: Option<rmcp::Peer<rmcp::RoleClient>>,
-    pub(crate) tools: Vec<Value>,
+    /// Shared with every snapshot built from it: a list that did not change stays the same
+    /// allocation, which is how the gateway knows to reuse what it built from it.
+    pub(crate) tools: Arc<Vec<Value>>,
     pub(crate) since: Instant,
     pub(crate) restarts: u32,
 }
@@ -165,7 +167,7 @@ impl Pool {
                     state: RwLock::new(Live {
                         state: ServerState::Connecting,
                         peer: None,
-                        tools: Vec::new(),
+                        tools: Arc::default(),
                         since: Instant::now(),
                         restarts: 0,
                     }),
@@ -236,8 +238,9 @@ impl Pool {
     }
 
     /// Every ready server's tool definitions, as JSON values, by server name; and those of a
-    /// server being reconnected, as it last listed them.
-    pub async fn tools(&self) -> BTreeMap<String, Vec<Value>> {
+    /// server being reconnected, as it last listed them. A server's list is the same `Arc` until
+    /// it changes.
+    pub async fn tools(&self) -> BTreeMap<String, Arc<Vec<Value>>> {
         let mut result = BTreeMap::new();
         for (name, server) in &self.inner.servers {
             let live = server.state.read().await;
@@ -248,7 +251,7 @@ impl Pool {
                 ServerState::Connecting => false,
             };
             if listed {
-                result.insert(name.clone(), live.tools.clone());
+                result.insert(name.clone(), Arc::clone(&live.tools));
             }
         }
         result

@@ -300,9 +300,13 @@ impl Gateway {
         let previous = self.inner.snapshot.read().await.clone();
         let search = Arc::clone(&self.inner.search);
         let skills = self.skill_summaries();
-        let snapshot = Snapshot::build_indexed(previous.version + 1, tools, statuses, |catalog| {
-            search.index(catalog, &skills, Some(&previous.search))
-        });
+        let snapshot = Snapshot::build_indexed(
+            previous.version + 1,
+            tools,
+            statuses,
+            Some(&previous),
+            |catalog, unchanged| search.index(catalog, unchanged, &skills, Some(&previous.search)),
+        );
         let needs_vectors = search.has_encoder() && !snapshot.search.has_vectors();
         for rejected in snapshot.catalog.rejected() {
             tracing::warn!(server = %rejected.server, "tool definition dropped: {}", rejected.reason);

@@ -7,12 +7,15 @@
 //! the cache, and rebuilds the snapshot, which then ranks with the encoder too. Segments of
 //! unchanged servers are reused from the previous index, vectors and all.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use sluice_catalog::Catalog;
 use sluice_embed::{Encoder, SharedEncoder};
-use sluice_search::{Document, SearchIndex, VectorCache, catalog_documents};
+use sluice_search::{
+    Document, Group, SearchIndex, VectorCache, catalog_documents, server_documents,
+};
 
 use crate::Gateway;
 
@@ -71,27 +74,40 @@ impl SearchState {
     }
 
     /// The index of a catalog and the saved skills (name, description), reusing `previous`'s
-    /// unchanged segments and cached vectors.
+    /// segments of the `unchanged` servers without looking at them, the others' when their
+    /// documents are the same, and cached vectors.
     pub fn index(
         &self,
         catalog: &Catalog,
+        unchanged: &BTreeSet<String>,
         skills: &[(String, String)],
         previous: Option<&SearchIndex>,
     ) -> SearchIndex {
-        let mut groups = catalog_documents(catalog);
+        let cache = self.cache.lock().ok();
+        let cache = cache.as_ref().and_then(|cache| cache.as_ref());
+        let mut groups: BTreeMap<String, Group> = catalog
+            .server_names()
+            .map(|server| {
+                let reuse = unchanged.contains(server)
+                    && previous.is_some_and(|previous| previous.can_reuse(server, cache.is_some()));
+                let group = match reuse {
+                    true => Group::Unchanged,
+                    false => Group::Documents(server_documents(catalog, server)),
+                };
+                (server.to_owned(), group)
+            })
+            .collect();
         if !skills.is_empty() {
             let skills = skills
                 .iter()
                 .map(|(name, description)| Document::skill(name, description))
                 .collect();
-            groups.insert(sluice_search::SKILLS_GROUP.to_owned(), skills);
+            groups.insert(
+                sluice_search::SKILLS_GROUP.to_owned(),
+                Group::Documents(skills),
+            );
         }
-        let cache = self.cache.lock().ok();
-        SearchIndex::build(
-            groups,
-            previous,
-            cache.as_ref().and_then(|cache| cache.as_ref()),
-        )
+        SearchIndex::build_groups(groups, previous, cache)
     }
 
     /// Compute and store the vectors `index` lacks. Returns false when there was nothing to do.

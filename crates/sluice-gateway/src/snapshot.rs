@@ -3,11 +3,11 @@
 //! A new snapshot is built whenever the pool's tools change; readers hold an `Arc` to the one they
 //! started with, so a refresh never changes a search or an execution half-way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
-use sluice_catalog::{Catalog, ServerTools};
+use sluice_catalog::{Catalog, ServerCatalog};
 use sluice_codegen::GeneratedTree;
 use sluice_downstream::{ServerState, ServerStatus};
 use sluice_search::SearchIndex;
@@ -51,6 +51,9 @@ pub struct Snapshot {
     pub search: Arc<SearchIndex>,
     /// Compiled input-schema validators by server, then tool, built on first use.
     validators: Mutex<Validators>,
+    /// Each server's tool list as the pool had it: a server whose list is the same allocation
+    /// in the next build has not changed, and what was built from it is reused.
+    sources: BTreeMap<String, Arc<Vec<Value>>>,
 }
 
 impl Snapshot {
@@ -65,33 +68,67 @@ impl Snapshot {
         tools: BTreeMap<String, Vec<Value>>,
         statuses: Vec<ServerStatus>,
     ) -> Snapshot {
-        Snapshot::build_indexed(version, tools, statuses, |catalog| {
+        let tools = tools
+            .into_iter()
+            .map(|(server, tools)| (server, Arc::new(tools)))
+            .collect();
+        Snapshot::build_indexed(version, tools, statuses, None, |catalog, _| {
             SearchIndex::build(sluice_search::catalog_documents(catalog), None, None)
         })
     }
 
-    /// Build a snapshot whose search index `index` makes from the catalog.
+    /// Build a snapshot whose search index `index` makes from the catalog and the names of
+    /// the servers unchanged since `previous`. What was built from a server's tool list that
+    /// is the same allocation as in `previous` (its catalog part, its search segment, its
+    /// compiled validators) is taken from there: a refresh costs in proportion to what changed.
     pub(crate) fn build_indexed(
         version: u64,
-        tools: BTreeMap<String, Vec<Value>>,
+        tools: BTreeMap<String, Arc<Vec<Value>>>,
         statuses: Vec<ServerStatus>,
-        index: impl FnOnce(&Catalog) -> SearchIndex,
+        previous: Option<&Snapshot>,
+        index: impl FnOnce(&Catalog, &BTreeSet<String>) -> SearchIndex,
     ) -> Snapshot {
-        let catalog = Arc::new(Catalog::build(
-            tools
-                .into_iter()
-                .map(|(server, tools)| ServerTools::from_values(server, tools))
-                .collect(),
-        ));
+        let mut unchanged = BTreeSet::new();
+        let mut parts = Vec::with_capacity(tools.len());
+        for (server, list) in &tools {
+            let reused = previous
+                .filter(|previous| {
+                    previous
+                        .sources
+                        .get(server)
+                        .is_some_and(|before| Arc::ptr_eq(before, list))
+                })
+                .and_then(|previous| previous.catalog.part(server));
+            let part = match reused {
+                Some(part) => {
+                    unchanged.insert(server.clone());
+                    Arc::clone(part)
+                }
+                None => Arc::new(ServerCatalog::parse(server, list.iter().cloned())),
+            };
+            parts.push((server.clone(), part));
+        }
+        let catalog = Arc::new(Catalog::from_parts(parts));
         let tree = sluice_codegen::generate_tree(Arc::clone(&catalog));
-        let search = Arc::new(index(&catalog));
+        let search = Arc::new(index(&catalog, &unchanged));
+        let validators = previous
+            .and_then(|previous| previous.validators.lock().ok())
+            .map(|validators| {
+                validators
+                    .iter()
+                    .filter(|(server, _)| unchanged.contains(*server))
+                    .map(|(server, tools)| (server.clone(), tools.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
         Snapshot {
             version,
             catalog,
             tree,
             statuses,
             search,
-            validators: Mutex::new(HashMap::new()),
+            validators: Mutex::new(validators),
+            sources: tools,
         }
     }
 
@@ -225,6 +262,67 @@ mod tests {
             ["github"]
         );
         assert!(snapshot.bindings_for(["export default 1"]).is_empty());
+    }
+
+    #[test]
+    fn a_rebuild_reuses_what_it_built_from_unchanged_servers() {
+        let tool = |name: &str| json!({"name": name, "inputSchema": {"type": "object"}});
+        let steady = Arc::new(vec![tool("get_time"), tool("convert_time")]);
+        let changing = Arc::new(vec![tool("create_issue")]);
+        let sources = BTreeMap::from([
+            ("steady".to_owned(), Arc::clone(&steady)),
+            ("changing".to_owned(), changing),
+        ]);
+        let lexical = |catalog: &Catalog, unchanged: &BTreeSet<String>| {
+            assert!(unchanged.iter().all(|server| server == "steady"));
+            SearchIndex::build(sluice_search::catalog_documents(catalog), None, None)
+        };
+        let first = Snapshot::build_indexed(1, sources, Vec::new(), None, lexical);
+        let schema = first
+            .catalog
+            .tool("steady", "get_time")
+            .unwrap()
+            .input_schema
+            .clone();
+        first.validator("steady", "get_time", &schema).unwrap();
+        // The steady server's list is the same allocation; the other one's changed.
+        let sources = BTreeMap::from([
+            ("steady".to_owned(), steady),
+            (
+                "changing".to_owned(),
+                Arc::new(vec![tool("create_issue"), tool("close_issue")]),
+            ),
+        ]);
+        let mut seen = BTreeSet::new();
+        let second = Snapshot::build_indexed(
+            2,
+            sources,
+            Vec::new(),
+            Some(&first),
+            |catalog, unchanged| {
+                seen = unchanged.clone();
+                lexical(catalog, unchanged)
+            },
+        );
+        assert_eq!(seen, BTreeSet::from(["steady".to_owned()]));
+        assert!(Arc::ptr_eq(
+            first.catalog.part("steady").unwrap(),
+            second.catalog.part("steady").unwrap()
+        ));
+        assert!(!Arc::ptr_eq(
+            first.catalog.part("changing").unwrap(),
+            second.catalog.part("changing").unwrap()
+        ));
+        assert_eq!(second.catalog.len(), 4);
+        assert!(second.tree.get("servers/changing/closeIssue.ts").is_some());
+        // The compiled validator came along with its server.
+        let validators = second.validators.lock().unwrap();
+        assert!(
+            validators
+                .get("steady")
+                .is_some_and(|tools| tools.contains_key("get_time"))
+        );
+        assert!(validators.get("changing").is_none());
     }
 
     #[test]

@@ -173,15 +173,17 @@ pub fn catalog_documents(
 ) -> std::collections::BTreeMap<String, Vec<Document>> {
     catalog
         .server_names()
-        .map(|server| {
-            let documents = catalog
-                .server_tools(server)
-                .unwrap_or_default()
-                .iter()
-                .map(Document::from_tool)
-                .collect();
-            (server.to_owned(), documents)
-        })
+        .map(|server| (server.to_owned(), server_documents(catalog, server)))
+        .collect()
+}
+
+/// The documents of one server's tools (none for an unknown server).
+pub fn server_documents(catalog: &sluice_catalog::Catalog, server: &str) -> Vec<Document> {
+    catalog
+        .server_tools(server)
+        .unwrap_or_default()
+        .iter()
+        .map(Document::from_tool)
         .collect()
 }
 

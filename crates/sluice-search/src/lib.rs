@@ -36,7 +36,9 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use sluice_embed::{Encoder, TextKind};
 
-pub use document::{Document, ItemKey, SKILLS_GROUP, catalog_documents, text_key};
+pub use document::{
+    Document, ItemKey, SKILLS_GROUP, catalog_documents, server_documents, text_key,
+};
 pub use lexical::FieldWeights;
 pub use text::{split_words, squash, terms};
 pub use vectors::{CacheWriteError, VectorCache, embed_into};
@@ -244,12 +246,45 @@ pub struct SearchIndex {
     dimension: Option<usize>,
 }
 
+/// One group's documents for [`SearchIndex::build_groups`].
+#[derive(Debug)]
+pub enum Group {
+    /// The documents, compared with the previous index's segment by content.
+    Documents(Vec<Document>),
+    /// The group is known to be unchanged since the previous index, which
+    /// [`SearchIndex::can_reuse`] said it can reuse as it is: taken without building anything.
+    Unchanged,
+}
+
 impl SearchIndex {
     /// Build the index of these groups of documents. Segments of `previous` whose documents
     /// are unchanged are reused as they are (with their vectors); the others are built, taking
     /// vectors from `cache` when it holds every one of the segment's.
     pub fn build(
         groups: BTreeMap<String, Vec<Document>>,
+        previous: Option<&SearchIndex>,
+        cache: Option<&VectorCache>,
+    ) -> SearchIndex {
+        let groups = groups
+            .into_iter()
+            .map(|(group, documents)| (group, Group::Documents(documents)))
+            .collect();
+        SearchIndex::build_groups(groups, previous, cache)
+    }
+
+    /// Whether [`SearchIndex::build_groups`] can take this index's segment of `group` as it is
+    /// when the group has not changed: it exists, and has its vectors when there is a cache.
+    pub fn can_reuse(&self, group: &str, with_cache: bool) -> bool {
+        self.segments
+            .iter()
+            .any(|segment| segment.group == group && (segment.vectors.is_some() || !with_cache))
+    }
+
+    /// [`SearchIndex::build`], where a group the caller knows to be unchanged costs nothing:
+    /// no documents made, hashed or compared. A [`Group::Unchanged`] that `previous` cannot
+    /// supply (see [`SearchIndex::can_reuse`]) is left out.
+    pub fn build_groups(
+        groups: BTreeMap<String, Group>,
         previous: Option<&SearchIndex>,
         cache: Option<&VectorCache>,
     ) -> SearchIndex {
@@ -268,6 +303,15 @@ impl SearchIndex {
         let mut slots: Vec<Option<Arc<Segment>>> = Vec::with_capacity(groups.len());
         let mut to_build: Vec<SegmentWork> = Vec::new();
         for (group, documents) in groups {
+            let documents = match documents {
+                Group::Documents(documents) => documents,
+                Group::Unchanged => {
+                    if let Some(segment) = reusable.get(group.as_str()) {
+                        slots.push(Some(Arc::clone(segment)));
+                    }
+                    continue;
+                }
+            };
             let fingerprint = fingerprint(&documents);
             match reusable.get(group.as_str()) {
                 Some(segment)

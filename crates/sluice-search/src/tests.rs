@@ -258,3 +258,30 @@ fn what_the_limit_leaves_out_is_counted() {
     assert_eq!(cut.hits.len(), 1);
     assert_eq!(cut.more, all.hits.len() - 1, "{:?}", names(&all));
 }
+
+#[test]
+fn an_unchanged_group_is_taken_from_the_previous_index_without_its_documents() {
+    let catalog = catalog();
+    let first = SearchIndex::build(groups(&catalog), None, None);
+    assert!(first.can_reuse("filesystem", false));
+    assert!(!first.can_reuse("filesystem", true), "no vectors to reuse");
+    assert!(!first.can_reuse("nothing", false));
+    let mut rebuilt: BTreeMap<String, Group> = BTreeMap::new();
+    rebuilt.insert("filesystem".into(), Group::Unchanged);
+    rebuilt.insert(
+        "everything".into(),
+        Group::Documents(vec![Document::from_tool(
+            catalog.tool("everything", "echo").expect("echo"),
+        )]),
+    );
+    let second = SearchIndex::build_groups(rebuilt, Some(&first), None);
+    assert_eq!(second.len(), 4);
+    assert_eq!(
+        names(&second.search(&query("read file"), None))[0],
+        "filesystem/read_text_file"
+    );
+    // Without a previous index, an unchanged group has nothing to give.
+    let mut alone: BTreeMap<String, Group> = BTreeMap::new();
+    alone.insert("filesystem".into(), Group::Unchanged);
+    assert!(SearchIndex::build_groups(alone, None, None).is_empty());
+}
