@@ -21,7 +21,10 @@
 //!    recorded list, and the encoder's vectors cached (needs `scripts/fetch-model`);
 //! 9. `warm`: a trivial `execute_code` round trip through `sluice serve` with warm and reused
 //!    workers beside every worker started on demand, and executions per second over four
-//!    connections (each execution one tool call).
+//!    connections (each execution one tool call);
+//! 10. `scale`: 10,000 tools over 50 and over 200 fake servers, each set behind a `sluice serve`,
+//!     beside one server: time to ready, idle memory, a trivial execution (interleaved), the CPU of
+//!     one server's `list_changed`, and what a client lists.
 //!
 //! The machine this runs on is small and noisy, so every figure is a median (with p90) of many
 //! runs, and the runs of the things being compared are interleaved.
@@ -44,6 +47,7 @@ mod context;
 mod overhead;
 mod parallel;
 mod report;
+mod scale;
 mod search;
 mod sequential;
 mod setup;
@@ -61,6 +65,7 @@ use context::context;
 use overhead::overhead;
 use parallel::parallel;
 use report::{BenchResult, Report, load_average};
+use scale::scale;
 use search::search;
 use sequential::sequential;
 use setup::FakeSetup;
@@ -68,7 +73,7 @@ use warm::warm;
 use worker::{FAKE_WORKER_ARG, protocol_worker};
 
 /// The sections, in running order: key, the names a filter may match, title.
-const SECTIONS: [(&str, &[&str], &str); 9] = [
+const SECTIONS: [(&str, &[&str], &str); 10] = [
     ("cold", &["cold", "worker"], "1. Worker cold start"),
     (
         "overhead",
@@ -105,6 +110,11 @@ const SECTIONS: [(&str, &[&str], &str); 9] = [
         "warm",
         &["warm", "throughput"],
         "9. Warm workers and throughput through sluice serve",
+    ),
+    (
+        "scale",
+        &["scale", "10k-tools"],
+        "10. Ten thousand tools through sluice serve",
     ),
 ];
 
@@ -186,6 +196,7 @@ fn main() -> BenchResult<()> {
                 "connect" => connect(&mut report).await,
                 "search" => search(&mut report).await,
                 "warm" => warm(&mut report).await,
+                "scale" => scale(&mut report).await,
                 _ => context(&mut report),
             };
             if let Err(error) = outcome {

@@ -82,7 +82,7 @@ pub(crate) async fn warm(report: &mut Report) -> BenchResult<()> {
 
 /// Unique (USS), proportional (PSS) and resident (RSS) memory of a process, in MB, from
 /// `/proc/PID/smaps_rollup`.
-fn memory_of(pid: u32) -> Option<(f64, f64, f64)> {
+pub(crate) fn memory_of(pid: u32) -> Option<(f64, f64, f64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
     let field = |name: &str| -> f64 {
         text.lines()
@@ -100,7 +100,7 @@ fn memory_of(pid: u32) -> Option<(f64, f64, f64)> {
 }
 
 /// `(pid, parent pid, command line)` of every process.
-fn processes() -> Vec<(u32, u32, String)> {
+pub(crate) fn processes() -> Vec<(u32, u32, String)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -287,7 +287,7 @@ async fn measure(report: &mut Report, pool: &Arc<Pool>) -> BenchResult<()> {
 }
 
 /// One `execute_code` on `server`; an error unless it returned 1.
-async fn execute(pool: &Pool, server: &str, code: &str) -> Result<(), String> {
+pub(crate) async fn execute(pool: &Pool, server: &str, code: &str) -> Result<(), String> {
     let mut arguments = Map::new();
     arguments.insert("code".to_owned(), json!(code));
     let response = pool
