@@ -255,7 +255,10 @@ pub struct Vault {
     counters: [u32; 7],
     /// Literal entries by their first word (a run of letters and digits), each with the bytes
     /// before that word (`(` of `(212) 555-0123`), longest value first.
-    literals: HashMap<String, Vec<(usize, usize)>>,
+    literals: HashMap<String, Vec<(usize, usize)>, foldhash::fast::RandomState>,
+    /// The first bytes of the words `literals` is keyed by, as a bitmap: the words of a text that
+    /// start with another byte are not looked up.
+    literal_firsts: [u64; 4],
     /// Per server: values the code sent it in clear text.
     supplied: HashMap<String, HashSet<(PiiType, String)>>,
     /// Values the code sent in clear that the detectors found by themselves, all servers.
@@ -468,6 +471,9 @@ impl Vault {
             .chars()
             .take_while(|c| c.is_alphanumeric())
             .collect();
+        if let Some(first) = word.bytes().next() {
+            self.literal_firsts[usize::from(first >> 6)] |= 1 << (first & 63);
+        }
         let entries = &self.entries;
         let bucket = self.literals.entry(word).or_default();
         bucket.push((index, start));
@@ -509,25 +515,30 @@ impl Vault {
                 .find(|c: char| !c.is_alphanumeric())
                 .unwrap_or(text.len() - word_start);
             let word = &text[word_start..word_start + word_len];
-            let matched = self.literals.get(word).and_then(|bucket| {
-                bucket.iter().find_map(|(index, prefix)| {
-                    let entry = &self.entries[*index];
-                    if !all && entry.scope != Scope::Code {
-                        return None;
-                    }
-                    let start = word_start.checked_sub(*prefix)?;
-                    let value = &entry.value;
-                    let end = start + value.len();
-                    let fits = text.is_char_boundary(start)
-                        && text[start..].starts_with(value.as_str())
-                        && !char_before(text, start).is_some_and(char::is_alphanumeric)
-                        && !char_at(text, end).is_some_and(char::is_alphanumeric)
-                        && found
-                            .last()
-                            .is_none_or(|(last, _): &(Range<usize>, usize)| last.end <= start);
-                    fits.then_some((start..end, *index))
-                })
-            });
+            let first = text.as_bytes()[word_start];
+            let candidate = self.literal_firsts[usize::from(first >> 6)] & (1 << (first & 63)) != 0;
+            let matched = candidate
+                .then(|| self.literals.get(word))
+                .flatten()
+                .and_then(|bucket| {
+                    bucket.iter().find_map(|(index, prefix)| {
+                        let entry = &self.entries[*index];
+                        if !all && entry.scope != Scope::Code {
+                            return None;
+                        }
+                        let start = word_start.checked_sub(*prefix)?;
+                        let value = &entry.value;
+                        let end = start + value.len();
+                        let fits = text.is_char_boundary(start)
+                            && text[start..].starts_with(value.as_str())
+                            && !char_before(text, start).is_some_and(char::is_alphanumeric)
+                            && !char_at(text, end).is_some_and(char::is_alphanumeric)
+                            && found
+                                .last()
+                                .is_none_or(|(last, _): &(Range<usize>, usize)| last.end <= start);
+                        fits.then_some((start..end, *index))
+                    })
+                });
             match matched {
                 Some((range, index)) => {
                     position = range.end;

@@ -2,7 +2,7 @@
 //! that makes it an identifier (`order`, `tracking`, `ISBN`, `routing`). Only the same line is
 //! read, at most a few words back, skipping connecting words (`Phone number is 020 ...`).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::OnceLock;
 
 /// What a label before a value says it is.
@@ -259,7 +259,7 @@ const VERSION_WORDS: &[&str] = &[
 fn labels() -> &'static HashMap<&'static str, Label> {
     static LABELS: OnceLock<HashMap<&'static str, Label>> = OnceLock::new();
     LABELS.get_or_init(|| {
-        let mut labels = HashMap::new();
+        let mut labels = HashMap::default();
         // Later lists do not override earlier ones: `build` is a version word first.
         for (words, label) in [
             (PHONE_WORDS, Label::Phone),
@@ -276,14 +276,39 @@ fn labels() -> &'static HashMap<&'static str, Label> {
     })
 }
 
-fn classify(word: &str) -> Option<Label> {
-    labels().get(word).copied()
+/// What the words of `parts`, joined and in lowercase, say (`["Tax", "ID"]` is `taxid`), if
+/// anything. Short ASCII words are lowercased on the stack: this runs for every number.
+fn classify(parts: &[&str]) -> Option<Label> {
+    let mut buffer = [0u8; 64];
+    let length: usize = parts.iter().map(|part| part.len()).sum();
+    if length <= buffer.len() && parts.iter().all(|part| part.is_ascii()) {
+        let mut at = 0;
+        for part in parts {
+            buffer[at..at + part.len()].copy_from_slice(part.as_bytes());
+            at += part.len();
+        }
+        let joined = &mut buffer[..length];
+        joined.make_ascii_lowercase();
+        return std::str::from_utf8(joined)
+            .ok()
+            .and_then(|word| labels().get(word).copied());
+    }
+    let joined: String = parts.iter().map(|part| part.to_lowercase()).collect();
+    labels().get(joined.as_str()).copied()
 }
 
-/// The words before byte `start` on the same line, nearest first, lowercase; at most `most`
-/// words and 48 bytes back. A word is a run of letters or digits (`_` and `-` split words, so
+/// Whether a word (in any case) connects a label to its value.
+fn is_connector(word: &str) -> bool {
+    CONNECTORS.iter().any(|connector| {
+        connector.eq_ignore_ascii_case(word)
+            || !word.is_ascii() && *connector == word.to_lowercase()
+    })
+}
+
+/// The words before byte `start` on the same line, nearest first, as written; at most 48 bytes
+/// back. A word is a run of letters or digits (`_` and `-` split words, so
 /// `tracking_number` and `e-mail` are two).
-pub(crate) fn words_before(text: &str, start: usize, most: usize) -> Vec<String> {
+fn words_before(text: &str, start: usize) -> impl Iterator<Item = &str> {
     let mut from = start.saturating_sub(48);
     while !text.is_char_boundary(from) {
         from += 1;
@@ -296,9 +321,6 @@ pub(crate) fn words_before(text: &str, start: usize, most: usize) -> Vec<String>
     window
         .rsplit(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
-        .take(most)
-        .map(str::to_lowercase)
-        .collect()
 }
 
 /// What the label before a value at `start` says it is: the first word before it that is not a
@@ -318,23 +340,31 @@ pub(crate) fn label_before(text: &str, start: usize) -> Label {
     {
         return Label::Version;
     }
-    let words = words_before(text, start, 5);
+    let mut words = [""; 5];
+    let mut count = 0;
+    for word in words_before(text, start).take(words.len()) {
+        words[count] = word;
+        count += 1;
+    }
+    let words = &words[..count];
     for (index, word) in words.iter().enumerate() {
         if word.bytes().any(|byte| byte.is_ascii_digit())
-            && !matches!(word.as_str(), "isbn10" | "isbn13" | "ean13")
+            && !["isbn10", "isbn13", "ean13"]
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(word))
         {
             return Label::None;
         }
         // Two words read as one: `tax id`, `contact number`, `card number`, `social security`.
         if let Some(earlier) = words.get(index + 1)
-            && let Some(label) = classify(&format!("{earlier}{word}"))
+            && let Some(label) = classify(&[earlier, word])
         {
             return label;
         }
-        if let Some(label) = classify(word) {
+        if let Some(label) = classify(&[word]) {
             return label;
         }
-        if !CONNECTORS.contains(&word.as_str()) {
+        if !is_connector(word) {
             return Label::None;
         }
     }

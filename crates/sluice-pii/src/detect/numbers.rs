@@ -10,7 +10,7 @@ use phonenumber::country::Id as Region;
 use regex::Regex;
 
 use super::context::Label;
-use super::{char_at, char_before, clear_after, clear_before};
+use super::{Runs, char_at, char_before, clear_after, clear_before};
 
 /// Whether a region is in the North American Numbering Plan (calling code 1). A fixed list, so
 /// building a detector does not load libphonenumber's metadata (that happens on first use, or in
@@ -54,9 +54,14 @@ pub(crate) fn is_nanp(region: Region) -> bool {
 /// identifier (`tracking`, `EAN`, `order`) nothing is a card; numbers that only cards of rare
 /// kinds share with common identifiers (12-digit Maestro, 15-digit UATP, 13 bare digits that are
 /// a valid EAN-13 barcode) count only in a card field (`card`) or after a card label.
-pub(crate) fn cards(pattern: &Regex, text: &str, card_field: bool) -> Vec<Range<usize>> {
+pub(crate) fn cards(
+    pattern: &Regex,
+    runs: &Runs,
+    text: &str,
+    card_field: bool,
+) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
-    for candidate in pattern.find_iter(text) {
+    for candidate in runs.matches(pattern, text, 12) {
         let run = candidate.range();
         if !clear_before(text, run.start) || !clear_after(text, run.end) {
             continue;
@@ -249,9 +254,8 @@ pub(crate) fn ibans(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
 /// SSNs written `ddd-dd-dddd` (or with spaces or dots) that are not in an invalid range, and
 /// not the tail or head of a longer grouped number (`+49 536 22 1234`, a phone number with its
 /// country code) or after a phone label.
-pub(crate) fn ssns(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
-    pattern
-        .find_iter(text)
+pub(crate) fn ssns(pattern: &Regex, runs: &Runs, text: &str) -> Vec<Range<usize>> {
+    runs.matches(pattern, text, 9)
         .filter(|candidate| {
             let (start, end) = (candidate.start(), candidate.end());
             let separator = candidate.as_str().as_bytes()[3];
@@ -342,9 +346,8 @@ fn local_v6(address: Ipv6Addr) -> bool {
 
 /// Dotted quads that parse as IPv4 and are not marked as versions; local addresses only when
 /// `private` says so.
-pub(crate) fn ipv4s(pattern: &Regex, text: &str, private: bool) -> Vec<Range<usize>> {
-    pattern
-        .find_iter(text)
+pub(crate) fn ipv4s(pattern: &Regex, runs: &Runs, text: &str, private: bool) -> Vec<Range<usize>> {
+    runs.matches(pattern, text, 4)
         .filter(|candidate| {
             let range = candidate.range();
             clear_before(text, range.start)
@@ -505,12 +508,13 @@ fn digit_count(text: &str) -> usize {
 /// follow a label that makes it an identifier (`order 0049...`).
 pub(crate) fn international_phones(
     pattern: &Regex,
+    runs: &Runs,
     text: &str,
     taken: &[Range<usize>],
     memo: &PhoneMemo,
 ) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
-    for candidate in pattern.find_iter(text) {
+    for candidate in runs.matches(pattern, text, 7) {
         let mut range = candidate.range();
         if !clear_before(text, range.start) {
             continue;
@@ -571,12 +575,12 @@ pub(crate) fn international_phones(
 /// parenthesis anything goes), so `2026-01-15 10` does not pass.
 pub(crate) fn nanp_phones(
     pattern: &Regex,
+    runs: &Runs,
     text: &str,
     taken: &[Range<usize>],
     memo: &PhoneMemo,
 ) -> Vec<Range<usize>> {
-    pattern
-        .find_iter(text)
+    runs.matches(pattern, text, 10)
         .filter(|candidate| {
             let range = candidate.range();
             if overlaps(taken, &range) {
@@ -616,14 +620,14 @@ pub(crate) fn nanp_phones(
 /// makes it an identifier rules it out.
 pub(crate) fn national_phones(
     pattern: &Regex,
+    runs: &Runs,
     text: &str,
     regions: &[Region],
     trunk_zero: &[Region],
     taken: &[Range<usize>],
     memo: &PhoneMemo,
 ) -> Vec<Range<usize>> {
-    pattern
-        .find_iter(text)
+    runs.matches(pattern, text, 9)
         .filter(|candidate| {
             let range = candidate.range();
             let value = candidate.as_str();
@@ -665,6 +669,7 @@ pub(crate) fn national_phones(
 /// number are dropped.
 pub(crate) fn labelled_numbers(
     pattern: &Regex,
+    runs: &Runs,
     text: &str,
     regions: &[Region],
     configured: &[Region],
@@ -672,7 +677,7 @@ pub(crate) fn labelled_numbers(
     memo: &PhoneMemo,
 ) -> Vec<(crate::PiiType, Range<usize>)> {
     let mut found = Vec::new();
-    for candidate in pattern.find_iter(text) {
+    for candidate in runs.matches(pattern, text, 7) {
         let mut range = candidate.range();
         if overlaps(taken, &range) || !clear_before(text, range.start) {
             continue;
