@@ -946,7 +946,7 @@ fn after_closing(text: &str, start: usize) -> bool {
     let previous = before[..line_start].trim_end();
     let line = previous.rsplit('\n').next().unwrap_or_default().trim();
     (line.ends_with(',') || line.ends_with('!') || line.ends_with('.') || line.starts_with("--"))
-        && line.split_whitespace().count() <= 5
+        && line.split_whitespace().nth(5).is_none()
         && line
             .split(|c: char| !c.is_alphabetic())
             .any(|word| is_closing(&word.to_lowercase()))
