@@ -506,14 +506,10 @@ impl Vault {
         let all = sight.is_none_or(Sight::literals_of_all);
         let mut position = 0;
         while position < text.len() {
-            let rest = &text[position..];
-            let Some(offset) = rest.find(char::is_alphanumeric) else {
+            let Some(word_start) = next_word(text, position) else {
                 break;
             };
-            let word_start = position + offset;
-            let word_len = text[word_start..]
-                .find(|c: char| !c.is_alphanumeric())
-                .unwrap_or(text.len() - word_start);
+            let word_len = word_end(text, word_start) - word_start;
             let word = &text[word_start..word_start + word_len];
             let first = text.as_bytes()[word_start];
             let candidate = self.literal_firsts[usize::from(first >> 6)] & (1 << (first & 63)) != 0;
@@ -549,6 +545,49 @@ impl Vault {
         }
         found
     }
+}
+
+/// Where the next word (a run of letters and digits) at or after byte `from` starts.
+fn next_word(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut index = from;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if byte.is_ascii() {
+            if byte.is_ascii_alphanumeric() {
+                return Some(index);
+            }
+            index += 1;
+        } else {
+            let c = text[index..].chars().next()?;
+            if c.is_alphanumeric() {
+                return Some(index);
+            }
+            index += c.len_utf8();
+        }
+    }
+    None
+}
+
+/// Where the word starting at byte `start` ends.
+fn word_end(text: &str, start: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut index = start;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if byte.is_ascii() {
+            if !byte.is_ascii_alphanumeric() {
+                return index;
+            }
+            index += 1;
+        } else {
+            match text[index..].chars().next() {
+                Some(c) if c.is_alphanumeric() => index += c.len_utf8(),
+                _ => return index,
+            }
+        }
+    }
+    index
 }
 
 #[cfg(test)]

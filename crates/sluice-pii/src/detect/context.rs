@@ -255,11 +255,19 @@ const VERSION_WORDS: &[&str] = &[
     "installed",
 ];
 
-/// Every label word with what it says, in one map (looked up for each word before a number).
-fn labels() -> &'static HashMap<&'static str, Label> {
-    static LABELS: OnceLock<HashMap<&'static str, Label>> = OnceLock::new();
-    LABELS.get_or_init(|| {
-        let mut labels = HashMap::default();
+/// What a word before a value says: a label, or a word connecting a label to its value.
+#[derive(Debug, Clone, Copy, Default)]
+struct Meaning {
+    label: Option<Label>,
+    connector: bool,
+}
+
+/// Every label and connecting word with what it says, in one map (looked up for each word
+/// before a number).
+fn meanings() -> &'static HashMap<&'static str, Meaning> {
+    static MEANINGS: OnceLock<HashMap<&'static str, Meaning>> = OnceLock::new();
+    MEANINGS.get_or_init(|| {
+        let mut meanings: HashMap<&'static str, Meaning> = HashMap::default();
         // Later lists do not override earlier ones: `build` is a version word first.
         for (words, label) in [
             (PHONE_WORDS, Label::Phone),
@@ -269,16 +277,20 @@ fn labels() -> &'static HashMap<&'static str, Label> {
             (IDENTIFIER_WORDS, Label::Identifier),
         ] {
             for word in words {
-                labels.entry(*word).or_insert(label);
+                let meaning = meanings.entry(*word).or_default();
+                meaning.label = meaning.label.or(Some(label));
             }
         }
-        labels
+        for word in CONNECTORS {
+            meanings.entry(*word).or_default().connector = true;
+        }
+        meanings
     })
 }
 
 /// What the words of `parts`, joined and in lowercase, say (`["Tax", "ID"]` is `taxid`), if
 /// anything. Short ASCII words are lowercased on the stack: this runs for every number.
-fn classify(parts: &[&str]) -> Option<Label> {
+fn classify(parts: &[&str]) -> Meaning {
     let mut buffer = [0u8; 64];
     let length: usize = parts.iter().map(|part| part.len()).sum();
     if length <= buffer.len() && parts.iter().all(|part| part.is_ascii()) {
@@ -291,18 +303,11 @@ fn classify(parts: &[&str]) -> Option<Label> {
         joined.make_ascii_lowercase();
         return std::str::from_utf8(joined)
             .ok()
-            .and_then(|word| labels().get(word).copied());
+            .and_then(|word| meanings().get(word).copied())
+            .unwrap_or_default();
     }
     let joined: String = parts.iter().map(|part| part.to_lowercase()).collect();
-    labels().get(joined.as_str()).copied()
-}
-
-/// Whether a word (in any case) connects a label to its value.
-fn is_connector(word: &str) -> bool {
-    CONNECTORS.iter().any(|connector| {
-        connector.eq_ignore_ascii_case(word)
-            || !word.is_ascii() && *connector == word.to_lowercase()
-    })
+    meanings().get(joined.as_str()).copied().unwrap_or_default()
 }
 
 /// The words before byte `start` on the same line, nearest first, as written; at most 48 bytes
@@ -357,14 +362,15 @@ pub(crate) fn label_before(text: &str, start: usize) -> Label {
         }
         // Two words read as one: `tax id`, `contact number`, `card number`, `social security`.
         if let Some(earlier) = words.get(index + 1)
-            && let Some(label) = classify(&[earlier, word])
+            && let Some(label) = classify(&[earlier, word]).label
         {
             return label;
         }
-        if let Some(label) = classify(&[word]) {
+        let meaning = classify(&[word]);
+        if let Some(label) = meaning.label {
             return label;
         }
-        if !is_connector(word) {
+        if !meaning.connector {
             return Label::None;
         }
     }

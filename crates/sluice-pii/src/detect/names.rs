@@ -1002,17 +1002,20 @@ pub(crate) fn names_in_text(text: &str, taken: &[Range<usize>]) -> Vec<Range<usi
         if !name_word(word.text) || super::numbers::overlaps(taken, &word.range) {
             continue;
         }
-        // The cheap signs first: most capitalised words have none and cost no more.
-        let previous = word_before(text, word.range.start);
-        let gap = previous
-            .as_ref()
-            .map_or("", |before| &text[before.range.end..word.range.start]);
-        let near = previous
-            .as_ref()
-            .filter(|_| !gap.contains('\n') && gap.len() <= 2);
+        // The cheap signs first: most capitalised words have none and cost no more. The gap
+        // is what lies between the word before and this one.
+        let before = &text[..word.range.start];
+        let gap = &before[before
+            .trim_end_matches(|c: char| !c.is_alphanumeric())
+            .len()..];
+        let near = (gap.len() <= 2 && !gap.contains('\n') && gap.len() < before.len())
+            .then(|| word_before(text, word.range.start))
+            .flatten();
         let title = near
+            .as_ref()
             .is_some_and(|before| matches!(gap, " " | ". ") && short_lower(before.text, is_title));
         let salutation = near
+            .as_ref()
             .is_some_and(|before| gap.trim().is_empty() && short_lower(before.text, is_salutation));
         let start = word.range.start;
         let label = text[..start]
@@ -1045,6 +1048,10 @@ pub(crate) fn names_in_text(text: &str, taken: &[Range<usize>]) -> Vec<Range<usi
         // `rue Henriette Bruneau`, `Smith Street`, `Hartung Kruschwitz KG`: places and companies.
         let next = word_after(text, last.range.end, " ")
             .or_else(|| word_after(text, last.range.end, " & "));
+        let previous = match near {
+            Some(near) => Some(near),
+            None => word_before(text, start),
+        };
         let place_or_company = previous.as_ref().is_some_and(|before| {
             short_lower(before.text, |lower| {
                 is_place_word(&plain(lower)) || is_company_opener(lower)
