@@ -196,4 +196,16 @@ mod tests {
         let normalized = Normalized::new("Zoë Müller, 東京");
         assert!(normalized.is_identity(), "{}", normalized.as_str());
     }
+
+    #[test]
+    fn ascii_beside_marks_and_hidden_characters_maps_back() {
+        let original = "ab\u{200B}c e\u{0301}\u{0323} ｘ";
+        let normalized = Normalized::new(original);
+        assert_eq!(normalized.as_str(), "abc \u{1EB9}\u{0301} x");
+        // The hidden character is part of the segment of the letter before it.
+        assert_eq!(&original[normalized.original_range(1..2)], "b\u{200B}");
+        let accented = normalized.as_str().find('\u{1EB9}').unwrap();
+        let range = normalized.original_range(accented..accented + "\u{1EB9}\u{0301}".len());
+        assert_eq!(&original[range], "e\u{0301}\u{0323}");
+    }
 }

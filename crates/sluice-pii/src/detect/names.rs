@@ -1083,3 +1083,59 @@ pub(crate) fn names_in_text(text: &str, taken: &[Range<usize>]) -> Vec<Range<usi
 fn char_len(text: &str, index: usize) -> usize {
     text[index..].chars().next().map_or(1, char::len_utf8)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Vec<&str> {
+        names_in_text(text, &[])
+            .into_iter()
+            .map(|range| &text[range])
+            .collect()
+    }
+
+    #[test]
+    fn words_start_end_and_precede_as_whole_runs() {
+        let text = "x-Ray met O'Brien--  3Com's Jean-Luc-";
+        assert!(!word_starts_at(text, 2), "R is inside x-Ray");
+        assert!(word_starts_at(text, 10));
+        assert_eq!(word_at(text, 10).text, "O'Brien");
+        assert_eq!(word_at(text, 28).text, "Jean-Luc");
+        let before = word_before(text, 28).map(|word| word.text);
+        assert_eq!(before, Some("3Com's"));
+        assert_eq!(word_before(text, 0).map(|word| word.text), None);
+        assert_eq!(word_after(text, 5, " ").map(|word| word.text), Some("met"));
+        assert!(word_after(text, 5, " & ").is_none());
+        with_lower("ÉCOLE", |lower| assert_eq!(lower, "école"));
+        with_lower("Dear", |lower| assert_eq!(lower, "dear"));
+    }
+
+    #[test]
+    fn names_in_text_by_their_context() {
+        assert_eq!(names("Please ask Mrs. Jane Doe today."), ["Jane Doe"]);
+        assert_eq!(names("Dear Maria,\nthe report is late."), ["Maria"]);
+        assert_eq!(names("Best regards,\nJohn Smith\n"), ["John Smith"]);
+        assert_eq!(names("Signed by: Anna Kowalska"), ["Anna Kowalska"]);
+        assert_eq!(
+            names("Yesterday Michael Johnson called."),
+            ["Michael Johnson"]
+        );
+        // Places and companies made of names, sentence starts and lowercase words are not.
+        assert_eq!(
+            names("We met on rue Henriette Bruneau."),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            names("Michael Johnson Street is closed."),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            names("The Deployment finished. Order shipped."),
+            Vec::<&str>::new()
+        );
+        assert_eq!(names("michael johnson called"), Vec::<&str>::new());
+        // A name word glued to another word is not a word of its own.
+        assert_eq!(names("see x-Michael Johnson"), Vec::<&str>::new());
+    }
+}

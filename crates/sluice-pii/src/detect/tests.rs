@@ -569,3 +569,47 @@ fn reference_suite_cases() {
         assert_nothing(&d, text);
     }
 }
+
+#[test]
+fn runs_find_what_the_whole_text_search_finds() {
+    let text = "Call +44 20 7946 0958 or (212) 555-0123, card 4111 1111 1111 1111; \
+                SSN 536-22-1234 at 81.2.69.160/24 on 2026-01-15 10:30, ref 0123456789 and \
+                12345678901234567890123456789012345 then x1234567 and 7.";
+    let runs = Runs::of(text);
+    for pattern in [
+        CARD,
+        SSN,
+        IPV4,
+        PHONE_INTERNATIONAL,
+        PHONE_NANP,
+        PHONE_NATIONAL,
+        LABELLED_NUMBER,
+    ] {
+        let regex = compile(pattern).unwrap();
+        let whole: Vec<_> = regex.find_iter(text).map(|m| m.range()).collect();
+        let in_runs: Vec<_> = runs.matches(&regex, text, 0).map(|m| m.range()).collect();
+        assert_eq!(in_runs, whole, "{pattern}");
+        assert!(!whole.is_empty(), "{pattern}");
+    }
+    // Runs with fewer digits than asked for are skipped.
+    let regex = compile(IPV4).unwrap();
+    assert_eq!(runs.matches(&regex, text, 40).count(), 0);
+}
+
+#[test]
+fn labels_read_in_any_case_and_script() {
+    let d = detector();
+    assert_found(
+        &d,
+        "PHONE NUMBER: 020 7946 0958",
+        PiiType::Phone,
+        "020 7946 0958",
+    );
+    assert_found(
+        &d,
+        "Teléfono número 912 345 678",
+        PiiType::Phone,
+        "912 345 678",
+    );
+    assert_nothing(&d, "ORDER NO. 0201 7946 0958");
+}
