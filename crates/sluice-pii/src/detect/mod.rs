@@ -493,6 +493,18 @@ impl Detector {
                 push(5, PiiType::Ip, range);
             }
         }
+        // Names come before phone numbers: a number right after a person's name (`Jane Doe
+        // (030 901820)`, `Emergency contact: Jane Doe, 912 345 678`) is read as a phone number.
+        // Name words hold no digits, so phone numbers found later never overlap them.
+        let named: Vec<Range<usize>> = if names {
+            let taken: Vec<Range<usize>> = resolve_overlaps(found.clone())
+                .into_iter()
+                .map(|finding| finding.range)
+                .collect();
+            names::names_in_text(text, &taken)
+        } else {
+            Vec::new()
+        };
         let phones = wants(PiiType::Phone) && shape.digits >= 7 && hint != FieldHint::Identifier;
         if phones || (wants(PiiType::Ssn) && shape.digits >= 8) {
             // Phone numbers come last and cost the most to validate: candidates inside a value
@@ -533,6 +545,7 @@ impl Detector {
                 text,
                 if phones { self.every_region() } else { &[] },
                 if phones { &self.national_regions } else { &[] },
+                if phones { &named } else { &[] },
                 &taken,
                 memo,
             ) {
@@ -564,20 +577,14 @@ impl Detector {
                 }
             }
         }
-        if names {
-            let taken: Vec<Range<usize>> = resolve_overlaps(found.clone())
-                .into_iter()
-                .map(|finding| finding.range)
-                .collect();
-            for range in names::names_in_text(text, &taken) {
-                found.push((
-                    10,
-                    Finding {
-                        kind: PiiType::Name,
-                        range,
-                    },
-                ));
-            }
+        for range in named {
+            found.push((
+                10,
+                Finding {
+                    kind: PiiType::Name,
+                    range,
+                },
+            ));
         }
         resolve_overlaps(found)
     }

@@ -458,6 +458,17 @@ impl PhoneMemo {
     /// Parse with libphonenumber and say whether the number is valid. The parser is third-party
     /// code; a panic in it means "not a phone number", never a crashed gateway.
     pub(crate) fn valid(&self, region: Option<Region>, text: &str) -> bool {
+        if self.parsed_valid(region, text) {
+            return true;
+        }
+        // `+3188-4588839`: the parser takes the digits up to the first separator for the country
+        // code and gives up when they are too many; without the separators it splits them right.
+        region.is_none()
+            && glued_country_code(text)
+            && self.parsed_valid(None, &compact_international(text))
+    }
+
+    fn parsed_valid(&self, region: Option<Region>, text: &str) -> bool {
         if text.len() > 40 {
             return false;
         }
@@ -482,6 +493,24 @@ impl PhoneMemo {
         }
         answer
     }
+}
+
+/// `+` and a first group of four or more digits that a separator follows: a country code
+/// glued to the area code (`+3188-4588839`, `+31870 801838`).
+fn glued_country_code(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix('+') else {
+        return false;
+    };
+    let first = rest.bytes().take_while(u8::is_ascii_digit).count();
+    first >= 4 && rest[first..].starts_with([' ', '.', '-', '/'])
+}
+
+/// `+` and the digits of an international number, without separators.
+fn compact_international(text: &str) -> String {
+    let mut compact = String::with_capacity(text.len());
+    compact.push('+');
+    compact.extend(text.chars().filter(char::is_ascii_digit));
+    compact
 }
 
 /// Whether a phone number ending at `end` stands on its own on the right, or is followed by its
@@ -673,6 +702,7 @@ pub(crate) fn labelled_numbers(
     text: &str,
     regions: &[Region],
     configured: &[Region],
+    named: &[Range<usize>],
     taken: &[Range<usize>],
     memo: &PhoneMemo,
 ) -> Vec<(crate::PiiType, Range<usize>)> {
@@ -689,9 +719,22 @@ pub(crate) fn labelled_numbers(
             range.start -= 1;
         }
         let label = super::context::label_before(text, range.start);
+        // `Jane Doe (030 901820)`: the parenthesis is not part of the number.
+        let mut start = range.start;
+        if label == Label::None
+            && text[range.clone()].starts_with('(')
+            && !text[range.clone()].contains(')')
+        {
+            start += 1;
+        }
+        let after_name = label == Label::None && after_name(text, named, start);
+        if after_name {
+            range.start = start;
+        }
         let (kind, regions) = match label {
             Label::Phone => (crate::PiiType::Phone, regions),
             Label::NationalId => (crate::PiiType::Ssn, regions),
+            Label::None if after_name => (crate::PiiType::Phone, regions),
             Label::None if !configured.is_empty() => (crate::PiiType::Phone, configured),
             _ => continue,
         };
@@ -708,17 +751,13 @@ pub(crate) fn labelled_numbers(
             let after = range.start + value.len();
             let accepted = match kind {
                 crate::PiiType::Phone => {
+                    let shaped = if after_name {
+                        shaped_after_name(value)
+                    } else {
+                        shaped_unlabelled(value)
+                    };
                     phone_end(text, after)
-                        && (!unlabelled
-                            || (!value.starts_with('+')
-                                && !value.starts_with("00")
-                                && digit_count(value) >= 9
-                                && value
-                                    .bytes()
-                                    .filter(|byte| matches!(byte, b' ' | b'.' | b'-' | b'/'))
-                                    .count()
-                                    >= 2
-                                && phone_grouped(value)))
+                        && (!unlabelled || shaped)
                         && phone_in_regions(value, regions, memo)
                 }
                 _ => clear_after(text, after) && is_national_id(value),
@@ -737,6 +776,58 @@ pub(crate) fn labelled_numbers(
         }
     }
     found
+}
+
+/// A number without a label written the way phone numbers are (`912 345 678`, `030-901-820`):
+/// national (no `+` or `00`), nine digits or more in three groups or more, one kind of
+/// separator.
+fn shaped_unlabelled(value: &str) -> bool {
+    !value.starts_with('+')
+        && !value.starts_with("00")
+        && digit_count(value) >= 9
+        && separator_count(value) >= 2
+        && phone_grouped(value)
+}
+
+/// A number right after a person's name: national, nine digits or more, grouped (the area code
+/// may be set off by another separator, `49 2318-3105`), or ten or eleven bare digits.
+fn shaped_after_name(value: &str) -> bool {
+    let digits = digit_count(value);
+    let grouped = match separator_count(value) {
+        0 => (10..=11).contains(&digits) && !value.contains(['(', ')']),
+        _ => {
+            phone_grouped(value)
+                || value
+                    .split_once([' ', '.', '-', '/'])
+                    .is_some_and(|(area, rest)| {
+                        area.bytes()
+                            .all(|byte| byte.is_ascii_digit() || byte == b'(' || byte == b')')
+                            && separator_count(rest) >= 1
+                            && phone_grouped(rest)
+                    })
+        }
+    };
+    !value.starts_with('+') && !value.starts_with("00") && digits >= 9 && grouped
+}
+
+fn separator_count(value: &str) -> usize {
+    value
+        .bytes()
+        .filter(|byte| matches!(byte, b' ' | b'.' | b'-' | b'/'))
+        .count()
+}
+
+/// Whether a person's name of `named` (sorted) ends right before byte `start`, a comma, colon,
+/// dash, slash or opening parenthesis and spaces between (`Jane Doe, `, `Jane Doe (`).
+fn after_name(text: &str, named: &[Range<usize>], start: usize) -> bool {
+    let index = named.partition_point(|name| name.end <= start);
+    index > 0 && {
+        let gap = &text[named[index - 1].end..start];
+        gap.len() <= 3
+            && gap
+                .chars()
+                .all(|c| matches!(c, ' ' | ',' | ':' | '-' | '/' | '('))
+    }
 }
 
 /// A whole phone-field value in any common format, bare digits and an extension included,

@@ -613,3 +613,63 @@ fn labels_read_in_any_case_and_script() {
     );
     assert_nothing(&d, "ORDER NO. 0201 7946 0958");
 }
+
+#[test]
+fn a_country_code_glued_to_the_area_code() {
+    let d = detector();
+    assert_found(&d, "ph: +31870-801838", PiiType::Phone, "+31870-801838");
+    assert_found(
+        &d,
+        "Call +3188-4588839 now",
+        PiiType::Phone,
+        "+3188-4588839",
+    );
+    assert_eq!(
+        d.field_value(FieldHint::Phone, "+3188-4588839"),
+        Some(PiiType::Phone)
+    );
+    // Still a valid number only: these digits are not one.
+    assert_nothing(&d, "ph: +99999-123");
+}
+
+#[test]
+fn a_number_right_after_a_persons_name_is_a_phone_number() {
+    let d = detector();
+    assert_eq!(
+        found(&d, "Mrs. Jane Doe (030 901820)"),
+        [
+            (PiiType::Name, "Jane Doe".to_owned()),
+            (PiiType::Phone, "030 901820".to_owned())
+        ]
+    );
+    assert_eq!(
+        found(&d, "Emergency contact: Michael Johnson, 912 345 678"),
+        [
+            (PiiType::Name, "Michael Johnson".to_owned()),
+            (PiiType::Phone, "912 345 678".to_owned())
+        ]
+    );
+    // Ten or eleven bare digits, an area code set off by another separator.
+    assert_eq!(
+        found(&d, "Mrs. Jane Doe (0553313441)")[1],
+        (PiiType::Phone, "0553313441".to_owned())
+    );
+    assert_eq!(
+        found(&d, "Mrs. Jane Doe, 49 2318-3105")[1],
+        (PiiType::Phone, "49 2318-3105".to_owned())
+    );
+    // Not without the name, not dates or nine bare digits, not an identifier after a label.
+    assert_nothing(&d, "Shipped: 912 345 678");
+    assert_eq!(
+        found(&d, "Mrs. Jane Doe, 2026-01-15 10:30"),
+        [(PiiType::Name, "Jane Doe".to_owned())]
+    );
+    assert_eq!(
+        found(&d, "Mrs. Jane Doe, 912345678"),
+        [(PiiType::Name, "Jane Doe".to_owned())]
+    );
+    assert_eq!(
+        found(&d, "Mrs. Jane Doe, order 912 345 678"),
+        [(PiiType::Name, "Jane Doe".to_owned())]
+    );
+}
