@@ -543,9 +543,11 @@ impl Detector {
                 &self.labelled_number,
                 &runs,
                 text,
-                if phones { self.every_region() } else { &[] },
-                if phones { &self.national_regions } else { &[] },
-                if phones { &named } else { &[] },
+                &numbers::PhoneScope {
+                    regions: if phones { self.every_region() } else { &[] },
+                    configured: if phones { &self.national_regions } else { &[] },
+                    named: if phones { &named } else { &[] },
+                },
                 &taken,
                 memo,
             ) {

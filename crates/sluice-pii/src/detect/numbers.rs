@@ -689,23 +689,37 @@ pub(crate) fn national_phones(
         .collect()
 }
 
+/// Where [`labelled_numbers`] looks for phone numbers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PhoneScope<'a> {
+    /// Every region, configured ones first: for numbers after a phone label or a name.
+    pub(crate) regions: &'a [Region],
+    /// Configured regions outside NANP: for grouped numbers without a label.
+    pub(crate) configured: &'a [Region],
+    /// Person names found in the text, sorted.
+    pub(crate) named: &'a [Range<usize>],
+}
+
 /// Numbers after a label that says what they are: a phone label (`Phone:`, `tel.`, `call`,
 /// `mobile`, ...) makes any number valid in some region a phone number, bare digits included;
 /// a national-identifier label (`SSN:`, `tax id`, `BSN`, `CPF`, ...) makes a number with a
 /// valid check digit an identifier. Without a label, a number grouped the way phone numbers are
 /// written and valid in one of the `configured` regions outside NANP (`912 345 678` with `ES`)
-/// is a phone number too, unless a label makes it an identifier. Trailing groups that spoil the
-/// number are dropped.
+/// is a phone number too, unless a label makes it an identifier; so is a number right after a
+/// person's name (`Jane Doe (030 901820)`). Trailing groups that spoil the number are dropped.
 pub(crate) fn labelled_numbers(
     pattern: &Regex,
     runs: &Runs,
     text: &str,
-    regions: &[Region],
-    configured: &[Region],
-    named: &[Range<usize>],
+    scope: &PhoneScope<'_>,
     taken: &[Range<usize>],
     memo: &PhoneMemo,
 ) -> Vec<(crate::PiiType, Range<usize>)> {
+    let PhoneScope {
+        regions,
+        configured,
+        named,
+    } = *scope;
     let mut found = Vec::new();
     for candidate in runs.matches(pattern, text, 7) {
         let mut range = candidate.range();
