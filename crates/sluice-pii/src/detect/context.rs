@@ -310,6 +310,55 @@ fn classify(parts: &[&str]) -> Meaning {
     meanings().get(joined.as_str()).copied().unwrap_or_default()
 }
 
+/// Words that call a number near them a version wherever they stand in the phrase
+/// (`upgraded the agent from 1.2.3.4`, `1.2.3.4 release notes`, `build 10.0.19041.1`).
+const NEAR_VERSION_WORDS: &[&str] = &[
+    "version",
+    "versions",
+    "ver",
+    "release",
+    "released",
+    "releases",
+    "build",
+    "builds",
+    "firmware",
+    "upgrade",
+    "upgraded",
+    "downgrade",
+    "downgraded",
+    "patch",
+    "hotfix",
+    "changelog",
+];
+
+fn is_near_version_word(word: &str) -> bool {
+    NEAR_VERSION_WORDS
+        .iter()
+        .any(|known| known.eq_ignore_ascii_case(word))
+}
+
+/// Whether a version word ([`NEAR_VERSION_WORDS`]) stands among the five words before `range`
+/// or the three after it, on the same line and within 48 bytes: a dotted quad there is a
+/// version, not an address.
+pub(crate) fn version_nearby(text: &str, range: std::ops::Range<usize>) -> bool {
+    if words_before(text, range.start)
+        .take(5)
+        .any(is_near_version_word)
+    {
+        return true;
+    }
+    let mut end = (range.end + 48).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let window = &text[range.end..end];
+    let line = window.split('\n').next().unwrap_or_default();
+    line.split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .take(3)
+        .any(is_near_version_word)
+}
+
 /// The words before byte `start` on the same line, nearest first, as written; at most 48 bytes
 /// back. A word is a run of letters or digits (`_` and `-` split words, so
 /// `tracking_number` and `e-mail` are two).

@@ -358,6 +358,7 @@ pub(crate) fn ipv4s(pattern: &Regex, runs: &Runs, text: &str, private: bool) -> 
                     .parse::<Ipv4Addr>()
                     .is_ok_and(|address| private || !local_v4(address))
                 && !marked_as_version(text, range.clone())
+                && !super::context::version_nearby(text, range.clone())
                 && super::context::label_before(text, range.start) != Label::Version
         })
         .map(|candidate| candidate.range())

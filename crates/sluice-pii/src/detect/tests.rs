@@ -321,6 +321,15 @@ fn ip_addresses() {
         ("::ffff:192.0.2.128", "::ffff:192.0.2.128"),
         // An unmarked four-part version is an address: privacy first.
         ("reached 1.2.3.4", "1.2.3.4"),
+        // A version word farther away, on another line, is about something else.
+        (
+            "Release notes are out.\nBlocked 81.2.69.160 again",
+            "81.2.69.160",
+        ),
+        (
+            "the build server, which was reached from 81.2.69.160 at noon",
+            "81.2.69.160",
+        ),
     ] {
         assert_found(&d, text, PiiType::Ip, value);
     }
@@ -330,6 +339,9 @@ fn ip_addresses() {
         "Version: 4.3.2.1",
         "1.2.3.4-beta",
         "1.2.3.4+build7",
+        "Upgraded the agent from 3.12.8.6 last night",
+        "See the 3.12.8.6 release notes.",
+        "Router firmware is now 4.2.1.17",
         "1.2.3",
         "256.1.1.1",
         "1.2.3.4.5",
