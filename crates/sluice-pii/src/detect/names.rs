@@ -878,6 +878,17 @@ const STOP_WORDS: &[&str] = &[
     "road",
     "avenue",
     "city",
+    // Whom a letter opens to or a signature closes for when it is no one in particular.
+    "hiring",
+    "manager",
+    "sir",
+    "all",
+    "everyone",
+    "colleagues",
+    "support",
+    "service",
+    "department",
+    "office",
 ];
 
 /// Lowercase words that stop a name (see [`STOP_WORDS`]), in one set.
@@ -1067,7 +1078,8 @@ pub(crate) fn names_in_text(text: &str, taken: &[Range<usize>]) -> Vec<Range<usi
         } else if title {
             true
         } else if salutation || signature || label {
-            known || (label && run.len() >= 2)
+            // Two words or more of no company are a name even when the gazetteer lacks them.
+            known || run.len() >= 2 && !is_company(&text[first.range.start..last.range.end])
         } else {
             pair
         };
@@ -1117,6 +1129,12 @@ mod tests {
         assert_eq!(names("Dear Maria,\nthe report is late."), ["Maria"]);
         assert_eq!(names("Best regards,\nJohn Smith\n"), ["John Smith"]);
         assert_eq!(names("Signed by: Anna Kowalska"), ["Anna Kowalska"]);
+        // Two capitalised words the gazetteer lacks, after a salutation or as a signature.
+        assert_eq!(names("Dear Haydee Dotson,\nthanks."), ["Haydee Dotson"]);
+        assert_eq!(names("Thanks,\nGraig Lovelace\n"), ["Graig Lovelace"]);
+        assert_eq!(names("Dear Hiring Manager,"), Vec::<&str>::new());
+        assert_eq!(names("Best regards,\nAcme Support\n"), Vec::<&str>::new());
+        assert_eq!(names("Kind regards,\nAcme Holdings\n"), Vec::<&str>::new());
         assert_eq!(
             names("Yesterday Michael Johnson called."),
             ["Michael Johnson"]
