@@ -6,6 +6,8 @@
 //! `cargo run -p sluice-pii --example privacy_eval --release` prints both splits;
 //! `-- dev` or `-- heldout` one of them; `-- --mistakes` also lists what was missed or wrongly
 //! taken (of the dev split only: the held-out split is for measuring, not for looking at).
+//! `-- unseen` scores names the gazetteer has never seen, in the name-in-text samples of each
+//! split (`eval/unseen_names.py`).
 
 // A report is this program's output.
 #![allow(clippy::print_stdout)]
@@ -17,6 +19,17 @@ use sluice_pii::{DetectorConfig, Origin, PiiType, Tokenizer, ToolRef, Vault};
 
 const DEV: &str = include_str!("../eval/dev.jsonl");
 const HELDOUT: &str = include_str!("../eval/heldout.jsonl");
+const UNSEEN: &str = include_str!("../eval/unseen_names.jsonl");
+
+/// The lines of `UNSEEN` that came from one split.
+fn unseen(split: &str) -> String {
+    let marker = format!("\"split\": \"unseen-{split}\"");
+    UNSEEN
+        .lines()
+        .filter(|line| line.contains(&marker))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
 
 /// The regions of the corpus's locales.
 const REGIONS: [&str; 10] = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "BR", "PL", "JP"];
@@ -216,13 +229,21 @@ fn print(title: &str, report: &Report, negatives: usize) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let show_mistakes = args.iter().any(|arg| arg == "--mistakes");
-    let splits: Vec<(&str, &str)> = [("dev", DEV), ("heldout", HELDOUT)]
-        .into_iter()
-        .filter(|(name, _)| {
-            !args.iter().any(|arg| arg == "dev" || arg == "heldout")
-                || args.iter().any(|a| a == name)
-        })
-        .collect();
+    let splits: Vec<(&str, String)> = if args.iter().any(|arg| arg == "unseen") {
+        vec![
+            ("unseen names (dev templates)", unseen("dev")),
+            ("unseen names (held-out templates)", unseen("heldout")),
+        ]
+    } else {
+        [("dev", DEV), ("heldout", HELDOUT)]
+            .into_iter()
+            .filter(|(name, _)| {
+                !args.iter().any(|arg| arg == "dev" || arg == "heldout")
+                    || args.iter().any(|a| a == name)
+            })
+            .map(|(name, text)| (name, text.to_owned()))
+            .collect()
+    };
     let default = DetectorConfig::default();
     let widened = DetectorConfig {
         phone_regions: REGIONS.iter().map(|region| (*region).to_owned()).collect(),
@@ -230,7 +251,7 @@ fn main() {
         ..DetectorConfig::default()
     };
     for (split, text) in splits {
-        let samples = load(text);
+        let samples = load(&text);
         let negatives = samples
             .iter()
             .filter(|sample| sample.category.starts_with("neg:"))

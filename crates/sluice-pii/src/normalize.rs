@@ -52,8 +52,16 @@ fn needs_work(text: &str) -> bool {
     if text.is_ascii() {
         return false;
     }
-    if text.chars().any(|c| is_ignorable(c) || fold_dash(c) != c) {
-        return true;
+    // Only characters outside ASCII can be ignorable or dashes to fold: skip to them.
+    let mut rest = text;
+    while let Some(at) = rest.bytes().position(|byte| !byte.is_ascii()) {
+        let Some(c) = rest[at..].chars().next() else {
+            break;
+        };
+        if is_ignorable(c) || fold_dash(c) != c {
+            return true;
+        }
+        rest = &rest[at + c.len_utf8()..];
     }
     is_nfkc_quick(text.chars()) != IsNormalized::Yes
 }
@@ -71,13 +79,20 @@ impl<'a> Normalized<'a> {
         let mut text = String::with_capacity(original.len());
         let mut segments = Vec::new();
         let mut chars = original.char_indices().peekable();
+        // One character and the combining marks after it; reused from segment to segment.
+        let mut group: Vec<char> = Vec::new();
         while let Some((start, first)) = chars.next() {
             if is_ignorable(first) {
                 continue;
             }
             let mut end = start + first.len_utf8();
-            let mut group = vec![first];
+            group.clear();
+            group.push(first);
             while let Some(&(index, next)) = chars.peek() {
+                // ASCII is never ignorable nor a combining mark: it starts the next segment.
+                if next.is_ascii() {
+                    break;
+                }
                 if is_ignorable(next) {
                     chars.next();
                     end = index + next.len_utf8();
@@ -91,13 +106,18 @@ impl<'a> Normalized<'a> {
                 chars.next();
             }
             let before = text.len();
-            text.extend(
-                group
-                    .into_iter()
-                    .nfkc()
-                    .filter(|c| !is_ignorable(*c))
-                    .map(fold_dash),
-            );
+            match group.as_slice() {
+                // ASCII is its own NFKC form.
+                [only] if only.is_ascii() => text.push(*only),
+                _ => text.extend(
+                    group
+                        .iter()
+                        .copied()
+                        .nfkc()
+                        .filter(|c| !is_ignorable(*c))
+                        .map(fold_dash),
+                ),
+            }
             if text.len() > before {
                 segments.push(Segment {
                     normalized: before,
@@ -175,5 +195,17 @@ mod tests {
     fn already_normalized_unicode_is_borrowed() {
         let normalized = Normalized::new("Zoë Müller, 東京");
         assert!(normalized.is_identity(), "{}", normalized.as_str());
+    }
+
+    #[test]
+    fn ascii_beside_marks_and_hidden_characters_maps_back() {
+        let original = "ab\u{200B}c e\u{0301}\u{0323} ｘ";
+        let normalized = Normalized::new(original);
+        assert_eq!(normalized.as_str(), "abc \u{1EB9}\u{0301} x");
+        // The hidden character is part of the segment of the letter before it.
+        assert_eq!(&original[normalized.original_range(1..2)], "b\u{200B}");
+        let accented = normalized.as_str().find('\u{1EB9}').unwrap();
+        let range = normalized.original_range(accented..accented + "\u{1EB9}\u{0301}".len());
+        assert_eq!(&original[range], "e\u{0301}\u{0323}");
     }
 }

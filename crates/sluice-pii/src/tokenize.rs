@@ -8,7 +8,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::PiiType;
-use crate::detect::{Detector, DetectorConfig, DetectorError, FieldHint, NameKey};
+use crate::detect::{Detector, DetectorConfig, DetectorError, FieldHint, KeyFacts, NameKey};
 use crate::normalize::Normalized;
 use crate::vault::{Origin, Sight, Supplied, ToolRef, Vault};
 
@@ -84,6 +84,24 @@ impl fmt::Display for FlowDenied {
 struct Field {
     hint: FieldHint,
     name: Option<NameKey>,
+}
+
+impl Field {
+    /// The field of a `child` held by a key with these `facts`, in an object that is `person`-like
+    /// and itself held by `parent`.
+    fn of(facts: &KeyFacts, person: bool, parent: Field, child: &Value) -> Field {
+        // A generic `name` holding a string counts in a person-like object only; holding an
+        // object, it makes the object's `first`/`last`/... parts names.
+        let name = match facts.name {
+            Some(NameKey::Generic) if !person && !child.is_object() => None,
+            other => other,
+        }
+        .or_else(|| (parent.name.is_some() && facts.part).then_some(NameKey::Strong));
+        Field {
+            hint: facts.hint,
+            name,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,22 +224,11 @@ impl Tokenizer {
                 }
             }
             Value::Object(map) => {
-                let person = self
-                    .detector
-                    .is_person_object(map.keys().map(String::as_str));
-                for (key, child) in map {
-                    let name = match self.detector.name_key(key) {
-                        Some(NameKey::Generic) if !person && !child.is_object() => None,
-                        other => other,
-                    }
-                    .or_else(|| {
-                        (field.name.is_some() && self.detector.is_name_part(key))
-                            .then_some(NameKey::Strong)
-                    });
-                    let child_field = Field {
-                        hint: FieldHint::for_key(key),
-                        name,
-                    };
+                let facts: Vec<KeyFacts> =
+                    map.keys().map(|key| self.detector.key_facts(key)).collect();
+                let person = facts.iter().any(|facts| facts.person);
+                for ((key, child), facts) in map.iter().zip(&facts) {
+                    let child_field = Field::of(facts, person, field, child);
                     self.collect_supplied(vault, child, child_field, out);
                     let key = Normalized::new(key);
                     self.collect_supplied_text(vault, key.as_str(), FieldHint::None, out);
@@ -419,25 +426,11 @@ impl Tokenizer {
         field: Field,
         pass: Pass,
     ) -> usize {
-        let person = self
-            .detector
-            .is_person_object(map.keys().map(String::as_str));
-        let inside_name = field.name.is_some();
+        let facts: Vec<KeyFacts> = map.keys().map(|key| self.detector.key_facts(key)).collect();
+        let person = facts.iter().any(|facts| facts.person);
         let mut count = 0;
-        for (key, child) in map.iter_mut() {
-            // A generic `name` holding a string counts in a person-like object only; holding an
-            // object, it makes the object's `first`/`last`/... parts names.
-            let name = match self.detector.name_key(key) {
-                Some(NameKey::Generic) if !person && !child.is_object() => None,
-                other => other,
-            }
-            .or_else(|| {
-                (inside_name && self.detector.is_name_part(key)).then_some(NameKey::Strong)
-            });
-            let child_field = Field {
-                hint: FieldHint::for_key(key),
-                name,
-            };
+        for (child, facts) in map.values_mut().zip(&facts) {
+            let child_field = Field::of(facts, person, field, child);
             count += self.walk(vault, child, sight, child_field, pass);
         }
         if pass == Pass::Replace {

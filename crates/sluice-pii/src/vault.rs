@@ -255,7 +255,10 @@ pub struct Vault {
     counters: [u32; 7],
     /// Literal entries by their first word (a run of letters and digits), each with the bytes
     /// before that word (`(` of `(212) 555-0123`), longest value first.
-    literals: HashMap<String, Vec<(usize, usize)>>,
+    literals: HashMap<String, Vec<(usize, usize)>, foldhash::fast::RandomState>,
+    /// The first bytes of the words `literals` is keyed by, as a bitmap: the words of a text that
+    /// start with another byte are not looked up.
+    literal_firsts: [u64; 4],
     /// Per server: values the code sent it in clear text.
     supplied: HashMap<String, HashSet<(PiiType, String)>>,
     /// Values the code sent in clear that the detectors found by themselves, all servers.
@@ -468,6 +471,9 @@ impl Vault {
             .chars()
             .take_while(|c| c.is_alphanumeric())
             .collect();
+        if let Some(first) = word.bytes().next() {
+            self.literal_firsts[usize::from(first >> 6)] |= 1 << (first & 63);
+        }
         let entries = &self.entries;
         let bucket = self.literals.entry(word).or_default();
         bucket.push((index, start));
@@ -500,34 +506,35 @@ impl Vault {
         let all = sight.is_none_or(Sight::literals_of_all);
         let mut position = 0;
         while position < text.len() {
-            let rest = &text[position..];
-            let Some(offset) = rest.find(char::is_alphanumeric) else {
+            let Some(word_start) = next_word(text, position) else {
                 break;
             };
-            let word_start = position + offset;
-            let word_len = text[word_start..]
-                .find(|c: char| !c.is_alphanumeric())
-                .unwrap_or(text.len() - word_start);
+            let word_len = word_end(text, word_start) - word_start;
             let word = &text[word_start..word_start + word_len];
-            let matched = self.literals.get(word).and_then(|bucket| {
-                bucket.iter().find_map(|(index, prefix)| {
-                    let entry = &self.entries[*index];
-                    if !all && entry.scope != Scope::Code {
-                        return None;
-                    }
-                    let start = word_start.checked_sub(*prefix)?;
-                    let value = &entry.value;
-                    let end = start + value.len();
-                    let fits = text.is_char_boundary(start)
-                        && text[start..].starts_with(value.as_str())
-                        && !char_before(text, start).is_some_and(char::is_alphanumeric)
-                        && !char_at(text, end).is_some_and(char::is_alphanumeric)
-                        && found
-                            .last()
-                            .is_none_or(|(last, _): &(Range<usize>, usize)| last.end <= start);
-                    fits.then_some((start..end, *index))
-                })
-            });
+            let first = text.as_bytes()[word_start];
+            let candidate = self.literal_firsts[usize::from(first >> 6)] & (1 << (first & 63)) != 0;
+            let matched = candidate
+                .then(|| self.literals.get(word))
+                .flatten()
+                .and_then(|bucket| {
+                    bucket.iter().find_map(|(index, prefix)| {
+                        let entry = &self.entries[*index];
+                        if !all && entry.scope != Scope::Code {
+                            return None;
+                        }
+                        let start = word_start.checked_sub(*prefix)?;
+                        let value = &entry.value;
+                        let end = start + value.len();
+                        let fits = text.is_char_boundary(start)
+                            && text[start..].starts_with(value.as_str())
+                            && !char_before(text, start).is_some_and(char::is_alphanumeric)
+                            && !char_at(text, end).is_some_and(char::is_alphanumeric)
+                            && found
+                                .last()
+                                .is_none_or(|(last, _): &(Range<usize>, usize)| last.end <= start);
+                        fits.then_some((start..end, *index))
+                    })
+                });
             match matched {
                 Some((range, index)) => {
                     position = range.end;
@@ -538,6 +545,49 @@ impl Vault {
         }
         found
     }
+}
+
+/// Where the next word (a run of letters and digits) at or after byte `from` starts.
+fn next_word(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut index = from;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if byte.is_ascii() {
+            if byte.is_ascii_alphanumeric() {
+                return Some(index);
+            }
+            index += 1;
+        } else {
+            let c = text[index..].chars().next()?;
+            if c.is_alphanumeric() {
+                return Some(index);
+            }
+            index += c.len_utf8();
+        }
+    }
+    None
+}
+
+/// Where the word starting at byte `start` ends.
+fn word_end(text: &str, start: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut index = start;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if byte.is_ascii() {
+            if !byte.is_ascii_alphanumeric() {
+                return index;
+            }
+            index += 1;
+        } else {
+            match text[index..].chars().next() {
+                Some(c) if c.is_alphanumeric() => index += c.len_utf8(),
+                _ => return index,
+            }
+        }
+    }
+    index
 }
 
 #[cfg(test)]

@@ -65,6 +65,25 @@ fn literals_match_at_word_boundaries() {
     );
 }
 
+#[test]
+fn literals_are_found_among_words_of_any_script() {
+    let mut vault = Vault::new();
+    let crm = Origin::Tool(ToolRef::new("crm", "query"));
+    let sight = Sight::of(&crm);
+    vault.issue(PiiType::Name, "Zoë Müller", &sight, true);
+    vault.issue(PiiType::Name, "王秀英", &sight, true);
+    vault.issue(PiiType::Phone, "(212) 555-0123", &sight, true);
+    let text = "Éric, zoë müller, Zoë Müller; 王秀英は (212) 555-0123 — Zoë Müllers";
+    let found: Vec<&str> = vault
+        .literal_matches(text, None)
+        .into_iter()
+        .map(|(range, _)| &text[range])
+        .collect();
+    assert_eq!(found, ["Zoë Müller", "(212) 555-0123"]);
+    let text = "王秀英 wrote";
+    assert_eq!(vault.literal_matches(text, None).len(), 1);
+}
+
 fn supplied(values: &[(PiiType, &str)]) -> Supplied {
     let mut supplied = Supplied::none();
     for (kind, value) in values {

@@ -2,7 +2,7 @@
 //! that makes it an identifier (`order`, `tracking`, `ISBN`, `routing`). Only the same line is
 //! read, at most a few words back, skipping connecting words (`Phone number is 020 ...`).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::OnceLock;
 
 /// What a label before a value says it is.
@@ -255,11 +255,19 @@ const VERSION_WORDS: &[&str] = &[
     "installed",
 ];
 
-/// Every label word with what it says, in one map (looked up for each word before a number).
-fn labels() -> &'static HashMap<&'static str, Label> {
-    static LABELS: OnceLock<HashMap<&'static str, Label>> = OnceLock::new();
-    LABELS.get_or_init(|| {
-        let mut labels = HashMap::new();
+/// What a word before a value says: a label, or a word connecting a label to its value.
+#[derive(Debug, Clone, Copy, Default)]
+struct Meaning {
+    label: Option<Label>,
+    connector: bool,
+}
+
+/// Every label and connecting word with what it says, in one map (looked up for each word
+/// before a number).
+fn meanings() -> &'static HashMap<&'static str, Meaning> {
+    static MEANINGS: OnceLock<HashMap<&'static str, Meaning>> = OnceLock::new();
+    MEANINGS.get_or_init(|| {
+        let mut meanings: HashMap<&'static str, Meaning> = HashMap::default();
         // Later lists do not override earlier ones: `build` is a version word first.
         for (words, label) in [
             (PHONE_WORDS, Label::Phone),
@@ -269,21 +277,92 @@ fn labels() -> &'static HashMap<&'static str, Label> {
             (IDENTIFIER_WORDS, Label::Identifier),
         ] {
             for word in words {
-                labels.entry(*word).or_insert(label);
+                let meaning = meanings.entry(*word).or_default();
+                meaning.label = meaning.label.or(Some(label));
             }
         }
-        labels
+        for word in CONNECTORS {
+            meanings.entry(*word).or_default().connector = true;
+        }
+        meanings
     })
 }
 
-fn classify(word: &str) -> Option<Label> {
-    labels().get(word).copied()
+/// What the words of `parts`, joined and in lowercase, say (`["Tax", "ID"]` is `taxid`), if
+/// anything. Short ASCII words are lowercased on the stack: this runs for every number.
+fn classify(parts: &[&str]) -> Meaning {
+    let mut buffer = [0u8; 64];
+    let length: usize = parts.iter().map(|part| part.len()).sum();
+    if length <= buffer.len() && parts.iter().all(|part| part.is_ascii()) {
+        let mut at = 0;
+        for part in parts {
+            buffer[at..at + part.len()].copy_from_slice(part.as_bytes());
+            at += part.len();
+        }
+        let joined = &mut buffer[..length];
+        joined.make_ascii_lowercase();
+        return std::str::from_utf8(joined)
+            .ok()
+            .and_then(|word| meanings().get(word).copied())
+            .unwrap_or_default();
+    }
+    let joined: String = parts.iter().map(|part| part.to_lowercase()).collect();
+    meanings().get(joined.as_str()).copied().unwrap_or_default()
 }
 
-/// The words before byte `start` on the same line, nearest first, lowercase; at most `most`
-/// words and 48 bytes back. A word is a run of letters or digits (`_` and `-` split words, so
+/// Words that call a number near them a version wherever they stand in the phrase
+/// (`upgraded the agent from 1.2.3.4`, `1.2.3.4 release notes`, `build 10.0.19041.1`).
+const NEAR_VERSION_WORDS: &[&str] = &[
+    "version",
+    "versions",
+    "ver",
+    "release",
+    "released",
+    "releases",
+    "build",
+    "builds",
+    "firmware",
+    "upgrade",
+    "upgraded",
+    "downgrade",
+    "downgraded",
+    "patch",
+    "hotfix",
+    "changelog",
+];
+
+fn is_near_version_word(word: &str) -> bool {
+    NEAR_VERSION_WORDS
+        .iter()
+        .any(|known| known.eq_ignore_ascii_case(word))
+}
+
+/// Whether a version word ([`NEAR_VERSION_WORDS`]) stands among the five words before `range`
+/// or the three after it, on the same line and within 48 bytes: a dotted quad there is a
+/// version, not an address.
+pub(crate) fn version_nearby(text: &str, range: std::ops::Range<usize>) -> bool {
+    if words_before(text, range.start)
+        .take(5)
+        .any(is_near_version_word)
+    {
+        return true;
+    }
+    let mut end = (range.end + 48).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let window = &text[range.end..end];
+    let line = window.split('\n').next().unwrap_or_default();
+    line.split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .take(3)
+        .any(is_near_version_word)
+}
+
+/// The words before byte `start` on the same line, nearest first, as written; at most 48 bytes
+/// back. A word is a run of letters or digits (`_` and `-` split words, so
 /// `tracking_number` and `e-mail` are two).
-pub(crate) fn words_before(text: &str, start: usize, most: usize) -> Vec<String> {
+fn words_before(text: &str, start: usize) -> impl Iterator<Item = &str> {
     let mut from = start.saturating_sub(48);
     while !text.is_char_boundary(from) {
         from += 1;
@@ -296,9 +375,6 @@ pub(crate) fn words_before(text: &str, start: usize, most: usize) -> Vec<String>
     window
         .rsplit(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
-        .take(most)
-        .map(str::to_lowercase)
-        .collect()
 }
 
 /// What the label before a value at `start` says it is: the first word before it that is not a
@@ -318,23 +394,32 @@ pub(crate) fn label_before(text: &str, start: usize) -> Label {
     {
         return Label::Version;
     }
-    let words = words_before(text, start, 5);
+    let mut words = [""; 5];
+    let mut count = 0;
+    for word in words_before(text, start).take(words.len()) {
+        words[count] = word;
+        count += 1;
+    }
+    let words = &words[..count];
     for (index, word) in words.iter().enumerate() {
         if word.bytes().any(|byte| byte.is_ascii_digit())
-            && !matches!(word.as_str(), "isbn10" | "isbn13" | "ean13")
+            && !["isbn10", "isbn13", "ean13"]
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(word))
         {
             return Label::None;
         }
         // Two words read as one: `tax id`, `contact number`, `card number`, `social security`.
         if let Some(earlier) = words.get(index + 1)
-            && let Some(label) = classify(&format!("{earlier}{word}"))
+            && let Some(label) = classify(&[earlier, word]).label
         {
             return label;
         }
-        if let Some(label) = classify(word) {
+        let meaning = classify(&[word]);
+        if let Some(label) = meaning.label {
             return label;
         }
-        if !CONNECTORS.contains(&word.as_str()) {
+        if !meaning.connector {
             return Label::None;
         }
     }

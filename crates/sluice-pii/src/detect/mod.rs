@@ -5,9 +5,9 @@ mod context;
 mod names;
 mod numbers;
 
-use std::collections::HashSet;
+use foldhash::{HashMap, HashSet};
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use phonenumber::country::Id as Region;
 use regex::Regex;
@@ -153,6 +153,28 @@ pub(crate) fn normalize_key(key: &str) -> String {
         .collect()
 }
 
+/// What one object key says about the value it holds, as the tokenizer reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyFacts {
+    /// [`FieldHint::for_key`].
+    pub(crate) hint: FieldHint,
+    /// [`Detector::name_key`].
+    pub(crate) name: Option<NameKey>,
+    /// [`Detector::is_name_part`].
+    pub(crate) part: bool,
+    /// Whether the key makes its object describe a person ([`Detector::is_person_object`]).
+    pub(crate) person: bool,
+}
+
+/// [`KeyFacts`] of keys already seen: results repeat the same keys in every record. Cleared
+/// when full.
+#[derive(Debug, Default)]
+struct KeyMemo {
+    facts: Mutex<HashMap<String, KeyFacts>>,
+}
+
+const KEY_MEMO_ENTRIES: usize = 4_096;
+
 /// One detected value: its type and its byte range in the normalized text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -191,6 +213,7 @@ pub struct Detector {
     /// Regions whose national numbers start with 0.
     trunk_zero: OnceLock<Vec<Region>>,
     phone_memo: numbers::PhoneMemo,
+    key_memo: KeyMemo,
 }
 
 fn compile(pattern: &str) -> Result<Regex, DetectorError> {
@@ -216,6 +239,76 @@ const LABELLED_NUMBER: &str = r"[+(]?[0-9][0-9 .\-/()]{5,24}[0-9]";
 const CODICE_FISCALE: &str =
     r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]";
 
+/// Where numbers can be in a text: its maximal runs of digits and of the characters written
+/// between the digits of a number (space, `.`, `-`, `/`, parentheses, `+`), with their digit
+/// counts. The patterns of cards, SSNs, IPv4 addresses and phone numbers match nothing else, so
+/// they search these runs (those with digits enough) rather than the whole text: prose is
+/// skipped at the cost of one pass over its bytes.
+pub(crate) struct Runs {
+    runs: Vec<(Range<usize>, usize)>,
+}
+
+/// The fewest digits of any value that [`Runs`] serves (an IPv4 address).
+const RUN_DIGITS: usize = 4;
+
+impl Runs {
+    fn of(text: &str) -> Runs {
+        let mut runs = Vec::new();
+        let mut start = None;
+        let mut digits = 0;
+        for (index, byte) in text.bytes().enumerate() {
+            if matches!(
+                byte,
+                b'0'..=b'9' | b' ' | b'.' | b'-' | b'/' | b'(' | b')' | b'+'
+            ) {
+                if start.is_none() {
+                    start = Some(index);
+                    digits = 0;
+                }
+                if byte.is_ascii_digit() {
+                    digits += 1;
+                }
+            } else if let Some(from) = start.take()
+                && digits >= RUN_DIGITS
+            {
+                runs.push((from..index, digits));
+            }
+        }
+        if let Some(from) = start
+            && digits >= RUN_DIGITS
+        {
+            runs.push((from..text.len(), digits));
+        }
+        Runs { runs }
+    }
+
+    /// The matches of `pattern` (whose matches are made of run characters only) in the runs of
+    /// `text` with at least `digits` digits: the same as `pattern.find_iter(text)` returns with
+    /// that many digits around.
+    pub(crate) fn matches<'t>(
+        &'t self,
+        pattern: &'t Regex,
+        text: &'t str,
+        digits: usize,
+    ) -> impl Iterator<Item = regex::Match<'t>> + 't {
+        self.runs
+            .iter()
+            .filter(move |(_, count)| *count >= digits)
+            .flat_map(move |(run, _)| {
+                let haystack = &text[..run.end];
+                let mut at = run.start;
+                std::iter::from_fn(move || {
+                    if at >= haystack.len() {
+                        return None;
+                    }
+                    let found = pattern.find_at(haystack, at)?;
+                    at = found.end().max(at + 1);
+                    Some(found)
+                })
+            })
+    }
+}
+
 /// Which detectors are worth running on a text, from one pass over its bytes.
 struct Shape {
     digits: usize,
@@ -226,6 +319,8 @@ struct Shape {
     zero: bool,
     /// A letter that is not lowercase ASCII: a capital, or any non-ASCII letter (names).
     upper: bool,
+    /// Six capitals in a row (the start of a codice fiscale).
+    capitals: bool,
 }
 
 impl Shape {
@@ -238,8 +333,16 @@ impl Shape {
             plus: false,
             zero: false,
             upper: false,
+            capitals: false,
         };
+        let mut run = 0;
         for byte in text.bytes() {
+            if byte.is_ascii_uppercase() {
+                run += 1;
+                shape.capitals |= run >= 6;
+            } else {
+                run = 0;
+            }
             match byte {
                 b'0' => {
                     shape.digits += 1;
@@ -310,6 +413,7 @@ impl Detector {
             every_region: OnceLock::new(),
             trunk_zero: OnceLock::new(),
             phone_memo: numbers::PhoneMemo::default(),
+            key_memo: KeyMemo::default(),
         })
     }
 
@@ -349,6 +453,11 @@ impl Detector {
             found.push((priority, Finding { kind, range }));
         };
         let wants = |kind: PiiType| self.types.contains(kind);
+        let runs = if shape.digits >= RUN_DIGITS {
+            Runs::of(text)
+        } else {
+            Runs { runs: Vec::new() }
+        };
         if wants(PiiType::Email) && shape.at {
             for range in self.emails(text) {
                 push(0, PiiType::Email, range);
@@ -360,16 +469,16 @@ impl Detector {
             }
         }
         if wants(PiiType::Card) && shape.digits >= 12 && hint != FieldHint::Identifier {
-            for range in numbers::cards(&self.card, text, hint == FieldHint::Card) {
+            for range in numbers::cards(&self.card, &runs, text, hint == FieldHint::Card) {
                 push(2, PiiType::Card, range);
             }
         }
         if wants(PiiType::Ssn) && shape.digits >= 9 {
-            for range in numbers::ssns(&self.ssn, text) {
+            for range in numbers::ssns(&self.ssn, &runs, text) {
                 push(3, PiiType::Ssn, range);
             }
         }
-        if wants(PiiType::Ssn) && shape.upper && text.len() >= 16 {
+        if wants(PiiType::Ssn) && shape.capitals && text.len() >= 16 {
             for range in numbers::codici_fiscali(&self.codice_fiscale, text) {
                 push(3, PiiType::Ssn, range);
             }
@@ -380,10 +489,22 @@ impl Detector {
             }
         }
         if wants(PiiType::Ip) && shape.dot && shape.digits >= 4 && hint != FieldHint::Version {
-            for range in numbers::ipv4s(&self.ipv4, text, self.private_ips) {
+            for range in numbers::ipv4s(&self.ipv4, &runs, text, self.private_ips) {
                 push(5, PiiType::Ip, range);
             }
         }
+        // Names come before phone numbers: a number right after a person's name (`Jane Doe
+        // (030 901820)`, `Emergency contact: Jane Doe, 912 345 678`) is read as a phone number.
+        // Name words hold no digits, so phone numbers found later never overlap them.
+        let named: Vec<Range<usize>> = if names {
+            let taken: Vec<Range<usize>> = resolve_overlaps(found.clone())
+                .into_iter()
+                .map(|finding| finding.range)
+                .collect();
+            names::names_in_text(text, &taken)
+        } else {
+            Vec::new()
+        };
         let phones = wants(PiiType::Phone) && shape.digits >= 7 && hint != FieldHint::Identifier;
         if phones || (wants(PiiType::Ssn) && shape.digits >= 8) {
             // Phone numbers come last and cost the most to validate: candidates inside a value
@@ -407,18 +528,26 @@ impl Detector {
             };
             if phones && (shape.plus || text.contains("00")) {
                 let taken = taken_by(&found);
-                for range in
-                    numbers::international_phones(&self.phone_international, text, &taken, memo)
-                {
+                for range in numbers::international_phones(
+                    &self.phone_international,
+                    &runs,
+                    text,
+                    &taken,
+                    memo,
+                ) {
                     phone(&mut found, 6, range);
                 }
             }
             let taken = taken_by(&found);
             for (kind, range) in numbers::labelled_numbers(
                 &self.labelled_number,
+                &runs,
                 text,
-                if phones { self.every_region() } else { &[] },
-                if phones { &self.national_regions } else { &[] },
+                &numbers::PhoneScope {
+                    regions: if phones { self.every_region() } else { &[] },
+                    configured: if phones { &self.national_regions } else { &[] },
+                    named: if phones { &named } else { &[] },
+                },
                 &taken,
                 memo,
             ) {
@@ -431,7 +560,7 @@ impl Detector {
             }
             if phones && self.nanp {
                 let taken = taken_by(&found);
-                for range in numbers::nanp_phones(&self.phone_nanp, text, &taken, memo) {
+                for range in numbers::nanp_phones(&self.phone_nanp, &runs, text, &taken, memo) {
                     phone(&mut found, 8, range);
                 }
             }
@@ -439,6 +568,7 @@ impl Detector {
                 let taken = taken_by(&found);
                 for range in numbers::national_phones(
                     &self.phone_national,
+                    &runs,
                     text,
                     &self.national_regions,
                     self.trunk_zero(),
@@ -449,20 +579,14 @@ impl Detector {
                 }
             }
         }
-        if names {
-            let taken: Vec<Range<usize>> = resolve_overlaps(found.clone())
-                .into_iter()
-                .map(|finding| finding.range)
-                .collect();
-            for range in names::names_in_text(text, &taken) {
-                found.push((
-                    10,
-                    Finding {
-                        kind: PiiType::Name,
-                        range,
-                    },
-                ));
-            }
+        for range in named {
+            found.push((
+                10,
+                Finding {
+                    kind: PiiType::Name,
+                    range,
+                },
+            ));
         }
         resolve_overlaps(found)
     }
@@ -481,6 +605,32 @@ impl Detector {
             }
             _ => None,
         }
+    }
+
+    /// What a key says about its value and its object, memoized.
+    pub(crate) fn key_facts(&self, key: &str) -> KeyFacts {
+        if let Some(facts) = self
+            .key_memo
+            .facts
+            .lock()
+            .ok()
+            .and_then(|memo| memo.get(key).copied())
+        {
+            return facts;
+        }
+        let facts = KeyFacts {
+            hint: FieldHint::for_key(key),
+            name: self.name_key(key),
+            part: self.is_name_part(key),
+            person: names::is_person_object([key]),
+        };
+        if let Ok(mut memo) = self.key_memo.facts.lock() {
+            if memo.len() >= KEY_MEMO_ENTRIES {
+                memo.clear();
+            }
+            memo.insert(key.to_owned(), facts);
+        }
+        facts
     }
 
     /// Whether a key names a person-name field, and how strongly.

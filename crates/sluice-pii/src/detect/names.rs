@@ -4,7 +4,7 @@
 //! after a closing (`Best regards,`), a label (`Name:`, `Signed by:`), or a given name followed by
 //! a family name. Plus the vault's exact matching of names it has already seen.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -715,70 +715,110 @@ const CLOSINGS: &[&str] = &[
     "signed",
 ];
 
-/// A word of the text with its byte range.
+/// A word of the text with its byte range: a run of letters and digits, with apostrophes and
+/// hyphens inside (`O'Brien`, `Jean-Luc`) but not at its end.
 struct Word<'a> {
     text: &'a str,
     range: Range<usize>,
 }
 
-fn words_of(text: &str) -> Vec<Word<'_>> {
-    let mut words = Vec::new();
-    let mut start = None;
-    for (index, c) in text.char_indices() {
-        let inside = c.is_alphabetic()
-            || (start.is_some() && matches!(c, '\'' | '\u{2019}' | '-'))
-            || c.is_alphanumeric();
-        match (inside, start) {
-            (true, None) => start = Some(index),
-            (false, Some(from)) => {
-                words.push(Word {
-                    text: &text[from..index],
-                    range: from..index,
-                });
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(from) = start {
-        words.push(Word {
-            text: &text[from..],
-            range: from..text.len(),
-        });
-    }
-    // A trailing hyphen or apostrophe is not part of the word.
-    for word in &mut words {
-        let trimmed = word.text.trim_end_matches(['-', '\'', '\u{2019}']);
-        word.range.end = word.range.start + trimmed.len();
-        word.text = trimmed;
-    }
-    words
+/// An apostrophe or a hyphen: part of a word once the word has begun.
+fn joins(c: char) -> bool {
+    matches!(c, '\'' | '\u{2019}' | '-')
 }
 
-/// Where the name starting at word `first` ends: name words (particles inside) separated by
-/// one space, at most `most`. Returns the index past the last name word.
-fn name_run(text: &str, words: &[Word<'_>], first: usize, most: usize) -> usize {
-    let mut end = first;
-    let mut index = first;
-    while index < words.len() && index - first < most + 1 {
-        let word = &words[index];
-        if index > first {
-            let gap = &text[words[index - 1].range.end..word.range.start];
-            if gap != " " {
-                break;
-            }
+/// Whether a word begins at byte `index`: a letter or digit that no word before runs into.
+fn word_starts_at(text: &str, index: usize) -> bool {
+    text[index..].starts_with(char::is_alphanumeric)
+        && !text[..index]
+            .trim_end_matches(joins)
+            .ends_with(char::is_alphanumeric)
+}
+
+/// The word that begins at byte `start` (see [`word_starts_at`]).
+fn word_at(text: &str, start: usize) -> Word<'_> {
+    let rest = &text[start..];
+    let run = rest
+        .find(|c: char| !(c.is_alphanumeric() || joins(c)))
+        .unwrap_or(rest.len());
+    let word = rest[..run].trim_end_matches(joins);
+    Word {
+        text: word,
+        range: start..start + word.len(),
+    }
+}
+
+/// The last word that ends before byte `start`, itself the start of a word.
+fn word_before(text: &str, start: usize) -> Option<Word<'_>> {
+    let before = &text[..start];
+    let (last, c) = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_alphanumeric())?;
+    let end = last + c.len_utf8();
+    let run_start = before[..last]
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_alphanumeric() || joins(*c)))
+        .map_or(0, |(index, c)| index + c.len_utf8());
+    let first = run_start + before[run_start..end].find(char::is_alphanumeric)?;
+    Some(Word {
+        text: &text[first..end],
+        range: first..end,
+    })
+}
+
+/// The word right after byte `end` when exactly `gap` lies between.
+fn word_after<'a>(text: &'a str, end: usize, gap: &str) -> Option<Word<'a>> {
+    let start = end + gap.len();
+    (text[end..].starts_with(gap) && text[start..].starts_with(char::is_alphanumeric))
+        .then(|| word_at(text, start))
+}
+
+/// `f` of the lowercase form of `word`, without allocating for short ASCII words.
+fn with_lower<R>(word: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buffer = [0u8; 32];
+    if word.len() <= buffer.len() && word.is_ascii() {
+        let buffer = &mut buffer[..word.len()];
+        buffer.copy_from_slice(word.as_bytes());
+        buffer.make_ascii_lowercase();
+        if let Ok(lower) = std::str::from_utf8(buffer) {
+            return f(lower);
         }
-        let lower = word.text.to_lowercase();
-        if name_word(word.text) && !is_stop_word(&lower) {
-            index += 1;
-            end = index;
-        } else if index > first && PARTICLES.contains(&lower.as_str()) {
-            index += 1;
+    }
+    f(&word.to_lowercase())
+}
+
+/// The name that begins with `first`: name words (particles inside) separated by one space, at
+/// most `most` words.
+fn name_run<'a>(text: &'a str, first: Word<'a>, most: usize) -> Vec<Word<'a>> {
+    let mut run: Vec<Word<'a>> = Vec::with_capacity(most + 1);
+    // Words up to the last name word (particles after it are not part of the name).
+    let mut kept = 0;
+    let mut next = Some(first);
+    while let Some(word) = next
+        && run.len() < most + 1
+    {
+        let (name, particle) = with_lower(word.text, |lower| {
+            (
+                name_word(word.text) && !is_stop_word(lower),
+                PARTICLES.contains(&lower),
+            )
+        });
+        if name {
+            run.push(word);
+            kept = run.len();
+        } else if !run.is_empty() && particle {
+            run.push(word);
         } else {
             break;
         }
+        next = run
+            .last()
+            .and_then(|last| word_after(text, last.range.end, " "));
     }
-    end.min(first + most)
+    run.truncate(kept.min(most));
+    run
 }
 
 /// Capitalised words that begin sentences and headings rather than names.
@@ -838,6 +878,17 @@ const STOP_WORDS: &[&str] = &[
     "road",
     "avenue",
     "city",
+    // Whom a letter opens to or a signature closes for when it is no one in particular.
+    "hiring",
+    "manager",
+    "sir",
+    "all",
+    "everyone",
+    "colleagues",
+    "support",
+    "service",
+    "department",
+    "office",
 ];
 
 /// Lowercase words that stop a name (see [`STOP_WORDS`]), in one set.
@@ -889,9 +940,9 @@ word_sets! {
     is_company_opener => COMPANY_OPENERS,
 }
 
-/// The lowercase form of a short word (longer ones are never context words).
-fn lower(word: &str) -> Option<String> {
-    (word.len() <= 24).then(|| word.to_lowercase())
+/// `test` of the lowercase form of a short word (longer ones are never context words).
+fn short_lower(word: &str, test: impl FnOnce(&str) -> bool) -> bool {
+    word.len() <= 24 && with_lower(word, test)
 }
 
 /// Whether the line before byte `start` is a closing (`Best regards,`, `Thanks,`).
@@ -906,7 +957,7 @@ fn after_closing(text: &str, start: usize) -> bool {
     let previous = before[..line_start].trim_end();
     let line = previous.rsplit('\n').next().unwrap_or_default().trim();
     (line.ends_with(',') || line.ends_with('!') || line.ends_with('.') || line.starts_with("--"))
-        && line.split_whitespace().count() <= 5
+        && line.split_whitespace().nth(5).is_none()
         && line
             .split(|c: char| !c.is_alphabetic())
             .any(|word| is_closing(&word.to_lowercase()))
@@ -941,90 +992,168 @@ fn labelled(text: &str, start: usize) -> bool {
     })
 }
 
-/// Names in free text: see the module docs. `taken` holds ranges already found (sorted).
+/// Names in free text: see the module docs. `taken` holds ranges already found (sorted). Only
+/// words that begin with a capital or a letter of a script without case are looked at.
 pub(crate) fn names_in_text(text: &str, taken: &[Range<usize>]) -> Vec<Range<usize>> {
-    let words = words_of(text);
     let mut found = Vec::new();
+    let bytes = text.as_bytes();
     let mut index = 0;
-    while index < words.len() {
-        let word = &words[index];
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if byte.is_ascii() && !byte.is_ascii_uppercase() || !text.is_char_boundary(index) {
+            index += 1;
+            continue;
+        }
+        if !word_starts_at(text, index) {
+            index += char_len(text, index);
+            continue;
+        }
+        let word = word_at(text, index);
+        index = word.range.end.max(index + 1);
         if !name_word(word.text) || super::numbers::overlaps(taken, &word.range) {
-            index += 1;
             continue;
         }
-        // The cheap signs first: most capitalised words have none and cost no more.
-        let previous = index.checked_sub(1).map(|before| &words[before]);
-        let gap = previous.map_or("", |before| &text[before.range.end..word.range.start]);
-        let previous_lower = previous
-            .filter(|_| !gap.contains('\n') && gap.len() <= 2)
-            .and_then(|before| lower(before.text));
-        let title = previous_lower
-            .as_deref()
-            .is_some_and(|lower| is_title(lower) && matches!(gap, " " | ". "));
-        let salutation = previous_lower
-            .as_deref()
-            .is_some_and(|lower| is_salutation(lower) && gap.trim().is_empty());
-        let label_sign = text[..word.range.start]
+        // The cheap signs first: most capitalised words have none and cost no more. The gap
+        // is what lies between the word before and this one.
+        let before = &text[..word.range.start];
+        let gap = &before[before
+            .trim_end_matches(|c: char| !c.is_alphanumeric())
+            .len()..];
+        let near = (gap.len() <= 2 && !gap.contains('\n') && gap.len() < before.len())
+            .then(|| word_before(text, word.range.start))
+            .flatten();
+        let title = near
+            .as_ref()
+            .is_some_and(|before| matches!(gap, " " | ". ") && short_lower(before.text, is_title));
+        let salutation = near
+            .as_ref()
+            .is_some_and(|before| gap.trim().is_empty() && short_lower(before.text, is_salutation));
+        let start = word.range.start;
+        let label = text[..start]
             .trim_end_matches([' ', '"', '\''])
-            .ends_with([':', '=']);
-        let line_start = text[..word.range.start]
-            .rfind('\n')
-            .is_some_and(|newline| text[newline + 1..word.range.start].trim().is_empty());
+            .ends_with([':', '='])
+            && labelled(text, start);
+        let line_start = text[..start]
+            .trim_end_matches(|c: char| c.is_whitespace() && c != '\n')
+            .ends_with('\n');
+        let closing = line_start && after_closing(text, start);
         let given = is_given(word.text) || uncased_word(word.text) && is_family(word.text);
-        if !(title || salutation || label_sign || line_start || given) {
-            index += 1;
+        if !(title || salutation || label || closing || given) {
             continue;
         }
-        let end = name_run(text, &words, index, 4);
-        if end == index {
-            index += 1;
+        let run = name_run(text, word, 4);
+        let (Some(first), Some(last)) = (run.first(), run.last()) else {
             continue;
-        }
-        let run = &words[index..end];
+        };
         let known = run.iter().any(|word| is_known(word.text));
-        let signature = line_start
-            && after_closing(text, word.range.start)
-            && text[run[run.len() - 1].range.end..]
+        let signature = closing
+            && text[last.range.end..]
                 .split('\n')
                 .next()
                 .is_some_and(|rest| rest.trim().is_empty());
-        let label = label_sign && labelled(text, word.range.start);
         // A given name followed by a family name, both in the gazetteer (in East Asian order,
         // a family name followed by a given name).
         let pair = run.len() >= 2
-            && (is_given(run[0].text) && run[1..].iter().any(|word| is_family(word.text))
-                || uncased_word(run[0].text) && is_family(run[0].text) && is_given(run[1].text));
+            && (is_given(first.text) && run[1..].iter().any(|word| is_family(word.text))
+                || uncased_word(first.text) && is_family(first.text) && is_given(run[1].text));
         // `rue Henriette Bruneau`, `Smith Street`, `Hartung Kruschwitz KG`: places and companies.
-        let next = words.get(end).filter(|next| {
-            matches!(
-                &text[run[run.len() - 1].range.end..next.range.start],
-                " " | " & "
-            )
-        });
-        let place_or_company = previous.is_some_and(|before| {
-            lower(before.text)
-                .is_some_and(|lower| is_place_word(&plain(&lower)) || is_company_opener(&lower))
+        let next = word_after(text, last.range.end, " ")
+            .or_else(|| word_after(text, last.range.end, " & "));
+        let previous = match near {
+            Some(near) => Some(near),
+            None => word_before(text, start),
+        };
+        let place_or_company = previous.as_ref().is_some_and(|before| {
+            short_lower(before.text, |lower| {
+                is_place_word(&plain(lower)) || is_company_opener(lower)
+            })
         }) || next.is_some_and(|next| {
             let next = plain(next.text);
             PLACE_SUFFIXES.contains(&next.as_str())
                 || COMPANY_WORDS.contains(&next.as_str())
                 || LEGAL_FORMS.contains(&next.as_str())
-        }) || text[run[run.len() - 1].range.end..].starts_with(" &");
+        }) || text[last.range.end..].starts_with(" &");
         let accept = if place_or_company {
             false
         } else if title {
             true
         } else if salutation || signature || label {
-            known || (label && run.len() >= 2)
+            // Two words or more of no company are a name even when the gazetteer lacks them.
+            known || run.len() >= 2 && !is_company(&text[first.range.start..last.range.end])
         } else {
             pair
         };
         if accept {
-            found.push(run[0].range.start..run[run.len() - 1].range.end);
-            index = end;
-        } else {
-            index += 1;
+            found.push(first.range.start..last.range.end);
+            index = last.range.end;
         }
     }
     found
+}
+
+/// The length in bytes of the character at `index`.
+fn char_len(text: &str, index: usize) -> usize {
+    text[index..].chars().next().map_or(1, char::len_utf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Vec<&str> {
+        names_in_text(text, &[])
+            .into_iter()
+            .map(|range| &text[range])
+            .collect()
+    }
+
+    #[test]
+    fn words_start_end_and_precede_as_whole_runs() {
+        let text = "x-Ray met O'Brien--  3Com's Jean-Luc-";
+        assert!(!word_starts_at(text, 2), "R is inside x-Ray");
+        assert!(word_starts_at(text, 10));
+        assert_eq!(word_at(text, 10).text, "O'Brien");
+        assert_eq!(word_at(text, 28).text, "Jean-Luc");
+        let before = word_before(text, 28).map(|word| word.text);
+        assert_eq!(before, Some("3Com's"));
+        assert_eq!(word_before(text, 0).map(|word| word.text), None);
+        assert_eq!(word_after(text, 5, " ").map(|word| word.text), Some("met"));
+        assert!(word_after(text, 5, " & ").is_none());
+        with_lower("ÉCOLE", |lower| assert_eq!(lower, "école"));
+        with_lower("Dear", |lower| assert_eq!(lower, "dear"));
+    }
+
+    #[test]
+    fn names_in_text_by_their_context() {
+        assert_eq!(names("Please ask Mrs. Jane Doe today."), ["Jane Doe"]);
+        assert_eq!(names("Dear Maria,\nthe report is late."), ["Maria"]);
+        assert_eq!(names("Best regards,\nJohn Smith\n"), ["John Smith"]);
+        assert_eq!(names("Signed by: Anna Kowalska"), ["Anna Kowalska"]);
+        // Two capitalised words the gazetteer lacks, after a salutation or as a signature.
+        assert_eq!(names("Dear Haydee Dotson,\nthanks."), ["Haydee Dotson"]);
+        assert_eq!(names("Thanks,\nGraig Lovelace\n"), ["Graig Lovelace"]);
+        assert_eq!(names("Dear Hiring Manager,"), Vec::<&str>::new());
+        assert_eq!(names("Best regards,\nAcme Support\n"), Vec::<&str>::new());
+        assert_eq!(names("Kind regards,\nAcme Holdings\n"), Vec::<&str>::new());
+        assert_eq!(
+            names("Yesterday Michael Johnson called."),
+            ["Michael Johnson"]
+        );
+        // Places and companies made of names, sentence starts and lowercase words are not.
+        assert_eq!(
+            names("We met on rue Henriette Bruneau."),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            names("Michael Johnson Street is closed."),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            names("The Deployment finished. Order shipped."),
+            Vec::<&str>::new()
+        );
+        assert_eq!(names("michael johnson called"), Vec::<&str>::new());
+        // A name word glued to another word is not a word of its own.
+        assert_eq!(names("see x-Michael Johnson"), Vec::<&str>::new());
+    }
 }

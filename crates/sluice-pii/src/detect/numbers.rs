@@ -10,7 +10,7 @@ use phonenumber::country::Id as Region;
 use regex::Regex;
 
 use super::context::Label;
-use super::{char_at, char_before, clear_after, clear_before};
+use super::{Runs, char_at, char_before, clear_after, clear_before};
 
 /// Whether a region is in the North American Numbering Plan (calling code 1). A fixed list, so
 /// building a detector does not load libphonenumber's metadata (that happens on first use, or in
@@ -54,9 +54,14 @@ pub(crate) fn is_nanp(region: Region) -> bool {
 /// identifier (`tracking`, `EAN`, `order`) nothing is a card; numbers that only cards of rare
 /// kinds share with common identifiers (12-digit Maestro, 15-digit UATP, 13 bare digits that are
 /// a valid EAN-13 barcode) count only in a card field (`card`) or after a card label.
-pub(crate) fn cards(pattern: &Regex, text: &str, card_field: bool) -> Vec<Range<usize>> {
+pub(crate) fn cards(
+    pattern: &Regex,
+    runs: &Runs,
+    text: &str,
+    card_field: bool,
+) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
-    for candidate in pattern.find_iter(text) {
+    for candidate in runs.matches(pattern, text, 12) {
         let run = candidate.range();
         if !clear_before(text, run.start) || !clear_after(text, run.end) {
             continue;
@@ -249,9 +254,8 @@ pub(crate) fn ibans(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
 /// SSNs written `ddd-dd-dddd` (or with spaces or dots) that are not in an invalid range, and
 /// not the tail or head of a longer grouped number (`+49 536 22 1234`, a phone number with its
 /// country code) or after a phone label.
-pub(crate) fn ssns(pattern: &Regex, text: &str) -> Vec<Range<usize>> {
-    pattern
-        .find_iter(text)
+pub(crate) fn ssns(pattern: &Regex, runs: &Runs, text: &str) -> Vec<Range<usize>> {
+    runs.matches(pattern, text, 9)
         .filter(|candidate| {
             let (start, end) = (candidate.start(), candidate.end());
             let separator = candidate.as_str().as_bytes()[3];
@@ -342,9 +346,8 @@ fn local_v6(address: Ipv6Addr) -> bool {
 
 /// Dotted quads that parse as IPv4 and are not marked as versions; local addresses only when
 /// `private` says so.
-pub(crate) fn ipv4s(pattern: &Regex, text: &str, private: bool) -> Vec<Range<usize>> {
-    pattern
-        .find_iter(text)
+pub(crate) fn ipv4s(pattern: &Regex, runs: &Runs, text: &str, private: bool) -> Vec<Range<usize>> {
+    runs.matches(pattern, text, 4)
         .filter(|candidate| {
             let range = candidate.range();
             clear_before(text, range.start)
@@ -355,6 +358,7 @@ pub(crate) fn ipv4s(pattern: &Regex, text: &str, private: bool) -> Vec<Range<usi
                     .parse::<Ipv4Addr>()
                     .is_ok_and(|address| private || !local_v4(address))
                 && !marked_as_version(text, range.clone())
+                && !super::context::version_nearby(text, range.clone())
                 && super::context::label_before(text, range.start) != Label::Version
         })
         .map(|candidate| candidate.range())
@@ -455,6 +459,17 @@ impl PhoneMemo {
     /// Parse with libphonenumber and say whether the number is valid. The parser is third-party
     /// code; a panic in it means "not a phone number", never a crashed gateway.
     pub(crate) fn valid(&self, region: Option<Region>, text: &str) -> bool {
+        if self.parsed_valid(region, text) {
+            return true;
+        }
+        // `+3188-4588839`: the parser takes the digits up to the first separator for the country
+        // code and gives up when they are too many; without the separators it splits them right.
+        region.is_none()
+            && glued_country_code(text)
+            && self.parsed_valid(None, &compact_international(text))
+    }
+
+    fn parsed_valid(&self, region: Option<Region>, text: &str) -> bool {
         if text.len() > 40 {
             return false;
         }
@@ -481,6 +496,24 @@ impl PhoneMemo {
     }
 }
 
+/// `+` and a first group of four or more digits that a separator follows: a country code
+/// glued to the area code (`+3188-4588839`, `+31870 801838`).
+fn glued_country_code(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix('+') else {
+        return false;
+    };
+    let first = rest.bytes().take_while(u8::is_ascii_digit).count();
+    first >= 4 && rest[first..].starts_with([' ', '.', '-', '/'])
+}
+
+/// `+` and the digits of an international number, without separators.
+fn compact_international(text: &str) -> String {
+    let mut compact = String::with_capacity(text.len());
+    compact.push('+');
+    compact.extend(text.chars().filter(char::is_ascii_digit));
+    compact
+}
+
 /// Whether a phone number ending at `end` stands on its own on the right, or is followed by its
 /// extension.
 fn phone_end(text: &str, end: usize) -> bool {
@@ -505,12 +538,13 @@ fn digit_count(text: &str) -> usize {
 /// follow a label that makes it an identifier (`order 0049...`).
 pub(crate) fn international_phones(
     pattern: &Regex,
+    runs: &Runs,
     text: &str,
     taken: &[Range<usize>],
     memo: &PhoneMemo,
 ) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
-    for candidate in pattern.find_iter(text) {
+    for candidate in runs.matches(pattern, text, 7) {
         let mut range = candidate.range();
         if !clear_before(text, range.start) {
             continue;
@@ -571,12 +605,12 @@ pub(crate) fn international_phones(
 /// parenthesis anything goes), so `2026-01-15 10` does not pass.
 pub(crate) fn nanp_phones(
     pattern: &Regex,
+    runs: &Runs,
     text: &str,
     taken: &[Range<usize>],
     memo: &PhoneMemo,
 ) -> Vec<Range<usize>> {
-    pattern
-        .find_iter(text)
+    runs.matches(pattern, text, 10)
         .filter(|candidate| {
             let range = candidate.range();
             if overlaps(taken, &range) {
@@ -616,14 +650,14 @@ pub(crate) fn nanp_phones(
 /// makes it an identifier rules it out.
 pub(crate) fn national_phones(
     pattern: &Regex,
+    runs: &Runs,
     text: &str,
     regions: &[Region],
     trunk_zero: &[Region],
     taken: &[Range<usize>],
     memo: &PhoneMemo,
 ) -> Vec<Range<usize>> {
-    pattern
-        .find_iter(text)
+    runs.matches(pattern, text, 9)
         .filter(|candidate| {
             let range = candidate.range();
             let value = candidate.as_str();
@@ -656,23 +690,39 @@ pub(crate) fn national_phones(
         .collect()
 }
 
+/// Where [`labelled_numbers`] looks for phone numbers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PhoneScope<'a> {
+    /// Every region, configured ones first: for numbers after a phone label or a name.
+    pub(crate) regions: &'a [Region],
+    /// Configured regions outside NANP: for grouped numbers without a label.
+    pub(crate) configured: &'a [Region],
+    /// Person names found in the text, sorted.
+    pub(crate) named: &'a [Range<usize>],
+}
+
 /// Numbers after a label that says what they are: a phone label (`Phone:`, `tel.`, `call`,
 /// `mobile`, ...) makes any number valid in some region a phone number, bare digits included;
 /// a national-identifier label (`SSN:`, `tax id`, `BSN`, `CPF`, ...) makes a number with a
 /// valid check digit an identifier. Without a label, a number grouped the way phone numbers are
 /// written and valid in one of the `configured` regions outside NANP (`912 345 678` with `ES`)
-/// is a phone number too, unless a label makes it an identifier. Trailing groups that spoil the
-/// number are dropped.
+/// is a phone number too, unless a label makes it an identifier; so is a number right after a
+/// person's name (`Jane Doe (030 901820)`). Trailing groups that spoil the number are dropped.
 pub(crate) fn labelled_numbers(
     pattern: &Regex,
+    runs: &Runs,
     text: &str,
-    regions: &[Region],
-    configured: &[Region],
+    scope: &PhoneScope<'_>,
     taken: &[Range<usize>],
     memo: &PhoneMemo,
 ) -> Vec<(crate::PiiType, Range<usize>)> {
+    let PhoneScope {
+        regions,
+        configured,
+        named,
+    } = *scope;
     let mut found = Vec::new();
-    for candidate in pattern.find_iter(text) {
+    for candidate in runs.matches(pattern, text, 7) {
         let mut range = candidate.range();
         if overlaps(taken, &range) || !clear_before(text, range.start) {
             continue;
@@ -684,9 +734,22 @@ pub(crate) fn labelled_numbers(
             range.start -= 1;
         }
         let label = super::context::label_before(text, range.start);
+        // `Jane Doe (030 901820)`: the parenthesis is not part of the number.
+        let mut start = range.start;
+        if label == Label::None
+            && text[range.clone()].starts_with('(')
+            && !text[range.clone()].contains(')')
+        {
+            start += 1;
+        }
+        let after_name = label == Label::None && after_name(text, named, start);
+        if after_name {
+            range.start = start;
+        }
         let (kind, regions) = match label {
             Label::Phone => (crate::PiiType::Phone, regions),
             Label::NationalId => (crate::PiiType::Ssn, regions),
+            Label::None if after_name => (crate::PiiType::Phone, regions),
             Label::None if !configured.is_empty() => (crate::PiiType::Phone, configured),
             _ => continue,
         };
@@ -703,17 +766,13 @@ pub(crate) fn labelled_numbers(
             let after = range.start + value.len();
             let accepted = match kind {
                 crate::PiiType::Phone => {
+                    let shaped = if after_name {
+                        shaped_after_name(value)
+                    } else {
+                        shaped_unlabelled(value)
+                    };
                     phone_end(text, after)
-                        && (!unlabelled
-                            || (!value.starts_with('+')
-                                && !value.starts_with("00")
-                                && digit_count(value) >= 9
-                                && value
-                                    .bytes()
-                                    .filter(|byte| matches!(byte, b' ' | b'.' | b'-' | b'/'))
-                                    .count()
-                                    >= 2
-                                && phone_grouped(value)))
+                        && (!unlabelled || shaped)
                         && phone_in_regions(value, regions, memo)
                 }
                 _ => clear_after(text, after) && is_national_id(value),
@@ -732,6 +791,58 @@ pub(crate) fn labelled_numbers(
         }
     }
     found
+}
+
+/// A number without a label written the way phone numbers are (`912 345 678`, `030-901-820`):
+/// national (no `+` or `00`), nine digits or more in three groups or more, one kind of
+/// separator.
+fn shaped_unlabelled(value: &str) -> bool {
+    !value.starts_with('+')
+        && !value.starts_with("00")
+        && digit_count(value) >= 9
+        && separator_count(value) >= 2
+        && phone_grouped(value)
+}
+
+/// A number right after a person's name: national, nine digits or more, grouped (the area code
+/// may be set off by another separator, `49 2318-3105`), or ten or eleven bare digits.
+fn shaped_after_name(value: &str) -> bool {
+    let digits = digit_count(value);
+    let grouped = match separator_count(value) {
+        0 => (10..=11).contains(&digits) && !value.contains(['(', ')']),
+        _ => {
+            phone_grouped(value)
+                || value
+                    .split_once([' ', '.', '-', '/'])
+                    .is_some_and(|(area, rest)| {
+                        area.bytes()
+                            .all(|byte| byte.is_ascii_digit() || byte == b'(' || byte == b')')
+                            && separator_count(rest) >= 1
+                            && phone_grouped(rest)
+                    })
+        }
+    };
+    !value.starts_with('+') && !value.starts_with("00") && digits >= 9 && grouped
+}
+
+fn separator_count(value: &str) -> usize {
+    value
+        .bytes()
+        .filter(|byte| matches!(byte, b' ' | b'.' | b'-' | b'/'))
+        .count()
+}
+
+/// Whether a person's name of `named` (sorted) ends right before byte `start`, a comma, colon,
+/// dash, slash or opening parenthesis and spaces between (`Jane Doe, `, `Jane Doe (`).
+fn after_name(text: &str, named: &[Range<usize>], start: usize) -> bool {
+    let index = named.partition_point(|name| name.end <= start);
+    index > 0 && {
+        let gap = &text[named[index - 1].end..start];
+        gap.len() <= 3
+            && gap
+                .chars()
+                .all(|c| matches!(c, ' ' | ',' | ':' | '-' | '/' | '('))
+    }
 }
 
 /// A whole phone-field value in any common format, bare digits and an extension included,

@@ -321,6 +321,15 @@ fn ip_addresses() {
         ("::ffff:192.0.2.128", "::ffff:192.0.2.128"),
         // An unmarked four-part version is an address: privacy first.
         ("reached 1.2.3.4", "1.2.3.4"),
+        // A version word farther away, on another line, is about something else.
+        (
+            "Release notes are out.\nBlocked 81.2.69.160 again",
+            "81.2.69.160",
+        ),
+        (
+            "the build server, which was reached from 81.2.69.160 at noon",
+            "81.2.69.160",
+        ),
     ] {
         assert_found(&d, text, PiiType::Ip, value);
     }
@@ -330,6 +339,9 @@ fn ip_addresses() {
         "Version: 4.3.2.1",
         "1.2.3.4-beta",
         "1.2.3.4+build7",
+        "Upgraded the agent from 3.12.8.6 last night",
+        "See the 3.12.8.6 release notes.",
+        "Router firmware is now 4.2.1.17",
         "1.2.3",
         "256.1.1.1",
         "1.2.3.4.5",
@@ -568,4 +580,108 @@ fn reference_suite_cases() {
     ] {
         assert_nothing(&d, text);
     }
+}
+
+#[test]
+fn runs_find_what_the_whole_text_search_finds() {
+    let text = "Call +44 20 7946 0958 or (212) 555-0123, card 4111 1111 1111 1111; \
+                SSN 536-22-1234 at 81.2.69.160/24 on 2026-01-15 10:30, ref 0123456789 and \
+                12345678901234567890123456789012345 then x1234567 and 7.";
+    let runs = Runs::of(text);
+    for pattern in [
+        CARD,
+        SSN,
+        IPV4,
+        PHONE_INTERNATIONAL,
+        PHONE_NANP,
+        PHONE_NATIONAL,
+        LABELLED_NUMBER,
+    ] {
+        let regex = compile(pattern).unwrap();
+        let whole: Vec<_> = regex.find_iter(text).map(|m| m.range()).collect();
+        let in_runs: Vec<_> = runs.matches(&regex, text, 0).map(|m| m.range()).collect();
+        assert_eq!(in_runs, whole, "{pattern}");
+        assert!(!whole.is_empty(), "{pattern}");
+    }
+    // Runs with fewer digits than asked for are skipped.
+    let regex = compile(IPV4).unwrap();
+    assert_eq!(runs.matches(&regex, text, 40).count(), 0);
+}
+
+#[test]
+fn labels_read_in_any_case_and_script() {
+    let d = detector();
+    assert_found(
+        &d,
+        "PHONE NUMBER: 020 7946 0958",
+        PiiType::Phone,
+        "020 7946 0958",
+    );
+    assert_found(
+        &d,
+        "Teléfono número 912 345 678",
+        PiiType::Phone,
+        "912 345 678",
+    );
+    assert_nothing(&d, "ORDER NO. 0201 7946 0958");
+}
+
+#[test]
+fn a_country_code_glued_to_the_area_code() {
+    let d = detector();
+    assert_found(&d, "ph: +31870-801838", PiiType::Phone, "+31870-801838");
+    assert_found(
+        &d,
+        "Call +3188-4588839 now",
+        PiiType::Phone,
+        "+3188-4588839",
+    );
+    assert_eq!(
+        d.field_value(FieldHint::Phone, "+3188-4588839"),
+        Some(PiiType::Phone)
+    );
+    // Still a valid number only: these digits are not one.
+    assert_nothing(&d, "ph: +99999-123");
+}
+
+#[test]
+fn a_number_right_after_a_persons_name_is_a_phone_number() {
+    let d = detector();
+    assert_eq!(
+        found(&d, "Mrs. Jane Doe (030 901820)"),
+        [
+            (PiiType::Name, "Jane Doe".to_owned()),
+            (PiiType::Phone, "030 901820".to_owned())
+        ]
+    );
+    assert_eq!(
+        found(&d, "Emergency contact: Michael Johnson, 912 345 678"),
+        [
+            (PiiType::Name, "Michael Johnson".to_owned()),
+            (PiiType::Phone, "912 345 678".to_owned())
+        ]
+    );
+    // Ten or eleven bare digits, an area code set off by another separator.
+    assert_eq!(
+        found(&d, "Mrs. Jane Doe (0553313441)")[1],
+        (PiiType::Phone, "0553313441".to_owned())
+    );
+    assert_eq!(
+        found(&d, "Mrs. Jane Doe, 49 2318-3105")[1],
+        (PiiType::Phone, "49 2318-3105".to_owned())
+    );
+    // Not without the name, not dates or nine bare digits, not an identifier after a label.
+    assert_nothing(&d, "Shipped: 912 345 678");
+    assert_eq!(
+        found(&d, "Mrs. Jane Doe, 2026-01-15 10:30"),
+        [(PiiType::Name, "Jane Doe".to_owned())]
+    );
+    assert_eq!(
+        found(&d, "Mrs. Jane Doe, 912345678"),
+        [(PiiType::Name, "Jane Doe".to_owned())]
+    );
+    assert_eq!(
+        found(&d, "Mrs. Jane Doe, order 912 345 678"),
+        [(PiiType::Name, "Jane Doe".to_owned())]
+    );
 }
