@@ -165,19 +165,26 @@ impl Client {
         report
     }
 
-    /// A live spare worker of this client, if it has one.
+    /// A live spare worker of this client for its next execution: the longest idle one whose
+    /// new runtime is made (it said `Tidied`); when none is ready yet, none if the warm pool
+    /// has a worker (it starts at once, and the spares finish making theirs meanwhile), else the
+    /// longest idle one (the execution starts when its runtime is made). So a client running
+    /// executions back to back does not wait for the runtime its last one left behind.
     fn spare(&self) -> Option<WorkerProcess> {
         let mut spares = self
             .inner
             .spares
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        while let Some(mut worker) = spares.pop() {
-            if worker.is_alive() {
-                return Some(worker);
-            }
+        // A dead one is dropped, which reaps it.
+        spares.retain_mut(WorkerProcess::is_alive);
+        if let Some(ready) = spares.iter_mut().position(WorkerProcess::is_tidied) {
+            return Some(spares.remove(ready));
         }
-        None
+        if spares.is_empty() || self.inner.gateway.warm().has_ready() {
+            return None;
+        }
+        Some(spares.remove(0))
     }
 
     async fn execute_in_session(

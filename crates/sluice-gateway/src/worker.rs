@@ -107,6 +107,8 @@ pub(crate) struct WorkerProcess {
     stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
     frames: FrameSource,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// It said `Tidied` after its last job: its next runtime is made.
+    tidied: bool,
 }
 
 impl WorkerProcess {
@@ -156,6 +158,7 @@ impl WorkerProcess {
             stdin: Arc::new(tokio::sync::Mutex::new(stdin)),
             frames: FrameSource::new(stdout),
             stderr_tail,
+            tidied: true,
         };
         match tokio::time::timeout(READY_TIMEOUT, worker.frames.next(None)).await {
             Ok(Some(Ok(WorkerMessage::Ready { protocol_version })))
@@ -185,9 +188,23 @@ impl WorkerProcess {
     }
 
     /// The next message; `None` when the worker closed its output. Cancel-safe: a message is
-    /// never lost when the future is dropped.
+    /// never lost when the future is dropped. `Tidied` is noted, not returned.
     pub(crate) async fn next(&mut self) -> Option<Result<WorkerMessage, String>> {
-        self.frames.next(None).await
+        self.next_soon(None).await
+    }
+
+    /// Whether the worker is ready for an `Execute` to start at once: it said `Tidied` after its
+    /// last job (read here if it is waiting in the pipe; never waits). A job sent resets it.
+    pub(crate) fn is_tidied(&mut self) -> bool {
+        if !self.tidied {
+            use futures::FutureExt as _;
+            // Anything else between jobs breaks the protocol: the worker will be found dead or
+            // misbehaving when it is used; it is not ready.
+            if let Some(Some(Ok(WorkerMessage::Tidied))) = self.frames.next(None).now_or_never() {
+                self.tidied = true;
+            }
+        }
+        self.tidied
     }
 
     /// [`WorkerProcess::next`], polling the pipe without sleeping until `spin_until`, because the
@@ -198,13 +215,19 @@ impl WorkerProcess {
         &mut self,
         spin_until: Option<Instant>,
     ) -> Option<Result<WorkerMessage, String>> {
-        self.frames.next(spin_until).await
+        loop {
+            match self.frames.next(spin_until).await {
+                Some(Ok(WorkerMessage::Tidied)) => self.tidied = true,
+                other => return other,
+            }
+        }
     }
 
     /// Send `message` as one frame, on its own task: a worker that stops reading must not block
     /// the caller (its watchdog keeps running). The lock is taken before this returns, so no
     /// other frame can overtake this one.
-    pub(crate) async fn send_detached(&self, message: GatewayMessage) {
+    pub(crate) async fn send_detached(&mut self, message: GatewayMessage) {
+        self.tidied = false;
         let mut stdin = self.stdin.clone().lock_owned().await;
         tokio::spawn(async move {
             if let Ok(frame) = encode(&message) {
@@ -299,6 +322,7 @@ pub(crate) fn message_name(message: &WorkerMessage) -> &'static str {
         WorkerMessage::Progress { .. } => "Progress",
         WorkerMessage::Done { .. } => "Done",
         WorkerMessage::Checked { .. } => "Checked",
+        WorkerMessage::Tidied => "Tidied",
     }
 }
 

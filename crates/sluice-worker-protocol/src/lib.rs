@@ -295,6 +295,11 @@ pub enum WorkerMessage {
         /// The fraction done, from 0 to 1, when the code knows it.
         fraction: Option<f64>,
     },
+    /// The worker has put the last job's JavaScript runtime away and, after an execution
+    /// outside a session, made the brand-new one the next execution runs in: an `Execute` sent
+    /// now starts at once. Sent after every `Done` and `Checked`; the gateway uses it to pick,
+    /// among its idle workers, one that is ready, and otherwise ignores it.
+    Tidied,
     /// The answer to a [`GatewayMessage::Check`].
     Checked {
         /// Why the code is not a valid module (`SyntaxError` with its position), or `None`.

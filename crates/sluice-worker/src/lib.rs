@@ -595,6 +595,8 @@ fn execution_thread(
                 if let Some(limits) = prepare {
                     engine.prepare(&limits);
                 }
+                // A gateway that stopped reading is noticed at the next job.
+                let _ = send_to(output, &WorkerMessage::Tidied);
                 continue;
             }
             Job::Execute { job, input } => {

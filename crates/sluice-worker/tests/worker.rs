@@ -49,7 +49,18 @@ impl Gateway {
         write_message(self.to_worker.as_mut().unwrap(), message).unwrap();
     }
 
+    /// The next message other than `Tidied` (which follows every job, see
+    /// `a_runtime_is_made_after_each_execution_and_said`).
     fn receive(&mut self) -> WorkerMessage {
+        loop {
+            match self.receive_any() {
+                WorkerMessage::Tidied => {}
+                message => return message,
+            }
+        }
+    }
+
+    fn receive_any(&mut self) -> WorkerMessage {
         let body = read_frame(&mut self.from_worker, MAX_WORKER_FRAME_BYTES).unwrap();
         decode_worker_message(&body).unwrap()
     }
@@ -430,6 +441,16 @@ fn a_session_keeps_variables_and_functions_until_a_fresh_execution() {
         json!("undefined")
     );
     gateway.finish().unwrap();
+}
+
+#[test]
+fn a_runtime_is_made_after_each_execution_and_said() {
+    let mut gateway = Gateway::start();
+    for _ in 0..2 {
+        gateway.execute("export default 1;");
+        assert!(matches!(gateway.receive_any(), WorkerMessage::Done { .. }));
+        assert_eq!(gateway.receive_any(), WorkerMessage::Tidied);
+    }
 }
 
 #[test]
