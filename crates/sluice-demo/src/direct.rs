@@ -37,7 +37,7 @@ async fn run_on(workflow: Workflow, pool: &Pool) -> Result<WayRun, DemoError> {
         .tools()
         .await
         .into_values()
-        .flat_map(|tools| tools.iter().cloned().collect::<Vec<_>>())
+        .flat_map(|tools| tools.values())
         .collect();
     let mut model = Model {
         pool,

@@ -9,7 +9,6 @@ use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
-use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -17,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use sluice_config::{HttpServer, ServerConfig, Settings, StdioServer};
 
 use crate::stdio::ChildTransport;
-use crate::{Live, Server, ServerState};
+use crate::{Live, Server, ServerState, ToolList};
 
 /// Lines of a server's stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 12;
@@ -194,7 +193,7 @@ async fn connect(
     server: &Server,
     handler: Handler,
     tail: StderrTail,
-) -> Result<(Client, Vec<Value>), String> {
+) -> Result<(Client, ToolList), String> {
     let client = match &server.config {
         ServerConfig::Stdio(stdio) => {
             let transport = spawn_stdio(&server.name, stdio, tail)?;
@@ -219,18 +218,14 @@ async fn connect(
         .is_none_or(|info| info.capabilities.tools.is_some());
     if !offers_tools {
         tracing::info!(server = %server.name, "declares no tools capability: no tools from it");
-        return Ok((client, Vec::new()));
+        return Ok((client, ToolList::default()));
     }
     let tools = client
         .peer()
         .list_all_tools()
         .await
         .map_err(|error| format!("`tools/list` failed: {}", describe_service_error(&error)))?;
-    let tools = tools
-        .into_iter()
-        .filter_map(|tool| serde_json::to_value(tool).ok())
-        .collect();
-    Ok((client, tools))
+    Ok((client, ToolList::from_tools(&tools)))
 }
 
 fn handshake_failure(error: &str) -> String {
@@ -296,7 +291,7 @@ fn http_transport(
 async fn publish_ready(
     server: &Server,
     client: &Client,
-    tools: Vec<Value>,
+    tools: ToolList,
     generation: &watch::Sender<u64>,
 ) {
     let info = client.peer().peer_info();
@@ -383,10 +378,7 @@ async fn watch_connection(
                 while refresh.try_recv().is_ok() {}
                 match peer.list_all_tools().await {
                     Ok(tools) => {
-                        let tools: Vec<Value> = tools
-                            .into_iter()
-                            .filter_map(|tool| serde_json::to_value(tool).ok())
-                            .collect();
+                        let tools = ToolList::from_tools(&tools);
                         tracing::info!(server = %server.name, tools = tools.len(), "tool list refreshed");
                         let mut live = server.state.write().await;
                         // An unchanged list changes nothing downstream of it.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 use sluice_catalog::{Catalog, ServerCatalog};
 use sluice_codegen::GeneratedTree;
-use sluice_downstream::{ServerState, ServerStatus};
+use sluice_downstream::{ServerState, ServerStatus, ToolList};
 use sluice_search::SearchIndex;
 use sluice_worker_protocol::ToolBinding;
 
@@ -53,7 +53,7 @@ pub struct Snapshot {
     validators: Mutex<Validators>,
     /// Each server's tool list as the pool had it: a server whose list is the same allocation
     /// in the next build has not changed, and what was built from it is reused.
-    sources: BTreeMap<String, Arc<Vec<Value>>>,
+    sources: BTreeMap<String, Arc<ToolList>>,
 }
 
 impl Snapshot {
@@ -70,7 +70,7 @@ impl Snapshot {
     ) -> Snapshot {
         let tools = tools
             .into_iter()
-            .map(|(server, tools)| (server, Arc::new(tools)))
+            .map(|(server, tools)| (server, Arc::new(ToolList::new(&tools))))
             .collect();
         Snapshot::build_indexed(version, tools, statuses, None, |catalog, _| {
             SearchIndex::build(sluice_search::catalog_documents(catalog), None, None)
@@ -83,7 +83,7 @@ impl Snapshot {
     /// compiled validators) is taken from there: a refresh costs in proportion to what changed.
     pub(crate) fn build_indexed(
         version: u64,
-        tools: BTreeMap<String, Arc<Vec<Value>>>,
+        tools: BTreeMap<String, Arc<ToolList>>,
         statuses: Vec<ServerStatus>,
         previous: Option<&Snapshot>,
         index: impl FnOnce(&Catalog, &BTreeSet<String>) -> SearchIndex,
@@ -104,7 +104,7 @@ impl Snapshot {
                     unchanged.insert(server.clone());
                     Arc::clone(part)
                 }
-                None => Arc::new(ServerCatalog::parse(server, list.iter().cloned())),
+                None => Arc::new(ServerCatalog::parse(server, list.values())),
             };
             parts.push((server.clone(), part));
         }
@@ -267,8 +267,8 @@ mod tests {
     #[test]
     fn a_rebuild_reuses_what_it_built_from_unchanged_servers() {
         let tool = |name: &str| json!({"name": name, "inputSchema": {"type": "object"}});
-        let steady = Arc::new(vec![tool("get_time"), tool("convert_time")]);
-        let changing = Arc::new(vec![tool("create_issue")]);
+        let steady = Arc::new(ToolList::new(&[tool("get_time"), tool("convert_time")]));
+        let changing = Arc::new(ToolList::new(&[tool("create_issue")]));
         let sources = BTreeMap::from([
             ("steady".to_owned(), Arc::clone(&steady)),
             ("changing".to_owned(), changing),
@@ -290,7 +290,7 @@ mod tests {
             ("steady".to_owned(), steady),
             (
                 "changing".to_owned(),
-                Arc::new(vec![tool("create_issue"), tool("close_issue")]),
+                Arc::new(ToolList::new(&[tool("create_issue"), tool("close_issue")])),
             ),
         ]);
         let mut seen = BTreeSet::new();

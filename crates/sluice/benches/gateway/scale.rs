@@ -242,7 +242,7 @@ async fn context(report: &mut Report, pool: &Pool, json: &mut Map<String, Value>
     for name in ["one", "k200"] {
         let text = tools
             .get(name)
-            .map(|tools| serde_json::to_string(tools.as_slice()).unwrap_or_default())
+            .map(|tools| tools.json().to_owned())
             .unwrap_or_default();
         let tokens = sluice_tokens::count(&text);
         report.row(
