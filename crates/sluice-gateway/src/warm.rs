@@ -37,15 +37,6 @@ impl WarmPool {
         }
     }
 
-    /// Whether a started worker is waiting (a `take` now would not start one).
-    pub(crate) fn has_ready(&self) -> bool {
-        !self
-            .ready
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_empty()
-    }
-
     /// A ready worker, if one waits; the pool is refilled in the background either way.
     pub(crate) fn take(&self, gateway: &Gateway) -> Option<WorkerProcess> {
         *self

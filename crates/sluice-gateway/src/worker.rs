@@ -197,10 +197,9 @@ impl WorkerProcess {
     /// last job (read here if it is waiting in the pipe; never waits). A job sent resets it.
     pub(crate) fn is_tidied(&mut self) -> bool {
         if !self.tidied {
-            use futures::FutureExt as _;
             // Anything else between jobs breaks the protocol: the worker will be found dead or
             // misbehaving when it is used; it is not ready.
-            if let Some(Some(Ok(WorkerMessage::Tidied))) = self.frames.next(None).now_or_never() {
+            if let Some(Ok(WorkerMessage::Tidied)) = self.frames.try_next() {
                 self.tidied = true;
             }
         }
@@ -350,21 +349,41 @@ impl FrameSource {
         }
     }
 
+    /// The next whole message the decoder holds, if any.
+    fn decoded(&mut self) -> Option<Result<WorkerMessage, String>> {
+        match self.decoder.next_frame() {
+            Ok(Some(body)) => Some(
+                decode_worker_message(&body)
+                    .map_err(|error| format!("the worker sent a bad message: {error}")),
+            ),
+            Ok(None) => None,
+            Err(error) => Some(Err(format!("the worker sent a bad frame: {error}"))),
+        }
+    }
+
+    /// A message already in the pipe, read without waiting: what `next` would return at once,
+    /// or `None` when nothing complete is there (or the worker closed its output).
+    fn try_next(&mut self) -> Option<Result<WorkerMessage, String>> {
+        loop {
+            if let Some(message) = self.decoded() {
+                return Some(message);
+            }
+            // As in `next`'s busy loop: the pipe is non-blocking.
+            match rustix::io::read(self.stdout.as_fd(), &mut self.buffer[..]) {
+                Ok(0) | Err(_) => return None,
+                Ok(count) => self.decoder.push(&self.buffer[..count]),
+            }
+        }
+    }
+
     /// The next message; `None` when the stream ended. A bad frame or message is an `Err`, after
     /// which the source must not be used again. Until `spin_until`, reads in a busy loop without
     /// waiting for readiness (see [`WorkerProcess::next_soon`]). Cancel-safe: bytes are handed to
     /// the decoder in the same poll that reads them.
     async fn next(&mut self, spin_until: Option<Instant>) -> Option<Result<WorkerMessage, String>> {
         loop {
-            match self.decoder.next_frame() {
-                Ok(Some(body)) => {
-                    return Some(
-                        decode_worker_message(&body)
-                            .map_err(|error| format!("the worker sent a bad message: {error}")),
-                    );
-                }
-                Ok(None) => {}
-                Err(error) => return Some(Err(format!("the worker sent a bad frame: {error}"))),
+            if let Some(message) = self.decoded() {
+                return Some(message);
             }
             if spin_until.is_some_and(|until| Instant::now() < until) {
                 // A busy wait, without yielding: yielding lets the runtime wake its other threads

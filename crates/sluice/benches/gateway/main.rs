@@ -24,7 +24,10 @@
 //!    connections (each execution one tool call);
 //! 10. `scale`: 10,000 tools over 50 and over 200 fake servers, each set behind a `sluice serve`,
 //!     beside one server: time to ready, idle memory, a trivial execution (interleaved), the CPU of
-//!     one server's `list_changed`, and what a client lists.
+//!     one server's `list_changed`, and what a client lists;
+//! 11. `soak`: 10,000 mixed executions (tool errors, time-outs, out-of-memory, workers killed
+//!     from outside, sessions evicted) over 8 connections: memory growth, workers, zombies,
+//!     descriptors, panics and audit records at the end.
 //!
 //! The machine this runs on is small and noisy, so every figure is a median (with p90) of many
 //! runs, and the runs of the things being compared are interleaved.
@@ -51,6 +54,7 @@ mod scale;
 mod search;
 mod sequential;
 mod setup;
+mod soak;
 mod warm;
 mod worker;
 
@@ -69,11 +73,12 @@ use scale::scale;
 use search::search;
 use sequential::sequential;
 use setup::FakeSetup;
+use soak::soak;
 use warm::warm;
 use worker::{FAKE_WORKER_ARG, protocol_worker};
 
 /// The sections, in running order: key, the names a filter may match, title.
-const SECTIONS: [(&str, &[&str], &str); 10] = [
+const SECTIONS: [(&str, &[&str], &str); 11] = [
     ("cold", &["cold", "worker"], "1. Worker cold start"),
     (
         "overhead",
@@ -116,6 +121,7 @@ const SECTIONS: [(&str, &[&str], &str); 10] = [
         &["scale", "10k-tools"],
         "10. Ten thousand tools through sluice serve",
     ),
+    ("soak", &["soak"], "11. A soak of 10,000 mixed executions"),
 ];
 
 fn main() -> BenchResult<()> {
@@ -197,6 +203,7 @@ fn main() -> BenchResult<()> {
                 "search" => search(&mut report).await,
                 "warm" => warm(&mut report).await,
                 "scale" => scale(&mut report).await,
+                "soak" => soak(&mut report).await,
                 _ => context(&mut report),
             };
             if let Err(error) = outcome {
