@@ -35,6 +35,8 @@ mod protocol_lines;
 mod real_servers;
 /// Search over the recorded real catalogs.
 mod search;
+/// `sluice serve --http`: Streamable HTTP with the Python SDK and raw requests.
+mod serve_http;
 /// Shutdown with work in flight, and no orphans.
 mod shutdown;
 /// A store of many large skills does not disable execution.
