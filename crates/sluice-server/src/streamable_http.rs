@@ -34,6 +34,7 @@ use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use sluice_auth::{Authenticator, Principal, Refusal};
 use sluice_config::{HttpSettings, is_loopback_host};
 use sluice_gateway::{Client, Gateway};
 use tokio::net::TcpListener;
@@ -47,6 +48,12 @@ pub const MCP_PATH: &str = "/mcp";
 
 /// Header naming an MCP session.
 const SESSION_HEADER: &str = "mcp-session-id";
+
+/// Where the protected resource metadata is served (followed by the endpoint's path).
+const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+/// Past this many recorded session owners, those of ended sessions are dropped.
+const OWNERS_PRUNE_AT: usize = 1024;
 
 /// What `sluice serve --http` is asked to do.
 #[derive(Debug, Clone)]
@@ -73,6 +80,9 @@ pub enum HttpError {
         /// The address asked for.
         address: SocketAddr,
     },
+    /// Authentication could not be set up (the issuer's documents could not be read).
+    #[error(transparent)]
+    Auth(#[from] sluice_auth::SetupError),
     /// The address could not be bound.
     #[error("cannot listen on {address}: {source} (is another server using the port?)")]
     Bind {
@@ -98,10 +108,12 @@ pub struct HttpServer {
     listener: TcpListener,
     address: SocketAddr,
     options: HttpOptions,
+    auth: Option<Arc<Authenticator>>,
 }
 
 impl HttpServer {
-    /// Check the address and bind it (port 0 picks a free port; see [`HttpServer::url`]).
+    /// Check the address and bind it (port 0 picks a free port; see [`HttpServer::url`]); with
+    /// `sluice.http.auth`, read the issuer's discovery document and keys.
     pub async fn bind(options: HttpOptions) -> Result<HttpServer, HttpError> {
         check_address(options.address, options.allow_remote)?;
         let listener =
@@ -115,11 +127,17 @@ impl HttpServer {
             address: options.address,
             source,
         })?;
-        Ok(HttpServer {
+        let mut server = HttpServer {
             listener,
             address,
             options,
-        })
+            auth: None,
+        };
+        if let Some(settings) = &server.options.settings.auth {
+            let authenticator = Authenticator::new(settings, &server.url()).await?;
+            server.auth = Some(Arc::new(authenticator));
+        }
+        Ok(server)
     }
 
     /// The address actually bound.
@@ -194,6 +212,8 @@ impl HttpServer {
                 .filter_map(|origin| Origin::parse(origin))
                 .collect(),
             draining: AtomicBool::new(false),
+            auth: self.auth.clone(),
+            owners: Mutex::default(),
         });
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
@@ -257,11 +277,22 @@ struct Front {
     sessions: Arc<LocalSessionManager>,
     allowed_origins: Vec<Origin>,
     draining: AtomicBool,
+    auth: Option<Arc<Authenticator>>,
+    /// The principal (its key) each MCP session was opened by: only they may use it.
+    owners: Mutex<HashMap<String, String>>,
 }
 
 impl Front {
-    async fn handle(&self, request: hyper::Request<Incoming>) -> Response {
-        if request.uri().path() != MCP_PATH {
+    async fn handle(&self, mut request: hyper::Request<Incoming>) -> Response {
+        let path = request.uri().path();
+        if path == METADATA_PATH
+            || path
+                .strip_prefix(METADATA_PATH)
+                .is_some_and(|rest| rest.starts_with('/'))
+        {
+            return self.metadata();
+        }
+        if path != MCP_PATH {
             return text_response(
                 ::http::StatusCode::NOT_FOUND,
                 format!("Not Found: the MCP endpoint is {MCP_PATH}"),
@@ -282,32 +313,154 @@ impl Front {
             );
             return response;
         }
-        if request.method() == ::http::Method::DELETE {
-            return self.delete(request).await;
+        let principal = match self.authenticate(&mut request).await {
+            Ok(principal) => principal,
+            Err(response) => return response,
+        };
+        let session = request
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        if let Some(session) = &session
+            && !self.owned_by(session, &principal)
+        {
+            tracing::warn!(
+                "refused session {session} to {}: another principal opened it",
+                principal.key()
+            );
+            return no_such_session();
         }
-        self.mcp.handle(request).await
+        let key = principal.key();
+        request.extensions_mut().insert(principal);
+        if request.method() == ::http::Method::DELETE {
+            return self.delete(request, session.as_deref()).await;
+        }
+        let response = self.mcp.handle(request).await;
+        if session.is_none()
+            && let Some(opened) = response
+                .headers()
+                .get(SESSION_HEADER)
+                .and_then(|value| value.to_str().ok())
+        {
+            self.record_owner(opened, key).await;
+        }
+        response
+    }
+
+    /// The principal of the request, or the answer refusing it. The token is taken out of the
+    /// request: nothing behind this point (rmcp, the handler, downstream servers) sees it.
+    async fn authenticate(
+        &self,
+        request: &mut hyper::Request<Incoming>,
+    ) -> Result<Principal, Response> {
+        let Some(auth) = &self.auth else {
+            return Ok(Principal::anonymous());
+        };
+        let header = request.headers_mut().remove(::http::header::AUTHORIZATION);
+        let value = header.as_ref().and_then(|value| value.to_str().ok());
+        match auth.authenticate(value).await {
+            Ok(principal) => Ok(principal),
+            Err(refusal) => {
+                let (status, text) = match &refusal {
+                    Refusal::Missing => (
+                        ::http::StatusCode::UNAUTHORIZED,
+                        "Unauthorized: send Authorization: Bearer <token> (see the \
+                         WWW-Authenticate header for where to get one)"
+                            .to_owned(),
+                    ),
+                    Refusal::Invalid(invalid) => {
+                        tracing::info!("refused a token: {invalid}");
+                        (
+                            ::http::StatusCode::UNAUTHORIZED,
+                            format!("Unauthorized: {invalid}"),
+                        )
+                    }
+                    Refusal::InsufficientScope { required } => (
+                        ::http::StatusCode::FORBIDDEN,
+                        format!(
+                            "Forbidden: the token lacks a required scope (needs: {})",
+                            required.join(" ")
+                        ),
+                    ),
+                };
+                let mut response = text_response(status, text);
+                if let Ok(challenge) = ::http::HeaderValue::from_str(&auth.challenge(&refusal)) {
+                    response
+                        .headers_mut()
+                        .insert(::http::header::WWW_AUTHENTICATE, challenge);
+                }
+                Err(response)
+            }
+        }
+    }
+
+    /// The protected resource metadata (RFC 9728), when authentication is configured.
+    fn metadata(&self) -> Response {
+        let Some(auth) = &self.auth else {
+            return text_response(
+                ::http::StatusCode::NOT_FOUND,
+                "Not Found: this Sluice does not require authentication".to_owned(),
+            );
+        };
+        let mut response =
+            hyper::Response::new(Full::new(Bytes::from(auth.metadata().to_string())).boxed());
+        response.headers_mut().insert(
+            ::http::header::CONTENT_TYPE,
+            ::http::HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+
+    /// Whether `principal` may use `session` (sessions nobody recorded are rmcp's to refuse).
+    fn owned_by(&self, session: &str, principal: &Principal) -> bool {
+        let owners = match self.owners.lock() {
+            Ok(owners) => owners,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        owners
+            .get(session)
+            .is_none_or(|owner| *owner == principal.key())
+    }
+
+    async fn record_owner(&self, session: &str, key: String) {
+        let live: Option<std::collections::HashSet<String>> = {
+            let count = self.owners.lock().map(|owners| owners.len()).unwrap_or(0);
+            if count >= OWNERS_PRUNE_AT {
+                let sessions = self.sessions.sessions.read().await;
+                Some(sessions.keys().map(|id| id.to_string()).collect())
+            } else {
+                None
+            }
+        };
+        let mut owners = match self.owners.lock() {
+            Ok(owners) => owners,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(live) = live {
+            owners.retain(|id, _| live.contains(id));
+        }
+        owners.insert(session.to_owned(), key);
     }
 
     /// DELETE ends a session: 204 when it did, 404 for a session that does not exist (ended,
     /// expired or never made), as for any other request naming it.
-    async fn delete(&self, request: hyper::Request<Incoming>) -> Response {
-        if let Some(id) = request
-            .headers()
-            .get(SESSION_HEADER)
-            .and_then(|value| value.to_str().ok())
-        {
+    async fn delete(&self, request: hyper::Request<Incoming>, session: Option<&str>) -> Response {
+        if let Some(id) = session {
             let known = self.sessions.sessions.read().await.contains_key(id);
             if !known {
-                return text_response(
-                    ::http::StatusCode::NOT_FOUND,
-                    "Not Found: no such session (it ended or expired)".to_owned(),
-                );
+                return no_such_session();
             }
         }
         let mut response = self.mcp.handle(request).await;
         if response.status() == ::http::StatusCode::ACCEPTED {
             // The session is closed by the time rmcp answers: nothing is left pending.
             *response.status_mut() = ::http::StatusCode::NO_CONTENT;
+            if let Some(id) = session
+                && let Ok(mut owners) = self.owners.lock()
+            {
+                owners.remove(id);
+            }
         }
         response
     }
@@ -332,6 +485,13 @@ impl Front {
              let pages of that site call Sluice)"
         ))
     }
+}
+
+fn no_such_session() -> Response {
+    text_response(
+        ::http::StatusCode::NOT_FOUND,
+        "Not Found: no such session (it ended or expired); initialize a new one".to_owned(),
+    )
 }
 
 fn text_response(status: ::http::StatusCode, text: String) -> Response {
@@ -448,17 +608,21 @@ impl ClientSlot {
     pub(crate) fn client(&self, gateway: &Gateway, context: &RequestContext<RoleServer>) -> Client {
         let parts = context.extensions.get::<::http::request::Parts>();
         let in_session = parts.is_some_and(|parts| parts.headers.contains_key(SESSION_HEADER));
-        let name = "http";
+        let key = parts
+            .and_then(|parts| parts.extensions.get::<Principal>())
+            .map_or_else(|| Principal::anonymous().key(), Principal::key);
+        // The gateway names the client after its principal in the audit log.
+        let name = format!("http:{key}");
         if in_session {
-            return self.own.get_or_init(|| gateway.client(name)).clone();
+            return self.own.get_or_init(|| gateway.client(&name)).clone();
         }
         let mut clients = match self.shared.by_principal.lock() {
             Ok(clients) => clients,
             Err(poisoned) => poisoned.into_inner(),
         };
         clients
-            .entry(name.to_owned())
-            .or_insert_with(|| gateway.client(name))
+            .entry(key)
+            .or_insert_with(|| gateway.client(&name))
             .clone()
     }
 }

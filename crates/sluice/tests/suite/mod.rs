@@ -23,6 +23,8 @@ mod demo;
 mod downstream_failures;
 /// `execute_code` against the real npm servers.
 mod execution;
+/// `sluice serve --http` with OAuth access tokens of a real authorization server.
+mod http_auth;
 /// A downstream server over Streamable HTTP.
 mod http_server;
 /// Personal data through `sluice serve`.

@@ -241,7 +241,7 @@ fn dechunk(mut rest: &str) -> String {
 }
 
 /// The headers of an MCP POST.
-const POST_HEADERS: [(&str, &str); 2] = [
+pub const POST_HEADERS: [(&str, &str); 2] = [
     ("Accept", "application/json, text/event-stream"),
     ("Content-Type", "application/json"),
 ];
