@@ -15,6 +15,8 @@ mod client_tools;
 mod common;
 /// Invalid configs: the file, the entry and the field named.
 mod config_errors;
+/// The official MCP conformance suite, server and client scenarios, against its baseline.
+mod conformance;
 /// Hostile code in confined workers, one attack class per case.
 mod containment;
 /// `sluice demo` end to end.
