@@ -489,3 +489,74 @@ fn sigterm_lets_the_execution_in_flight_finish() {
     let stderr = sluice.stderr.lock().expect("stderr").clone();
     assert!(stderr.contains("1 tool call(s) in flight"), "{stderr}");
 }
+
+/// Read from `stream` until `needle` has arrived (or the peer closes or 30 s pass).
+fn read_until(stream: &mut TcpStream, needle: &str) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains(needle) {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(count) => seen.extend_from_slice(&buffer[..count]),
+        }
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// A client whose connection drops while its code runs resumes the answer's stream with
+/// `Last-Event-ID` and gets the result; the execution was not stopped by the drop.
+#[test]
+fn a_dropped_stream_resumes_with_last_event_id() {
+    let config = everything_config();
+    let data = tempfile::tempdir().expect("data dir");
+    let sluice = HttpSluice::start(config.path(), data.path(), &[]);
+    let session = open_session(sluice.port, &[]);
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+        "name": "execute_code",
+        "arguments": {"code": "await new Promise(r => setTimeout(r, 1500)); console.log('resumed answer');"}}})
+    .to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", sluice.port)).expect("connect");
+    let mut request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n",
+        sluice.port,
+        call.len()
+    );
+    for (name, value) in session_headers(&session) {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&call);
+    stream.write_all(request.as_bytes()).expect("send");
+    let head = read_until(&mut stream, "retry:");
+    let event_id = head
+        .lines()
+        .find_map(|line| line.strip_prefix("id: "))
+        .expect("the priming event's id")
+        .trim()
+        .to_owned();
+    drop(stream);
+    assert!(!head.contains("resumed answer"));
+
+    let mut headers = vec![
+        ("Accept", "text/event-stream"),
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    headers.push(("Last-Event-ID", &event_id));
+    let mut stream = TcpStream::connect(("127.0.0.1", sluice.port)).expect("connect");
+    let mut request = format!("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", sluice.port);
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("send");
+    let resumed = read_until(&mut stream, "resumed answer");
+    assert!(resumed.starts_with("HTTP/1.1 200"), "{resumed}");
+    assert!(
+        resumed.contains("\"id\":7") && resumed.contains("resumed answer"),
+        "{resumed}"
+    );
+}
