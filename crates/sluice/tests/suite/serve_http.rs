@@ -303,6 +303,10 @@ fn the_python_sdk_searches_and_runs_code_over_http() {
             "import * as everything from './servers/everything';\n\
              console.log(await everything.echo({ message: 'over http' }));"
         ),
+        // Progress notifications first, then the answer: an SSE response even where JSON is
+        // preferred.
+        {"op": "call_tool", "name": "execute_code", "progress": true,
+         "arguments": {"code": "await new Promise(r => setTimeout(r, 2300)); console.log('slow');"}},
     ]);
     for (mode, version) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
         let run = python_over_http(&sluice.url, mode, &[], &ops);
@@ -329,6 +333,9 @@ fn the_python_sdk_searches_and_runs_code_over_http() {
             "{mode}: {}",
             results[3]
         );
+        assert_eq!(text(&results[4]), "slow\n", "{mode}: {}", results[4]);
+        let progress = results[4]["progress"].as_array().expect("progress reports");
+        assert!(!progress.is_empty(), "{mode}: {}", results[4]);
     }
 }
 
