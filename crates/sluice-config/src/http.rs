@@ -38,6 +38,11 @@ pub struct HttpSettings {
     /// On SIGTERM or Ctrl-C, how long executions in flight may take to finish before they are
     /// stopped. Default 30 s.
     pub shutdown_grace_ms: u64,
+    /// Answer a sessionless request whose handler sends nothing before its answer with plain
+    /// JSON instead of an SSE stream. Default false: an SSE stream, whose events a client can
+    /// resume with `Last-Event-ID` if its connection drops while the code runs (a JSON answer
+    /// cannot be resumed). Requests in an MCP session are always answered on SSE streams.
+    pub json_response: bool,
     /// Who may connect. Absent: anyone who can reach the address (keep it on loopback then).
     pub auth: Option<AuthSettings>,
 }
@@ -49,6 +54,7 @@ impl Default for HttpSettings {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             shutdown_grace_ms: 30_000,
+            json_response: false,
             auth: None,
         }
     }

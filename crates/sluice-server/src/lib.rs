@@ -19,6 +19,7 @@ Errors the agent causes (bad arguments, unknown files, failing code) come back a
 */
 #![deny(missing_docs)]
 
+mod replay;
 pub mod stdio;
 pub mod streamable_http;
 

@@ -3,9 +3,12 @@
 //! One endpoint, `/mcp`: POST (answers as JSON or an SSE stream), GET (the server's stream),
 //! DELETE (ends a session). A client speaking a protocol version with sessions gets an
 //! `Mcp-Session-Id` at `initialize` and is one gateway [`Client`], exactly like one stdio
-//! connection; its streams can be resumed with `Last-Event-ID`. A request of the sessionless
-//! protocol (2026-07-28, no `Mcp-Session-Id`) runs as its principal's shared client, so named
-//! `execute_code` sessions carry over between its requests.
+//! connection. A request of the sessionless protocol (2026-07-28, no `Mcp-Session-Id`) runs as
+//! its principal's shared client, so named `execute_code` sessions carry over between its
+//! requests. Every SSE stream's events are kept a while ([`crate::replay`]): a client whose
+//! connection dropped resumes with `Last-Event-ID` (a GET), and its code keeps running meanwhile.
+//! Sessionless answers are SSE streams too unless `sluice.http.jsonResponse` asks for plain JSON
+//! (which cannot be resumed).
 //!
 //! In front of rmcp sit the checks rmcp does not make: the path, `Origin` (a browser page of
 //! another site is refused with 403, so a page cannot drive a Sluice on loopback through DNS
@@ -41,6 +44,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::replay::Replay;
 use crate::{Connection, SluiceServer};
 
 /// The path of the MCP endpoint.
@@ -182,7 +186,7 @@ impl HttpServer {
             }
         };
         let mut config = StreamableHttpServerConfig::default()
-            .with_json_response(true)
+            .with_json_response(settings.json_response)
             .with_cancellation_token(stop.clone());
         config = if self.address.ip().is_loopback() {
             let mut hosts = vec![
@@ -201,7 +205,8 @@ impl HttpServer {
         } else {
             config.with_allowed_hosts(settings.allowed_hosts.iter().cloned())
         };
-        let sessions = Arc::new(LocalSessionManager::default());
+        let sessions =
+            Arc::new(LocalSessionManager::default().with_event_store(Arc::new(Replay::default())));
         let mcp = StreamableHttpService::new(factory, sessions.clone(), config);
         let front = Arc::new(Front {
             mcp,

@@ -567,3 +567,104 @@ fn a_dropped_stream_resumes_with_last_event_id() {
         "{resumed}"
     );
 }
+
+/// A tools/call of the sessionless protocol (2026-07-28): the version in `_meta`.
+fn sessionless_call(id: u64, name: &str, arguments: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+    "name": name, "arguments": arguments,
+    "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-test", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    }}})
+    .to_string()
+}
+
+/// Without a session too: the answer's stream dropped while the code runs is resumed by a GET
+/// with `Last-Event-ID`, and the answer arrives.
+#[test]
+fn a_dropped_sessionless_stream_resumes_with_last_event_id() {
+    let config = everything_config();
+    let data = tempfile::tempdir().expect("data dir");
+    let sluice = HttpSluice::start(config.path(), data.path(), &[]);
+    let call = sessionless_call(
+        9,
+        "execute_code",
+        json!({"code": "await new Promise(r => setTimeout(r, 1500)); console.log('sessionless answer');"}),
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", sluice.port)).expect("connect");
+    let mut request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: execute_code\r\n",
+        sluice.port,
+        call.len()
+    );
+    for (name, value) in POST_HEADERS {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&call);
+    stream.write_all(request.as_bytes()).expect("send");
+    let head = read_until(&mut stream, "retry:");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let event_id = head
+        .lines()
+        .find_map(|line| line.strip_prefix("id: "))
+        .expect("an event id")
+        .trim()
+        .to_owned();
+    drop(stream);
+
+    let mut stream = TcpStream::connect(("127.0.0.1", sluice.port)).expect("connect");
+    let request = format!(
+        "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\nLast-Event-ID: {event_id}\r\n\r\n",
+        sluice.port
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let resumed = read_until(&mut stream, "sessionless answer");
+    assert!(resumed.starts_with("HTTP/1.1 200"), "{resumed}");
+    assert!(resumed.contains("\"id\":9"), "{resumed}");
+    // An id this server never gave resumes nothing.
+    let reply = raw_request(
+        sluice.port,
+        "GET",
+        "/mcp",
+        &[
+            ("Accept", "text/event-stream"),
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Last-Event-ID", "00000000-0000-4000-8000-000000000000/0"),
+        ],
+        None,
+    );
+    assert!(!reply.body.contains("\"result\""), "{reply:?}");
+}
+
+/// `sluice.http.jsonResponse`: a sessionless answer with nothing before it is plain JSON.
+#[test]
+fn json_responses_when_asked() {
+    let list = sessionless_call(
+        3,
+        "search_tools",
+        json!({"query": "echo", "detail": "name"}),
+    );
+    let mut headers = POST_HEADERS.to_vec();
+    headers.push(("MCP-Protocol-Version", "2026-07-28"));
+    headers.push(("Mcp-Method", "tools/call"));
+    headers.push(("Mcp-Name", "search_tools"));
+    for (json_response, content_type) in [(true, "application/json"), (false, "text/event-stream")]
+    {
+        let config = write_config(
+            McpConfig::new().server("everything", &everything_server()),
+            json!({"http": {"jsonResponse": json_response}}),
+        );
+        let data = tempfile::tempdir().expect("data dir");
+        let sluice = HttpSluice::start(config.path(), data.path(), &[]);
+        let reply = raw_request(sluice.port, "POST", "/mcp", &headers, Some(&list));
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(
+            reply.header("content-type"),
+            Some(content_type),
+            "{reply:?}"
+        );
+        assert!(reply.body.contains("everything.echo"), "{reply:?}");
+    }
+}
