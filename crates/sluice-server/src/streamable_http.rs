@@ -56,6 +56,9 @@ const SESSION_HEADER: &str = "mcp-session-id";
 /// Where the protected resource metadata is served (followed by the endpoint's path).
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
+/// How long a client has to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Past this many recorded session owners, those of ended sessions are dropped.
 const OWNERS_PRUNE_AT: usize = 1024;
 
@@ -68,6 +71,17 @@ pub struct HttpOptions {
     pub allow_remote: bool,
     /// `sluice.http`.
     pub settings: HttpSettings,
+    /// Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`).
+    pub tls: Option<TlsFiles>,
+}
+
+/// A certificate chain and its private key, PEM files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's own certificate first.
+    pub cert: std::path::PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: std::path::PathBuf,
 }
 
 /// Why the HTTP server cannot start.
@@ -87,6 +101,14 @@ pub enum HttpError {
     /// Authentication could not be set up (the issuer's documents could not be read).
     #[error(transparent)]
     Auth(#[from] sluice_auth::SetupError),
+    /// The certificate or key could not be read or do not fit together.
+    #[error("cannot serve TLS with {path}: {reason}")]
+    Tls {
+        /// The file at fault.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The address could not be bound.
     #[error("cannot listen on {address}: {source} (is another server using the port?)")]
     Bind {
@@ -113,6 +135,7 @@ pub struct HttpServer {
     address: SocketAddr,
     options: HttpOptions,
     auth: Option<Arc<Authenticator>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl HttpServer {
@@ -120,6 +143,7 @@ impl HttpServer {
     /// `sluice.http.auth`, read the issuer's discovery document and keys.
     pub async fn bind(options: HttpOptions) -> Result<HttpServer, HttpError> {
         check_address(options.address, options.allow_remote)?;
+        let tls = options.tls.as_ref().map(tls_acceptor).transpose()?;
         let listener =
             TcpListener::bind(options.address)
                 .await
@@ -136,6 +160,7 @@ impl HttpServer {
             address,
             options,
             auth: None,
+            tls,
         };
         if let Some(settings) = &server.options.settings.auth {
             let authenticator = Authenticator::new(settings, &server.url()).await?;
@@ -149,13 +174,12 @@ impl HttpServer {
         self.address
     }
 
-    /// The MCP endpoint's URL: `sluice.http.publicUrl`, else `http://<bound address>/mcp`.
+    /// The MCP endpoint's URL: `sluice.http.publicUrl`, else `http(s)://<bound address>/mcp`.
     pub fn url(&self) -> String {
-        self.options
-            .settings
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}{MCP_PATH}", self.address))
+        self.options.settings.public_url.clone().unwrap_or_else(|| {
+            let scheme = if self.tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{}{MCP_PATH}", self.address)
+        })
     }
 
     /// Serve `gateway` until `shutdown` completes, then drain (see the module's doc). Requests
@@ -239,12 +263,24 @@ impl HttpServer {
                         let front = front.clone();
                         async move { Ok::<_, Infallible>(front.handle(request).await) }
                     });
-                    let connection = hyper::server::conn::http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .serve_connection(TokioIo::new(stream), service);
-                    let connection = graceful.watch(connection);
+                    let watcher = graceful.watcher();
+                    let tls = self.tls.clone();
                     tokio::spawn(async move {
-                        if let Err(error) = connection.await {
+                        let mut http = hyper::server::conn::http1::Builder::new();
+                        http.timer(TokioTimer::new());
+                        let ended = match tls {
+                            None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                            Some(acceptor) => {
+                                let handshake =
+                                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                                let Ok(Ok(stream)) = handshake else {
+                                    tracing::debug!("a TLS handshake failed or timed out");
+                                    return;
+                                };
+                                watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await
+                            }
+                        };
+                        if let Err(error) = ended {
                             tracing::debug!("HTTP connection ended: {error}");
                         }
                     });
@@ -490,6 +526,43 @@ impl Front {
              let pages of that site call Sluice)"
         ))
     }
+}
+
+/// A TLS acceptor for the certificate chain and key in `files` (HTTP/1.1 only).
+fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, HttpError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let error = |path: &std::path::Path, reason: String| HttpError::Tls {
+        path: path.to_owned(),
+        reason,
+    };
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|problem| {
+            error(
+                &files.cert,
+                format!("not a PEM certificate chain ({problem})"),
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(error(&files.cert, "holds no CERTIFICATE block".to_owned()));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|problem| error(&files.key, format!("not a PEM private key ({problem})")))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|problem| error(&files.cert, problem.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|problem| {
+            error(
+                &files.key,
+                format!("does not fit the certificate, or is not supported ({problem})"),
+            )
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 fn no_such_session() -> Response {

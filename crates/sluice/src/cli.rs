@@ -283,7 +283,7 @@ pub struct ServeArgs {
 
     /// Serve MCP over Streamable HTTP on this address instead of stdio: `127.0.0.1:8080`,
     /// `[::1]:8080`, or a port alone (on 127.0.0.1; 0 picks a free one). Only loopback addresses
-    /// without --allow-remote. There is no TLS: put a reverse proxy in front to serve https.
+    /// without --allow-remote. HTTPS with --tls-cert and --tls-key, or behind a reverse proxy.
     #[arg(long, value_name = "ADDR", value_parser = parse_http_address)]
     pub http: Option<std::net::SocketAddr>,
 
@@ -291,6 +291,15 @@ pub struct ServeArgs {
     /// `sluice.http.auth` in the config too, or anyone who reaches the port runs code.
     #[arg(long, requires = "http")]
     pub allow_remote: bool,
+
+    /// With --http, serve HTTPS with this certificate chain (PEM, the server's certificate
+    /// first). Needs --tls-key.
+    #[arg(long, value_name = "PEM", requires_all = ["http", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `--http`: `host:port` with an IP address, or a port alone on 127.0.0.1.

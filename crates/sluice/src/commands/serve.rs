@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use rmcp::ServiceExt;
 use sluice_server::SluiceServer;
-use sluice_server::streamable_http::{HttpOptions, HttpServer};
+use sluice_server::streamable_http::{HttpOptions, HttpServer, TlsFiles};
 use tokio::sync::watch;
 
 use crate::cli::ServeArgs;
@@ -20,6 +20,10 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
                 address,
                 allow_remote: args.allow_remote,
                 settings: config.settings.http.clone(),
+                tls: match (args.tls_cert, args.tls_key) {
+                    (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                    _ => None,
+                },
             })
             .await?,
         ),

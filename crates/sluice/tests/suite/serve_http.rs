@@ -121,7 +121,19 @@ impl HttpSluice {
 /// Run the Python SDK's Streamable HTTP client against `url` (`mode`: "legacy" for the
 /// `initialize` handshake and a session, "auto" for the sessionless protocol when offered).
 pub fn python_over_http(url: &str, mode: &str, headers: &[String], ops: &Value) -> ClientRun {
+    python_over_http_with(url, mode, headers, ops, &[])
+}
+
+/// [`python_over_http`] with extra environment variables for the client.
+pub fn python_over_http_with(
+    url: &str,
+    mode: &str,
+    headers: &[String],
+    ops: &Value,
+    env: &[(&str, &str)],
+) -> ClientRun {
     let mut command = Command::new(venv_python());
+    command.envs(env.iter().copied());
     command
         .arg(python_client_script())
         .arg("--url")
@@ -667,4 +679,106 @@ fn json_responses_when_asked() {
         );
         assert!(reply.body.contains("everything.echo"), "{reply:?}");
     }
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1, made with the test venv's
+/// `cryptography`: (certificate, key) PEM files in `dir`.
+fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let script = r#"
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+import ipaddress
+key = ec.generate_private_key(ec.SECP256R1())
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256()))
+open(sys.argv[1], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+open(sys.argv[2], "wb").write(key.private_bytes(serialization.Encoding.PEM,
+     serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+"#;
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let status = Command::new(venv_python())
+        .arg("-c")
+        .arg(script)
+        .arg(&cert)
+        .arg(&key)
+        .status()
+        .expect("run python");
+    assert!(status.success(), "making the test certificate failed");
+    (cert, key)
+}
+
+/// `--tls-cert`/`--tls-key`: HTTPS, trusted by a client given the certificate and refused by one
+/// that is not; a key that is not one stops `serve` with the file named.
+#[test]
+fn https_with_a_certificate() {
+    let config = everything_config();
+    let data = tempfile::tempdir().expect("data dir");
+    let certs = tempfile::tempdir().expect("cert dir");
+    let (cert, key) = self_signed(certs.path());
+    let cert_arg = cert.to_string_lossy().into_owned();
+    let key_arg = key.to_string_lossy().into_owned();
+    let sluice = HttpSluice::start(
+        config.path(),
+        data.path(),
+        &["--tls-cert", &cert_arg, "--tls-key", &key_arg],
+    );
+    assert!(
+        sluice.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        sluice.url
+    );
+    let ops = json!([execute(
+        "import * as everything from './servers/everything';\n\
+         console.log(await everything.echo({ message: 'over https' }));"
+    )]);
+    let output = python_over_http_with(
+        &sluice.url,
+        "legacy",
+        &[],
+        &ops,
+        &[("SSL_CERT_FILE", &cert_arg)],
+    )
+    .ok();
+    assert_eq!(text(&output["results"][0]), "Echo: over https\n");
+    let untrusted = python_over_http(&sluice.url, "legacy", &[], &ops);
+    assert!(
+        untrusted.stdout.contains("CERTIFICATE_VERIFY_FAILED"),
+        "{}",
+        untrusted.stdout
+    );
+
+    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "serve",
+            "--http",
+            "0",
+            "--model",
+            "none",
+            "--tls-cert",
+            &cert_arg,
+            "--tls-key",
+        ])
+        .arg(&cert)
+        .arg("--config")
+        .arg(config.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sluice");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot serve TLS with") && stderr.contains("cert.pem"),
+        "{stderr}"
+    );
 }
