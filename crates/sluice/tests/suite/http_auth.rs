@@ -305,3 +305,67 @@ fn an_unreachable_issuer_is_reported_at_start() {
         "{stderr}"
     );
 }
+
+/// The agent's token goes no further than Sluice: a downstream server over HTTP sees the headers
+/// of its config entry, never the agent's `Authorization`.
+#[test]
+fn the_agents_token_never_reaches_a_downstream_server() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let script = sluice_test_support::workspace_root().join("tests/clients/header_echo_server.py");
+    let mut echo = Command::new(sluice_test_support::venv_python())
+        .arg(script)
+        .arg(port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the header echo server");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the echo server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let issuers = Issuers::start();
+    let data = tempfile::tempdir().expect("data dir");
+    let config = write_config(
+        McpConfig::new().entry(
+            "echo",
+            json!({"url": format!("http://127.0.0.1:{port}/mcp"), "headers": {"X-Configured": "yes"}}),
+        ),
+        json!({"http": {"auth": {
+            "issuer": issuers.issuer,
+            "apiTokens": [{"name": "ci-bot", "sha256": API_TOKEN_SHA256}]
+        }}}),
+    );
+    let sluice = HttpSluice::start(config.path(), data.path(), &[]);
+    let access = token(&issuers.issuer, "agent", &sluice.url, "mcp");
+    let ops = json!([execute(
+        "import * as echo from './servers/echo';\nconsole.log(JSON.stringify(await echo.seenHeaders({})));"
+    )]);
+    for bearer in [access.as_str(), API_TOKEN] {
+        let output = python_over_http(
+            &sluice.url,
+            "legacy",
+            &[format!("Authorization=Bearer {bearer}")],
+            &ops,
+        )
+        .ok();
+        let seen: Value = serde_json::from_str(text(&output["results"][0]).trim())
+            .unwrap_or_else(|_| panic!("{}", output["results"][0]));
+        assert_eq!(seen["authorization"], Value::Null, "{seen}");
+        assert!(
+            seen["names"]
+                .as_array()
+                .is_some_and(|names| names.contains(&json!("x-configured"))),
+            "{seen}"
+        );
+    }
+    let _ = echo.kill();
+    let _ = echo.wait();
+}
