@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""Drive an MCP server over stdio with the official Python MCP SDK (`mcp` 2.x), for Sluice's tests.
+"""Drive an MCP server over stdio or Streamable HTTP with the official Python MCP SDK (`mcp` 2.x), for
+Sluice's tests.
 
 Run it with the test venv's interpreter (scripts/test installs it in target/test-deps/venv):
 
     python mcp_client.py --command CMD [--arg A]... [--env K=V]... [--inherit-env] [--cwd DIR]
                          [--mode auto|legacy|VERSION] [--timeout S] [--script OPS.json | < OPS.json]
+    python mcp_client.py --url URL [--header K=V]... [--mode ...] [--timeout S] [--script ...]
+
+With --url the SDK's Streamable HTTP client connects to URL, sending the --header pairs (e.g.
+"Authorization=Bearer T") with every request; in a session it ends the session with DELETE on exit.
 
 The SDK starts CMD with ARGs. Its environment is what the SDK gives a server (only HOME, LOGNAME,
 PATH, SHELL, TERM, USER) plus the --env pairs; --inherit-env passes this script's whole
@@ -49,6 +54,8 @@ from typing import Any
 
 import anyio
 from mcp import Client, MCPError, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from pydantic import BaseModel
 
 
@@ -170,7 +177,18 @@ async def run(args: argparse.Namespace, ops: list[dict[str, Any]], out: dict[str
         if not sep:
             raise ValueError(f"--env takes KEY=VALUE, got {pair!r}")
         env[key] = value
-    server = StdioServerParameters(command=args.command, args=args.arg, env=env or None, cwd=args.cwd)
+    server: Any
+    if args.url is not None:
+        headers: dict[str, str] = {}
+        for pair in args.header:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise ValueError(f"--header takes KEY=VALUE, got {pair!r}")
+            headers[key] = value
+        http_client = create_mcp_http_client(headers=headers or None)
+        server = streamable_http_client(args.url, http_client=http_client)
+    else:
+        server = StdioServerParameters(command=args.command, args=args.arg, env=env or None, cwd=args.cwd)
     notifications = Notifications()
     out["results"] = []
     out["error"] = None
@@ -201,7 +219,9 @@ async def run(args: argparse.Namespace, ops: list[dict[str, Any]], out: dict[str
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--command", required=True, help="server executable")
+    parser.add_argument("--command", help="server executable (or --url)")
+    parser.add_argument("--url", help="a Streamable HTTP server's endpoint (instead of --command)")
+    parser.add_argument("--header", action="append", default=[], help="HTTP header KEY=VALUE (repeat)")
     parser.add_argument("--arg", action="append", default=[], help="server argument (repeat; use --arg=-x)")
     parser.add_argument("--env", action="append", default=[], help="server environment KEY=VALUE (repeat)")
     parser.add_argument("--inherit-env", action="store_true", help="give the server this whole environment")
@@ -210,8 +230,10 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="whole-run deadline in seconds (default 60)")
     parser.add_argument("--script", default="-", help="ops JSON file, or - for stdin (default)")
     args = parser.parse_args()
+    if (args.command is None) == (args.url is None):
+        parser.error("give exactly one of --command and --url")
 
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    logging.basicConfig(stream=sys.stderr, level=os.environ.get("MCP_CLIENT_LOG", "WARNING"))
     out: dict[str, Any] = {
         "server_info": None,
         "protocol_version": None,

@@ -25,6 +25,7 @@ Every error names the file, the server entry and the field, and says what was ex
 #![deny(missing_docs)]
 
 mod expand;
+mod http;
 mod settings;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+pub use http::{ApiTokenSettings, AuthSettings, HttpSettings, is_loopback_host, is_loopback_url};
 pub use settings::{
     AuditSettings, ExecutionSettings, FlowRuleSettings, LimitSettings, PiiKind, PrivacyDetect,
     PrivacySettings, SessionSettings, Settings, SkillSettings, WorkerSettings,

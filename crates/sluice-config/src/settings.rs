@@ -40,6 +40,9 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// `sluice.skills`: whether agents may save skills.
     pub skills: SkillSettings,
+    /// `sluice.http`: the Streamable HTTP endpoint of `sluice serve --http`.
+    #[serde(skip)]
+    pub http: crate::http::HttpSettings,
 }
 
 impl Default for Settings {
@@ -57,6 +60,7 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             audit: AuditSettings::default(),
             skills: SkillSettings::default(),
+            http: crate::http::HttpSettings::default(),
         }
     }
 }
@@ -401,6 +405,10 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
     let search = parse_section::<SearchSettings>(&mut rest, "search")?;
     let limits = parse_section::<LimitSettings>(&mut rest, "limits")?;
     let audit = parse_section::<AuditSettings>(&mut rest, "audit")?;
+    let http = match rest.remove("http") {
+        Some(value) => crate::http::parse(value)?,
+        None => crate::http::HttpSettings::default(),
+    };
     let mut settings = serde_json::from_value::<Settings>(Value::Object(rest))
         .map_err(|error| (String::new(), error.to_string()))?;
     settings.execution = execution;
@@ -410,6 +418,7 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
     settings.search = search;
     settings.limits = limits;
     settings.audit = audit;
+    settings.http = http;
     for (field, value) in [
         ("sessions.maxSessions", settings.sessions.max_sessions),
         (

@@ -19,7 +19,9 @@ Errors the agent causes (bad arguments, unknown files, failing code) come back a
 */
 #![deny(missing_docs)]
 
+mod replay;
 pub mod stdio;
+pub mod streamable_http;
 
 use std::sync::Arc;
 
@@ -48,10 +50,22 @@ MCP server tools as a TypeScript API (servers/<server>/<tool>.ts): find them wit
 #[derive(Clone)]
 pub struct SluiceServer {
     gateway: Gateway,
-    /// This connection as the gateway's client: its sessions and limits.
-    client: Client,
+    /// Which gateway client a request runs as: its sessions and limits.
+    connection: Connection,
     /// Becomes true once the first round of connections has settled.
     ready: watch::Receiver<bool>,
+    /// Tool calls being answered, for a shutdown that lets them finish.
+    activity: Arc<streamable_http::Activity>,
+}
+
+/// Where a request's gateway [`Client`] comes from.
+#[derive(Clone)]
+enum Connection {
+    /// One stdio connection: one client, made up front.
+    Fixed(Client),
+    /// An HTTP service instance: rmcp makes one per MCP session (and one per request of the
+    /// sessionless protocol), so the client is resolved per request (see [`streamable_http`]).
+    Http(streamable_http::ClientSlot),
 }
 
 impl SluiceServer {
@@ -61,14 +75,23 @@ impl SluiceServer {
         let client = gateway.client("mcp");
         Self {
             gateway,
-            client,
+            connection: Connection::Fixed(client),
             ready,
+            activity: Arc::default(),
         }
     }
 
     async fn wait_ready(&self) {
         let mut ready = self.ready.clone();
         let _ = ready.wait_for(|ready| *ready).await;
+    }
+
+    /// The gateway client this request runs as.
+    fn client(&self, context: &RequestContext<RoleServer>) -> Client {
+        match &self.connection {
+            Connection::Fixed(client) => client.clone(),
+            Connection::Http(slot) => slot.client(&self.gateway, context),
+        }
     }
 }
 
@@ -309,7 +332,7 @@ impl SluiceServer {
         let timeout_ms = optional_integer(arguments, "timeout_ms")?;
         let session = optional_string(arguments, "session")?.map(str::to_owned);
         let report = self
-            .client
+            .client(context)
             .execute(ExecuteRequest {
                 code,
                 language,
@@ -330,13 +353,17 @@ impl SluiceServer {
         Ok(result)
     }
 
-    async fn save_skill(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
+    async fn save_skill(
+        &self,
+        arguments: &Map<String, Value>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, String> {
         let name = required_string(arguments, "name")?;
         let description = required_string(arguments, "description")?;
         let code = required_string(arguments, "code")?;
         let saved = self
             .gateway
-            .save_skill(name, description, code, Some(self.client.id()))
+            .save_skill(name, description, code, Some(self.client(context).id()))
             .await
             .map_err(|error| error.to_string())?;
         Ok(text_result(saved.to_text()))
@@ -447,6 +474,7 @@ impl ServerHandler for SluiceServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let arguments = request.arguments.unwrap_or_default();
+        let _active = self.activity.begin();
         self.wait_ready().await;
         let outcome = match request.name.as_ref() {
             "search_tools" => self.search_tools(&arguments).await,
@@ -456,7 +484,7 @@ impl ServerHandler for SluiceServer {
                 self.execute_code(&arguments, &context).await
             }
             // Not offered here, but answered with the reason (the gateway's error names it).
-            "save_skill" => self.save_skill(&arguments).await,
+            "save_skill" => self.save_skill(&arguments, &context).await,
             other => {
                 let offered: Vec<String> = tool_definitions(Capabilities::of(&self.gateway))
                     .into_iter()

@@ -51,10 +51,14 @@ pub struct GlobalOptions {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve Sluice as an MCP server on stdio: put this in your agent's MCP config.
+    /// Serve Sluice as an MCP server on stdio (put this in your agent's MCP config), or with
+    /// --http over Streamable HTTP.
     ///
-    /// stdout carries only MCP messages; progress and logs go to stderr (set SLUICE_LOG=debug
-    /// for more).
+    /// On stdio, stdout carries only MCP messages; progress and logs go to stderr (set
+    /// SLUICE_LOG=debug for more). With --http ADDR the endpoint is http://ADDR/mcp (the line
+    /// "sluice: serving MCP at URL" on stderr gives it), each MCP session is one client
+    /// connection, and SIGTERM or Ctrl-C lets executions in flight finish (up to
+    /// sluice.http.shutdownGraceMs) before stopping.
     Serve(ServeArgs),
 
     /// Run one TypeScript or JavaScript file against the configured servers and print what it
@@ -276,6 +280,44 @@ impl DemoServerArg {
 pub struct ServeArgs {
     #[command(flatten)]
     pub global: GlobalOptions,
+
+    /// Serve MCP over Streamable HTTP on this address instead of stdio: `127.0.0.1:8080`,
+    /// `[::1]:8080`, or a port alone (on 127.0.0.1; 0 picks a free one). Only loopback addresses
+    /// without --allow-remote. HTTPS with --tls-cert and --tls-key, or behind a reverse proxy.
+    #[arg(long, value_name = "ADDR", value_parser = parse_http_address)]
+    pub http: Option<std::net::SocketAddr>,
+
+    /// With --http, allow an address other machines can reach (e.g. 0.0.0.0:8080). Set
+    /// `sluice.http.auth` in the config too, or anyone who reaches the port runs code.
+    #[arg(long, requires = "http")]
+    pub allow_remote: bool,
+
+    /// With --http, serve HTTPS with this certificate chain (PEM, the server's certificate
+    /// first). Needs --tls-key.
+    #[arg(long, value_name = "PEM", requires_all = ["http", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// `--http`: `host:port` with an IP address, or a port alone on 127.0.0.1.
+fn parse_http_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Some(port) = text.strip_prefix("localhost:")
+        && let Ok(port) = port.parse::<u16>()
+    {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|_| {
+        format!(
+            "\"{text}\" is not an address: write IP:PORT (127.0.0.1:8080, [::1]:8080, \
+             0.0.0.0:8080 with --allow-remote) or a port alone"
+        )
+    })
 }
 
 #[derive(Debug, Args)]

@@ -1,10 +1,11 @@
-//! `sluice serve`: the MCP server on stdio.
+//! `sluice serve`: the MCP server on stdio, or on Streamable HTTP with `--http`.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use rmcp::ServiceExt;
 use sluice_server::SluiceServer;
+use sluice_server::streamable_http::{HttpOptions, HttpServer, TlsFiles};
 use tokio::sync::watch;
 
 use crate::cli::ServeArgs;
@@ -12,6 +13,22 @@ use crate::commands::{load_config, report_progress, start_gateway};
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let config = load_config(&args.global)?;
+    // Bind before starting anything: a refused or busy address is reported at once.
+    let http = match args.http {
+        Some(address) => Some(
+            HttpServer::bind(HttpOptions {
+                address,
+                allow_remote: args.allow_remote,
+                settings: config.settings.http.clone(),
+                tls: match (args.tls_cert, args.tls_key) {
+                    (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                    _ => None,
+                },
+            })
+            .await?,
+        ),
+        None => None,
+    };
     let gateway = start_gateway(config, &args.global)?;
     // Answer `initialize` at once (clients time out) while servers connect. Requests that need
     // the catalog wait for the first round to settle, but never longer than
@@ -32,6 +49,12 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         }
         ready_sender.send_replace(true);
     });
+    if let Some(http) = http {
+        eprintln!("sluice: serving MCP at {}", http.url());
+        http.run(gateway.clone(), ready, shutdown_signal()).await;
+        gateway.shutdown().await;
+        return Ok(ExitCode::SUCCESS);
+    }
     // Lines rmcp would drop unanswered (not JSON, not a message) are answered by the filter.
     let stdio = sluice_server::stdio::checked_stdio();
     let writer = stdio.writer;

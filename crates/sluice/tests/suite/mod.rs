@@ -15,6 +15,8 @@ mod client_tools;
 mod common;
 /// Invalid configs: the file, the entry and the field named.
 mod config_errors;
+/// The official MCP conformance suite, server and client scenarios, against its baseline.
+mod conformance;
 /// Hostile code in confined workers, one attack class per case.
 mod containment;
 /// `sluice demo` end to end.
@@ -23,6 +25,8 @@ mod demo;
 mod downstream_failures;
 /// `execute_code` against the real npm servers.
 mod execution;
+/// `sluice serve --http` with OAuth access tokens of a real authorization server.
+mod http_auth;
 /// A downstream server over Streamable HTTP.
 mod http_server;
 /// Personal data through `sluice serve`.
@@ -35,6 +39,8 @@ mod protocol_lines;
 mod real_servers;
 /// Search over the recorded real catalogs.
 mod search;
+/// `sluice serve --http`: Streamable HTTP with the Python SDK and raw requests.
+mod serve_http;
 /// Shutdown with work in flight, and no orphans.
 mod shutdown;
 /// A store of many large skills does not disable execution.
