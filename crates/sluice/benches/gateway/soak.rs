@@ -6,9 +6,9 @@
 //! children and open descriptors against what they were then, panics in its log, and its audit
 //! log's execution records against the executions it ran.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -27,7 +27,7 @@ const CONNECTIONS: usize = 8;
 const RSS_GROWTH_TARGET: f64 = 0.05;
 
 /// What an execution does, by its number.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Normal,
     ToolErrorCaught,
@@ -138,7 +138,7 @@ async fn run(
         .into());
     }
     let started = Instant::now();
-    let failures = Arc::new(AtomicU64::new(0));
+    let failures: Failures = Arc::default();
     let tenth = EXECUTIONS / 10;
     run_range(pool, 0..tenth, &failures).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -200,15 +200,23 @@ async fn run(
         !descriptors_grew,
     );
     let (audited, panics) = audit_and_panics(folder);
+    let failures = std::mem::take(&mut *failures.lock().unwrap_or_else(PoisonError::into_inner));
+    let unexpected: u64 = failures.values().map(|(count, _)| count).sum();
+    for (kind, (count, example)) in &failures {
+        eprintln!("bench: soak: {count} unexpected answers to {kind:?}, e.g. {example}");
+    }
     report.check(
         "soak",
-        "execution records in the audit logs; panics in them",
+        "execution records in the audit logs; panics in the logs; answers not as expected",
         format!(
-            "{audited} of {EXECUTIONS}; {panics} panics; {} unexpected answers",
-            failures.load(Ordering::Relaxed)
+            "{audited} of {EXECUTIONS}; {panics}; {unexpected} ({:?})",
+            failures
+                .iter()
+                .map(|(kind, (count, _))| (*kind, *count))
+                .collect::<Vec<_>>()
         ),
         format!("{EXECUTIONS}; 0; 0"),
-        audited == EXECUTIONS && panics == 0 && failures.load(Ordering::Relaxed) == 0,
+        audited == EXECUTIONS && panics == 0 && unexpected == 0,
     );
     report.section_json(
         "soak",
@@ -227,12 +235,15 @@ async fn run(
     Ok(())
 }
 
+/// Answers that were not what their kind should give: how many, and the first one.
+type Failures = Arc<Mutex<BTreeMap<Kind, (u64, String)>>>;
+
 /// Run executions `range` (numbered across connections: number % CONNECTIONS picks one), each
 /// connection's in order; count answers that are not what the kind should give.
 async fn run_range(
     pool: &Arc<Pool>,
     range: std::ops::Range<usize>,
-    failures: &Arc<AtomicU64>,
+    failures: &Failures,
 ) -> BenchResult<()> {
     let mut tasks = tokio::task::JoinSet::new();
     for connection in 0..CONNECTIONS {
@@ -246,8 +257,10 @@ async fn run_range(
             let server = format!("c{connection}");
             for number in numbers {
                 let kind = Kind::of(number / CONNECTIONS);
-                if !one(&pool, &server, kind, number).await {
-                    failures.fetch_add(1, Ordering::Relaxed);
+                if let Err(answer) = one(&pool, &server, kind, number).await {
+                    let mut failures = failures.lock().unwrap_or_else(PoisonError::into_inner);
+                    let entry = failures.entry(kind).or_insert((0, answer));
+                    entry.0 += 1;
                 }
             }
         });
@@ -258,8 +271,8 @@ async fn run_range(
     Ok(())
 }
 
-/// One execution; whether its answer is the one its kind should give.
-async fn one(pool: &Pool, server: &str, kind: Kind, number: usize) -> bool {
+/// One execution; its answer when it is not the one its kind should give.
+async fn one(pool: &Pool, server: &str, kind: Kind, number: usize) -> Result<(), String> {
     let killer = matches!(kind, Kind::Killed).then(|| {
         let server = server.to_owned();
         tokio::spawn(async move {
@@ -278,22 +291,28 @@ async fn one(pool: &Pool, server: &str, kind: Kind, number: usize) -> bool {
     if let Some(killer) = killer {
         let _ = killer.await;
     }
-    let Ok(response) = response else {
-        return false;
-    };
+    let response = response.map_err(|error| error.to_string())?;
     let report = response.structured_content.unwrap_or(Value::Null);
     let error_kind = report
         .get("error")
-        .and_then(|error| error.get("kind"))
+        .and_then(|error| error.get("type"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    match kind {
+    let expected = match kind {
         Kind::Normal | Kind::ToolErrorCaught => report.get("result") == Some(&json!(1)),
-        Kind::Session => report.get("result") == Some(&json!(1)) || error_kind == "SessionLimit",
+        // A session whose idle worker was killed with the others ends, and says so.
+        Kind::Session => {
+            report.get("result") == Some(&json!(1))
+                || matches!(error_kind, "SessionLimit" | "WorkerCrashed")
+        }
         Kind::ToolErrorThrown => !error_kind.is_empty(),
         Kind::Timeout => error_kind == "Timeout",
         Kind::OutOfMemory => error_kind == "OutOfMemory",
         Kind::Killed => error_kind == "WorkerCrashed",
+    };
+    match expected {
+        true => Ok(()),
+        false => Err(report.to_string().chars().take(300).collect()),
     }
 }
 
@@ -305,7 +324,11 @@ fn kill_workers(server: &str) {
     let all = processes();
     let Some(gateway) = all
         .iter()
-        .find(|(_, _, cmdline)| cmdline.contains(" serve ") && cmdline.contains(&data))
+        .find(|(_, _, cmdline)| {
+            cmdline.starts_with(SLUICE_BIN)
+                && cmdline.contains(" serve ")
+                && cmdline.contains(&data)
+        })
         .map(|(pid, _, _)| *pid)
     else {
         return;
@@ -324,7 +347,11 @@ fn gateway_pids(config: &Path) -> Vec<u32> {
     let config = config.display().to_string();
     processes()
         .into_iter()
-        .filter(|(_, _, cmdline)| cmdline.contains(" serve ") && cmdline.contains(&config))
+        .filter(|(_, _, cmdline)| {
+            cmdline.starts_with(SLUICE_BIN)
+                && cmdline.contains(" serve ")
+                && cmdline.contains(&config)
+        })
         .map(|(pid, _, _)| pid)
         .collect()
 }
