@@ -12,8 +12,8 @@ fuzz_target!(|data: &[u8]| {
         serde_json::Value::Array(tools) => tools,
         other => vec![other],
     };
-    let catalog = Catalog::build(vec![ServerTools::from_values("fuzz", tools)]);
-    let tree = sluice_codegen::generate_tree(&catalog);
+    let catalog = std::sync::Arc::new(Catalog::build(vec![ServerTools::from_values("fuzz", tools)]));
+    let tree = sluice_codegen::generate_tree(catalog.clone());
     for tool in catalog.tools() {
         let _ = sluice_codegen::tool_signature(tool);
     }
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         let allocator = oxc::allocator::Allocator::default();
-        let parsed = oxc::parser::Parser::new(&allocator, text, oxc::span::SourceType::ts()).parse();
+        let parsed = oxc::parser::Parser::new(&allocator, &text, oxc::span::SourceType::ts()).parse();
         assert!(parsed.diagnostics.errors().next().is_none() && !parsed.panicked, "{path} does not parse:\n{text}");
     }
 });
