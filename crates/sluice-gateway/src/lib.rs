@@ -308,12 +308,26 @@ impl Gateway {
             |catalog, unchanged| search.index(catalog, unchanged, &skills, Some(&previous.search)),
         );
         let needs_vectors = search.has_encoder() && !snapshot.search.has_vectors();
-        for rejected in snapshot.catalog.rejected() {
-            tracing::warn!(server = %rejected.server, "tool definition dropped: {}", rejected.reason);
-        }
-        for tool in snapshot.catalog.tools() {
-            for warning in &tool.warnings {
-                tracing::warn!(server = %tool.server, tool = %tool.name, "{warning}");
+        // What was repaired or dropped is said once, when a server's list is read, not again at
+        // every rebuild that reuses it.
+        for server in snapshot.catalog.server_names() {
+            let Some(part) = snapshot.catalog.part(server) else {
+                continue;
+            };
+            if previous
+                .catalog
+                .part(server)
+                .is_some_and(|before| Arc::ptr_eq(before, part))
+            {
+                continue;
+            }
+            for rejected in part.rejected() {
+                tracing::warn!(server = %rejected.server, "tool definition dropped: {}", rejected.reason);
+            }
+            for tool in part.tools() {
+                for warning in &tool.warnings {
+                    tracing::warn!(server = %tool.server, tool = %tool.name, "{warning}");
+                }
             }
         }
         *self.inner.snapshot.write().await = Arc::new(snapshot);
