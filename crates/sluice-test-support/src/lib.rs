@@ -35,7 +35,9 @@ mod servers;
 
 pub use config::{McpConfig, write_mcp_config};
 pub use fake::{crate_binary, fake_server, fake_server_bin, fake_worker_bin};
-pub use python::{ClientRun, python_client, python_client_script, run_python_client};
+pub use python::{
+    ClientRun, python_client, python_client_script, run_client_command, run_python_client,
+};
 pub use servers::{
     ServerCommand, claude_code, everything_server, filesystem_server, git_server, inspector,
     memory_server, model_folder, test_deps_dir, time_server, typescript_sdk_dir, venv_python,

@@ -73,8 +73,15 @@ impl ClientRun {
 ///
 /// Panics if the client cannot be started (e.g. the venv is missing: run `scripts/test`).
 pub fn run_python_client(server: &ServerCommand, ops: &Value) -> ClientRun {
-    let mut child = python_client(server)
-        .std_command()
+    run_client_command(python_client(server).std_command(), ops)
+}
+
+/// Run a Python client `command` (one built by [`python_client`], or the script with `--url`
+/// for Streamable HTTP) to its end with `ops` on its stdin, and collect what it printed.
+///
+/// Panics if the client cannot be started (e.g. the venv is missing: run `scripts/test`).
+pub fn run_client_command(mut command: std::process::Command, ops: &Value) -> ClientRun {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

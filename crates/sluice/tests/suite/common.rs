@@ -26,6 +26,21 @@ pub fn sluice_command() -> Command {
     command
 }
 
+/// Run `sluice` with `args` and no stdin, expecting it to refuse to start: its stderr.
+pub fn refused<I, A>(args: I) -> String
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<std::ffi::OsStr>,
+{
+    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run sluice");
+    assert!(!output.status.success(), "sluice started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// `sluice serve --config PATH` as a server command for the Python client.
 pub fn sluice_serve(config: &Path) -> ServerCommand {
     sluice_serve_with_data(config, &shared_data_dir())

@@ -292,14 +292,10 @@ fn an_unreachable_issuer_is_reported_at_start() {
         McpConfig::new().server("everything", &everything_server()),
         json!({"http": {"auth": {"issuer": "http://127.0.0.1:9"}}}),
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["serve", "--http", "0", "--model", "none", "--config"])
-        .arg(config.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sluice");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let config = config.path().to_str().expect("a UTF-8 temporary path");
+    let stderr = super::common::refused([
+        "serve", "--http", "0", "--model", "none", "--config", config,
+    ]);
     assert!(
         stderr.contains("discovery document of issuer http://127.0.0.1:9"),
         "{stderr}"

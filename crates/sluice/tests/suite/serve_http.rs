@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sluice_test_support::{
-    ClientRun, McpConfig, everything_server, python_client_script, venv_python,
+    ClientRun, McpConfig, everything_server, python_client_script, run_client_command, venv_python,
 };
 
-use super::common::{call, execute, text, write_config};
+use super::common::{call, execute, refused, text, write_config};
 
 /// A running `sluice serve --http`, killed when dropped.
 pub struct HttpSluice {
@@ -143,25 +143,7 @@ pub fn python_over_http_with(
     for header in headers {
         command.arg(format!("--header={header}"));
     }
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the Python MCP client");
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(ops.to_string().as_bytes());
-    }
-    let output = child
-        .wait_with_output()
-        .expect("wait for the Python client");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    ClientRun {
-        status: output.status,
-        output: serde_json::from_str(&stdout).unwrap_or(Value::Null),
-        stdout,
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    run_client_command(command, ops)
 }
 
 /// One HTTP exchange as seen on the wire.
@@ -437,33 +419,22 @@ fn a_foreign_origin_is_refused() {
 #[test]
 fn a_non_loopback_address_needs_allow_remote() {
     let config = everything_config();
-    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args([
-            "serve",
-            "--http",
-            "0.0.0.0:0",
-            "--model",
-            "none",
-            "--config",
-        ])
-        .arg(config.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sluice");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let config = config.path().to_str().expect("a UTF-8 temporary path");
+    let stderr = refused([
+        "serve",
+        "--http",
+        "0.0.0.0:0",
+        "--model",
+        "none",
+        "--config",
+        config,
+    ]);
     assert!(
         stderr.contains("not a loopback address") && stderr.contains("--allow-remote"),
         "{stderr}"
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["serve", "--allow-remote", "--config"])
-        .arg(config.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sluice");
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--http"));
+    let stderr = refused(["serve", "--allow-remote", "--config", config]);
+    assert!(stderr.contains("--http"), "{stderr}");
 }
 
 /// SIGTERM: no new connections, but the execution in flight finishes and its answer arrives;
@@ -758,25 +729,19 @@ fn https_with_a_certificate() {
         untrusted.stdout
     );
 
-    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args([
-            "serve",
-            "--http",
-            "0",
-            "--model",
-            "none",
-            "--tls-cert",
-            &cert_arg,
-            "--tls-key",
-        ])
-        .arg(&cert)
-        .arg("--config")
-        .arg(config.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sluice");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused([
+        "serve".as_ref(),
+        "--http".as_ref(),
+        "0".as_ref(),
+        "--model".as_ref(),
+        "none".as_ref(),
+        "--tls-cert".as_ref(),
+        std::ffi::OsStr::new(&cert_arg),
+        "--tls-key".as_ref(),
+        cert.as_os_str(),
+        "--config".as_ref(),
+        config.path().as_os_str(),
+    ]);
     assert!(
         stderr.contains("cannot serve TLS with") && stderr.contains("cert.pem"),
         "{stderr}"
