@@ -33,9 +33,11 @@
 //! runs, and the runs of the things being compared are interleaved.
 //!
 //! Each section is a module of this folder, named by its key (`cold.rs` … `search.rs`, with
-//! `catalogs.rs` reading the recorded catalogs that `codegen` and `search` use). The harness is
+//! `catalogs.rs` reading the recorded catalogs that `codegen`, `search` and `scale` use). The harness is
 //! `report.rs` (medians, percentiles, CPU time, the table and the JSON file); `setup.rs` starts
-//! the gateways and the fake MCP server that sections 2-4 share; `worker.rs` drives workers
+//! the gateways and the fake MCP server that sections 2-4 share, runs `execute_code` through a
+//! `sluice serve`, and finds gateway and worker processes and their memory (sections 9-11);
+//! `worker.rs` drives workers
 //! without the gateway. This file picks the sections and runs them in order. Modules import only
 //! downward (a section, then `setup.rs`, `worker.rs`, `report.rs`), never in a circle.
 

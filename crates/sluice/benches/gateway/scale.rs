@@ -21,8 +21,9 @@ use sluice_downstream::Pool;
 
 use crate::catalogs::combined_catalogs;
 use crate::report::{BenchResult, Report, Stats, ms};
-use crate::setup::{fake_server_release, parse_config};
-use crate::warm::{execute, memory_of, processes};
+use crate::setup::{
+    fake_server_release, gateways, memory_of, parse_config, processes, serve_execute,
+};
 use crate::worker::SLUICE_BIN;
 
 /// Tools behind the large gateways.
@@ -104,7 +105,7 @@ async fn measure(
     }
     for name in ["one", "k50", "k200"] {
         for _ in 0..5 {
-            execute(pool, name, TRIVIAL).await?;
+            serve_execute(pool, name, TRIVIAL).await?;
         }
     }
     latency(report, pool, &mut json).await?;
@@ -127,7 +128,7 @@ async fn latency(
         for offset in 0..names.len() {
             let index = (run + offset) % names.len();
             let started = Instant::now();
-            execute(pool, names[index], TRIVIAL).await?;
+            serve_execute(pool, names[index], TRIVIAL).await?;
             samples[index].push(ms(started.elapsed()));
         }
     }
@@ -173,12 +174,12 @@ async fn refresh_cost(
     for changing in 0..CHANGING {
         let steady = format!("s{:03}", CHANGING + changing);
         let baseline = cpu_ms(gateway);
-        execute(pool, "k200", &call(&steady)).await?;
+        serve_execute(pool, "k200", &call(&steady)).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let steady_cost = cpu_ms(gateway) - baseline;
         let server = format!("s{changing:03}");
         let before = cpu_ms(gateway);
-        execute(pool, "k200", &call(&server)).await?;
+        serve_execute(pool, "k200", &call(&server)).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let changed_cost = cpu_ms(gateway) - before;
         let listed = list_files(pool, "k200", &format!("servers/{server}")).await?;
@@ -339,11 +340,9 @@ async fn list_files(pool: &Pool, entry: &str, path: &str) -> BenchResult<Vec<Str
 
 /// The `sluice serve` process of a pool entry (its config file's name is the entry's).
 fn gateway_pid(entry: &str) -> Option<u32> {
-    let config = format!("scale/{entry}.json");
-    processes()
-        .into_iter()
-        .find(|(_, _, cmdline)| cmdline.contains(" serve ") && cmdline.contains(&config))
-        .map(|(pid, _, _)| pid)
+    gateways(&processes(), &format!("scale/{entry}.json"))
+        .first()
+        .copied()
 }
 
 /// CPU time of every thread of a process so far, in ms.

@@ -291,3 +291,94 @@ export default Date.now() - started;
 }
 
 pub(crate) const EMPTY_SCRIPT: &str = "export default 1 + 1;\n";
+
+/// Unique (USS), proportional (PSS) and resident (RSS) memory of a process, in MB, from
+/// `/proc/PID/smaps_rollup`.
+pub(crate) fn memory_of(pid: u32) -> Option<(f64, f64, f64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let field = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    Some((
+        field("Private_Clean:") + field("Private_Dirty:"),
+        field("Pss:"),
+        field("Rss:"),
+    ))
+}
+
+/// `(pid, parent pid, command line)` of every process.
+pub(crate) fn processes() -> Vec<(u32, u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let parent = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            Some((
+                pid,
+                parent,
+                String::from_utf8_lossy(&cmdline).replace('\0', " "),
+            ))
+        })
+        .collect()
+}
+
+/// The `sluice serve` processes of this bench whose command line holds `fragment` (a config
+/// file or data folder path), in `all` (from [`processes`]).
+pub(crate) fn gateways(all: &[(u32, u32, String)], fragment: &str) -> Vec<u32> {
+    all.iter()
+        .filter(|(_, _, cmdline)| {
+            cmdline.starts_with(SLUICE_BIN)
+                && cmdline.contains(" serve ")
+                && cmdline.contains(fragment)
+        })
+        .map(|(pid, _, _)| *pid)
+        .collect()
+}
+
+/// The worker processes whose parent is one of `gateways`, in `all`.
+pub(crate) fn workers_of(all: &[(u32, u32, String)], gateways: &[u32]) -> Vec<u32> {
+    all.iter()
+        .filter(|(_, parent, cmdline)| gateways.contains(parent) && cmdline.contains(" worker"))
+        .map(|(pid, _, _)| *pid)
+        .collect()
+}
+
+/// One `execute_code` on the `sluice serve` entry `server` of `pool`; an error unless it
+/// returned 1.
+pub(crate) async fn serve_execute(pool: &Pool, server: &str, code: &str) -> Result<(), String> {
+    let mut arguments = Map::new();
+    arguments.insert("code".to_owned(), json!(code));
+    let response = pool
+        .call_tool(server, "execute_code", arguments, Duration::from_secs(60))
+        .await
+        .map_err(|error| format!("execute_code on {server} failed: {error}"))?;
+    let result = response
+        .structured_content
+        .as_ref()
+        .and_then(|report| report.get("result"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    if response.is_error || result != json!(1) {
+        return Err(format!(
+            "execute_code on {server} did not return 1: {:?}",
+            response.content
+        ));
+    }
+    Ok(())
+}

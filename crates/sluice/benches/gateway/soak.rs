@@ -15,8 +15,7 @@ use serde_json::{Map, Value, json};
 use sluice_downstream::Pool;
 
 use crate::report::{BenchResult, Report};
-use crate::setup::{fake_server_release, parse_config};
-use crate::warm::{memory_of, processes};
+use crate::setup::{fake_server_release, gateways, memory_of, parse_config, processes, workers_of};
 use crate::worker::SLUICE_BIN;
 
 /// Executions in all.
@@ -320,23 +319,9 @@ async fn one(pool: &Pool, server: &str, kind: Kind, number: usize) -> Result<(),
 /// one running the execution (it waits in a 3 s tool call) and the idle ones, which the gateway
 /// must find dead when it next takes them.
 fn kill_workers(server: &str) {
-    let data = format!("data-{}", &server[1..]);
     let all = processes();
-    let Some(gateway) = all
-        .iter()
-        .find(|(_, _, cmdline)| {
-            cmdline.starts_with(SLUICE_BIN)
-                && cmdline.contains(" serve ")
-                && cmdline.contains(&data)
-        })
-        .map(|(pid, _, _)| *pid)
-    else {
-        return;
-    };
-    for (worker, _, _) in all
-        .iter()
-        .filter(|(_, parent, cmdline)| *parent == gateway && cmdline.contains(" worker"))
-    {
+    let gateway = gateways(&all, &format!("data-{}", &server[1..]));
+    for worker in workers_of(&all, &gateway) {
         let _ = std::process::Command::new("kill")
             .args(["-9", &worker.to_string()])
             .status();
@@ -344,25 +329,12 @@ fn kill_workers(server: &str) {
 }
 
 fn gateway_pids(config: &Path) -> Vec<u32> {
-    let config = config.display().to_string();
-    processes()
-        .into_iter()
-        .filter(|(_, _, cmdline)| {
-            cmdline.starts_with(SLUICE_BIN)
-                && cmdline.contains(" serve ")
-                && cmdline.contains(&config)
-        })
-        .map(|(pid, _, _)| pid)
-        .collect()
+    gateways(&processes(), &config.display().to_string())
 }
 
 fn health(pid: u32) -> Health {
     let all = processes();
-    let children: Vec<u32> = all
-        .iter()
-        .filter(|(_, parent, cmdline)| *parent == pid && cmdline.contains(" worker"))
-        .map(|(pid, _, _)| *pid)
-        .collect();
+    let children = workers_of(&all, &[pid]);
     let zombies = all
         .iter()
         .filter(|(child, parent, _)| {

@@ -13,7 +13,9 @@ use serde_json::{Map, Value, json};
 use sluice_downstream::Pool;
 
 use crate::report::{BenchResult, Report, Stats, ms};
-use crate::setup::{fake_server_release, parse_config};
+use crate::setup::{
+    fake_server_release, gateways, memory_of, parse_config, processes, serve_execute, workers_of,
+};
 use crate::worker::SLUICE_BIN;
 
 /// Interleaved round trips per variant.
@@ -80,67 +82,12 @@ pub(crate) async fn warm(report: &mut Report) -> BenchResult<()> {
     outcome
 }
 
-/// Unique (USS), proportional (PSS) and resident (RSS) memory of a process, in MB, from
-/// `/proc/PID/smaps_rollup`.
-pub(crate) fn memory_of(pid: u32) -> Option<(f64, f64, f64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    let field = |name: &str| -> f64 {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    Some((
-        field("Private_Clean:") + field("Private_Dirty:"),
-        field("Pss:"),
-        field("Rss:"),
-    ))
-}
-
-/// `(pid, parent pid, command line)` of every process.
-pub(crate) fn processes() -> Vec<(u32, u32, String)> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let parent = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            Some((
-                pid,
-                parent,
-                String::from_utf8_lossy(&cmdline).replace('\0', " "),
-            ))
-        })
-        .collect()
-}
-
 /// The idle gateways of the throughput run (one server behind each) and their waiting
 /// workers (warm, and kept for their connection): unique memory of each.
 fn memory(report: &mut Report, config: &std::path::Path) -> BenchResult<()> {
     let all = processes();
-    let config = config.display().to_string();
-    let gateways: Vec<u32> = all
-        .iter()
-        .filter(|(_, _, cmdline)| cmdline.contains(" serve ") && cmdline.contains(&config))
-        .map(|(pid, _, _)| *pid)
-        .collect();
-    let workers: Vec<u32> = all
-        .iter()
-        .filter(|(_, parent, cmdline)| gateways.contains(parent) && cmdline.contains(" worker"))
-        .map(|(pid, _, _)| *pid)
-        .collect();
+    let gateways = gateways(&all, &config.display().to_string());
+    let workers = workers_of(&all, &gateways);
     let gateway_memory: Vec<(f64, f64, f64)> =
         gateways.iter().filter_map(|pid| memory_of(*pid)).collect();
     let worker_memory: Vec<(f64, f64, f64)> =
@@ -195,7 +142,7 @@ async fn measure(report: &mut Report, pool: &Arc<Pool>) -> BenchResult<()> {
     // Warm up: every connection's first execution, and the pools' first workers.
     for server in ["warm", "cold"] {
         for _ in 0..5 {
-            execute(pool, server, TRIVIAL).await?;
+            serve_execute(pool, server, TRIVIAL).await?;
         }
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -209,7 +156,7 @@ async fn measure(report: &mut Report, pool: &Arc<Pool>) -> BenchResult<()> {
         };
         for server in order {
             let started = Instant::now();
-            execute(pool, server, TRIVIAL).await?;
+            serve_execute(pool, server, TRIVIAL).await?;
             let took = ms(started.elapsed());
             if server == "warm" {
                 &mut warm
@@ -241,7 +188,7 @@ async fn measure(report: &mut Report, pool: &Arc<Pool>) -> BenchResult<()> {
     // Throughput: every connection's first executions start its workers; not measured.
     for connection in 0..CONNECTIONS {
         for _ in 0..IN_FLIGHT {
-            execute(pool, &format!("t{connection}"), ONE_CALL).await?;
+            serve_execute(pool, &format!("t{connection}"), ONE_CALL).await?;
         }
     }
     let started = Instant::now();
@@ -253,7 +200,7 @@ async fn measure(report: &mut Report, pool: &Arc<Pool>) -> BenchResult<()> {
             let runs = PER_CONNECTION / IN_FLIGHT;
             tasks.spawn(async move {
                 for _ in 0..runs {
-                    execute(&pool, &server, ONE_CALL).await?;
+                    serve_execute(&pool, &server, ONE_CALL).await?;
                 }
                 Ok::<(), String>(())
             });
@@ -283,28 +230,5 @@ async fn measure(report: &mut Report, pool: &Arc<Pool>) -> BenchResult<()> {
             "throughput_executions": total,
         }),
     );
-    Ok(())
-}
-
-/// One `execute_code` on `server`; an error unless it returned 1.
-pub(crate) async fn execute(pool: &Pool, server: &str, code: &str) -> Result<(), String> {
-    let mut arguments = Map::new();
-    arguments.insert("code".to_owned(), json!(code));
-    let response = pool
-        .call_tool(server, "execute_code", arguments, Duration::from_secs(60))
-        .await
-        .map_err(|error| format!("execute_code on {server} failed: {error}"))?;
-    let result = response
-        .structured_content
-        .as_ref()
-        .and_then(|report| report.get("result"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    if response.is_error || result != json!(1) {
-        return Err(format!(
-            "execute_code on {server} did not return 1: {:?}",
-            response.content
-        ));
-    }
     Ok(())
 }
