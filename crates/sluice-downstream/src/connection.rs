@@ -225,7 +225,7 @@ async fn connect(
         .list_all_tools()
         .await
         .map_err(|error| format!("`tools/list` failed: {}", describe_service_error(&error)))?;
-    Ok((client, ToolList::from_tools(&tools)))
+    Ok((client, ToolList::new(&tools)))
 }
 
 fn handshake_failure(error: &str) -> String {
@@ -378,7 +378,7 @@ async fn watch_connection(
                 while refresh.try_recv().is_ok() {}
                 match peer.list_all_tools().await {
                     Ok(tools) => {
-                        let tools = ToolList::from_tools(&tools);
+                        let tools = ToolList::new(&tools);
                         tracing::info!(server = %server.name, tools = tools.len(), "tool list refreshed");
                         let mut live = server.state.write().await;
                         // An unchanged list changes nothing downstream of it.

@@ -89,22 +89,14 @@ pub struct ToolList {
 
 impl Default for ToolList {
     fn default() -> Self {
-        ToolList::new(&[])
+        ToolList::new::<Value>(&[])
     }
 }
 
 impl ToolList {
-    /// A list of these definitions.
-    pub fn new(tools: &[Value]) -> ToolList {
-        ToolList::of(tools)
-    }
-
-    /// The definitions as rmcp decoded them; one that does not serialize is left out.
-    pub(crate) fn from_tools(tools: &[rmcp::model::Tool]) -> ToolList {
-        ToolList::of(tools)
-    }
-
-    fn of<T: serde::Serialize>(tools: &[T]) -> ToolList {
+    /// A list of these definitions (JSON values, or tools as rmcp decoded them); one that does
+    /// not serialize is left out.
+    pub fn new<T: serde::Serialize>(tools: &[T]) -> ToolList {
         let mut json = String::from("[");
         let mut count = 0;
         for tool in tools {

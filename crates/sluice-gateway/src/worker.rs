@@ -107,7 +107,8 @@ pub(crate) struct WorkerProcess {
     stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
     frames: FrameSource,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
-    /// It said `Tidied` after its last job: its next runtime is made.
+    /// It said `Tidied` after its last job: its next runtime is made. True for a new worker,
+    /// which has nothing to put away (its first runtime is made by its first job).
     tidied: bool,
 }
 

@@ -131,6 +131,12 @@ struct Segment {
 }
 
 impl Segment {
+    /// Whether a rebuild may take this segment as it is: it has its vectors, or there is no
+    /// cache to take them from.
+    fn reusable(&self, with_cache: bool) -> bool {
+        self.vectors.is_some() || !with_cache
+    }
+
     fn build(
         group: String,
         documents: Vec<Document>,
@@ -277,7 +283,7 @@ impl SearchIndex {
     pub fn can_reuse(&self, group: &str, with_cache: bool) -> bool {
         self.segments
             .iter()
-            .any(|segment| segment.group == group && (segment.vectors.is_some() || !with_cache))
+            .any(|segment| segment.group == group && segment.reusable(with_cache))
     }
 
     /// [`SearchIndex::build`], where a group the caller knows to be unchanged costs nothing:
@@ -315,8 +321,7 @@ impl SearchIndex {
             let fingerprint = fingerprint(&documents);
             match reusable.get(group.as_str()) {
                 Some(segment)
-                    if segment.fingerprint == fingerprint
-                        && (segment.vectors.is_some() || cache.is_none()) =>
+                    if segment.fingerprint == fingerprint && segment.reusable(cache.is_some()) =>
                 {
                     slots.push(Some(Arc::clone(segment)));
                 }
