@@ -201,6 +201,18 @@ fn sessions_limits_and_audit_sections() {
 }
 
 #[test]
+fn search_section() {
+    let config = parse_ok(r#"{"mcpServers": {}, "sluice": {"search": {"encoderIdleMs": 0}}}"#);
+    assert_eq!(config.settings.search.encoder_idle_ms, 0);
+    assert_eq!(Settings::default().search.encoder_idle_ms, 600_000);
+    let error = parse_error(r#"{"mcpServers": {}, "sluice": {"search": {"idleMs": 5}}}"#);
+    assert!(
+        error.contains("sluice.search") && error.contains("idleMs"),
+        "{error}"
+    );
+}
+
+#[test]
 fn privacy_section() {
     let config = parse_ok(
         r#"{"mcpServers": {"docs": {"command": "x"}, "crm": {"command": "y"}, "my.srv": {"command": "z"}},
