@@ -71,6 +71,29 @@ pub struct CatalogTool {
 }
 
 impl CatalogTool {
+    /// The definition as `tools/list` shows it to a client (name, title, description, schemas,
+    /// annotations), from what the catalog kept: the repaired input schema, and a title taken
+    /// from the annotations shown in both places.
+    pub fn definition(&self) -> Value {
+        let mut object = Map::new();
+        object.insert("name".to_owned(), Value::String(self.name.clone()));
+        let mut text = |key: &str, value: &Option<String>| {
+            if let Some(value) = value {
+                object.insert(key.to_owned(), Value::String(value.clone()));
+            }
+        };
+        text("title", &self.title);
+        text("description", &self.description);
+        object.insert("inputSchema".to_owned(), self.input_schema.to_value());
+        if let Some(schema) = &self.output_schema {
+            object.insert("outputSchema".to_owned(), schema.to_value());
+        }
+        if let Some(annotations) = &self.annotations {
+            object.insert("annotations".to_owned(), annotations.clone());
+        }
+        Value::Object(object)
+    }
+
     /// The first sentence or line of the description, for one-line summaries.
     pub fn summary(&self) -> String {
         let text = self

@@ -16,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 use sluice_config::{HttpServer, ServerConfig, Settings, StdioServer};
 
 use crate::stdio::ChildTransport;
-use crate::{Live, Server, ServerState, ToolList};
+use sluice_catalog::ServerCatalog;
+
+use crate::{Live, Server, ServerState, catalog_part};
 
 /// Lines of a server's stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 12;
@@ -193,7 +195,7 @@ async fn connect(
     server: &Server,
     handler: Handler,
     tail: StderrTail,
-) -> Result<(Client, ToolList), String> {
+) -> Result<(Client, ServerCatalog), String> {
     let client = match &server.config {
         ServerConfig::Stdio(stdio) => {
             let transport = spawn_stdio(&server.name, stdio, tail)?;
@@ -218,14 +220,14 @@ async fn connect(
         .is_none_or(|info| info.capabilities.tools.is_some());
     if !offers_tools {
         tracing::info!(server = %server.name, "declares no tools capability: no tools from it");
-        return Ok((client, ToolList::default()));
+        return Ok((client, ServerCatalog::default()));
     }
     let tools = client
         .peer()
         .list_all_tools()
         .await
         .map_err(|error| format!("`tools/list` failed: {}", describe_service_error(&error)))?;
-    Ok((client, ToolList::new(&tools)))
+    Ok((client, catalog_part(&server.name, &tools)))
 }
 
 fn handshake_failure(error: &str) -> String {
@@ -291,7 +293,7 @@ fn http_transport(
 async fn publish_ready(
     server: &Server,
     client: &Client,
-    tools: ToolList,
+    tools: ServerCatalog,
     generation: &watch::Sender<u64>,
 ) {
     let info = client.peer().peer_info();
@@ -305,7 +307,7 @@ async fn publish_ready(
         ),
         None => (String::new(), String::new()),
     };
-    tracing::info!(server = %server.name, tools = tools.len(), %protocol_version, "connected");
+    tracing::info!(server = %server.name, tools = tools.tools().len(), %protocol_version, "connected");
     {
         let mut live = server.state.write().await;
         *live = Live {
@@ -378,8 +380,8 @@ async fn watch_connection(
                 while refresh.try_recv().is_ok() {}
                 match peer.list_all_tools().await {
                     Ok(tools) => {
-                        let tools = ToolList::new(&tools);
-                        tracing::info!(server = %server.name, tools = tools.len(), "tool list refreshed");
+                        let tools = catalog_part(&server.name, &tools);
+                        tracing::info!(server = %server.name, tools = tools.tools().len(), "tool list refreshed");
                         let mut live = server.state.write().await;
                         // An unchanged list changes nothing downstream of it.
                         if *live.tools != tools {

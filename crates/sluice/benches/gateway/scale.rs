@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
+use sluice_catalog::CatalogTool;
 use sluice_downstream::Pool;
 
 use crate::catalogs::combined_catalogs;
@@ -243,7 +244,10 @@ async fn context(report: &mut Report, pool: &Pool, json: &mut Map<String, Value>
     for name in ["one", "k200"] {
         let text = tools
             .get(name)
-            .map(|tools| tools.json().to_owned())
+            .map(|part| {
+                let definitions = part.tools().iter().map(CatalogTool::definition);
+                Value::Array(definitions.collect()).to_string()
+            })
             .unwrap_or_default();
         let tokens = sluice_tokens::count(&text);
         report.row(
