@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::{BodyExt, Either, Full, combinators::BoxBody};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -37,7 +37,7 @@ use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use sluice_auth::{Authenticator, Principal, Refusal};
+use sluice_auth::{Authenticator, Principal, PrincipalKind, Refusal};
 use sluice_config::{HttpSettings, is_loopback_host};
 use sluice_gateway::{Client, Gateway};
 use tokio::net::TcpListener;
@@ -58,6 +58,10 @@ const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
 /// How long a client has to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest request body an authenticated principal may POST (read whole to check its
+/// limits before rmcp reads it).
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Past this many recorded session owners, those of ended sessions are dropped.
 const OWNERS_PRUNE_AT: usize = 1024;
@@ -234,6 +238,7 @@ impl HttpServer {
         let mcp = StreamableHttpService::new(factory, sessions.clone(), config);
         let front = Arc::new(Front {
             mcp,
+            gateway: gateway.clone(),
             sessions,
             allowed_origins: settings
                 .allowed_origins
@@ -315,6 +320,7 @@ type Response = hyper::Response<BoxBody<Bytes, Infallible>>;
 /// The checks before rmcp, and rmcp.
 struct Front {
     mcp: StreamableHttpService<SluiceServer, LocalSessionManager>,
+    gateway: Gateway,
     sessions: Arc<LocalSessionManager>,
     allowed_origins: Vec<Origin>,
     draining: AtomicBool,
@@ -373,10 +379,19 @@ impl Front {
             return no_such_session();
         }
         let key = principal.key();
+        let limited = principal.kind != PrincipalKind::Anonymous;
         request.extensions_mut().insert(principal);
         if request.method() == ::http::Method::DELETE {
             return self.delete(request, session.as_deref()).await;
         }
+        let request = if limited && request.method() == ::http::Method::POST {
+            match self.check_limits(request, &key).await {
+                Ok(request) => request.map(Either::Right),
+                Err(response) => return response,
+            }
+        } else {
+            request.map(Either::Left)
+        };
         let response = self.mcp.handle(request).await;
         if session.is_none()
             && let Some(opened) = response
@@ -434,6 +449,56 @@ impl Front {
                 Err(response)
             }
         }
+    }
+
+    /// A principal's `tools/call` of `execute_code` when it runs its most executions at once or
+    /// started its most this minute (`sluice.limits.perPrincipal`) is refused here: 429 with
+    /// `Retry-After`, before rmcp reads it. The body is read to know (at most
+    /// [`MAX_BODY_BYTES`]); the request goes on with it.
+    async fn check_limits(
+        &self,
+        request: hyper::Request<Incoming>,
+        key: &str,
+    ) -> Result<hyper::Request<Full<Bytes>>, Response> {
+        let (parts, body) = request.into_parts();
+        let body = match http_body_util::Limited::new(body, MAX_BODY_BYTES)
+            .collect()
+            .await
+        {
+            Ok(body) => body.to_bytes(),
+            Err(_) => {
+                return Err(text_response(
+                    ::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "Payload Too Large: a request body may hold at most {MAX_BODY_BYTES} bytes"
+                    ),
+                ));
+            }
+        };
+        if runs_code(&body) {
+            let refusal = self
+                .gateway
+                .tenant(key)
+                .map_err(|error| {
+                    text_response(::http::StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+                })?
+                .check_execution();
+            if let Err(refusal) = refusal {
+                tracing::info!("refused an execution of {key}: {refusal}");
+                let seconds = refusal.retry_after.as_secs().max(1);
+                let mut response = text_response(
+                    ::http::StatusCode::TOO_MANY_REQUESTS,
+                    format!("Too Many Requests: {refusal}"),
+                );
+                if let Ok(value) = ::http::HeaderValue::from_str(&seconds.to_string()) {
+                    response
+                        .headers_mut()
+                        .insert(::http::header::RETRY_AFTER, value);
+                }
+                return Err(response);
+            }
+        }
+        Ok(hyper::Request::from_parts(parts, Full::new(body)))
     }
 
     /// The protected resource metadata (RFC 9728), when authentication is configured.
@@ -525,6 +590,22 @@ impl Front {
             "Forbidden: Origin \"{text}\" is not allowed (add it to sluice.http.allowedOrigins to \
              let pages of that site call Sluice)"
         ))
+    }
+}
+
+/// Whether a request body is a `tools/call` of `execute_code` (alone or in a batch).
+fn runs_code(body: &[u8]) -> bool {
+    fn is_execute(message: &serde_json::Value) -> bool {
+        message.get("method").and_then(serde_json::Value::as_str) == Some("tools/call")
+            && message
+                .pointer("/params/name")
+                .and_then(serde_json::Value::as_str)
+                == Some("execute_code")
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(messages)) => messages.iter().any(is_execute),
+        Ok(message) => is_execute(&message),
+        Err(_) => false,
     }
 }
 
@@ -683,25 +764,40 @@ pub(crate) struct ClientSlot {
 impl ClientSlot {
     /// The client a request runs as: in an MCP session (it carries `Mcp-Session-Id`), the
     /// session's own; otherwise the shared one.
-    pub(crate) fn client(&self, gateway: &Gateway, context: &RequestContext<RoleServer>) -> Client {
+    /// An authenticated principal acts as its own tenant (its workspace, skills and limits);
+    /// without authentication, the owner. `Err` (for the agent) when the principal's folder
+    /// cannot be made.
+    pub(crate) fn client(
+        &self,
+        gateway: &Gateway,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Client, String> {
         let parts = context.extensions.get::<::http::request::Parts>();
         let in_session = parts.is_some_and(|parts| parts.headers.contains_key(SESSION_HEADER));
-        let key = parts
-            .and_then(|parts| parts.extensions.get::<Principal>())
-            .map_or_else(|| Principal::anonymous().key(), Principal::key);
+        let principal = parts.and_then(|parts| parts.extensions.get::<Principal>());
+        let key = principal.map_or_else(|| Principal::anonymous().key(), Principal::key);
+        let tenant = match principal {
+            Some(principal) if principal.kind != PrincipalKind::Anonymous => {
+                gateway.tenant(&key).map_err(|error| error.to_string())?
+            }
+            _ => gateway.owner().clone(),
+        };
         // The gateway names the client after its principal in the audit log.
         let name = format!("http:{key}");
         if in_session {
-            return self.own.get_or_init(|| gateway.client(&name)).clone();
+            return Ok(self
+                .own
+                .get_or_init(|| gateway.client_of(&name, &tenant))
+                .clone());
         }
         let mut clients = match self.shared.by_principal.lock() {
             Ok(clients) => clients,
             Err(poisoned) => poisoned.into_inner(),
         };
-        clients
+        Ok(clients
             .entry(key)
-            .or_insert_with(|| gateway.client(&name))
-            .clone()
+            .or_insert_with(|| gateway.client_of(&name, &tenant))
+            .clone())
     }
 }
 

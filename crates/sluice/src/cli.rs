@@ -495,6 +495,11 @@ pub struct AuditArgs {
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
 
+    /// Only records of this principal of `sluice serve --http` (`jwt:<sub>` or `token:<name>`,
+    /// as the records' `principal` field says).
+    #[arg(long, value_name = "KEY")]
+    pub principal: Option<String>,
+
     /// Only records of this execution: its id, or its start as shown in the EXECUTION column.
     #[arg(long, value_name = "ID")]
     pub execution: Option<String>,

@@ -29,6 +29,9 @@ mod execution;
 mod http_auth;
 /// A downstream server over Streamable HTTP.
 mod http_server;
+/// Many principals on one `sluice serve --http`: each its own workspace, skills, sessions,
+/// audit trail and limits.
+mod principals;
 /// Personal data through `sluice serve`.
 mod privacy;
 /// Attacks on the privacy layer.
