@@ -579,6 +579,7 @@ impl Gateway {
         let snapshot = self.snapshot().await;
         let call_timeout = Duration::from_millis(self.config().settings.call_timeout_ms);
         let cancel = request.cancel;
+        let elicitor = request.elicitor;
         let mut progress = request.progress.map(|sender| ProgressState {
             sender,
             started: Instant::now(),
@@ -609,6 +610,7 @@ impl Gateway {
         let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
         let calls = Arc::new(CallServer {
             gateway: self.clone(),
+            elicitor,
             snapshot,
             privacy: privacy.clone(),
             stdin: worker.stdin(),
@@ -761,6 +763,8 @@ const RETIRE_MARGIN_SECONDS: u64 = 300;
 /// What the tasks serving one execution's tool calls share.
 struct CallServer {
     gateway: Gateway,
+    /// Answers the servers' questions during this execution's calls.
+    elicitor: Option<sluice_downstream::SharedElicitor>,
     snapshot: Arc<Snapshot>,
     privacy: Option<Arc<ExecutionPrivacy>>,
     /// The worker's stdin; each task writes its `ToolResult` frame whole while holding it.
@@ -844,7 +848,10 @@ impl CallServer {
                             &server,
                             &tool,
                             arguments,
-                            calls.call_timeout.min(remaining),
+                            crate::tool_call::CallOptions {
+                                deadline: calls.call_timeout.min(remaining),
+                                elicitor: calls.elicitor.clone(),
+                            },
                         )
                         .await
                 }

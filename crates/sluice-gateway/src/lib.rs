@@ -71,6 +71,7 @@ pub use report::{
 };
 pub use search::{VECTOR_CACHE_FILE, build_search_index};
 pub use skills::{SaveSkillError, SavedSkill};
+pub use sluice_downstream::{AcceptDefaults, ElicitFuture, Elicitor, SharedElicitor};
 pub use sluice_worker_protocol::{ErrorKind, ExecutionError, Language, ToolErrorKind};
 pub use snapshot::Snapshot;
 pub use tenant::{LimitRefusal, PRINCIPALS_DIR, PrincipalLimit, Tenant, folder_name};

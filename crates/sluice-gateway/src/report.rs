@@ -29,6 +29,10 @@ pub struct ExecuteRequest {
     /// Where to report progress while the execution runs (about once a second), when the client
     /// asked for it (a `progressToken`).
     pub progress: Option<tokio::sync::mpsc::UnboundedSender<ExecutionProgress>>,
+    /// Who answers a downstream server's questions (`elicitation/create`) during the code's
+    /// tool calls: the agent's client when it declared the capability. Without one, questions
+    /// are declined and the reason is in the `ToolError` of a call that fails.
+    pub elicitor: Option<sluice_downstream::SharedElicitor>,
 }
 
 /// How far an execution has come, reported while it runs.

@@ -37,8 +37,8 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 use sluice_catalog::Detail;
 use sluice_gateway::{
-    Client, DEFAULT_SEARCH_LIMIT, ExecuteRequest, ExecutionProgress, Gateway, Language,
-    ReportedProgress, SearchRequest,
+    Client, DEFAULT_SEARCH_LIMIT, ElicitFuture, Elicitor, ExecuteRequest, ExecutionProgress,
+    Gateway, Language, ReportedProgress, SearchRequest, SharedElicitor,
 };
 use tokio::sync::watch;
 
@@ -352,6 +352,7 @@ impl SluiceServer {
                 session,
                 cancel: Some(context.ct.clone()),
                 progress: progress_reporter(context),
+                elicitor: agent_elicitor(context),
             })
             .await;
         let text = report.to_text();
@@ -379,6 +380,52 @@ impl SluiceServer {
             .await
             .map_err(|error| error.to_string())?;
         Ok(text_result(saved.to_text()))
+    }
+}
+
+/// The agent's client as the answerer of downstream servers' questions during this request's
+/// execution, when it declared the elicitation capability.
+fn agent_elicitor(context: &RequestContext<RoleServer>) -> Option<SharedElicitor> {
+    let modes = context.peer.supported_elicitation_modes();
+    (!modes.is_empty()).then(|| {
+        Arc::new(AgentElicitor {
+            peer: context.peer.clone(),
+            url: modes.contains(&rmcp::service::ElicitationMode::Url),
+        }) as SharedElicitor
+    })
+}
+
+/// Forwards `elicitation/create` to the agent's client.
+struct AgentElicitor {
+    peer: rmcp::Peer<RoleServer>,
+    /// The client declared URL elicitation too (else only forms).
+    url: bool,
+}
+
+impl std::fmt::Debug for AgentElicitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentElicitor")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+impl Elicitor for AgentElicitor {
+    fn elicit(&self, request: rmcp::model::ElicitRequestParams) -> ElicitFuture {
+        let peer = self.peer.clone();
+        let url_refused = matches!(
+            request,
+            rmcp::model::ElicitRequestParams::UrlElicitationParams { .. }
+        ) && !self.url;
+        Box::pin(async move {
+            if url_refused {
+                return Err("the server asked the user to open a URL, and the agent's client                             accepts only forms"
+                    .to_owned());
+            }
+            peer.create_elicitation(request)
+                .await
+                .map_err(|error| format!("the agent's client did not answer the question: {error}"))
+        })
     }
 }
 

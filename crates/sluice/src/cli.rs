@@ -340,6 +340,21 @@ pub struct ExecArgs {
     /// Print the same JSON object that `execute_code` returns as structured content.
     #[arg(long)]
     pub json: bool,
+
+    /// How to answer a server that asks for input during a tool call (elicitation): `decline`
+    /// (the default; no one is there to ask), or `defaults` (accept a form with the default
+    /// values its schema gives).
+    #[arg(long, value_enum, default_value = "decline")]
+    pub elicitation: ElicitationArg,
+}
+
+/// `sluice exec --elicitation`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ElicitationArg {
+    /// Decline every question, saying that no one is there to answer.
+    Decline,
+    /// Accept forms with their schema's default values.
+    Defaults,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

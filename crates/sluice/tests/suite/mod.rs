@@ -23,6 +23,8 @@ mod containment;
 mod demo;
 /// Downstream servers that fail as real ones do.
 mod downstream_failures;
+/// A downstream server's questions (elicitation) passed to the agent's client.
+mod elicitation;
 /// `execute_code` against the real npm servers.
 mod execution;
 /// `sluice serve --http` with OAuth access tokens of a real authorization server.
