@@ -59,6 +59,13 @@ const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 /// How long a client has to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The request headers a page of an allowed origin may send (CORS).
+const CORS_ALLOWED_HEADERS: &str =
+    "authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id";
+
+/// The response headers a page of an allowed origin may read (CORS).
+const CORS_EXPOSED: &str = "mcp-session-id, mcp-protocol-version, www-authenticate, retry-after";
+
 /// The largest request body an authenticated principal may POST (read whole to check its
 /// limits before rmcp reads it).
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -330,7 +337,59 @@ struct Front {
 }
 
 impl Front {
-    async fn handle(&self, mut request: hyper::Request<Incoming>) -> Response {
+    /// [`Front::answer`], with the CORS headers for an origin of `sluice.http.allowedOrigins`.
+    async fn handle(&self, request: hyper::Request<Incoming>) -> Response {
+        let cors = self.cors_origin(request.headers());
+        let mut response = self.answer(request).await;
+        if let Some(origin) = cors {
+            let headers = response.headers_mut();
+            headers.insert(::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(
+                ::http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                ::http::HeaderValue::from_static(CORS_EXPOSED),
+            );
+            headers.append(
+                ::http::header::VARY,
+                ::http::HeaderValue::from_static("Origin"),
+            );
+        }
+        response
+    }
+
+    /// The request's `Origin`, when it is one of `sluice.http.allowedOrigins` (loopback pages
+    /// pass the Origin check but get no CORS headers unless listed).
+    fn cors_origin(&self, headers: &::http::HeaderMap) -> Option<::http::HeaderValue> {
+        let value = headers.get(::http::header::ORIGIN)?;
+        let origin = Origin::parse(value.to_str().ok()?)?;
+        self.allowed_origins
+            .contains(&origin)
+            .then(|| value.clone())
+    }
+
+    /// A CORS preflight (OPTIONS) of a page whose origin passed the Origin check: 204, with the
+    /// methods and headers MCP uses when its origin is listed (else none, and the browser stops).
+    fn preflight(&self, headers: &::http::HeaderMap) -> Response {
+        let mut response = hyper::Response::new(Full::new(Bytes::new()).boxed());
+        *response.status_mut() = ::http::StatusCode::NO_CONTENT;
+        if self.cors_origin(headers).is_some() {
+            let out = response.headers_mut();
+            out.insert(
+                ::http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                ::http::HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+            );
+            out.insert(
+                ::http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+                ::http::HeaderValue::from_static(CORS_ALLOWED_HEADERS),
+            );
+            out.insert(
+                ::http::header::ACCESS_CONTROL_MAX_AGE,
+                ::http::HeaderValue::from_static("600"),
+            );
+        }
+        response
+    }
+
+    async fn answer(&self, mut request: hyper::Request<Incoming>) -> Response {
         let path = request.uri().path();
         if path == METADATA_PATH
             || path
@@ -348,6 +407,9 @@ impl Front {
         if let Err(message) = self.check_origin(request.headers()) {
             tracing::warn!("refused a request: {message}");
             return text_response(::http::StatusCode::FORBIDDEN, message);
+        }
+        if request.method() == ::http::Method::OPTIONS {
+            return self.preflight(request.headers());
         }
         if self.draining.load(Ordering::SeqCst) && request.method() != ::http::Method::DELETE {
             let mut response = text_response(
