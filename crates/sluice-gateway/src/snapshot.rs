@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value};
-use sluice_catalog::{Catalog, ServerCatalog};
+use serde_json::Value;
+use sluice_catalog::{Catalog, JsonObject, ServerCatalog};
 use sluice_codegen::GeneratedTree;
 use sluice_downstream::{ServerState, ServerStatus, ToolList};
 use sluice_search::SearchIndex;
@@ -197,14 +197,14 @@ impl Snapshot {
         &self,
         server: &str,
         tool: &str,
-        schema: &Map<String, Value>,
+        schema: &JsonObject,
     ) -> Result<Arc<jsonschema::Validator>, String> {
         if let Ok(cache) = self.validators.lock()
             && let Some(validator) = cache.get(server).and_then(|tools| tools.get(tool))
         {
             return Ok(validator.clone());
         }
-        let schema = Value::Object(schema.clone());
+        let schema = schema.to_value();
         let validator =
             Arc::new(jsonschema::validator_for(&schema).map_err(|error| error.to_string())?);
         if let Ok(mut cache) = self.validators.lock() {
