@@ -4,8 +4,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion};
-use rmcp::service::{NotificationContext, RunningService};
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationCapability,
+    FormElicitationCapability, Implementation, ProtocolVersion, UrlElicitationCapability,
+};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
@@ -38,21 +41,37 @@ const OFFERED_PROTOCOL: ProtocolVersion = ProtocolVersion::V_2025_11_25;
 
 type Client = RunningService<RoleClient, Handler>;
 
-/// rmcp client handler: reports tool list changes to the supervisor. Everything else keeps rmcp's
-/// defaults (no roots, sampling or elicitation are offered).
+/// rmcp client handler: reports tool list changes to the supervisor and passes a server's
+/// questions (elicitation, form and URL) to the code whose call is in flight (see
+/// [`crate::elicit`]). No roots or sampling are offered.
 pub(crate) struct Handler {
     server: String,
     refresh: mpsc::UnboundedSender<()>,
+    in_flight: Arc<crate::elicit::InFlight>,
 }
 
 impl ClientHandler for Handler {
     fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.elicitation = Some(
+            ElicitationCapability::new()
+                .with_form(FormElicitationCapability::new())
+                .with_url(UrlElicitationCapability::new()),
+        );
         let mut info = ClientConfig::new(
-            ClientCapabilities::default(),
+            capabilities,
             Implementation::new("sluice", env!("CARGO_PKG_VERSION")),
         );
         info.protocol_version = OFFERED_PROTOCOL;
         info
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        Ok(self.in_flight.answer(&self.server, request).await)
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
@@ -126,6 +145,7 @@ pub(crate) async fn supervise(
         let handler = Handler {
             server: server.name.clone(),
             refresh: refresh_sender,
+            in_flight: server.in_flight.clone(),
         };
         let tail = StderrTail::default();
         let timeout = crate::connect_timeout(&settings);

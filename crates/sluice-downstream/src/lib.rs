@@ -25,6 +25,7 @@ the gateway can rebuild its catalog.
 #![deny(missing_docs)]
 
 mod connection;
+mod elicit;
 mod status;
 mod stdio;
 
@@ -39,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 use sluice_catalog::ServerCatalog;
 use sluice_config::{Config, ServerConfig, Settings};
 
+pub use elicit::{AcceptDefaults, DECLINE_REASON_META, ElicitFuture, Elicitor, SharedElicitor};
 pub use status::{ServerState, ServerStatus};
 pub use stdio::MAX_MESSAGE_BYTES;
 
@@ -65,6 +67,8 @@ pub(crate) struct Server {
     pub(crate) permits: Semaphore,
     /// Fires when the server leaves the `Connecting` state for the first time.
     pub(crate) settled: watch::Sender<bool>,
+    /// Its calls in flight, for the questions it asks during them (elicitation).
+    pub(crate) in_flight: Arc<elicit::InFlight>,
 }
 
 /// What a supervisor publishes about its server.
@@ -92,6 +96,8 @@ pub struct ToolResponse {
     pub queued: Duration,
     /// How long the server took to answer.
     pub ran: Duration,
+    /// Why Sluice declined each question the server asked during the call (elicitation).
+    pub declined_elicitations: Vec<String>,
 }
 
 /// Why a tool call did not produce a response.
@@ -175,6 +181,7 @@ impl Pool {
                     }),
                     permits: Semaphore::new(config.settings.max_concurrency_per_server),
                     settled,
+                    in_flight: Arc::default(),
                 });
                 (name.clone(), server)
             })
@@ -271,12 +278,16 @@ impl Pool {
     }
 
     /// Call a tool. `deadline` bounds queueing and the call together.
+    ///
+    /// A question the server asks during the call (`elicitation/create`) goes to `elicitor`;
+    /// without one it is declined, and the reason is in [`ToolResponse::declined_elicitations`].
     pub async fn call_tool(
         &self,
         server_name: &str,
         tool: &str,
         arguments: Map<String, Value>,
         deadline: Duration,
+        elicitor: Option<SharedElicitor>,
     ) -> Result<ToolResponse, CallError> {
         let server =
             self.inner
@@ -320,8 +331,11 @@ impl Pool {
         params.arguments = Some(arguments);
         let remaining = deadline.saturating_sub(queued);
         let call_started = Instant::now();
+        let in_flight = server.in_flight.begin(elicitor);
         let outcome = tokio::time::timeout(remaining, peer.call_tool_once(params)).await;
         let ran = call_started.elapsed();
+        let declined_elicitations = in_flight.declined();
+        drop(in_flight);
         drop(permit);
         let response = match outcome {
             Err(_elapsed) => {
@@ -366,6 +380,7 @@ impl Pool {
             is_error: result.is_error.unwrap_or(false),
             queued,
             ran,
+            declined_elicitations,
         })
     }
 

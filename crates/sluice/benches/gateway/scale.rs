@@ -327,7 +327,13 @@ async fn list_files(pool: &Pool, entry: &str, path: &str) -> BenchResult<Vec<Str
     let mut arguments = Map::new();
     arguments.insert("path".to_owned(), json!(path));
     let response = pool
-        .call_tool(entry, "list_files", arguments, Duration::from_secs(60))
+        .call_tool(
+            entry,
+            "list_files",
+            arguments,
+            Duration::from_secs(60),
+            None,
+        )
         .await
         .map_err(|error| format!("list_files on {entry} failed: {error}"))?;
     // One entry per line, a folder's summary after `  # `.
