@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 /// A line buffer larger than this is freed after its message is parsed rather than kept for
 /// the next one.
-pub(crate) const KEPT_CAPACITY: usize = 64 * 1024;
+pub(crate) const KEPT_CAPACITY: usize = 16 * 1024;
 
 /// Newline-delimited messages from `R`.
 pub(crate) struct LineReader<R> {
