@@ -580,7 +580,7 @@ fn describe_transport_error(
         (StreamableHttpError::AuthRequired(_), Some(name)) => {
             return Described {
                 message: format!(
-                    "needs login: the server answered 401 Unauthorized (Sluice has no token for it, or its token expired and could not be renewed); run `{}`",
+                    "needs login: the server answered 401 Unauthorized (Sluice has no token for it, or its token expired and could not be renewed); run `{}` (a server that takes a fixed token instead gets it in the entry's \"headers\")",
                     sluice_oauth::login_command(name)
                 ),
                 needs_login: true,
