@@ -26,6 +26,7 @@ the gateway can rebuild its catalog.
 
 mod connection;
 mod elicit;
+mod lines;
 mod status;
 mod stdio;
 

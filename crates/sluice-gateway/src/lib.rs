@@ -37,6 +37,7 @@ mod audit;
 mod client;
 mod execute;
 mod files;
+mod memory;
 mod present;
 mod privacy;
 mod rates;
@@ -57,6 +58,7 @@ use tokio::sync::RwLock;
 use sluice_config::Config;
 use sluice_downstream::{Pool, ServerStatus};
 
+use memory::MemoryRelease;
 use privacy::PrivacyState;
 
 pub use client::{Client, MAX_SESSION_ID_CHARS};
@@ -110,6 +112,8 @@ struct Inner {
     owner: Tenant,
     /// Each principal's tenant, made at its first request.
     tenants: std::sync::Mutex<std::collections::HashMap<String, Tenant>>,
+    /// Hands a replaced catalog's memory back to the OS.
+    release_memory: Option<MemoryRelease>,
 }
 
 /// Worker processes of a gateway: see [`Gateway::worker_counts`].
@@ -132,6 +136,10 @@ pub struct GatewayOptions {
     pub data_dir: Option<PathBuf>,
     /// The sentence encoder search ranks with; without it, search is lexical only.
     pub encoder: Option<Arc<sluice_embed::SharedEncoder>>,
+    /// Hands freed heap back to the OS; called (on a blocking thread) a moment after the
+    /// catalog was rebuilt, once for a burst of rebuilds. The binary passes
+    /// `sluice_sandbox::release_free_heap`; without it, nothing is called.
+    pub release_memory: Option<fn()>,
 }
 
 /// Why the gateway could not start.
@@ -160,6 +168,7 @@ impl Gateway {
             worker,
             data_dir,
             encoder,
+            release_memory,
         } = options;
         let search = Arc::new(search::SearchState::new(encoder, data_dir.as_deref()));
         let (workspace, audit) = match &data_dir {
@@ -214,6 +223,7 @@ impl Gateway {
                 stopping: tokio_util::sync::CancellationToken::new(),
                 owner: Tenant::owner(data_dir_for_owner),
                 tenants: std::sync::Mutex::default(),
+                release_memory: release_memory.map(MemoryRelease::new),
             }),
         };
         tokio::spawn(warm::WarmPool::shrink_when_idle(gateway.clone()));
@@ -387,6 +397,9 @@ impl Gateway {
             }
         }
         *self.inner.snapshot.write().await = Arc::new(snapshot);
+        if let Some(release) = &self.inner.release_memory {
+            release.schedule();
+        }
         if needs_vectors {
             tokio::spawn(self.clone().complete_vectors_task());
         }

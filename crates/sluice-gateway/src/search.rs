@@ -242,6 +242,9 @@ pub(crate) async fn release_idle_encoder(gateway: Gateway) {
             tracing::info!(
                 "search: the sentence encoder's weights were let go after {idle:?} without a search"
             );
+            if let Some(release) = &gateway.inner.release_memory {
+                release.schedule();
+            }
         }
     }
 }

@@ -30,6 +30,7 @@ pub(crate) fn start_gateway(config: Config, worker: WorkerCommand) -> BenchResul
             worker: Some(worker),
             data_dir: None,
             encoder: None,
+            release_memory: None,
         },
     )?)
 }
