@@ -27,7 +27,11 @@
 //!     one server's `list_changed`, and what a client lists;
 //! 11. `soak`: 10,000 mixed executions (tool errors, time-outs, out-of-memory, workers killed
 //!     from outside, sessions evicted) over 8 connections: memory growth, workers, zombies,
-//!     descriptors, panics and audit records at the end.
+//!     descriptors, panics and audit records at the end;
+//! 12. `load`: 200 Streamable HTTP clients at once against one `sluice serve --http`, each
+//!     running 50 executions with one tool call, as 25 principals (API tokens) of 8 clients each
+//!     with the default per-principal limits: errors, limit refusals, p50/p99 latency, executions
+//!     per second and the gateway's RSS.
 //!
 //! The machine this runs on is small and noisy, so every figure is a median (with p90) of many
 //! runs, and the runs of the things being compared are interleaved.
@@ -49,6 +53,7 @@ mod codegen;
 mod cold;
 mod connect;
 mod context;
+mod load;
 mod overhead;
 mod parallel;
 mod report;
@@ -68,6 +73,7 @@ use codegen::codegen;
 use cold::cold_start;
 use connect::connect;
 use context::context;
+use load::load;
 use overhead::overhead;
 use parallel::parallel;
 use report::{BenchResult, Report, load_average};
@@ -80,7 +86,7 @@ use warm::warm;
 use worker::{FAKE_WORKER_ARG, protocol_worker};
 
 /// The sections, in running order: key, the names a filter may match, title.
-const SECTIONS: [(&str, &[&str], &str); 11] = [
+const SECTIONS: [(&str, &[&str], &str); 12] = [
     ("cold", &["cold", "worker"], "1. Worker cold start"),
     (
         "overhead",
@@ -124,6 +130,11 @@ const SECTIONS: [(&str, &[&str], &str); 11] = [
         "10. Ten thousand tools through sluice serve",
     ),
     ("soak", &["soak"], "11. A soak of 10,000 mixed executions"),
+    (
+        "load",
+        &["load", "http-load"],
+        "12. 200 HTTP clients x 50 executions through sluice serve --http",
+    ),
 ];
 
 fn main() -> BenchResult<()> {
@@ -206,6 +217,7 @@ fn main() -> BenchResult<()> {
                 "warm" => warm(&mut report).await,
                 "scale" => scale(&mut report).await,
                 "soak" => soak(&mut report).await,
+                "load" => load(&mut report).await,
                 _ => context(&mut report),
             };
             if let Err(error) = outcome {
