@@ -314,7 +314,12 @@ pub fn parse(
         }
     }
     if let Some(section) = root.get("sluice") {
-        config.settings = settings::parse(section).map_err(|(field, message)| {
+        let mut section = section.clone();
+        let tools = match &mut section {
+            Value::Object(object) => object.remove("tools"),
+            _ => None,
+        };
+        config.settings = settings::parse(&section).map_err(|(field, message)| {
             let location = if field.is_empty() {
                 "field \"sluice\"".to_owned()
             } else {
@@ -324,8 +329,65 @@ pub fn parse(
         })?;
         rename_in_settings(&mut config);
         check_privacy_servers(&context, &config)?;
+        if let Some(tools) = tools {
+            config.settings.tools = tool_policy(&context, &config, &tools)?;
+        }
     }
     Ok(config)
+}
+
+/// Read `sluice.tools`: an object of tool patterns and policies. A pattern names a server as
+/// configured or by its identifier; every server of the file counts, disabled ones too.
+fn tool_policy(
+    context: &Context<'_>,
+    config: &Config,
+    tools: &Value,
+) -> Result<sluice_policy::ToolPolicy, ConfigError> {
+    let Value::Object(entries) = tools else {
+        return Err(context.invalid(
+            "field \"sluice.tools\"",
+            "expected an object of tool patterns and policies, such as {\"*\": \"ask\", \"github.delete_*\": \"deny\"}",
+        ));
+    };
+    let mut rules: Vec<(String, &str)> = Vec::with_capacity(entries.len());
+    for (pattern, value) in entries {
+        let Some(value) = value.as_str() else {
+            return Err(context.invalid(
+                &format!("field \"sluice.tools.{pattern}\""),
+                &format!(
+                    "expected \"allow\", \"deny\", \"ask\", \"readOnly\" or \"denyDestructive\", got {}",
+                    describe(value)
+                ),
+            ));
+        };
+        // A renamed server may be named as configured (`"My Calc.add"`).
+        let renamed = config.renamed.iter().find_map(|(id, configured)| {
+            let rest = pattern
+                .strip_prefix(configured.as_str())?
+                .strip_prefix('.')?;
+            Some(format!("{id}.{rest}"))
+        });
+        rules.push((renamed.unwrap_or_else(|| pattern.clone()), value));
+    }
+    let servers: Vec<&str> = config
+        .servers
+        .keys()
+        .chain(config.unusable.keys())
+        .chain(config.disabled.iter())
+        .map(String::as_str)
+        .collect();
+    sluice_policy::ToolPolicy::new(
+        rules
+            .iter()
+            .map(|(pattern, value)| (pattern.as_str(), *value)),
+        &servers,
+    )
+    .map_err(|error| {
+        context.invalid(
+            &format!("field \"sluice.tools.{}\"", error.pattern()),
+            &error.to_string(),
+        )
+    })
 }
 
 /// Settings may name a renamed server as configured (`"My Calc"`) or by its identifier; from

@@ -355,3 +355,58 @@ fn refuses_unusable_oauth_settings_naming_the_field() {
         );
     }
 }
+
+#[test]
+fn reads_the_tool_policy() {
+    use sluice_policy::{Action, ToolHints};
+    let config = parse_ok(
+        r#"{"mcpServers": {"fs": {"command": "x"}, "My Calc": {"command": "y"}, "off": {"command": "z", "disabled": true}},
+           "sluice": {"tools": {"*": "ask", "fs.*": "readOnly", "fs.write_file": "allow",
+                                "My Calc.div*": "deny", "off.*": "deny"}}}"#,
+    );
+    let policy = &config.settings.tools;
+    let plain = ToolHints::default();
+    assert_eq!(
+        policy.decide("fs", "write_file", plain).action,
+        Action::Allow
+    );
+    assert_eq!(policy.decide("fs", "move_file", plain).action, Action::Deny);
+    assert_eq!(
+        policy.decide("my-calc", "divide", plain).action,
+        Action::Deny
+    );
+    assert_eq!(policy.decide("my-calc", "add", plain).action, Action::Ask);
+    assert!(parse_ok(r#"{"mcpServers": {}}"#).settings.tools.is_empty());
+}
+
+#[test]
+fn tool_policy_errors_name_the_entry() {
+    let servers = r#""mcpServers": {"fs": {"command": "x"}}"#;
+    let error = parse_error(&format!(
+        r#"{{{servers}, "sluice": {{"tools": {{"fs.*": "block"}}}}}}"#
+    ));
+    assert!(error.contains("field \"sluice.tools.fs.*\""), "{error}");
+    assert!(error.contains("\"block\" is not a tool policy"), "{error}");
+    let error = parse_error(&format!(
+        r#"{{{servers}, "sluice": {{"tools": {{"github.*": "deny"}}}}}}"#
+    ));
+    assert!(error.contains("field \"sluice.tools.github.*\""), "{error}");
+    assert!(
+        error.contains("names no server in mcpServers (servers: fs)"),
+        "{error}"
+    );
+    let error = parse_error(&format!(
+        r#"{{{servers}, "sluice": {{"tools": {{"fs.*": true}}}}}}"#
+    ));
+    assert!(
+        error.contains("got a boolean") || error.contains("got true"),
+        "{error}"
+    );
+    let error = parse_error(&format!(
+        r#"{{{servers}, "sluice": {{"tools": ["fs.*"]}}}}"#
+    ));
+    assert!(
+        error.contains("field \"sluice.tools\": expected an object"),
+        "{error}"
+    );
+}

@@ -43,6 +43,10 @@ pub struct Settings {
     /// `sluice.http`: the Streamable HTTP endpoint of `sluice serve --http`.
     #[serde(skip)]
     pub http: crate::http::HttpSettings,
+    /// `sluice.tools`: which tools agent code may see and call (see [`sluice_policy`]). Read
+    /// with the server names, in [`crate::parse`].
+    #[serde(skip)]
+    pub tools: sluice_policy::ToolPolicy,
 }
 
 impl Default for Settings {
@@ -61,6 +65,7 @@ impl Default for Settings {
             audit: AuditSettings::default(),
             skills: SkillSettings::default(),
             http: crate::http::HttpSettings::default(),
+            tools: sluice_policy::ToolPolicy::allow_all(),
         }
     }
 }
