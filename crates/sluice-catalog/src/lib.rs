@@ -212,6 +212,20 @@ impl ServerCatalog {
     pub fn rejected(&self) -> &[RejectedTool] {
         &self.rejected
     }
+
+    /// This part with only the tools `keep` accepts (identifiers unchanged): what a tool policy
+    /// leaves of it.
+    pub fn filtered(&self, mut keep: impl FnMut(&CatalogTool) -> bool) -> ServerCatalog {
+        ServerCatalog {
+            tools: self
+                .tools
+                .iter()
+                .filter(|tool| keep(tool))
+                .cloned()
+                .collect(),
+            rejected: self.rejected.clone(),
+        }
+    }
 }
 
 /// A tool definition that was dropped, and why.

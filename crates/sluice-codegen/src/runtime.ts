@@ -69,7 +69,9 @@ export function isContent(value: unknown): value is ToolContent {
  * Why a tool call failed: the tool reported an error (`tool`), the arguments did not match its
  * schema, no such tool, the server is down or reconnecting, the call timed out, the execution's
  * tool-call limit or the server's rate limit was reached, the connection failed, or the privacy
- * policy kept personal data from the tool (`policy_denied`, `privacy_budget`).
+ * policy kept personal data from the tool (`policy_denied`, `privacy_budget`), or the tool policy
+ * (`sluice.tools`) denies the tool (`denied`) or wants a person's approval for it
+ * (`approval_required`).
  */
 export type ToolErrorKind =
   | "tool"
@@ -81,7 +83,9 @@ export type ToolErrorKind =
   | "transport"
   | "rate_limited"
   | "policy_denied"
-  | "privacy_budget";
+  | "privacy_budget"
+  | "denied"
+  | "approval_required";
 
 /**
  * Thrown when a tool call fails: the tool reported an error, the arguments did not match its

@@ -37,6 +37,7 @@ mod audit;
 mod client;
 mod execute;
 mod files;
+mod governance;
 mod memory;
 mod present;
 mod privacy;
@@ -114,6 +115,8 @@ struct Inner {
     tenants: std::sync::Mutex<std::collections::HashMap<String, Tenant>>,
     /// Hands a replaced catalog's memory back to the OS.
     release_memory: Option<MemoryRelease>,
+    /// The tool policy (`sluice.tools`).
+    policy: governance::PolicyState,
 }
 
 /// Worker processes of a gateway: see [`Gateway::worker_counts`].
@@ -205,6 +208,7 @@ impl Gateway {
         privacy.warm_up();
         let warm = warm::WarmPool::new(&config.settings.workers);
         let data_dir_for_owner = data_dir.clone();
+        let policy = governance::PolicyState::new(config.settings.tools.clone());
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 config,
@@ -224,9 +228,13 @@ impl Gateway {
                 owner: Tenant::owner(data_dir_for_owner),
                 tenants: std::sync::Mutex::default(),
                 release_memory: release_memory.map(MemoryRelease::new),
+                policy,
             }),
         };
         tokio::spawn(warm::WarmPool::shrink_when_idle(gateway.clone()));
+        if let Some(path) = gateway.inner.config.path.clone() {
+            tokio::spawn(governance::watch_config(gateway.clone(), path));
+        }
         tokio::spawn(search::release_idle_encoder(gateway.clone()));
         gateway.inner.warm.fill(&gateway);
         let refresher = tokio::spawn(refresh_on_change(gateway.clone()));
@@ -366,13 +374,17 @@ impl Gateway {
         let previous = self.inner.snapshot.read().await.clone();
         let search = Arc::clone(&self.inner.search);
         let skills = self.owner().skill_summaries();
-        let snapshot = Snapshot::build_indexed(
+        let policy = self.inner.policy.current();
+        let (tools, withheld) = self.inner.policy.apply(&policy, tools);
+        let mut snapshot = Snapshot::build_indexed(
             previous.version + 1,
             tools,
             statuses,
             Some(&previous),
             |catalog, unchanged| search.index(catalog, unchanged, &skills, Some(&previous.search)),
         );
+        snapshot.policy = policy;
+        snapshot.withheld = withheld;
         let needs_vectors = search.has_encoder() && !snapshot.search.has_vectors();
         // What was repaired or dropped is said once, when a server's list is read, not again at
         // every rebuild that reuses it.

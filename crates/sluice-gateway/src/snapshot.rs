@@ -51,6 +51,10 @@ pub struct Snapshot {
     pub search: Arc<SearchIndex>,
     /// Compiled input-schema validators by server, then tool, built on first use.
     validators: Mutex<Validators>,
+    /// The tool policy the snapshot was made with: every call is checked against it.
+    pub(crate) policy: Arc<sluice_policy::ToolPolicy>,
+    /// The tools the policy left out, with the rule that denies each.
+    pub(crate) withheld: crate::governance::Withheld,
 }
 
 impl Snapshot {
@@ -120,6 +124,8 @@ impl Snapshot {
             statuses,
             search,
             validators: Mutex::new(validators),
+            policy: Arc::new(sluice_policy::ToolPolicy::allow_all()),
+            withheld: crate::governance::Withheld::new(),
         }
     }
 

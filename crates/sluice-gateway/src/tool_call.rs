@@ -30,6 +30,10 @@ impl Gateway {
         call: CallOptions,
     ) -> ToolOutcome {
         let CallOptions { deadline, elicitor } = call;
+        // The tool policy first: a denied tool gets nothing, not even its arguments checked.
+        if let Some(refusal) = crate::governance::refusal(snapshot, server, tool) {
+            return refusal;
+        }
         let protect = |outcome: ToolOutcome, from_tool: Option<&Supplied>| match privacy {
             Some(privacy) => privacy.protect_outcome(server, tool, outcome, from_tool),
             None => outcome,

@@ -183,6 +183,11 @@ wire_words! {
         /// The call would send more personal-data values in clear text than the execution may
         /// (`sluice.privacy.maxClearValues`).
         PrivacyBudget = "privacy_budget",
+        /// The tool policy (`sluice.tools`) denies the tool; the message names the rule.
+        Denied = "denied",
+        /// The tool policy says a person must approve each call of this tool (`ask`), and no
+        /// approval could be asked for.
+        ApprovalRequired = "approval_required",
     }
 }
 

@@ -1,0 +1,222 @@
+//! The tool policy (`sluice.tools`, decided by [`sluice_policy`]) in the gateway: denied tools
+//! are left out of each snapshot (so of the tree, the bindings and search), and every tool call
+//! is checked before anything else happens to it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use serde_json::Value;
+use sluice_catalog::ServerCatalog;
+use sluice_policy::{Action, ToolHints, ToolPolicy};
+use sluice_worker_protocol::{ToolErrorKind, ToolOutcome};
+
+use crate::Snapshot;
+
+/// Denied tools of a snapshot, by server then tool: why, in words (the rule).
+pub(crate) type Withheld = HashMap<String, HashMap<String, String>>;
+
+/// The gateway's current policy, and the parts it made from the pool's, so that a rebuild where
+/// neither the server's tools nor the policy changed reuses the same part (and what was built
+/// from it: search segment, validators).
+pub(crate) struct PolicyState {
+    policy: RwLock<Arc<ToolPolicy>>,
+    /// By server: the pool's part, what the policy left of it, and what it withheld.
+    parts: Mutex<HashMap<String, Filtered>>,
+}
+
+struct Filtered {
+    source: Arc<ServerCatalog>,
+    kept: Arc<ServerCatalog>,
+    withheld: HashMap<String, String>,
+}
+
+impl PolicyState {
+    pub(crate) fn new(policy: ToolPolicy) -> PolicyState {
+        PolicyState {
+            policy: RwLock::new(Arc::new(policy)),
+            parts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The policy now.
+    pub(crate) fn current(&self) -> Arc<ToolPolicy> {
+        Arc::clone(&self.policy.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Put `policy` in place; true when it differs from the one before (the snapshot must then
+    /// be rebuilt).
+    pub(crate) fn replace(&self, policy: ToolPolicy) -> bool {
+        let mut current = self.policy.write().unwrap_or_else(PoisonError::into_inner);
+        if **current == policy {
+            return false;
+        }
+        *current = Arc::new(policy);
+        self.parts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        true
+    }
+
+    /// The pool's parts with the denied tools left out, and the denied tools with why.
+    pub(crate) fn apply(
+        &self,
+        policy: &ToolPolicy,
+        parts: BTreeMap<String, Arc<ServerCatalog>>,
+    ) -> (BTreeMap<String, Arc<ServerCatalog>>, Withheld) {
+        if policy.is_empty() {
+            return (parts, Withheld::new());
+        }
+        let mut cache = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.retain(|server, _| parts.contains_key(server));
+        let mut withheld = Withheld::new();
+        let kept = parts
+            .into_iter()
+            .map(|(server, source)| {
+                let filtered = match cache.get(&server) {
+                    Some(filtered) if Arc::ptr_eq(&filtered.source, &source) => filtered,
+                    _ => {
+                        let made = filter(policy, &server, source);
+                        cache.insert(server.clone(), made);
+                        // Just inserted.
+                        match cache.get(&server) {
+                            Some(filtered) => filtered,
+                            None => return (server, Arc::new(ServerCatalog::default())),
+                        }
+                    }
+                };
+                if !filtered.withheld.is_empty() {
+                    withheld.insert(server.clone(), filtered.withheld.clone());
+                }
+                (server, Arc::clone(&filtered.kept))
+            })
+            .collect();
+        (kept, withheld)
+    }
+}
+
+fn filter(policy: &ToolPolicy, server: &str, source: Arc<ServerCatalog>) -> Filtered {
+    let mut withheld = HashMap::new();
+    for tool in source.tools() {
+        let decision = policy.decide(server, &tool.name, hints(tool.annotations.as_ref()));
+        if decision.action == Action::Deny {
+            withheld.insert(tool.name.clone(), decision.describe());
+        }
+    }
+    let kept = if withheld.is_empty() {
+        Arc::clone(&source)
+    } else {
+        tracing::info!(
+            server,
+            denied = withheld.len(),
+            "tools left out by the tool policy (sluice.tools)"
+        );
+        Arc::new(source.filtered(|tool| !withheld.contains_key(&tool.name)))
+    };
+    Filtered {
+        source,
+        kept,
+        withheld,
+    }
+}
+
+/// The annotations the policy reads.
+pub(crate) fn hints(annotations: Option<&Value>) -> ToolHints {
+    let flag = |name: &str| {
+        annotations
+            .and_then(|annotations| annotations.get(name))
+            .and_then(Value::as_bool)
+            == Some(true)
+    };
+    ToolHints {
+        read_only: flag("readOnlyHint"),
+        destructive: flag("destructiveHint"),
+    }
+}
+
+/// The first check of a tool call: what the code receives when the policy refuses it.
+pub(crate) fn refusal(snapshot: &Snapshot, server: &str, tool: &str) -> Option<ToolOutcome> {
+    if let Some(why) = snapshot
+        .withheld
+        .get(server)
+        .and_then(|tools| tools.get(tool))
+    {
+        return Some(denied(server, tool, why));
+    }
+    let entry = snapshot.catalog.tool(server, tool)?;
+    let decision = snapshot
+        .policy
+        .decide(server, tool, hints(entry.annotations.as_ref()));
+    match decision.action {
+        Action::Allow => None,
+        Action::Deny => Some(denied(server, tool, &decision.describe())),
+        Action::Ask => Some(ToolOutcome::failure(
+            ToolErrorKind::ApprovalRequired,
+            format!(
+                "calling {server}.{tool} needs a person's approval ({}), and Sluice cannot ask \
+                 for approvals during a script yet; ask the person to allow the tool in \
+                 sluice.tools, or leave it out",
+                decision.describe()
+            ),
+            false,
+        )),
+    }
+}
+
+fn denied(server: &str, tool: &str, why: &str) -> ToolOutcome {
+    ToolOutcome::failure(
+        ToolErrorKind::Denied,
+        format!(
+            "the tool policy denies {server}.{tool}: {why}; it cannot be called from code (the \
+             person running Sluice can change sluice.tools in the config)"
+        ),
+        false,
+    )
+}
+
+/// How often the config file is looked at for a changed tool policy.
+pub(crate) const CONFIG_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The file's change marks: its modification time and size.
+fn stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.modified().ok()?, metadata.len()))
+}
+
+/// Read the config file again whenever it changes, and put its tool policy in place without a
+/// restart (the snapshot is rebuilt: newly denied tools leave the tree and search, and calls in
+/// flight are checked against the new policy from their next call). A file that no longer
+/// parses keeps the policy there is, with a warning. Other settings need a restart.
+pub(crate) async fn watch_config(gateway: crate::Gateway, path: std::path::PathBuf) {
+    let mut seen = stamp(&path);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(CONFIG_CHECK) => {}
+            () = gateway.stopping().cancelled() => break,
+        }
+        let now = stamp(&path);
+        if now == seen || now.is_none() {
+            continue;
+        }
+        seen = now;
+        let config = match tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || sluice_config::load(&path)
+        })
+        .await
+        {
+            Ok(Ok(config)) => config,
+            Ok(Err(error)) => {
+                tracing::warn!(
+                    "the config file changed but cannot be read, the tool policy stays as it was: {error}"
+                );
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if gateway.inner.policy.replace(config.settings.tools) {
+            tracing::info!(path = %path.display(), "tool policy (sluice.tools) reloaded");
+            gateway.refresh().await;
+        }
+    }
+}
