@@ -153,9 +153,9 @@ pub(crate) fn refusal(snapshot: &Snapshot, server: &str, tool: &str) -> Option<T
         Action::Ask => Some(ToolOutcome::failure(
             ToolErrorKind::ApprovalRequired,
             format!(
-                "calling {server}.{tool} needs a person's approval ({}), and Sluice cannot ask \
-                 for approvals during a script yet; ask the person to allow the tool in \
-                 sluice.tools, or leave it out",
+                "needs a person's approval ({}), and Sluice cannot ask for approvals during a \
+                 script yet: ask the person running Sluice to allow {server}.{tool} in \
+                 sluice.tools, or do without it",
                 decision.describe()
             ),
             false,
@@ -167,8 +167,8 @@ fn denied(server: &str, tool: &str, why: &str) -> ToolOutcome {
     ToolOutcome::failure(
         ToolErrorKind::Denied,
         format!(
-            "the tool policy denies {server}.{tool}: {why}; it cannot be called from code (the \
-             person running Sluice can change sluice.tools in the config)"
+            "denied by the tool policy: {why}; code cannot call {server}.{tool} (the person \
+             running Sluice can change sluice.tools in the config)"
         ),
         false,
     )

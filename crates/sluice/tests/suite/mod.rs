@@ -29,6 +29,8 @@ mod downstream_oauth;
 mod elicitation;
 /// `execute_code` against the real npm servers.
 mod execution;
+/// The tool policy (`sluice.tools`) in front of real servers, and its reload.
+mod governance;
 /// `sluice serve --http` with OAuth access tokens of a real authorization server.
 mod http_auth;
 /// A downstream server over Streamable HTTP.
