@@ -220,3 +220,81 @@ pub(crate) async fn watch_config(gateway: crate::Gateway, path: std::path::PathB
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn part() -> Arc<ServerCatalog> {
+        Arc::new(ServerCatalog::parse(
+            "fs",
+            [
+                json!({"name": "read_file", "inputSchema": {"type": "object"},
+                       "annotations": {"readOnlyHint": true}}),
+                json!({"name": "write_file", "inputSchema": {"type": "object"},
+                       "annotations": {"destructiveHint": true}}),
+            ],
+        ))
+    }
+
+    fn policy(entries: &[(&str, &str)]) -> ToolPolicy {
+        match ToolPolicy::new(entries.iter().copied(), &["fs"]) {
+            Ok(policy) => policy,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    #[test]
+    fn denied_tools_are_left_out_and_an_unchanged_part_is_reused() {
+        let state = PolicyState::new(policy(&[("fs.*", "denyDestructive")]));
+        let source = part();
+        let parts = BTreeMap::from([("fs".to_owned(), Arc::clone(&source))]);
+        let current = state.current();
+        let (first, withheld) = state.apply(&current, parts.clone());
+        let names: Vec<&str> = first["fs"]
+            .tools()
+            .iter()
+            .map(|tool| tool.name.as_str())
+            .collect();
+        assert_eq!(names, ["read_file"]);
+        assert!(withheld["fs"]["write_file"].contains("annotated destructiveHint"));
+        // The same source and policy give the same part (what was built from it is reused).
+        let (second, _) = state.apply(&current, parts.clone());
+        assert!(Arc::ptr_eq(&first["fs"], &second["fs"]));
+        // The same policy again changes nothing; another one makes a new part.
+        assert!(!state.replace(policy(&[("fs.*", "denyDestructive")])));
+        assert!(state.replace(policy(&[("fs.write_file", "ask")])));
+        let (third, withheld) = state.apply(&state.current(), parts);
+        assert_eq!(third["fs"].tools().len(), 2);
+        assert!(withheld.is_empty());
+        // Without a policy the pool's part is used as it is.
+        let (open, _) = PolicyState::new(ToolPolicy::allow_all()).apply(
+            &ToolPolicy::allow_all(),
+            BTreeMap::from([("fs".to_owned(), Arc::clone(&source))]),
+        );
+        assert!(Arc::ptr_eq(&open["fs"], &source));
+    }
+
+    #[test]
+    fn calls_are_refused_by_kind() {
+        let state = PolicyState::new(policy(&[("fs.*", "readOnly"), ("fs.read_file", "ask")]));
+        let current = state.current();
+        let (parts, withheld) = state.apply(&current, BTreeMap::from([("fs".to_owned(), part())]));
+        let mut snapshot = Snapshot::build_indexed(1, parts, Vec::new(), None, |catalog, _| {
+            sluice_search::SearchIndex::build(sluice_search::catalog_documents(catalog), None, None)
+        });
+        snapshot.policy = current;
+        snapshot.withheld = withheld;
+        let kind = |tool: &str| {
+            refusal(&snapshot, "fs", tool).map(|outcome| match outcome {
+                ToolOutcome::Error { kind, .. } => kind,
+                ToolOutcome::Ok { .. } => ToolErrorKind::Tool,
+            })
+        };
+        assert_eq!(kind("write_file"), Some(ToolErrorKind::Denied));
+        assert_eq!(kind("read_file"), Some(ToolErrorKind::ApprovalRequired));
+        // Not the policy's business: the call path says the tool is unknown.
+        assert_eq!(kind("nope"), None);
+    }
+}
