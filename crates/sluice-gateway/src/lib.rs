@@ -17,12 +17,17 @@ Gateway::start(config, options) ──> Pool (sluice-downstream) ──> MCP ser
         │                                                     (+ workspace/, skills/ on disk)
    Client (one per connection: limits, sessions)
         │
-   execute(code) ──> confined worker ──ToolCall──> untokenize (policy) ──> validate ──> rate
+   execute(code) ──> confined worker ──ToolCall──> tool policy ──> untokenize (flows) ──> validate ──> rate
                           ▲                                                             │
                           │                                                    Pool::call_tool
                           └──────── tokenize (sluice-pii, vault of the execution or session) ◄┘
    every execution, tool call, release and session event ──> audit log (sluice-audit)
 ```
+
+Tool policy (`sluice.tools`, [`sluice_policy`]): denied tools are left out of every snapshot
+(tree, bindings, search); every call is checked first, a denied tool failing with the `ToolError`
+kind `denied` naming the rule, an `ask` tool with `approval_required`. The config file is read
+again when it changes, and a new policy rebuilds the snapshot.
 
 Privacy: every tool result (value, error message and content) is tokenized before the worker
 sees it; tokens in tool-call arguments become real values only where `sluice.privacy` allows the
