@@ -136,6 +136,9 @@ pub(crate) fn hints(annotations: Option<&Value>) -> ToolHints {
 
 /// The first check of a tool call: what the code receives when the policy refuses it.
 pub(crate) fn refusal(snapshot: &Snapshot, server: &str, tool: &str) -> Option<ToolOutcome> {
+    if snapshot.policy.is_empty() {
+        return None;
+    }
     if let Some(why) = snapshot
         .withheld
         .get(server)
