@@ -333,7 +333,8 @@ fn spawn_stdio(
     if let Some(stderr) = stderr {
         let server = name.to_owned();
         tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
+            // Small: stderr is only kept as a short tail, and there is one reader per server.
+            let mut lines = BufReader::with_capacity(1024, stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 tracing::debug!(server = %server, "stderr: {line}");
                 tail.push(line);

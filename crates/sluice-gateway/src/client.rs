@@ -227,8 +227,9 @@ impl Client {
 
     /// A live spare worker of this client for its next execution: the longest idle one whose
     /// new runtime is made (it said `Tidied`), else the longest idle one (the execution starts
-    /// when its runtime is made, which began when its last execution was answered). A warm
-    /// worker would not be faster: its runtime is made at its first execution.
+    /// when its runtime is made, which began when its last execution was answered). Not a warm
+    /// worker instead: taking one makes the pool start another, a cost that back-to-back
+    /// executions of one client measured as slower than waiting for the spare.
     fn spare(&self) -> Option<WorkerProcess> {
         let mut spares = self
             .inner

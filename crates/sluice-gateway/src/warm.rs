@@ -44,11 +44,14 @@ impl WarmPool {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Instant::now();
         let taken = loop {
-            let candidate = self
-                .ready
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop();
+            // The newest whose runtime is made, else the newest.
+            let candidate = {
+                let mut ready = self.ready.lock().unwrap_or_else(PoisonError::into_inner);
+                match ready.iter_mut().rposition(WorkerProcess::is_tidied) {
+                    Some(position) => Some(ready.remove(position)),
+                    None => ready.pop(),
+                }
+            };
             match candidate {
                 Some(mut worker) => {
                     if worker.is_alive() {
