@@ -50,3 +50,23 @@ fn missing_config_says_what_to_do() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_bad_tool_policy_is_named() {
+    let (code, stderr) = run_with_config(
+        r#"{"mcpServers": {"fs": {"command": "x"}}, "sluice": {"tools": {"fs.write_*": "block"}}}"#,
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim(),
+        "error: config file CONFIG: field \"sluice.tools.fs.write_*\": \"block\" is not a tool policy; use \"allow\", \"deny\", \"ask\", \"readOnly\" or \"denyDestructive\""
+    );
+    let (code, stderr) = run_with_config(
+        r#"{"mcpServers": {"fs": {"command": "x"}}, "sluice": {"tools": {"github.*": "deny"}}}"#,
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim(),
+        "error: config file CONFIG: field \"sluice.tools.github.*\": \"github.*\" names no server in mcpServers (servers: fs); write \"<server>.<tool glob>\""
+    );
+}
