@@ -212,6 +212,10 @@ async def run(args: argparse.Namespace, ops: list[dict[str, Any]], out: dict[str
 
                 async def on_elicit(context: Any, params: Any) -> Any:
                     ELICITATIONS.append(plain(params))
+                    if args.elicit_delay_s:
+                        await anyio.sleep(args.elicit_delay_s)
+                    if args.elicit_action != "accept":
+                        return types.ElicitResult(action=args.elicit_action)
                     return types.ElicitResult(action="accept", content=answer)
 
                 extra["elicitation_callback"] = on_elicit
@@ -250,6 +254,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="whole-run deadline in seconds (default 60)")
     parser.add_argument("--script", default="-", help="ops JSON file, or - for stdin (default)")
     parser.add_argument("--elicit-answer", default=None, help="accept every elicitation with this JSON content")
+    parser.add_argument("--elicit-action", default="accept", help="with --elicit-answer: accept, decline or cancel every elicitation")
+    parser.add_argument("--elicit-delay-s", type=float, default=0.0, help="with --elicit-answer: wait this long before answering")
     args = parser.parse_args()
     if (args.command is None) == (args.url is None):
         parser.error("give exactly one of --command and --url")

@@ -70,8 +70,8 @@ export function isContent(value: unknown): value is ToolContent {
  * schema, no such tool, the server is down or reconnecting, the call timed out, the execution's
  * tool-call limit or the server's rate limit was reached, the connection failed, or the privacy
  * policy kept personal data from the tool (`policy_denied`, `privacy_budget`), or the tool policy
- * (`sluice.tools`) denies the tool (`denied`) or wants a person's approval for it
- * (`approval_required`).
+ * (`sluice.tools`) denies the tool (`denied`), wants a person's approval that cannot be asked for
+ * (`approval_required`), or the person declined or did not answer (`approval_denied`).
  */
 export type ToolErrorKind =
   | "tool"
@@ -85,7 +85,8 @@ export type ToolErrorKind =
   | "policy_denied"
   | "privacy_budget"
   | "denied"
-  | "approval_required";
+  | "approval_required"
+  | "approval_denied";
 
 /**
  * Thrown when a tool call fails: the tool reported an error, the arguments did not match its

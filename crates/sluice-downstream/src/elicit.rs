@@ -25,6 +25,12 @@ pub type ElicitFuture = Pin<Box<dyn Future<Output = Result<ElicitResult, String>
 pub trait Elicitor: Send + Sync + std::fmt::Debug {
     /// Ask, and wait for the answer.
     fn elicit(&self, request: ElicitRequestParams) -> ElicitFuture;
+
+    /// Whether a person answers (the agent's client), not a rule: only then may Sluice ask it
+    /// to approve a call (`ask` in `sluice.tools`).
+    fn asks_a_person(&self) -> bool {
+        true
+    }
 }
 
 /// An elicitor shared by the calls of one execution.
@@ -37,6 +43,10 @@ pub type SharedElicitor = Arc<dyn Elicitor>;
 pub struct AcceptDefaults;
 
 impl Elicitor for AcceptDefaults {
+    fn asks_a_person(&self) -> bool {
+        false
+    }
+
     fn elicit(&self, request: ElicitRequestParams) -> ElicitFuture {
         let answer = match request {
             ElicitRequestParams::FormElicitationParams {

@@ -134,36 +134,122 @@ pub(crate) fn hints(annotations: Option<&Value>) -> ToolHints {
     }
 }
 
-/// The first check of a tool call: what the code receives when the policy refuses it.
-pub(crate) fn refusal(snapshot: &Snapshot, server: &str, tool: &str) -> Option<ToolOutcome> {
+/// What the policy says about one call.
+pub(crate) enum Check {
+    /// Go on.
+    Allowed,
+    /// Fail with this.
+    Refused(ToolOutcome),
+    /// A person must approve it; the rule, in words.
+    Ask(String),
+}
+
+/// The first check of a tool call.
+pub(crate) fn check(snapshot: &Snapshot, server: &str, tool: &str) -> Check {
     if snapshot.policy.is_empty() {
-        return None;
+        return Check::Allowed;
     }
     if let Some(why) = snapshot
         .withheld
         .get(server)
         .and_then(|tools| tools.get(tool))
     {
-        return Some(denied(server, tool, why));
+        return Check::Refused(denied(server, tool, why));
     }
-    let entry = snapshot.catalog.tool(server, tool)?;
+    let Some(entry) = snapshot.catalog.tool(server, tool) else {
+        return Check::Allowed;
+    };
     let decision = snapshot
         .policy
         .decide(server, tool, hints(entry.annotations.as_ref()));
     match decision.action {
-        Action::Allow => None,
-        Action::Deny => Some(denied(server, tool, &decision.describe())),
-        Action::Ask => Some(ToolOutcome::failure(
+        Action::Allow => Check::Allowed,
+        Action::Deny => Check::Refused(denied(server, tool, &decision.describe())),
+        Action::Ask => Check::Ask(decision.describe()),
+    }
+}
+
+/// How much of the arguments an approval request shows.
+const MAX_SHOWN_ARGUMENTS: usize = 2_000;
+
+/// Ask the person, through the agent's client (MCP elicitation), to approve the call; `None`
+/// when they accept. `arguments` are as the code sent them: personal data in them is still
+/// tokenized. No answer within `wait` is a refusal.
+pub(crate) async fn ask(
+    elicitor: Option<&sluice_downstream::SharedElicitor>,
+    server: &str,
+    tool: &str,
+    arguments: &Value,
+    why: &str,
+    wait: std::time::Duration,
+) -> Option<ToolOutcome> {
+    let Some(elicitor) = elicitor.filter(|elicitor| elicitor.asks_a_person()) else {
+        return Some(ToolOutcome::failure(
             ToolErrorKind::ApprovalRequired,
             format!(
-                "needs a person's approval ({}), and Sluice cannot ask for approvals during a \
-                 script yet: ask the person running Sluice to allow {server}.{tool} in \
-                 sluice.tools, or do without it",
-                decision.describe()
+                "needs a person's approval ({why}), and the agent's client cannot ask one (it \
+                 did not declare the MCP elicitation capability); use a client that supports \
+                 elicitation, or ask the person running Sluice to allow {server}.{tool} in \
+                 sluice.tools"
             ),
             false,
+        ));
+    };
+    let mut shown = serde_json::to_string_pretty(arguments).unwrap_or_default();
+    if shown.len() > MAX_SHOWN_ARGUMENTS {
+        let mut cut = MAX_SHOWN_ARGUMENTS;
+        while !shown.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        shown.truncate(cut);
+        shown.push_str(" ...");
+    }
+    let message = format!(
+        "Agent code wants to call the tool \"{tool}\" of the server \"{server}\" ({why}) with \
+         these arguments:\n{shown}\nAccept to run this call, decline to refuse it."
+    );
+    let request = serde_json::json!({
+        "mode": "form",
+        "message": message,
+        "requestedSchema": {"type": "object", "properties": {}},
+    });
+    let request = match serde_json::from_value(request) {
+        Ok(request) => request,
+        Err(error) => {
+            return Some(approval_denied(
+                server,
+                tool,
+                &format!("the approval request could not be made: {error}"),
+            ));
+        }
+    };
+    match tokio::time::timeout(wait, elicitor.elicit(request)).await {
+        Ok(Ok(answer)) => match answer.action {
+            rmcp::model::ElicitationAction::Accept => None,
+            rmcp::model::ElicitationAction::Decline => {
+                Some(approval_denied(server, tool, "the person declined it"))
+            }
+            _ => Some(approval_denied(
+                server,
+                tool,
+                "the person dismissed the request",
+            )),
+        },
+        Ok(Err(error)) => Some(approval_denied(server, tool, &error)),
+        Err(_) => Some(approval_denied(
+            server,
+            tool,
+            &format!("no answer within {} s", wait.as_secs_f64()),
         )),
     }
+}
+
+fn approval_denied(server: &str, tool: &str, why: &str) -> ToolOutcome {
+    ToolOutcome::failure(
+        ToolErrorKind::ApprovalDenied,
+        format!("the call of {server}.{tool} was not approved: {why}; it did not run"),
+        false,
+    )
 }
 
 fn denied(server: &str, tool: &str, why: &str) -> ToolOutcome {
@@ -289,15 +375,18 @@ mod tests {
         });
         snapshot.policy = current;
         snapshot.withheld = withheld;
-        let kind = |tool: &str| {
-            refusal(&snapshot, "fs", tool).map(|outcome| match outcome {
-                ToolOutcome::Error { kind, .. } => kind,
-                ToolOutcome::Ok { .. } => ToolErrorKind::Tool,
-            })
+        let kind = |tool: &str| match check(&snapshot, "fs", tool) {
+            Check::Allowed => "allowed".to_owned(),
+            Check::Refused(ToolOutcome::Error { kind, .. }) => kind.as_str().to_owned(),
+            Check::Refused(ToolOutcome::Ok { .. }) => "ok".to_owned(),
+            Check::Ask(why) => format!("ask {why}"),
         };
-        assert_eq!(kind("write_file"), Some(ToolErrorKind::Denied));
-        assert_eq!(kind("read_file"), Some(ToolErrorKind::ApprovalRequired));
+        assert_eq!(kind("write_file"), "denied");
+        assert_eq!(
+            kind("read_file"),
+            "ask rule \"fs.read_file\": \"ask\" in sluice.tools"
+        );
         // Not the policy's business: the call path says the tool is unknown.
-        assert_eq!(kind("nope"), None);
+        assert_eq!(kind("nope"), "allowed");
     }
 }

@@ -30,9 +30,25 @@ impl Gateway {
         call: CallOptions,
     ) -> ToolOutcome {
         let CallOptions { deadline, elicitor } = call;
-        // The tool policy first: a denied tool gets nothing, not even its arguments checked.
-        if let Some(refusal) = crate::governance::refusal(snapshot, server, tool) {
-            return refusal;
+        // The tool policy first: a denied tool gets nothing, not even its arguments checked;
+        // an `ask` tool waits for the person's answer (the wait counts against the deadline).
+        match crate::governance::check(snapshot, server, tool) {
+            crate::governance::Check::Allowed => {}
+            crate::governance::Check::Refused(outcome) => return outcome,
+            crate::governance::Check::Ask(why) => {
+                if let Some(refusal) = crate::governance::ask(
+                    elicitor.as_ref(),
+                    server,
+                    tool,
+                    &arguments,
+                    &why,
+                    deadline,
+                )
+                .await
+                {
+                    return refusal;
+                }
+            }
         }
         let protect = |outcome: ToolOutcome, from_tool: Option<&Supplied>| match privacy {
             Some(privacy) => privacy.protect_outcome(server, tool, outcome, from_tool),

@@ -188,6 +188,9 @@ wire_words! {
         /// The tool policy says a person must approve each call of this tool (`ask`), and no
         /// approval could be asked for.
         ApprovalRequired = "approval_required",
+        /// The person declined the call the tool policy asked them to approve, or did not
+        /// answer in time.
+        ApprovalDenied = "approval_denied",
     }
 }
 

@@ -532,7 +532,7 @@ pub struct AuditArgs {
     /// Only executions and tool calls with this outcome: ok or error for executions; for tool
     /// calls ok or the kind of the ToolError: tool, invalid_arguments, unknown_tool,
     /// server_unavailable, timeout, limit, transport, rate_limited, policy_denied,
-    /// privacy_budget, denied, approval_required (tool_error is read as tool).
+    /// privacy_budget, denied, approval_required, approval_denied (tool_error is read as tool).
     #[arg(long, value_name = "OUTCOME")]
     pub outcome: Option<String>,
 

@@ -222,3 +222,101 @@ catch (error) {{ console.log(error.kind); }}"#,
     assert_eq!(text(&results[4]), "denied\n", "{results:?}");
     assert!(!dir.join("late.txt").exists());
 }
+
+/// `sluice serve` driven by the Python SDK client with an elicitation callback that answers
+/// every question with `action` after `delay_s` seconds.
+fn run_with_approver(
+    config: &std::path::Path,
+    data_dir: &std::path::Path,
+    action: &str,
+    delay_s: f64,
+    ops: &Value,
+) -> Value {
+    use sluice_test_support::{python_client_script, run_client_command, venv_python};
+    let mut command = std::process::Command::new(venv_python());
+    command
+        .arg(python_client_script())
+        // The 2025-11-25 protocol: servers may send requests during a call.
+        .args(["--mode", "legacy", "--command"])
+        .arg(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "--arg=serve",
+            "--arg=--model",
+            "--arg=none",
+            "--arg=--config",
+        ])
+        .arg(format!("--arg={}", config.display()))
+        .arg("--arg=--data-dir")
+        .arg(format!("--arg={}", data_dir.display()))
+        .arg("--elicit-answer={}")
+        .arg(format!("--elicit-action={action}"))
+        .arg(format!("--elicit-delay-s={delay_s}"));
+    run_client_command(command, ops).ok()
+}
+
+/// `ask`: the script pauses at the call and the person is asked through the client (MCP
+/// elicitation, the Python SDK's callback), shown the server, the tool and the arguments;
+/// accept runs the call, decline and no answer in time throw `approval_denied` (audited).
+#[test]
+fn ask_waits_for_the_persons_answer() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let dir = scratch.path().canonicalize().expect("canonical");
+    let config = write_config(
+        McpConfig::new().server("filesystem", &filesystem_server([&dir])),
+        json!({"callTimeoutMs": 1500, "tools": {"filesystem.create_directory": "ask"}}),
+    );
+    let code = |name: &str| {
+        format!(
+            r#"import {{ callMCPTool }} from "./runtime";
+try {{ await callMCPTool("filesystem", "create_directory", {{ path: {path:?} }}); console.log("made"); }}
+catch (error) {{ console.log(`${{error.kind}} ${{error.message}}`); }}"#,
+            path = dir.join(name).display().to_string()
+        )
+    };
+    let cases = [
+        ("accept", 0.0, "accepted", "made"),
+        (
+            "decline",
+            0.0,
+            "declined",
+            "approval_denied filesystem.create_directory: the call of filesystem.create_directory was not approved: the person declined it",
+        ),
+        (
+            "accept",
+            3.0,
+            "late",
+            "approval_denied filesystem.create_directory: the call of filesystem.create_directory was not approved: no answer within 1.5 s",
+        ),
+    ];
+    for (action, delay, name, expected) in cases {
+        let data = tempfile::tempdir().expect("tempdir");
+        let output = run_with_approver(
+            config.path(),
+            data.path(),
+            action,
+            delay,
+            &json!([execute(&code(name)), {"op": "elicitations"}]),
+        );
+        assert!(output["error"].is_null(), "{output}");
+        let results = output["results"].as_array().cloned().unwrap_or_default();
+        let shown = text(&results[0]);
+        assert!(shown.starts_with(expected), "{action} {delay}: {shown}");
+        assert_eq!(dir.join(name).exists(), expected == "made", "{shown}");
+        let asked = results[1].to_string();
+        assert!(
+            asked.contains("create_directory") && asked.contains(name),
+            "the request shows the tool and its arguments: {asked}"
+        );
+        let records = audit_records(data.path());
+        let outcome = records
+            .iter()
+            .find(|record| record["kind"] == "tool_call" && record["tool"] == "create_directory")
+            .map(|record| record["outcome"].clone());
+        let wanted = if expected == "made" {
+            "ok"
+        } else {
+            "approval_denied"
+        };
+        assert_eq!(outcome, Some(json!(wanted)), "{records:?}");
+    }
+}
