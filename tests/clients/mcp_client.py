@@ -38,7 +38,8 @@ Ops (a JSON array; each result is the plain JSON of the MCP result, camelCase as
 
 With --elicit-answer JSON the client declares the elicitation capability and accepts every
 elicitation/create with that content (recording the request for the "elicitations" op); without it
-the SDK declares no elicitation.
+the SDK declares no elicitation. --elicit-action decline|cancel answers so instead, and
+--elicit-delay-s S waits S seconds before answering.
 
 An op that raises stops the run: the output gets "error": {"op_index", "type", "message", "code"?, "data"?}
 and the exit code is 1. With "expect_error": true on an op, its error is recorded as that op's result

@@ -26,7 +26,9 @@ Gateway::start(config, options) ──> Pool (sluice-downstream) ──> MCP ser
 
 Tool policy (`sluice.tools`, [`sluice_policy`]): denied tools are left out of every snapshot
 (tree, bindings, search); every call is checked first, a denied tool failing with the `ToolError`
-kind `denied` naming the rule, an `ask` tool with `approval_required`. The config file is read
+kind `denied` naming the rule; an `ask` tool's call waits for a person's answer through the
+client's elicitation (`approval_denied` when declined or unanswered, `approval_required` when
+no one can be asked). The config file is read
 again when it changes, and a new policy rebuilds the snapshot.
 
 Privacy: every tool result (value, error message and content) is tokenized before the worker
