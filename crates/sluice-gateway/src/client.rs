@@ -55,6 +55,7 @@ struct ClientInner {
 impl Drop for ClientInner {
     /// The connection is gone: its sessions end (their workers are killed as they drop).
     fn drop(&mut self) {
+        self.gateway.inner.policy.forget_client(&self.origin_client);
         for id in self.sessions.get_mut().keys() {
             let origin = Origin {
                 client: self.origin_client.clone(),

@@ -851,6 +851,7 @@ impl CallServer {
                             crate::tool_call::CallOptions {
                                 deadline: calls.call_timeout.min(remaining),
                                 elicitor: calls.elicitor.clone(),
+                                client: calls.origin.client.clone(),
                             },
                         )
                         .await

@@ -22,6 +22,9 @@ pub(crate) struct PolicyState {
     policy: RwLock<Arc<ToolPolicy>>,
     /// By server: the pool's part, what the policy left of it, and what it withheld.
     parts: Mutex<HashMap<String, Filtered>>,
+    /// Approvals a person gave for the rest of their client connection ("accept for this
+    /// session"): by connection, the `(server, tool)` pairs. Forgotten when the connection ends.
+    remembered: Mutex<HashMap<Arc<str>, std::collections::HashSet<(String, String)>>>,
 }
 
 struct Filtered {
@@ -35,7 +38,33 @@ impl PolicyState {
         PolicyState {
             policy: RwLock::new(Arc::new(policy)),
             parts: Mutex::new(HashMap::new()),
+            remembered: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn is_remembered(&self, client: &str, server: &str, tool: &str) -> bool {
+        self.remembered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(client)
+            .is_some_and(|tools| tools.contains(&(server.to_owned(), tool.to_owned())))
+    }
+
+    fn remember(&self, client: &Arc<str>, server: &str, tool: &str) {
+        self.remembered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(Arc::clone(client))
+            .or_default()
+            .insert((server.to_owned(), tool.to_owned()));
+    }
+
+    /// The connection ended: its remembered approvals go with it.
+    pub(crate) fn forget_client(&self, client: &str) {
+        self.remembered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(client);
     }
 
     /// The policy now.
@@ -177,12 +206,17 @@ const MAX_SHOWN_ARGUMENTS: usize = 2_000;
 /// tokenized. No answer within `wait` is a refusal.
 pub(crate) async fn ask(
     elicitor: Option<&sluice_downstream::SharedElicitor>,
+    remembered: (&PolicyState, &Arc<str>),
     server: &str,
     tool: &str,
     arguments: &Value,
     why: &str,
     wait: std::time::Duration,
 ) -> Option<ToolOutcome> {
+    let (state, client) = remembered;
+    if state.is_remembered(client, server, tool) {
+        return None;
+    }
     let Some(elicitor) = elicitor.filter(|elicitor| elicitor.asks_a_person()) else {
         return Some(ToolOutcome::failure(
             ToolErrorKind::ApprovalRequired,
@@ -211,7 +245,14 @@ pub(crate) async fn ask(
     let request = serde_json::json!({
         "mode": "form",
         "message": message,
-        "requestedSchema": {"type": "object", "properties": {}},
+        "requestedSchema": {"type": "object", "properties": {
+            "remember": {
+                "type": "boolean",
+                "title": "Accept for this session",
+                "description": format!("Run {server}.{tool} without asking again until this client disconnects"),
+                "default": false,
+            }
+        }},
     });
     let request = match serde_json::from_value(request) {
         Ok(request) => request,
@@ -225,7 +266,18 @@ pub(crate) async fn ask(
     };
     match tokio::time::timeout(wait, elicitor.elicit(request)).await {
         Ok(Ok(answer)) => match answer.action {
-            rmcp::model::ElicitationAction::Accept => None,
+            rmcp::model::ElicitationAction::Accept => {
+                let remember = answer
+                    .content
+                    .as_ref()
+                    .and_then(|content| content.get("remember"))
+                    .and_then(Value::as_bool)
+                    == Some(true);
+                if remember {
+                    state.remember(client, server, tool);
+                }
+                None
+            }
             rmcp::model::ElicitationAction::Decline => {
                 Some(approval_denied(server, tool, "the person declined it"))
             }

@@ -29,7 +29,11 @@ impl Gateway {
         arguments: Value,
         call: CallOptions,
     ) -> ToolOutcome {
-        let CallOptions { deadline, elicitor } = call;
+        let CallOptions {
+            deadline,
+            elicitor,
+            client,
+        } = call;
         // The tool policy first: a denied tool gets nothing, not even its arguments checked;
         // an `ask` tool waits for the person's answer (the wait counts against the deadline).
         match crate::governance::check(snapshot, server, tool) {
@@ -38,6 +42,7 @@ impl Gateway {
             crate::governance::Check::Ask(why) => {
                 if let Some(refusal) = crate::governance::ask(
                     elicitor.as_ref(),
+                    (&self.inner.policy, &client),
                     server,
                     tool,
                     &arguments,
@@ -95,6 +100,8 @@ pub(crate) struct CallOptions {
     pub deadline: Duration,
     /// Who answers the server's questions during the call.
     pub elicitor: Option<sluice_downstream::SharedElicitor>,
+    /// The client connection that made it (approvals remembered for it).
+    pub client: std::sync::Arc<str>,
 }
 
 /// Check that the tool exists and the arguments fit its schema.

@@ -230,6 +230,7 @@ fn run_with_approver(
     data_dir: &std::path::Path,
     action: &str,
     delay_s: f64,
+    answer: &Value,
     ops: &Value,
 ) -> Value {
     use sluice_test_support::{python_client_script, run_client_command, venv_python};
@@ -248,7 +249,7 @@ fn run_with_approver(
         .arg(format!("--arg={}", config.display()))
         .arg("--arg=--data-dir")
         .arg(format!("--arg={}", data_dir.display()))
-        .arg("--elicit-answer={}")
+        .arg(format!("--elicit-answer={answer}"))
         .arg(format!("--elicit-action={action}"))
         .arg(format!("--elicit-delay-s={delay_s}"));
     run_client_command(command, ops).ok()
@@ -295,6 +296,7 @@ catch (error) {{ console.log(`${{error.kind}} ${{error.message}}`); }}"#,
             data.path(),
             action,
             delay,
+            &json!({}),
             &json!([execute(&code(name)), {"op": "elicitations"}]),
         );
         assert!(output["error"].is_null(), "{output}");
@@ -319,4 +321,41 @@ catch (error) {{ console.log(`${{error.kind}} ${{error.message}}`); }}"#,
         };
         assert_eq!(outcome, Some(json!(wanted)), "{records:?}");
     }
+}
+
+/// "Accept for this session": the person's approval with `remember` covers the tool's later
+/// calls on the same connection, without asking again.
+#[test]
+fn an_approval_can_be_remembered_for_the_connection() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let data = tempfile::tempdir().expect("tempdir");
+    let dir = scratch.path().canonicalize().expect("canonical");
+    let config = write_config(
+        McpConfig::new().server("filesystem", &filesystem_server([&dir])),
+        json!({"tools": {"filesystem.create_directory": "ask"}}),
+    );
+    let code = |name: &str| {
+        format!(
+            r#"import {{ callMCPTool }} from "./runtime";
+await callMCPTool("filesystem", "create_directory", {{ path: {path:?} }});
+console.log("made");"#,
+            path = dir.join(name).display().to_string()
+        )
+    };
+    let output = run_with_approver(
+        config.path(),
+        data.path(),
+        "accept",
+        0.0,
+        &json!({"remember": true}),
+        &json!([execute(&code("one")), execute(&code("two")), {"op": "elicitations"}]),
+    );
+    assert!(output["error"].is_null(), "{output}");
+    let results = output["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(text(&results[0]), "made\n");
+    assert_eq!(text(&results[1]), "made\n");
+    let asked = results[2].as_array().map_or(0, Vec::len);
+    assert_eq!(asked, 1, "asked again: {}", results[2]);
+    assert!(results[2].to_string().contains("Accept for this session"));
+    assert!(dir.join("one").exists() && dir.join("two").exists());
 }
