@@ -15,6 +15,9 @@ use crate::Snapshot;
 /// Denied tools of a snapshot, by server then tool: why, in words (the rule).
 pub(crate) type Withheld = HashMap<String, HashMap<String, String>>;
 
+/// Tools approved for the rest of a connection: `(server, tool)`.
+type Approved = std::collections::HashSet<(String, String)>;
+
 /// The gateway's current policy, and the parts it made from the pool's, so that a rebuild where
 /// neither the server's tools nor the policy changed reuses the same part (and what was built
 /// from it: search segment, validators).
@@ -24,7 +27,7 @@ pub(crate) struct PolicyState {
     parts: Mutex<HashMap<String, Filtered>>,
     /// Approvals a person gave for the rest of their client connection ("accept for this
     /// session"): by connection, the `(server, tool)` pairs. Forgotten when the connection ends.
-    remembered: Mutex<HashMap<Arc<str>, std::collections::HashSet<(String, String)>>>,
+    remembered: Mutex<HashMap<Arc<str>, Approved>>,
 }
 
 struct Filtered {
