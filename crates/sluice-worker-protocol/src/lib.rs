@@ -137,6 +137,25 @@ pub enum Language {
     Typescript,
     /// Plain JavaScript (ES module).
     Javascript,
+    /// Python, run by Monty (`sluice-engine-py`): the result is the value of the last
+    /// top-level expression statement.
+    Python,
+}
+
+impl Language {
+    /// The word agents write in `execute_code`'s `language` (`typescript`, `javascript`, `python`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Typescript => "typescript",
+            Language::Javascript => "javascript",
+            Language::Python => "python",
+        }
+    }
+
+    /// True for the languages `sluice-engine-js` runs (TypeScript and JavaScript).
+    pub fn is_javascript_family(self) -> bool {
+        matches!(self, Language::Typescript | Language::Javascript)
+    }
 }
 
 /// One piece of agent code to run and everything it runs with: the payload of
