@@ -17,6 +17,29 @@ const KEYWORDS: [&str; 35] = [
     "with", "yield",
 ];
 
+/// The Python module name of a server: `from servers.<module> import ...`. A server's config key
+/// with characters a Python name cannot hold has them replaced by `_` (`github-enterprise` is
+/// `github_enterprise`); a key starting with a digit gets a leading `_`, a keyword a trailing one.
+pub fn module_name(server: &str) -> String {
+    let mut name: String = server
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() || character == '_' {
+                character
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() || name.starts_with(|first: char| first.is_ascii_digit()) {
+        name.insert(0, '_');
+    }
+    if KEYWORDS.contains(&name.as_str()) {
+        name.push('_');
+    }
+    name
+}
+
 /// The snake_case form of one TypeScript identifier, before making it unique.
 pub fn snake_case(identifier: &str) -> String {
     let characters: Vec<char> = identifier.trim_end_matches('_').chars().collect();
@@ -88,6 +111,15 @@ mod tests {
         assert_eq!(snake_case("pass"), "pass_");
         assert_eq!(snake_case("readFile"), "read_file");
         assert_eq!(snake_case("a$b"), "a_b");
+    }
+
+    #[test]
+    fn module_names_are_python_names() {
+        assert_eq!(module_name("github-enterprise"), "github_enterprise");
+        assert_eq!(module_name("1password"), "_1password");
+        assert_eq!(module_name("a.b"), "a_b");
+        assert_eq!(module_name("import"), "import_");
+        assert_eq!(module_name("fs"), "fs");
     }
 
     #[test]

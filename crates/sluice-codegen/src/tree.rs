@@ -243,6 +243,52 @@ fn index_file(server: &str, tools: &[CatalogTool]) -> String {
     file
 }
 
+/// The README's Python section: how Python code (`execute_code` with `language: "python"`, run
+/// by Monty) imports and calls the same tools, with a real example when there is a tool.
+fn python_section(catalog: &Catalog) -> String {
+    let (module, function) = match catalog.tools().next() {
+        Some(tool) => {
+            let names = crate::python::python_names(
+                catalog
+                    .server_tools(&tool.server)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|tool| tool.identifier.as_str()),
+            );
+            (
+                crate::python::module_name(&tool.server),
+                names
+                    .get(&tool.identifier)
+                    .cloned()
+                    .unwrap_or_else(|| crate::python::snake_case(&tool.identifier)),
+            )
+        }
+        None => ("<server>".to_owned(), "some_tool".to_owned()),
+    };
+    format!(
+        "\n## Python\n\n\
+         `execute_code` with `language: \"python\"` runs Python (Monty: a subset of Python 3; no \
+         class inheritance, no generators, no third-party modules; `asyncio`, `json`, `re`, \
+         `math`, `datetime`, `collections`, `itertools`, `functools`, `dataclasses` are there). \
+         Each tool is an async function named in snake_case (see `search_tools` or `read_file` \
+         with `language: \"python\"`); a server's module name is its name with `-` and `.` as \
+         `_`:\n\n\
+         ```python\nimport asyncio\nfrom servers.{module} import {function}\n\
+         result = await {function}(name=value)  # keyword arguments are the input fields\n\
+         both = await asyncio.gather({function}(...), {function}(...))  # calls in parallel\n\
+         print(result)  # output reaches you\nresult  # the last expression is the result\n```\n\n\
+         - A failed call raises `RuntimeError(\"ToolError(<kind>): ...\")`; `tool_error(e)` gives \
+         its fields (`kind`, `message`, `content`, `retryable`, `server`, `tool`), `None` for \
+         other errors. In `asyncio.gather`, the first failure is raised by the gather itself.\n\
+         - `report_progress(message, fraction=None)` tells the person waiting how far a long run \
+         has come.\n\
+         - With a `session` id, globals (variables, functions, imported tools) survive into the \
+         session's next Python execution.\n\
+         - No files, environment or network: `open`, `os` and `pathlib` calls fail with \
+         `PermissionError`. Saved skills are TypeScript and cannot be imported from Python.\n"
+    )
+}
+
 /// `README.md`: what the tree is and how to use it, with a real example when there is a tool.
 fn readme(catalog: &Catalog) -> String {
     let mut readme = String::from(
@@ -297,6 +343,7 @@ fn readme(catalog: &Catalog) -> String {
          `import { fn } from \"./skills/<name>\"` (`list_files(\"skills\")`, `search_tools` finds \
          them).\n",
     );
+    readme.push_str(&python_section(catalog));
     readme
 }
 

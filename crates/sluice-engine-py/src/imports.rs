@@ -155,9 +155,29 @@ fn bind_statement(
                 .to_owned(),
         ));
     }
-    let server = module.strip_prefix("servers.").unwrap_or(module);
+    let wanted = module.strip_prefix("servers.").unwrap_or(module);
+    let matching: Vec<&str> = tables
+        .keys()
+        .copied()
+        .filter(|server| sluice_codegen::python::module_name(server) == wanted)
+        .collect();
+    if matching.len() > 1 {
+        return Err(import_error(
+            code,
+            statement.range,
+            format!(
+                "Servers {} all have the Python module name '{wanted}'; rename one of them in \
+                 the gateway's configuration, or call the tools from TypeScript.",
+                matching.join(", ")
+            ),
+        ));
+    }
+    let server = matching.first().copied().unwrap_or(wanted);
     let Some(table) = tables.get(server) else {
-        let known: Vec<&str> = tables.keys().copied().collect();
+        let known: Vec<String> = tables
+            .keys()
+            .map(|server| sluice_codegen::python::module_name(server))
+            .collect();
         return Err(import_error(
             code,
             statement.range,

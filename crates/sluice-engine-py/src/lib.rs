@@ -107,6 +107,10 @@ const PROGRESS_FUNCTION: &str = "report_progress";
 const FIRST_CALL_ID: u64 = 1 << 62;
 static NEXT_CALL_ID: AtomicU64 = AtomicU64::new(FIRST_CALL_ID);
 
+/// Resumes in a row that Monty may ask for with no call in flight before the engine calls the
+/// code stuck.
+const MAX_IDLE_RESUMES: u32 = 10_000;
+
 /// The longest error message, in bytes: a deep traceback is cut in the middle.
 const MAX_MESSAGE_BYTES: usize = 8 * 1024;
 
@@ -199,6 +203,7 @@ impl Engine {
             timeout_ms: job.limits.timeout_ms,
             stopped: None,
             last_progress: None,
+            idle_resumes: 0,
         };
         if !rewritten.code.is_empty() {
             session.inputs += 1;
@@ -311,6 +316,8 @@ struct Run<'a> {
     /// Why the engine stopped the code itself.
     stopped: Option<ExecutionError>,
     last_progress: Option<Instant>,
+    /// Resumes in a row with nothing to wait for.
+    idle_resumes: u32,
 }
 
 /// What one step of the interpreter gave back.
@@ -477,6 +484,27 @@ impl Run<'_> {
                 )
             }
             ReplProgress::ResolveFutures(state) => {
+                // Monty can stop here with nothing to wait for (after tasks caught failed
+                // calls); resuming lets them go on. Bounded: it cannot loop without end.
+                if state.pending_call_ids().is_empty() {
+                    self.idle_resumes += 1;
+                    if self.idle_resumes > MAX_IDLE_RESUMES {
+                        let error = ExecutionError {
+                            kind: ErrorKind::RuntimeError,
+                            message: "RuntimeError: the code waits for something that can never \
+                                      finish (no tool call is in flight)"
+                                .to_owned(),
+                            line: None,
+                            column: None,
+                        };
+                        let exception =
+                            MontyException::new(ExcType::RuntimeError, Some(error.message.clone()));
+                        self.stopped = Some(error);
+                        return state.abort(exception, PrintWriter::Callback(output));
+                    }
+                    return state.resume(Vec::new(), PrintWriter::Callback(output));
+                }
+                self.idle_resumes = 0;
                 let results = match self.wait_results(state.pending_call_ids()) {
                     Ok(results) => results,
                     Err(error) => {
@@ -637,7 +665,17 @@ impl Run<'_> {
             let wait = if ready.is_empty() {
                 timeout
             } else if polled_once || self.pending.is_empty() {
-                return Ok(ready
+                // Failures go back one at a time: Monty 0.0.23 stalls its scheduler when a
+                // failure is resolved together with other results of a gather.
+                let failure = ready
+                    .iter()
+                    .copied()
+                    .find(|id| matches!(self.arrived.get(id), Some(ExtFunctionResult::Error(_))));
+                let deliver = match failure {
+                    Some(id) => vec![id],
+                    None => ready,
+                };
+                return Ok(deliver
                     .into_iter()
                     .filter_map(|id| self.arrived.remove(&id).map(|result| (id, result)))
                     .collect());

@@ -341,3 +341,24 @@ fn check_reports_syntax_errors_with_positions() {
     assert_eq!(error.kind, ErrorKind::SyntaxError);
     assert!(error.line.is_some());
 }
+
+#[test]
+fn the_out_of_memory_exit_status_is_monty_s() {
+    assert_eq!(
+        i32::from(sluice_worker_protocol::OUT_OF_MEMORY_EXIT_CODE),
+        monty_types::OOM_EXIT_CODE
+    );
+}
+
+#[test]
+fn a_failed_call_in_a_gather_surfaces_at_the_gather() {
+    // Monty 0.0.23: a gathered coroutine's own try/except does not see its call's failure; the
+    // first failure is raised by the gather (where the code can catch it).
+    let code = "import asyncio\nfrom servers.github import fail, create_issue\n\
+                async def one(n):\n    if n % 2:\n        await fail()\n    return await create_issue(n=n)\n\
+                try:\n    await asyncio.gather(*[one(n) for n in range(4)])\nexcept RuntimeError as e:\n    caught = tool_error(e)['kind']\n\
+                results = []\nfor n in range(4):\n    try:\n        results.append(await one(n))\n    except RuntimeError as e:\n        results.append(tool_error(e)['kind'])\n\
+                [caught, len(results), results[1]]";
+    let (finished, _) = run(code);
+    assert_eq!(result(&finished), json!(["tool", 4, "tool"]));
+}

@@ -60,6 +60,11 @@ pub const FRAME_HEADER_BYTES: usize = 4;
 /// ran nothing, and its one stderr line starting with `sandbox:` says which layer failed.
 pub const SANDBOX_REFUSED_EXIT_CODE: u8 = 3;
 
+/// Exit status of a worker whose code allocated past its memory limit faster than the Python
+/// interpreter could raise `MemoryError` (Monty's allocator ends the process then); the gateway
+/// reports the execution as `OutOfMemory`.
+pub const OUT_OF_MEMORY_EXIT_CODE: u8 = 65;
+
 /// Version of this protocol; a worker built from another version refuses to run.
 pub const PROTOCOL_VERSION: u32 = 3;
 

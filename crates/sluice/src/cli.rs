@@ -329,7 +329,8 @@ pub struct ExecArgs {
     #[arg(value_name = "FILE|-")]
     pub file: PathBuf,
 
-    /// Treat the script as JavaScript instead of TypeScript (default: by file extension).
+    /// The script's language (default: by file extension: `.js`/`.mjs` JavaScript, `.py` Python,
+    /// else TypeScript).
     #[arg(long, value_enum)]
     pub language: Option<LanguageArg>,
 
@@ -346,6 +347,7 @@ pub struct ExecArgs {
 pub enum LanguageArg {
     Typescript,
     Javascript,
+    Python,
 }
 
 #[derive(Debug, Subcommand)]
