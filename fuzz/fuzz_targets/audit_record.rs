@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let call = Record::ToolCall(ToolCallRecord {
         execution_id: next(),
         client: next(),
+        principal: None,
         session: Some(next()),
         at: Timestamp::from_unix_millis(0),
         server,
@@ -33,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let run = Record::Execution(ExecutionRecord {
         execution_id: next(),
         client: next(),
+        principal: None,
         session: None,
         started_at: Timestamp::from_unix_millis(0),
         ended_at: Timestamp::from_unix_millis(0),

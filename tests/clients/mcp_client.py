@@ -31,9 +31,14 @@ Ops (a JSON array; each result is the plain JSON of the MCP result, camelCase as
     {"op": "list_resources"} / {"op": "read_resource", "uri": U}
     {"op": "list_prompts"} / {"op": "get_prompt", "name": N, "arguments": {}}
     {"op": "sleep", "ms": N}                         -> {}
+    {"op": "elicitations"}                           -> the elicitation requests received so far [{message, requestedSchema, ...}]
     {"op": "notifications"}                          -> server notifications received so far [{method, params}]
     {"op": "wait_notification", "method": M, "timeout_s": S?}
                                                      -> the first notification with that method (default 10 s)
+
+With --elicit-answer JSON the client declares the elicitation capability and accepts every
+elicitation/create with that content (recording the request for the "elicitations" op); without it
+the SDK declares no elicitation.
 
 An op that raises stops the run: the output gets "error": {"op_index", "type", "message", "code"?, "data"?}
 and the exit code is 1. With "expect_error": true on an op, its error is recorded as that op's result
@@ -53,7 +58,7 @@ import sys
 from typing import Any
 
 import anyio
-from mcp import Client, MCPError, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from pydantic import BaseModel
@@ -114,8 +119,14 @@ class Notifications:
                 await self.changed.wait()
 
 
+# The elicitation requests the client received (with --elicit-answer).
+ELICITATIONS: list[Any] = []
+
+
 async def run_op(client: Client, notifications: Notifications, op: dict[str, Any]) -> Any:
     kind = op.get("op")
+    if kind == "elicitations":
+        return list(ELICITATIONS)
     if kind == "initialize_result":
         return {
             "serverInfo": plain(client.server_info),
@@ -195,7 +206,16 @@ async def run(args: argparse.Namespace, ops: list[dict[str, Any]], out: dict[str
     with anyio.fail_after(args.timeout):
         op_index: int | None = None
         try:
-            async with Client(server, mode=args.mode, message_handler=notifications.handle) as client:
+            extra: dict[str, Any] = {}
+            if args.elicit_answer is not None:
+                answer = json.loads(args.elicit_answer)
+
+                async def on_elicit(context: Any, params: Any) -> Any:
+                    ELICITATIONS.append(plain(params))
+                    return types.ElicitResult(action="accept", content=answer)
+
+                extra["elicitation_callback"] = on_elicit
+            async with Client(server, mode=args.mode, message_handler=notifications.handle, **extra) as client:
                 out["server_info"] = plain(client.server_info)
                 out["protocol_version"] = client.protocol_version
                 out["instructions"] = client.instructions
@@ -229,6 +249,7 @@ def main() -> int:
     parser.add_argument("--mode", default="auto", help="auto (SDK default), legacy, or a modern protocol version")
     parser.add_argument("--timeout", type=float, default=60.0, help="whole-run deadline in seconds (default 60)")
     parser.add_argument("--script", default="-", help="ops JSON file, or - for stdin (default)")
+    parser.add_argument("--elicit-answer", default=None, help="accept every elicitation with this JSON content")
     args = parser.parse_args()
     if (args.command is None) == (args.url is None):
         parser.error("give exactly one of --command and --url")

@@ -16,4 +16,6 @@ case "${MCP_CONFORMANCE_SCENARIO:-}" in
         code="import * as t from './servers/test'; console.log(await t.testClientElicitationDefaults({}));" ;;
     *) code="import * as t from './servers/test'; console.log(Object.keys(t).length, 'tools');" ;;
 esac
-printf '%s\n' "$code" | "$sluice" exec --config "$dir/config.json" --data-dir "$dir/data" --model none -
+# No one is there to answer a question: forms are accepted with their defaults.
+printf '%s\n' "$code" | "$sluice" exec --config "$dir/config.json" --data-dir "$dir/data" --model none \
+    --elicitation defaults -

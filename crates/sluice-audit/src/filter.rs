@@ -28,6 +28,8 @@ pub struct Filter {
     pub tool: Option<String>,
     /// Only records of this session.
     pub session: Option<String>,
+    /// Only records of this principal (`jwt:<sub>`, `token:<name>`).
+    pub principal: Option<String>,
     /// Only records of the execution whose id starts with this (the full id, or the short form
     /// `sluice audit` shows). Session records never match.
     pub execution_id: Option<String>,
@@ -73,6 +75,11 @@ impl Filter {
         }
         if let Some(session) = &self.session
             && record.session() != Some(session.as_str())
+        {
+            return false;
+        }
+        if let Some(principal) = &self.principal
+            && record.principal() != Some(principal.as_str())
         {
             return false;
         }

@@ -12,6 +12,7 @@ fn release(execution_id: &str, from: &str, to: &str) -> Record {
     Record::Release(ReleaseRecord {
         execution_id: execution_id.to_owned(),
         client: "cli".to_owned(),
+        principal: None,
         session: Some("session-a".to_owned()),
         at: Timestamp::from_unix_millis(5_000),
         token_kind: "EMAIL".to_owned(),
@@ -23,6 +24,7 @@ fn release(execution_id: &str, from: &str, to: &str) -> Record {
 fn session(event: &str) -> Record {
     Record::Session(SessionRecord {
         client: "connection-1".to_owned(),
+        principal: None,
         session: "session-a".to_owned(),
         at: Timestamp::from_unix_millis(500),
         event: SessionEvent::parse(event),

@@ -336,6 +336,7 @@ fn retention_notice(dropped: &[(PathBuf, u64, u64)], rotation: Rotation) -> Opti
         event: NoticeEvent::RetentionOverridden,
         execution_id: None,
         client: None,
+        principal: None,
         session: None,
         records,
         bytes,

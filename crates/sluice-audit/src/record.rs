@@ -38,6 +38,10 @@ pub struct ExecutionRecord {
     pub execution_id: String,
     /// Who asked: the upstream connection's id, or `cli` for `sluice exec`.
     pub client: String,
+    /// The principal the client acts for (`jwt:<sub>`, `token:<name>`, over HTTP with
+    /// authentication); absent for the gateway's owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     /// The session the execution ran in, if any.
     #[serde(default)]
     pub session: Option<String>,
@@ -77,6 +81,10 @@ pub struct ToolCallRecord {
     pub execution_id: String,
     /// The upstream connection's id, or `cli`.
     pub client: String,
+    /// The principal the client acts for (`jwt:<sub>`, `token:<name>`, over HTTP with
+    /// authentication); absent for the gateway's owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     /// The session, if any.
     #[serde(default)]
     pub session: Option<String>,
@@ -108,6 +116,10 @@ pub struct ReleaseRecord {
     pub execution_id: String,
     /// The upstream connection's id, or `cli`.
     pub client: String,
+    /// The principal the client acts for (`jwt:<sub>`, `token:<name>`, over HTTP with
+    /// authentication); absent for the gateway's owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     /// The session, if any.
     #[serde(default)]
     pub session: Option<String>,
@@ -126,6 +138,10 @@ pub struct ReleaseRecord {
 pub struct SessionRecord {
     /// The upstream connection's id.
     pub client: String,
+    /// The principal the client acts for (`jwt:<sub>`, `token:<name>`, over HTTP with
+    /// authentication); absent for the gateway's owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     /// The session's id.
     pub session: String,
     /// When it happened.
@@ -150,6 +166,9 @@ pub struct NoticeRecord {
     /// The client it concerns, if one.
     #[serde(default)]
     pub client: Option<String>,
+    /// The principal it concerns, if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     /// The session it concerns, if any.
     #[serde(default)]
     pub session: Option<String>,
@@ -330,6 +349,18 @@ impl Record {
         }
     }
 
+    /// The principal the record's client acted for (`sluice serve --http` with
+    /// authentication); `None` for the gateway's owner.
+    pub fn principal(&self) -> Option<&str> {
+        match self {
+            Record::Execution(record) => record.principal.as_deref(),
+            Record::ToolCall(record) => record.principal.as_deref(),
+            Record::Release(record) => record.principal.as_deref(),
+            Record::Session(record) => record.principal.as_deref(),
+            Record::Notice(record) => record.principal.as_deref(),
+        }
+    }
+
     /// The client (connection id or `cli`).
     pub fn client(&self) -> &str {
         match self {
@@ -491,6 +522,7 @@ pub(crate) mod tests {
         Record::ToolCall(ToolCallRecord {
             execution_id: execution_id.to_owned(),
             client: "cli".to_owned(),
+            principal: None,
             session: None,
             at: Timestamp::from_unix_millis(at),
             server: server.to_owned(),
@@ -508,6 +540,7 @@ pub(crate) mod tests {
         Record::Execution(ExecutionRecord {
             execution_id: execution_id.to_owned(),
             client: "connection-1".to_owned(),
+            principal: None,
             session: Some("session-a".to_owned()),
             started_at: Timestamp::from_unix_millis(started),
             ended_at: Timestamp::from_unix_millis(started + 40),
@@ -547,6 +580,7 @@ pub(crate) mod tests {
 
         let record = Record::Session(SessionRecord {
             client: "connection-1".to_owned(),
+            principal: None,
             session: "session-a".to_owned(),
             at: Timestamp::from_unix_millis(0),
             event: SessionEvent::Ended,

@@ -29,6 +29,7 @@ assert_eq!(tool.identifier, "getSum");
 #![deny(missing_docs)]
 
 pub mod identifier;
+mod json;
 pub mod schema;
 pub mod search;
 
@@ -39,6 +40,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use identifier::{assign_identifiers, to_identifier};
+pub use json::JsonObject;
 pub use search::Detail;
 
 /// One tool of one server, as agent code sees it.
@@ -55,9 +57,9 @@ pub struct CatalogTool {
     /// The tool's description, as the server sent it.
     pub description: Option<String>,
     /// The input schema after repair; always an object schema.
-    pub input_schema: Map<String, Value>,
+    pub input_schema: JsonObject,
     /// The output schema, when the server declared one.
-    pub output_schema: Option<Map<String, Value>>,
+    pub output_schema: Option<JsonObject>,
     /// The tool's annotations (hints), passed through untouched.
     pub annotations: Option<Value>,
     /// What was repaired or dropped while reading this tool's definition.
@@ -69,6 +71,29 @@ pub struct CatalogTool {
 }
 
 impl CatalogTool {
+    /// The definition as `tools/list` shows it to a client (name, title, description, schemas,
+    /// annotations), from what the catalog kept: the repaired input schema, and a title taken
+    /// from the annotations shown in both places.
+    pub fn definition(&self) -> Value {
+        let mut object = Map::new();
+        object.insert("name".to_owned(), Value::String(self.name.clone()));
+        let mut text = |key: &str, value: &Option<String>| {
+            if let Some(value) = value {
+                object.insert(key.to_owned(), Value::String(value.clone()));
+            }
+        };
+        text("title", &self.title);
+        text("description", &self.description);
+        object.insert("inputSchema".to_owned(), self.input_schema.to_value());
+        if let Some(schema) = &self.output_schema {
+            object.insert("outputSchema".to_owned(), schema.to_value());
+        }
+        if let Some(annotations) = &self.annotations {
+            object.insert("annotations".to_owned(), annotations.clone());
+        }
+        Value::Object(object)
+    }
+
     /// The first sentence or line of the description, for one-line summaries.
     pub fn summary(&self) -> String {
         let text = self
@@ -294,7 +319,7 @@ fn parse_tool(server: &str, value: Value) -> Result<CatalogTool, String> {
     let mut input_schema = schema::repair_input_schema(object.remove("inputSchema"), &mut warnings);
     let defaults = schema::take_required_defaults(&mut input_schema);
     let output_schema = match object.remove("outputSchema") {
-        Some(Value::Object(schema)) => Some(schema),
+        Some(Value::Object(schema)) => Some(JsonObject::new(schema)),
         Some(Value::Null) | None => None,
         Some(_) => {
             warnings.push("`outputSchema` is not an object; ignored".to_owned());
@@ -307,7 +332,7 @@ fn parse_tool(server: &str, value: Value) -> Result<CatalogTool, String> {
         identifier: String::new(),
         title,
         description,
-        input_schema,
+        input_schema: JsonObject::new(input_schema),
         output_schema,
         annotations,
         warnings,

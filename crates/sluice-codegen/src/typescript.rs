@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde_json::{Map, Value};
-use sluice_catalog::CatalogTool;
+use sluice_catalog::{CatalogTool, JsonObject};
 
 use crate::escape::{
     jsdoc, jsdoc_block, pascal_case, property_key, string_literal, type_name_part,
@@ -162,8 +162,8 @@ impl ToolTypes {
     fn build(tool: &CatalogTool, style: Style) -> Self {
         let identifier = code_identifier(tool);
         let (input_name_wanted, output_name_wanted) = type_names(tool);
-        let input_schema = Value::Object(tool.input_schema.clone());
-        let output_schema = tool.output_schema.clone().map(Value::Object);
+        let input_schema = tool.input_schema.to_value();
+        let output_schema = tool.output_schema.as_ref().map(JsonObject::to_value);
 
         let mut generator = Generator::new(&pascal_case(&identifier), &identifier);
         let input_name = generator.reserve(&input_name_wanted);
@@ -231,7 +231,7 @@ impl ToolTypes {
             input_type,
             output_type,
             named_declarations,
-            input_optional: input_accepts_empty(&tool.input_schema),
+            input_optional: input_schema.as_object().is_some_and(input_accepts_empty),
             function_doc: function_doc(tool, style),
             identifier,
             input_name,

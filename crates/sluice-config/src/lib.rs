@@ -35,8 +35,9 @@ use serde_json::{Map, Value};
 
 pub use http::{ApiTokenSettings, AuthSettings, HttpSettings, is_loopback_host, is_loopback_url};
 pub use settings::{
-    AuditSettings, ExecutionSettings, FlowRuleSettings, LimitSettings, PiiKind, PrivacyDetect,
-    PrivacySettings, SessionSettings, Settings, SkillSettings, WorkerSettings,
+    AuditSettings, ExecutionSettings, FlowRuleSettings, LimitSettings, PiiKind,
+    PrincipalLimitSettings, PrivacyDetect, PrivacySettings, SessionSettings, Settings,
+    SkillSettings, WorkerSettings,
 };
 
 /// The whole configuration.

@@ -186,6 +186,26 @@ fn sessions_limits_and_audit_sections() {
     assert_eq!(settings.limits.rate_for("other"), Some(10.0));
     assert_eq!(settings.limits.rate_for("free"), None);
     assert_eq!(Settings::default().limits.rate_for("x"), None);
+    assert_eq!(
+        settings.limits.per_principal,
+        PrincipalLimitSettings::default()
+    );
+    let config = parse_ok(
+        r#"{"mcpServers": {}, "sluice": {"limits": {"perPrincipal": {"concurrentExecutions": 2, "executionsPerMinute": 30, "toolCallsPerMinute": 0}}}}"#,
+    );
+    let per_principal = &config.settings.limits.per_principal;
+    assert_eq!(
+        (
+            per_principal.concurrent_executions,
+            per_principal.executions_per_minute,
+            per_principal.tool_calls_per_minute
+        ),
+        (2, 30, 0)
+    );
+    let error = parse_error(
+        r#"{"mcpServers": {}, "sluice": {"limits": {"perPrincipal": {"executionsPerSecond": 1}}}}"#,
+    );
+    assert!(error.contains("executionsPerSecond"), "{error}");
     assert!(settings.audit.enabled && settings.audit.keep_files == 2);
 
     let error = parse_error(r#"{"mcpServers": {}, "sluice": {"sessions": {"maxSessions": 0}}}"#);

@@ -209,6 +209,9 @@ pub struct LimitSettings {
     /// to servers not named. A call over the rate fails at once with a retryable `ToolError` of
     /// kind `rate_limited`. Bursts of up to one second's worth are allowed. Default: no rate limit.
     pub calls_per_second: std::collections::BTreeMap<String, f64>,
+    /// What one principal of `sluice serve --http` (a token's subject, or an API token's name)
+    /// may run across all of its connections.
+    pub per_principal: PrincipalLimitSettings,
 }
 
 impl Default for LimitSettings {
@@ -217,6 +220,31 @@ impl Default for LimitSettings {
             concurrent_executions: 4,
             executions_per_client: 100_000,
             calls_per_second: std::collections::BTreeMap::new(),
+            per_principal: PrincipalLimitSettings::default(),
+        }
+    }
+}
+
+/// `sluice.limits.perPrincipal`: what one principal may run over HTTP, all its connections
+/// together. 0 turns a limit off. A refusal says when to retry: HTTP 429 with `Retry-After` when
+/// the front sees it before the request runs, else a typed error the agent reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct PrincipalLimitSettings {
+    /// Executions running at the same time. Default 8.
+    pub concurrent_executions: usize,
+    /// Executions started per minute (bursts of up to a minute's worth). Default 600.
+    pub executions_per_minute: u32,
+    /// Tool calls agent code makes per minute (bursts of up to a minute's worth). Default 6,000.
+    pub tool_calls_per_minute: u32,
+}
+
+impl Default for PrincipalLimitSettings {
+    fn default() -> Self {
+        Self {
+            concurrent_executions: 8,
+            executions_per_minute: 600,
+            tool_calls_per_minute: 6_000,
         }
     }
 }

@@ -61,7 +61,7 @@ pub(crate) async fn pool_call(
         Value::Object(map) => map.clone(),
         _ => serde_json::Map::new(),
     };
-    pool.call_tool(server, tool, arguments, CALL_TIMEOUT)
+    pool.call_tool(server, tool, arguments, CALL_TIMEOUT, None)
         .await
         .map_err(|error| DemoError::Call {
             server: server.to_owned(),
@@ -126,6 +126,7 @@ impl Access<'_> {
                         session: None,
                         cancel: None,
                         progress: None,
+                        elicitor: None,
                     })
                     .await;
                 if let Some(error) = report.error {

@@ -35,6 +35,7 @@ pub(crate) async fn run(
         worker: Some(launcher.worker()),
         data_dir: None,
         encoder: None,
+        release_memory: None,
     };
     let gateway = Gateway::start(config(launcher, sizes), options)
         .map_err(|error| DemoError::Mcp(format!("the gateway did not start: {error}")))?;

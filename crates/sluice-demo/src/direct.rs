@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use sluice_catalog::CatalogTool;
 use sluice_downstream::Pool;
 
 use crate::access::{Access, code_value, model_text, pool_call, short};
@@ -37,7 +38,12 @@ async fn run_on(workflow: Workflow, pool: &Pool) -> Result<WayRun, DemoError> {
         .tools()
         .await
         .into_values()
-        .flat_map(|tools| tools.values())
+        .flat_map(|part| {
+            part.tools()
+                .iter()
+                .map(CatalogTool::definition)
+                .collect::<Vec<_>>()
+        })
         .collect();
     let mut model = Model {
         pool,

@@ -4,8 +4,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion};
-use rmcp::service::{NotificationContext, RunningService};
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationCapability,
+    FormElicitationCapability, Implementation, ProtocolVersion, UrlElicitationCapability,
+};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
@@ -16,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 use sluice_config::{HttpServer, ServerConfig, Settings, StdioServer};
 
 use crate::stdio::ChildTransport;
-use crate::{Live, Server, ServerState, ToolList};
+use sluice_catalog::ServerCatalog;
+
+use crate::{Live, Server, ServerState, catalog_part};
 
 /// Lines of a server's stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 12;
@@ -36,21 +41,37 @@ const OFFERED_PROTOCOL: ProtocolVersion = ProtocolVersion::V_2025_11_25;
 
 type Client = RunningService<RoleClient, Handler>;
 
-/// rmcp client handler: reports tool list changes to the supervisor. Everything else keeps rmcp's
-/// defaults (no roots, sampling or elicitation are offered).
+/// rmcp client handler: reports tool list changes to the supervisor and passes a server's
+/// questions (elicitation, form and URL) to the code whose call is in flight (see
+/// [`crate::elicit`]). No roots or sampling are offered.
 pub(crate) struct Handler {
     server: String,
     refresh: mpsc::UnboundedSender<()>,
+    in_flight: Arc<crate::elicit::InFlight>,
 }
 
 impl ClientHandler for Handler {
     fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.elicitation = Some(
+            ElicitationCapability::new()
+                .with_form(FormElicitationCapability::new())
+                .with_url(UrlElicitationCapability::new()),
+        );
         let mut info = ClientConfig::new(
-            ClientCapabilities::default(),
+            capabilities,
             Implementation::new("sluice", env!("CARGO_PKG_VERSION")),
         );
         info.protocol_version = OFFERED_PROTOCOL;
         info
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        Ok(self.in_flight.answer(&self.server, request).await)
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
@@ -124,6 +145,7 @@ pub(crate) async fn supervise(
         let handler = Handler {
             server: server.name.clone(),
             refresh: refresh_sender,
+            in_flight: server.in_flight.clone(),
         };
         let tail = StderrTail::default();
         let timeout = crate::connect_timeout(&settings);
@@ -193,7 +215,7 @@ async fn connect(
     server: &Server,
     handler: Handler,
     tail: StderrTail,
-) -> Result<(Client, ToolList), String> {
+) -> Result<(Client, ServerCatalog), String> {
     let client = match &server.config {
         ServerConfig::Stdio(stdio) => {
             let transport = spawn_stdio(&server.name, stdio, tail)?;
@@ -218,14 +240,14 @@ async fn connect(
         .is_none_or(|info| info.capabilities.tools.is_some());
     if !offers_tools {
         tracing::info!(server = %server.name, "declares no tools capability: no tools from it");
-        return Ok((client, ToolList::default()));
+        return Ok((client, ServerCatalog::default()));
     }
     let tools = client
         .peer()
         .list_all_tools()
         .await
         .map_err(|error| format!("`tools/list` failed: {}", describe_service_error(&error)))?;
-    Ok((client, ToolList::new(&tools)))
+    Ok((client, catalog_part(&server.name, &tools)))
 }
 
 fn handshake_failure(error: &str) -> String {
@@ -291,7 +313,7 @@ fn http_transport(
 async fn publish_ready(
     server: &Server,
     client: &Client,
-    tools: ToolList,
+    tools: ServerCatalog,
     generation: &watch::Sender<u64>,
 ) {
     let info = client.peer().peer_info();
@@ -305,7 +327,7 @@ async fn publish_ready(
         ),
         None => (String::new(), String::new()),
     };
-    tracing::info!(server = %server.name, tools = tools.len(), %protocol_version, "connected");
+    tracing::info!(server = %server.name, tools = tools.tools().len(), %protocol_version, "connected");
     {
         let mut live = server.state.write().await;
         *live = Live {
@@ -378,8 +400,8 @@ async fn watch_connection(
                 while refresh.try_recv().is_ok() {}
                 match peer.list_all_tools().await {
                     Ok(tools) => {
-                        let tools = ToolList::new(&tools);
-                        tracing::info!(server = %server.name, tools = tools.len(), "tool list refreshed");
+                        let tools = catalog_part(&server.name, &tools);
+                        tracing::info!(server = %server.name, tools = tools.tools().len(), "tool list refreshed");
                         let mut live = server.state.write().await;
                         // An unchanged list changes nothing downstream of it.
                         if *live.tools != tools {

@@ -25,6 +25,8 @@ the gateway can rebuild its catalog.
 #![deny(missing_docs)]
 
 mod connection;
+mod elicit;
+mod lines;
 mod status;
 mod stdio;
 
@@ -36,8 +38,10 @@ use serde_json::{Map, Value};
 use tokio::sync::{RwLock, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
+use sluice_catalog::ServerCatalog;
 use sluice_config::{Config, ServerConfig, Settings};
 
+pub use elicit::{AcceptDefaults, DECLINE_REASON_META, ElicitFuture, Elicitor, SharedElicitor};
 pub use status::{ServerState, ServerStatus};
 pub use stdio::MAX_MESSAGE_BYTES;
 
@@ -64,73 +68,20 @@ pub(crate) struct Server {
     pub(crate) permits: Semaphore,
     /// Fires when the server leaves the `Connecting` state for the first time.
     pub(crate) settled: watch::Sender<bool>,
+    /// Its calls in flight, for the questions it asks during them (elicitation).
+    pub(crate) in_flight: Arc<elicit::InFlight>,
 }
 
 /// What a supervisor publishes about its server.
 pub(crate) struct Live {
     pub(crate) state: ServerState,
     pub(crate) peer: Option<rmcp::Peer<rmcp::RoleClient>>,
-    /// Shared with every snapshot built from it: a list that did not change stays the same
-    /// allocation, which is how the gateway knows to reuse what it built from it.
-    pub(crate) tools: Arc<ToolList>,
+    /// The server's tools as a catalog part, shared with every catalog built from it: a list
+    /// that did not change stays the same allocation, which is how the gateway knows to reuse
+    /// what it built from it.
+    pub(crate) tools: Arc<ServerCatalog>,
     pub(crate) since: Instant,
     pub(crate) restarts: u32,
-}
-
-/// One server's tool definitions as it listed them, kept as compact JSON text: a fifth of the
-/// memory the same definitions take as JSON values (14 MB against about 58 MB for 10,000 real
-/// tools), read into values only when a catalog is built from them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolList {
-    /// A JSON array of the definitions.
-    json: String,
-    count: usize,
-}
-
-impl Default for ToolList {
-    fn default() -> Self {
-        ToolList::new::<Value>(&[])
-    }
-}
-
-impl ToolList {
-    /// A list of these definitions (JSON values, or tools as rmcp decoded them); one that does
-    /// not serialize is left out.
-    pub fn new<T: serde::Serialize>(tools: &[T]) -> ToolList {
-        let mut json = String::from("[");
-        let mut count = 0;
-        for tool in tools {
-            if let Ok(text) = serde_json::to_string(tool) {
-                if count > 0 {
-                    json.push(',');
-                }
-                json.push_str(&text);
-                count += 1;
-            }
-        }
-        json.push(']');
-        ToolList { json, count }
-    }
-
-    /// How many definitions it holds.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    /// True when the server offers no tool.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// The definitions as JSON values (read from the text each time).
-    pub fn values(&self) -> Vec<Value> {
-        serde_json::from_str(&self.json).unwrap_or_default()
-    }
-
-    /// The definitions as one JSON array.
-    pub fn json(&self) -> &str {
-        &self.json
-    }
 }
 
 /// The result of one `tools/call`, as the server sent it.
@@ -146,6 +97,8 @@ pub struct ToolResponse {
     pub queued: Duration,
     /// How long the server took to answer.
     pub ran: Duration,
+    /// Why Sluice declined each question the server asked during the call (elicitation).
+    pub declined_elicitations: Vec<String>,
 }
 
 /// Why a tool call did not produce a response.
@@ -229,6 +182,7 @@ impl Pool {
                     }),
                     permits: Semaphore::new(config.settings.max_concurrency_per_server),
                     settled,
+                    in_flight: Arc::default(),
                 });
                 (name.clone(), server)
             })
@@ -293,17 +247,17 @@ impl Pool {
         result
     }
 
-    /// Every ready server's tool definitions, as JSON values, by server name; and those of a
-    /// server being reconnected, as it last listed them. A server's list is the same `Arc` until
-    /// it changes.
-    pub async fn tools(&self) -> BTreeMap<String, Arc<ToolList>> {
+    /// Every ready server's tools, as its catalog part, by server name; and those of a server
+    /// being reconnected, as it last listed them. A server's part is the same `Arc` until its
+    /// list changes.
+    pub async fn tools(&self) -> BTreeMap<String, Arc<ServerCatalog>> {
         let mut result = BTreeMap::new();
         for (name, server) in &self.inner.servers {
             let live = server.state.read().await;
             // A server being reconnected keeps its tools (they come back with it).
             let listed = match live.state {
                 ServerState::Ready { .. } => true,
-                ServerState::Down { retrying, .. } => retrying && !live.tools.is_empty(),
+                ServerState::Down { retrying, .. } => retrying && !live.tools.tools().is_empty(),
                 ServerState::Connecting => false,
             };
             if listed {
@@ -325,12 +279,16 @@ impl Pool {
     }
 
     /// Call a tool. `deadline` bounds queueing and the call together.
+    ///
+    /// A question the server asks during the call (`elicitation/create`) goes to `elicitor`;
+    /// without one it is declined, and the reason is in [`ToolResponse::declined_elicitations`].
     pub async fn call_tool(
         &self,
         server_name: &str,
         tool: &str,
         arguments: Map<String, Value>,
         deadline: Duration,
+        elicitor: Option<SharedElicitor>,
     ) -> Result<ToolResponse, CallError> {
         let server =
             self.inner
@@ -374,8 +332,11 @@ impl Pool {
         params.arguments = Some(arguments);
         let remaining = deadline.saturating_sub(queued);
         let call_started = Instant::now();
+        let in_flight = server.in_flight.begin(elicitor);
         let outcome = tokio::time::timeout(remaining, peer.call_tool_once(params)).await;
         let ran = call_started.elapsed();
+        let declined_elicitations = in_flight.declined();
+        drop(in_flight);
         drop(permit);
         let response = match outcome {
             Err(_elapsed) => {
@@ -420,6 +381,7 @@ impl Pool {
             is_error: result.is_error.unwrap_or(false),
             queued,
             ran,
+            declined_elicitations,
         })
     }
 
@@ -446,6 +408,16 @@ pub(crate) fn connect_timeout(settings: &Settings) -> Duration {
     Duration::from_millis(settings.connect_timeout_ms)
 }
 
+/// One server's `tools/list` answer (values, or tools as rmcp decoded them) as its catalog
+/// part. Built here, once per listing, so that the definitions are held once, in the catalog's
+/// form, and a refresh that lists the same tools is recognised by comparing parts.
+pub(crate) fn catalog_part<T: serde::Serialize>(server: &str, tools: &[T]) -> ServerCatalog {
+    let values = tools
+        .iter()
+        .filter_map(|tool| serde_json::to_value(tool).ok());
+    ServerCatalog::parse(server, values)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -453,19 +425,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tool_list_keeps_its_definitions_as_text_and_gives_them_back() {
+    fn a_tool_list_becomes_the_servers_catalog_part() {
         let tools = [
             json!({"name": "echo", "inputSchema": {"type": "object", "properties": {"m": {"type": "string"}}}}),
             json!({"name": "ping", "description": "Answer ‘pong’.", "inputSchema": {"type": "object"}}),
         ];
-        let list = ToolList::new(&tools);
-        assert_eq!(list.len(), 2);
-        assert!(!list.is_empty());
-        assert_eq!(list.values(), tools);
-        assert_eq!(list, ToolList::new(&tools));
-        assert_ne!(list, ToolList::new(&tools[..1]));
-        assert!(ToolList::default().is_empty());
-        assert_eq!(ToolList::default().values(), Vec::<Value>::new());
-        assert_eq!(ToolList::default().json(), "[]");
+        let part = catalog_part("everything", &tools);
+        let names: Vec<&str> = part.tools().iter().map(|tool| tool.name.as_str()).collect();
+        assert_eq!(names, ["echo", "ping"]);
+        assert!(part.tools().iter().all(|tool| tool.server == "everything"));
+        assert_eq!(part, catalog_part("everything", &tools));
+        assert_ne!(part, catalog_part("everything", &tools[..1]));
     }
 }

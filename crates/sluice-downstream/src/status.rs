@@ -73,7 +73,7 @@ pub(crate) async fn snapshot(server: &Server) -> ServerStatus {
         name: server.name.clone(),
         state: live.state.clone(),
         tools: if matches!(live.state, ServerState::Ready { .. }) {
-            live.tools.len()
+            live.tools.tools().len()
         } else {
             0
         },

@@ -1,5 +1,6 @@
-//! The stdio transport to a child server: rmcp's line codec over the child's pipes, with Sluice's
-//! own message-size limit and process-group shutdown.
+//! The stdio transport to a child server: rmcp's line codec writing to the child's stdin,
+//! Sluice's own reader of its stdout ([`crate::lines`]), Sluice's message-size limit and
+//! process-group shutdown.
 //!
 //! rmcp's `TokioChildProcess` fixes the largest incoming line at 16 MiB, and a longer line is
 //! dropped silently (the call then waits for its deadline). Real tool results reach tens of MB (a
@@ -14,9 +15,12 @@ use rmcp::RoleClient;
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::transport::async_rw::AsyncRwTransport;
+use tokio::io::Empty;
 use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 
 use sluice_config::StdioServer;
+
+use crate::lines::LineReader;
 
 /// Largest single message accepted from a server; larger ones are dropped by the codec and logged.
 /// Kept well under the gateway-to-worker frame cap so any accepted result can reach agent code.
@@ -31,7 +35,9 @@ const EXIT_GRACE: Duration = Duration::from_secs(3);
 /// (process-wrap's `KillOnDrop` with a group leader), so a server never outlives its transport.
 pub(crate) struct ChildTransport {
     child: Box<dyn ChildWrapper>,
-    transport: AsyncRwTransport<RoleClient, ChildStdout, ChildStdin>,
+    /// The writing half; its reading half is never used (it reads nothing).
+    transport: AsyncRwTransport<RoleClient, Empty, ChildStdin>,
+    messages: LineReader<ChildStdout>,
 }
 
 impl ChildTransport {
@@ -62,9 +68,16 @@ impl ChildTransport {
             .take()
             .ok_or_else(|| std::io::Error::other("the child's stdout was not piped"))?;
         let stderr = child.stderr().take();
-        let transport =
-            AsyncRwTransport::new(stdout, stdin).with_max_line_length(MAX_MESSAGE_BYTES);
-        Ok((ChildTransport { child, transport }, stderr))
+        let transport = AsyncRwTransport::new(tokio::io::empty(), stdin);
+        let messages = LineReader::new(stdout, MAX_MESSAGE_BYTES);
+        Ok((
+            ChildTransport {
+                child,
+                transport,
+                messages,
+            },
+            stderr,
+        ))
     }
 
     /// The MCP stdio shutdown sequence: close stdin and wait, then SIGTERM the group and wait, then
@@ -99,7 +112,7 @@ impl Transport<RoleClient> for ChildTransport {
     }
 
     fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleClient>>> + Send {
-        self.transport.receive()
+        self.messages.next()
     }
 
     fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {

@@ -97,6 +97,7 @@ impl Drop for AuditBudget {
             event: NoticeEvent::Summarized,
             execution_id: Some(self.execution_id.clone()),
             client: Some(self.origin.client.to_string()),
+            principal: self.origin.tenant.principal_key().map(str::to_owned),
             session: self.origin.session.clone(),
             records: state.counted_records,
             bytes: state.counted_bytes,
@@ -216,6 +217,7 @@ impl Auditor {
         self.append(Record::Execution(ExecutionRecord {
             execution_id: execution_id.to_owned(),
             client: origin.client.to_string(),
+            principal: origin.tenant.principal_key().map(str::to_owned),
             session: origin.session.clone(),
             started_at: Timestamp::from_system_time(started_at),
             ended_at: Timestamp::from_system_time(ended_at),
@@ -288,6 +290,7 @@ impl Auditor {
         self.append(Record::ToolCall(ToolCallRecord {
             execution_id: audit.execution_id.to_owned(),
             client: audit.origin.client.to_string(),
+            principal: audit.origin.tenant.principal_key().map(str::to_owned),
             session: audit.origin.session.clone(),
             at: Timestamp::from_system_time(at),
             server: audit.server.to_owned(),
@@ -322,6 +325,7 @@ impl Auditor {
             self.append(Record::Release(ReleaseRecord {
                 execution_id: execution_id.to_owned(),
                 client: origin.client.to_string(),
+                principal: origin.tenant.principal_key().map(str::to_owned),
                 session: origin.session.clone(),
                 at: Timestamp::now(),
                 token_kind: release.kind,
@@ -337,6 +341,7 @@ impl Auditor {
         }
         self.append(Record::Session(SessionRecord {
             client: origin.client.to_string(),
+            principal: origin.tenant.principal_key().map(str::to_owned),
             session: origin.session.clone().unwrap_or_default(),
             at: Timestamp::now(),
             event,

@@ -21,11 +21,13 @@ use std::time::{Duration, Instant};
 use sluice_worker_protocol::{ErrorKind, SessionEnd, SessionEvent};
 use tokio::sync::Mutex;
 
-use crate::Gateway;
 use crate::execute::Run;
+use crate::present::{FileError, FileListing, SearchError, SearchRequest, SearchResponse};
 use crate::privacy::SharedVault;
 use crate::report::{ExecuteRequest, ExecutionReport, Origin, error_report};
+use crate::skills::{SaveSkillError, SavedSkill};
 use crate::worker::WorkerProcess;
+use crate::{Gateway, Tenant};
 
 /// Longest session id; ids are `[A-Za-z0-9_.-]`.
 pub const MAX_SESSION_ID_CHARS: usize = 64;
@@ -39,6 +41,8 @@ pub struct Client {
 struct ClientInner {
     gateway: Gateway,
     origin_client: Arc<str>,
+    /// Whom it acts for: its folders, skills and per-principal limits.
+    tenant: Tenant,
     running: AtomicUsize,
     executions: AtomicU64,
     sessions: Mutex<HashMap<String, Arc<Mutex<Session>>>>,
@@ -55,6 +59,7 @@ impl Drop for ClientInner {
             let origin = Origin {
                 client: self.origin_client.clone(),
                 session: Some(id.clone()),
+                tenant: self.tenant.clone(),
             };
             self.gateway.audit().session(
                 &origin,
@@ -81,6 +86,44 @@ impl Client {
         &self.inner.origin_client
     }
 
+    /// Whom this connection acts for.
+    pub fn tenant(&self) -> &Tenant {
+        &self.inner.tenant
+    }
+
+    /// [`Gateway::list_files`] with this client's own `workspace/` and `skills/`.
+    pub async fn list_files(&self, path: &str) -> Result<FileListing, FileError> {
+        crate::files::list_files(&self.inner.gateway, &self.inner.tenant, path).await
+    }
+
+    /// [`Gateway::read_file`] with this client's own `workspace/` and `skills/`.
+    pub async fn read_file(&self, path: &str) -> Result<String, FileError> {
+        crate::files::read_file(&self.inner.gateway, &self.inner.tenant, path).await
+    }
+
+    /// [`Gateway::search`] over the tools and this client's own skills.
+    pub async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
+        crate::skills::search(&self.inner.gateway, &self.inner.tenant, request).await
+    }
+
+    /// [`Gateway::save_skill`] into this client's own skills, recorded as saved by it.
+    pub async fn save_skill(
+        &self,
+        name: &str,
+        description: &str,
+        code: &str,
+    ) -> Result<SavedSkill, SaveSkillError> {
+        crate::skills::save_skill(
+            &self.inner.gateway,
+            &self.inner.tenant,
+            name,
+            description,
+            code,
+            Some(self.id()),
+        )
+        .await
+    }
+
     /// Run agent code for this client: in the request's session if it names one, else fresh.
     pub async fn execute(&self, request: ExecuteRequest) -> ExecutionReport {
         let inner = &self.inner;
@@ -88,6 +131,7 @@ impl Client {
         let origin = Origin {
             client: inner.origin_client.clone(),
             session: request.session.clone(),
+            tenant: inner.tenant.clone(),
         };
         if let Some(session) = &request.session
             && let Err(message) = check_session_id(session)
@@ -130,6 +174,22 @@ impl Client {
                 ),
             );
         }
+        // The principal's limits, over all its connections.
+        let _permit = match inner.tenant.begin_execution() {
+            Ok(permit) => permit,
+            Err(refusal) => {
+                let retry_after_ms = refusal.retry_after.as_millis() as u64;
+                let mut report = refused(
+                    &inner.gateway,
+                    &origin,
+                    &request,
+                    ErrorKind::PrincipalLimit,
+                    refusal.to_string(),
+                );
+                report.retry_after_ms = Some(retry_after_ms);
+                return report;
+            }
+        };
         match request.session.clone() {
             None => self.execute_fresh(origin, request).await,
             Some(id) => self.execute_in_session(id, origin, request).await,
@@ -310,6 +370,7 @@ impl Client {
                 let origin = Origin {
                     client: inner.origin_client.clone(),
                     session: Some(oldest),
+                    tenant: inner.tenant.clone(),
                 };
                 gateway.audit().session(
                     &origin,
@@ -329,6 +390,7 @@ impl Client {
         let origin = Origin {
             client: inner.origin_client.clone(),
             session: Some(id.to_owned()),
+            tenant: inner.tenant.clone(),
         };
         gateway
             .audit()
@@ -392,6 +454,7 @@ async fn evict_idle_sessions(client: Weak<ClientInner>, idle: Duration) {
             let origin = Origin {
                 client: inner.origin_client.clone(),
                 session: Some(id),
+                tenant: inner.tenant.clone(),
             };
             inner
                 .gateway
@@ -442,11 +505,12 @@ impl Drop for RunningGuard<'_> {
 }
 
 /// See [`Gateway::client`].
-pub(crate) fn connect(gateway: &Gateway, name: &str) -> Client {
+pub(crate) fn connect(gateway: &Gateway, name: &str, tenant: Tenant) -> Client {
     let id = format!("{name}-{}", crate::privacy::random_tag());
     let inner = Arc::new(ClientInner {
         gateway: gateway.clone(),
         origin_client: Arc::from(id.as_str()),
+        tenant,
         running: AtomicUsize::new(0),
         executions: AtomicU64::new(0),
         sessions: Mutex::new(HashMap::new()),

@@ -5,7 +5,6 @@
 //! only. The gateway enforces the output budget and the tool-call limit itself too, whatever the
 //! worker claims.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -25,7 +24,7 @@ use crate::report::{
     error_report, execution_error, new_execution_id,
 };
 use crate::worker::{GATEWAY_SPIN_LIMIT, Launch, WorkerProcess, message_name, write_encoded};
-use crate::{Gateway, Snapshot};
+use crate::{Gateway, Snapshot, Tenant};
 
 /// Time the engine gets past the wall time to report a timeout itself before the gateway kills it.
 pub const WATCHDOG_GRACE: Duration = Duration::from_millis(1500);
@@ -369,10 +368,13 @@ impl Gateway {
                 return Ok(Ran::failed(error, output));
             }
         };
-        let worker = match worker.or_else(|| self.warm().take(self)) {
+        // Warm workers are confined to the owner's workspace: a principal's start their own.
+        let tenant = &started.origin.tenant;
+        let worker = worker.or_else(|| tenant.is_owner().then(|| self.warm().take(self)).flatten());
+        let worker = match worker {
             Some(worker) => Ok(worker),
             None => {
-                let launch = self.launch(keep_state || reuse, limits.timeout_ms);
+                let launch = self.launch(tenant, keep_state || reuse, limits.timeout_ms);
                 self.start_worker(&launch).await
             }
         };
@@ -500,6 +502,7 @@ impl Gateway {
             limits_hit.push(Limit::Rate);
         }
         let mut report = ExecutionReport {
+            retry_after_ms: None,
             output: text,
             result,
             error,
@@ -531,7 +534,7 @@ impl Gateway {
     }
 
     /// The OS limits of a new worker.
-    pub(crate) fn launch(&self, session: bool, timeout_ms: u64) -> Launch {
+    pub(crate) fn launch(&self, tenant: &Tenant, session: bool, timeout_ms: u64) -> Launch {
         let settings = &self.config().settings.execution;
         // One execution: its wall time is a bound on its CPU time too (plus start-up). A session
         // worker lives for many executions: it gets one hour of CPU in all.
@@ -541,7 +544,7 @@ impl Gateway {
             timeout_ms.div_ceil(1000) + 2
         };
         Launch {
-            workspace: self.workspace_dir().map(Path::to_path_buf),
+            workspace: tenant.workspace_dir(),
             memory_mb: settings.memory_mb,
             cpu_seconds,
             file_size_mb: settings.workspace_mb,
@@ -569,12 +572,14 @@ impl Gateway {
         } = execution;
         let origin = &origin;
         let crash = |message: String| (execution_error(ErrorKind::WorkerCrashed, message), 0);
-        let skills = self
+        let skills = origin
+            .tenant
             .skill_sources_for(&request.code)
             .map_err(|message| (execution_error(ErrorKind::ImportError, message), 0))?;
         let snapshot = self.snapshot().await;
         let call_timeout = Duration::from_millis(self.config().settings.call_timeout_ms);
         let cancel = request.cancel;
+        let elicitor = request.elicitor;
         let mut progress = request.progress.map(|sender| ProgressState {
             sender,
             started: Instant::now(),
@@ -609,6 +614,7 @@ impl Gateway {
         let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
         let calls = Arc::new(CallServer {
             gateway: self.clone(),
+            elicitor,
             snapshot,
             privacy: privacy.clone(),
             stdin: worker.stdin(),
@@ -778,6 +784,8 @@ const RETIRE_MARGIN_SECONDS: u64 = 300;
 /// What the tasks serving one execution's tool calls share.
 struct CallServer {
     gateway: Gateway,
+    /// Answers the servers' questions during this execution's calls.
+    elicitor: Option<sluice_downstream::SharedElicitor>,
     snapshot: Arc<Snapshot>,
     privacy: Option<Arc<ExecutionPrivacy>>,
     /// The worker's stdin; each task writes its `ToolResult` frame whole while holding it.
@@ -845,17 +853,30 @@ impl CallServer {
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
         tokio::spawn(async move {
-            let outcome: ToolOutcome = calls
-                .gateway
-                .route_tool_call(
-                    &calls.snapshot,
-                    calls.privacy.as_deref(),
-                    &server,
-                    &tool,
-                    arguments,
-                    calls.call_timeout.min(remaining),
-                )
-                .await;
+            // The principal's tool calls per minute, over all its executions.
+            let outcome: ToolOutcome = match calls.origin.tenant.take_tool_call() {
+                Err(refusal) => ToolOutcome::failure(
+                    ToolErrorKind::RateLimited,
+                    format!("{refusal} (the runtime's retry() helper waits and retries)"),
+                    true,
+                ),
+                Ok(()) => {
+                    calls
+                        .gateway
+                        .route_tool_call(
+                            &calls.snapshot,
+                            calls.privacy.as_deref(),
+                            &server,
+                            &tool,
+                            arguments,
+                            crate::tool_call::CallOptions {
+                                deadline: calls.call_timeout.min(remaining),
+                                elicitor: calls.elicitor.clone(),
+                            },
+                        )
+                        .await
+                }
+            };
             calls.audit_call(&server, &tool, &arguments_json, &outcome, started);
             if matches!(
                 &outcome,
@@ -1050,6 +1071,7 @@ pub(crate) async fn execute_local(gateway: &Gateway, request: ExecuteRequest) ->
     let origin = Origin {
         client: Arc::from("local"),
         session: None,
+        tenant: gateway.owner().clone(),
     };
     let vault = crate::privacy::new_vault();
     let run = Run {

@@ -48,8 +48,12 @@ impl Gateway {
     }
 
     /// For a path under `workspace/` or `skills/`, the folder on disk and the rest of the path.
-    fn data_view<'a>(&self, normalized: &'a str) -> Option<(std::path::PathBuf, &'a str)> {
-        let data_dir = self.data_dir()?;
+    /// The folders are the tenant's: a principal sees its own `workspace/` and `skills/` only.
+    fn data_view<'a>(
+        tenant: &crate::Tenant,
+        normalized: &'a str,
+    ) -> Option<(std::path::PathBuf, &'a str)> {
+        let data_dir = tenant.data_dir()?;
         let (first, rest) = normalized.split_once('/').unwrap_or((normalized, ""));
         DATA_FOLDERS
             .contains(&first)
@@ -223,9 +227,13 @@ fn scan_error(scan: &mut crate::privacy::ViewScan, error: FileError) -> FileErro
 }
 
 /// See [`Gateway::list_files`].
-pub(crate) async fn list_files(gateway: &Gateway, path: &str) -> Result<FileListing, FileError> {
+pub(crate) async fn list_files(
+    gateway: &Gateway,
+    tenant: &crate::Tenant,
+    path: &str,
+) -> Result<FileListing, FileError> {
     let normalized = normalize(path);
-    if let Some((folder, rest)) = gateway.data_view(&normalized) {
+    if let Some((folder, rest)) = Gateway::data_view(tenant, &normalized) {
         let mut scan = gateway.view_scan(path)?;
         let entries = list_beneath(&folder, rest, path).map_err(|e| scan_error(&mut scan, e))?;
         return Ok(FileListing {
@@ -236,7 +244,7 @@ pub(crate) async fn list_files(gateway: &Gateway, path: &str) -> Result<FileList
         });
     }
     let mut listing = gateway.snapshot().await.list_files(path)?;
-    if listing.path.is_empty() && gateway.data_dir().is_some() {
+    if listing.path.is_empty() && tenant.data_dir().is_some() {
         for folder in DATA_FOLDERS {
             listing.entries.push(format!("{folder}/"));
         }
@@ -246,9 +254,13 @@ pub(crate) async fn list_files(gateway: &Gateway, path: &str) -> Result<FileList
 }
 
 /// See [`Gateway::read_file`].
-pub(crate) async fn read_file(gateway: &Gateway, path: &str) -> Result<String, FileError> {
+pub(crate) async fn read_file(
+    gateway: &Gateway,
+    tenant: &crate::Tenant,
+    path: &str,
+) -> Result<String, FileError> {
     let normalized = normalize(path);
-    if let Some((folder, rest)) = gateway.data_view(&normalized) {
+    if let Some((folder, rest)) = Gateway::data_view(tenant, &normalized) {
         let mut scan = gateway.view_scan(path)?;
         let read = read_beneath(&folder, rest, path).map_err(|e| scan_error(&mut scan, e))?;
         return Ok(read.finish(|text| scan.text(text)));

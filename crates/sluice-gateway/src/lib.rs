@@ -37,6 +37,7 @@ mod audit;
 mod client;
 mod execute;
 mod files;
+mod memory;
 mod present;
 mod privacy;
 mod rates;
@@ -44,6 +45,7 @@ mod report;
 mod search;
 mod skills;
 mod snapshot;
+mod tenant;
 mod tool_call;
 mod warm;
 mod worker;
@@ -56,6 +58,7 @@ use tokio::sync::RwLock;
 use sluice_config::Config;
 use sluice_downstream::{Pool, ServerStatus};
 
+use memory::MemoryRelease;
 use privacy::PrivacyState;
 
 pub use client::{Client, MAX_SESSION_ID_CHARS};
@@ -70,8 +73,10 @@ pub use report::{
 };
 pub use search::{VECTOR_CACHE_FILE, build_search_index};
 pub use skills::{SaveSkillError, SavedSkill};
+pub use sluice_downstream::{AcceptDefaults, ElicitFuture, Elicitor, SharedElicitor};
 pub use sluice_worker_protocol::{ErrorKind, ExecutionError, Language, ToolErrorKind};
 pub use snapshot::Snapshot;
+pub use tenant::{LimitRefusal, PRINCIPALS_DIR, PrincipalLimit, Tenant, folder_name};
 pub use worker::WorkerCommand;
 
 /// The workspace's folder in the data folder, and its name in the tree and in agent code
@@ -103,6 +108,12 @@ struct Inner {
     /// Cancelled by [`Gateway::stop_executions`]: every execution in flight ends at once and
     /// new ones are refused.
     stopping: tokio_util::sync::CancellationToken,
+    /// The owner's tenant: the data folder itself.
+    owner: Tenant,
+    /// Each principal's tenant, made at its first request.
+    tenants: std::sync::Mutex<std::collections::HashMap<String, Tenant>>,
+    /// Hands a replaced catalog's memory back to the OS.
+    release_memory: Option<MemoryRelease>,
 }
 
 /// Worker processes of a gateway: see [`Gateway::worker_counts`].
@@ -125,6 +136,10 @@ pub struct GatewayOptions {
     pub data_dir: Option<PathBuf>,
     /// The sentence encoder search ranks with; without it, search is lexical only.
     pub encoder: Option<Arc<sluice_embed::SharedEncoder>>,
+    /// Hands freed heap back to the OS; called (on a blocking thread) a moment after the
+    /// catalog was rebuilt, once for a burst of rebuilds. The binary passes
+    /// `sluice_sandbox::release_free_heap`; without it, nothing is called.
+    pub release_memory: Option<fn()>,
 }
 
 /// Why the gateway could not start.
@@ -153,6 +168,7 @@ impl Gateway {
             worker,
             data_dir,
             encoder,
+            release_memory,
         } = options;
         let search = Arc::new(search::SearchState::new(encoder, data_dir.as_deref()));
         let (workspace, audit) = match &data_dir {
@@ -181,6 +197,7 @@ impl Gateway {
         }
         privacy.warm_up();
         let warm = warm::WarmPool::new(&config.settings.workers);
+        let data_dir_for_owner = data_dir.clone();
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 config,
@@ -197,6 +214,9 @@ impl Gateway {
                 warm,
                 workers_started: std::sync::atomic::AtomicU64::new(0),
                 stopping: tokio_util::sync::CancellationToken::new(),
+                owner: Tenant::owner(data_dir_for_owner),
+                tenants: std::sync::Mutex::default(),
+                release_memory: release_memory.map(MemoryRelease::new),
             }),
         };
         tokio::spawn(warm::WarmPool::shrink_when_idle(gateway.clone()));
@@ -238,22 +258,61 @@ impl Gateway {
         execute::execute_local(self, request).await
     }
 
-    /// A new client connection named `name` (shown in the audit log with a unique suffix).
+    /// A new client connection named `name` (shown in the audit log with a unique suffix),
+    /// acting for the owner.
     pub fn client(&self, name: &str) -> Client {
-        client::connect(self, name)
+        client::connect(self, name, self.owner().clone())
+    }
+
+    /// A new client connection named `name` acting for `tenant` (see [`Gateway::tenant`]).
+    pub fn client_of(&self, name: &str, tenant: &Tenant) -> Client {
+        client::connect(self, name, tenant.clone())
+    }
+
+    /// The owner's tenant: the data folder itself, no per-principal limits.
+    pub fn owner(&self) -> &Tenant {
+        &self.inner.owner
+    }
+
+    /// The tenant of the principal `key` (one per key for the gateway's life): its own
+    /// workspace and skills under `principals/` in the data folder, and its own limits
+    /// (`sluice.limits.perPrincipal`), shared by all its connections.
+    pub fn tenant(&self, key: &str) -> Result<Tenant, StartError> {
+        let mut tenants = self
+            .inner
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(tenant) = tenants.get(key) {
+            return Ok(tenant.clone());
+        }
+        let tenant = Tenant::principal(
+            key,
+            self.data_dir(),
+            &self.config().settings.limits.per_principal,
+        )
+        .map_err(|source| StartError::DataDir {
+            path: self
+                .data_dir()
+                .map(|dir| dir.join(PRINCIPALS_DIR).join(folder_name(key)))
+                .unwrap_or_default(),
+            source,
+        })?;
+        tenants.insert(key.to_owned(), tenant.clone());
+        Ok(tenant)
     }
 
     /// List a folder: the API tree, `workspace/...` or `skills/...` (`""` is the root). Names
     /// under `workspace/` and `skills/` are scanned for personal data.
     pub async fn list_files(&self, path: &str) -> Result<FileListing, FileError> {
-        files::list_files(self, path).await
+        files::list_files(self, self.owner(), path).await
     }
 
     /// Read one file: of the API tree, `workspace/...` or `skills/...`. Files over
     /// [`MAX_READ_BYTES`] are cut with a notice. Files under `workspace/` and `skills/` are
     /// scanned for personal data (before the cut).
     pub async fn read_file(&self, path: &str) -> Result<String, FileError> {
-        files::read_file(self, path).await
+        files::read_file(self, self.owner(), path).await
     }
 
     /// Check `code` in a worker and save it as the skill `name` (the previous version is kept).
@@ -265,12 +324,12 @@ impl Gateway {
         code: &str,
         saved_by: Option<&str>,
     ) -> Result<SavedSkill, SaveSkillError> {
-        skills::save_skill(self, name, description, code, saved_by).await
+        skills::save_skill(self, self.owner(), name, description, code, saved_by).await
     }
 
     /// Search tools and saved skills, ranked together by the snapshot's index.
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
-        skills::search(self, request).await
+        skills::search(self, self.owner(), request).await
     }
 
     /// Compute the vectors the current snapshot's index lacks and rebuild the snapshot so that
@@ -299,7 +358,7 @@ impl Gateway {
         statuses.sort_by(|left, right| left.name.cmp(&right.name));
         let previous = self.inner.snapshot.read().await.clone();
         let search = Arc::clone(&self.inner.search);
-        let skills = self.skill_summaries();
+        let skills = self.owner().skill_summaries();
         let snapshot = Snapshot::build_indexed(
             previous.version + 1,
             tools,
@@ -331,6 +390,9 @@ impl Gateway {
             }
         }
         *self.inner.snapshot.write().await = Arc::new(snapshot);
+        if let Some(release) = &self.inner.release_memory {
+            release.schedule();
+        }
         if needs_vectors {
             tokio::spawn(self.clone().complete_vectors_task());
         }

@@ -124,6 +124,16 @@ impl Snapshot {
         request: &SearchRequest,
         encoder: Option<&sluice_embed::Encoder>,
     ) -> Result<SearchResponse, SearchError> {
+        self.search_in(&self.search, request, encoder)
+    }
+
+    /// Rank tools for a request with `index` (this snapshot's, or a principal's view of it).
+    pub fn search_in(
+        &self,
+        index: &sluice_search::SearchIndex,
+        request: &SearchRequest,
+        encoder: Option<&sluice_embed::Encoder>,
+    ) -> Result<SearchResponse, SearchError> {
         if let Some(server) = &request.server
             && !self.statuses.iter().any(|status| &status.name == server)
         {
@@ -143,7 +153,7 @@ impl Snapshot {
             limit: request.limit.clamp(1, MAX_SEARCH_LIMIT),
             ..sluice_search::Query::default()
         };
-        let ranking = self.search.search(&query, encoder);
+        let ranking = index.search(&query, encoder);
         let mut tools: Vec<SearchEntry> = Vec::new();
         let mut skills = Vec::new();
         for hit in &ranking.hits {

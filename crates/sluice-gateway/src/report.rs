@@ -29,6 +29,10 @@ pub struct ExecuteRequest {
     /// Where to report progress while the execution runs (about once a second), when the client
     /// asked for it (a `progressToken`).
     pub progress: Option<tokio::sync::mpsc::UnboundedSender<ExecutionProgress>>,
+    /// Who answers a downstream server's questions (`elicitation/create`) during the code's
+    /// tool calls: the agent's client when it declared the capability. Without one, questions
+    /// are declined and the reason is in the `ToolError` of a call that fails.
+    pub elicitor: Option<sluice_downstream::SharedElicitor>,
 }
 
 /// How far an execution has come, reported while it runs.
@@ -71,6 +75,10 @@ pub struct ExecutionReport {
     /// Why it failed, when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ExecutionError>,
+    /// When a limit refused the execution before it ran: the milliseconds to wait before
+    /// trying again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
     /// Measurements.
     pub stats: ExecutionStats,
 }
@@ -157,6 +165,7 @@ pub(crate) fn error_report(kind: ErrorKind, message: String) -> ExecutionReport 
         output: String::new(),
         result: Value::Null,
         error: Some(execution_error(kind, message)),
+        retry_after_ms: None,
         stats: ExecutionStats::default(),
     };
     let text = report.to_text();
@@ -182,6 +191,8 @@ pub(crate) struct Origin {
     pub client: Arc<str>,
     /// The session, when the execution runs in one.
     pub session: Option<String>,
+    /// Whom the client acts for: its folders and limits, and the principal in the audit log.
+    pub tenant: crate::Tenant,
 }
 
 /// A new execution id: time-ordered, unique within this process and very likely across restarts.
@@ -226,6 +237,7 @@ mod tests {
                 line: Some(2),
                 column: Some(5),
             }),
+            retry_after_ms: None,
             stats: ExecutionStats::default(),
         };
         assert_eq!(

@@ -110,6 +110,39 @@ impl SearchState {
         SearchIndex::build_groups(groups, previous, cache)
     }
 
+    /// An index of `previous`'s tool segments (taken as they are) and `skills` instead of its
+    /// skills: a principal's view.
+    pub fn with_skills(
+        &self,
+        previous: &SearchIndex,
+        catalog: &Catalog,
+        skills: &[(String, String)],
+    ) -> SearchIndex {
+        let cache = self.cache.lock().ok();
+        let cache = cache.as_ref().and_then(|cache| cache.as_ref());
+        let mut groups: BTreeMap<String, Group> = catalog
+            .server_names()
+            .map(|server| {
+                let group = match previous.can_reuse(server, cache.is_some()) {
+                    true => Group::Unchanged,
+                    false => Group::Documents(server_documents(catalog, server)),
+                };
+                (server.to_owned(), group)
+            })
+            .collect();
+        if !skills.is_empty() {
+            let skills = skills
+                .iter()
+                .map(|(name, description)| Document::skill(name, description))
+                .collect();
+            groups.insert(
+                sluice_search::SKILLS_GROUP.to_owned(),
+                Group::Documents(skills),
+            );
+        }
+        SearchIndex::build_groups(groups, Some(previous), cache)
+    }
+
     /// Compute and store the vectors `index` lacks. Returns false when there was nothing to do.
     fn complete_blocking(&self, index: &SearchIndex) -> bool {
         if !self.has_encoder() || index.has_vectors() {
@@ -209,6 +242,9 @@ pub(crate) async fn release_idle_encoder(gateway: Gateway) {
             tracing::info!(
                 "search: the sentence encoder's weights were let go after {idle:?} without a search"
             );
+            if let Some(release) = &gateway.inner.release_memory {
+                release.schedule();
+            }
         }
     }
 }

@@ -12,8 +12,8 @@ use serde::Serialize;
 use sluice_skills::{SkillError, SkillStore};
 use sluice_worker_protocol::{ErrorKind, ExecutionError, Language};
 
-use crate::Gateway;
 use crate::present::{SearchError, SearchRequest, SearchResponse};
+use crate::{Gateway, Tenant};
 
 /// How long a worker may take to check a skill's code.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -91,7 +91,8 @@ pub enum SaveSkillError {
     Worker(String),
 }
 
-impl Gateway {
+impl Tenant {
+    /// This tenant's skills store (the owner's is the data folder's).
     fn skill_store(&self) -> Option<SkillStore> {
         let data_dir = self.data_dir()?;
         match SkillStore::open(data_dir) {
@@ -195,6 +196,7 @@ fn code_error(error: ExecutionError) -> SaveSkillError {
 /// See [`Gateway::save_skill`].
 pub(crate) async fn save_skill(
     gateway: &Gateway,
+    tenant: &Tenant,
     name: &str,
     description: &str,
     code: &str,
@@ -205,7 +207,7 @@ pub(crate) async fn save_skill(
             "saving skills is turned off in this gateway (sluice.skills.allowSave)",
         ));
     }
-    let store = gateway.skill_store().ok_or(SaveSkillError::Unavailable(
+    let store = tenant.skill_store().ok_or(SaveSkillError::Unavailable(
         "Sluice runs without a data folder",
     ))?;
     sluice_skills::validate_name(name)?;
@@ -214,7 +216,7 @@ pub(crate) async fn save_skill(
     }
     let timeout_ms = CHECK_TIMEOUT.as_millis() as u64;
     let mut worker = gateway
-        .start_worker(&gateway.launch(false, timeout_ms))
+        .start_worker(&gateway.launch(tenant, false, timeout_ms))
         .await
         .map_err(SaveSkillError::Worker)?;
     let checked = worker
@@ -229,8 +231,13 @@ pub(crate) async fn save_skill(
         return Err(SaveSkillError::NoExports);
     }
     let saved = store.save_by(name, description, code, &exports, saved_by)?;
-    // The skill is searchable at once: the index's skill segment is rebuilt (only it).
-    gateway.refresh().await;
+    // The skill is searchable at once: the index's skill segment is rebuilt (only it); a
+    // principal's own index is rebuilt at its next search.
+    if tenant.is_owner() {
+        gateway.refresh().await;
+    } else {
+        tenant.skills_changed();
+    }
     Ok(SavedSkill {
         name: saved.name,
         version: saved.version,
@@ -242,18 +249,30 @@ pub(crate) async fn save_skill(
 /// See [`Gateway::search`].
 pub(crate) async fn search(
     gateway: &Gateway,
+    tenant: &Tenant,
     request: &SearchRequest,
 ) -> Result<SearchResponse, SearchError> {
-    let mut response = gateway
-        .snapshot()
-        .await
-        .search(request, gateway.inner.search.encoder().as_deref())?;
+    let snapshot = gateway.snapshot().await;
+    let encoder = gateway.inner.search.encoder();
+    let mut response = if tenant.is_owner() {
+        snapshot.search(request, encoder.as_deref())?
+    } else {
+        // The shared tool segments with the principal's own skills (never the owner's).
+        let index = tenant.index(snapshot.version, || {
+            gateway.inner.search.with_skills(
+                &snapshot.search,
+                &snapshot.catalog,
+                &tenant.skill_summaries(),
+            )
+        });
+        snapshot.search_in(&index, request, encoder.as_deref())?
+    };
     if !response.skills.is_empty() {
         // A skill's name and description are the agent's text: scanned like its output (and
         // not shown when they cannot be).
         // Where each came from, so the agent can weigh it as what it is: another
         // conversation's words.
-        if let Some(store) = gateway.skill_store() {
+        if let Some(store) = tenant.skill_store() {
             for skill in &mut response.skills {
                 if let Ok(summary) = store.summary(&skill.name) {
                     skill.saved_by = summary.saved_by;

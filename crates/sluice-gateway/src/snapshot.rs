@@ -6,10 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value};
-use sluice_catalog::{Catalog, ServerCatalog};
+use serde_json::Value;
+use sluice_catalog::{Catalog, JsonObject, ServerCatalog};
 use sluice_codegen::GeneratedTree;
-use sluice_downstream::{ServerState, ServerStatus, ToolList};
+use sluice_downstream::{ServerState, ServerStatus};
 use sluice_search::SearchIndex;
 use sluice_worker_protocol::ToolBinding;
 
@@ -51,9 +51,6 @@ pub struct Snapshot {
     pub search: Arc<SearchIndex>,
     /// Compiled input-schema validators by server, then tool, built on first use.
     validators: Mutex<Validators>,
-    /// Each server's tool list as the pool had it: a server whose list is the same allocation
-    /// in the next build has not changed, and what was built from it is reused.
-    sources: BTreeMap<String, Arc<ToolList>>,
 }
 
 impl Snapshot {
@@ -70,44 +67,36 @@ impl Snapshot {
     ) -> Snapshot {
         let tools = tools
             .into_iter()
-            .map(|(server, tools)| (server, Arc::new(ToolList::new(&tools))))
+            .map(|(server, tools)| {
+                let part = Arc::new(ServerCatalog::parse(&server, tools));
+                (server, part)
+            })
             .collect();
         Snapshot::build_indexed(version, tools, statuses, None, |catalog, _| {
             SearchIndex::build(sluice_search::catalog_documents(catalog), None, None)
         })
     }
 
-    /// Build a snapshot whose search index `index` makes from the catalog and the names of
-    /// the servers unchanged since `previous`. What was built from a server's tool list that
-    /// is the same allocation as in `previous` (its catalog part, its search segment, its
-    /// compiled validators) is taken from there: a refresh costs in proportion to what changed.
+    /// Build a snapshot of these servers' catalog parts, whose search index `index` makes from
+    /// the catalog and the names of the servers unchanged since `previous`. What was built from
+    /// a part that is the same allocation as in `previous` (its search segment, its compiled
+    /// validators) is taken from there: a refresh costs in proportion to what changed.
     pub(crate) fn build_indexed(
         version: u64,
-        tools: BTreeMap<String, Arc<ToolList>>,
+        parts: BTreeMap<String, Arc<ServerCatalog>>,
         statuses: Vec<ServerStatus>,
         previous: Option<&Snapshot>,
         index: impl FnOnce(&Catalog, &BTreeSet<String>) -> SearchIndex,
     ) -> Snapshot {
-        let mut unchanged = BTreeSet::new();
-        let mut parts = Vec::with_capacity(tools.len());
-        for (server, list) in &tools {
-            let reused = previous
-                .filter(|previous| {
-                    previous
-                        .sources
-                        .get(server)
-                        .is_some_and(|before| Arc::ptr_eq(before, list))
-                })
-                .and_then(|previous| previous.catalog.part(server));
-            let part = match reused {
-                Some(part) => {
-                    unchanged.insert(server.clone());
-                    Arc::clone(part)
-                }
-                None => Arc::new(ServerCatalog::parse(server, list.values())),
-            };
-            parts.push((server.clone(), part));
-        }
+        let unchanged: BTreeSet<String> = parts
+            .iter()
+            .filter(|(server, part)| {
+                previous
+                    .and_then(|previous| previous.catalog.part(server))
+                    .is_some_and(|before| Arc::ptr_eq(before, part))
+            })
+            .map(|(server, _)| server.clone())
+            .collect();
         let catalog = Arc::new(Catalog::from_parts(parts));
         let tree = sluice_codegen::generate_tree(Arc::clone(&catalog));
         let search = Arc::new(index(&catalog, &unchanged));
@@ -128,7 +117,6 @@ impl Snapshot {
             statuses,
             search,
             validators: Mutex::new(validators),
-            sources: tools,
         }
     }
 
@@ -226,14 +214,14 @@ impl Snapshot {
         &self,
         server: &str,
         tool: &str,
-        schema: &Map<String, Value>,
+        schema: &JsonObject,
     ) -> Result<Arc<jsonschema::Validator>, String> {
         if let Ok(cache) = self.validators.lock()
             && let Some(validator) = cache.get(server).and_then(|tools| tools.get(tool))
         {
             return Ok(validator.clone());
         }
-        let schema = Value::Object(schema.clone());
+        let schema = schema.to_value();
         let validator =
             Arc::new(jsonschema::validator_for(&schema).map_err(|error| error.to_string())?);
         if let Ok(mut cache) = self.validators.lock() {
@@ -296,8 +284,9 @@ mod tests {
     #[test]
     fn a_rebuild_reuses_what_it_built_from_unchanged_servers() {
         let tool = |name: &str| json!({"name": name, "inputSchema": {"type": "object"}});
-        let steady = Arc::new(ToolList::new(&[tool("get_time"), tool("convert_time")]));
-        let changing = Arc::new(ToolList::new(&[tool("create_issue")]));
+        let part = |server: &str, tools: Vec<Value>| Arc::new(ServerCatalog::parse(server, tools));
+        let steady = part("steady", vec![tool("get_time"), tool("convert_time")]);
+        let changing = part("changing", vec![tool("create_issue")]);
         let sources = BTreeMap::from([
             ("steady".to_owned(), Arc::clone(&steady)),
             ("changing".to_owned(), changing),
@@ -314,12 +303,12 @@ mod tests {
             .input_schema
             .clone();
         first.validator("steady", "get_time", &schema).unwrap();
-        // The steady server's list is the same allocation; the other one's changed.
+        // The steady server's part is the same allocation; the other one's changed.
         let sources = BTreeMap::from([
             ("steady".to_owned(), steady),
             (
                 "changing".to_owned(),
-                Arc::new(ToolList::new(&[tool("create_issue"), tool("close_issue")])),
+                part("changing", vec![tool("create_issue"), tool("close_issue")]),
             ),
         ]);
         let mut seen = BTreeSet::new();

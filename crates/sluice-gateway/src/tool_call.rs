@@ -27,8 +27,9 @@ impl Gateway {
         server: &str,
         tool: &str,
         arguments: Value,
-        deadline: Duration,
+        call: CallOptions,
     ) -> ToolOutcome {
+        let CallOptions { deadline, elicitor } = call;
         let protect = |outcome: ToolOutcome, from_tool: Option<&Supplied>| match privacy {
             Some(privacy) => privacy.protect_outcome(server, tool, outcome, from_tool),
             None => outcome,
@@ -58,7 +59,7 @@ impl Gateway {
         }
         let outcome = match self
             .pool()
-            .call_tool(server, tool, arguments, deadline)
+            .call_tool(server, tool, arguments, deadline, elicitor)
             .await
         {
             Ok(response) => map_response(response),
@@ -66,6 +67,14 @@ impl Gateway {
         };
         protect(outcome, Some(&supplied))
     }
+}
+
+/// How a call is made downstream.
+pub(crate) struct CallOptions {
+    /// Its deadline, queueing included.
+    pub deadline: Duration,
+    /// Who answers the server's questions during the call.
+    pub elicitor: Option<sluice_downstream::SharedElicitor>,
 }
 
 /// Check that the tool exists and the arguments fit its schema.
@@ -199,8 +208,12 @@ fn unknown_tool(snapshot: &Snapshot, server: &str, tool: &str) -> ToolOutcome {
 /// text (images, resource links) comes back as the list of content blocks.
 pub(crate) fn map_response(response: ToolResponse) -> ToolOutcome {
     if response.is_error {
-        let message = text_of(&response.content)
+        let mut message = text_of(&response.content)
             .unwrap_or_else(|| "the tool reported an error without a message".to_owned());
+        // The questions Sluice declined during the call may be why it failed: say so.
+        for reason in &response.declined_elicitations {
+            message.push_str(&format!(" [{reason}]"));
+        }
         return ToolOutcome::Error {
             kind: ToolErrorKind::Tool,
             message,
@@ -323,6 +336,7 @@ mod tests {
             is_error,
             queued: Duration::ZERO,
             ran: Duration::ZERO,
+            declined_elicitations: Vec::new(),
         }
     }
 

@@ -88,7 +88,9 @@ impl WarmPool {
         }
         let gateway = gateway.clone();
         tokio::spawn(async move {
-            let started = gateway.start_worker(&gateway.launch(true, 0)).await;
+            let started = gateway
+                .start_worker(&gateway.launch(gateway.owner(), true, 0))
+                .await;
             let pool = gateway.warm();
             pool.starting.fetch_sub(1, Ordering::SeqCst);
             match started {

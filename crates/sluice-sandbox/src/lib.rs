@@ -4,7 +4,9 @@ with [`confine`] before it reads a single frame.
 
 This is the only crate of the workspace that may use `unsafe` (raw system calls that neither `nix`
 nor the landlock and seccompiler crates wrap); every block says why it is sound. Only
-`sluice-worker` depends on it: the gateway never confines itself.
+`sluice-worker` confines itself with it: the gateway never does. The binary also takes
+[`release_free_heap`] from here for the gateway, which hands freed heap back to the OS after it
+rebuilds its catalog (see `memory.rs`).
 
 # The layers, in the order they are applied
 
@@ -72,10 +74,13 @@ mod capabilities;
 mod descriptors;
 mod filesystem;
 mod limits;
+mod memory;
 mod namespaces;
 mod parent;
 mod syscalls;
 mod threads;
+
+pub use memory::release_free_heap;
 
 use std::fmt;
 use std::path::PathBuf;

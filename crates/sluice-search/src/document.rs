@@ -70,12 +70,12 @@ impl Document {
             identifier: tool.identifier.clone(),
             title: tool.title.clone(),
             description: tool.description.clone().unwrap_or_default(),
-            parameters: parameters(&tool.input_schema),
+            parameters: parameters(&tool.input_schema.to_map()),
             outputs: tool
                 .output_schema
                 .as_ref()
                 .map(|schema| {
-                    parameters(schema)
+                    parameters(&schema.to_map())
                         .into_iter()
                         .map(|(name, _)| name)
                         .collect()

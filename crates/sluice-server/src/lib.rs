@@ -37,8 +37,8 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 use sluice_catalog::Detail;
 use sluice_gateway::{
-    Client, DEFAULT_SEARCH_LIMIT, ExecuteRequest, ExecutionProgress, Gateway, Language,
-    ReportedProgress, SearchRequest,
+    Client, DEFAULT_SEARCH_LIMIT, ElicitFuture, Elicitor, ExecuteRequest, ExecutionProgress,
+    Gateway, Language, ReportedProgress, SearchRequest, SharedElicitor,
 };
 use tokio::sync::watch;
 
@@ -86,10 +86,10 @@ impl SluiceServer {
         let _ = ready.wait_for(|ready| *ready).await;
     }
 
-    /// The gateway client this request runs as.
-    fn client(&self, context: &RequestContext<RoleServer>) -> Client {
+    /// The gateway client this request runs as (`Err`: a message for the agent).
+    fn client(&self, context: &RequestContext<RoleServer>) -> Result<Client, String> {
         match &self.connection {
-            Connection::Fixed(client) => client.clone(),
+            Connection::Fixed(client) => Ok(client.clone()),
             Connection::Http(slot) => slot.client(&self.gateway, context),
         }
     }
@@ -268,7 +268,11 @@ fn optional_integer(arguments: &Map<String, Value>, field: &str) -> Result<Optio
 }
 
 impl SluiceServer {
-    async fn search_tools(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
+    async fn search_tools(
+        &self,
+        arguments: &Map<String, Value>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, String> {
         let query = required_string(arguments, "query")?.to_owned();
         let detail = match optional_string(arguments, "detail")? {
             Some(detail) => detail
@@ -286,27 +290,35 @@ impl SluiceServer {
             limit,
         };
         let response = self
-            .gateway
+            .client(context)?
             .search(&request)
             .await
             .map_err(|error| error.to_string())?;
         Ok(text_result(response.to_text(&request)))
     }
 
-    async fn list_files(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
+    async fn list_files(
+        &self,
+        arguments: &Map<String, Value>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, String> {
         let path = optional_string(arguments, "path")?.unwrap_or("");
         let listing = self
-            .gateway
+            .client(context)?
             .list_files(path)
             .await
             .map_err(|error| error.to_string())?;
         Ok(text_result(listing.to_text()))
     }
 
-    async fn read_file(&self, arguments: &Map<String, Value>) -> Result<CallToolResult, String> {
+    async fn read_file(
+        &self,
+        arguments: &Map<String, Value>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, String> {
         let path = required_string(arguments, "path")?;
         let text = self
-            .gateway
+            .client(context)?
             .read_file(path)
             .await
             .map_err(|error| error.to_string())?;
@@ -335,7 +347,7 @@ impl SluiceServer {
         let timeout_ms = optional_integer(arguments, "timeout_ms")?;
         let session = optional_string(arguments, "session")?.map(str::to_owned);
         let report = self
-            .client(context)
+            .client(context)?
             .execute(ExecuteRequest {
                 code,
                 language,
@@ -343,6 +355,7 @@ impl SluiceServer {
                 session,
                 cancel: Some(context.ct.clone()),
                 progress: progress_reporter(context),
+                elicitor: agent_elicitor(context),
             })
             .await;
         let text = report.to_text();
@@ -365,11 +378,57 @@ impl SluiceServer {
         let description = required_string(arguments, "description")?;
         let code = required_string(arguments, "code")?;
         let saved = self
-            .gateway
-            .save_skill(name, description, code, Some(self.client(context).id()))
+            .client(context)?
+            .save_skill(name, description, code)
             .await
             .map_err(|error| error.to_string())?;
         Ok(text_result(saved.to_text()))
+    }
+}
+
+/// The agent's client as the answerer of downstream servers' questions during this request's
+/// execution, when it declared the elicitation capability.
+fn agent_elicitor(context: &RequestContext<RoleServer>) -> Option<SharedElicitor> {
+    let modes = context.peer.supported_elicitation_modes();
+    (!modes.is_empty()).then(|| {
+        Arc::new(AgentElicitor {
+            peer: context.peer.clone(),
+            url: modes.contains(&rmcp::service::ElicitationMode::Url),
+        }) as SharedElicitor
+    })
+}
+
+/// Forwards `elicitation/create` to the agent's client.
+struct AgentElicitor {
+    peer: rmcp::Peer<RoleServer>,
+    /// The client declared URL elicitation too (else only forms).
+    url: bool,
+}
+
+impl std::fmt::Debug for AgentElicitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentElicitor")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+impl Elicitor for AgentElicitor {
+    fn elicit(&self, request: rmcp::model::ElicitRequestParams) -> ElicitFuture {
+        let peer = self.peer.clone();
+        let url_refused = matches!(
+            request,
+            rmcp::model::ElicitRequestParams::UrlElicitationParams { .. }
+        ) && !self.url;
+        Box::pin(async move {
+            if url_refused {
+                return Err("the server asked the user to open a URL, and the agent's client                             accepts only forms"
+                    .to_owned());
+            }
+            peer.create_elicitation(request)
+                .await
+                .map_err(|error| format!("the agent's client did not answer the question: {error}"))
+        })
     }
 }
 
@@ -480,9 +539,9 @@ impl ServerHandler for SluiceServer {
         let _active = self.activity.begin();
         self.wait_ready().await;
         let outcome = match request.name.as_ref() {
-            "search_tools" => self.search_tools(&arguments).await,
-            "list_files" => self.list_files(&arguments).await,
-            "read_file" => self.read_file(&arguments).await,
+            "search_tools" => self.search_tools(&arguments, &context).await,
+            "list_files" => self.list_files(&arguments, &context).await,
+            "read_file" => self.read_file(&arguments, &context).await,
             "execute_code" if self.gateway.can_execute() => {
                 self.execute_code(&arguments, &context).await
             }

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::{BodyExt, Either, Full, combinators::BoxBody};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -37,7 +37,7 @@ use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use sluice_auth::{Authenticator, Principal, Refusal};
+use sluice_auth::{Authenticator, Principal, PrincipalKind, Refusal};
 use sluice_config::{HttpSettings, is_loopback_host};
 use sluice_gateway::{Client, Gateway};
 use tokio::net::TcpListener;
@@ -58,6 +58,17 @@ const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
 /// How long a client has to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The request headers a page of an allowed origin may send (CORS).
+const CORS_ALLOWED_HEADERS: &str =
+    "authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id";
+
+/// The response headers a page of an allowed origin may read (CORS).
+const CORS_EXPOSED: &str = "mcp-session-id, mcp-protocol-version, www-authenticate, retry-after";
+
+/// The largest request body an authenticated principal may POST (read whole to check its
+/// limits before rmcp reads it).
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Past this many recorded session owners, those of ended sessions are dropped.
 const OWNERS_PRUNE_AT: usize = 1024;
@@ -234,6 +245,7 @@ impl HttpServer {
         let mcp = StreamableHttpService::new(factory, sessions.clone(), config);
         let front = Arc::new(Front {
             mcp,
+            gateway: gateway.clone(),
             sessions,
             allowed_origins: settings
                 .allowed_origins
@@ -315,6 +327,7 @@ type Response = hyper::Response<BoxBody<Bytes, Infallible>>;
 /// The checks before rmcp, and rmcp.
 struct Front {
     mcp: StreamableHttpService<SluiceServer, LocalSessionManager>,
+    gateway: Gateway,
     sessions: Arc<LocalSessionManager>,
     allowed_origins: Vec<Origin>,
     draining: AtomicBool,
@@ -324,7 +337,59 @@ struct Front {
 }
 
 impl Front {
-    async fn handle(&self, mut request: hyper::Request<Incoming>) -> Response {
+    /// [`Front::answer`], with the CORS headers for an origin of `sluice.http.allowedOrigins`.
+    async fn handle(&self, request: hyper::Request<Incoming>) -> Response {
+        let cors = self.cors_origin(request.headers());
+        let mut response = self.answer(request).await;
+        if let Some(origin) = cors {
+            let headers = response.headers_mut();
+            headers.insert(::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(
+                ::http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                ::http::HeaderValue::from_static(CORS_EXPOSED),
+            );
+            headers.append(
+                ::http::header::VARY,
+                ::http::HeaderValue::from_static("Origin"),
+            );
+        }
+        response
+    }
+
+    /// The request's `Origin`, when it is one of `sluice.http.allowedOrigins` (loopback pages
+    /// pass the Origin check but get no CORS headers unless listed).
+    fn cors_origin(&self, headers: &::http::HeaderMap) -> Option<::http::HeaderValue> {
+        let value = headers.get(::http::header::ORIGIN)?;
+        let origin = Origin::parse(value.to_str().ok()?)?;
+        self.allowed_origins
+            .contains(&origin)
+            .then(|| value.clone())
+    }
+
+    /// A CORS preflight (OPTIONS) of a page whose origin passed the Origin check: 204, with the
+    /// methods and headers MCP uses when its origin is listed (else none, and the browser stops).
+    fn preflight(&self, headers: &::http::HeaderMap) -> Response {
+        let mut response = hyper::Response::new(Full::new(Bytes::new()).boxed());
+        *response.status_mut() = ::http::StatusCode::NO_CONTENT;
+        if self.cors_origin(headers).is_some() {
+            let out = response.headers_mut();
+            out.insert(
+                ::http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                ::http::HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+            );
+            out.insert(
+                ::http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+                ::http::HeaderValue::from_static(CORS_ALLOWED_HEADERS),
+            );
+            out.insert(
+                ::http::header::ACCESS_CONTROL_MAX_AGE,
+                ::http::HeaderValue::from_static("600"),
+            );
+        }
+        response
+    }
+
+    async fn answer(&self, mut request: hyper::Request<Incoming>) -> Response {
         let path = request.uri().path();
         if path == METADATA_PATH
             || path
@@ -342,6 +407,9 @@ impl Front {
         if let Err(message) = self.check_origin(request.headers()) {
             tracing::warn!("refused a request: {message}");
             return text_response(::http::StatusCode::FORBIDDEN, message);
+        }
+        if request.method() == ::http::Method::OPTIONS {
+            return self.preflight(request.headers());
         }
         if self.draining.load(Ordering::SeqCst) && request.method() != ::http::Method::DELETE {
             let mut response = text_response(
@@ -373,10 +441,19 @@ impl Front {
             return no_such_session();
         }
         let key = principal.key();
+        let limited = principal.kind != PrincipalKind::Anonymous;
         request.extensions_mut().insert(principal);
         if request.method() == ::http::Method::DELETE {
             return self.delete(request, session.as_deref()).await;
         }
+        let request = if limited && request.method() == ::http::Method::POST {
+            match self.check_limits(request, &key).await {
+                Ok(request) => request.map(Either::Right),
+                Err(response) => return response,
+            }
+        } else {
+            request.map(Either::Left)
+        };
         let response = self.mcp.handle(request).await;
         if session.is_none()
             && let Some(opened) = response
@@ -434,6 +511,56 @@ impl Front {
                 Err(response)
             }
         }
+    }
+
+    /// A principal's `tools/call` of `execute_code` when it runs its most executions at once or
+    /// started its most this minute (`sluice.limits.perPrincipal`) is refused here: 429 with
+    /// `Retry-After`, before rmcp reads it. The body is read to know (at most
+    /// [`MAX_BODY_BYTES`]); the request goes on with it.
+    async fn check_limits(
+        &self,
+        request: hyper::Request<Incoming>,
+        key: &str,
+    ) -> Result<hyper::Request<Full<Bytes>>, Response> {
+        let (parts, body) = request.into_parts();
+        let body = match http_body_util::Limited::new(body, MAX_BODY_BYTES)
+            .collect()
+            .await
+        {
+            Ok(body) => body.to_bytes(),
+            Err(_) => {
+                return Err(text_response(
+                    ::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "Payload Too Large: a request body may hold at most {MAX_BODY_BYTES} bytes"
+                    ),
+                ));
+            }
+        };
+        if runs_code(&body) {
+            let refusal = self
+                .gateway
+                .tenant(key)
+                .map_err(|error| {
+                    text_response(::http::StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+                })?
+                .check_execution();
+            if let Err(refusal) = refusal {
+                tracing::info!("refused an execution of {key}: {refusal}");
+                let seconds = refusal.retry_after.as_secs().max(1);
+                let mut response = text_response(
+                    ::http::StatusCode::TOO_MANY_REQUESTS,
+                    format!("Too Many Requests: {refusal}"),
+                );
+                if let Ok(value) = ::http::HeaderValue::from_str(&seconds.to_string()) {
+                    response
+                        .headers_mut()
+                        .insert(::http::header::RETRY_AFTER, value);
+                }
+                return Err(response);
+            }
+        }
+        Ok(hyper::Request::from_parts(parts, Full::new(body)))
     }
 
     /// The protected resource metadata (RFC 9728), when authentication is configured.
@@ -525,6 +652,22 @@ impl Front {
             "Forbidden: Origin \"{text}\" is not allowed (add it to sluice.http.allowedOrigins to \
              let pages of that site call Sluice)"
         ))
+    }
+}
+
+/// Whether a request body is a `tools/call` of `execute_code` (alone or in a batch).
+fn runs_code(body: &[u8]) -> bool {
+    fn is_execute(message: &serde_json::Value) -> bool {
+        message.get("method").and_then(serde_json::Value::as_str) == Some("tools/call")
+            && message
+                .pointer("/params/name")
+                .and_then(serde_json::Value::as_str)
+                == Some("execute_code")
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(messages)) => messages.iter().any(is_execute),
+        Ok(message) => is_execute(&message),
+        Err(_) => false,
     }
 }
 
@@ -683,25 +826,40 @@ pub(crate) struct ClientSlot {
 impl ClientSlot {
     /// The client a request runs as: in an MCP session (it carries `Mcp-Session-Id`), the
     /// session's own; otherwise the shared one.
-    pub(crate) fn client(&self, gateway: &Gateway, context: &RequestContext<RoleServer>) -> Client {
+    /// An authenticated principal acts as its own tenant (its workspace, skills and limits);
+    /// without authentication, the owner. `Err` (for the agent) when the principal's folder
+    /// cannot be made.
+    pub(crate) fn client(
+        &self,
+        gateway: &Gateway,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Client, String> {
         let parts = context.extensions.get::<::http::request::Parts>();
         let in_session = parts.is_some_and(|parts| parts.headers.contains_key(SESSION_HEADER));
-        let key = parts
-            .and_then(|parts| parts.extensions.get::<Principal>())
-            .map_or_else(|| Principal::anonymous().key(), Principal::key);
+        let principal = parts.and_then(|parts| parts.extensions.get::<Principal>());
+        let key = principal.map_or_else(|| Principal::anonymous().key(), Principal::key);
+        let tenant = match principal {
+            Some(principal) if principal.kind != PrincipalKind::Anonymous => {
+                gateway.tenant(&key).map_err(|error| error.to_string())?
+            }
+            _ => gateway.owner().clone(),
+        };
         // The gateway names the client after its principal in the audit log.
         let name = format!("http:{key}");
         if in_session {
-            return self.own.get_or_init(|| gateway.client(&name)).clone();
+            return Ok(self
+                .own
+                .get_or_init(|| gateway.client_of(&name, &tenant))
+                .clone());
         }
         let mut clients = match self.shared.by_principal.lock() {
             Ok(clients) => clients,
             Err(poisoned) => poisoned.into_inner(),
         };
-        clients
+        Ok(clients
             .entry(key)
-            .or_insert_with(|| gateway.client(&name))
-            .clone()
+            .or_insert_with(|| gateway.client_of(&name, &tenant))
+            .clone())
     }
 }
 

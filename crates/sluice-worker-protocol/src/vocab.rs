@@ -123,6 +123,9 @@ wire_words! {
         SessionBusy = "SessionBusy",
         /// The session id is not one Sluice accepts.
         InvalidSession = "InvalidSession",
+        /// The principal (`sluice serve --http`) runs as many executions at once, or started as
+        /// many this minute, as `sluice.limits.perPrincipal` allows; the report says when to retry.
+        PrincipalLimit = "PrincipalLimit",
     }
 }
 
@@ -150,6 +153,7 @@ impl ErrorKind {
             ErrorKind::ConcurrencyLimit => Limit::ConcurrentExecutions,
             ErrorKind::ExecutionLimit => Limit::ExecutionsPerClient,
             ErrorKind::SessionLimit => Limit::SessionExecutions,
+            ErrorKind::PrincipalLimit => Limit::Principal,
             _ => return None,
         })
     }
@@ -201,6 +205,8 @@ wire_words! {
         ExecutionsPerClient = "executions_per_client",
         /// The session's executions.
         SessionExecutions = "session_executions",
+        /// A limit of the principal (`sluice.limits.perPrincipal`).
+        Principal = "principal",
     }
 }
 

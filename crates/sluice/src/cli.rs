@@ -341,6 +341,21 @@ pub struct ExecArgs {
     /// Print the same JSON object that `execute_code` returns as structured content.
     #[arg(long)]
     pub json: bool,
+
+    /// How to answer a server that asks for input during a tool call (elicitation): `decline`
+    /// (the default; no one is there to ask), or `defaults` (accept a form with the default
+    /// values its schema gives).
+    #[arg(long, value_enum, default_value = "decline")]
+    pub elicitation: ElicitationArg,
+}
+
+/// `sluice exec --elicitation`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ElicitationArg {
+    /// Decline every question, saying that no one is there to answer.
+    Decline,
+    /// Accept forms with their schema's default values.
+    Defaults,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -496,6 +511,11 @@ pub struct AuditArgs {
     /// Only records of this session.
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
+
+    /// Only records of this principal of `sluice serve --http` (`jwt:<sub>` or `token:<name>`,
+    /// as the records' `principal` field says).
+    #[arg(long, value_name = "KEY")]
+    pub principal: Option<String>,
 
     /// Only records of this execution: its id, or its start as shown in the EXECUTION column.
     #[arg(long, value_name = "ID")]

@@ -20,6 +20,7 @@ pub fn gateway_with_fake_worker(
             worker: Some(worker),
             data_dir: Some(data_dir.to_path_buf()),
             encoder: None,
+            release_memory: None,
         },
     )
     .unwrap()

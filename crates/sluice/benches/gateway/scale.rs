@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
+use sluice_catalog::CatalogTool;
 use sluice_downstream::Pool;
 
 use crate::catalogs::combined_catalogs;
@@ -243,7 +244,10 @@ async fn context(report: &mut Report, pool: &Pool, json: &mut Map<String, Value>
     for name in ["one", "k200"] {
         let text = tools
             .get(name)
-            .map(|tools| tools.json().to_owned())
+            .map(|part| {
+                let definitions = part.tools().iter().map(CatalogTool::definition);
+                Value::Array(definitions.collect()).to_string()
+            })
             .unwrap_or_default();
         let tokens = sluice_tokens::count(&text);
         report.row(
@@ -323,7 +327,13 @@ async fn list_files(pool: &Pool, entry: &str, path: &str) -> BenchResult<Vec<Str
     let mut arguments = Map::new();
     arguments.insert("path".to_owned(), json!(path));
     let response = pool
-        .call_tool(entry, "list_files", arguments, Duration::from_secs(60))
+        .call_tool(
+            entry,
+            "list_files",
+            arguments,
+            Duration::from_secs(60),
+            None,
+        )
         .await
         .map_err(|error| format!("list_files on {entry} failed: {error}"))?;
     // One entry per line, a folder's summary after `  # `.

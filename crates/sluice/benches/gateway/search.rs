@@ -65,16 +65,28 @@ pub(crate) async fn search(report: &mut Report) -> BenchResult<()> {
     // The first call also waits for every server behind Sluice to connect: not measured.
     let mut first = Map::new();
     first.insert("query".to_owned(), json!("warm up"));
-    pool.call_tool("sluice", "search_tools", first, Duration::from_secs(60))
-        .await
-        .map_err(|error| format!("search_tools failed: {error}"))?;
+    pool.call_tool(
+        "sluice",
+        "search_tools",
+        first,
+        Duration::from_secs(60),
+        None,
+    )
+    .await
+    .map_err(|error| format!("search_tools failed: {error}"))?;
     for _ in 0..SEARCH_ROUNDS {
         for text in &texts {
             let mut arguments = Map::new();
             arguments.insert("query".to_owned(), json!(text));
             let started = Instant::now();
             let outcome = pool
-                .call_tool("sluice", "search_tools", arguments, Duration::from_secs(30))
+                .call_tool(
+                    "sluice",
+                    "search_tools",
+                    arguments,
+                    Duration::from_secs(30),
+                    None,
+                )
                 .await;
             samples.push(ms(started.elapsed()));
             if let Err(error) = outcome {

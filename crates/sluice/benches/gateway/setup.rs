@@ -30,6 +30,7 @@ pub(crate) fn start_gateway(config: Config, worker: WorkerCommand) -> BenchResul
             worker: Some(worker),
             data_dir: None,
             encoder: None,
+            release_memory: None,
         },
     )?)
 }
@@ -67,6 +68,7 @@ pub(crate) async fn execute(
             session: None,
             cancel: None,
             progress: None,
+            elicitor: None,
         })
         .await;
     let wall = started.elapsed();
@@ -263,7 +265,13 @@ impl FakeSetup {
             let started = Instant::now();
             for _ in 0..calls {
                 match pool
-                    .call_tool("fake", "echo", arguments.clone(), Duration::from_secs(60))
+                    .call_tool(
+                        "fake",
+                        "echo",
+                        arguments.clone(),
+                        Duration::from_secs(60),
+                        None,
+                    )
                     .await
                 {
                     Ok(response) if !response.is_error => {}
@@ -365,7 +373,13 @@ pub(crate) async fn serve_execute(pool: &Pool, server: &str, code: &str) -> Resu
     let mut arguments = Map::new();
     arguments.insert("code".to_owned(), json!(code));
     let response = pool
-        .call_tool(server, "execute_code", arguments, Duration::from_secs(60))
+        .call_tool(
+            server,
+            "execute_code",
+            arguments,
+            Duration::from_secs(60),
+            None,
+        )
         .await
         .map_err(|error| format!("execute_code on {server} failed: {error}"))?;
     let result = response

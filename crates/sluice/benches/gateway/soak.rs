@@ -285,6 +285,7 @@ async fn one(pool: &Pool, server: &str, kind: Kind, number: usize) -> Result<(),
             "execute_code",
             kind.arguments(number),
             Duration::from_secs(60),
+            None,
         )
         .await;
     if let Some(killer) = killer {

@@ -31,6 +31,7 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
         server: args.server,
         tool: args.tool,
         session: args.session,
+        principal: args.principal,
         execution_id: args.execution,
         outcome: args.outcome,
         // 0 means everything, as "the last 0 records" is never what anyone asks for.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use sluice_gateway::{ExecuteRequest, Language};
 
-use crate::cli::{ExecArgs, LanguageArg};
+use crate::cli::{ElicitationArg, ExecArgs, LanguageArg};
 use crate::commands::{load_config, start_and_connect};
 
 pub async fn run(args: ExecArgs) -> Result<ExitCode> {
@@ -46,6 +46,12 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
             session: None,
             cancel: None,
             progress: None,
+            elicitor: match args.elicitation {
+                ElicitationArg::Decline => None,
+                ElicitationArg::Defaults => {
+                    Some(std::sync::Arc::new(sluice_gateway::AcceptDefaults))
+                }
+            },
         })
         .await;
     gateway.shutdown().await;

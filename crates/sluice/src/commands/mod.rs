@@ -167,6 +167,7 @@ pub fn start_gateway(config: Config, options: &GlobalOptions) -> Result<Gateway>
             worker: worker_command(options),
             data_dir: Some(data_dir),
             encoder: shared_encoder(options).map(std::sync::Arc::new),
+            release_memory: Some(sluice_sandbox::release_free_heap),
         },
     )?)
 }

@@ -54,6 +54,7 @@ fn execution(id: &str, at: Timestamp, outcome: &str, limits: &[&str]) -> Record 
     Record::Execution(ExecutionRecord {
         execution_id: id.to_owned(),
         client: "cli".to_owned(),
+        principal: None,
         session: Some("s-1".to_owned()),
         started_at: at,
         ended_at: Timestamp::from_unix_millis(at.unix_millis() + 1_234),
@@ -73,6 +74,7 @@ fn tool_call(id: &str, at: Timestamp, server: &str, tool: &str, outcome: &str) -
     Record::ToolCall(ToolCallRecord {
         execution_id: id.to_owned(),
         client: "cli".to_owned(),
+        principal: None,
         session: Some("s-1".to_owned()),
         at,
         server: server.to_owned(),
@@ -92,6 +94,7 @@ fn write_log(data: &Path) -> Vec<Record> {
     let records = vec![
         Record::Session(SessionRecord {
             client: "connection-1".to_owned(),
+            principal: None,
             session: "s-1".to_owned(),
             at: earlier,
             event: SessionEvent::Created,
@@ -103,6 +106,7 @@ fn write_log(data: &Path) -> Vec<Record> {
         Record::Release(ReleaseRecord {
             execution_id: RUN_B.to_owned(),
             client: "cli".to_owned(),
+            principal: None,
             session: Some("s-1".to_owned()),
             at: now,
             token_kind: "EMAIL".to_owned(),
@@ -113,6 +117,7 @@ fn write_log(data: &Path) -> Vec<Record> {
         execution(RUN_B, now, "error", &["timeout", "tool_calls"]),
         Record::Session(SessionRecord {
             client: "connection-1".to_owned(),
+            principal: None,
             session: "s-1".to_owned(),
             at: now,
             event: SessionEvent::Ended,

@@ -15,17 +15,18 @@ use super::serve_http::{
 };
 
 /// The API token the config lists by its SHA-256.
-const API_TOKEN: &str = "sluice-test-api-token-0123456789";
+pub const API_TOKEN: &str = "sluice-test-api-token-0123456789";
 /// `printf %s sluice-test-api-token-0123456789 | sha256sum`.
-const API_TOKEN_SHA256: &str = "9f5f500abebeaf6b1b14c475f74d6f2bf8874cb5059249ecc8ac8ce540e6a319";
+pub const API_TOKEN_SHA256: &str =
+    "9f5f500abebeaf6b1b14c475f74d6f2bf8874cb5059249ecc8ac8ce540e6a319";
 
 /// The two issuers of `tests/clients/oidc_server.mjs`, killed when dropped.
-struct Issuers {
+pub struct Issuers {
     child: Child,
     /// The issuer Sluice trusts.
-    issuer: String,
+    pub issuer: String,
     /// Another issuer signing with the same key.
-    other: String,
+    pub other: String,
 }
 
 impl Drop for Issuers {
@@ -36,7 +37,7 @@ impl Drop for Issuers {
 }
 
 impl Issuers {
-    fn start() -> Issuers {
+    pub fn start() -> Issuers {
         let provider = test_deps_dir().join("node/node_modules/oidc-provider");
         assert!(
             provider.exists(),
@@ -86,7 +87,7 @@ fn form_escape(text: &str) -> String {
 }
 
 /// A client-credentials access token of `issuer` for `resource` with `scope`.
-fn token(issuer: &str, client: &str, resource: &str, scope: &str) -> String {
+pub fn token(issuer: &str, client: &str, resource: &str, scope: &str) -> String {
     let body = format!(
         "grant_type=client_credentials&client_id={client}&client_secret={client}-secret&resource={}&scope={scope}",
         form_escape(resource)

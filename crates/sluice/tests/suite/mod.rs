@@ -23,12 +23,17 @@ mod containment;
 mod demo;
 /// Downstream servers that fail as real ones do.
 mod downstream_failures;
+/// A downstream server's questions (elicitation) passed to the agent's client.
+mod elicitation;
 /// `execute_code` against the real npm servers.
 mod execution;
 /// `sluice serve --http` with OAuth access tokens of a real authorization server.
 mod http_auth;
 /// A downstream server over Streamable HTTP.
 mod http_server;
+/// Many principals on one `sluice serve --http`: each its own workspace, skills, sessions,
+/// audit trail and limits.
+mod principals;
 /// Personal data through `sluice serve`.
 mod privacy;
 /// Attacks on the privacy layer.

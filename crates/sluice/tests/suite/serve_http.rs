@@ -401,6 +401,60 @@ fn a_foreign_origin_is_refused() {
             assert!(reply.header("mcp-session-id").is_none());
         }
     }
+    // CORS: a preflight of a listed origin gets the methods and headers MCP uses, and its answers
+    // may be read by the page; a loopback page passes the Origin check but gets no CORS headers
+    // (none are granted by default); any other origin is refused.
+    for (origin, status, granted) in [
+        ("https://app.example.com", 204, true),
+        ("http://localhost:3000", 204, false),
+        ("http://evil.example", 403, false),
+    ] {
+        let reply = raw_request(
+            sluice.port,
+            "OPTIONS",
+            "/mcp",
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                (
+                    "Access-Control-Request-Headers",
+                    "content-type, mcp-session-id",
+                ),
+            ],
+            None,
+        );
+        assert_eq!(reply.status, status, "{origin}: {reply:?}");
+        assert_eq!(
+            reply.header("access-control-allow-origin"),
+            granted.then_some(origin),
+            "{reply:?}"
+        );
+        if granted {
+            let allowed = reply
+                .header("access-control-allow-headers")
+                .unwrap_or_default();
+            assert!(allowed.contains("mcp-session-id"), "{reply:?}");
+            assert!(
+                reply
+                    .header("access-control-allow-methods")
+                    .unwrap_or_default()
+                    .contains("POST")
+            );
+        }
+    }
+    let mut headers = POST_HEADERS.to_vec();
+    headers.push(("Origin", "https://app.example.com"));
+    let reply = raw_request(sluice.port, "POST", "/mcp", &headers, Some(&body));
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert!(
+        reply
+            .header("access-control-expose-headers")
+            .unwrap_or_default()
+            .contains("mcp-session-id")
+    );
     // A rebound name reaches the loopback address with its own Host: refused too.
     let mut headers = POST_HEADERS.to_vec();
     headers.push(("Host", "attacker.example:80"));

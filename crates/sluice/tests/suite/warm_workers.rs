@@ -19,6 +19,7 @@ fn gateway(data_dir: &std::path::Path, workers: Value) -> Gateway {
             worker: Some(worker),
             data_dir: Some(data_dir.to_path_buf()),
             encoder: None,
+            release_memory: None,
         },
     )
     .expect("gateway")
