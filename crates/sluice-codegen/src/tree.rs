@@ -32,6 +32,12 @@ enum Source {
     Index { server: String },
     /// One tool's file: the tool at `position` in its server's list.
     Tool { server: String, position: usize },
+    /// A tool's Python stub (`servers/<server>/<python name>.py`).
+    PythonTool {
+        server: String,
+        position: usize,
+        python_name: String,
+    },
 }
 
 impl GeneratedTree {
@@ -55,6 +61,17 @@ impl GeneratedTree {
             Source::Tool { server, position } => {
                 let tool = self.catalog.server_tools(server)?.get(*position)?;
                 Some(Cow::Owned(tool_file(tool)))
+            }
+            Source::PythonTool {
+                server,
+                position,
+                python_name,
+            } => {
+                let tool = self.catalog.server_tools(server)?.get(*position)?;
+                Some(Cow::Owned(crate::python::python_tool_file(
+                    tool,
+                    python_name,
+                )))
             }
         }
     }
@@ -160,6 +177,7 @@ pub fn normalize_path(path: &str) -> Option<String> {
 /// runtime.ts                        callMCPTool, ToolError, retry, reportProgress
 /// servers/<server>/index.ts         the server's tools, listed and re-exported
 /// servers/<server>/<identifier>.ts  one typed async function per tool
+/// servers/<server>/<python name>.py the same tool for Python code (TypedDicts, docstrings)
 /// ```
 ///
 /// Server names are used verbatim in paths (the configuration validates them); wherever they
@@ -175,7 +193,19 @@ pub fn generate_tree(catalog: Arc<Catalog>) -> GeneratedTree {
     for server in catalog.server_names() {
         let tools = catalog.server_tools(server).unwrap_or_default();
         let folder = crate::server_folder(server);
+        let python_names =
+            crate::python::python_names(tools.iter().map(|tool| tool.identifier.as_str()));
         for (position, tool) in tools.iter().enumerate() {
+            if let Some(python_name) = python_names.get(&tool.identifier) {
+                tree.insert(
+                    &format!("{folder}/{python_name}.py"),
+                    Source::PythonTool {
+                        server: server.to_owned(),
+                        position,
+                        python_name: python_name.clone(),
+                    },
+                );
+            }
             tree.insert(
                 &format!("{folder}/{}.ts", code_identifier(tool)),
                 Source::Tool {
@@ -401,14 +431,19 @@ mod tests {
                 "runtime.ts",
                 "servers/fs/index.ts",
                 "servers/fs/readFile.ts",
+                "servers/fs/read_file.py",
+                "servers/server-everything/echo.py",
                 "servers/server-everything/echo.ts",
                 "servers/server-everything/getSum.ts",
+                "servers/server-everything/get_sum.py",
                 "servers/server-everything/index.ts",
             ]
         );
-        assert_eq!(tree.len(), 7);
+        assert_eq!(tree.len(), 10);
         assert!(!tree.is_empty());
-        assert_eq!(tree.iter().count(), 7);
+        assert_eq!(tree.iter().count(), 10);
+        let stub = tree.get("servers/server-everything/get_sum.py").unwrap();
+        assert!(stub.contains("async def get_sum("), "{stub}");
         assert_eq!(tree.get("runtime.ts").as_deref(), Some(crate::RUNTIME_TS));
     }
 
@@ -442,7 +477,7 @@ mod tests {
         );
         assert_eq!(
             tree.list("servers/server-everything").unwrap(),
-            ["echo.ts", "getSum.ts", "index.ts"]
+            ["echo.py", "echo.ts", "getSum.ts", "get_sum.py", "index.ts"]
         );
         assert_eq!(tree.list("servers/nope"), None);
         assert_eq!(tree.list("runtime.ts"), None);

@@ -460,6 +460,10 @@ pub struct SearchArgs {
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
 
+    /// Show names, paths and signatures for Python code instead of TypeScript.
+    #[arg(long, value_enum)]
+    pub language: Option<LanguageArg>,
+
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

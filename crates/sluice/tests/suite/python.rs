@@ -64,10 +64,19 @@ fn python_calls_tools_through_the_gateway_with_typed_errors_and_sessions() {
         python("total"),
         python(rate),
         call("execute_code", json!({"code": "export default 1 + 1;"})),
+        call(
+            "search_tools",
+            json!({"query": "sum of two numbers", "detail": "full", "language": "python"})
+        ),
+        call(
+            "read_file",
+            json!({"path": "servers/everything/echo", "language": "python"})
+        ),
+        call("read_file", json!({"path": "servers/everything/echo"})),
     ]);
     let output = run_python_client(&sluice_serve_with_data(config.path(), data.path()), &ops).ok();
     let results = output["results"].as_array().cloned().unwrap_or_default();
-    assert_eq!(results.len(), 8, "{output}");
+    assert_eq!(results.len(), 11, "{output}");
 
     // Fan-out with asyncio.gather, the value of the last expression, print() as output, stats.
     let fan = &results[0];
@@ -127,6 +136,28 @@ fn python_calls_tools_through_the_gateway_with_typed_errors_and_sessions() {
     );
     // TypeScript still runs beside it.
     assert_eq!(structured(&results[7])["result"], 2);
+
+    // search_tools and read_file speak Python when asked, TypeScript by default.
+    let found = text(&results[8]);
+    assert!(found.contains("# servers/everything/get_sum.py"), "{found}");
+    assert!(
+        found.contains("from servers.everything import get_sum"),
+        "{found}"
+    );
+    assert!(
+        found.contains("async def get_sum(*, a: float, b: float)"),
+        "{found}"
+    );
+    assert!(
+        text(&results[9]).contains("async def echo("),
+        "{}",
+        text(&results[9])
+    );
+    assert!(
+        text(&results[10]).contains("export async function echo("),
+        "{}",
+        text(&results[10])
+    );
 
     // Every Python execution and tool call is audited, with its language.
     let records = audit_records(data.path());
