@@ -27,7 +27,10 @@
 //!     one server's `list_changed`, and what a client lists;
 //! 11. `soak`: 10,000 mixed executions (tool errors, time-outs, out-of-memory, workers killed
 //!     from outside, sessions evicted) over 8 connections: memory growth, workers, zombies,
-//!     descriptors, panics and audit records at the end.
+//!     descriptors, panics and audit records at the end;
+//! 12. `python`: Python beside TypeScript through `sluice serve` (issue 19): a cold execution in
+//!     each language (a fresh confined worker each time) and the per-call time of N sequential
+//!     `echo` calls from each, with Python's targets (within 1.5x of TypeScript's).
 //!
 //! The machine this runs on is small and noisy, so every figure is a median (with p90) of many
 //! runs, and the runs of the things being compared are interleaved.
@@ -51,6 +54,7 @@ mod connect;
 mod context;
 mod overhead;
 mod parallel;
+mod python;
 mod report;
 mod scale;
 mod search;
@@ -70,6 +74,7 @@ use connect::connect;
 use context::context;
 use overhead::overhead;
 use parallel::parallel;
+use python::python;
 use report::{BenchResult, Report, load_average};
 use scale::scale;
 use search::search;
@@ -80,7 +85,7 @@ use warm::warm;
 use worker::{FAKE_WORKER_ARG, protocol_worker};
 
 /// The sections, in running order: key, the names a filter may match, title.
-const SECTIONS: [(&str, &[&str], &str); 11] = [
+const SECTIONS: [(&str, &[&str], &str); 12] = [
     ("cold", &["cold", "worker"], "1. Worker cold start"),
     (
         "overhead",
@@ -124,6 +129,11 @@ const SECTIONS: [(&str, &[&str], &str); 11] = [
         "10. Ten thousand tools through sluice serve",
     ),
     ("soak", &["soak"], "11. A soak of 10,000 mixed executions"),
+    (
+        "python",
+        &["python", "language"],
+        "12. Python beside TypeScript through sluice serve",
+    ),
 ];
 
 fn main() -> BenchResult<()> {
@@ -206,6 +216,7 @@ fn main() -> BenchResult<()> {
                 "warm" => warm(&mut report).await,
                 "scale" => scale(&mut report).await,
                 "soak" => soak(&mut report).await,
+                "python" => python(&mut report).await,
                 _ => context(&mut report),
             };
             if let Err(error) = outcome {
