@@ -314,8 +314,10 @@ fn python_section(catalog: &Catalog) -> String {
          has come.\n\
          - With a `session` id, globals (variables, functions, imported tools) survive into the \
          session's next Python execution.\n\
-         - No files, environment or network: `open`, `os` and `pathlib` calls fail with \
-         `PermissionError`. Saved skills are TypeScript and cannot be imported from Python.\n"
+         - Files: `from pathlib import Path`; `Path(\"workspace/a.txt\").write_text(text)`, \
+         `.read_text()`, `.append_text()`, `.exists()`, `.iterdir()`, `.mkdir()`, `.unlink()` (the \
+         same `./workspace/` as TypeScript's). No other files, no environment, no network. \
+         Saved skills are TypeScript and cannot be imported from Python.\n"
     )
 }
 

@@ -32,9 +32,13 @@ works.
   says: `None` is `null`, tuples and sets are arrays, dict keys are strings, an integer beyond
   64 bits is its decimal text, `NaN` is `null`, a class instance is an object of its attributes.
 - **Output**: `print()` lines are the console, with the same budget as TypeScript's.
-- **No host access**: `os` and `pathlib` calls reach the host as requests that the engine
-  refuses with a `PermissionError` that says so (environment variables, files outside the
-  workspace API); other modules do not exist (`ModuleNotFoundError`).
+- **Files**: `pathlib` calls on `workspace/...` (`read_text`, `write_text`, `append_text`, the
+  bytes forms, `exists`, `is_file`, `is_dir`, `iterdir`, `mkdir`, `unlink`) are carried out by
+  [`Host::workspace`], like TypeScript's `fs/promises`. `datetime.now()` and `date.today()` read
+  the clock (UTC).
+- **No other host access**: other `os` and `pathlib` calls and `open` reach the host as requests
+  that the engine refuses with a `PermissionError` that says so; other modules do not exist
+  (`ModuleNotFoundError`).
 
 # Limits
 
@@ -204,6 +208,8 @@ impl Engine {
             stopped: None,
             last_progress: None,
             idle_resumes: 0,
+            quota_bytes: job.limits.workspace_bytes,
+            read_cap: job.limits.memory_bytes / 4,
         };
         if !rewritten.code.is_empty() {
             session.inputs += 1;
@@ -318,6 +324,10 @@ struct Run<'a> {
     last_progress: Option<Instant>,
     /// Resumes in a row with nothing to wait for.
     idle_resumes: u32,
+    /// The workspace quota (`ExecutionLimits::workspace_bytes`).
+    quota_bytes: u64,
+    /// The largest file a read may return.
+    read_cap: u64,
 }
 
 /// What one step of the interpreter gave back.
@@ -469,13 +479,20 @@ impl Run<'_> {
                 lookup.resume(NameLookupResult::Undefined, PrintWriter::Callback(output))
             }
             ReplProgress::OsCall(call) => {
+                if let Some(result) = clock(&call.function_call) {
+                    return call.resume(result, PrintWriter::Callback(output));
+                }
+                if let Some(result) = self.workspace(&call.function_call) {
+                    return call.resume(result, PrintWriter::Callback(output));
+                }
                 let what = call.function_call.name();
                 let exception = MontyException::new(
                     ExcType::PermissionError,
                     Some(format!(
                         "{what} is not available: Python code in Sluice has no access to the \
-                         host's files, environment or processes. Keep data in variables, return \
-                         it, or call a tool."
+                         host's files, environment or processes. Files live in the workspace: \
+                         Path(\"workspace/name.txt\").read_text() / .write_text(text), \
+                         .exists(), .iterdir(), .mkdir(), .unlink()."
                     )),
                 );
                 call.resume(
@@ -520,6 +537,133 @@ impl Run<'_> {
             }
             complete @ ReplProgress::Complete { .. } => Ok(complete),
         }
+    }
+
+    /// A `pathlib` call on `./workspace/...`, carried out by the host's workspace (the same
+    /// folder, quota and path rules as TypeScript's `fs/promises`); `None` for calls that are
+    /// not file calls the workspace serves.
+    fn workspace(&mut self, call: &monty_types::OsFunctionCall) -> Option<ExtFunctionResult> {
+        use monty_types::OsFunctionCall as Call;
+        use sluice_engine_host::{FileEncoding, WorkspaceReply, WorkspaceRequest as Request};
+        let read = |path: &monty_types::MontyPath| Request::ReadFile {
+            path: workspace_path(path),
+            encoding: FileEncoding::Utf8,
+            max_bytes: self.read_cap,
+        };
+        let write =
+            |path: &monty_types::MontyPath, data: Vec<u8>, append: bool| Request::WriteFile {
+                path: workspace_path(path),
+                data,
+                append,
+                quota_bytes: self.quota_bytes,
+            };
+        let stat = |path: &monty_types::MontyPath| Request::Stat {
+            path: workspace_path(path),
+        };
+        let (request, answer): (Request, fn(WorkspaceReply, &Call) -> MontyObject) = match call {
+            Call::ReadText(path) => (read(path), |reply, _| match reply {
+                WorkspaceReply::Bytes(bytes) => {
+                    MontyObject::String(String::from_utf8_lossy(&bytes).into_owned())
+                }
+                _ => MontyObject::None,
+            }),
+            Call::ReadBytes(path) => (read(path), |reply, _| match reply {
+                WorkspaceReply::Bytes(bytes) => MontyObject::Bytes(bytes),
+                _ => MontyObject::None,
+            }),
+            Call::WriteText(args) | Call::AppendText(args) => (
+                write(
+                    &args.path,
+                    args.data.clone().into_bytes(),
+                    matches!(call, Call::AppendText(_)),
+                ),
+                |_, call| match call {
+                    Call::WriteText(args) | Call::AppendText(args) => MontyObject::Int(
+                        i64::try_from(args.data.chars().count()).unwrap_or(i64::MAX),
+                    ),
+                    _ => MontyObject::None,
+                },
+            ),
+            Call::WriteBytes(args) | Call::AppendBytes(args) => (
+                write(
+                    &args.path,
+                    args.data.clone(),
+                    matches!(call, Call::AppendBytes(_)),
+                ),
+                |_, call| match call {
+                    Call::WriteBytes(args) | Call::AppendBytes(args) => {
+                        MontyObject::Int(i64::try_from(args.data.len()).unwrap_or(i64::MAX))
+                    }
+                    _ => MontyObject::None,
+                },
+            ),
+            Call::Exists(path) | Call::IsFile(path) | Call::IsDir(path) => {
+                (stat(path), |reply, call| match (reply, call) {
+                    (WorkspaceReply::Stat(found), Call::IsFile(_)) => {
+                        MontyObject::Bool(found.is_file)
+                    }
+                    (WorkspaceReply::Stat(found), Call::IsDir(_)) => {
+                        MontyObject::Bool(found.is_directory)
+                    }
+                    _ => MontyObject::Bool(true),
+                })
+            }
+            Call::Iterdir(path) => (
+                Request::ReadDir {
+                    path: workspace_path(path),
+                },
+                |reply, call| match (reply, call) {
+                    (WorkspaceReply::Names(names), Call::Iterdir(path)) => MontyObject::List(
+                        names
+                            .into_iter()
+                            .map(|name| {
+                                MontyObject::Path(format!(
+                                    "{}/{name}",
+                                    path.as_str().trim_end_matches('/')
+                                ))
+                            })
+                            .collect(),
+                    ),
+                    _ => MontyObject::List(Vec::new()),
+                },
+            ),
+            Call::Mkdir(args) => (
+                Request::MakeDir {
+                    path: workspace_path(&args.path),
+                    recursive: args.parents || args.exist_ok,
+                },
+                |_, _| MontyObject::None,
+            ),
+            Call::Unlink(path) | Call::Rmdir(path) => (
+                Request::Remove {
+                    path: workspace_path(path),
+                    recursive: false,
+                    force: false,
+                },
+                |_, _| MontyObject::None,
+            ),
+            _ => return None,
+        };
+        Some(match self.host.workspace(&request) {
+            Ok(reply) => ExtFunctionResult::Return(answer(reply, call)),
+            Err(error)
+                if error.code == "ENOENT"
+                    && matches!(call, Call::Exists(_) | Call::IsFile(_) | Call::IsDir(_)) =>
+            {
+                ExtFunctionResult::Return(MontyObject::Bool(false))
+            }
+            Err(error) => {
+                let exc_type = match error.code.as_str() {
+                    "ENOENT" => ExcType::FileNotFoundError,
+                    "EEXIST" => ExcType::FileExistsError,
+                    "EISDIR" => ExcType::IsADirectoryError,
+                    "ENOTDIR" => ExcType::NotADirectoryError,
+                    "EACCES" | "EPERM" => ExcType::PermissionError,
+                    _ => ExcType::OSError,
+                };
+                ExtFunctionResult::Error(MontyException::new(exc_type, Some(error.message)))
+            }
+        })
     }
 
     /// `__sluice_bind__(index)`: the host function of an imported tool.
@@ -773,6 +917,62 @@ impl Run<'_> {
             line: frame.map(|frame| frame.start.line),
             column: frame.map(|frame| frame.start.column),
         }
+    }
+}
+
+/// `date.today()` and `datetime.now(tz=None)`: the clock is the one host fact Python may read
+/// (TypeScript has `Date.now()`). The worker's local time is UTC.
+fn clock(call: &monty_types::OsFunctionCall) -> Option<ExtFunctionResult> {
+    use monty_types::{MontyDate, MontyDateTime, OsFunctionCall};
+    let now = jiff::Timestamp::now();
+    let civil = |offset_seconds: i32| {
+        jiff::tz::Offset::from_seconds(offset_seconds)
+            .ok()
+            .map(|offset| offset.to_datetime(now))
+    };
+    let value = match call {
+        OsFunctionCall::DateToday => {
+            let today = civil(0)?;
+            MontyObject::Date(MontyDate {
+                year: i32::from(today.year()),
+                month: u8::try_from(today.month()).ok()?,
+                day: u8::try_from(today.day()).ok()?,
+            })
+        }
+        OsFunctionCall::DateTimeNow(zone) => {
+            let offset = zone.as_ref().map(|zone| zone.offset_seconds);
+            let moment = civil(offset.unwrap_or(0))?;
+            MontyObject::DateTime(MontyDateTime {
+                year: i32::from(moment.year()),
+                month: u8::try_from(moment.month()).ok()?,
+                day: u8::try_from(moment.day()).ok()?,
+                hour: u8::try_from(moment.hour()).ok()?,
+                minute: u8::try_from(moment.minute()).ok()?,
+                second: u8::try_from(moment.second()).ok()?,
+                microsecond: u32::try_from(moment.subsec_nanosecond() / 1000).ok()?,
+                offset_seconds: offset,
+                timezone_name: zone.as_ref().and_then(|zone| zone.name.clone()),
+            })
+        }
+        _ => return None,
+    };
+    Some(ExtFunctionResult::Return(value))
+}
+
+/// A `pathlib` path as the workspace host reads it: `workspace/x`, `./workspace/x` and
+/// `/workspace/x` all name `./workspace/x`; anything else is passed on as written, for the host
+/// to refuse.
+fn workspace_path(path: &monty_types::MontyPath) -> String {
+    let text = path.as_str();
+    let relative = text
+        .strip_prefix('/')
+        .filter(|rest| *rest == "workspace" || rest.starts_with("workspace/"));
+    let relative = relative.unwrap_or(text);
+    let relative = relative.strip_prefix("./").unwrap_or(relative);
+    if relative == "workspace" || relative.starts_with("workspace/") {
+        format!("./{relative}")
+    } else {
+        text.to_owned()
     }
 }
 

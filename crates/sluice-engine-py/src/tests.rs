@@ -362,3 +362,11 @@ fn a_failed_call_in_a_gather_surfaces_at_the_gather() {
     let (finished, _) = run(code);
     assert_eq!(result(&finished), json!(["tool", 4, "tool"]));
 }
+
+#[test]
+fn the_clock_is_readable() {
+    let (finished, _) = run(
+        "from datetime import datetime, date, timezone, timedelta\n[datetime.now().year >= 2025, date.today().year >= 2025, datetime.now(timezone(timedelta(hours=2))).isoformat().endswith(\"+02:00\")]",
+    );
+    assert_eq!(result(&finished), json!([true, true, true]));
+}

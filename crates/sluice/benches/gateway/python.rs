@@ -75,7 +75,13 @@ async fn run(pool: &Pool, python: bool, calls: usize) -> BenchResult<f64> {
     }
     let started = Instant::now();
     let response = pool
-        .call_tool(SERVER, "execute_code", arguments, Duration::from_secs(120), None)
+        .call_tool(
+            SERVER,
+            "execute_code",
+            arguments,
+            Duration::from_secs(120),
+            None,
+        )
         .await
         .map_err(|error| format!("execute_code failed: {error}"))?;
     let took = ms(started.elapsed());

@@ -73,10 +73,17 @@ fn python_calls_tools_through_the_gateway_with_typed_errors_and_sessions() {
             json!({"path": "servers/everything/echo", "language": "python"})
         ),
         call("read_file", json!({"path": "servers/everything/echo"})),
+        python(
+            "from pathlib import Path\nPath('workspace/notes').mkdir(exist_ok=True)\nPath('workspace/notes/a.txt').write_text('kept')\nPath('./workspace/notes/a.txt').append_text(' across')"
+        ),
+        python(
+            "from pathlib import Path\n[Path('workspace/notes/a.txt').read_text(), Path('workspace/notes/a.txt').exists(), Path('workspace/none').exists(), [str(p) for p in Path('workspace/notes').iterdir()]]"
+        ),
+        python("from pathlib import Path\nPath('workspace/../../outside.txt').write_text('x')"),
     ]);
     let output = run_python_client(&sluice_serve_with_data(config.path(), data.path()), &ops).ok();
     let results = output["results"].as_array().cloned().unwrap_or_default();
-    assert_eq!(results.len(), 11, "{output}");
+    assert_eq!(results.len(), 14, "{output}");
 
     // Fan-out with asyncio.gather, the value of the last expression, print() as output, stats.
     let fan = &results[0];
@@ -159,13 +166,32 @@ fn python_calls_tools_through_the_gateway_with_typed_errors_and_sessions() {
         text(&results[10])
     );
 
+    // The workspace through pathlib: the same folder and rules as fs/promises.
+    assert_eq!(
+        structured(&results[12])["result"],
+        json!(["kept across", true, false, ["workspace/notes/a.txt"]]),
+        "{}",
+        text(&results[12])
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.path().join("workspace/notes/a.txt")).unwrap(),
+        "kept across"
+    );
+    assert_eq!(
+        error_type(&results[13]),
+        "RuntimeError",
+        "{}",
+        text(&results[13])
+    );
+    assert!(!data.path().join("outside.txt").exists());
+
     // Every Python execution and tool call is audited, with its language.
     let records = audit_records(data.path());
     let python_executions = records
         .iter()
         .filter(|record| record["kind"] == "execution" && record["language"] == "python")
         .count();
-    assert_eq!(python_executions, 7, "{records:?}");
+    assert_eq!(python_executions, 10, "{records:?}");
     assert!(records.iter().any(|record| record["kind"] == "tool_call"
         && record["tool"] == "get-sum"
         && record["outcome"] == "invalid_arguments"));
@@ -207,6 +233,20 @@ fn hostile_python_is_contained_typed_audited_and_survived() {
         Case {
             name: "pathlib read outside",
             code: "from pathlib import Path\nPath('/etc/passwd').read_text()\n",
+            error: "RuntimeError",
+            reason: "only the workspace folder is accessible",
+            limit: None,
+        },
+        Case {
+            name: "pathlib climbing out of the workspace",
+            code: "from pathlib import Path\nPath('workspace/../../../etc/passwd').read_text()\n",
+            error: "RuntimeError",
+            reason: "PermissionError",
+            limit: None,
+        },
+        Case {
+            name: "open()",
+            code: "open('/etc/passwd').read()\n",
             error: "RuntimeError",
             reason: "no access to the host",
             limit: None,
