@@ -75,14 +75,31 @@ impl Principal {
     }
 
     /// A name unique across kinds (an API token and a token subject may share a name): `jwt:SUB`,
-    /// `token:NAME` or `anonymous`. Made of printable characters only.
+    /// `token:NAME` or `anonymous`. Made of printable characters only, at most about 150 of
+    /// them. Two principals never share a key: a name that is not kept whole (too long, or with
+    /// control characters) is shortened to its first 100 printable characters followed by `#`
+    /// and a hash of the whole name.
     pub fn key(&self) -> String {
-        let printable: String = self
-            .name
-            .chars()
-            .filter(|character| !character.is_control())
-            .take(128)
-            .collect();
+        const WHOLE: usize = 128;
+        const KEPT: usize = 100;
+        let printable = |name: &str| -> String {
+            name.chars()
+                .filter(|character| !character.is_control())
+                .collect()
+        };
+        let mut printable = printable(&self.name);
+        if printable.len() != self.name.len() || printable.chars().count() > WHOLE {
+            let digest = Sha256::digest(self.name.as_bytes());
+            let hash: String = digest
+                .iter()
+                .take(12)
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
+            printable = format!(
+                "{}#{hash}",
+                printable.chars().take(KEPT).collect::<String>()
+            );
+        }
         match self.kind {
             PrincipalKind::AccessToken { .. } => format!("jwt:{printable}"),
             PrincipalKind::ApiToken => format!("token:{printable}"),
@@ -655,6 +672,30 @@ mod tests {
             auth.authenticate(Some("Basic czNjcmV0")).await,
             Err(Refusal::Missing)
         );
+    }
+
+    #[test]
+    fn principals_whose_names_differ_only_where_a_key_cuts_get_different_keys() {
+        let subject = |name: String| Principal {
+            name,
+            kind: PrincipalKind::ApiToken,
+            scopes: Vec::new(),
+        };
+        let long = "a".repeat(200);
+        let keys = [
+            subject(format!("{long}x")).key(),
+            subject(format!("{long}y")).key(),
+            subject("ab".to_owned()).key(),
+            subject("a\u{1}b".to_owned()).key(),
+        ];
+        let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len(), "{keys:?}");
+        assert_eq!(keys[2], "token:ab");
+        assert!(
+            keys.iter()
+                .all(|key| key.chars().all(|character| !character.is_control()))
+        );
+        assert!(keys[0].chars().count() < 160, "{}", keys[0]);
     }
 
     #[tokio::test]

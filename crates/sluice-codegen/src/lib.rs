@@ -27,7 +27,7 @@ pub mod python;
 pub mod tree;
 pub mod typescript;
 
-pub use tree::{GeneratedTree, generate_tree};
+pub use tree::{GeneratedTree, generate_tree, regenerate_tree};
 pub use typescript::{tool_file, tool_signature};
 
 /// Module name of the runtime library, as resolved from any generated file.

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use sluice_catalog::{Catalog, CatalogTool};
+use sluice_catalog::{Catalog, CatalogTool, ServerCatalog};
 
 use crate::escape::{jsdoc_block, string_literal};
 use crate::typescript::{code_identifier, tool_file, type_names};
@@ -19,25 +19,81 @@ use crate::typescript::{code_identifier, tool_file, type_names};
 /// A generated file tree: relative path to file content, in path order.
 #[derive(Debug, Clone, Default)]
 pub struct GeneratedTree {
-    catalog: Arc<Catalog>,
+    /// `README.md` and `runtime.ts`.
+    root: BTreeMap<String, Cow<'static, str>>,
+    /// Each server's folder, keyed by its path with a trailing `/` (`servers/x/`), so that the
+    /// folders iterate in the order of their files' paths.
+    servers: BTreeMap<String, Arc<ServerFiles>>,
+}
+
+/// The files of one server's folder, made from its catalog part. A rebuilt tree takes them as
+/// they are from the tree before when the part is the same allocation
+/// ([`regenerate_tree`]): a server's refresh costs in proportion to that server's tools.
+#[derive(Debug)]
+struct ServerFiles {
+    server: String,
+    part: Arc<ServerCatalog>,
+    /// Full path → what the file is written from.
     files: BTreeMap<String, Source>,
 }
 
-/// Where a file's text comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a server's file is written from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
-    /// Written when the tree was built (`README.md`, `runtime.ts`).
-    Text(Cow<'static, str>),
     /// `servers/<server>/index.ts`.
-    Index { server: String },
-    /// One tool's file: the tool at `position` in its server's list.
-    Tool { server: String, position: usize },
-    /// A tool's Python stub (`servers/<server>/<python name>.py`).
-    PythonTool {
-        server: String,
-        position: usize,
-        python_name: String,
-    },
+    Index,
+    /// One tool's file: the tool at this position in its server's list.
+    Tool(usize),
+    /// The Python stub of the tool at this position (`servers/<server>/<python name>.py`).
+    Python(usize),
+}
+
+impl ServerFiles {
+    fn new(server: &str, part: &Arc<ServerCatalog>) -> ServerFiles {
+        let folder = crate::server_folder(server);
+        let mut files = BTreeMap::new();
+        let mut insert = |path: String, source: Source| {
+            if let Some(path) = normalize_path(&path) {
+                files.insert(path, source);
+            }
+        };
+        let python_names =
+            crate::python::python_names(part.tools().iter().map(|tool| tool.identifier.as_str()));
+        for (position, tool) in part.tools().iter().enumerate() {
+            insert(
+                format!("{folder}/{}.ts", code_identifier(tool)),
+                Source::Tool(position),
+            );
+            if let Some(python_name) = python_names.get(&tool.identifier) {
+                insert(
+                    format!("{folder}/{python_name}.py"),
+                    Source::Python(position),
+                );
+            }
+        }
+        insert(format!("{folder}/index.ts"), Source::Index);
+        ServerFiles {
+            server: server.to_owned(),
+            part: Arc::clone(part),
+            files,
+        }
+    }
+
+    fn text(&self, source: Source) -> Option<Cow<'_, str>> {
+        match source {
+            Source::Index => Some(Cow::Owned(index_file(&self.server, self.part.tools()))),
+            Source::Tool(position) => Some(Cow::Owned(tool_file(self.part.tools().get(position)?))),
+            Source::Python(position) => {
+                let tools = self.part.tools();
+                let tool = tools.get(position)?;
+                let name = crate::python::python_name(
+                    tools.iter().map(|tool| tool.identifier.as_str()),
+                    &tool.identifier,
+                );
+                Some(Cow::Owned(crate::python::python_tool_file(tool, &name)))
+            }
+        }
+    }
 }
 
 impl GeneratedTree {
@@ -46,73 +102,83 @@ impl GeneratedTree {
     /// `path` goes through [`normalize_path`]; when no file has that exact path, the path with
     /// `.ts` appended is tried, the way module specifiers name files (`./servers/x/getSum`).
     pub fn get(&self, path: &str) -> Option<Cow<'_, str>> {
-        self.resolve(path)
-            .and_then(|path| self.files.get(path))
-            .and_then(|source| self.text(source))
-    }
-
-    fn text<'tree>(&'tree self, source: &'tree Source) -> Option<Cow<'tree, str>> {
-        match source {
-            Source::Text(text) => Some(Cow::Borrowed(text.as_ref())),
-            Source::Index { server } => {
-                let tools = self.catalog.server_tools(server)?;
-                Some(Cow::Owned(index_file(server, tools)))
-            }
-            Source::Tool { server, position } => {
-                let tool = self.catalog.server_tools(server)?.get(*position)?;
-                Some(Cow::Owned(tool_file(tool)))
-            }
-            Source::PythonTool {
-                server,
-                position,
-                python_name,
-            } => {
-                let tool = self.catalog.server_tools(server)?.get(*position)?;
-                Some(Cow::Owned(crate::python::python_tool_file(
-                    tool,
-                    python_name,
-                )))
-            }
+        let path = self.resolve(path)?;
+        if let Some(text) = self.root.get(path) {
+            return Some(Cow::Borrowed(text.as_ref()));
         }
+        let files = self.server_of(path)?;
+        files.text(*files.files.get(path)?)
     }
 
-    /// The canonical path of the file `path` names (see [`GeneratedTree::get`]), if there is one.
+    /// The folder `path` lies in, when it lies in a server's folder.
+    fn server_of(&self, path: &str) -> Option<&ServerFiles> {
+        // The folder keys before `path` in order; the nearest one that is a prefix of it.
+        let (key, files) = self
+            .servers
+            .range::<str, _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(path)))
+            .next_back()?;
+        path.starts_with(key.as_str()).then_some(files.as_ref())
+    }
+
+    /// The stored path a lookup of `path` finds (see [`GeneratedTree::get`]), if any.
     pub fn resolve(&self, path: &str) -> Option<&str> {
         let normalized = normalize_path(path)?;
-        if let Some((found, _)) = self.files.get_key_value(&normalized) {
-            return Some(found);
-        }
         let with_extension = format!("{normalized}.ts");
-        self.files
-            .get_key_value(&with_extension)
-            .map(|(found, _)| found.as_str())
+        [normalized, with_extension].into_iter().find_map(|path| {
+            if let Some((found, _)) = self.root.get_key_value(&path) {
+                return Some(found.as_str());
+            }
+            let files = self.server_of(&path)?;
+            files
+                .files
+                .get_key_value(&path)
+                .map(|(found, _)| found.as_str())
+        })
     }
 
     /// Every file path, in order.
     pub fn paths(&self) -> impl Iterator<Item = &str> {
-        self.files.keys().map(String::as_str)
+        let root = self.root.keys().map(String::as_str);
+        let servers = self
+            .servers
+            .values()
+            .flat_map(|files| files.files.keys().map(String::as_str));
+        root.chain(servers)
     }
 
-    /// How many files the tree holds.
+    /// How many files the tree has.
     pub fn len(&self) -> usize {
-        self.files.len()
+        self.root.len()
+            + self
+                .servers
+                .values()
+                .map(|files| files.files.len())
+                .sum::<usize>()
     }
 
-    /// True when the tree holds no file (only for a tree not made by [`generate_tree`]).
+    /// True when the tree has no file.
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.len() == 0
     }
 
-    /// Every file as `(path, content)`, in path order (each written as it is reached).
+    /// Every file with its content, in path order (server files are written as they are
+    /// reached).
     pub fn iter(&self) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
-        self.files
+        let root = self
+            .root
             .iter()
-            .filter_map(|(path, source)| self.text(source).map(|text| (path.as_str(), text)))
+            .map(|(path, text)| (path.as_str(), Cow::Borrowed(text.as_ref())));
+        let servers = self.servers.values().flat_map(|files| {
+            files
+                .files
+                .iter()
+                .filter_map(|(path, &source)| files.text(source).map(|text| (path.as_str(), text)))
+        });
+        root.chain(servers)
     }
 
-    /// The immediate children of a folder, sorted: file names, and folder names with a trailing
-    /// `/`. `""`, `"."` and `"/"` name the root. `None` when no folder has that path (including
-    /// when it names a file).
+    /// The entries directly inside `folder` (`""` for the root), sorted: file names, and
+    /// sub-folder names with a trailing `/`. `None` when no such folder exists.
     pub fn list(&self, folder: &str) -> Option<Vec<String>> {
         let folder = normalize_path(folder)?;
         let prefix = if folder.is_empty() {
@@ -121,32 +187,34 @@ impl GeneratedTree {
             format!("{folder}/")
         };
         let mut children = BTreeSet::new();
-        for path in self.files.range(prefix.clone()..).map(|(path, _)| path) {
-            let Some(rest) = path.strip_prefix(&prefix) else {
-                break;
-            };
-            match rest.split_once('/') {
-                Some((child_folder, _)) => children.insert(format!("{child_folder}/")),
-                None => children.insert(rest.to_owned()),
-            };
+        let mut add = |path: &str| {
+            if let Some(rest) = path.strip_prefix(&prefix) {
+                match rest.split_once('/') {
+                    Some((child_folder, _)) => children.insert(format!("{child_folder}/")),
+                    None => children.insert(rest.to_owned()),
+                };
+            }
+        };
+        self.root.keys().for_each(|path| add(path));
+        for (folder_key, files) in &self.servers {
+            if prefix.starts_with(folder_key.as_str()) {
+                // Inside this server's folder: its files.
+                files.files.keys().for_each(|path| add(path));
+            } else if folder_key.starts_with(&prefix) {
+                // The folder lies under the one listed: any one of its files names the child.
+                if let Some(path) = files.files.keys().next() {
+                    add(path);
+                }
+            }
         }
         if children.is_empty() && !folder.is_empty() {
             return None;
         }
         Some(children.into_iter().collect())
     }
-
-    /// Add or replace a file. Paths are stored normalized; a path that does not normalize
-    /// (it climbs out with `..`) is ignored.
-    fn insert(&mut self, path: &str, source: Source) {
-        if let Some(path) = normalize_path(path) {
-            self.files.insert(path, source);
-        }
-    }
 }
 
 impl PartialEq for GeneratedTree {
-    /// Two trees are equal when they hold the same files with the same text.
     fn eq(&self, other: &Self) -> bool {
         self.len() == other.len() && self.iter().eq(other.iter())
     }
@@ -170,58 +238,46 @@ pub fn normalize_path(path: &str) -> Option<String> {
     Some(segments.join("/"))
 }
 
-/// Generate the whole tree for a catalog.
+/// Build the tree for a catalog.
 ///
-/// ```text
-/// README.md                         how to import and call tools
-/// runtime.ts                        callMCPTool, ToolError, retry, reportProgress
-/// servers/<server>/index.ts         the server's tools, listed and re-exported
-/// servers/<server>/<identifier>.ts  one typed async function per tool
-/// servers/<server>/<python name>.py the same tool for Python code (TypedDicts, docstrings)
-/// ```
-///
-/// Server names are used verbatim in paths (the configuration validates them); wherever they
-/// appear inside code they are escaped. The tree keeps the catalog and writes the servers'
-/// files when they are read.
+/// Preconditions: none beyond the catalog's own invariants (identifiers unique per server).
+/// Postconditions: one `servers/<server>/index.ts` per server, one
+/// `servers/<server>/<identifier>.ts` and one `servers/<server>/<python name>.py` per tool, plus
+/// `README.md` and `runtime.ts` at the root;
+/// server and tool files are written when read.
 pub fn generate_tree(catalog: Arc<Catalog>) -> GeneratedTree {
-    let mut tree = GeneratedTree {
-        files: BTreeMap::new(),
-        catalog: Arc::clone(&catalog),
-    };
-    tree.insert("README.md", Source::Text(Cow::Owned(readme(&catalog))));
-    tree.insert("runtime.ts", Source::Text(Cow::Borrowed(crate::RUNTIME_TS)));
+    build_tree(&catalog, None)
+}
+
+/// [`generate_tree`] for a catalog rebuilt from `previous`'s: the folder of a server whose
+/// catalog part is the same allocation as in `previous` is taken from it as it is.
+pub fn regenerate_tree(catalog: Arc<Catalog>, previous: &GeneratedTree) -> GeneratedTree {
+    build_tree(&catalog, Some(previous))
+}
+
+fn build_tree(catalog: &Catalog, previous: Option<&GeneratedTree>) -> GeneratedTree {
+    let mut root = BTreeMap::new();
+    root.insert("README.md".to_owned(), Cow::Owned(readme(catalog)));
+    root.insert("runtime.ts".to_owned(), Cow::Borrowed(crate::RUNTIME_TS));
+    let mut servers = BTreeMap::new();
     for server in catalog.server_names() {
-        let tools = catalog.server_tools(server).unwrap_or_default();
-        let folder = crate::server_folder(server);
-        let python_names =
-            crate::python::python_names(tools.iter().map(|tool| tool.identifier.as_str()));
-        for (position, tool) in tools.iter().enumerate() {
-            if let Some(python_name) = python_names.get(&tool.identifier) {
-                tree.insert(
-                    &format!("{folder}/{python_name}.py"),
-                    Source::PythonTool {
-                        server: server.to_owned(),
-                        position,
-                        python_name: python_name.clone(),
-                    },
-                );
-            }
-            tree.insert(
-                &format!("{folder}/{}.ts", code_identifier(tool)),
-                Source::Tool {
-                    server: server.to_owned(),
-                    position,
-                },
-            );
-        }
-        tree.insert(
-            &format!("{folder}/index.ts"),
-            Source::Index {
-                server: server.to_owned(),
-            },
-        );
+        let Some(part) = catalog.part(server) else {
+            continue;
+        };
+        let Some(folder) = normalize_path(&crate::server_folder(server)) else {
+            continue;
+        };
+        let key = format!("{folder}/");
+        let reused = previous
+            .and_then(|previous| previous.servers.get(&key))
+            .filter(|files| Arc::ptr_eq(&files.part, part) && files.server == server);
+        let files = match reused {
+            Some(files) => Arc::clone(files),
+            None => Arc::new(ServerFiles::new(server, part)),
+        };
+        servers.insert(key, files);
     }
-    tree
+    GeneratedTree { root, servers }
 }
 
 /// A name to import a server's module under: its name as a lowerCamelCase identifier.
@@ -408,6 +464,76 @@ mod tests {
                 vec![json!({"name": "read_file", "inputSchema": {"type": "object"}})],
             ),
         ])
+    }
+
+    #[test]
+    fn a_regenerated_tree_reuses_the_folders_of_unchanged_servers() {
+        let first = catalog();
+        let before = generate_tree(Arc::new(first.clone()));
+        let changed = Catalog::build(vec![ServerTools::from_values(
+            "fs",
+            vec![
+                json!({"name": "read_file", "inputSchema": {"type": "object"}}),
+                json!({"name": "write_file", "inputSchema": {"type": "object"}}),
+            ],
+        )]);
+        let everything = "server-everything";
+        let parts = [
+            (
+                everything.to_owned(),
+                Arc::clone(first.part(everything).unwrap()),
+            ),
+            ("fs".to_owned(), Arc::clone(changed.part("fs").unwrap())),
+        ];
+        let catalog = Arc::new(Catalog::from_parts(parts));
+        let after = regenerate_tree(Arc::clone(&catalog), &before);
+        assert!(Arc::ptr_eq(
+            &before.servers["servers/server-everything/"],
+            &after.servers["servers/server-everything/"]
+        ));
+        assert!(!Arc::ptr_eq(
+            &before.servers["servers/fs/"],
+            &after.servers["servers/fs/"]
+        ));
+        // The same tree as one built from scratch.
+        assert_eq!(after, generate_tree(catalog));
+        assert_eq!(
+            after.list("servers/fs").unwrap(),
+            [
+                "index.ts",
+                "readFile.ts",
+                "read_file.py",
+                "writeFile.ts",
+                "write_file.py"
+            ]
+        );
+        assert!(after.get("servers/fs/writeFile").is_some());
+        assert!(before.get("servers/fs/writeFile").is_none());
+    }
+
+    #[test]
+    fn lists_folders_and_finds_files_by_their_module_names() {
+        let tree = generate_tree(Arc::new(catalog()));
+        assert_eq!(
+            tree.list("").unwrap(),
+            ["README.md", "runtime.ts", "servers/"]
+        );
+        assert_eq!(tree.list("servers").unwrap(), ["fs/", "server-everything/"]);
+        assert_eq!(
+            tree.list("./servers/fs/").unwrap(),
+            ["index.ts", "readFile.ts", "read_file.py"]
+        );
+        assert_eq!(tree.list("servers/nope"), None);
+        assert_eq!(tree.list("servers/fs/readFile.ts"), None);
+        assert_eq!(
+            tree.resolve("servers/fs/readFile"),
+            Some("servers/fs/readFile.ts")
+        );
+        assert_eq!(tree.resolve("servers/f/readFile"), None);
+        // README and runtime, an index per server, a TypeScript and a Python file per tool.
+        assert_eq!(tree.len(), 2 + 2 + 2 * 3);
+        assert_eq!(tree.paths().count(), tree.len());
+        assert!(tree.paths().is_sorted());
     }
 
     #[test]

@@ -88,6 +88,63 @@ pub struct HttpServer {
     pub url: String,
     /// Extra HTTP headers (for example `Authorization`).
     pub headers: BTreeMap<String, String>,
+    /// How Sluice gets an OAuth access token for it (the entry's `oauth`); `None` when the
+    /// entry has no `oauth` object (then the defaults of [`OAuthClient`] apply, unless
+    /// `headers` carry an `Authorization`).
+    pub oauth: Option<OAuthClient>,
+    /// `"oauth": false`: never authorize with OAuth.
+    pub oauth_disabled: bool,
+}
+
+impl HttpServer {
+    /// Whether Sluice authorizes itself with OAuth: not when the entry's `headers` already
+    /// carry an `Authorization` (a static token), nor when `"oauth": false`.
+    pub fn uses_oauth(&self) -> bool {
+        !self.oauth_disabled
+            && !self
+                .headers
+                .keys()
+                .any(|name| name.eq_ignore_ascii_case("authorization"))
+    }
+}
+
+/// Sluice as an OAuth client of one HTTP server (the entry's `oauth` object). Everything is
+/// optional: by default Sluice discovers the server's authorization server (RFC 9728, RFC 8414
+/// / OpenID discovery), registers itself (RFC 7591) and asks for a login with
+/// `sluice auth login NAME` (authorization code with PKCE).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OAuthClient {
+    /// Which grant gets the tokens.
+    pub grant: OAuthGrant,
+    /// A client id registered with the authorization server out of band (`clientId`);
+    /// without one Sluice uses `clientMetadataUrl` or dynamic registration.
+    pub client_id: Option<String>,
+    /// The secret of `clientId` (`clientSecret`, usually `${VAR}`).
+    pub client_secret: Option<String>,
+    /// An HTTPS URL of Sluice's client metadata document, used as the client id where the
+    /// authorization server supports that (`clientMetadataUrl`).
+    pub client_metadata_url: Option<String>,
+    /// A PEM private key (EC or RSA) for `private_key_jwt` client authentication with
+    /// `client_credentials` (`privateKeyFile`; relative to the config file's folder).
+    pub private_key_file: Option<PathBuf>,
+    /// Its algorithm (`signingAlgorithm`, default `ES256`).
+    pub signing_algorithm: Option<String>,
+    /// Scopes to ask for (`scopes`); empty: what the server's challenge or metadata names.
+    pub scopes: Vec<String>,
+    /// The loopback port of the login callback (`callbackPort`); none: any free port.
+    pub callback_port: Option<u16>,
+}
+
+/// How Sluice obtains access tokens for a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OAuthGrant {
+    /// A person logs in once with `sluice auth login NAME` (authorization code with PKCE);
+    /// Sluice refreshes the tokens after that.
+    #[default]
+    AuthorizationCode,
+    /// Machine to machine: Sluice asks for tokens with its own client credentials
+    /// (`client_credentials`), again whenever they expire.
+    ClientCredentials,
 }
 
 /// What is wrong with a config.
@@ -153,11 +210,24 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     for server in config.servers.values_mut() {
-        if let ServerConfig::Stdio(stdio) = server
-            && let Some(cwd) = &stdio.cwd
-            && cwd.is_relative()
-        {
-            stdio.cwd = Some(base.join(cwd));
+        match server {
+            ServerConfig::Stdio(stdio) => {
+                if let Some(cwd) = &stdio.cwd
+                    && cwd.is_relative()
+                {
+                    stdio.cwd = Some(base.join(cwd));
+                }
+            }
+            ServerConfig::Http(http) => {
+                if let Some(key) = http
+                    .oauth
+                    .as_mut()
+                    .and_then(|oauth| oauth.private_key_file.as_mut())
+                    && key.is_relative()
+                {
+                    *key = base.join(&*key);
+                }
+            }
         }
     }
     config.path = Some(path.to_owned());
@@ -549,7 +619,146 @@ impl Context<'_> {
             ));
         }
         let headers = self.string_map(name, "headers", entry.get("headers"))?;
-        Ok(HttpServer { url, headers })
+        let (oauth, oauth_disabled) = match entry.get("oauth") {
+            None | Some(Value::Null) | Some(Value::Bool(true)) => (None, false),
+            Some(Value::Bool(false)) => (None, true),
+            Some(Value::Object(object)) => (Some(self.oauth(name, object)?), false),
+            Some(other) => {
+                return Err(self.field_error(
+                    name,
+                    "oauth",
+                    &format!(
+                        "expected an object (clientId, clientSecret, grant, scopes, ...) or false, found {}",
+                        describe(other)
+                    ),
+                ));
+            }
+        };
+        Ok(HttpServer {
+            url,
+            headers,
+            oauth,
+            oauth_disabled,
+        })
+    }
+
+    fn oauth(&self, name: &str, object: &Map<String, Value>) -> Result<OAuthClient, ConfigError> {
+        let text = |key: &str| -> Result<Option<String>, ConfigError> {
+            object
+                .get(key)
+                .map(|value| self.string(name, &format!("oauth.{key}"), value))
+                .transpose()
+        };
+        for key in object.keys() {
+            if !matches!(
+                key.as_str(),
+                "grant"
+                    | "clientId"
+                    | "clientSecret"
+                    | "clientMetadataUrl"
+                    | "privateKeyFile"
+                    | "signingAlgorithm"
+                    | "scopes"
+                    | "callbackPort"
+            ) {
+                return Err(self.field_error(
+                    name,
+                    &format!("oauth.{key}"),
+                    "unknown key: use grant, clientId, clientSecret, clientMetadataUrl, privateKeyFile, signingAlgorithm, scopes or callbackPort",
+                ));
+            }
+        }
+        let grant = match text("grant")?.as_deref() {
+            None | Some("authorization_code") => OAuthGrant::AuthorizationCode,
+            Some("client_credentials") => OAuthGrant::ClientCredentials,
+            Some(other) => {
+                return Err(self.field_error(
+                    name,
+                    "oauth.grant",
+                    &format!("unknown grant \"{other}\": use \"authorization_code\" or \"client_credentials\""),
+                ));
+            }
+        };
+        let scopes = match object.get("scopes") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| self.string(name, &format!("oauth.scopes[{index}]"), item))
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(self.field_error(
+                    name,
+                    "oauth.scopes",
+                    &format!("expected a list of strings, found {}", describe(other)),
+                ));
+            }
+        };
+        let callback_port = match object.get("callbackPort") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(number)) => {
+                match number.as_u64().and_then(|port| u16::try_from(port).ok()) {
+                    Some(port) => Some(port),
+                    None => {
+                        return Err(self.field_error(
+                            name,
+                            "oauth.callbackPort",
+                            "expected a port number (0 to 65535)",
+                        ));
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(self.field_error(
+                    name,
+                    "oauth.callbackPort",
+                    &format!("expected a port number, found {}", describe(other)),
+                ));
+            }
+        };
+        let client = OAuthClient {
+            grant,
+            client_id: text("clientId")?,
+            client_secret: text("clientSecret")?,
+            client_metadata_url: text("clientMetadataUrl")?,
+            private_key_file: text("privateKeyFile")?.map(PathBuf::from),
+            signing_algorithm: text("signingAlgorithm")?,
+            scopes,
+            callback_port,
+        };
+        if client.grant == OAuthGrant::ClientCredentials {
+            if client.client_id.is_none() {
+                return Err(self.field_error(
+                    name,
+                    "oauth.clientId",
+                    "missing: the client_credentials grant needs the client id registered with the authorization server",
+                ));
+            }
+            if client.client_secret.is_none() == client.private_key_file.is_none() {
+                return Err(self.field_error(
+                    name,
+                    "oauth.clientSecret",
+                    "the client_credentials grant needs exactly one of clientSecret and privateKeyFile",
+                ));
+            }
+        }
+        if client.client_secret.is_some() && client.client_id.is_none() {
+            return Err(self.field_error(
+                name,
+                "oauth.clientSecret",
+                "a clientSecret needs its clientId",
+            ));
+        }
+        if let Some(url) = &client.client_metadata_url
+            && !url.starts_with("https://")
+        {
+            return Err(self.field_error(
+                name,
+                "oauth.clientMetadataUrl",
+                "must be an https:// URL (the client metadata document is fetched by the authorization server)",
+            ));
+        }
+        Ok(client)
     }
 }
 

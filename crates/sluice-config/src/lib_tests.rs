@@ -287,3 +287,71 @@ fn privacy_section() {
     ));
     assert!(error.contains("allow"), "{error}");
 }
+
+#[test]
+fn reads_a_servers_oauth_settings() {
+    let config = parse_ok(
+        r#"{"mcpServers": {
+              "plain": {"url": "https://a.example/mcp"},
+              "fixed": {"url": "https://b.example/mcp", "headers": {"authorization": "Bearer x"}},
+              "off": {"url": "https://c.example/mcp", "oauth": false},
+              "machine": {"url": "https://d.example/mcp", "oauth": {
+                  "grant": "client_credentials", "clientId": "sluice", "clientSecret": "s",
+                  "scopes": ["read", "write"], "callbackPort": 8765}}
+            }}"#,
+    );
+    let http = |name: &str| match &config.servers[name] {
+        ServerConfig::Http(http) => http.clone(),
+        ServerConfig::Stdio(_) => panic!("{name} is not HTTP"),
+    };
+    assert!(http("plain").uses_oauth());
+    assert_eq!(http("plain").oauth, None);
+    assert!(
+        !http("fixed").uses_oauth(),
+        "a static Authorization header wins"
+    );
+    assert!(!http("off").uses_oauth());
+    let machine = http("machine").oauth.expect("oauth settings");
+    assert_eq!(machine.grant, OAuthGrant::ClientCredentials);
+    assert_eq!(machine.client_id.as_deref(), Some("sluice"));
+    assert_eq!(machine.scopes, ["read", "write"]);
+    assert_eq!(machine.callback_port, Some(8765));
+}
+
+#[test]
+fn refuses_unusable_oauth_settings_naming_the_field() {
+    for (oauth, field, words) in [
+        (r#"{"grant": "password"}"#, "oauth.grant", "unknown grant"),
+        (
+            r#"{"grant": "client_credentials"}"#,
+            "oauth.clientId",
+            "client_credentials",
+        ),
+        (
+            r#"{"grant": "client_credentials", "clientId": "x"}"#,
+            "oauth.clientSecret",
+            "exactly one",
+        ),
+        (
+            r#"{"clientSecret": "x"}"#,
+            "oauth.clientSecret",
+            "needs its clientId",
+        ),
+        (
+            r#"{"clientMetadataUrl": "http://x/y.json"}"#,
+            "oauth.clientMetadataUrl",
+            "https://",
+        ),
+        (r#"{"callbackPort": 70000}"#, "oauth.callbackPort", "port"),
+        (r#"{"clientID": "x"}"#, "oauth.clientID", "unknown key"),
+        (r#""yes""#, "oauth", "expected an object"),
+    ] {
+        let error = parse_error(&format!(
+            r#"{{"mcpServers": {{"r": {{"url": "https://a.example/mcp", "oauth": {oauth}}}}}}}"#
+        ));
+        assert!(
+            error.contains(&format!("field \"{field}\"")) && error.contains(words),
+            "{oauth}: {error}"
+        );
+    }
+}

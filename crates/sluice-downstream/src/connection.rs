@@ -10,13 +10,16 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClientTransportConfig, StreamableHttpError,
+};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use sluice_config::{HttpServer, ServerConfig, Settings, StdioServer};
+use sluice_oauth::{Challenge, OAuthHttp, ServerAuth};
 
 use crate::stdio::ChildTransport;
 use sluice_catalog::ServerCatalog;
@@ -34,6 +37,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const STABLE_AFTER: Duration = Duration::from_secs(30);
 /// How long a closing server gets before its process group is killed.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(8);
+/// How often a server that needs a login looks for new tokens (`sluice auth login` in another
+/// process).
+const LOGIN_POLL: Duration = Duration::from_secs(2);
 
 /// The protocol version offered in `initialize`. Every server tried accepts it; see
 /// how real servers behave. rmcp's default would be 2026-07-28.
@@ -159,7 +165,35 @@ pub(crate) async fn supervise(
                 timeout.as_millis(),
                 tail.suffix()
             ),
-            Ok(Err(message)) => {
+            Ok(Err(Failure::NeedsLogin(reason))) => {
+                // Nothing to retry until someone logs in: wait for the token file to change.
+                tracing::warn!(server = %server.name, "needs login: {reason}");
+                set_state(
+                    &server,
+                    ServerState::NeedsLogin {
+                        reason,
+                        command: sluice_oauth::login_command(&server.name),
+                    },
+                    &generation,
+                )
+                .await;
+                let before = server.tokens.modified(&server.name);
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(LOGIN_POLL) => {}
+                    }
+                    if server.tokens.modified(&server.name) != before {
+                        break;
+                    }
+                }
+                if let Ok(Some(auth)) = &server.auth {
+                    auth.forget().await;
+                }
+                tracing::info!(server = %server.name, "new tokens: connecting again");
+                continue;
+            }
+            Ok(Err(Failure::Down(message))) => {
                 tail.settle().await;
                 format!("{message}{}", tail.suffix())
             }
@@ -210,12 +244,38 @@ pub(crate) async fn supervise(
     }
 }
 
+/// Why a connection attempt failed.
+enum Failure {
+    /// A sentence for the agent.
+    Down(String),
+    /// The server refused Sluice's token, or there is none: a person must run
+    /// `sluice auth login NAME`.
+    NeedsLogin(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure::Down(message)
+    }
+}
+
+impl From<Described> for Failure {
+    fn from(described: Described) -> Failure {
+        if described.needs_login {
+            Failure::NeedsLogin(described.message)
+        } else {
+            Failure::Down(described.message)
+        }
+    }
+}
+
 /// Connect and list tools. The error is a sentence for the agent.
 async fn connect(
     server: &Server,
     handler: Handler,
     tail: StderrTail,
-) -> Result<(Client, ServerCatalog), String> {
+) -> Result<(Client, ServerCatalog), Failure> {
+    let login = server.login_name();
     let client = match &server.config {
         ServerConfig::Stdio(stdio) => {
             let transport = spawn_stdio(&server.name, stdio, tail)?;
@@ -225,11 +285,12 @@ async fn connect(
                 .map_err(|error| handshake_failure(&error.to_string()))?
         }
         ServerConfig::Http(http) => {
-            let transport = http_transport(http)?;
+            let auth = server.auth.clone().map_err(Failure::Down)?;
+            let transport = http_transport(http, auth)?;
             handler
                 .serve(transport)
                 .await
-                .map_err(|error| http_connect_failure(&http.url, &error))?
+                .map_err(|error| http_connect_failure(&http.url, &error, login))?
         }
     };
     // A server that declares no `tools` capability (prompts or resources only) is healthy with
@@ -242,11 +303,13 @@ async fn connect(
         tracing::info!(server = %server.name, "declares no tools capability: no tools from it");
         return Ok((client, ServerCatalog::default()));
     }
-    let tools = client
-        .peer()
-        .list_all_tools()
-        .await
-        .map_err(|error| format!("`tools/list` failed: {}", describe_service_error(&error)))?;
+    let tools = client.peer().list_all_tools().await.map_err(|error| {
+        let described = describe_service_error(&error, login);
+        Failure::from(Described {
+            message: format!("`tools/list` failed: {}", described.message),
+            needs_login: described.needs_login,
+        })
+    })?;
     Ok((client, catalog_part(&server.name, &tools)))
 }
 
@@ -295,7 +358,8 @@ fn spawn_failure(command: &str, error: &std::io::Error) -> String {
 
 fn http_transport(
     http: &HttpServer,
-) -> Result<StreamableHttpClientTransport<reqwest::Client>, String> {
+    auth: Option<Arc<ServerAuth>>,
+) -> Result<StreamableHttpClientTransport<OAuthHttp>, String> {
     let mut headers = std::collections::HashMap::new();
     for (name, value) in &http.headers {
         let header_name = http::HeaderName::from_bytes(name.as_bytes())
@@ -307,7 +371,10 @@ fn http_transport(
     }
     let config =
         StreamableHttpClientTransportConfig::with_uri(http.url.as_str()).custom_headers(headers);
-    Ok(StreamableHttpClientTransport::from_config(config))
+    Ok(StreamableHttpClientTransport::with_client(
+        OAuthHttp::new(auth),
+        config,
+    ))
 }
 
 async fn publish_ready(
@@ -357,9 +424,14 @@ async fn set_down(
     retrying: bool,
     generation: &watch::Sender<u64>,
 ) {
+    set_state(server, ServerState::Down { reason, retrying }, generation).await;
+}
+
+async fn set_state(server: &Server, state: ServerState, generation: &watch::Sender<u64>) {
+    let retrying = matches!(state, ServerState::Down { retrying: true, .. });
     {
         let mut live = server.state.write().await;
-        live.state = ServerState::Down { reason, retrying };
+        live.state = state;
         live.peer = None;
         // A server being reconnected keeps its tool list: code written against it still loads,
         // and its calls fail with a retryable `server_unavailable` until it is back.
@@ -413,7 +485,7 @@ async fn watch_connection(
                     Err(error) => tracing::warn!(
                         server = %server.name,
                         "refreshing tools failed: {}",
-                        describe_service_error(&error)
+                        describe_service_error(&error, server.login_name()).message
                     ),
                 }
             }
@@ -424,52 +496,136 @@ async fn watch_connection(
     }
 }
 
-/// A readable sentence for an rmcp service error.
-pub(crate) fn describe_service_error(error: &rmcp::ServiceError) -> String {
+/// A failure in words, and whether only a login helps.
+pub(crate) struct Described {
+    pub(crate) message: String,
+    pub(crate) needs_login: bool,
+}
+
+impl Described {
+    fn plain(message: String) -> Described {
+        Described {
+            message,
+            needs_login: false,
+        }
+    }
+}
+
+/// A readable sentence for an rmcp service error. `login` names a server Sluice authorizes to
+/// with OAuth (its refusals then say which command logs in).
+pub(crate) fn describe_service_error(error: &rmcp::ServiceError, login: Option<&str>) -> Described {
     match error {
-        rmcp::ServiceError::McpError(data) => format!(
+        rmcp::ServiceError::McpError(data) => Described::plain(format!(
             "the server answered error {}: {}",
             data.code.0, data.message
-        ),
-        rmcp::ServiceError::TransportClosed => "the connection to the server closed".to_owned(),
-        rmcp::ServiceError::TransportSend(error) => describe_transport_error(error),
-        other => other.to_string(),
+        )),
+        rmcp::ServiceError::TransportClosed => {
+            Described::plain("the connection to the server closed".to_owned())
+        }
+        rmcp::ServiceError::TransportSend(error) => describe_transport_error(error, login),
+        other => Described::plain(other.to_string()),
     }
 }
 
 /// Why connecting to a Streamable HTTP server failed, in words: the HTTP status and what to do
 /// about it, never the transport's Rust type names (rmcp's own message carries them).
-fn http_connect_failure(url: &str, error: &rmcp::service::ClientInitializeError) -> String {
+fn http_connect_failure(
+    url: &str,
+    error: &rmcp::service::ClientInitializeError,
+    login: Option<&str>,
+) -> Described {
     match error {
         rmcp::service::ClientInitializeError::TransportError { error, .. } => {
-            format!(
-                "could not connect to {url}: {}",
-                describe_transport_error(error)
-            )
+            let described = describe_transport_error(error, login);
+            Described {
+                message: format!("could not connect to {url}: {}", described.message),
+                needs_login: described.needs_login,
+            }
         }
-        other => format!("could not connect to {url}: {other}"),
+        other => Described::plain(format!("could not connect to {url}: {other}")),
+    }
+}
+
+/// The HTTP refusal in an rmcp transport error, if it is one: what a login must answer.
+pub fn challenge_of(error: &rmcp::transport::DynamicTransportError) -> Option<Challenge> {
+    match error
+        .error
+        .downcast_ref::<StreamableHttpError<reqwest::Error>>()?
+    {
+        StreamableHttpError::AuthRequired(required) => Some(Challenge {
+            header: required.www_authenticate_header.clone(),
+            insufficient_scope: None,
+        }),
+        StreamableHttpError::InsufficientScope(refusal) => Some(Challenge {
+            header: refusal.www_authenticate_header.clone(),
+            insufficient_scope: Some(refusal.required_scope.clone().unwrap_or_default()),
+        }),
+        _ => None,
     }
 }
 
 /// A transport failure in words (see [`http_connect_failure`]).
-fn describe_transport_error(error: &rmcp::transport::DynamicTransportError) -> String {
-    use rmcp::transport::streamable_http_client::StreamableHttpError;
+fn describe_transport_error(
+    error: &rmcp::transport::DynamicTransportError,
+    login: Option<&str>,
+) -> Described {
     let Some(http) = error
         .error
         .downcast_ref::<StreamableHttpError<reqwest::Error>>()
     else {
         // The inner error, without the transport's type name in front of it.
-        return error.error.to_string();
+        return Described::plain(error.error.to_string());
     };
-    match http {
-        StreamableHttpError::AuthRequired(_) => "the server answered 401 Unauthorized: it needs credentials; put them in the server's \"headers\" in the config (for example \"Authorization\": \"Bearer ${TOKEN}\")".to_owned(),
-        StreamableHttpError::InsufficientScope(_) => "the server answered 403 (insufficient scope): the token in the server's \"headers\" lacks a permission the server needs".to_owned(),
-        StreamableHttpError::HttpStatus(status) => format!(
+    let message = match (http, login) {
+        (StreamableHttpError::AuthRequired(_), Some(name)) => {
+            return Described {
+                message: format!(
+                    "needs login: the server answered 401 Unauthorized (Sluice has no token for it, or its token expired and could not be renewed); run `{}` (a server that takes a fixed token instead gets it in the entry's \"headers\")",
+                    sluice_oauth::login_command(name)
+                ),
+                needs_login: true,
+            };
+        }
+        (StreamableHttpError::InsufficientScope(refusal), Some(name)) => {
+            return Described {
+                message: format!(
+                    "needs login: the server answered 403 insufficient_scope (it wants the permission \"{}\", which Sluice's token lacks); run `{}` to grant it",
+                    refusal.required_scope.as_deref().unwrap_or("?"),
+                    sluice_oauth::login_command(name)
+                ),
+                needs_login: true,
+            };
+        }
+        (StreamableHttpError::Auth(auth), Some(name)) => {
+            let needs_login = matches!(
+                auth,
+                rmcp::transport::AuthError::AuthorizationRequired
+                    | rmcp::transport::AuthError::TokenRefreshRejected(_)
+            );
+            return Described {
+                message: if needs_login {
+                    format!(
+                        "needs login: {}; run `{}`",
+                        sluice_oauth::describe(auth),
+                        sluice_oauth::login_command(name)
+                    )
+                } else {
+                    format!(
+                        "authorizing to the server failed: {}",
+                        sluice_oauth::describe(auth)
+                    )
+                },
+                needs_login,
+            };
+        }
+        (StreamableHttpError::AuthRequired(_), None) => "the server answered 401 Unauthorized: it needs credentials; put them in the server's \"headers\" in the config (for example \"Authorization\": \"Bearer ${TOKEN}\")".to_owned(),
+        (StreamableHttpError::InsufficientScope(_), None) => "the server answered 403 (insufficient scope): the token in the server's \"headers\" lacks a permission the server needs".to_owned(),
+        (StreamableHttpError::HttpStatus(status), _) => format!(
             "the server answered HTTP {}{}",
             status.status,
             if status.status == 429 { " (too many requests; it will be retried)" } else { "" }
         ),
-        StreamableHttpError::Client(client) => {
+        (StreamableHttpError::Client(client), _) => {
             if client.is_connect() {
                 "nothing answered at that address (connection refused or unreachable): check the URL and that the server runs".to_owned()
             } else if client.is_timeout() {
@@ -478,6 +634,82 @@ fn describe_transport_error(error: &rmcp::transport::DynamicTransportError) -> S
                 client.to_string()
             }
         }
-        other => other.to_string(),
+        (other, _) => other.to_string(),
+    };
+    Described::plain(message)
+}
+
+/// Why [`probe`] did not list a server's tools.
+#[derive(Debug)]
+pub enum ProbeFailure {
+    /// The server refused Sluice (401, or 403 `insufficient_scope`): what it said.
+    Refused(Challenge),
+    /// Anything else, in words.
+    Failed(String),
+}
+
+fn probe_failure(error: &rmcp::transport::DynamicTransportError, fallback: String) -> ProbeFailure {
+    match challenge_of(error) {
+        Some(challenge) => ProbeFailure::Refused(challenge),
+        None => ProbeFailure::Failed(fallback),
     }
+}
+
+/// Connect to HTTP server `name` as the pool does (with its tokens in `tokens`), list its tools
+/// and close: for `sluice auth login`, whose authorization answers the refusal this reports.
+/// Returns how many tools it listed.
+pub async fn probe(
+    name: &str,
+    http: &HttpServer,
+    tokens: &sluice_oauth::TokenStore,
+    timeout: Duration,
+) -> Result<usize, ProbeFailure> {
+    let auth = ServerAuth::new(name, http, tokens)
+        .map_err(|error| ProbeFailure::Failed(error.to_string()))?;
+    let transport = http_transport(http, auth).map_err(ProbeFailure::Failed)?;
+    let (refresh, _refreshes) = mpsc::unbounded_channel();
+    let handler = Handler {
+        server: name.to_owned(),
+        refresh,
+        in_flight: Arc::default(),
+    };
+    let attempt = async {
+        let client = handler.serve(transport).await.map_err(|error| {
+            let described = http_connect_failure(&http.url, &error, Some(name)).message;
+            match &error {
+                rmcp::service::ClientInitializeError::TransportError { error, .. } => {
+                    probe_failure(error, described)
+                }
+                _ => ProbeFailure::Failed(described),
+            }
+        })?;
+        let offers_tools = client
+            .peer()
+            .peer_info()
+            .is_none_or(|info| info.capabilities.tools.is_some());
+        let listed = if offers_tools {
+            client
+                .peer()
+                .list_all_tools()
+                .await
+                .map(|tools| tools.len())
+        } else {
+            Ok(0)
+        };
+        let _ = client.cancel().await;
+        listed.map_err(|error| {
+            let described = describe_service_error(&error, Some(name)).message;
+            match &error {
+                rmcp::ServiceError::TransportSend(error) => probe_failure(error, described),
+                _ => ProbeFailure::Failed(described),
+            }
+        })
+    };
+    tokio::time::timeout(timeout, attempt).await.map_err(|_| {
+        ProbeFailure::Failed(format!(
+            "{} did not complete the MCP handshake within {} ms",
+            http.url,
+            timeout.as_millis()
+        ))
+    })?
 }

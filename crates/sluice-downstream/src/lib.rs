@@ -40,8 +40,11 @@ use tokio_util::sync::CancellationToken;
 
 use sluice_catalog::ServerCatalog;
 use sluice_config::{Config, ServerConfig, Settings};
+use sluice_oauth::ServerAuth;
 
+pub use connection::{ProbeFailure, challenge_of, probe};
 pub use elicit::{AcceptDefaults, DECLINE_REASON_META, ElicitFuture, Elicitor, SharedElicitor};
+pub use sluice_oauth::{OAUTH_DIR, TokenStore};
 pub use status::{ServerState, ServerStatus};
 pub use stdio::MAX_MESSAGE_BYTES;
 
@@ -70,6 +73,20 @@ pub(crate) struct Server {
     pub(crate) settled: watch::Sender<bool>,
     /// Its calls in flight, for the questions it asks during them (elicitation).
     pub(crate) in_flight: Arc<elicit::InFlight>,
+    /// How Sluice authorizes itself to it (HTTP servers with OAuth), or why it cannot.
+    pub(crate) auth: Result<Option<Arc<ServerAuth>>, String>,
+    /// Where its tokens are kept.
+    pub(crate) tokens: TokenStore,
+}
+
+impl Server {
+    /// Its name when Sluice authorizes to it with OAuth (refusals then name the login command).
+    pub(crate) fn login_name(&self) -> Option<&str> {
+        match &self.auth {
+            Ok(Some(_)) => Some(&self.name),
+            _ => None,
+        }
+    }
 }
 
 /// What a supervisor publishes about its server.
@@ -162,8 +179,15 @@ impl CallError {
 
 impl Pool {
     /// Start a supervisor for every server in `config`. Returns at once; use
-    /// [`Pool::wait_connected`] to wait for the first round of connections.
+    /// [`Pool::wait_connected`] to wait for the first round of connections. OAuth tokens are
+    /// kept in memory only (see [`Pool::start_with_tokens`]).
     pub fn start(config: &Config) -> Pool {
+        Pool::start_with_tokens(config, TokenStore::default())
+    }
+
+    /// [`Pool::start`], with the OAuth tokens of HTTP servers kept in `tokens` (where
+    /// `sluice auth login` stores them).
+    pub fn start_with_tokens(config: &Config, tokens: TokenStore) -> Pool {
         let (generation, _) = watch::channel(0);
         let servers: BTreeMap<String, Arc<Server>> = config
             .servers
@@ -183,6 +207,13 @@ impl Pool {
                     permits: Semaphore::new(config.settings.max_concurrency_per_server),
                     settled,
                     in_flight: Arc::default(),
+                    auth: match server_config {
+                        ServerConfig::Http(http) => {
+                            ServerAuth::new(name, http, &tokens).map_err(|error| error.to_string())
+                        }
+                        ServerConfig::Stdio(_) => Ok(None),
+                    },
+                    tokens: tokens.clone(),
                 });
                 (name.clone(), server)
             })
@@ -258,7 +289,7 @@ impl Pool {
             let listed = match live.state {
                 ServerState::Ready { .. } => true,
                 ServerState::Down { retrying, .. } => retrying && !live.tools.tools().is_empty(),
-                ServerState::Connecting => false,
+                ServerState::Connecting | ServerState::NeedsLogin { .. } => false,
             };
             if listed {
                 result.insert(name.clone(), Arc::clone(&live.tools));
@@ -351,7 +382,8 @@ impl Pool {
                 return Err(CallError::Protocol {
                     server: server_name.to_owned(),
                     tool: tool.to_owned(),
-                    message: connection::describe_service_error(&error),
+                    message: connection::describe_service_error(&error, server.login_name())
+                        .message,
                     ran,
                 });
             }

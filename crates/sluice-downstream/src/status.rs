@@ -19,6 +19,14 @@ pub enum ServerState {
         /// The server's name and version, as it reported them.
         server_info: String,
     },
+    /// Sluice has no valid OAuth token for it (none yet, or it expired and could not be
+    /// renewed): a person must log in with `command`.
+    NeedsLogin {
+        /// What the server said.
+        reason: String,
+        /// The command that logs in (`sluice auth login NAME`).
+        command: String,
+    },
     /// Not usable; `reason` says why and what to do.
     Down {
         /// What failed.
@@ -34,6 +42,7 @@ impl ServerState {
         match self {
             ServerState::Connecting => "it is still starting; try again in a moment".to_owned(),
             ServerState::Ready { .. } => "ready".to_owned(),
+            ServerState::NeedsLogin { reason, .. } => reason.clone(),
             ServerState::Down {
                 reason,
                 retrying: true,

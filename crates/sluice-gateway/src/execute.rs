@@ -304,7 +304,7 @@ impl Gateway {
     }
 
     /// The limits of an execution that asked for `timeout_ms`, from the settings.
-    fn execution_limits(&self, timeout_ms: Option<u64>) -> ExecutionLimits {
+    pub(crate) fn execution_limits(&self, timeout_ms: Option<u64>) -> ExecutionLimits {
         let settings = &self.config().settings.execution;
         ExecutionLimits {
             timeout_ms: timeout_ms

@@ -190,7 +190,14 @@ impl Gateway {
             );
         }
         let rates = rates::RateLimiter::new(&config.settings.limits);
-        let pool = Pool::start(&config);
+        // OAuth tokens of HTTP servers live in the data folder, where `sluice auth login` puts
+        // them (in memory only without one).
+        let tokens = sluice_downstream::TokenStore::new(
+            data_dir
+                .as_ref()
+                .map(|dir| dir.join(sluice_downstream::OAUTH_DIR)),
+        );
+        let pool = Pool::start_with_tokens(&config, tokens);
         let privacy = PrivacyState::from_settings(&config.settings.privacy);
         if let PrivacyState::Broken(problem) = &privacy {
             tracing::error!("privacy protection could not start, code execution is off: {problem}");

@@ -98,7 +98,10 @@ impl Snapshot {
             .map(|(server, _)| server.clone())
             .collect();
         let catalog = Arc::new(Catalog::from_parts(parts));
-        let tree = sluice_codegen::generate_tree(Arc::clone(&catalog));
+        let tree = match previous {
+            Some(previous) => sluice_codegen::regenerate_tree(Arc::clone(&catalog), &previous.tree),
+            None => sluice_codegen::generate_tree(Arc::clone(&catalog)),
+        };
         let search = Arc::new(index(&catalog, &unchanged));
         let validators = previous
             .and_then(|previous| previous.validators.lock().ok())

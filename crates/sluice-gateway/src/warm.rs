@@ -94,7 +94,9 @@ impl WarmPool {
             let pool = gateway.warm();
             pool.starting.fetch_sub(1, Ordering::SeqCst);
             match started {
-                Ok(worker) if !gateway.stopping().is_cancelled() => {
+                Ok(mut worker) if !gateway.stopping().is_cancelled() => {
+                    // Its first execution then starts without making a runtime.
+                    worker.prepare(gateway.execution_limits(None)).await;
                     pool.ready
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)

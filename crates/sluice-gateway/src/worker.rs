@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sluice_worker_protocol::{
-    ExecutionError, FrameDecoder, GatewayMessage, Language, MAX_WORKER_FRAME_BYTES,
-    OUT_OF_MEMORY_EXIT_CODE, PROTOCOL_VERSION, SANDBOX_REFUSED_EXIT_CODE, WorkerMessage,
-    decode_worker_message, encode,
+    ExecutionError, ExecutionLimits, FrameDecoder, GatewayMessage, Language,
+    MAX_WORKER_FRAME_BYTES, OUT_OF_MEMORY_EXIT_CODE, PROTOCOL_VERSION, SANDBOX_REFUSED_EXIT_CODE,
+    WorkerMessage, decode_worker_message, encode,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -235,6 +235,11 @@ impl WorkerProcess {
                 write_encoded(&mut stdin, &frame).await;
             }
         });
+    }
+
+    /// Have the worker make its next execution's runtime now (it says `Tidied` when done).
+    pub(crate) async fn prepare(&mut self, limits: ExecutionLimits) {
+        self.send_detached(GatewayMessage::Prepare { limits }).await;
     }
 
     /// Ask the worker whether `code` transpiles, and what it exports.

@@ -5,6 +5,9 @@
 //! simple form). Document frequencies and the average length are the index's, over every
 //! segment, so a server's scores do not depend on which other servers changed last.
 
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::document::Document;
@@ -59,8 +62,9 @@ const PREFIX_MAX_TERMS: usize = 32;
 /// The postings of one segment.
 #[derive(Debug, Default)]
 pub(crate) struct Postings {
-    /// Term → (document within the segment, weighted frequency).
-    pub by_term: HashMap<String, Vec<(u32, f32)>>,
+    /// Term → (document within the segment, weighted frequency). The term's text is shared
+    /// with the index's statistics.
+    pub by_term: HashMap<Arc<str>, Vec<(u32, f32)>>,
     /// Weighted length of each document.
     pub lengths: Vec<f32>,
 }
@@ -119,7 +123,11 @@ impl Postings {
         }
         let by_term = numbers
             .into_iter()
-            .map(|(term, number)| (term, std::mem::take(&mut lists[number as usize])))
+            .map(|(term, number)| {
+                let mut list = std::mem::take(&mut lists[number as usize]);
+                list.shrink_to_fit();
+                (Arc::from(term), list)
+            })
             .collect();
         Postings { by_term, lengths }
     }
@@ -127,32 +135,100 @@ impl Postings {
 
 /// Corpus-wide statistics: document frequency of every term, the sorted vocabulary (for prefix
 /// expansion), document count and average length.
-#[derive(Debug, Default)]
+/// The sorted vocabulary of `document_frequency`, from `previous` and the terms whose presence
+/// may have changed (`touched`): patched in place when they are few, sorted afresh otherwise.
+fn update_vocabulary(
+    previous: &[Arc<str>],
+    document_frequency: &HashMap<Arc<str>, u32>,
+    mut touched: Vec<Arc<str>>,
+) -> Vec<Arc<str>> {
+    if touched.len() > previous.len() / 16 {
+        let mut vocabulary: Vec<Arc<str>> = document_frequency.keys().cloned().collect();
+        vocabulary.sort_unstable();
+        return vocabulary;
+    }
+    let mut vocabulary = previous.to_vec();
+    touched.sort_unstable();
+    touched.dedup();
+    for term in touched {
+        let present = document_frequency.contains_key(&term);
+        match (vocabulary.binary_search(&term), present) {
+            (Ok(index), false) => {
+                vocabulary.remove(index);
+            }
+            (Err(index), true) => vocabulary.insert(index, term),
+            _ => {}
+        }
+    }
+    vocabulary
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Statistics {
-    pub document_frequency: HashMap<String, u32>,
-    pub vocabulary: Vec<String>,
+    pub document_frequency: HashMap<Arc<str>, u32>,
+    pub vocabulary: Vec<Arc<str>>,
     pub documents: u32,
     pub average_length: f32,
 }
 
 impl Statistics {
-    pub fn build<'a>(segments: impl Iterator<Item = &'a Postings>) -> Statistics {
-        let mut statistics = Statistics::default();
+    /// The statistics of these segments' postings.
+    pub fn build<'a>(segments: impl Iterator<Item = &'a Postings> + Clone) -> Statistics {
+        Statistics::update(
+            &Statistics::default(),
+            std::iter::empty(),
+            segments.clone(),
+            segments,
+        )
+    }
+
+    /// The statistics of `segments`, from `previous` (those of a set of segments that differs
+    /// from `segments` by `removed` and `added`): term counts move by what the changed segments
+    /// hold, so a rebuild after one server changed costs in proportion to that server's terms,
+    /// not to the whole vocabulary's. The same result as [`Statistics::build`] of `segments`.
+    pub fn update<'a>(
+        previous: &Statistics,
+        removed: impl Iterator<Item = &'a Postings>,
+        added: impl Iterator<Item = &'a Postings>,
+        segments: impl Iterator<Item = &'a Postings>,
+    ) -> Statistics {
+        let mut document_frequency = previous.document_frequency.clone();
+        let mut touched: Vec<Arc<str>> = Vec::new();
+        for postings in removed {
+            for (term, list) in &postings.by_term {
+                if let Some(count) = document_frequency.get_mut(term) {
+                    *count = count.saturating_sub(list.len() as u32);
+                    if *count == 0 {
+                        document_frequency.remove(term);
+                        touched.push(Arc::clone(term));
+                    }
+                }
+            }
+        }
+        for postings in added {
+            for (term, list) in &postings.by_term {
+                match document_frequency.entry(Arc::clone(term)) {
+                    Entry::Occupied(mut entry) => *entry.get_mut() += list.len() as u32,
+                    Entry::Vacant(entry) => {
+                        entry.insert(list.len() as u32);
+                        touched.push(Arc::clone(term));
+                    }
+                }
+            }
+        }
+        let vocabulary = update_vocabulary(&previous.vocabulary, &document_frequency, touched);
+        let mut documents = 0;
         let mut total_length = 0.0;
         for postings in segments {
-            for (term, list) in &postings.by_term {
-                *statistics
-                    .document_frequency
-                    .entry(term.clone())
-                    .or_insert(0) += list.len() as u32;
-            }
-            statistics.documents += postings.lengths.len() as u32;
+            documents += postings.lengths.len() as u32;
             total_length += postings.lengths.iter().sum::<f32>();
         }
-        statistics.average_length = total_length / (statistics.documents.max(1) as f32);
-        statistics.vocabulary = statistics.document_frequency.keys().cloned().collect();
-        statistics.vocabulary.sort_unstable();
-        statistics
+        Statistics {
+            document_frequency,
+            vocabulary,
+            documents,
+            average_length: total_length / (documents.max(1) as f32),
+        }
     }
 
     fn inverse_frequency(&self, term: &str) -> f32 {
@@ -179,14 +255,14 @@ impl Statistics {
             if term.chars().count() < PREFIX_MIN_CHARS {
                 continue;
             }
-            let start = self.vocabulary.partition_point(|word| word <= term);
+            let start = self.vocabulary.partition_point(|word| **word <= **term);
             for word in self.vocabulary[start..]
                 .iter()
                 .take_while(|word| word.starts_with(term.as_str()))
                 .take(PREFIX_MAX_TERMS)
             {
                 let weight = self.inverse_frequency(word) * PREFIX_SHARE;
-                let entry = expanded.entry(word.clone()).or_insert(0.0);
+                let entry = expanded.entry(word.to_string()).or_insert(0.0);
                 *entry = entry.max(weight);
             }
         }
@@ -198,7 +274,7 @@ impl Statistics {
     pub fn score_into(&self, postings: &Postings, expanded: &[(String, f32)], scores: &mut [f32]) {
         let average = self.average_length.max(f32::EPSILON);
         for (term, inverse_frequency) in expanded {
-            let Some(list) = postings.by_term.get(term) else {
+            let Some(list) = postings.by_term.get(term.as_str()) else {
                 continue;
             };
             for &(document, frequency) in list {
@@ -208,5 +284,27 @@ impl Statistics {
                     inverse_frequency * frequency * (K1 + 1.0) / (frequency + normalization);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vocabulary_patched_for_a_few_terms_is_the_sorted_vocabulary() {
+        let terms: Vec<Arc<str>> = (0..100).map(|n| Arc::from(format!("t{n:03}"))).collect();
+        let mut frequency: HashMap<Arc<str>, u32> =
+            terms.iter().map(|term| (Arc::clone(term), 1)).collect();
+        let mut previous = terms.clone();
+        previous.sort_unstable();
+        // One term leaves, one comes, one leaves and comes back.
+        frequency.remove("t050");
+        frequency.insert(Arc::from("t050x"), 1);
+        let touched = vec![Arc::from("t050"), Arc::from("t050x"), Arc::from("t010")];
+        let patched = update_vocabulary(&previous, &frequency, touched);
+        let mut expected: Vec<Arc<str>> = frequency.keys().cloned().collect();
+        expected.sort_unstable();
+        assert_eq!(patched, expected);
     }
 }

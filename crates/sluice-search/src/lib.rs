@@ -175,6 +175,28 @@ impl Segment {
     }
 }
 
+/// The statistics of `segments`: updated from `previous`'s by the segments that left and came
+/// (a rebuild after one server changed touches that server's terms only), or built afresh.
+fn statistics_of(segments: &[Arc<Segment>], previous: Option<&SearchIndex>) -> Statistics {
+    let all = segments.iter().map(|segment| &segment.postings);
+    let Some(previous) = previous else {
+        return Statistics::build(all);
+    };
+    let held = |among: &[Arc<Segment>], segment: &Arc<Segment>| {
+        among.iter().any(|other| Arc::ptr_eq(other, segment))
+    };
+    let removed = previous
+        .segments
+        .iter()
+        .filter(|segment| !held(segments, segment))
+        .map(|segment| &segment.postings);
+    let added = segments
+        .iter()
+        .filter(|segment| !held(&previous.segments, segment))
+        .map(|segment| &segment.postings);
+    Statistics::update(&previous.statistics, removed, added, all)
+}
+
 /// A segment to build, and the slot it fills.
 struct SegmentWork {
     slot: usize,
@@ -352,8 +374,9 @@ impl SearchIndex {
                     .is_some_and(|dimension| vectors.len() == segment.documents.len() * dimension)
             })
         });
+        let statistics = statistics_of(&segments, previous);
         SearchIndex {
-            statistics: Statistics::build(segments.iter().map(|segment| &segment.postings)),
+            statistics,
             offsets,
             segments,
             dimension: dimension.filter(|_| all_vectors),

@@ -285,3 +285,39 @@ fn an_unchanged_group_is_taken_from_the_previous_index_without_its_documents() {
     alone.insert("filesystem".into(), Group::Unchanged);
     assert!(SearchIndex::build_groups(alone, None, None).is_empty());
 }
+
+#[test]
+fn statistics_updated_from_the_previous_index_equal_those_built_afresh() {
+    let first = SearchIndex::build(groups(&catalog()), None, None);
+    // "everything" changes (a term goes, a term comes), "filesystem" stays, "time" is new.
+    let mut changed = groups(&catalog());
+    changed.insert(
+        "everything".to_owned(),
+        vec![Document::from_tool(&sluice_catalog::CatalogTool {
+            description: Some("Multiplies two numbers.".to_owned()),
+            ..catalog().tool("everything", "get-sum").unwrap().clone()
+        })],
+    );
+    let time = Catalog::build(vec![ServerTools::from_values(
+        "time",
+        vec![json!({"name": "get_time", "description": "Current time in a zone."})],
+    )]);
+    changed.insert("time".to_owned(), groups(&time).remove("time").unwrap());
+    let updated = SearchIndex::build(changed.clone(), Some(&first), None);
+    let afresh = SearchIndex::build(changed, None, None);
+    assert_eq!(updated.statistics, afresh.statistics);
+    assert!(
+        updated
+            .statistics
+            .document_frequency
+            .contains_key("multipli")
+    );
+    assert!(!updated.statistics.document_frequency.contains_key("echo"));
+    // And back: a group that leaves takes its terms with it.
+    let back = SearchIndex::build(groups(&catalog()), Some(&updated), None);
+    assert_eq!(back.statistics, first.statistics);
+    assert_eq!(
+        names(&back.search(&query("echo"), None)),
+        names(&first.search(&query("echo"), None))
+    );
+}

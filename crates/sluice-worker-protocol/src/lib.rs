@@ -66,7 +66,7 @@ pub const SANDBOX_REFUSED_EXIT_CODE: u8 = 3;
 pub const OUT_OF_MEMORY_EXIT_CODE: u8 = 65;
 
 /// Version of this protocol; a worker built from another version refuses to run.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The longest progress message a worker sends, in characters.
 pub const MAX_PROGRESS_MESSAGE_CHARS: usize = 200;
@@ -200,6 +200,14 @@ pub enum GatewayMessage {
         code: String,
         /// Its language.
         language: Language,
+    },
+    /// Make the runtime of the next execution now, while the worker waits: a warm worker told
+    /// this before its first `Execute` starts that execution without making a runtime. Sent
+    /// only between jobs; answered by [`WorkerMessage::Tidied`] once the runtime is made.
+    Prepare {
+        /// The limits the next execution is expected to have (a runtime made for other memory
+        /// or stack limits is not used).
+        limits: ExecutionLimits,
     },
     /// The answer to one [`WorkerMessage::ToolCall`].
     ToolResult {

@@ -356,6 +356,7 @@ impl Dispatcher {
         match message {
             GatewayMessage::Execute(job) => self.on_execute(Box::new(job)),
             GatewayMessage::Check { code, language } => self.on_check(code, language),
+            GatewayMessage::Prepare { limits } => self.on_prepare(limits),
             GatewayMessage::ToolResult { call_id, .. } => {
                 tracing::warn!(
                     call_id,
@@ -445,6 +446,16 @@ impl Dispatcher {
             prepare: None,
         });
         Ok(())
+    }
+
+    /// Make the next execution's runtime now, on the execution thread (started for these
+    /// limits), which answers `Tidied` when it is made. Between jobs only: the input loop
+    /// hands this over when no job runs.
+    fn on_prepare(&mut self, limits: ExecutionLimits) -> Result<(), WorkerError> {
+        self.ensure_executor(sluice_engine_js::thread_stack_bytes(&limits))?;
+        self.hand_over(Job::Tidy {
+            prepare: Some(limits),
+        })
     }
 
     fn hand_over(&mut self, job: Job) -> Result<(), WorkerError> {
@@ -688,6 +699,7 @@ impl Host for FrameHost<'_> {
             Received::Message(other) => {
                 let name = match other {
                     GatewayMessage::Execute { .. } => "an Execute",
+                    GatewayMessage::Prepare { .. } => "a Prepare",
                     _ => "a Check",
                 };
                 let violation = format!("{name} arrived while an execution was running");

@@ -454,6 +454,25 @@ fn a_runtime_is_made_after_each_execution_and_said() {
 }
 
 #[test]
+fn a_prepared_runtime_is_said_and_used_by_the_next_execution() {
+    let mut gateway = Gateway::start();
+    gateway.send(&GatewayMessage::Prepare { limits: limits() });
+    assert_eq!(gateway.receive_any(), WorkerMessage::Tidied);
+    // A fresh execution runs in it; nothing of another runtime is there to find.
+    let (_, outcome) = gateway.run(
+        "export default typeof globalThis.leftOver;",
+        Settings::fresh(),
+    );
+    assert_eq!(
+        outcome,
+        ExecutionOutcome::Ok {
+            result: json!("undefined")
+        }
+    );
+    gateway.finish().unwrap();
+}
+
+#[test]
 fn checks_code_between_executions() {
     let mut gateway = Gateway::start();
     gateway.send(&GatewayMessage::Check {

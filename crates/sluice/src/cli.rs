@@ -91,6 +91,16 @@ pub enum Command {
     #[command(subcommand)]
     Skills(SkillsCommand),
 
+    /// Log Sluice in to the HTTP servers that require OAuth, and see or forget its tokens.
+    ///
+    /// A server whose authorization server needs a person (the authorization code grant) shows
+    /// as "needs login" until `sluice auth login NAME` has run once; Sluice refreshes the tokens
+    /// after that. Tokens live in `<data dir>/oauth/<server>.json`, readable by you only (mode
+    /// 0600). Servers with `"oauth": {"grant": "client_credentials", ...}` get their tokens by
+    /// themselves.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+
     /// Run the demo: five everyday workflows, each done for real both ways (plain tool calling
     /// and code mode through Sluice), with an o200k token ledger of what enters the model's
     /// context.
@@ -602,6 +612,54 @@ pub struct SkillsRemoveArgs {
     /// The skill's name (kebab-case, as listed).
     #[arg(value_name = "NAME")]
     pub name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Authorize Sluice to a server: discovers its authorization server, registers Sluice there
+    /// when needed, prints the authorization URL (and opens it with $BROWSER when set), waits for
+    /// the browser to come back to a loopback port, and stores the tokens. Also asks for the
+    /// permissions a call was refused for since the last login. A running `sluice serve` picks
+    /// the new tokens up by itself.
+    Login(AuthLoginArgs),
+    /// Forget a server's tokens (and Sluice's registration with its authorization server).
+    Logout(AuthServerArgs),
+    /// Show, for each HTTP server, whether Sluice holds a token for it and until when.
+    Status(AuthStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuthLoginArgs {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    /// The server's name in the config.
+    #[arg(value_name = "SERVER")]
+    pub server: String,
+
+    /// How long to wait for the browser to come back, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub timeout: u64,
+
+    /// Log in again even when the server accepts the current token.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthServerArgs {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    /// The server's name in the config.
+    #[arg(value_name = "SERVER")]
+    pub server: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthStatusArgs {
+    #[command(flatten)]
+    pub global: GlobalOptions,
 }
 
 #[cfg(test)]

@@ -45,13 +45,15 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr (stdout belongs to MCP in `serve` and to data elsewhere). `SLUICE_LOG` or
-/// `RUST_LOG` sets the filter; the default shows warnings. Colours only on a terminal (MCP
+/// `RUST_LOG` sets the filter; the default shows warnings, except the ones rmcp's transport
+/// worker logs when a connection ends (with its Rust types: a server that needs a login is one),
+/// which Sluice reports itself, in words. Colours only on a terminal (MCP
 /// clients keep a server's stderr in log files) and never with `NO_COLOR` set.
 fn init_logging() {
     use std::io::IsTerminal as _;
     let filter = std::env::var("SLUICE_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn".to_owned());
+        .unwrap_or_else(|_| "warn,rmcp::transport::worker=off".to_owned());
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))

@@ -28,7 +28,11 @@
 //! 11. `soak`: 10,000 mixed executions (tool errors, time-outs, out-of-memory, workers killed
 //!     from outside, sessions evicted) over 8 connections: memory growth, workers, zombies,
 //!     descriptors, panics and audit records at the end;
-//! 12. `python`: Python beside TypeScript through `sluice serve` (issue 19): a cold execution in
+//! 12. `load`: 200 Streamable HTTP clients at once against one `sluice serve --http`, each
+//!     running 50 executions with one tool call, as 25 principals (API tokens) of 8 clients each
+//!     with the default per-principal limits: errors, limit refusals, p50/p99 latency, executions
+//!     per second and the gateway's RSS;
+//! 13. `python`: Python beside TypeScript through `sluice serve` (issue 19): a cold execution in
 //!     each language (a fresh confined worker each time) and the per-call time of N sequential
 //!     `echo` calls from each, with Python's targets (within 1.5x of TypeScript's).
 //!
@@ -52,6 +56,7 @@ mod codegen;
 mod cold;
 mod connect;
 mod context;
+mod load;
 mod overhead;
 mod parallel;
 mod python;
@@ -72,6 +77,7 @@ use codegen::codegen;
 use cold::cold_start;
 use connect::connect;
 use context::context;
+use load::load;
 use overhead::overhead;
 use parallel::parallel;
 use python::python;
@@ -85,7 +91,7 @@ use warm::warm;
 use worker::{FAKE_WORKER_ARG, protocol_worker};
 
 /// The sections, in running order: key, the names a filter may match, title.
-const SECTIONS: [(&str, &[&str], &str); 12] = [
+const SECTIONS: [(&str, &[&str], &str); 13] = [
     ("cold", &["cold", "worker"], "1. Worker cold start"),
     (
         "overhead",
@@ -130,9 +136,14 @@ const SECTIONS: [(&str, &[&str], &str); 12] = [
     ),
     ("soak", &["soak"], "11. A soak of 10,000 mixed executions"),
     (
+        "load",
+        &["load", "http-load"],
+        "12. 200 HTTP clients x 50 executions through sluice serve --http",
+    ),
+    (
         "python",
         &["python", "language"],
-        "12. Python beside TypeScript through sluice serve",
+        "13. Python beside TypeScript through sluice serve",
     ),
 ];
 
@@ -216,6 +227,7 @@ fn main() -> BenchResult<()> {
                 "warm" => warm(&mut report).await,
                 "scale" => scale(&mut report).await,
                 "soak" => soak(&mut report).await,
+                "load" => load(&mut report).await,
                 "python" => python(&mut report).await,
                 _ => context(&mut report),
             };

@@ -1,4 +1,4 @@
-//! Section 12, Python beside TypeScript through `sluice serve` (issue 19): a cold execution (a
+//! Section 13, Python beside TypeScript through `sluice serve` (issue 19): a cold execution (a
 //! fresh confined worker for every execution: `sluice.workers.warm: 0`, `reusePerClient: 0`) of
 //! a trivial script in each language, interleaved; then the per-call overhead of each, as the
 //! wall time of an execution making N sequential `echo` calls on the fake MCP server minus that

@@ -2,6 +2,7 @@
 //! progress on stderr.
 
 pub mod audit;
+pub mod auth;
 pub mod demo;
 pub mod exec;
 pub mod serve;
@@ -29,6 +30,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Tools(ToolsCommand::Eval(args)) => tools::eval(args),
         Command::Audit(args) => audit::run(args),
         Command::Skills(command) => skills::run(command),
+        Command::Auth(command) => auth::run(command).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Worker(args) => Ok(worker::run(args)),
     }

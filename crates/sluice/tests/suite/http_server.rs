@@ -105,6 +105,8 @@ fn a_server_that_wants_a_token_is_reported_in_words() {
         .find(|line| line.starts_with("Unavailable server remote: "))
         .unwrap_or_else(|| panic!("{listing}"));
     assert!(line.contains("401"), "{line}");
+    assert!(line.contains("needs login"), "{line}");
+    assert!(line.contains("run `sluice auth login remote`"), "{line}");
     assert!(line.contains("headers"), "{line}");
     assert!(!line.contains("::") && !line.contains('<'), "{line}");
 }

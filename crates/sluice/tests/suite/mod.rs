@@ -23,6 +23,8 @@ mod containment;
 mod demo;
 /// Downstream servers that fail as real ones do.
 mod downstream_failures;
+/// Sluice as an OAuth client of a downstream server protected by a real authorization server.
+mod downstream_oauth;
 /// A downstream server's questions (elicitation) passed to the agent's client.
 mod elicitation;
 /// `execute_code` against the real npm servers.
