@@ -23,6 +23,7 @@ comment or string literal it is placed in; see [`escape`].
 
 pub mod escape;
 pub mod javascript;
+pub mod python;
 pub mod tree;
 pub mod typescript;
 

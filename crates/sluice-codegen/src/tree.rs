@@ -44,6 +44,8 @@ enum Source {
     Index,
     /// One tool's file: the tool at this position in its server's list.
     Tool(usize),
+    /// The Python stub of the tool at this position (`servers/<server>/<python name>.py`).
+    Python(usize),
 }
 
 impl ServerFiles {
@@ -55,11 +57,19 @@ impl ServerFiles {
                 files.insert(path, source);
             }
         };
+        let python_names =
+            crate::python::python_names(part.tools().iter().map(|tool| tool.identifier.as_str()));
         for (position, tool) in part.tools().iter().enumerate() {
             insert(
                 format!("{folder}/{}.ts", code_identifier(tool)),
                 Source::Tool(position),
             );
+            if let Some(python_name) = python_names.get(&tool.identifier) {
+                insert(
+                    format!("{folder}/{python_name}.py"),
+                    Source::Python(position),
+                );
+            }
         }
         insert(format!("{folder}/index.ts"), Source::Index);
         ServerFiles {
@@ -73,6 +83,15 @@ impl ServerFiles {
         match source {
             Source::Index => Some(Cow::Owned(index_file(&self.server, self.part.tools()))),
             Source::Tool(position) => Some(Cow::Owned(tool_file(self.part.tools().get(position)?))),
+            Source::Python(position) => {
+                let tools = self.part.tools();
+                let tool = tools.get(position)?;
+                let name = crate::python::python_name(
+                    tools.iter().map(|tool| tool.identifier.as_str()),
+                    &tool.identifier,
+                );
+                Some(Cow::Owned(crate::python::python_tool_file(tool, &name)))
+            }
         }
     }
 }
@@ -223,7 +242,8 @@ pub fn normalize_path(path: &str) -> Option<String> {
 ///
 /// Preconditions: none beyond the catalog's own invariants (identifiers unique per server).
 /// Postconditions: one `servers/<server>/index.ts` per server, one
-/// `servers/<server>/<identifier>.ts` per tool, plus `README.md` and `runtime.ts` at the root;
+/// `servers/<server>/<identifier>.ts` and one `servers/<server>/<python name>.py` per tool, plus
+/// `README.md` and `runtime.ts` at the root;
 /// server and tool files are written when read.
 pub fn generate_tree(catalog: Arc<Catalog>) -> GeneratedTree {
     build_tree(&catalog, None)
@@ -309,6 +329,54 @@ fn index_file(server: &str, tools: &[CatalogTool]) -> String {
     file
 }
 
+/// The README's Python section: how Python code (`execute_code` with `language: "python"`, run
+/// by Monty) imports and calls the same tools, with a real example when there is a tool.
+fn python_section(catalog: &Catalog) -> String {
+    let (module, function) = match catalog.tools().next() {
+        Some(tool) => {
+            let names = crate::python::python_names(
+                catalog
+                    .server_tools(&tool.server)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|tool| tool.identifier.as_str()),
+            );
+            (
+                crate::python::module_name(&tool.server),
+                names
+                    .get(&tool.identifier)
+                    .cloned()
+                    .unwrap_or_else(|| crate::python::snake_case(&tool.identifier)),
+            )
+        }
+        None => ("<server>".to_owned(), "some_tool".to_owned()),
+    };
+    format!(
+        "\n## Python\n\n\
+         `execute_code` with `language: \"python\"` runs Python (Monty: a subset of Python 3; no \
+         class inheritance, no generators, no third-party modules; `asyncio`, `json`, `re`, \
+         `math`, `datetime`, `collections`, `itertools`, `functools`, `dataclasses` are there). \
+         Each tool is an async function named in snake_case (see `search_tools` or `read_file` \
+         with `language: \"python\"`); a server's module name is its name with `-` and `.` as \
+         `_`:\n\n\
+         ```python\nimport asyncio\nfrom servers.{module} import {function}\n\
+         result = await {function}(name=value)  # keyword arguments are the input fields\n\
+         both = await asyncio.gather({function}(...), {function}(...))  # calls in parallel\n\
+         print(result)  # output reaches you\nresult  # the last expression is the result\n```\n\n\
+         - A failed call raises `RuntimeError(\"ToolError(<kind>): ...\")`; `tool_error(e)` gives \
+         its fields (`kind`, `message`, `content`, `retryable`, `server`, `tool`), `None` for \
+         other errors. In `asyncio.gather`, the first failure is raised by the gather itself.\n\
+         - `report_progress(message, fraction=None)` tells the person waiting how far a long run \
+         has come.\n\
+         - With a `session` id, globals (variables, functions, imported tools) survive into the \
+         session's next Python execution.\n\
+         - Files: `from pathlib import Path`; `Path(\"workspace/a.txt\").write_text(text)`, \
+         `.read_text()`, `.append_text()`, `.exists()`, `.iterdir()`, `.mkdir()`, `.unlink()` (the \
+         same `./workspace/` as TypeScript's). No other files, no environment, no network. \
+         Saved skills are TypeScript and cannot be imported from Python.\n"
+    )
+}
+
 /// `README.md`: what the tree is and how to use it, with a real example when there is a tool.
 fn readme(catalog: &Catalog) -> String {
     let mut readme = String::from(
@@ -363,6 +431,7 @@ fn readme(catalog: &Catalog) -> String {
          `import { fn } from \"./skills/<name>\"` (`list_files(\"skills\")`, `search_tools` finds \
          them).\n",
     );
+    readme.push_str(&python_section(catalog));
     readme
 }
 
@@ -430,7 +499,13 @@ mod tests {
         assert_eq!(after, generate_tree(catalog));
         assert_eq!(
             after.list("servers/fs").unwrap(),
-            ["index.ts", "readFile.ts", "writeFile.ts"]
+            [
+                "index.ts",
+                "readFile.ts",
+                "read_file.py",
+                "writeFile.ts",
+                "write_file.py"
+            ]
         );
         assert!(after.get("servers/fs/writeFile").is_some());
         assert!(before.get("servers/fs/writeFile").is_none());
@@ -446,7 +521,7 @@ mod tests {
         assert_eq!(tree.list("servers").unwrap(), ["fs/", "server-everything/"]);
         assert_eq!(
             tree.list("./servers/fs/").unwrap(),
-            ["index.ts", "readFile.ts"]
+            ["index.ts", "readFile.ts", "read_file.py"]
         );
         assert_eq!(tree.list("servers/nope"), None);
         assert_eq!(tree.list("servers/fs/readFile.ts"), None);
@@ -455,7 +530,8 @@ mod tests {
             Some("servers/fs/readFile.ts")
         );
         assert_eq!(tree.resolve("servers/f/readFile"), None);
-        assert_eq!(tree.len(), 2 + 2 + 3);
+        // README and runtime, an index per server, a TypeScript and a Python file per tool.
+        assert_eq!(tree.len(), 2 + 2 + 2 * 3);
         assert_eq!(tree.paths().count(), tree.len());
         assert!(tree.paths().is_sorted());
     }
@@ -483,14 +559,19 @@ mod tests {
                 "runtime.ts",
                 "servers/fs/index.ts",
                 "servers/fs/readFile.ts",
+                "servers/fs/read_file.py",
+                "servers/server-everything/echo.py",
                 "servers/server-everything/echo.ts",
                 "servers/server-everything/getSum.ts",
+                "servers/server-everything/get_sum.py",
                 "servers/server-everything/index.ts",
             ]
         );
-        assert_eq!(tree.len(), 7);
+        assert_eq!(tree.len(), 10);
         assert!(!tree.is_empty());
-        assert_eq!(tree.iter().count(), 7);
+        assert_eq!(tree.iter().count(), 10);
+        let stub = tree.get("servers/server-everything/get_sum.py").unwrap();
+        assert!(stub.contains("async def get_sum("), "{stub}");
         assert_eq!(tree.get("runtime.ts").as_deref(), Some(crate::RUNTIME_TS));
     }
 
@@ -524,7 +605,7 @@ mod tests {
         );
         assert_eq!(
             tree.list("servers/server-everything").unwrap(),
-            ["echo.ts", "getSum.ts", "index.ts"]
+            ["echo.py", "echo.ts", "getSum.ts", "get_sum.py", "index.ts"]
         );
         assert_eq!(tree.list("servers/nope"), None);
         assert_eq!(tree.list("runtime.ts"), None);

@@ -22,7 +22,15 @@ fn every_generated_file_parses() {
 
     let mut failures = Vec::new();
     let mut typescript_files = 0usize;
+    let mut python_files = 0usize;
     for (path, content) in tree.iter() {
+        if path.ends_with(".py") {
+            python_files += 1;
+            if let Err(error) = ruff_python_parser::parse_module(&content) {
+                failures.push(format!("{path}: {error}"));
+            }
+            continue;
+        }
         if !path.ends_with(".ts") {
             continue;
         }
@@ -46,7 +54,7 @@ fn every_generated_file_parses() {
     }
     eprintln!(
         "{} tool definitions from {server_count} servers; {} tools in the catalog ({} rejected); \
-         {} files ({typescript_files} TypeScript); {signatures} signatures",
+         {} files ({typescript_files} TypeScript, {python_files} Python); {signatures} signatures",
         definitions,
         catalog.len(),
         catalog.rejected().count(),
@@ -63,8 +71,10 @@ fn every_generated_file_parses() {
         "only {} tools",
         catalog.len()
     );
-    // runtime.ts and README.md, plus an index per server and a file per tool.
-    assert_eq!(tree.len(), 2 + server_count + catalog.len());
+    // runtime.ts and README.md, plus an index per server and a TypeScript and a Python file per
+    // tool (Python names are unique per server, so no stub hides another).
+    assert_eq!(tree.len(), 2 + server_count + 2 * catalog.len());
+    assert_eq!(python_files, catalog.len());
 }
 
 #[test]

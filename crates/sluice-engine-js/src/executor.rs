@@ -22,13 +22,14 @@ use sluice_worker_protocol::{
     ToolOutcome, WorkerMessage,
 };
 
+use crate::FileEncoding;
 use crate::modules::{
     Catalog, CatalogSlot, ImportFailures, SandboxLoader, SandboxResolver, SkillCache,
     agent_module_name,
 };
 use crate::positions::SourceMaps;
 use crate::transpile::{LineMap, check_dynamic_code, session_bindings, transpile_module};
-use crate::workspace::{FLAG_BASE64, FLAG_FORCE, FLAG_RECURSIVE, FileEncoding, OPERATIONS};
+use crate::workspace::{FLAG_BASE64, FLAG_FORCE, FLAG_RECURSIVE, OPERATIONS};
 use crate::{
     CheckReport, ExecuteJob, Finished, Host, HostError, MAX_REGEX_SOURCE_CHARS, WorkspaceReply,
     WorkspaceRequest,
@@ -135,6 +136,12 @@ impl Engine {
             stack_bytes: limits.stack_bytes,
             session,
         });
+    }
+
+    /// End a kept session, if there is one (an execution in another language that does not
+    /// keep state ends it too, as a fresh execution here would).
+    pub fn end_session(&mut self) {
+        self.session = None;
     }
 
     /// Drop the runtime of the last fresh execution, if it was not dropped yet.

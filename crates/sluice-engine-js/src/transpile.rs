@@ -122,6 +122,16 @@ fn transpile_unguarded(
     let source_type = match language {
         Language::Typescript => SourceType::ts(),
         Language::Javascript => SourceType::mjs(),
+        Language::Python => {
+            return Err(ExecutionError {
+                kind: ErrorKind::InternalError,
+                message: "Internal error of the sandbox: Python code reached the JavaScript \
+                          engine"
+                    .to_owned(),
+                line: None,
+                column: None,
+            });
+        }
     };
     let parsed = Parser::new(&allocator, source, source_type).parse();
     if parsed.panicked || parsed.diagnostics.has_errors() {

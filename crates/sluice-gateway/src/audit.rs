@@ -351,8 +351,5 @@ impl Auditor {
 }
 
 fn language_name(language: Language) -> &'static str {
-    match language {
-        Language::Typescript => "typescript",
-        Language::Javascript => "javascript",
-    }
+    language.as_str()
 }

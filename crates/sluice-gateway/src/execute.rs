@@ -591,9 +591,13 @@ impl Gateway {
             PROGRESS_INTERVAL,
         );
         // Only the servers the code and its skills name cross to the worker.
-        let tools = snapshot.bindings_for(
-            std::iter::once(request.code.as_str()).chain(skills.values().map(String::as_str)),
-        );
+        let tools = if request.language == Language::Python {
+            snapshot.python_bindings_for(&request.code)
+        } else {
+            snapshot.bindings_for(
+                std::iter::once(request.code.as_str()).chain(skills.values().map(String::as_str)),
+            )
+        };
         let execute = GatewayMessage::Execute(ExecuteJob {
             protocol_version: PROTOCOL_VERSION,
             code: request.code,
@@ -724,7 +728,24 @@ impl Gateway {
                         worker.kill();
                         break Err(crash(problem));
                     }
-                    None => break Err(crash(worker.exit_description("during the execution").await)),
+                    None => {
+                        let exit = worker.exit("during the execution").await;
+                        if exit.out_of_memory {
+                            break Err((
+                                execution_error(
+                                    ErrorKind::OutOfMemory,
+                                    format!(
+                                        "The execution ran out of memory: its code allocated past \
+                                         the memory limit of {} MiB. Work on smaller data per \
+                                         execution.",
+                                        limits.memory_bytes / (1024 * 1024)
+                                    ),
+                                ),
+                                0,
+                            ));
+                        }
+                        break Err(crash(exit.description));
+                    }
                 }
             }
         };

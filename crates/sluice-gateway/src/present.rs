@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sluice_catalog::Detail;
 
-use sluice_catalog::CatalogTool;
+use sluice_catalog::{Catalog, CatalogTool};
 use sluice_search::ItemKey;
+use sluice_worker_protocol::Language;
 
 use crate::Snapshot;
 
@@ -27,6 +28,9 @@ pub struct SearchRequest {
     pub server: Option<String>,
     /// At most this many hits (capped at [`MAX_SEARCH_LIMIT`]).
     pub limit: usize,
+    /// The language of names, paths and signatures: TypeScript, or Python (`Language::Python`:
+    /// snake_case names, `.py` paths, Python signatures).
+    pub language: Language,
 }
 
 /// One search hit.
@@ -160,7 +164,13 @@ impl Snapshot {
             match &hit.document.key {
                 ItemKey::Tool { server, name } => {
                     if let Some(tool) = self.catalog.tool(server, name) {
-                        add_tool(&mut tools, tool, request.detail);
+                        add_tool(
+                            &mut tools,
+                            &self.catalog,
+                            tool,
+                            request.detail,
+                            request.language,
+                        );
                     }
                 }
                 ItemKey::Skill { name } => skills.push(SkillEntry {
@@ -208,22 +218,48 @@ impl Snapshot {
 }
 
 /// Add a hit, or, when an earlier hit is the same tool on another server, name it there.
-fn add_tool(entries: &mut Vec<SearchEntry>, tool: &CatalogTool, detail: Detail) {
+fn add_tool(
+    entries: &mut Vec<SearchEntry>,
+    catalog: &Catalog,
+    tool: &CatalogTool,
+    detail: Detail,
+    language: Language,
+) {
+    let python = (language == Language::Python).then(|| {
+        sluice_codegen::python::python_name(
+            catalog
+                .server_tools(&tool.server)
+                .unwrap_or_default()
+                .iter()
+                .map(|tool| tool.identifier.as_str()),
+            &tool.identifier,
+        )
+    });
+    let identifier = python.clone().unwrap_or_else(|| tool.identifier.clone());
     if let Some(same) = entries
         .iter_mut()
         .find(|entry| entry.name == tool.name && same_product(&entry.server, &tool.server))
     {
-        same.also
-            .push(format!("{}.{}", tool.server, tool.identifier));
+        same.also.push(format!("{}.{identifier}", tool.server));
         return;
     }
+    let (path, signature) = match &python {
+        Some(name) => (
+            format!("servers/{}/{name}.py", tool.server),
+            (detail == Detail::Full).then(|| sluice_codegen::python::python_signature(tool, name)),
+        ),
+        None => (
+            format!("servers/{}/{}.ts", tool.server, tool.identifier),
+            (detail == Detail::Full).then(|| sluice_codegen::tool_signature(tool)),
+        ),
+    };
     entries.push(SearchEntry {
         server: tool.server.clone(),
         name: tool.name.clone(),
-        identifier: tool.identifier.clone(),
-        path: format!("servers/{}/{}.ts", tool.server, tool.identifier),
+        identifier,
+        path,
         summary: (detail != Detail::Name).then(|| tool.summary()),
-        signature: (detail == Detail::Full).then(|| sluice_codegen::tool_signature(tool)),
+        signature,
         also: Vec::new(),
     });
 }
@@ -280,7 +316,12 @@ impl SearchResponse {
                     entry.summary.as_deref().unwrap_or("")
                 )),
                 Detail::Full => {
-                    text.push_str(&format!("// {}\n", entry.path));
+                    let comment = if request.language == Language::Python {
+                        "#"
+                    } else {
+                        "//"
+                    };
+                    text.push_str(&format!("{comment} {}\n", entry.path));
                     text.push_str(entry.signature.as_deref().unwrap_or(""));
                     if !text.ends_with('\n') {
                         text.push('\n');
@@ -290,7 +331,11 @@ impl SearchResponse {
             }
         }
         if request.detail != Detail::Full && !self.tools.is_empty() {
-            text.push_str("Import: import * as x from \"./servers/<server>\"; then await x.<function>({...}).\n");
+            if request.language == Language::Python {
+                text.push_str("Import: from servers.<server> import <function>; then await <function>(name=value).\n");
+            } else {
+                text.push_str("Import: import * as x from \"./servers/<server>\"; then await x.<function>({...}).\n");
+            }
         }
         if !self.skills.is_empty() {
             // A skill's description is another conversation's text (a tool result could have
@@ -553,6 +598,7 @@ mod tests {
             detail,
             server: None,
             limit: 5,
+            language: Language::Typescript,
         }
     }
 

@@ -175,6 +175,35 @@ impl Snapshot {
         bindings
     }
 
+    /// [`Self::bindings_for`] for Python code, which names a server as a module:
+    /// `from servers.<module> import ...` (`sluice_codegen::python::module_name`). Every table
+    /// when the code names a module no server has, so the engine's error can list them all.
+    pub fn python_bindings_for(&self, code: &str) -> BTreeMap<String, Vec<ToolBinding>> {
+        let mut bindings = BTreeMap::new();
+        for (start, _) in code.match_indices("servers.") {
+            let rest = &code[start + "servers.".len()..];
+            let length = rest
+                .bytes()
+                .take_while(|byte| byte.is_ascii_alphanumeric() || *byte == b'_')
+                .count();
+            let module = &rest[..length];
+            let servers: Vec<&str> = self
+                .catalog
+                .server_names()
+                .filter(|server| sluice_codegen::python::module_name(server) == module)
+                .collect();
+            if servers.is_empty() {
+                return self.bindings();
+            }
+            for server in servers {
+                bindings
+                    .entry(server.to_owned())
+                    .or_insert_with(|| self.server_bindings(server));
+            }
+        }
+        bindings
+    }
+
     fn server_bindings(&self, server: &str) -> Vec<ToolBinding> {
         self.catalog
             .server_tools(server)

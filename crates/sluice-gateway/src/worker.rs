@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use sluice_worker_protocol::{
     ExecutionError, ExecutionLimits, FrameDecoder, GatewayMessage, Language,
-    MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION, SANDBOX_REFUSED_EXIT_CODE, WorkerMessage,
-    decode_worker_message, encode,
+    MAX_WORKER_FRAME_BYTES, OUT_OF_MEMORY_EXIT_CODE, PROTOCOL_VERSION, SANDBOX_REFUSED_EXIT_CODE,
+    WorkerMessage, decode_worker_message, encode,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -285,6 +285,13 @@ impl WorkerProcess {
     /// Why the worker's stream ended: its exit status or the signal that killed it, and the end
     /// of its stderr when that explains it (a sandbox that could not be set up).
     pub(crate) async fn exit_description(&mut self, when: &str) -> String {
+        self.exit(when).await.description
+    }
+
+    /// How the worker's stream ended: [`Self::exit_description`], and whether the worker exited
+    /// because its code went past the memory limit (status [`OUT_OF_MEMORY_EXIT_CODE`]).
+    pub(crate) async fn exit(&mut self, when: &str) -> WorkerExit {
+        let mut out_of_memory = false;
         let status = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
         let mut description = match status {
             Ok(Ok(status)) => {
@@ -296,6 +303,10 @@ impl WorkerProcess {
                     (Some(code), _) if code == i32::from(SANDBOX_REFUSED_EXIT_CODE) => format!(
                         "the worker refused to run because its sandbox could not be set up {when}"
                     ),
+                    (Some(code), _) if code == i32::from(OUT_OF_MEMORY_EXIT_CODE) => {
+                        out_of_memory = true;
+                        format!("the worker went past its memory limit {when}")
+                    }
                     (Some(code), _) => format!("the worker exited with code {code} {when}"),
                     _ => format!("the worker ended {when}"),
                 }
@@ -315,8 +326,19 @@ impl WorkerProcess {
             description.push_str(": ");
             description.push_str(reason.trim());
         }
-        description
+        WorkerExit {
+            description,
+            out_of_memory,
+        }
     }
+}
+
+/// How a worker's stream ended.
+pub(crate) struct WorkerExit {
+    /// Why, in words.
+    pub description: String,
+    /// It exited because its code went past the memory limit.
+    pub out_of_memory: bool,
 }
 
 /// The name of a message, for errors (never its content, which may be large or hostile).

@@ -1,8 +1,10 @@
-//! Architecture invariant: the trusted side never links the JS engine or the TypeScript parser.
+//! Architecture invariant: the trusted side never links an engine: not the JS engine or the
+//! TypeScript parser, not the Python interpreter or its parser.
 //!
 //! Asks cargo for the normal and build dependencies of each trusted crate (dev-dependencies do not
 //! reach the gateway binary: the code generator's tests use oxc to parse what it generates) and
-//! fails if `rquickjs*`, `oxc*` or `sluice-engine-js` is among them.
+//! fails if `rquickjs*`, `oxc*`, `sluice-engine-js`, `monty*`, `ruff_*` or `sluice-engine-py` is
+//! among them.
 
 // A helper may abort the test on a broken set-up, as a test does.
 #![allow(clippy::expect_used, clippy::panic)]
@@ -45,15 +47,24 @@ fn is_engine(name: &str) -> bool {
         || name == "oxc"
         || name.starts_with("oxc_")
         || name == "sluice-engine-js"
+        || name.starts_with("monty")
+        || name.starts_with("ruff_")
+        || name == "sluice-engine-py"
 }
 
 #[test]
-fn trusted_crates_never_link_the_js_engine() {
+fn trusted_crates_never_link_an_engine() {
     assert!(
         linked_packages("sluice-engine-js")
             .iter()
             .any(|name| name == "rquickjs"),
         "the check must be able to see the engine where it is"
+    );
+    assert!(
+        linked_packages("sluice-engine-py")
+            .iter()
+            .any(|name| name == "monty"),
+        "the check must be able to see the Python engine where it is"
     );
     for trusted in [
         "sluice-gateway",

@@ -136,7 +136,8 @@ pub fn tool_definitions(capabilities: Capabilities) -> Vec<Tool> {
                 "type": "object",
                 "properties": {
                     "query": {"type": "string"},
-                    "detail": {"type": "string", "enum": ["name", "summary", "full"]},
+                    // An enum needs no "type": four tokens fewer in every conversation.
+                    "detail": {"enum": ["name", "summary", "full"]},
                     "server": {"type": "string"},
                     "limit": {"type": "integer"}
                 },
@@ -161,9 +162,10 @@ pub fn tool_definitions(capabilities: Capabilities) -> Vec<Tool> {
             json!({
                 "type": "object",
                 "properties": {
-                    // `language` ("javascript") is accepted but not advertised: TypeScript is a
+                    // `language` "javascript" is accepted but not advertised: TypeScript is a
                     // superset, and every token here is paid in every conversation.
                     "code": {"type": "string"},
+                    "language": {"enum": ["typescript", "python"]},
                     "timeout_ms": {"type": "integer"},
                     "session": {"type": "string"}
                 },
@@ -250,6 +252,20 @@ fn optional_string<'a>(
     }
 }
 
+/// The unadvertised `language` argument of `search_tools` and `read_file` (the tree's README
+/// documents it): `"python"` shows Python names, paths and signatures; TypeScript otherwise.
+fn language_argument(arguments: &Map<String, Value>) -> Result<Language, String> {
+    match optional_string(arguments, "language")? {
+        None | Some("typescript") | Some("ts") | Some("javascript") | Some("js") => {
+            Ok(Language::Typescript)
+        }
+        Some("python") | Some("py") => Ok(Language::Python),
+        Some(other) => Err(format!(
+            "`language` must be \"typescript\" or \"python\", got \"{other}\""
+        )),
+    }
+}
+
 fn required_string<'a>(arguments: &'a Map<String, Value>, field: &str) -> Result<&'a str, String> {
     optional_string(arguments, field)?.ok_or_else(|| format!("`{field}` is required"))
 }
@@ -286,6 +302,7 @@ impl SluiceServer {
             detail,
             server,
             limit,
+            language: language_argument(arguments)?,
         };
         let response = self
             .client(context)?
@@ -315,8 +332,18 @@ impl SluiceServer {
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResult, String> {
         let path = required_string(arguments, "path")?;
-        let text = self
-            .client(context)?
+        let client = self.client(context)?;
+        // With `language: "python"`, a path without an extension means the tool's `.py` stub
+        // (`servers/x/echo` is `echo.py`, not `echo.ts`), when there is one.
+        if language_argument(arguments)? == Language::Python
+            && !path.ends_with(".py")
+            && !path.ends_with(".ts")
+            && !path.ends_with(".md")
+            && let Ok(text) = client.read_file(&format!("{path}.py")).await
+        {
+            return Ok(text_result(text));
+        }
+        let text = client
             .read_file(path)
             .await
             .map_err(|error| error.to_string())?;
@@ -335,9 +362,10 @@ impl SluiceServer {
         let language = match optional_string(arguments, "language")? {
             None | Some("typescript") | Some("ts") => Language::Typescript,
             Some("javascript") | Some("js") => Language::Javascript,
+            Some("python") | Some("py") => Language::Python,
             Some(other) => {
                 return Err(format!(
-                    "`language` must be \"typescript\" or \"javascript\", got \"{other}\""
+                    "`language` must be \"typescript\", \"python\" or \"javascript\", got \"{other}\""
                 ));
             }
         };

@@ -60,6 +60,11 @@ pub const FRAME_HEADER_BYTES: usize = 4;
 /// ran nothing, and its one stderr line starting with `sandbox:` says which layer failed.
 pub const SANDBOX_REFUSED_EXIT_CODE: u8 = 3;
 
+/// Exit status of a worker whose code allocated past its memory limit faster than the Python
+/// interpreter could raise `MemoryError` (Monty's allocator ends the process then); the gateway
+/// reports the execution as `OutOfMemory`.
+pub const OUT_OF_MEMORY_EXIT_CODE: u8 = 65;
+
 /// Version of this protocol; a worker built from another version refuses to run.
 pub const PROTOCOL_VERSION: u32 = 4;
 
@@ -137,6 +142,25 @@ pub enum Language {
     Typescript,
     /// Plain JavaScript (ES module).
     Javascript,
+    /// Python, run by Monty (`sluice-engine-py`): the result is the value of the last
+    /// top-level expression statement.
+    Python,
+}
+
+impl Language {
+    /// The word agents write in `execute_code`'s `language` (`typescript`, `javascript`, `python`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Typescript => "typescript",
+            Language::Javascript => "javascript",
+            Language::Python => "python",
+        }
+    }
+
+    /// True for the languages `sluice-engine-js` runs (TypeScript and JavaScript).
+    pub fn is_javascript_family(self) -> bool {
+        matches!(self, Language::Typescript | Language::Javascript)
+    }
 }
 
 /// One piece of agent code to run and everything it runs with: the payload of

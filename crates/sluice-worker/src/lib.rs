@@ -3,7 +3,8 @@ The Sluice worker: the process that runs untrusted agent code, one execution at 
 
 The gateway starts the `sluice` binary with a hidden `worker` subcommand, which confines the
 process and then calls [`run`] with its stdin and stdout. The worker speaks the frame protocol of
-`sluice_worker_protocol` over them and runs each `Execute` with `sluice_engine_js`. Keeping agent
+`sluice_worker_protocol` over them and runs each `Execute` with `sluice_engine_js` (TypeScript,
+JavaScript) or `sluice_engine_py` (Python), by the job's `language`. Keeping agent
 code in a separate process means a crash, a runaway allocation outside QuickJS's accounting, or
 an engine bug costs one worker, never the gateway; the gateway enforces its own limits from
 outside as well.
@@ -27,7 +28,9 @@ longer be answered, so it typically ends with an error), sends its `Done`, and r
 
 # Sessions
 
-The worker keeps one [`sluice_engine_js::Engine`] for its whole life. An `Execute` with
+The worker keeps one [`sluice_engine_js::Engine`] and one `sluice_engine_py::Engine` for its
+whole life; a Python session keeps the Monty REPL (its globals survive), and an execution that
+does not keep state ends the kept session of either language. An `Execute` with
 `keep_state: true` runs in the runtime the previous one kept (the engine's rule: its top-level
 declarations are published on `globalThis`); one with `keep_state: false` runs in a fresh runtime
 and ends any kept one. After a `Timeout`, `OutOfMemory` or `InternalError` the runtime is gone
@@ -573,9 +576,9 @@ impl Dispatcher {
                 ErrorKind::Timeout,
                 format!(
                     "The execution did not finish within its time limit of {} ms, and a built-in \
-                     function that cannot be interrupted (for example joining a huge sparse \
-                     array) kept running, so the worker stops. Work on smaller data per call. \
-                     Any session state is lost.",
+                     operation that cannot be interrupted (for example joining a huge sparse \
+                     array, or multiplying huge integers) kept running, so the worker stops. \
+                     Work on smaller data per call. Any session state is lost.",
                     running.limit_ms
                 ),
             )
@@ -599,6 +602,7 @@ fn execution_thread(
 ) -> Folder {
     let mut crash = CrashSignal(Some(events.clone()));
     let mut engine = Engine::new();
+    let mut python = sluice_engine_py::Engine::new();
     while let Ok(job) = jobs.recv() {
         let event = match job {
             Job::Tidy { prepare } => {
@@ -620,13 +624,30 @@ fn execution_thread(
                     spin: Spin::new(spin),
                     folder: &mut folder,
                 };
-                let message = engine.execute(&job, &mut host).into_message();
+                // One session per worker: an execution that does not keep state ends the other
+                // language's kept session too.
+                let finished = if job.language == Language::Python {
+                    if !job.keep_state {
+                        engine.end_session();
+                    }
+                    python.execute(&job, &mut host)
+                } else {
+                    if !job.keep_state {
+                        python.end_session();
+                    }
+                    engine.execute(&job, &mut host)
+                };
+                let message = finished.into_message();
                 Event::Finished(Box::new((message, Some(host.input))))
             }
-            Job::Check { code, language } => Event::Finished(Box::new((
-                sluice_engine_js::check(&code, language).into_message(),
-                None,
-            ))),
+            Job::Check { code, language } => {
+                let report = if language == Language::Python {
+                    sluice_engine_py::check(&code)
+                } else {
+                    sluice_engine_js::check(&code, language)
+                };
+                Event::Finished(Box::new((report.into_message(), None)))
+            }
         };
         if events.send(event).is_err() {
             break;
@@ -634,6 +655,7 @@ fn execution_thread(
     }
     crash.0 = None;
     drop(engine);
+    drop(python);
     folder
 }
 

@@ -339,7 +339,8 @@ pub struct ExecArgs {
     #[arg(value_name = "FILE|-")]
     pub file: PathBuf,
 
-    /// Treat the script as JavaScript instead of TypeScript (default: by file extension).
+    /// The script's language (default: by file extension: `.js`/`.mjs` JavaScript, `.py` Python,
+    /// else TypeScript).
     #[arg(long, value_enum)]
     pub language: Option<LanguageArg>,
 
@@ -371,6 +372,7 @@ pub enum ElicitationArg {
 pub enum LanguageArg {
     Typescript,
     Javascript,
+    Python,
 }
 
 #[derive(Debug, Subcommand)]
@@ -467,6 +469,10 @@ pub struct SearchArgs {
     /// At most this many results.
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
+
+    /// Show names, paths and signatures for Python code instead of TypeScript.
+    #[arg(long, value_enum)]
+    pub language: Option<LanguageArg>,
 
     /// Print JSON instead of text.
     #[arg(long)]

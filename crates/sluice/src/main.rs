@@ -7,6 +7,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The system allocator with a count of live heap bytes: the worker arms its ceiling while a
+/// Python execution runs, so Monty raises `MemoryError` at the execution's memory limit (and the
+/// worker exits with status 65 just past it). Elsewhere it only counts.
+#[global_allocator]
+static ALLOCATOR: monty_alloc::LimitedAllocator = monty_alloc::LimitedAllocator;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     if let cli::Command::Worker(args) = cli.command {

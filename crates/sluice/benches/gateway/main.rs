@@ -31,7 +31,10 @@
 //! 12. `load`: 200 Streamable HTTP clients at once against one `sluice serve --http`, each
 //!     running 50 executions with one tool call, as 25 principals (API tokens) of 8 clients each
 //!     with the default per-principal limits: errors, limit refusals, p50/p99 latency, executions
-//!     per second and the gateway's RSS.
+//!     per second and the gateway's RSS;
+//! 13. `python`: Python beside TypeScript through `sluice serve` (issue 19): a cold execution in
+//!     each language (a fresh confined worker each time) and the per-call time of N sequential
+//!     `echo` calls from each, with Python's targets (within 1.5x of TypeScript's).
 //!
 //! The machine this runs on is small and noisy, so every figure is a median (with p90) of many
 //! runs, and the runs of the things being compared are interleaved.
@@ -56,6 +59,7 @@ mod context;
 mod load;
 mod overhead;
 mod parallel;
+mod python;
 mod report;
 mod scale;
 mod search;
@@ -76,6 +80,7 @@ use context::context;
 use load::load;
 use overhead::overhead;
 use parallel::parallel;
+use python::python;
 use report::{BenchResult, Report, load_average};
 use scale::scale;
 use search::search;
@@ -86,7 +91,7 @@ use warm::warm;
 use worker::{FAKE_WORKER_ARG, protocol_worker};
 
 /// The sections, in running order: key, the names a filter may match, title.
-const SECTIONS: [(&str, &[&str], &str); 12] = [
+const SECTIONS: [(&str, &[&str], &str); 13] = [
     ("cold", &["cold", "worker"], "1. Worker cold start"),
     (
         "overhead",
@@ -134,6 +139,11 @@ const SECTIONS: [(&str, &[&str], &str); 12] = [
         "load",
         &["load", "http-load"],
         "12. 200 HTTP clients x 50 executions through sluice serve --http",
+    ),
+    (
+        "python",
+        &["python", "language"],
+        "13. Python beside TypeScript through sluice serve",
     ),
 ];
 
@@ -218,6 +228,7 @@ fn main() -> BenchResult<()> {
                 "scale" => scale(&mut report).await,
                 "soak" => soak(&mut report).await,
                 "load" => load(&mut report).await,
+                "python" => python(&mut report).await,
                 _ => context(&mut report),
             };
             if let Err(error) = outcome {

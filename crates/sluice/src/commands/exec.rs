@@ -23,12 +23,14 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
     let language = match args.language {
         Some(LanguageArg::Typescript) => Language::Typescript,
         Some(LanguageArg::Javascript) => Language::Javascript,
+        Some(LanguageArg::Python) => Language::Python,
         None => match args
             .file
             .extension()
             .and_then(|extension| extension.to_str())
         {
             Some("js" | "mjs") => Language::Javascript,
+            Some("py") => Language::Python,
             _ => Language::Typescript,
         },
     };

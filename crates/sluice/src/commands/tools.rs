@@ -29,6 +29,10 @@ pub async fn search(args: SearchArgs) -> Result<ExitCode> {
         },
         server: args.server,
         limit: args.limit,
+        language: match args.language {
+            Some(crate::cli::LanguageArg::Python) => sluice_worker_protocol::Language::Python,
+            _ => sluice_worker_protocol::Language::Typescript,
+        },
     };
     let outcome = gateway.search(&request).await;
     gateway.shutdown().await;

@@ -44,6 +44,8 @@ mod privacy;
 mod privacy_attacks;
 /// Lines that are not JSON-RPC messages, and requests before `initialize`.
 mod protocol_lines;
+/// Python on Monty: tool calls, errors, sessions and attacks.
+mod python;
 /// The five reference servers behind Sluice.
 mod real_servers;
 /// Search over the recorded real catalogs.
