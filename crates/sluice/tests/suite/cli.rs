@@ -76,6 +76,7 @@ fn tools_tree_writes_the_generated_files() {
         "servers/alpha/index.ts",
         "servers/alpha/echo.ts",
         "servers/beta/add.ts",
+        "servers/beta/add.py",
     ] {
         assert!(out_path.join(file).is_file(), "{file} missing");
     }
@@ -84,5 +85,6 @@ fn tools_tree_writes_the_generated_files() {
         add.contains("callMCPTool<AddOutput>(\"beta\", \"add\", input)"),
         "{add}"
     );
-    assert!(stderr.contains("wrote 14 files"), "{stderr}");
+    // README.md, runtime.ts, an index.ts per server, a .ts and a .py per tool (10 tools).
+    assert!(stderr.contains("wrote 24 files"), "{stderr}");
 }
