@@ -39,15 +39,35 @@ fn main() -> ExitCode {
     {
         return ExitCode::FAILURE;
     }
-    // The Execute: a 4-byte big-endian length, then the body, which is ignored.
+    // The Execute: a 4-byte big-endian length, then the body, which is ignored. A `Prepare`
+    // before it (a warm worker gets one) is answered `Tidied`, as the real worker does.
     let mut stdin = std::io::stdin().lock();
-    let mut header = [0u8; 4];
-    if stdin.read_exact(&mut header).is_err() {
-        return ExitCode::FAILURE;
-    }
-    let mut body = vec![0u8; u32::from_be_bytes(header) as usize];
-    if stdin.read_exact(&mut body).is_err() {
-        return ExitCode::FAILURE;
+    loop {
+        let mut header = [0u8; 4];
+        if stdin.read_exact(&mut header).is_err() {
+            return ExitCode::FAILURE;
+        }
+        let mut body = vec![0u8; u32::from_be_bytes(header) as usize];
+        if stdin.read_exact(&mut body).is_err() {
+            return ExitCode::FAILURE;
+        }
+        let prepare = matches!(
+            serde_json::from_slice::<sluice_worker_protocol::GatewayMessage>(&body),
+            Ok(sluice_worker_protocol::GatewayMessage::Prepare { .. })
+        );
+        if !prepare {
+            break;
+        }
+        let Ok(tidied) = encode(&WorkerMessage::Tidied) else {
+            return ExitCode::FAILURE;
+        };
+        if stdout
+            .write_all(&tidied)
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            return ExitCode::FAILURE;
+        }
     }
     let frame = |body: &[u8]| {
         let mut frame = (body.len() as u32).to_be_bytes().to_vec();
