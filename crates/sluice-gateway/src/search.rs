@@ -83,12 +83,37 @@ impl SearchState {
         skills: &[(String, String)],
         previous: Option<&SearchIndex>,
     ) -> SearchIndex {
+        self.build(catalog, skills, previous, |server| {
+            unchanged.contains(server)
+        })
+    }
+
+    /// An index of `previous`'s tool segments (taken as they are) and `skills` instead of its
+    /// skills: a principal's view.
+    pub fn with_skills(
+        &self,
+        previous: &SearchIndex,
+        catalog: &Catalog,
+        skills: &[(String, String)],
+    ) -> SearchIndex {
+        self.build(catalog, skills, Some(previous), |_| true)
+    }
+
+    /// The index of `catalog`'s servers and `skills`: the segment of a server `unchanged` names
+    /// is taken from `previous` when it can be, every other one built.
+    fn build(
+        &self,
+        catalog: &Catalog,
+        skills: &[(String, String)],
+        previous: Option<&SearchIndex>,
+        unchanged: impl Fn(&str) -> bool,
+    ) -> SearchIndex {
         let cache = self.cache.lock().ok();
         let cache = cache.as_ref().and_then(|cache| cache.as_ref());
         let mut groups: BTreeMap<String, Group> = catalog
             .server_names()
             .map(|server| {
-                let reuse = unchanged.contains(server)
+                let reuse = unchanged(server)
                     && previous.is_some_and(|previous| previous.can_reuse(server, cache.is_some()));
                 let group = match reuse {
                     true => Group::Unchanged,
@@ -108,39 +133,6 @@ impl SearchState {
             );
         }
         SearchIndex::build_groups(groups, previous, cache)
-    }
-
-    /// An index of `previous`'s tool segments (taken as they are) and `skills` instead of its
-    /// skills: a principal's view.
-    pub fn with_skills(
-        &self,
-        previous: &SearchIndex,
-        catalog: &Catalog,
-        skills: &[(String, String)],
-    ) -> SearchIndex {
-        let cache = self.cache.lock().ok();
-        let cache = cache.as_ref().and_then(|cache| cache.as_ref());
-        let mut groups: BTreeMap<String, Group> = catalog
-            .server_names()
-            .map(|server| {
-                let group = match previous.can_reuse(server, cache.is_some()) {
-                    true => Group::Unchanged,
-                    false => Group::Documents(server_documents(catalog, server)),
-                };
-                (server.to_owned(), group)
-            })
-            .collect();
-        if !skills.is_empty() {
-            let skills = skills
-                .iter()
-                .map(|(name, description)| Document::skill(name, description))
-                .collect();
-            groups.insert(
-                sluice_search::SKILLS_GROUP.to_owned(),
-                Group::Documents(skills),
-            );
-        }
-        SearchIndex::build_groups(groups, Some(previous), cache)
     }
 
     /// Compute and store the vectors `index` lacks. Returns false when there was nothing to do.

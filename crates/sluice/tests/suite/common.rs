@@ -57,6 +57,23 @@ pub fn sluice_serve_with_data(config: &Path, data_dir: &Path) -> ServerCommand {
         .env("SLUICE_LOG", "warn")
 }
 
+/// Run the Python SDK client against `sluice serve` (no encoder) with `ops`, on the 2025-11-25
+/// protocol, where a server may send requests (elicitation) during a call (2026-07-28 has none;
+/// there a tool returns an input-required result instead). `options` are the client's own
+/// (`--elicit-answer=...`). Panics when the client fails.
+pub fn run_legacy_client(config: &Path, data_dir: &Path, options: &[String], ops: &Value) -> Value {
+    let serve = sluice_serve_with_data(config, data_dir)
+        .arg("--model")
+        .arg("none");
+    let mut client = sluice_test_support::python_client(&serve)
+        .arg("--mode")
+        .arg("legacy");
+    for option in options {
+        client = client.arg(option.clone());
+    }
+    sluice_test_support::run_client_command(client.std_command(), ops).ok()
+}
+
 /// Write `config` (plus Sluice settings) to a temporary file.
 pub fn write_config(config: McpConfig, settings: Value) -> tempfile::NamedTempFile {
     let mut value = config.to_json();
@@ -73,6 +90,12 @@ pub fn write_config(config: McpConfig, settings: Value) -> tempfile::NamedTempFi
 /// Run ops against `sluice serve` with the Python SDK and return the results array.
 pub fn run_ops(config: &Path, ops: Value) -> Vec<Value> {
     let output = run_python_client(&sluice_serve(config), &ops).ok();
+    output["results"].as_array().cloned().unwrap_or_default()
+}
+
+/// [`run_ops`] with the gateway's data in `data_dir` (for its audit log, workspace, vault).
+pub fn run_ops_with_data(config: &Path, data_dir: &Path, ops: Value) -> Vec<Value> {
+    let output = run_python_client(&sluice_serve_with_data(config, data_dir), &ops).ok();
     output["results"].as_array().cloned().unwrap_or_default()
 }
 

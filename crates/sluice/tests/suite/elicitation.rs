@@ -4,14 +4,10 @@
 //! it through Sluice and its answer goes back. A client without the capability gets nothing, and
 //! the call's `ToolError` says why Sluice declined.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
-use sluice_test_support::{
-    McpConfig, python_client_script, run_client_command, venv_python, workspace_root,
-};
+use sluice_test_support::{McpConfig, venv_python, workspace_root};
 
-use super::common::{error_type, execute, text, write_config};
+use super::common::{error_type, execute, run_legacy_client, text, write_config};
 
 const BOOK: &str = "import * as elicit from './servers/elicit';\n\
                     console.log(await elicit.bookTable({ restaurant: 'Chez Test' }));";
@@ -31,26 +27,11 @@ fn config() -> tempfile::NamedTempFile {
 /// `answer` when given.
 fn run(config: &std::path::Path, answer: Option<&Value>, ops: &Value) -> Value {
     let data = tempfile::tempdir().expect("data dir");
-    let mut command = Command::new(venv_python());
-    command
-        .arg(python_client_script())
-        // The 2025-11-25 protocol: servers may send requests during a call (2026-07-28 has
-        // none; there a tool returns an input-required result instead).
-        .args(["--mode", "legacy", "--command"])
-        .arg(env!("CARGO_BIN_EXE_sluice"))
-        .args([
-            "--arg=serve",
-            "--arg=--model",
-            "--arg=none",
-            "--arg=--config",
-        ])
-        .arg(format!("--arg={}", config.display()))
-        .arg("--arg=--data-dir")
-        .arg(format!("--arg={}", data.path().display()));
-    if let Some(answer) = answer {
-        command.arg(format!("--elicit-answer={answer}"));
-    }
-    run_client_command(command, ops).ok()
+    let options: Vec<String> = answer
+        .map(|answer| format!("--elicit-answer={answer}"))
+        .into_iter()
+        .collect();
+    run_legacy_client(config, data.path(), &options, ops)
 }
 
 #[test]

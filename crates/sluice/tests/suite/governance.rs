@@ -4,23 +4,11 @@
 //! policy reloads when the config file changes, without a restart.
 
 use serde_json::{Value, json};
-use sluice_test_support::{McpConfig, everything_server, filesystem_server, run_python_client};
+use sluice_test_support::{McpConfig, everything_server, filesystem_server};
 
-use super::common::{audit_records, call, execute, sluice_serve_with_data, text, write_config};
-
-fn run(config: &std::path::Path, data_dir: &std::path::Path, ops: Value) -> Vec<Value> {
-    let run = run_python_client(&sluice_serve_with_data(config, data_dir), &ops);
-    assert!(
-        run.output["error"].is_null(),
-        "{}\n{}",
-        run.output["error"],
-        run.stderr
-    );
-    run.output["results"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
+use super::common::{
+    audit_records, call, execute, run_legacy_client, run_ops_with_data, text, write_config,
+};
 
 /// Every file name the `list_files` result shows.
 fn listed(result: &Value) -> String {
@@ -67,7 +55,7 @@ fn each_rule_kind_against_real_servers() {
         }}),
     );
     let code = TRY_EACH.replace("$DIR", &dir.display().to_string());
-    let results = run(
+    let results = run_ops_with_data(
         config.path(),
         data.path(),
         json!([
@@ -202,7 +190,7 @@ try {{ await callMCPTool("filesystem", "write_file", {{ path: {path:?}, content:
 catch (error) {{ console.log(error.kind); }}"#,
         path = dir.join("late.txt").display().to_string(),
     );
-    let results = run(
+    let results = run_ops_with_data(
         &config_path,
         data.path(),
         json!([
@@ -233,26 +221,12 @@ fn run_with_approver(
     answer: &Value,
     ops: &Value,
 ) -> Value {
-    use sluice_test_support::{python_client_script, run_client_command, venv_python};
-    let mut command = std::process::Command::new(venv_python());
-    command
-        .arg(python_client_script())
-        // The 2025-11-25 protocol: servers may send requests during a call.
-        .args(["--mode", "legacy", "--command"])
-        .arg(env!("CARGO_BIN_EXE_sluice"))
-        .args([
-            "--arg=serve",
-            "--arg=--model",
-            "--arg=none",
-            "--arg=--config",
-        ])
-        .arg(format!("--arg={}", config.display()))
-        .arg("--arg=--data-dir")
-        .arg(format!("--arg={}", data_dir.display()))
-        .arg(format!("--elicit-answer={answer}"))
-        .arg(format!("--elicit-action={action}"))
-        .arg(format!("--elicit-delay-s={delay_s}"));
-    run_client_command(command, ops).ok()
+    let options = [
+        format!("--elicit-answer={answer}"),
+        format!("--elicit-action={action}"),
+        format!("--elicit-delay-s={delay_s}"),
+    ];
+    run_legacy_client(config, data_dir, &options, ops)
 }
 
 /// `ask`: the script pauses at the call and the person is asked through the client (MCP

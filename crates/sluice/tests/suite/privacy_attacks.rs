@@ -7,10 +7,10 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use sluice_test_support::{McpConfig, fake_server, filesystem_server, run_python_client};
+use sluice_test_support::{McpConfig, fake_server, filesystem_server};
 
 use super::common::{
-    audit_records, call, execute, sluice_serve_with_data, structured, text, write_config,
+    audit_records, call, execute, run_ops_with_data, structured, text, write_config,
 };
 
 const TARGET_NAME: &str = "Ada Lovelace";
@@ -57,20 +57,6 @@ fn contacts(dir: &Path) -> String {
     path.display().to_string()
 }
 
-fn run(config: &Path, data_dir: &Path, ops: Value) -> Vec<Value> {
-    let run = run_python_client(&sluice_serve_with_data(config, data_dir), &ops);
-    assert!(
-        run.output["error"].is_null(),
-        "{}\n{}",
-        run.output["error"],
-        run.stderr
-    );
-    run.output["results"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 /// The target's phone and email reach the code as tokens; the code then sends 50 guessed phone
 /// numbers and emails (the right ones among them) and the target's name through the chat
 /// server's `echo`, in clear, in one call and one by one, and logs them: no reflected guess, and
@@ -109,7 +95,7 @@ const many = Array.from({ length: 200 }, (_, n) => `guess${n}@example.com`).join
 try { await chat.echo({ message: many }); } catch (error) { console.log("refused", error.kind); }"#;
     let next = r#"import * as chat from "./servers/chat";
 console.log((await chat.echo({ message: "still working" })).message);"#;
-    let results = run(
+    let results = run_ops_with_data(
         config.path(),
         data.path(),
         json!([execute(&attack), execute(flood), execute(next)]),
@@ -178,7 +164,7 @@ console.log(`${{ada.phone}} ${{ada.card}}`);
 console.log("x".repeat(345) + " " + ada.phone);"#
     );
     let next = r#"console.log("next");"#;
-    let results = run(
+    let results = run_ops_with_data(
         config.path(),
         data.path(),
         json!([
