@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use sluice_downstream::{Pool, ServerState};
 
 use crate::report::{BenchResult, Report, finite, ms, num, percentile};
-use crate::setup::{fake_server_release, parse_config, processes, workers_of};
+use crate::setup::{fake_server_release, parse_config, processes, returned_one, workers_of};
 use crate::worker::SLUICE_BIN;
 
 /// MCP clients at once.
@@ -158,13 +158,7 @@ async fn run_one(pool: &Pool, client: &str) -> Outcome {
             }
         }
         Ok(response) => {
-            let result = response
-                .structured_content
-                .as_ref()
-                .and_then(|report| report.get("result"))
-                .cloned()
-                .unwrap_or(Value::Null);
-            if !response.is_error && result == json!(1) {
+            if returned_one(&response) {
                 return Outcome::Done(took);
             }
             let message = format!("{:?}", response.content);

@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 use sluice_downstream::Pool;
 
 use crate::report::{BenchResult, Report, Stats, ms, num};
-use crate::setup::{fake_server_release, parse_config};
+use crate::setup::{fake_server_release, parse_config, returned_one};
 use crate::worker::SLUICE_BIN;
 
 /// Interleaved cold executions per language.
@@ -85,13 +85,7 @@ async fn run(pool: &Pool, python: bool, calls: usize) -> BenchResult<f64> {
         .await
         .map_err(|error| format!("execute_code failed: {error}"))?;
     let took = ms(started.elapsed());
-    let result = response
-        .structured_content
-        .as_ref()
-        .and_then(|report| report.get("result"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    if response.is_error || result != json!(1) {
+    if !returned_one(&response) {
         return Err(format!("execute_code did not return 1: {:?}", response.content).into());
     }
     Ok(took)

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use sluice_config::Config;
-use sluice_downstream::{Pool, ServerState, ServerStatus};
+use sluice_downstream::{Pool, ServerState, ServerStatus, ToolResponse};
 use sluice_gateway::{
     ExecuteRequest, ExecutionReport, Gateway, GatewayOptions, Language, WorkerCommand,
 };
@@ -367,6 +367,15 @@ pub(crate) fn workers_of(all: &[(u32, u32, String)], gateways: &[u32]) -> Vec<u3
         .collect()
 }
 
+/// Whether an `execute_code` answer reports that the code returned 1.
+pub(crate) fn returned_one(response: &ToolResponse) -> bool {
+    let result = response
+        .structured_content
+        .as_ref()
+        .and_then(|report| report.get("result"));
+    !response.is_error && result == Some(&json!(1))
+}
+
 /// One `execute_code` on the `sluice serve` entry `server` of `pool`; an error unless it
 /// returned 1.
 pub(crate) async fn serve_execute(pool: &Pool, server: &str, code: &str) -> Result<(), String> {
@@ -382,13 +391,7 @@ pub(crate) async fn serve_execute(pool: &Pool, server: &str, code: &str) -> Resu
         )
         .await
         .map_err(|error| format!("execute_code on {server} failed: {error}"))?;
-    let result = response
-        .structured_content
-        .as_ref()
-        .and_then(|report| report.get("result"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    if response.is_error || result != json!(1) {
+    if !returned_one(&response) {
         return Err(format!(
             "execute_code on {server} did not return 1: {:?}",
             response.content
