@@ -118,15 +118,14 @@ impl JwtClient {
         if !self.scopes.is_empty() {
             body.push(("scope", self.scopes.join(" ")));
         }
-        let body: Vec<String> = body
-            .iter()
-            .map(|(key, value)| format!("{key}={}", form_escape(value)))
-            .collect();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&body)
+            .finish();
         let response = reqwest::Client::new()
             .post(&metadata.token_endpoint)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .header("Accept", "application/json")
-            .body(body.join("&"))
+            .body(body)
             .send()
             .await
             .map_err(|error| {
@@ -154,16 +153,4 @@ impl JwtClient {
         }
         Ok(tokens)
     }
-}
-
-/// `application/x-www-form-urlencoded` escaping of one value.
-fn form_escape(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
 }

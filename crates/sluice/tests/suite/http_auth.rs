@@ -75,23 +75,18 @@ fn port_of(url: &str) -> u16 {
         .expect("a port")
 }
 
-fn form_escape(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
-}
-
 /// A client-credentials access token of `issuer` for `resource` with `scope`.
 pub fn token(issuer: &str, client: &str, resource: &str, scope: &str) -> String {
-    let body = format!(
-        "grant_type=client_credentials&client_id={client}&client_secret={client}-secret&resource={}&scope={scope}",
-        form_escape(resource)
-    );
+    let secret = format!("{client}-secret");
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "client_credentials"),
+            ("client_id", client),
+            ("client_secret", &secret),
+            ("resource", resource),
+            ("scope", scope),
+        ])
+        .finish();
     let reply = raw_request(
         port_of(issuer),
         "POST",
