@@ -15,18 +15,44 @@ use super::common::{sluice_command, write_config};
 use super::http_auth::Issuers;
 use super::serve_http::HttpSluice;
 
-/// The downstream server: `sluice serve --http` that lets in the issuer's tokens with scope `mcp`.
-fn protected_server(issuers: &Issuers, data: &Path) -> (HttpSluice, tempfile::NamedTempFile) {
-    let config = write_config(
-        McpConfig::new().server("everything", &everything_server()),
-        json!({"http": {"auth": {
-            "issuer": issuers.issuer,
-            "requiredScopes": ["mcp"],
-            "clockSkewSeconds": 0
-        }}}),
-    );
-    let sluice = HttpSluice::start(config.path(), data, &[]);
-    (sluice, config)
+/// The downstream server, `sluice serve --http` letting in the issuer's tokens with scope `mcp`,
+/// and a client config naming it `a` (with `oauth` settings when given) and the client's data
+/// folder. Fields drop in order: the server before its issuer.
+struct Setup {
+    downstream: HttpSluice,
+    config: tempfile::NamedTempFile,
+    data: tempfile::TempDir,
+    _downstream_config: tempfile::NamedTempFile,
+    _downstream_data: tempfile::TempDir,
+    _issuers: Issuers,
+}
+
+impl Setup {
+    fn start(oauth: Option<Value>) -> Setup {
+        let issuers = Issuers::start();
+        let downstream_data = tempfile::tempdir().expect("data dir");
+        let downstream_config = write_config(
+            McpConfig::new().server("everything", &everything_server()),
+            json!({"http": {"auth": {
+                "issuer": issuers.issuer,
+                "requiredScopes": ["mcp"],
+                "clockSkewSeconds": 0
+            }}}),
+        );
+        let downstream = HttpSluice::start(downstream_config.path(), downstream_data.path(), &[]);
+        let mut entry = json!({"url": downstream.url});
+        if let Some(oauth) = oauth {
+            entry["oauth"] = oauth;
+        }
+        Setup {
+            config: write_config(McpConfig::new().entry("a", entry), json!({})),
+            data: tempfile::tempdir().expect("data dir"),
+            downstream,
+            _downstream_config: downstream_config,
+            _downstream_data: downstream_data,
+            _issuers: issuers,
+        }
+    }
 }
 
 /// `sluice ARGS --config CONFIG --data-dir DATA --model none`, with `stdin`.
@@ -75,22 +101,13 @@ const LIST_FILES: &str = "import * as a from './servers/a';\nconst listing = awa
 /// (this client's live one second) is replaced by a new grant on the next connection.
 #[test]
 fn client_credentials_get_a_token_and_a_new_one_when_it_expires() {
-    let issuers = Issuers::start();
-    let downstream_data = tempfile::tempdir().expect("data dir");
-    let (downstream, _downstream_config) = protected_server(&issuers, downstream_data.path());
-    let config = write_config(
-        McpConfig::new().entry(
-            "a",
-            json!({"url": downstream.url, "oauth": {
-                "grant": "client_credentials",
-                "clientId": "brief",
-                "clientSecret": "${BRIEF_SECRET:-brief-secret}",
-                "scopes": ["mcp"]
-            }}),
-        ),
-        json!({}),
-    );
-    let data = tempfile::tempdir().expect("data dir");
+    let setup = Setup::start(Some(json!({
+        "grant": "client_credentials",
+        "clientId": "brief",
+        "clientSecret": "${BRIEF_SECRET:-brief-secret}",
+        "scopes": ["mcp"]
+    })));
+    let (config, data, downstream) = (&setup.config, &setup.data, &setup.downstream);
     let first = sluice(&["exec", "-"], config.path(), data.path(), LIST_FILES);
     let stdout = String::from_utf8_lossy(&first.stdout);
     let stderr = String::from_utf8_lossy(&first.stderr);
@@ -131,19 +148,10 @@ fn client_credentials_get_a_token_and_a_new_one_when_it_expires() {
 /// reason, not with a transport error.
 #[test]
 fn a_refused_client_secret_is_reported_in_words() {
-    let issuers = Issuers::start();
-    let downstream_data = tempfile::tempdir().expect("data dir");
-    let (downstream, _downstream_config) = protected_server(&issuers, downstream_data.path());
-    let config = write_config(
-        McpConfig::new().entry(
-            "a",
-            json!({"url": downstream.url, "oauth": {
-                "grant": "client_credentials", "clientId": "agent", "clientSecret": "wrong"
-            }}),
-        ),
-        json!({}),
-    );
-    let data = tempfile::tempdir().expect("data dir");
+    let setup = Setup::start(Some(json!({
+        "grant": "client_credentials", "clientId": "agent", "clientSecret": "wrong"
+    })));
+    let (config, data) = (&setup.config, &setup.data);
     let output = sluice(&["exec", "-"], config.path(), data.path(), LIST_FILES);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
@@ -158,14 +166,8 @@ fn a_refused_client_secret_is_reported_in_words() {
 /// registration) and what to configure instead.
 #[test]
 fn a_server_without_a_token_needs_login_and_names_the_command() {
-    let issuers = Issuers::start();
-    let downstream_data = tempfile::tempdir().expect("data dir");
-    let (downstream, _downstream_config) = protected_server(&issuers, downstream_data.path());
-    let config = write_config(
-        McpConfig::new().entry("a", json!({"url": downstream.url})),
-        json!({}),
-    );
-    let data = tempfile::tempdir().expect("data dir");
+    let setup = Setup::start(None);
+    let (config, data) = (&setup.config, &setup.data);
     let output = sluice(&["exec", "-"], config.path(), data.path(), LIST_FILES);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
