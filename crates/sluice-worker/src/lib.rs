@@ -13,6 +13,8 @@ outside as well.
 
 ```text
 worker  -> gateway  Ready
+gateway -> worker   Prepare            (optional, between jobs: a warm worker's first runtime)
+worker  -> gateway  Tidied             (also after every job, once the next runtime is made)
 gateway -> worker   Execute            (protocol_version must match)
 worker  -> gateway  ToolCall* Log*     (all calls of a Promise.all are sent before any wait)
 gateway -> worker   ToolResult*        (any order; a result for an unknown call id is ignored)
@@ -22,8 +24,8 @@ gateway -> worker   Check              (between executions)
 worker  -> gateway  Checked
 ```
 
-An `Execute` or `Check` that arrives while an execution runs is a protocol error: the worker
-stops. When the input closes, [`run`] lets a running execution finish (its tool calls can no
+An `Execute`, `Check` or `Prepare` that arrives while an execution runs is a protocol error:
+the worker stops. When the input closes, [`run`] lets a running execution finish (its tool calls can no
 longer be answered, so it typically ends with an error), sends its `Done`, and returns `Ok`.
 
 # Sessions
