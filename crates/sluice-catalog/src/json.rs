@@ -38,12 +38,6 @@ impl JsonObject {
     }
 }
 
-impl From<Map<String, Value>> for JsonObject {
-    fn from(object: Map<String, Value>) -> JsonObject {
-        JsonObject::new(object)
-    }
-}
-
 impl fmt::Debug for JsonObject {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(&self.0)

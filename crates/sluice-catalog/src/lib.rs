@@ -163,6 +163,9 @@ pub struct Catalog {
 pub struct ServerCatalog {
     /// The tools, ordered by identifier, identifiers unique.
     tools: Vec<CatalogTool>,
+    /// Positions in `tools`, ordered by the tools' MCP names: a call names its tool, and a
+    /// lookup by name is on every call's path.
+    by_name: Vec<usize>,
     /// Definitions that could not be used at all (no name), with the reason.
     rejected: Vec<RejectedTool>,
 }
@@ -200,7 +203,27 @@ impl ServerCatalog {
         }
         part.tools
             .sort_by(|left, right| left.identifier.cmp(&right.identifier));
-        part
+        ServerCatalog::of(part.tools, part.rejected)
+    }
+
+    /// A part of these tools (ordered by identifier, identifiers unique), with its name index.
+    fn of(tools: Vec<CatalogTool>, rejected: Vec<RejectedTool>) -> ServerCatalog {
+        let mut by_name: Vec<usize> = (0..tools.len()).collect();
+        by_name.sort_by(|&left, &right| tools[left].name.cmp(&tools[right].name));
+        ServerCatalog {
+            tools,
+            by_name,
+            rejected,
+        }
+    }
+
+    /// The tool with this MCP name.
+    pub fn tool(&self, name: &str) -> Option<&CatalogTool> {
+        let found = self
+            .by_name
+            .binary_search_by(|&position| self.tools[position].name.as_str().cmp(name))
+            .ok()?;
+        self.tools.get(self.by_name[found])
     }
 
     /// The tools, ordered by identifier.
@@ -216,15 +239,13 @@ impl ServerCatalog {
     /// This part with only the tools `keep` accepts (identifiers unchanged): what a tool policy
     /// leaves of it.
     pub fn filtered(&self, mut keep: impl FnMut(&CatalogTool) -> bool) -> ServerCatalog {
-        ServerCatalog {
-            tools: self
-                .tools
-                .iter()
-                .filter(|tool| keep(tool))
-                .cloned()
-                .collect(),
-            rejected: self.rejected.clone(),
-        }
+        let tools = self
+            .tools
+            .iter()
+            .filter(|tool| keep(tool))
+            .cloned()
+            .collect();
+        ServerCatalog::of(tools, self.rejected.clone())
     }
 }
 
@@ -287,9 +308,7 @@ impl Catalog {
 
     /// Look a tool up by server and original MCP name.
     pub fn tool(&self, server: &str, name: &str) -> Option<&CatalogTool> {
-        self.server_tools(server)?
-            .iter()
-            .find(|tool| tool.name == name)
+        self.servers.get(server)?.tool(name)
     }
 
     /// Look a tool up by server and code identifier.
@@ -358,6 +377,35 @@ fn parse_tool(server: &str, value: Value) -> Result<CatalogTool, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn finds_every_tool_by_its_name_whatever_the_identifier_order() {
+        // Names sort differently from identifiers (`Zeta` < `alpha` as bytes, `get_b` is
+        // `getB`, `a-z` is `aZ`).
+        let names = ["get_b", "Zeta", "alpha", "a-z", "beta"];
+        let tools = names
+            .iter()
+            .map(|name| json!({"name": name, "inputSchema": {"type": "object"}}))
+            .collect();
+        let catalog = Catalog::build(vec![ServerTools::from_values("s", tools)]);
+        for name in names {
+            assert_eq!(
+                catalog.tool("s", name).map(|tool| tool.name.as_str()),
+                Some(name)
+            );
+        }
+        assert!(catalog.tool("s", "gamma").is_none());
+        assert!(catalog.tool("other", "alpha").is_none());
+        let part = catalog
+            .part("s")
+            .unwrap()
+            .filtered(|tool| tool.name != "alpha");
+        assert!(part.tool("alpha").is_none());
+        assert_eq!(
+            part.tool("Zeta").map(|tool| tool.name.as_str()),
+            Some("Zeta")
+        );
+    }
 
     #[test]
     fn builds_sorted_catalog_with_identifiers() {
