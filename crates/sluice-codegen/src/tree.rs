@@ -366,7 +366,8 @@ fn python_section(catalog: &Catalog) -> String {
          - A failed call raises `RuntimeError(\"ToolError(<kind>): ...\")`; `tool_error(e)` gives \
          its fields (`kind`, `message`, `content`, `retryable`, `server`, `tool`), `None` for \
          other errors. In `asyncio.gather`, the first failure is raised by the gather itself.\n\
-         - `report_progress(message, fraction=None)` tells the person waiting how far a long run \
+         - `await sleep(seconds)` waits (Monty's `asyncio` has no `sleep`); \
+         `report_progress(message, fraction=None)` tells the person waiting how far a long run \
          has come.\n\
          - With a `session` id, globals (variables, functions, imported tools) survive into the \
          session's next Python execution.\n\

@@ -25,6 +25,8 @@ works.
   `retryable`, `server`, `tool`, the same as a TypeScript `ToolError`), or `None` for any
   other exception. Uncaught, it ends the execution as a `ToolError` (`PolicyDenied` for the
   kind `policy_denied`).
+- **Waiting**: `await sleep(seconds)` waits without holding anything else up (Monty's `asyncio`
+  has no `sleep`); a wait past the execution's deadline ends it with a timeout.
 - **Progress**: `report_progress(message, fraction=None)` sends a progress report (cut to 200
   characters, at most one per 50 ms).
 - **The result** is the value of the last top-level expression statement, when the code ends
@@ -105,6 +107,8 @@ pub const MAX_RECURSION_DEPTH: usize = 1000;
 const TOOL_ERROR_FUNCTION: &str = "tool_error";
 /// The host function that reports progress.
 const PROGRESS_FUNCTION: &str = "report_progress";
+/// The host coroutine that waits: `await sleep(seconds)` (Monty's `asyncio` has no `sleep`).
+const SLEEP_FUNCTION: &str = "sleep";
 
 /// Tool-call ids of Python executions start here, far from the JavaScript engine's, so a late
 /// result of an execution in either engine is never taken for a current call.
@@ -200,6 +204,7 @@ impl Engine {
             functions: std::mem::take(&mut session.functions),
             pending: HashMap::new(),
             arrived: HashMap::new(),
+            timers: HashMap::new(),
             failures: HashMap::new(),
             tool_calls: 0,
             tool_call_limit: job.limits.tool_calls,
@@ -314,6 +319,8 @@ struct Run<'a> {
     pending: HashMap<u64, PendingCall>,
     /// Results of calls the code has not waited for yet, by Monty's call id.
     arrived: HashMap<u32, ExtFunctionResult>,
+    /// `sleep` calls in progress: when each ends, by Monty's call id.
+    timers: HashMap<u32, Instant>,
     failures: HashMap<String, Failure>,
     tool_calls: u64,
     tool_call_limit: u64,
@@ -452,6 +459,22 @@ impl Run<'_> {
                 if name == PROGRESS_FUNCTION {
                     let result = self.progress(&call.args, &call.kwargs);
                     return call.resume(result, PrintWriter::Callback(output));
+                }
+                if name == SLEEP_FUNCTION {
+                    return match sleep_duration(&call.args, &call.kwargs) {
+                        Ok(duration) => {
+                            let ends = Instant::now().checked_add(duration);
+                            // Past the deadline (or beyond the clock): the wait for it stops the
+                            // code with a timeout, as a tool call's would.
+                            let ends = ends.or(self.deadline).unwrap_or_else(Instant::now);
+                            self.timers.insert(call.call_id, ends);
+                            call.resume_pending(PrintWriter::Callback(output))
+                        }
+                        Err(exception) => call.resume(
+                            ExtFunctionResult::Error(exception),
+                            PrintWriter::Callback(output),
+                        ),
+                    };
                 }
                 let Some(tool) = self.functions.get(&name).cloned() else {
                     return call.resume(
@@ -791,6 +814,19 @@ impl Run<'_> {
     ) -> Result<Vec<(u32, ExtFunctionResult)>, ExecutionError> {
         let mut polled_once = false;
         loop {
+            let now = Instant::now();
+            let mut next_timer: Option<Instant> = None;
+            for id in waiting {
+                match self.timers.get(id) {
+                    Some(ends) if *ends <= now => {
+                        self.timers.remove(id);
+                        self.arrived
+                            .insert(*id, ExtFunctionResult::Return(MontyObject::None));
+                    }
+                    Some(ends) => next_timer = Some(next_timer.map_or(*ends, |t| t.min(*ends))),
+                    None => {}
+                }
+            }
             let ready: Vec<u32> = waiting
                 .iter()
                 .copied()
@@ -807,7 +843,13 @@ impl Run<'_> {
                 None => None,
             };
             let wait = if ready.is_empty() {
-                timeout
+                match (timeout, next_timer) {
+                    (timeout, Some(ends)) => {
+                        let until = ends.saturating_duration_since(now);
+                        Some(timeout.map_or(until, |timeout| timeout.min(until)))
+                    }
+                    (timeout, None) => timeout,
+                }
             } else if polled_once || self.pending.is_empty() {
                 // Failures go back one at a time: Monty 0.0.23 stalls its scheduler when a
                 // failure is resolved together with other results of a gather.
@@ -962,6 +1004,34 @@ fn clock(call: &monty_types::OsFunctionCall) -> Option<ExtFunctionResult> {
 /// A `pathlib` path as the workspace host reads it: `workspace/x`, `./workspace/x` and
 /// `/workspace/x` all name `./workspace/x`; anything else is passed on as written, for the host
 /// to refuse.
+/// The argument of `sleep(seconds)`: a finite number of seconds, at least 0.
+fn sleep_duration(
+    args: &[MontyObject],
+    kwargs: &[(MontyObject, MontyObject)],
+) -> Result<Duration, MontyException> {
+    let keyword = kwargs.iter().find_map(|(key, value)| {
+        matches!(key, MontyObject::String(key) if key == "seconds").then_some(value)
+    });
+    let seconds = match (args, keyword) {
+        ([MontyObject::Int(value)], None) | ([], Some(MontyObject::Int(value))) => *value as f64,
+        ([MontyObject::Float(value)], None) | ([], Some(MontyObject::Float(value))) => *value,
+        _ => {
+            return Err(MontyException::new(
+                ExcType::TypeError,
+                Some("sleep(seconds) takes one number: `await sleep(0.5)`".to_owned()),
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        MontyException::new(
+            ExcType::ValueError,
+            Some(format!(
+                "sleep(seconds) needs a finite number of seconds, 0 or more; got {seconds}"
+            )),
+        )
+    })
+}
+
 fn workspace_path(path: &monty_types::MontyPath) -> String {
     let text = path.as_str();
     let relative = text

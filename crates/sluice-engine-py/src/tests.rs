@@ -370,3 +370,35 @@ fn the_clock_is_readable() {
     );
     assert_eq!(result(&finished), json!([true, true, true]));
 }
+
+#[test]
+fn sleep_waits_beside_tool_calls_and_not_past_the_deadline() {
+    let started = std::time::Instant::now();
+    let code = "import asyncio\nfrom servers.github import create_issue\n\
+                await sleep(0.1)\n\
+                both = await asyncio.gather(sleep(0.15), create_issue(n=1), sleep(seconds=0))\n\
+                both";
+    let (finished, _) = run(code);
+    assert_eq!(result(&finished), json!([null, {"echo": {"n": 1}}, null]));
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
+
+    let mut host = FakeHost::default();
+    let mut long = job("try:\n    await sleep(60)\nexcept BaseException:\n    pass\n'swallowed'");
+    long.limits.timeout_ms = 200;
+    let started = std::time::Instant::now();
+    let finished = Engine::new().execute(&long, &mut host);
+    assert_eq!(finished.error().unwrap().kind, ErrorKind::Timeout);
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    for (code, wanted) in [
+        ("await sleep(-1)", "ValueError"),
+        ("await sleep(float('nan'))", "ValueError"),
+        ("await sleep('1')", "TypeError"),
+        ("await sleep()", "TypeError"),
+    ] {
+        let (finished, _) = run(code);
+        let error = finished.error().unwrap_or_else(|| panic!("{code} ran"));
+        assert!(error.message.contains(wanted), "{code}: {}", error.message);
+    }
+}

@@ -201,10 +201,22 @@ pub struct DemoArgs {
     #[arg(long)]
     pub no_sandbox: bool,
 
+    /// The language the code-mode agent writes its scripts in (the checked-in scripts under
+    /// crates/sluice-demo/scripts/); both reach the same end state.
+    #[arg(long, value_enum, default_value = "typescript")]
+    pub language: DemoLanguageArg,
+
     /// The tool catalog for the catalog table. Default: data/catalogs/_combined_excluding_twilio_all.json
     /// beside the source tree, when it is there (the table is skipped with a note otherwise).
     #[arg(long, value_name = "PATH")]
     pub catalog: Option<PathBuf>,
+}
+
+/// `sluice demo --language`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoLanguageArg {
+    Typescript,
+    Python,
 }
 
 /// The five workflows.
