@@ -374,7 +374,10 @@ fn python_section(catalog: &Catalog) -> String {
          - Files: `from pathlib import Path`; `Path(\"workspace/a.txt\").write_text(text)`, \
          `.read_text()`, `.append_text()`, `.exists()`, `.iterdir()`, `.mkdir()`, `.unlink()` (the \
          same `./workspace/` as TypeScript's). No other files, no environment, no network. \
-         Saved skills are TypeScript and cannot be imported from Python.\n"
+         Skills: `save_skill` with `language: \"python\"` saves Python (its top-level functions \
+         are what it exports; no `await` at its top level), imported as `from skills.<module> import \
+         fn` (the module is the skill's name with `-` as `_`); a TypeScript skill is imported \
+         from TypeScript only.\n"
     )
 }
 

@@ -83,10 +83,10 @@ pub enum Command {
     /// that do not parse (a torn last line after a crash) are reported on stderr and skipped.
     Audit(AuditArgs),
 
-    /// List, show and remove saved skills: the TypeScript modules agents save with `save_skill`
-    /// and import as `./skills/<name>`.
+    /// List, show and remove saved skills: the TypeScript or Python modules agents save with
+    /// `save_skill` and import as `./skills/<name>` (TypeScript) or `skills.<module>` (Python).
     ///
-    /// Skills live in `<data dir>/skills/<name>/` (SKILL.md and index.ts); every earlier version
+    /// Skills live in `<data dir>/skills/<name>/` (SKILL.md and index.ts or skill.py); every earlier version
     /// and every removed skill is kept in `<data dir>/skills/.history/<name>/<version>/`.
     #[command(subcommand)]
     Skills(SkillsCommand),
@@ -582,10 +582,11 @@ pub enum AuditKindArg {
 
 #[derive(Debug, Subcommand)]
 pub enum SkillsCommand {
-    /// List the saved skills: name, version and description. Folders that are not valid skills
+    /// List the saved skills: name, version, language and description. Folders that are not valid skills
     /// are reported on stderr.
     List(SkillsListArgs),
-    /// Show a skill: its SKILL.md (description and how to import it), then its code (index.ts).
+    /// Show a skill: its SKILL.md (description and how to import it), then its code (index.ts or
+    /// skill.py).
     Show(SkillsShowArgs),
     /// Remove a skill. Its folder moves into `skills/.history/<name>/<version>/`, so nothing is
     /// lost; saving the name again continues its version numbers.
