@@ -538,7 +538,7 @@ pub struct AuditArgs {
     /// Only executions and tool calls with this outcome: ok or error for executions; for tool
     /// calls ok or the kind of the ToolError: tool, invalid_arguments, unknown_tool,
     /// server_unavailable, timeout, limit, transport, rate_limited, policy_denied,
-    /// privacy_budget, denied, approval_required, approval_denied (tool_error is read as tool).
+    /// privacy_budget, denied, approval_required, approval_denied, definition_changed (tool_error is read as tool).
     #[arg(long, value_name = "OUTCOME")]
     pub outcome: Option<String>,
 
@@ -566,6 +566,9 @@ pub enum AuditKindArg {
     /// What the log says about itself: an execution's records past its budget counted in one,
     /// records younger than the retention deleted at the size cap.
     Notice,
+    /// Governance: an approval asked and answered, a changed tool definition held back,
+    /// accepted or rejected.
+    Governance,
 }
 
 #[derive(Debug, Subcommand)]
