@@ -449,7 +449,9 @@ impl Record {
         match self {
             Record::Execution(record) => Some(record.outcome.as_str()),
             Record::ToolCall(record) => Some(record.outcome.as_str()),
-            Record::Release(_) | Record::Session(_) | Record::Notice(_) | Record::Governance(_) => None,
+            Record::Release(_) | Record::Session(_) | Record::Notice(_) | Record::Governance(_) => {
+                None
+            }
         }
     }
 
@@ -459,7 +461,9 @@ impl Record {
         match self {
             Record::Execution(record) => record.outcome == ExecutionOutcomeWord::parse(wanted),
             Record::ToolCall(record) => record.outcome == CallOutcome::parse(wanted),
-            Record::Release(_) | Record::Session(_) | Record::Notice(_) | Record::Governance(_) => false,
+            Record::Release(_) | Record::Session(_) | Record::Notice(_) | Record::Governance(_) => {
+                false
+            }
         }
     }
 

@@ -36,9 +36,8 @@ use serde_json::{Map, Value};
 pub use http::{ApiTokenSettings, AuthSettings, HttpSettings, is_loopback_host, is_loopback_url};
 pub use settings::{
     AuditSettings, DirectTool, ExecutionSettings, FlowRuleSettings, LimitSettings, PiiKind,
-    PinningSettings,
-    PrincipalLimitSettings, PrivacyDetect, PrivacySettings, SessionSettings, Settings,
-    SkillSettings, WorkerSettings,
+    PinningSettings, PrincipalLimitSettings, PrivacyDetect, PrivacySettings, SessionSettings,
+    Settings, SkillSettings, WorkerSettings,
 };
 
 /// The whole configuration.

@@ -446,13 +446,16 @@ fn direct_and_pinning_errors_name_the_entry() {
         r#"{{{servers}, "sluice": {{"direct": ["fs.*"]}}}}"#
     ));
     assert!(error.contains("patterns are not allowed"), "{error}");
-    let error = parse_error(&format!(r#"{{{servers}, "sluice": {{"direct": "fs.read"}}}}"#));
+    let error = parse_error(&format!(
+        r#"{{{servers}, "sluice": {{"direct": "fs.read"}}}}"#
+    ));
     assert!(error.contains("expected a list of tools"), "{error}");
     let error = parse_error(&format!(
         r#"{{{servers}, "sluice": {{"pinning": {{"changeFreely": ["nope"]}}}}}}"#
     ));
     assert!(
-        error.contains("field \"sluice.pinning.changeFreely[0]\"") && error.contains("no server \"nope\""),
+        error.contains("field \"sluice.pinning.changeFreely[0]\"")
+            && error.contains("no server \"nope\""),
         "{error}"
     );
 }

@@ -46,6 +46,7 @@ mod execute;
 mod files;
 mod governance;
 mod memory;
+mod pins;
 mod present;
 mod privacy;
 mod rates;
@@ -124,6 +125,8 @@ struct Inner {
     release_memory: Option<MemoryRelease>,
     /// The tool policy (`sluice.tools`).
     policy: governance::PolicyState,
+    /// Pinned tool definitions (`sluice.pinning`).
+    pins: pins::PinState,
 }
 
 /// Worker processes of a gateway: see [`Gateway::worker_counts`].
@@ -216,6 +219,7 @@ impl Gateway {
         let warm = warm::WarmPool::new(&config.settings.workers);
         let data_dir_for_owner = data_dir.clone();
         let policy = governance::PolicyState::new(config.settings.tools.clone());
+        let pins = pins::PinState::new(data_dir.as_deref(), &config.settings.pinning);
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 config,
@@ -236,11 +240,15 @@ impl Gateway {
                 tenants: std::sync::Mutex::default(),
                 release_memory: release_memory.map(MemoryRelease::new),
                 policy,
+                pins,
             }),
         };
         tokio::spawn(warm::WarmPool::shrink_when_idle(gateway.clone()));
         if let Some(path) = gateway.inner.config.path.clone() {
             tokio::spawn(governance::watch_config(gateway.clone(), path));
+        }
+        if gateway.pin_store().is_some() {
+            tokio::spawn(pins::watch_pins(gateway.clone()));
         }
         tokio::spawn(search::release_idle_encoder(gateway.clone()));
         gateway.inner.warm.fill(&gateway);
@@ -382,6 +390,8 @@ impl Gateway {
         let search = Arc::clone(&self.inner.search);
         let skills = self.owner().skill_summaries();
         let policy = self.inner.policy.current();
+        let (tools, held, newly_held) = self.inner.pins.apply(tools);
+        self.audit_held(newly_held);
         let (tools, withheld) = self.inner.policy.apply(&policy, tools);
         let mut snapshot = Snapshot::build_indexed(
             previous.version + 1,
@@ -392,6 +402,7 @@ impl Gateway {
         );
         snapshot.policy = policy;
         snapshot.withheld = withheld;
+        snapshot.held = held;
         let needs_vectors = search.has_encoder() && !snapshot.search.has_vectors();
         // What was repaired or dropped is said once, when a server's list is read, not again at
         // every rebuild that reuses it.

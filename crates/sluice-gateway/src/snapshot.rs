@@ -55,6 +55,9 @@ pub struct Snapshot {
     pub(crate) policy: Arc<sluice_policy::ToolPolicy>,
     /// The tools the policy left out, with the rule that denies each.
     pub(crate) withheld: crate::governance::Withheld,
+    /// The tools held back because their definitions changed since they were pinned, with the
+    /// message a call gets.
+    pub(crate) held: crate::pins::Held,
 }
 
 impl Snapshot {
@@ -126,6 +129,7 @@ impl Snapshot {
             validators: Mutex::new(validators),
             policy: Arc::new(sluice_policy::ToolPolicy::allow_all()),
             withheld: crate::governance::Withheld::new(),
+            held: crate::pins::Held::new(),
         }
     }
 

@@ -252,7 +252,9 @@ pub enum PinError {
         reason: String,
     },
     /// A file or folder could not be read or written.
-    #[error("could not {action} {path}: {source}; check the data folder (--data-dir) and its permissions")]
+    #[error(
+        "could not {action} {path}: {source}; check the data folder (--data-dir) and its permissions"
+    )]
     Io {
         /// What was being done.
         action: &'static str,
@@ -281,7 +283,10 @@ pub struct PinStore {
 fn file_name(server: &str) -> String {
     let mut name = String::with_capacity(server.len() + 5);
     for byte in server.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_') || (byte == b'.' && !name.is_empty()) {
+        if byte.is_ascii_alphanumeric()
+            || matches!(byte, b'-' | b'_')
+            || (byte == b'.' && !name.is_empty())
+        {
             name.push(char::from(byte));
         } else {
             name.push_str(&format!("%{byte:02X}"));
@@ -321,7 +326,9 @@ impl PinStore {
 
     /// The folder's modification time: it changes whenever a file in it is replaced.
     pub fn stamp(&self) -> Option<SystemTime> {
-        fs::metadata(&self.dir).and_then(|metadata| metadata.modified()).ok()
+        fs::metadata(&self.dir)
+            .and_then(|metadata| metadata.modified())
+            .ok()
     }
 
     fn lock(&self) -> Result<Locked, PinError> {
@@ -592,3 +599,89 @@ fn unescape(stem: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+impl Review {
+    /// The review as text: a heading naming the tool and what changed, then each changed field
+    /// as a line diff (`-` pinned, `+` presented; strings as their text, schemas as indented
+    /// JSON). The text comes from the server: escape it before it reaches a terminal.
+    pub fn to_text(&self) -> String {
+        let short = |sha256: &str| sha256.get(..12).unwrap_or(sha256).to_owned();
+        let mut text = format!(
+            "{}.{}: {} changed{} (pinned {}, presented {})\n",
+            self.server,
+            self.tool,
+            describe_fields(&self.changed),
+            if self.rejected {
+                ", rejected before"
+            } else {
+                ""
+            },
+            short(&self.pinned_sha256),
+            short(&self.presented_sha256),
+        );
+        for field in &self.changed {
+            text.push_str(&format!("  {}:\n", field.as_str()));
+            let lines = |definition: &Value| -> Vec<String> {
+                match definition.get(field.as_str()) {
+                    None => Vec::new(),
+                    Some(Value::String(text)) => text.lines().map(str::to_owned).collect(),
+                    Some(other) => serde_json::to_string_pretty(other)
+                        .unwrap_or_default()
+                        .lines()
+                        .map(str::to_owned)
+                        .collect(),
+                }
+            };
+            for line in diff_lines(&lines(&self.pinned), &lines(&self.presented)) {
+                text.push_str("    ");
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        text
+    }
+}
+
+/// Most lines a side of a diff may have before it is shown whole, removed then added (the
+/// longest-common-subsequence table is their product).
+const MAX_DIFF_LINES: usize = 2_000;
+
+/// A line diff of `before` and `after`: lines of both as `  line`, removed `- line`, added
+/// `+ line`, in order (longest common subsequence).
+pub fn diff_lines(before: &[String], after: &[String]) -> Vec<String> {
+    if before.len() > MAX_DIFF_LINES || after.len() > MAX_DIFF_LINES {
+        return before
+            .iter()
+            .map(|line| format!("- {line}"))
+            .chain(after.iter().map(|line| format!("+ {line}")))
+            .collect();
+    }
+    let (rows, columns) = (before.len(), after.len());
+    // common[i][j]: the longest common subsequence of before[i..] and after[j..].
+    let mut common = vec![vec![0u32; columns + 1]; rows + 1];
+    for i in (0..rows).rev() {
+        for j in (0..columns).rev() {
+            common[i][j] = if before[i] == after[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut lines = Vec::with_capacity(rows.max(columns));
+    while i < rows || j < columns {
+        if i < rows && j < columns && before[i] == after[j] {
+            lines.push(format!("  {}", before[i]));
+            i += 1;
+            j += 1;
+        } else if i < rows && (j == columns || common[i + 1][j] >= common[i][j + 1]) {
+            lines.push(format!("- {}", before[i]));
+            i += 1;
+        } else {
+            lines.push(format!("+ {}", after[j]));
+            j += 1;
+        }
+    }
+    lines
+}

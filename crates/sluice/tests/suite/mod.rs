@@ -35,6 +35,8 @@ mod governance;
 mod http_auth;
 /// A downstream server over Streamable HTTP.
 mod http_server;
+/// Pinned tool definitions: changes held back, `sluice tools review`.
+mod pins;
 /// Many principals on one `sluice serve --http`: each its own workspace, skills, sessions,
 /// audit trail and limits.
 mod principals;
