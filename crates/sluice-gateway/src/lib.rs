@@ -42,6 +42,7 @@ destination; never the value), and counted in [`ExecutionStats`].
 
 mod audit;
 mod client;
+mod direct;
 mod execute;
 mod files;
 mod governance;
@@ -71,6 +72,7 @@ use memory::MemoryRelease;
 use privacy::PrivacyState;
 
 pub use client::{Client, MAX_SESSION_ID_CHARS};
+pub use direct::{DIRECT_SEPARATOR, DirectDefinition, DirectOutcome, direct_name};
 pub use execute::WATCHDOG_GRACE;
 pub use files::MAX_READ_BYTES;
 pub use present::{
@@ -127,6 +129,8 @@ struct Inner {
     policy: governance::PolicyState,
     /// Pinned tool definitions (`sluice.pinning`).
     pins: pins::PinState,
+    /// Bumped whenever the direct tools offered change.
+    direct_changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// Worker processes of a gateway: see [`Gateway::worker_counts`].
@@ -241,6 +245,7 @@ impl Gateway {
                 release_memory: release_memory.map(MemoryRelease::new),
                 policy,
                 pins,
+                direct_changes: tokio::sync::watch::Sender::new(0),
             }),
         };
         tokio::spawn(warm::WarmPool::shrink_when_idle(gateway.clone()));
@@ -403,6 +408,15 @@ impl Gateway {
         snapshot.policy = policy;
         snapshot.withheld = withheld;
         snapshot.held = held;
+        snapshot.direct = Arc::new(direct::definitions(
+            &self.inner.config.settings.direct,
+            &snapshot,
+        ));
+        if snapshot.direct != previous.direct {
+            self.inner
+                .direct_changes
+                .send_modify(|version| *version += 1);
+        }
         let needs_vectors = search.has_encoder() && !snapshot.search.has_vectors();
         // What was repaired or dropped is said once, when a server's list is read, not again at
         // every rebuild that reuses it.
@@ -416,6 +430,9 @@ impl Gateway {
                 .is_some_and(|before| Arc::ptr_eq(before, part))
             {
                 continue;
+            }
+            for problem in direct::missing(&self.inner.config.settings.direct, &snapshot, server) {
+                tracing::warn!("{problem}");
             }
             for rejected in part.rejected() {
                 tracing::warn!(server = %rejected.server, "tool definition dropped: {}", rejected.reason);

@@ -58,6 +58,8 @@ pub struct Snapshot {
     /// The tools held back because their definitions changed since they were pinned, with the
     /// message a call gets.
     pub(crate) held: crate::pins::Held,
+    /// The direct tools (`sluice.direct`) offered with this snapshot.
+    pub(crate) direct: Arc<Vec<crate::direct::DirectDefinition>>,
 }
 
 impl Snapshot {
@@ -130,6 +132,7 @@ impl Snapshot {
             policy: Arc::new(sluice_policy::ToolPolicy::allow_all()),
             withheld: crate::governance::Withheld::new(),
             held: crate::pins::Held::new(),
+            direct: Arc::new(Vec::new()),
         }
     }
 

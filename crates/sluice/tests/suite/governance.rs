@@ -308,7 +308,9 @@ catch (error) {{ console.log(`${{error.kind}} ${{error.message}}`); }}"#,
         assert_eq!(events.len(), 2, "{events:?}");
         assert_eq!(events[0].0, "approval_asked", "{events:?}");
         assert!(
-            events[0].1.contains("rule \"filesystem.create_directory\": \"ask\"")
+            events[0]
+                .1
+                .contains("rule \"filesystem.create_directory\": \"ask\"")
                 && events[0].1.contains("sha256"),
             "{events:?}"
         );
@@ -317,7 +319,10 @@ catch (error) {{ console.log(`${{error.kind}} ${{error.message}}`); }}"#,
             ("decline", _) => ("approval_refused", "the person declined it"),
             _ => ("approval_refused", "no answer within 1.5 s"),
         };
-        assert_eq!((events[1].0.as_str(), events[1].1.as_str()), (answer, detail));
+        assert_eq!(
+            (events[1].0.as_str(), events[1].1.as_str()),
+            (answer, detail)
+        );
         let execution = records
             .iter()
             .find(|record| record["kind"] == "execution")

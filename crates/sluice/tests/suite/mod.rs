@@ -21,6 +21,8 @@ mod conformance;
 mod containment;
 /// `sluice demo` end to end.
 mod demo;
+/// Direct tools (`sluice.direct`) beside Sluice's own.
+mod direct;
 /// Downstream servers that fail as real ones do.
 mod downstream_failures;
 /// Sluice as an OAuth client of a downstream server protected by a real authorization server.
