@@ -423,6 +423,53 @@ pub(crate) async fn watch_config(gateway: crate::Gateway, path: std::path::PathB
     }
 }
 
+/// What `cargo bench -p sluice-gateway --bench policy_check` measures: the first step of every
+/// tool call from code, on a snapshot made with a policy. Not an API.
+#[doc(hidden)]
+pub mod bench {
+    use super::*;
+
+    /// `snapshot`'s servers again, with `policy` applied as a rebuild applies it.
+    pub fn with_policy(snapshot: &Snapshot, policy: ToolPolicy) -> Snapshot {
+        let parts: BTreeMap<String, Arc<ServerCatalog>> = snapshot
+            .catalog
+            .server_names()
+            .filter_map(|server| {
+                let part = snapshot.catalog.part(server)?;
+                Some((server.to_owned(), Arc::clone(part)))
+            })
+            .collect();
+        let state = PolicyState::new(policy);
+        let current = state.current();
+        let (parts, withheld) = state.apply(&current, parts);
+        let mut made = Snapshot::build_indexed(
+            snapshot.version + 1,
+            parts,
+            Vec::new(),
+            None,
+            |catalog, _| {
+                sluice_search::SearchIndex::build(
+                    sluice_search::catalog_documents(catalog),
+                    None,
+                    None,
+                )
+            },
+        );
+        made.policy = current;
+        made.withheld = withheld;
+        made
+    }
+
+    /// The policy's check of one call: 0 allowed, 1 refused, 2 ask.
+    pub fn check(snapshot: &Snapshot, server: &str, tool: &str) -> u8 {
+        match super::check(snapshot, server, tool) {
+            Check::Allowed => 0,
+            Check::Refused(_) => 1,
+            Check::Ask(_) => 2,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,7 +45,8 @@ mod client;
 mod direct;
 mod execute;
 mod files;
-mod governance;
+#[doc(hidden)]
+pub mod governance;
 mod memory;
 mod pins;
 mod present;
