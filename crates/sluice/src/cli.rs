@@ -83,10 +83,10 @@ pub enum Command {
     /// that do not parse (a torn last line after a crash) are reported on stderr and skipped.
     Audit(AuditArgs),
 
-    /// List, show and remove saved skills: the TypeScript modules agents save with `save_skill`
-    /// and import as `./skills/<name>`.
+    /// List, show and remove saved skills: the TypeScript or Python modules agents save with
+    /// `save_skill` and import as `./skills/<name>` (TypeScript) or `skills.<module>` (Python).
     ///
-    /// Skills live in `<data dir>/skills/<name>/` (SKILL.md and index.ts); every earlier version
+    /// Skills live in `<data dir>/skills/<name>/` (SKILL.md and index.ts or skill.py); every earlier version
     /// and every removed skill is kept in `<data dir>/skills/.history/<name>/<version>/`.
     #[command(subcommand)]
     Skills(SkillsCommand),
@@ -201,10 +201,22 @@ pub struct DemoArgs {
     #[arg(long)]
     pub no_sandbox: bool,
 
+    /// The language the code-mode agent writes its scripts in (the checked-in scripts under
+    /// crates/sluice-demo/scripts/); both reach the same end state.
+    #[arg(long, value_enum, default_value = "typescript")]
+    pub language: DemoLanguageArg,
+
     /// The tool catalog for the catalog table. Default: data/catalogs/_combined_excluding_twilio_all.json
     /// beside the source tree, when it is there (the table is skipped with a note otherwise).
     #[arg(long, value_name = "PATH")]
     pub catalog: Option<PathBuf>,
+}
+
+/// `sluice demo --language`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoLanguageArg {
+    Typescript,
+    Python,
 }
 
 /// The five workflows.
@@ -608,10 +620,11 @@ pub enum AuditKindArg {
 
 #[derive(Debug, Subcommand)]
 pub enum SkillsCommand {
-    /// List the saved skills: name, version and description. Folders that are not valid skills
+    /// List the saved skills: name, version, language and description. Folders that are not valid skills
     /// are reported on stderr.
     List(SkillsListArgs),
-    /// Show a skill: its SKILL.md (description and how to import it), then its code (index.ts).
+    /// Show a skill: its SKILL.md (description and how to import it), then its code (index.ts or
+    /// skill.py).
     Show(SkillsShowArgs),
     /// Remove a skill. Its folder moves into `skills/.history/<name>/<version>/`, so nothing is
     /// lost; saving the name again continues its version numbers.
