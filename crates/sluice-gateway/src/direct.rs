@@ -270,3 +270,71 @@ impl Client {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn entry(server: &str, tool: &str) -> DirectTool {
+        DirectTool {
+            server: server.to_owned(),
+            tool: tool.to_owned(),
+        }
+    }
+
+    #[test]
+    fn names_never_take_sluices_own() {
+        assert_eq!(direct_name("github", "get_issue"), "github__get_issue");
+        assert_eq!(direct_name("my.server", "a/b c"), "my.server__a_b_c");
+        for own in [
+            "search_tools",
+            "list_files",
+            "read_file",
+            "execute_code",
+            "save_skill",
+        ] {
+            assert!(!own.contains(DIRECT_SEPARATOR));
+        }
+    }
+
+    #[test]
+    fn offered_in_config_order_and_missing_ones_named() {
+        let tool = |name: &str| json!({"name": name, "description": "d", "inputSchema": {"type": "object"}});
+        let mut tools = BTreeMap::new();
+        tools.insert("fs".to_owned(), vec![tool("read"), tool("write")]);
+        let mut snapshot = Snapshot::build(1, tools, Vec::new());
+        snapshot.withheld.insert(
+            "fs".to_owned(),
+            [(
+                "delete".to_owned(),
+                "rule \"fs.delete\": \"deny\"".to_owned(),
+            )]
+            .into(),
+        );
+        let direct = [
+            entry("fs", "write"),
+            entry("fs", "read"),
+            entry("fs", "nope"),
+            entry("fs", "delete"),
+        ];
+        let offered = definitions(&direct, &snapshot);
+        let names: Vec<&str> = offered.iter().map(|tool| tool.name.as_str()).collect();
+        assert_eq!(names, ["fs__write", "fs__read"]);
+        assert_eq!(offered[0].definition["name"], "fs__write");
+        assert_eq!(offered[0].definition["description"], "d");
+        let problems = missing(&direct, &snapshot, "fs");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].contains("\"fs.nope\"") && problems[0].contains("its tools: read, write"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].contains("the tool policy denies it"),
+            "{problems:?}"
+        );
+    }
+}

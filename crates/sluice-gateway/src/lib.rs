@@ -31,6 +31,12 @@ client's elicitation (`approval_denied` when declined or unanswered, `approval_r
 no one can be asked). The config file is read
 again when it changes, and a new policy rebuilds the snapshot.
 
+Pinned definitions (`sluice.pinning`, [`sluice_pins`]): a tool whose server presents a definition
+other than the one pinned the first time it was seen is held back the same way (its calls fail
+with `definition_changed` naming the fields) until `sluice tools review` accepts it; the pin
+folder is watched. Direct tools (`sluice.direct`): [`Gateway::direct_tools`] and
+[`Client::call_direct`], calls through the same policy, privacy and audit path.
+
 Privacy: every tool result (value, error message and content) is tokenized before the worker
 sees it; tokens in tool-call arguments become real values only where `sluice.privacy` allows the
 flow (else the call fails with the `ToolError` kind `policy_denied`); the execution's output,
