@@ -26,7 +26,7 @@ pub(crate) struct PinState {
     store: Option<PinStore>,
     settings: PinningSettings,
     parts: Mutex<HashMap<String, PinnedPart>>,
-    /// The pin folder's modification time when it was last read or written by this gateway.
+    /// The pin folder's modification time at the last look ([`PinState::changed_outside`]).
     seen: Mutex<Option<SystemTime>>,
 }
 
@@ -45,11 +45,13 @@ pub(crate) struct HeldEvent {
 
 impl PinState {
     pub(crate) fn new(data_dir: Option<&std::path::Path>, settings: &PinningSettings) -> PinState {
+        let store = data_dir.filter(|_| settings.enabled).map(PinStore::new);
+        let seen = store.as_ref().and_then(PinStore::stamp);
         PinState {
-            store: data_dir.filter(|_| settings.enabled).map(PinStore::new),
+            store,
             settings: settings.clone(),
             parts: Mutex::new(HashMap::new()),
-            seen: Mutex::new(None),
+            seen: Mutex::new(seen),
         }
     }
 
@@ -88,20 +90,24 @@ impl PinState {
                 (server, Arc::clone(&part.kept))
             })
             .collect();
-        *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = store.stamp();
         (kept, held, events)
     }
 
-    /// Whether the pin folder changed since this gateway last read or wrote it; if so, the parts
-    /// are made again at the next rebuild.
+    /// Whether the pin folder changed since the last look; if so, the parts are made again at
+    /// the next rebuild. The gateway's own writes count too (one more rebuild, which reuses
+    /// every part without held tools): taking them apart from a review's would let a review
+    /// written during a rebuild go unnoticed.
     fn changed_outside(&self) -> bool {
         let Some(store) = &self.store else {
             return false;
         };
         let now = store.stamp();
-        let seen = *self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if now.is_none() || now == seen {
-            return false;
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            if now.is_none() || now == *seen {
+                return false;
+            }
+            *seen = now;
         }
         self.parts
             .lock()
