@@ -35,6 +35,7 @@ Ops (a JSON array; each result is the plain JSON of the MCP result, camelCase as
     {"op": "notifications"}                          -> server notifications received so far [{method, params}]
     {"op": "wait_notification", "method": M, "timeout_s": S?}
                                                      -> the first notification with that method (default 10 s)
+In any op, the text `$token(N)` becomes the first personal-data token in op N's result.
 
 With --elicit-answer JSON the client declares the elicitation capability and accepts every
 elicitation/create with that content (recording the request for the "elicitations" op); without it
@@ -55,6 +56,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from typing import Any
 
@@ -122,6 +124,28 @@ class Notifications:
 
 # The elicitation requests the client received (with --elicit-answer).
 ELICITATIONS: list[Any] = []
+
+
+TOKEN = re.compile(r"\[[A-Z_]+_\d+_[0-9a-z]+\]")
+TOKEN_REFERENCE = re.compile(r"\$token\((\d+)\)")
+
+
+def with_tokens(op: Any, results: list[Any]) -> Any:
+    """The op with every `$token(N)` in its strings replaced by the first personal-data token
+    (`[EMAIL_1_k7qm]`) in the result of op N: a token the server returned, sent back."""
+    if isinstance(op, dict):
+        return {key: with_tokens(value, results) for key, value in op.items()}
+    if isinstance(op, list):
+        return [with_tokens(value, results) for value in op]
+    if isinstance(op, str):
+        def token_of(match: re.Match[str]) -> str:
+            index = int(match.group(1))
+            found = TOKEN.search(json.dumps(results[index])) if index < len(results) else None
+            if found is None:
+                raise ValueError(f"no token in the result of op {index}")
+            return found.group(0)
+        return TOKEN_REFERENCE.sub(token_of, op)
+    return op
 
 
 async def run_op(client: Client, notifications: Notifications, op: dict[str, Any]) -> Any:
@@ -226,6 +250,7 @@ async def run(args: argparse.Namespace, ops: list[dict[str, Any]], out: dict[str
                 out["instructions"] = client.instructions
                 out["capabilities"] = plain(client.server_capabilities)
                 for op_index, op in enumerate(ops):
+                    op = with_tokens(op, out["results"])
                     try:
                         result = await run_op(client, notifications, op)
                     except Exception as exc:  # noqa: BLE001 - every failure is reported as JSON

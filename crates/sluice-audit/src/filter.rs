@@ -55,6 +55,7 @@ impl Filter {
                 Record::Release(release) => [&release.from, &release.to]
                     .into_iter()
                     .any(|place| split_place(place).0 == server),
+                Record::Governance(event) => &event.server == server,
                 Record::Execution(_) | Record::Session(_) | Record::Notice(_) => false,
             };
             if !on_server {
@@ -67,6 +68,7 @@ impl Filter {
                 Record::Release(release) => [&release.from, &release.to]
                     .into_iter()
                     .any(|place| split_place(place).1 == Some(tool.as_str())),
+                Record::Governance(event) => &event.tool == tool,
                 Record::Execution(_) | Record::Session(_) | Record::Notice(_) => false,
             };
             if !of_tool {

@@ -45,9 +45,9 @@ pub use log::{
 };
 pub use read::{Entry, Reader, log_files, read};
 pub use record::{
-    ExecutionRecord, MAX_CODE_BYTES, MAX_LIMITS, MAX_MESSAGE_BYTES, MAX_NAME_BYTES,
-    MAX_STATS_BYTES, NoticeEvent, NoticeRecord, Record, RecordKind, ReleaseRecord, SessionRecord,
-    ToolCallRecord, UnknownKind, bound_text, sha256_hex,
+    ExecutionRecord, GovernanceEvent, GovernanceRecord, MAX_CODE_BYTES, MAX_LIMITS,
+    MAX_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_STATS_BYTES, NoticeEvent, NoticeRecord, Record,
+    RecordKind, ReleaseRecord, SessionRecord, ToolCallRecord, UnknownKind, bound_text, sha256_hex,
 };
 pub use sluice_worker_protocol::{
     CallOutcome, ErrorKind, ExecutionOutcomeWord, Limit, SessionEnd, SessionEvent, ToolErrorKind,

@@ -29,6 +29,9 @@ pub enum Record {
     Session(SessionRecord),
     /// Something the log says about itself: records summarized or deleted early.
     Notice(NoticeRecord),
+    /// A governance event: an approval asked or answered, a changed tool definition held back,
+    /// accepted or rejected.
+    Governance(GovernanceRecord),
 }
 
 /// One code execution.
@@ -180,6 +183,65 @@ pub struct NoticeRecord {
     pub detail: String,
 }
 
+/// A governance event of the tool policy or of pinned tool definitions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GovernanceRecord {
+    /// When it happened.
+    pub at: Timestamp,
+    /// What happened.
+    pub event: GovernanceEvent,
+    /// The server of the tool.
+    pub server: String,
+    /// The tool.
+    pub tool: String,
+    /// The execution whose call asked, for approvals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    /// The client connection (or `cli` for `sluice tools review`), when one is concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The principal it concerns, if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// The session, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The details, in words: the rule that asked, the answer, the fields that changed.
+    pub detail: String,
+}
+
+/// What a [`GovernanceRecord`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GovernanceEvent {
+    /// A person was asked to approve a call (`ask`).
+    ApprovalAsked,
+    /// The person accepted.
+    ApprovalAccepted,
+    /// The person declined, dismissed the question, or did not answer in time.
+    ApprovalRefused,
+    /// A tool whose definition changed was held back.
+    DefinitionHeld,
+    /// A person accepted a changed definition: it is the pin now.
+    DefinitionAccepted,
+    /// A person rejected a changed definition: the tool stays held.
+    DefinitionRejected,
+}
+
+impl GovernanceEvent {
+    /// The name written in the `event` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GovernanceEvent::ApprovalAsked => "approval_asked",
+            GovernanceEvent::ApprovalAccepted => "approval_accepted",
+            GovernanceEvent::ApprovalRefused => "approval_refused",
+            GovernanceEvent::DefinitionHeld => "definition_held",
+            GovernanceEvent::DefinitionAccepted => "definition_accepted",
+            GovernanceEvent::DefinitionRejected => "definition_rejected",
+        }
+    }
+}
+
 /// What a [`NoticeRecord`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -247,16 +309,19 @@ pub enum RecordKind {
     Session,
     /// [`Record::Notice`].
     Notice,
+    /// [`Record::Governance`].
+    Governance,
 }
 
 impl RecordKind {
     /// Every kind, in the order they are documented.
-    pub const ALL: [RecordKind; 5] = [
+    pub const ALL: [RecordKind; 6] = [
         RecordKind::Execution,
         RecordKind::ToolCall,
         RecordKind::Release,
         RecordKind::Session,
         RecordKind::Notice,
+        RecordKind::Governance,
     ];
 
     /// The name written in the `kind` field.
@@ -267,6 +332,7 @@ impl RecordKind {
             RecordKind::Release => "release",
             RecordKind::Session => "session",
             RecordKind::Notice => "notice",
+            RecordKind::Governance => "governance",
         }
     }
 }
@@ -280,7 +346,7 @@ impl fmt::Display for RecordKind {
 /// A text that names no [`RecordKind`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`{0}` is not a kind of audit record; use execution, tool_call, release, session or notice"
+    "`{0}` is not a kind of audit record; use execution, tool_call, release, session, notice or governance"
 )]
 pub struct UnknownKind(pub String);
 
@@ -305,6 +371,7 @@ impl Record {
             Record::Release(_) => RecordKind::Release,
             Record::Session(_) => RecordKind::Session,
             Record::Notice(_) => RecordKind::Notice,
+            Record::Governance(_) => RecordKind::Governance,
         }
     }
 
@@ -316,6 +383,7 @@ impl Record {
             Record::Release(record) => record.at,
             Record::Session(record) => record.at,
             Record::Notice(record) => record.at,
+            Record::Governance(record) => record.at,
         }
     }
 
@@ -335,6 +403,7 @@ impl Record {
             Record::Release(record) => Some(&record.execution_id),
             Record::Session(_) => None,
             Record::Notice(record) => record.execution_id.as_deref(),
+            Record::Governance(record) => record.execution_id.as_deref(),
         }
     }
 
@@ -346,6 +415,7 @@ impl Record {
             Record::Release(record) => record.session.as_deref(),
             Record::Session(record) => Some(&record.session),
             Record::Notice(record) => record.session.as_deref(),
+            Record::Governance(record) => record.session.as_deref(),
         }
     }
 
@@ -358,6 +428,7 @@ impl Record {
             Record::Release(record) => record.principal.as_deref(),
             Record::Session(record) => record.principal.as_deref(),
             Record::Notice(record) => record.principal.as_deref(),
+            Record::Governance(record) => record.principal.as_deref(),
         }
     }
 
@@ -369,6 +440,7 @@ impl Record {
             Record::Release(record) => &record.client,
             Record::Session(record) => &record.client,
             Record::Notice(record) => record.client.as_deref().unwrap_or_default(),
+            Record::Governance(record) => record.client.as_deref().unwrap_or_default(),
         }
     }
 
@@ -377,7 +449,9 @@ impl Record {
         match self {
             Record::Execution(record) => Some(record.outcome.as_str()),
             Record::ToolCall(record) => Some(record.outcome.as_str()),
-            Record::Release(_) | Record::Session(_) | Record::Notice(_) => None,
+            Record::Release(_) | Record::Session(_) | Record::Notice(_) | Record::Governance(_) => {
+                None
+            }
         }
     }
 
@@ -387,7 +461,9 @@ impl Record {
         match self {
             Record::Execution(record) => record.outcome == ExecutionOutcomeWord::parse(wanted),
             Record::ToolCall(record) => record.outcome == CallOutcome::parse(wanted),
-            Record::Release(_) | Record::Session(_) | Record::Notice(_) => false,
+            Record::Release(_) | Record::Session(_) | Record::Notice(_) | Record::Governance(_) => {
+                false
+            }
         }
     }
 
@@ -461,6 +537,15 @@ impl Record {
             Record::Notice(record) => {
                 optional_name(&mut record.execution_id);
                 optional_name(&mut record.client);
+                optional_name(&mut record.session);
+                bound_text(&mut record.detail, MAX_MESSAGE_BYTES);
+            }
+            Record::Governance(record) => {
+                name(&mut record.server);
+                name(&mut record.tool);
+                optional_name(&mut record.execution_id);
+                optional_name(&mut record.client);
+                optional_name(&mut record.principal);
                 optional_name(&mut record.session);
                 bound_text(&mut record.detail, MAX_MESSAGE_BYTES);
             }

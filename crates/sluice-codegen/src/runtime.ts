@@ -71,7 +71,9 @@ export function isContent(value: unknown): value is ToolContent {
  * tool-call limit or the server's rate limit was reached, the connection failed, or the privacy
  * policy kept personal data from the tool (`policy_denied`, `privacy_budget`), or the tool policy
  * (`sluice.tools`) denies the tool (`denied`), wants a person's approval that cannot be asked for
- * (`approval_required`), or the person declined or did not answer (`approval_denied`).
+ * (`approval_required`), or the person declined or did not answer (`approval_denied`), or the
+ * server changed the tool's definition since it was pinned and no one has accepted the change
+ * yet (`definition_changed`).
  */
 export type ToolErrorKind =
   | "tool"
@@ -86,7 +88,8 @@ export type ToolErrorKind =
   | "privacy_budget"
   | "denied"
   | "approval_required"
-  | "approval_denied";
+  | "approval_denied"
+  | "definition_changed";
 
 /**
  * Thrown when a tool call fails: the tool reported an error, the arguments did not match its

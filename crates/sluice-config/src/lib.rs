@@ -35,9 +35,9 @@ use serde_json::{Map, Value};
 
 pub use http::{ApiTokenSettings, AuthSettings, HttpSettings, is_loopback_host, is_loopback_url};
 pub use settings::{
-    AuditSettings, ExecutionSettings, FlowRuleSettings, LimitSettings, PiiKind,
-    PrincipalLimitSettings, PrivacyDetect, PrivacySettings, SessionSettings, Settings,
-    SkillSettings, WorkerSettings,
+    AuditSettings, DirectTool, ExecutionSettings, FlowRuleSettings, LimitSettings, PiiKind,
+    PinningSettings, PrincipalLimitSettings, PrivacyDetect, PrivacySettings, SessionSettings,
+    Settings, SkillSettings, WorkerSettings,
 };
 
 /// The whole configuration.
@@ -315,9 +315,9 @@ pub fn parse(
     }
     if let Some(section) = root.get("sluice") {
         let mut section = section.clone();
-        let tools = match &mut section {
-            Value::Object(object) => object.remove("tools"),
-            _ => None,
+        let (tools, direct) = match &mut section {
+            Value::Object(object) => (object.remove("tools"), object.remove("direct")),
+            _ => (None, None),
         };
         config.settings = settings::parse(&section).map_err(|(field, message)| {
             let location = if field.is_empty() {
@@ -332,8 +332,109 @@ pub fn parse(
         if let Some(tools) = tools {
             config.settings.tools = tool_policy(&context, &config, &tools)?;
         }
+        if let Some(direct) = direct {
+            config.settings.direct = direct_tools(&context, &config, &direct)?;
+        }
+        check_pinning_servers(&context, &mut config)?;
     }
     Ok(config)
+}
+
+/// Every configured server's name, disabled and unusable ones too.
+fn all_servers(config: &Config) -> Vec<&str> {
+    config
+        .servers
+        .keys()
+        .chain(config.unusable.keys())
+        .chain(config.disabled.iter())
+        .map(String::as_str)
+        .collect()
+}
+
+/// Read `sluice.direct`: a list of `"<server>.<tool>"`. The server must be configured (the
+/// longest configured name followed by `.`, as configured or by its identifier); whether the
+/// server has the tool is known only when it lists its tools (the gateway warns then).
+fn direct_tools(
+    context: &Context<'_>,
+    config: &Config,
+    direct: &Value,
+) -> Result<Vec<settings::DirectTool>, ConfigError> {
+    let Value::Array(entries) = direct else {
+        return Err(context.invalid(
+            "field \"sluice.direct\"",
+            "expected a list of tools, such as [\"github.get_issue\"]",
+        ));
+    };
+    let servers = all_servers(config);
+    let mut tools: Vec<settings::DirectTool> = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let field = format!("field \"sluice.direct[{index}]\"");
+        let Some(text) = entry.as_str() else {
+            return Err(context.invalid(
+                &field,
+                &format!("expected \"<server>.<tool>\", got {}", describe(entry)),
+            ));
+        };
+        let by_identifier = servers.iter().map(|server| (*server, *server));
+        let by_configured = config
+            .renamed
+            .iter()
+            .map(|(id, configured)| (configured.as_str(), id.as_str()));
+        let found = by_identifier
+            .chain(by_configured)
+            .filter_map(|(written, id)| {
+                let tool = text.strip_prefix(written)?.strip_prefix('.')?;
+                (!tool.is_empty()).then_some((written.len(), id, tool))
+            })
+            .max_by_key(|(length, _, _)| *length);
+        let Some((_, server, tool)) = found else {
+            return Err(context.invalid(
+                &field,
+                &format!(
+                    "\"{}\" names no configured server; write \"<server>.<tool>\" with a server of mcpServers ({})",
+                    text.escape_debug(),
+                    servers.join(", ")
+                ),
+            ));
+        };
+        if tool.contains('*') || tool.contains('?') {
+            return Err(context.invalid(
+                &field,
+                "name one tool exactly: patterns are not allowed in sluice.direct",
+            ));
+        }
+        let entry = settings::DirectTool {
+            server: server.to_owned(),
+            tool: tool.to_owned(),
+        };
+        if !tools.contains(&entry) {
+            tools.push(entry);
+        }
+    }
+    Ok(tools)
+}
+
+/// `sluice.pinning.changeFreely` must name configured servers; a renamed one may be named as
+/// configured.
+fn check_pinning_servers(context: &Context<'_>, config: &mut Config) -> Result<(), ConfigError> {
+    let mut free = std::mem::take(&mut config.settings.pinning.change_freely);
+    for (index, server) in free.iter_mut().enumerate() {
+        if let Some((id, _)) = config
+            .renamed
+            .iter()
+            .find(|(_, configured)| configured.as_str() == server.as_str())
+        {
+            *server = id.clone();
+        }
+        if !all_servers(config).contains(&server.as_str()) {
+            return Err(context.invalid(
+                &format!("field \"sluice.pinning.changeFreely[{index}]\""),
+                &format!("no server \"{}\" in mcpServers", server.escape_debug()),
+            ));
+        }
+    }
+    config.settings.pinning.change_freely = free;
+    Ok(())
 }
 
 /// Read `sluice.tools`: an object of tool patterns and policies. A pattern names a server as

@@ -410,3 +410,52 @@ fn tool_policy_errors_name_the_entry() {
         "{error}"
     );
 }
+
+#[test]
+fn reads_direct_tools_and_pinning() {
+    let config = parse_ok(
+        r#"{"mcpServers": {"fs": {"command": "x"}, "fs.v2": {"command": "x"}, "My Calc": {"command": "y"}},
+           "sluice": {"direct": ["fs.read_file", "fs.v2.read", "My Calc.add", "my-calc.add"],
+                      "pinning": {"changeFreely": ["My Calc"]}}}"#,
+    );
+    let direct: Vec<(&str, &str)> = config
+        .settings
+        .direct
+        .iter()
+        .map(|entry| (entry.server.as_str(), entry.tool.as_str()))
+        .collect();
+    assert_eq!(
+        direct,
+        [("fs", "read_file"), ("fs.v2", "read"), ("my-calc", "add")]
+    );
+    assert!(config.settings.pinning.pins("fs"));
+    assert!(!config.settings.pinning.pins("my-calc"));
+    let off = parse_ok(r#"{"mcpServers": {}, "sluice": {"pinning": {"enabled": false}}}"#);
+    assert!(!off.settings.pinning.pins("fs"));
+}
+
+#[test]
+fn direct_and_pinning_errors_name_the_entry() {
+    let servers = r#""mcpServers": {"fs": {"command": "x"}}"#;
+    let error = parse_error(&format!(
+        r#"{{{servers}, "sluice": {{"direct": ["fs.read", "github.get_issue"]}}}}"#
+    ));
+    assert!(error.contains("field \"sluice.direct[1]\""), "{error}");
+    assert!(error.contains("names no configured server"), "{error}");
+    let error = parse_error(&format!(
+        r#"{{{servers}, "sluice": {{"direct": ["fs.*"]}}}}"#
+    ));
+    assert!(error.contains("patterns are not allowed"), "{error}");
+    let error = parse_error(&format!(
+        r#"{{{servers}, "sluice": {{"direct": "fs.read"}}}}"#
+    ));
+    assert!(error.contains("expected a list of tools"), "{error}");
+    let error = parse_error(&format!(
+        r#"{{{servers}, "sluice": {{"pinning": {{"changeFreely": ["nope"]}}}}}}"#
+    ));
+    assert!(
+        error.contains("field \"sluice.pinning.changeFreely[0]\"")
+            && error.contains("no server \"nope\""),
+        "{error}"
+    );
+}

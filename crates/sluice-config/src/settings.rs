@@ -47,6 +47,48 @@ pub struct Settings {
     /// with the server names, in [`crate::parse`].
     #[serde(skip)]
     pub tools: sluice_policy::ToolPolicy,
+    /// `sluice.pinning`: tool definitions pinned the first time they are seen, and changed ones
+    /// held back until a person accepts them.
+    pub pinning: PinningSettings,
+    /// `sluice.direct`: tools offered to the agent as ordinary MCP tools beside Sluice's own.
+    /// Read with the server names, in [`crate::parse`].
+    #[serde(skip)]
+    pub direct: Vec<DirectTool>,
+}
+
+/// `sluice.pinning`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct PinningSettings {
+    /// Pin tool definitions at all (in the data folder's `pins/`). Default true.
+    pub enabled: bool,
+    /// Servers whose tools may change freely: never held back. Default none.
+    pub change_freely: Vec<String>,
+}
+
+impl Default for PinningSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            change_freely: Vec::new(),
+        }
+    }
+}
+
+impl PinningSettings {
+    /// Whether `server`'s tool definitions are pinned.
+    pub fn pins(&self, server: &str) -> bool {
+        self.enabled && !self.change_freely.iter().any(|free| free == server)
+    }
+}
+
+/// One entry of `sluice.direct`: a tool offered as an ordinary MCP tool.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DirectTool {
+    /// The server (its identifier).
+    pub server: String,
+    /// The tool's name in the server's `tools/list`.
+    pub tool: String,
 }
 
 impl Default for Settings {
@@ -66,6 +108,8 @@ impl Default for Settings {
             skills: SkillSettings::default(),
             http: crate::http::HttpSettings::default(),
             tools: sluice_policy::ToolPolicy::allow_all(),
+            pinning: PinningSettings::default(),
+            direct: Vec::new(),
         }
     }
 }

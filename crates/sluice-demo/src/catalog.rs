@@ -40,10 +40,17 @@ pub struct CatalogReport {
     pub direct_tokens: Option<u64>,
     /// o200k tokens of Sluice's whole starting context (instructions and `tools/list`).
     pub code_mode_tokens: u64,
+    /// The same with the catalog's first [`DIRECT_SAMPLE`] tools offered directly
+    /// (`sluice.direct`): what direct tools cost every conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_mode_with_direct_tokens: Option<u64>,
     /// Why the catalog side is missing, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
 }
+
+/// How many of the catalog's tools the report prices as direct tools.
+pub const DIRECT_SAMPLE: usize = 3;
 
 /// Measure the catalog at `path` (or only Sluice's side, with the reason, when there is none).
 pub fn measure(path: Option<&Path>) -> CatalogReport {
@@ -55,6 +62,7 @@ pub fn measure(path: Option<&Path>) -> CatalogReport {
         direct_bytes: None,
         direct_tokens: None,
         code_mode_tokens: code_mode_tokens as u64,
+        code_mode_with_direct_tokens: None,
         skipped: None,
     };
     let Some(path) = path else {
@@ -84,16 +92,33 @@ pub fn measure(path: Option<&Path>) -> CatalogReport {
         }
     };
     let mut servers = BTreeSet::new();
+    let mut direct = Vec::new();
     let listed: Vec<Value> = tools
         .into_iter()
         .map(|mut tool| {
             // The `server` tag is the catalog's bookkeeping, not part of a tool definition.
             if let Some(server) = tool.as_object_mut().and_then(|tool| tool.remove("server")) {
+                if direct.len() < DIRECT_SAMPLE {
+                    let mut offered = tool.clone();
+                    let name = offered
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let name =
+                        sluice_gateway::direct_name(server.as_str().unwrap_or_default(), name);
+                    offered["name"] = Value::String(name);
+                    if let Ok(offered) = serde_json::from_value::<rmcp::model::Tool>(offered) {
+                        direct.push(offered);
+                    }
+                }
                 servers.insert(server.to_string());
             }
             tool
         })
         .collect();
+    let (_, with_direct) =
+        sluice_server::starting_context_with(sluice_server::Capabilities::ALL, &direct);
+    report.code_mode_with_direct_tokens = Some(with_direct as u64);
     report.tools = Some(listed.len());
     report.servers = Some(servers.len());
     let text = json!({ "tools": listed }).to_string();
@@ -122,6 +147,12 @@ mod tests {
         assert_eq!(report.tools, Some(1_535), "{report:?}");
         assert!(report.direct_tokens.unwrap() > 500_000, "{report:?}");
         assert!(report.code_mode_tokens <= 1_000, "{report:?}");
+        let with_direct = report.code_mode_with_direct_tokens.unwrap();
+        assert!(with_direct > report.code_mode_tokens, "{report:?}");
+        eprintln!(
+            "starting context {} tokens, with {DIRECT_SAMPLE} direct tools {with_direct}",
+            report.code_mode_tokens
+        );
     }
 
     #[test]

@@ -792,6 +792,17 @@ impl Report {
                     "Sluice's whole starting context (instructions + tools/list)",
                     thousands(catalog.code_mode_tokens)
                 );
+                if let Some(with_direct) = catalog.code_mode_with_direct_tokens {
+                    let _ = writeln!(
+                        out,
+                        "  {:<66}{:>12} tokens",
+                        format!(
+                            "  with {} of the tools offered directly (sluice.direct)",
+                            crate::catalog::DIRECT_SAMPLE
+                        ),
+                        thousands(with_direct)
+                    );
+                }
             }
             _ => {
                 let _ = writeln!(

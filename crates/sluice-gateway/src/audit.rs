@@ -19,8 +19,9 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use sluice_audit::{
-    AuditLog, ExecutionRecord, MAX_MESSAGE_BYTES, MAX_NAME_BYTES, NoticeEvent, NoticeRecord,
-    Record, ReleaseRecord, Rotation, SessionRecord, Timestamp, ToolCallRecord, sha256_hex,
+    AuditLog, ExecutionRecord, GovernanceEvent, GovernanceRecord, MAX_MESSAGE_BYTES,
+    MAX_NAME_BYTES, NoticeEvent, NoticeRecord, Record, ReleaseRecord, Rotation, SessionRecord,
+    Timestamp, ToolCallRecord, sha256_hex,
 };
 use sluice_config::AuditSettings;
 use sluice_worker_protocol::{
@@ -335,6 +336,34 @@ impl Auditor {
         }
     }
 
+    /// A governance event: an approval asked or answered, a changed definition held back,
+    /// accepted or rejected. Not counted against an execution's budget: a person answers at
+    /// most one question per call, and a call waits for the answer.
+    pub(crate) fn governance(
+        &self,
+        event: GovernanceEvent,
+        server: &str,
+        tool: &str,
+        origin: Option<GovernanceOrigin>,
+        detail: String,
+    ) {
+        if self.log.is_none() {
+            return;
+        }
+        let origin = origin.unwrap_or_default();
+        self.append(Record::Governance(GovernanceRecord {
+            at: Timestamp::now(),
+            event,
+            server: server.to_owned(),
+            tool: tool.to_owned(),
+            execution_id: origin.execution_id,
+            client: origin.client,
+            principal: origin.principal,
+            session: origin.session,
+            detail,
+        }));
+    }
+
     pub(crate) fn session(&self, origin: &Origin, event: SessionEvent, reason: Option<SessionEnd>) {
         if self.log.is_none() {
             return;
@@ -347,6 +376,27 @@ impl Auditor {
             event,
             reason,
         }));
+    }
+}
+
+/// Who a governance record concerns, when anyone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GovernanceOrigin {
+    pub client: Option<String>,
+    pub principal: Option<String>,
+    pub session: Option<String>,
+    pub execution_id: Option<String>,
+}
+
+impl GovernanceOrigin {
+    /// The execution `execution_id` of `origin`.
+    pub(crate) fn of(origin: &Origin, execution_id: &str) -> GovernanceOrigin {
+        GovernanceOrigin {
+            client: Some(origin.client.to_string()),
+            principal: origin.tenant.principal_key().map(str::to_owned),
+            session: origin.session.clone(),
+            execution_id: Some(execution_id.to_owned()),
+        }
     }
 }
 

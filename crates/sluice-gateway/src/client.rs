@@ -50,6 +50,9 @@ struct ClientInner {
     /// (`sluice.workers.reusePerClient`); each execution gets a brand-new runtime in them. They
     /// never serve another client, and are killed as they drop with the connection.
     spares: std::sync::Mutex<Vec<WorkerProcess>>,
+    /// The vault of the connection's direct tool calls (`sluice.direct`): a token the agent
+    /// read in one direct result means the same value in its next direct call.
+    direct_vault: SharedVault,
 }
 
 impl Drop for ClientInner {
@@ -90,6 +93,18 @@ impl Client {
     /// Whom this connection acts for.
     pub fn tenant(&self) -> &Tenant {
         &self.inner.tenant
+    }
+
+    pub(crate) fn gateway(&self) -> &Gateway {
+        &self.inner.gateway
+    }
+
+    pub(crate) fn origin_client(&self) -> std::sync::Arc<str> {
+        self.inner.origin_client.clone()
+    }
+
+    pub(crate) fn direct_vault(&self) -> SharedVault {
+        self.inner.direct_vault.clone()
     }
 
     /// [`Gateway::list_files`] with this client's own `workspace/` and `skills/`.
@@ -519,6 +534,7 @@ pub(crate) fn connect(gateway: &Gateway, name: &str, tenant: Tenant) -> Client {
         executions: AtomicU64::new(0),
         sessions: Mutex::new(HashMap::new()),
         spares: std::sync::Mutex::new(Vec::new()),
+        direct_vault: crate::privacy::new_vault(),
     });
     let idle = Duration::from_millis(gateway.config().settings.sessions.idle_timeout_ms);
     tokio::spawn(evict_idle_sessions(Arc::downgrade(&inner), idle));

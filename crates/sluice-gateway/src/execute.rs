@@ -878,6 +878,7 @@ impl CallServer {
                                 deadline: calls.call_timeout.min(remaining),
                                 elicitor: calls.elicitor.clone(),
                                 client: calls.origin.client.clone(),
+                                audit: (&calls.origin, &calls.execution_id),
                             },
                         )
                         .await

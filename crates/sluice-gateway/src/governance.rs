@@ -178,6 +178,9 @@ pub(crate) enum Check {
 
 /// The first check of a tool call.
 pub(crate) fn check(snapshot: &Snapshot, server: &str, tool: &str) -> Check {
+    if let Some(message) = snapshot.held.get(server).and_then(|tools| tools.get(tool)) {
+        return Check::Refused(crate::pins::definition_changed(message));
+    }
     if snapshot.policy.is_empty() {
         return Check::Allowed;
     }
@@ -207,29 +210,68 @@ const MAX_SHOWN_ARGUMENTS: usize = 2_000;
 /// Ask the person, through the agent's client (MCP elicitation), to approve the call; `None`
 /// when they accept. `arguments` are as the code sent them: personal data in them is still
 /// tokenized. No answer within `wait` is a refusal.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn ask(
     elicitor: Option<&sluice_downstream::SharedElicitor>,
     remembered: (&PolicyState, &Arc<str>),
+    audit: (&crate::audit::Auditor, &crate::audit::GovernanceOrigin),
     server: &str,
     tool: &str,
     arguments: &Value,
     why: &str,
     wait: std::time::Duration,
 ) -> Option<ToolOutcome> {
+    let refusal = ask_person(
+        elicitor, remembered, audit, server, tool, arguments, why, wait,
+    )
+    .await;
+    if let Some((outcome, answer)) = refusal {
+        if let Some(answer) = answer {
+            let (auditor, origin) = audit;
+            auditor.governance(
+                sluice_audit::GovernanceEvent::ApprovalRefused,
+                server,
+                tool,
+                Some(origin.clone()),
+                answer,
+            );
+        }
+        return Some(outcome);
+    }
+    None
+}
+
+/// [`ask`]; a refusal comes with the person's answer in words when a question was asked (to
+/// audit), `None` when none could be.
+#[allow(clippy::too_many_arguments)]
+async fn ask_person(
+    elicitor: Option<&sluice_downstream::SharedElicitor>,
+    remembered: (&PolicyState, &Arc<str>),
+    audit: (&crate::audit::Auditor, &crate::audit::GovernanceOrigin),
+    server: &str,
+    tool: &str,
+    arguments: &Value,
+    why: &str,
+    wait: std::time::Duration,
+) -> Option<(ToolOutcome, Option<String>)> {
     let (state, client) = remembered;
+    let (auditor, origin) = audit;
     if state.is_remembered(client, server, tool) {
         return None;
     }
     let Some(elicitor) = elicitor.filter(|elicitor| elicitor.asks_a_person()) else {
-        return Some(ToolOutcome::failure(
-            ToolErrorKind::ApprovalRequired,
-            format!(
-                "needs a person's approval ({why}), and the agent's client cannot ask one (it \
+        return Some((
+            ToolOutcome::failure(
+                ToolErrorKind::ApprovalRequired,
+                format!(
+                    "needs a person's approval ({why}), and the agent's client cannot ask one (it \
                  did not declare the MCP elicitation capability); use a client that supports \
                  elicitation, or ask the person running Sluice to allow {server}.{tool} in \
                  sluice.tools"
+                ),
+                false,
             ),
-            false,
+            None,
         ));
     };
     let mut shown = serde_json::to_string_pretty(arguments).unwrap_or_default();
@@ -260,13 +302,28 @@ pub(crate) async fn ask(
     let request = match serde_json::from_value(request) {
         Ok(request) => request,
         Err(error) => {
-            return Some(approval_denied(
-                server,
-                tool,
-                &format!("the approval request could not be made: {error}"),
+            return Some((
+                approval_denied(
+                    server,
+                    tool,
+                    &format!("the approval request could not be made: {error}"),
+                ),
+                None,
             ));
         }
     };
+    auditor.governance(
+        sluice_audit::GovernanceEvent::ApprovalAsked,
+        server,
+        tool,
+        Some(origin.clone()),
+        format!(
+            "{why}; arguments {} bytes, sha256 {}",
+            shown.len(),
+            sluice_audit::sha256_hex(shown.as_bytes())
+        ),
+    );
+    let refused = |why: String| Some((approval_denied(server, tool, &why), Some(why)));
     match tokio::time::timeout(wait, elicitor.elicit(request)).await {
         Ok(Ok(answer)) => match answer.action {
             rmcp::model::ElicitationAction::Accept => {
@@ -279,23 +336,24 @@ pub(crate) async fn ask(
                 if remember {
                     state.remember(client, server, tool);
                 }
+                auditor.governance(
+                    sluice_audit::GovernanceEvent::ApprovalAccepted,
+                    server,
+                    tool,
+                    Some(origin.clone()),
+                    if remember {
+                        "accepted for the rest of the client connection".to_owned()
+                    } else {
+                        "accepted".to_owned()
+                    },
+                );
                 None
             }
-            rmcp::model::ElicitationAction::Decline => {
-                Some(approval_denied(server, tool, "the person declined it"))
-            }
-            _ => Some(approval_denied(
-                server,
-                tool,
-                "the person dismissed the request",
-            )),
+            rmcp::model::ElicitationAction::Decline => refused("the person declined it".to_owned()),
+            _ => refused("the person dismissed the request".to_owned()),
         },
-        Ok(Err(error)) => Some(approval_denied(server, tool, &error)),
-        Err(_) => Some(approval_denied(
-            server,
-            tool,
-            &format!("no answer within {} s", wait.as_secs_f64()),
-        )),
+        Ok(Err(error)) => refused(error),
+        Err(_) => refused(format!("no answer within {} s", wait.as_secs_f64())),
     }
 }
 
@@ -361,6 +419,53 @@ pub(crate) async fn watch_config(gateway: crate::Gateway, path: std::path::PathB
         if gateway.inner.policy.replace(config.settings.tools) {
             tracing::info!(path = %path.display(), "tool policy (sluice.tools) reloaded");
             gateway.refresh().await;
+        }
+    }
+}
+
+/// What `cargo bench -p sluice-gateway --bench policy_check` measures: the first step of every
+/// tool call from code, on a snapshot made with a policy. Not an API.
+#[doc(hidden)]
+pub mod bench {
+    use super::*;
+
+    /// `snapshot`'s servers again, with `policy` applied as a rebuild applies it.
+    pub fn with_policy(snapshot: &Snapshot, policy: ToolPolicy) -> Snapshot {
+        let parts: BTreeMap<String, Arc<ServerCatalog>> = snapshot
+            .catalog
+            .server_names()
+            .filter_map(|server| {
+                let part = snapshot.catalog.part(server)?;
+                Some((server.to_owned(), Arc::clone(part)))
+            })
+            .collect();
+        let state = PolicyState::new(policy);
+        let current = state.current();
+        let (parts, withheld) = state.apply(&current, parts);
+        let mut made = Snapshot::build_indexed(
+            snapshot.version + 1,
+            parts,
+            Vec::new(),
+            None,
+            |catalog, _| {
+                sluice_search::SearchIndex::build(
+                    sluice_search::catalog_documents(catalog),
+                    None,
+                    None,
+                )
+            },
+        );
+        made.policy = current;
+        made.withheld = withheld;
+        made
+    }
+
+    /// The policy's check of one call: 0 allowed, 1 refused, 2 ask.
+    pub fn check(snapshot: &Snapshot, server: &str, tool: &str) -> u8 {
+        match super::check(snapshot, server, tool) {
+            Check::Allowed => 0,
+            Check::Refused(_) => 1,
+            Check::Ask(_) => 2,
         }
     }
 }

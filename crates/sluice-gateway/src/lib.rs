@@ -31,6 +31,12 @@ client's elicitation (`approval_denied` when declined or unanswered, `approval_r
 no one can be asked). The config file is read
 again when it changes, and a new policy rebuilds the snapshot.
 
+Pinned definitions (`sluice.pinning`, [`sluice_pins`]): a tool whose server presents a definition
+other than the one pinned the first time it was seen is held back the same way (its calls fail
+with `definition_changed` naming the fields) until `sluice tools review` accepts it; the pin
+folder is watched. Direct tools (`sluice.direct`): [`Gateway::direct_tools`] and
+[`Client::call_direct`], calls through the same policy, privacy and audit path.
+
 Privacy: every tool result (value, error message and content) is tokenized before the worker
 sees it; tokens in tool-call arguments become real values only where `sluice.privacy` allows the
 flow (else the call fails with the `ToolError` kind `policy_denied`); the execution's output,
@@ -42,10 +48,13 @@ destination; never the value), and counted in [`ExecutionStats`].
 
 mod audit;
 mod client;
+mod direct;
 mod execute;
 mod files;
-mod governance;
+#[doc(hidden)]
+pub mod governance;
 mod memory;
+mod pins;
 mod present;
 mod privacy;
 mod rates;
@@ -70,6 +79,7 @@ use memory::MemoryRelease;
 use privacy::PrivacyState;
 
 pub use client::{Client, MAX_SESSION_ID_CHARS};
+pub use direct::{DIRECT_SEPARATOR, DirectDefinition, DirectOutcome, direct_name};
 pub use execute::WATCHDOG_GRACE;
 pub use files::MAX_READ_BYTES;
 pub use present::{
@@ -124,6 +134,10 @@ struct Inner {
     release_memory: Option<MemoryRelease>,
     /// The tool policy (`sluice.tools`).
     policy: governance::PolicyState,
+    /// Pinned tool definitions (`sluice.pinning`).
+    pins: pins::PinState,
+    /// Bumped whenever the direct tools offered change.
+    direct_changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// Worker processes of a gateway: see [`Gateway::worker_counts`].
@@ -216,6 +230,7 @@ impl Gateway {
         let warm = warm::WarmPool::new(&config.settings.workers);
         let data_dir_for_owner = data_dir.clone();
         let policy = governance::PolicyState::new(config.settings.tools.clone());
+        let pins = pins::PinState::new(data_dir.as_deref(), &config.settings.pinning);
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 config,
@@ -236,11 +251,16 @@ impl Gateway {
                 tenants: std::sync::Mutex::default(),
                 release_memory: release_memory.map(MemoryRelease::new),
                 policy,
+                pins,
+                direct_changes: tokio::sync::watch::Sender::new(0),
             }),
         };
         tokio::spawn(warm::WarmPool::shrink_when_idle(gateway.clone()));
         if let Some(path) = gateway.inner.config.path.clone() {
             tokio::spawn(governance::watch_config(gateway.clone(), path));
+        }
+        if gateway.pin_store().is_some() {
+            tokio::spawn(pins::watch_pins(gateway.clone()));
         }
         tokio::spawn(search::release_idle_encoder(gateway.clone()));
         gateway.inner.warm.fill(&gateway);
@@ -393,6 +413,8 @@ impl Gateway {
         let search = Arc::clone(&self.inner.search);
         let skills = self.owner().skill_summaries();
         let policy = self.inner.policy.current();
+        let (tools, held, newly_held) = self.inner.pins.apply(tools);
+        self.audit_held(newly_held);
         let (tools, withheld) = self.inner.policy.apply(&policy, tools);
         let mut snapshot = Snapshot::build_indexed(
             previous.version + 1,
@@ -403,6 +425,16 @@ impl Gateway {
         );
         snapshot.policy = policy;
         snapshot.withheld = withheld;
+        snapshot.held = held;
+        snapshot.direct = Arc::new(direct::definitions(
+            &self.inner.config.settings.direct,
+            &snapshot,
+        ));
+        if snapshot.direct != previous.direct {
+            self.inner
+                .direct_changes
+                .send_modify(|version| *version += 1);
+        }
         let needs_vectors = search.has_encoder() && !snapshot.search.has_vectors();
         // What was repaired or dropped is said once, when a server's list is read, not again at
         // every rebuild that reuses it.
@@ -416,6 +448,9 @@ impl Gateway {
                 .is_some_and(|before| Arc::ptr_eq(before, part))
             {
                 continue;
+            }
+            for problem in direct::missing(&self.inner.config.settings.direct, &snapshot, server) {
+                tracing::warn!("{problem}");
             }
             for rejected in part.rejected() {
                 tracing::warn!(server = %rejected.server, "tool definition dropped: {}", rejected.reason);

@@ -55,6 +55,11 @@ pub struct Snapshot {
     pub(crate) policy: Arc<sluice_policy::ToolPolicy>,
     /// The tools the policy left out, with the rule that denies each.
     pub(crate) withheld: crate::governance::Withheld,
+    /// The tools held back because their definitions changed since they were pinned, with the
+    /// message a call gets.
+    pub(crate) held: crate::pins::Held,
+    /// The direct tools (`sluice.direct`) offered with this snapshot.
+    pub(crate) direct: Arc<Vec<crate::direct::DirectDefinition>>,
 }
 
 impl Snapshot {
@@ -126,6 +131,8 @@ impl Snapshot {
             validators: Mutex::new(validators),
             policy: Arc::new(sluice_policy::ToolPolicy::allow_all()),
             withheld: crate::governance::Withheld::new(),
+            held: crate::pins::Held::new(),
+            direct: Arc::new(Vec::new()),
         }
     }
 

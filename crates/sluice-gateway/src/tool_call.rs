@@ -27,12 +27,13 @@ impl Gateway {
         server: &str,
         tool: &str,
         arguments: Value,
-        call: CallOptions,
+        call: CallOptions<'_>,
     ) -> ToolOutcome {
         let CallOptions {
             deadline,
             elicitor,
             client,
+            audit,
         } = call;
         // The tool policy first: a denied tool gets nothing, not even its arguments checked;
         // an `ask` tool waits for the person's answer (the wait counts against the deadline).
@@ -43,6 +44,10 @@ impl Gateway {
                 if let Some(refusal) = crate::governance::ask(
                     elicitor.as_ref(),
                     (&self.inner.policy, &client),
+                    (
+                        self.audit(),
+                        &crate::audit::GovernanceOrigin::of(audit.0, audit.1),
+                    ),
                     server,
                     tool,
                     &arguments,
@@ -95,13 +100,15 @@ impl Gateway {
 }
 
 /// How a call is made downstream.
-pub(crate) struct CallOptions {
+pub(crate) struct CallOptions<'a> {
     /// Its deadline, queueing included.
     pub deadline: Duration,
     /// Who answers the server's questions during the call.
     pub elicitor: Option<sluice_downstream::SharedElicitor>,
     /// The client connection that made it (approvals remembered for it).
     pub client: std::sync::Arc<str>,
+    /// Who made it (the execution's origin and id), for the audit records of approvals.
+    pub audit: (&'a crate::report::Origin, &'a str),
 }
 
 /// Check that the tool exists and the arguments fit its schema.

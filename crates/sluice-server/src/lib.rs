@@ -56,6 +56,8 @@ pub struct SluiceServer {
     ready: watch::Receiver<bool>,
     /// Tool calls being answered, for a shutdown that lets them finish.
     activity: Arc<streamable_http::Activity>,
+    /// Set once this connection is told of changes to the direct tools.
+    watching_direct: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Where a request's gateway [`Client`] comes from.
@@ -78,6 +80,7 @@ impl SluiceServer {
             connection: Connection::Fixed(client),
             ready,
             activity: Arc::default(),
+            watching_direct: Arc::default(),
         }
     }
 
@@ -220,16 +223,87 @@ fn unreachable_schema() -> ! {
     panic!("tool schemas are object literals")
 }
 
+/// What the agent's whole starting context (instructions and `tools/list`, direct tools
+/// included) may cost, in o200k tokens: past it, Sluice warns (`sluice.direct` adds to it).
+pub const STARTING_CONTEXT_BUDGET: usize = 1_000;
+
 /// The agent's starting context: the instructions plus the `tools/list` answer, as JSON text, and
 /// its size in o200k tokens.
 pub fn starting_context(capabilities: Capabilities) -> (String, usize) {
-    let listing = ListToolsResult::with_all_items(tool_definitions(capabilities));
+    starting_context_with(capabilities, &[])
+}
+
+/// [`starting_context`] with direct tools (`sluice.direct`) listed after Sluice's own.
+pub fn starting_context_with(capabilities: Capabilities, direct: &[Tool]) -> (String, usize) {
+    let mut tools = tool_definitions(capabilities);
+    tools.extend(direct.iter().cloned());
+    let listing = ListToolsResult::with_all_items(tools);
     let text = format!(
         "{INSTRUCTIONS}\n{}",
         serde_json::to_string(&listing).unwrap_or_default()
     );
     let tokens = sluice_tokens::count(&text);
     (text, tokens)
+}
+
+/// The direct tools the gateway offers now, as MCP tools (a definition rmcp cannot read is left
+/// out, with a warning).
+async fn direct_tools(gateway: &Gateway) -> Vec<Tool> {
+    gateway
+        .direct_tools()
+        .await
+        .into_iter()
+        .filter_map(
+            |direct| match serde_json::from_value::<Tool>(direct.definition) {
+                Ok(tool) => Some(tool),
+                Err(error) => {
+                    tracing::warn!(
+                        "the direct tool {}.{} cannot be offered: {error}",
+                        direct.server,
+                        direct.tool
+                    );
+                    None
+                }
+            },
+        )
+        .collect()
+}
+
+/// Warn (once per size) when the starting context with the direct tools is over
+/// [`STARTING_CONTEXT_BUDGET`].
+fn warn_over_budget(gateway: &Gateway, direct: &[Tool]) {
+    static WARNED_AT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let (_, tokens) = starting_context_with(Capabilities::of(gateway), direct);
+    if tokens > STARTING_CONTEXT_BUDGET
+        && WARNED_AT.swap(tokens, std::sync::atomic::Ordering::Relaxed) != tokens
+    {
+        let (_, own) = starting_context(Capabilities::of(gateway));
+        tracing::warn!(
+            "the agent's starting context is {tokens} o200k tokens with {} direct tools ({} of them theirs), over the budget of {STARTING_CONTEXT_BUDGET}: every conversation pays them; list fewer tools in sluice.direct",
+            direct.len(),
+            tokens.saturating_sub(own)
+        );
+    }
+}
+
+/// A direct call's outcome as a tool result: an object value is also the structured content.
+fn direct_result(outcome: sluice_gateway::DirectOutcome) -> CallToolResult {
+    match outcome {
+        sluice_gateway::DirectOutcome::Ok(value) => {
+            let text = match &value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            if value.is_object() {
+                result.structured_content = Some(value);
+            }
+            result
+        }
+        sluice_gateway::DirectOutcome::Failed { kind, message } => {
+            agent_error(format!("{}: {message}", kind.as_str()))
+        }
+    }
 }
 
 fn agent_error(message: impl Into<String>) -> CallToolResult {
@@ -282,6 +356,31 @@ fn optional_integer(arguments: &Map<String, Value>, field: &str) -> Result<Optio
 }
 
 impl SluiceServer {
+    /// Send `notifications/tools/list_changed` to `peer` whenever the direct tools change, from
+    /// now on (once per connection).
+    fn watch_direct(&self, peer: rmcp::Peer<RoleServer>) {
+        if self
+            .watching_direct
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let gateway = self.gateway.clone();
+        let mut ready = self.ready.clone();
+        tokio::spawn(async move {
+            // From the first full catalog on: the servers' first connections are no change.
+            let _ = ready.wait_for(|ready| *ready).await;
+            let mut changes = gateway.subscribe_direct();
+            changes.mark_unchanged();
+            drop(gateway);
+            while changes.changed().await.is_ok() {
+                if peer.notify_tool_list_changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
     async fn search_tools(
         &self,
         arguments: &Map<String, Value>,
@@ -507,7 +606,15 @@ fn progress_message(report: &ExecutionProgress) -> String {
 
 impl ServerHandler for SluiceServer {
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        let capabilities = if self.gateway.config().settings.direct.is_empty() {
+            ServerCapabilities::builder().enable_tools().build()
+        } else {
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build()
+        };
+        let mut info = ServerConfig::new(capabilities);
         info.server_info = Implementation::new("sluice", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(INSTRUCTIONS.to_owned());
         info
@@ -552,11 +659,25 @@ impl ServerHandler for SluiceServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(tool_definitions(
-            Capabilities::of(&self.gateway),
-        )))
+        let mut tools = tool_definitions(Capabilities::of(&self.gateway));
+        if !self.gateway.config().settings.direct.is_empty() {
+            // A client that listed the tools is told when they change (also on protocols without
+            // `notifications/initialized`).
+            self.watch_direct(context.peer.clone());
+            self.wait_ready().await;
+            let direct = direct_tools(&self.gateway).await;
+            warn_over_budget(&self.gateway, &direct);
+            tools.extend(direct);
+        }
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        if !self.gateway.config().settings.direct.is_empty() {
+            self.watch_direct(context.peer);
+        }
     }
 
     async fn call_tool(
@@ -576,6 +697,21 @@ impl ServerHandler for SluiceServer {
             }
             // Not offered here, but answered with the reason (the gateway's error names it).
             "save_skill" => self.save_skill(&arguments, &context).await,
+            other if other.contains(sluice_gateway::DIRECT_SEPARATOR) => {
+                let client = match self.client(&context) {
+                    Ok(client) => client,
+                    Err(message) => return Ok(agent_error(message).into()),
+                };
+                match client
+                    .call_direct(other, arguments, agent_elicitor(&context))
+                    .await
+                {
+                    Some(outcome) => return Ok(direct_result(outcome).into()),
+                    None => Err(format!(
+                        "\"{other}\" is not offered now: its server is not ready, its tool is denied or held back, or it is not in sluice.direct; list the tools again"
+                    )),
+                }
+            }
             other => {
                 let offered: Vec<String> = tool_definitions(Capabilities::of(&self.gateway))
                     .into_iter()
@@ -628,6 +764,25 @@ mod tests {
             eprintln!("{}: {} tokens", tool.name, sluice_tokens::count(&text));
         }
         assert!(sluice_tokens::count(INSTRUCTIONS) < 300);
+    }
+
+    #[test]
+    fn direct_tools_count_against_the_starting_context() {
+        let (_, own) = starting_context(Capabilities::ALL);
+        let schema = json!({"type": "object", "properties": {"query": {"type": "string"}}});
+        let direct = |count: usize| -> Vec<Tool> {
+            (0..count)
+                .map(|index| {
+                    let mut tool = tool("github__search", "Search issues, pull requests and discussions across every repository the user can read.", schema.clone());
+                    tool.name = format!("github__search_{index}").into();
+                    tool
+                })
+                .collect()
+        };
+        let (_, one) = starting_context_with(Capabilities::ALL, &direct(1));
+        assert!(one > own && one - own < 60, "{own} -> {one}");
+        let (_, many) = starting_context_with(Capabilities::ALL, &direct(20));
+        assert!(many > STARTING_CONTEXT_BUDGET, "{many}");
     }
 
     #[test]

@@ -217,6 +217,7 @@ impl HttpServer {
                     }),
                     ready: ready.clone(),
                     activity: activity.clone(),
+                    watching_direct: Arc::default(),
                 })
             }
         };

@@ -191,6 +191,10 @@ wire_words! {
         /// The person declined the call the tool policy asked them to approve, or did not
         /// answer in time.
         ApprovalDenied = "approval_denied",
+        /// The server presents a definition of the tool other than the pinned one: the tool is
+        /// held back until a person accepts it (`sluice tools review`); the message names the
+        /// fields that changed.
+        DefinitionChanged = "definition_changed",
     }
 }
 

@@ -402,6 +402,41 @@ pub enum ToolsCommand {
     /// and style. A group of `needs` counts as found at rank r when any of its tools is there.
     /// Defaults are the catalog and the frozen query set shipped in the repository's `data/`.
     Eval(EvalArgs),
+    /// Review tools held back because their server changed their definition since it was pinned.
+    ///
+    /// The first time Sluice sees a tool it pins its definition (name, title, description,
+    /// schemas, annotations) in `<data dir>/pins/<server>.json`; a tool whose server later
+    /// presents another definition is held back (absent from the tree and search, its calls fail
+    /// with `definition_changed`) until it is accepted here. Connects to every server first, so
+    /// changes no gateway has seen yet are found too. On a terminal, shows each held tool's diff
+    /// and asks to accept, reject or skip; otherwise shows the diffs. A running `sluice serve`
+    /// picks up the decisions within a second. `sluice.pinning.changeFreely` lists servers whose
+    /// tools may change without review.
+    Review(ReviewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    /// Print the held tools (and the decisions made) as JSON, for scripts; no questions.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Accept the presented definition of SERVER.TOOL: it becomes the pin and the tool comes
+    /// back. Repeatable.
+    #[arg(long, value_name = "SERVER.TOOL")]
+    pub accept: Vec<String>,
+
+    /// Accept every held tool's presented definition.
+    #[arg(long, conflicts_with = "accept")]
+    pub accept_all: bool,
+
+    /// Reject the presented definition of SERVER.TOOL: the tool stays held back and is not
+    /// shown again until its server presents yet another definition. Repeatable.
+    #[arg(long, value_name = "SERVER.TOOL")]
+    pub reject: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -550,7 +585,7 @@ pub struct AuditArgs {
     /// Only executions and tool calls with this outcome: ok or error for executions; for tool
     /// calls ok or the kind of the ToolError: tool, invalid_arguments, unknown_tool,
     /// server_unavailable, timeout, limit, transport, rate_limited, policy_denied,
-    /// privacy_budget, denied, approval_required, approval_denied (tool_error is read as tool).
+    /// privacy_budget, denied, approval_required, approval_denied, definition_changed (tool_error is read as tool).
     #[arg(long, value_name = "OUTCOME")]
     pub outcome: Option<String>,
 
@@ -578,6 +613,9 @@ pub enum AuditKindArg {
     /// What the log says about itself: an execution's records past its budget counted in one,
     /// records younger than the retention deleted at the size cap.
     Notice,
+    /// Governance: an approval asked and answered, a changed tool definition held back,
+    /// accepted or rejected.
+    Governance,
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,7 +36,10 @@
 //! - `list-changed`: after answering the first `tools/call`, adds the tool `extra` and sends
 //!   `notifications/tools/list_changed`;
 //! - `slow-start=MS`: answers `initialize` no sooner than MS milliseconds after start;
-//! - `stderr-noise`: writes ~200 KB to stderr at start and 50 lines per message received.
+//! - `stderr-noise`: writes ~200 KB to stderr at start and 50 lines per message received;
+//! - `watch-tools-file`: with `--tools-file`, reads the file again whenever it changes (checked
+//!   every 100 ms) and sends `notifications/tools/list_changed`: a server that changes its tools
+//!   under a running client (the pinned-definition tests).
 //!
 //! Stdout is the MCP transport: every message is written with `writeln!` on the locked stdout,
 //! never with `print!`, and nothing else is written there except the deliberate garbage.
@@ -62,7 +65,8 @@ const HUGE_DESCRIPTION_BYTES: usize = 1_500_000;
 
 const USAGE: &str = "usage: fake-mcp-server [--mode MODE[,MODE...]]... [--tools-file PATH]
 modes: exit-at-start, hang-initialize, garbage-stdout, crash-after-calls=N, huge-line,
-       no-type-schema, list-changed, slow-start=MS, stderr-noise, prompts-only";
+       no-type-schema, list-changed, slow-start=MS, stderr-noise, prompts-only,
+       watch-tools-file";
 
 /// Lines printed on stdout in `garbage-stdout` mode, as seen from real servers.
 const GARBAGE_LINES: [&str; 4] = [
@@ -85,6 +89,7 @@ struct Options {
     stderr_noise: bool,
     /// Declare only the `prompts` capability and answer `tools/list` as an unknown method.
     prompts_only: bool,
+    watch_tools_file: bool,
     tools_file: Option<PathBuf>,
 }
 
@@ -138,6 +143,7 @@ impl Options {
             "slow-start" => self.slow_start = Some(Duration::from_millis(number(value)?)),
             "stderr-noise" => self.stderr_noise = true,
             "prompts-only" => self.prompts_only = true,
+            "watch-tools-file" => self.watch_tools_file = true,
             _ => return Err(format!("unknown mode {mode:?}")),
         }
         Ok(())
@@ -491,6 +497,36 @@ impl Server {
         None
     }
 
+    /// `watch-tools-file`: serve the file's tools again whenever it changes, and say so.
+    fn watch_tools_file(&self, path: &PathBuf) {
+        let stamp = |path: &PathBuf| {
+            std::fs::metadata(path)
+                .ok()
+                .map(|metadata| (metadata.modified().ok(), metadata.len()))
+        };
+        let mut seen = stamp(path);
+        loop {
+            thread::sleep(Duration::from_millis(100));
+            let now = stamp(path);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            match load_tools_file(path) {
+                Ok(tools) => {
+                    *lock(&self.tools) = tools;
+                    self.out.send(&json!({
+                        "jsonrpc": "2.0",
+                        "method": "notifications/tools/list_changed"
+                    }));
+                }
+                Err(message) => {
+                    let _ = writeln!(io::stderr(), "fake-mcp-server: {message}");
+                }
+            }
+        }
+    }
+
     fn call_tool(&self, id: Value, params: &Value, count: u64) {
         let name = params
             .get("name")
@@ -537,7 +573,7 @@ impl Server {
                     "structuredContent": {"answered": answer.is_some(), "response": answer}
                 }))
             }
-            _ if self.file_tools.contains(name) => Ok(json!({
+            _ if self.file_tools.contains(name) || self.options.watch_tools_file => Ok(json!({
                 "content": [text(args.to_string())],
                 "structuredContent": args
             })),
@@ -624,6 +660,12 @@ fn main() -> ExitCode {
         }
     };
     server.stderr_noise(2_000);
+    if server.options.watch_tools_file
+        && let Some(path) = server.options.tools_file.clone()
+    {
+        let watched = Arc::clone(&server);
+        thread::spawn(move || watched.watch_tools_file(&path));
+    }
     if server.options.garbage_stdout {
         server.out.banner();
     }

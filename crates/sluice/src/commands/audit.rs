@@ -26,6 +26,7 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
             AuditKindArg::Release => RecordKind::Release,
             AuditKindArg::Session => RecordKind::Session,
             AuditKindArg::Notice => RecordKind::Notice,
+            AuditKindArg::Governance => RecordKind::Governance,
         }),
         since,
         server: args.server,
@@ -167,6 +168,16 @@ impl Row {
                     notice.event.as_str(),
                     notice.records,
                     notice.detail
+                ),
+                String::new(),
+            ),
+            Record::Governance(event) => (
+                format!(
+                    "{} {}.{}: {}",
+                    event.event.as_str(),
+                    event.server,
+                    event.tool,
+                    event.detail
                 ),
                 String::new(),
             ),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod demo;
 pub mod exec;
+pub mod review;
 pub mod serve;
 pub mod skills;
 pub mod tools;
@@ -28,6 +29,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Tools(ToolsCommand::Search(args)) => tools::search(args).await,
         Command::Tools(ToolsCommand::Tree(args)) => tools::tree(args).await,
         Command::Tools(ToolsCommand::Eval(args)) => tools::eval(args),
+        Command::Tools(ToolsCommand::Review(args)) => review::run(args).await,
         Command::Audit(args) => audit::run(args),
         Command::Skills(command) => skills::run(command),
         Command::Auth(command) => auth::run(command).await,

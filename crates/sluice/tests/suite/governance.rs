@@ -294,6 +294,46 @@ catch (error) {{ console.log(`${{error.kind}} ${{error.message}}`); }}"#,
             "approval_denied"
         };
         assert_eq!(outcome, Some(json!(wanted)), "{records:?}");
+        // The question and the answer each have their own record, of the same execution.
+        let events: Vec<(String, String)> = records
+            .iter()
+            .filter(|record| record["kind"] == "governance")
+            .map(|record| {
+                (
+                    record["event"].as_str().unwrap_or_default().to_owned(),
+                    record["detail"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[0].0, "approval_asked", "{events:?}");
+        assert!(
+            events[0]
+                .1
+                .contains("rule \"filesystem.create_directory\": \"ask\"")
+                && events[0].1.contains("sha256"),
+            "{events:?}"
+        );
+        let (answer, detail) = match (action, delay > 0.0) {
+            ("accept", false) => ("approval_accepted", "accepted"),
+            ("decline", _) => ("approval_refused", "the person declined it"),
+            _ => ("approval_refused", "no answer within 1.5 s"),
+        };
+        assert_eq!(
+            (events[1].0.as_str(), events[1].1.as_str()),
+            (answer, detail)
+        );
+        let execution = records
+            .iter()
+            .find(|record| record["kind"] == "execution")
+            .map(|record| record["execution_id"].clone());
+        assert!(
+            records
+                .iter()
+                .filter(|record| record["kind"] == "governance")
+                .all(|record| Some(record["execution_id"].clone()) == execution),
+            "{records:?}"
+        );
     }
 }
 

@@ -21,6 +21,8 @@ mod conformance;
 mod containment;
 /// `sluice demo` end to end.
 mod demo;
+/// Direct tools (`sluice.direct`) beside Sluice's own.
+mod direct;
 /// Downstream servers that fail as real ones do.
 mod downstream_failures;
 /// Sluice as an OAuth client of a downstream server protected by a real authorization server.
@@ -35,6 +37,8 @@ mod governance;
 mod http_auth;
 /// A downstream server over Streamable HTTP.
 mod http_server;
+/// Pinned tool definitions: changes held back, `sluice tools review`.
+mod pins;
 /// Many principals on one `sluice serve --http`: each its own workspace, skills, sessions,
 /// audit trail and limits.
 mod principals;
