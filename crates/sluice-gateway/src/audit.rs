@@ -1,4 +1,5 @@
-//! What the gateway writes to the audit log (`sluice-audit`), in one place.
+//! What the gateway writes to the audit log (`sluice-audit`), in one place, and counts in its
+//! metrics (`sluice-metrics`, with `sluice serve --metrics`) at the same points.
 //!
 //! One record per execution (written before its result goes back to the agent), one per tool
 //! call (written when the call ends, before its result goes back to the code), one per session
@@ -23,6 +24,7 @@ use sluice_audit::{
     Record, ReleaseRecord, Rotation, SessionRecord, Timestamp, ToolCallRecord, sha256_hex,
 };
 use sluice_config::AuditSettings;
+use sluice_metrics::Metrics;
 use sluice_worker_protocol::{
     CallOutcome, ExecutionOutcomeWord, Language, Limit, SessionEnd, SessionEvent, ToolOutcome,
 };
@@ -33,6 +35,8 @@ use crate::report::{ExecuteRequest, ExecutionReport, Origin};
 /// The gateway's audit log, or nothing when it is off or there is no data folder.
 pub(crate) struct Auditor {
     log: Option<AuditLog>,
+    /// The gateway's metrics, when it keeps them: counted whether or not there is a log.
+    metrics: Option<Arc<Metrics>>,
     /// Bytes of records one execution may write one at a time.
     execution_budget: u64,
 }
@@ -153,8 +157,14 @@ impl Auditor {
     pub(crate) fn off() -> Auditor {
         Auditor {
             log: None,
+            metrics: None,
             execution_budget: 0,
         }
+    }
+
+    /// The same, also counting in `metrics`.
+    pub(crate) fn with_metrics(self, metrics: Option<Arc<Metrics>>) -> Auditor {
+        Auditor { metrics, ..self }
     }
 
     /// The log under `<data dir>/audit`, if the settings want one. A log that cannot be opened
@@ -177,6 +187,7 @@ impl Auditor {
                 &data_dir.join(sluice_audit::AUDIT_DIR),
                 rotation,
             )?),
+            metrics: None,
             execution_budget: settings.execution_budget_kb.saturating_mul(1024),
         })
     }
@@ -201,6 +212,20 @@ impl Auditor {
     }
 
     pub(crate) fn execution(&self, audit: ExecutionAudit<'_>) {
+        if let Some(metrics) = &self.metrics {
+            let report = audit.report;
+            metrics.execution(
+                audit.language,
+                match &report.error {
+                    None => sluice_metrics::ExecutionOutcome::Ok,
+                    Some(error) => sluice_metrics::ExecutionOutcome::Error(&error.kind),
+                },
+                Duration::from_millis(report.stats.duration_ms),
+                &audit.limits_hit,
+                report.stats.result_tokens,
+                report.stats.direct_estimate_tokens,
+            );
+        }
         if self.log.is_none() {
             return;
         }
@@ -262,6 +287,13 @@ impl Auditor {
     }
 
     pub(crate) fn tool_call(&self, audit: ToolCallAudit<'_>, budget: &AuditBudget) {
+        if let Some(metrics) = &self.metrics {
+            let outcome = match audit.outcome {
+                ToolOutcome::Ok { .. } => sluice_metrics::CallOutcome::Ok,
+                ToolOutcome::Error { kind, .. } => sluice_metrics::CallOutcome::Failed(kind),
+            };
+            metrics.tool_call(audit.server, outcome, audit.duration);
+        }
         if self.log.is_none() {
             return;
         }
@@ -311,12 +343,17 @@ impl Auditor {
         releases: Vec<ReleaseEvent>,
         budget: &AuditBudget,
     ) {
+        if let Some(metrics) = &self.metrics {
+            for release in &releases {
+                metrics.release(release.kind);
+            }
+        }
         if self.log.is_none() {
             return;
         }
         for release in releases {
             let bytes = record_bytes(
-                &[&release.kind, &release.source, &release.destination],
+                &[release.kind.name(), &release.source, &release.destination],
                 None,
             );
             if !budget.take(bytes, || "release".to_owned()) {
@@ -328,7 +365,7 @@ impl Auditor {
                 principal: origin.tenant.principal_key().map(str::to_owned),
                 session: origin.session.clone(),
                 at: Timestamp::now(),
-                token_kind: release.kind,
+                token_kind: release.kind.name().to_owned(),
                 from: release.source,
                 to: release.destination,
             }));
@@ -336,6 +373,9 @@ impl Auditor {
     }
 
     pub(crate) fn session(&self, origin: &Origin, event: SessionEvent, reason: Option<SessionEnd>) {
+        if let Some(metrics) = &self.metrics {
+            metrics.session(&event);
+        }
         if self.log.is_none() {
             return;
         }

@@ -106,6 +106,8 @@ struct Inner {
     data_dir: Option<PathBuf>,
     workspace: Option<PathBuf>,
     audit: audit::Auditor,
+    /// With `GatewayOptions::metrics`: what the audit points count (`audit.rs` records both).
+    metrics: Option<Arc<sluice_metrics::Metrics>>,
     rates: rates::RateLimiter,
     search: Arc<search::SearchState>,
     refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -150,6 +152,9 @@ pub struct GatewayOptions {
     /// catalog was rebuilt, once for a burst of rebuilds. The binary passes
     /// `sluice_sandbox::release_free_heap`; without it, nothing is called.
     pub release_memory: Option<fn()>,
+    /// Keep the metrics of [`Gateway::metrics_text`] (`sluice serve --metrics`). Without it
+    /// nothing is counted.
+    pub metrics: bool,
 }
 
 /// Why the gateway could not start.
@@ -168,6 +173,9 @@ pub enum StartError {
         "could not open the audit log: {0}; fix the data folder or set sluice.audit.enabled to false"
     )]
     Audit(#[from] sluice_audit::AuditError),
+    /// The metrics could not be set up (a bug).
+    #[error("{0}; run without --metrics")]
+    Metrics(#[from] sluice_metrics::MetricsError),
 }
 
 impl Gateway {
@@ -179,6 +187,7 @@ impl Gateway {
             data_dir,
             encoder,
             release_memory,
+            metrics,
         } = options;
         let search = Arc::new(search::SearchState::new(encoder, data_dir.as_deref()));
         let (workspace, audit) = match &data_dir {
@@ -193,6 +202,15 @@ impl Gateway {
             }
             None => (None, audit::Auditor::off()),
         };
+        let metrics = if metrics {
+            let servers = config.servers.keys().chain(config.unusable.keys());
+            Some(Arc::new(sluice_metrics::Metrics::new(
+                servers.map(String::as_str),
+            )?))
+        } else {
+            None
+        };
+        let audit = audit.with_metrics(metrics.clone());
         for (id, configured) in &config.renamed {
             tracing::info!(
                 "server \"{}\" is `{id}` in code (servers/{id}/): its name is not a folder name",
@@ -226,6 +244,7 @@ impl Gateway {
                 data_dir,
                 workspace,
                 audit,
+                metrics,
                 rates,
                 search,
                 refresher: std::sync::Mutex::new(None),
@@ -489,6 +508,46 @@ impl Gateway {
     /// The workspace folder (`./workspace/` in agent code), when there is a data folder.
     pub fn workspace_dir(&self) -> Option<&Path> {
         self.inner.workspace.as_deref()
+    }
+
+    /// The metrics in the Prometheus text format (`/metrics`), with the gauges read now;
+    /// `None` without `GatewayOptions::metrics`.
+    pub async fn metrics_text(&self) -> Option<String> {
+        let metrics = self.inner.metrics.as_ref()?;
+        let snapshot = self.snapshot().await;
+        let servers = snapshot
+            .statuses
+            .iter()
+            .map(|status| sluice_metrics::ServerGauge {
+                name: &status.name,
+                state: match status.state {
+                    sluice_downstream::ServerState::Connecting => {
+                        sluice_metrics::ServerStateLabel::Connecting
+                    }
+                    sluice_downstream::ServerState::Ready { .. } => {
+                        sluice_metrics::ServerStateLabel::Ready
+                    }
+                    sluice_downstream::ServerState::NeedsLogin { .. } => {
+                        sluice_metrics::ServerStateLabel::NeedsLogin
+                    }
+                    sluice_downstream::ServerState::Down { .. } => {
+                        sluice_metrics::ServerStateLabel::Down
+                    }
+                },
+                tools: snapshot
+                    .catalog
+                    .part(&status.name)
+                    .map_or(0, |part| part.tools().len() as u64),
+            })
+            .collect();
+        Some(metrics.encode(&sluice_metrics::Gauges {
+            warm_workers: self.inner.warm.ready_count() as u64,
+            servers,
+        }))
+    }
+
+    pub(crate) fn metrics(&self) -> Option<&sluice_metrics::Metrics> {
+        self.inner.metrics.as_deref()
     }
 
     pub(crate) fn audit(&self) -> &audit::Auditor {

@@ -40,6 +40,6 @@ pub use python::{
 };
 pub use servers::{
     ServerCommand, claude_code, everything_server, filesystem_server, git_server, inspector,
-    memory_server, model_folder, test_deps_dir, time_server, typescript_sdk_dir, venv_python,
-    workspace_root,
+    memory_server, model_folder, prometheus_bin, test_deps_dir, time_server, typescript_sdk_dir,
+    venv_python, workspace_root,
 };

@@ -137,6 +137,17 @@ pub fn venv_python() -> PathBuf {
     venv_bin("python")
 }
 
+/// A program of Debian's `prometheus` package (`prometheus` or `promtool`), which
+/// `scripts/test` unpacks into `target/test-deps/prometheus`.
+pub fn prometheus_bin(name: &str) -> PathBuf {
+    let path = test_deps_dir()
+        .join("prometheus")
+        .join("usr")
+        .join("bin")
+        .join(name);
+    require_dep(path, &format!("Prometheus' {name}"))
+}
+
 /// The official TypeScript MCP SDK's package folder (`@modelcontextprotocol/sdk`, npm), for
 /// tests that drive Sluice with it as a client.
 pub fn typescript_sdk_dir() -> PathBuf {

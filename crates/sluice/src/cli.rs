@@ -310,6 +310,18 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Serve metrics at http://ADDR/metrics (Prometheus text format) and the page of recent
+    /// executions at http://ADDR/ : `127.0.0.1:9464` or a port alone (on 127.0.0.1; 0 picks a
+    /// free one, and the line "sluice: metrics at URL" on stderr gives it). Loopback only without
+    /// --metrics-allow-remote. Without it, nothing is counted.
+    #[arg(long, value_name = "ADDR", value_parser = parse_http_address)]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// With --metrics, allow an address other machines can reach (e.g. 0.0.0.0:9464). The page
+    /// shows agents' code and output (personal data tokenized) to anyone who reaches the port.
+    #[arg(long, requires = "metrics")]
+    pub metrics_allow_remote: bool,
 }
 
 /// `--http`: `host:port` with an IP address, or a port alone on 127.0.0.1.

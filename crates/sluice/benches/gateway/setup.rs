@@ -31,6 +31,7 @@ pub(crate) fn start_gateway(config: Config, worker: WorkerCommand) -> BenchResul
             data_dir: None,
             encoder: None,
             release_memory: None,
+            metrics: false,
         },
     )?)
 }

@@ -162,6 +162,15 @@ pub fn worker_command(options: &GlobalOptions) -> Option<WorkerCommand> {
 
 /// Start the gateway with the data folder and worker of `options`.
 pub fn start_gateway(config: Config, options: &GlobalOptions) -> Result<Gateway> {
+    start_gateway_with_metrics(config, options, false)
+}
+
+/// The same, keeping metrics when `metrics` (`sluice serve --metrics`).
+pub fn start_gateway_with_metrics(
+    config: Config,
+    options: &GlobalOptions,
+    metrics: bool,
+) -> Result<Gateway> {
     let data_dir = data_dir(options)?;
     Ok(Gateway::start(
         config,
@@ -170,6 +179,7 @@ pub fn start_gateway(config: Config, options: &GlobalOptions) -> Result<Gateway>
             data_dir: Some(data_dir),
             encoder: shared_encoder(options).map(std::sync::Arc::new),
             release_memory: Some(sluice_sandbox::release_free_heap),
+            metrics,
         },
     )?)
 }

@@ -88,3 +88,16 @@ fn tools_tree_writes_the_generated_files() {
     // README.md, runtime.ts, an index.ts per server, a .ts and a .py per tool (10 tools).
     assert!(stderr.contains("wrote 24 files"), "{stderr}");
 }
+
+/// `sluice serve --help`: every flag of the serve command, as a user reads them (a changed
+/// flag or text shows in review).
+#[test]
+fn serve_help() {
+    let output = super::common::sluice_command()
+        .args(["serve", "--help"])
+        .env("COLUMNS", "100")
+        .output()
+        .expect("run sluice");
+    assert!(output.status.success());
+    insta::assert_snapshot!("serve_help", String::from_utf8_lossy(&output.stdout));
+}

@@ -35,6 +35,8 @@ mod governance;
 mod http_auth;
 /// A downstream server over Streamable HTTP.
 mod http_server;
+/// `sluice serve --metrics`: `/metrics` linted by promtool and scraped by a real Prometheus.
+mod metrics;
 /// Many principals on one `sluice serve --http`: each its own workspace, skills, sessions,
 /// audit trail and limits.
 mod principals;
