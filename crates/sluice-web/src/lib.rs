@@ -9,6 +9,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -23,11 +24,13 @@ use tokio::net::TcpListener;
 pub enum WebError {
     /// Not a loopback address, and remote access was not asked for.
     #[error(
-        "refusing to serve metrics on {address}: it is not a loopback address, and the page there shows agents' code and output. Use 127.0.0.1:PORT, or add --metrics-allow-remote to serve it to other machines"
+        "refusing to serve on {address}: it is not a loopback address, and the page there shows agents' code. Use 127.0.0.1:PORT, or add {flag} to serve it to other machines"
     )]
     NotLoopback {
         /// The address asked for.
         address: SocketAddr,
+        /// The flag that allows it.
+        flag: &'static str,
     },
     /// The address could not be bound.
     #[error("could not listen on {address}: {source}; choose another address or port")]
@@ -39,11 +42,16 @@ pub enum WebError {
     },
 }
 
+pub mod page;
+
 /// What the address serves from.
 #[derive(Clone)]
 pub struct Source {
-    /// The running gateway: its metrics and live state.
-    pub gateway: Gateway,
+    /// The running gateway: its metrics and live state (`None` for `sluice ui`, which reads only
+    /// the data folder).
+    pub gateway: Option<Gateway>,
+    /// The data folder: the audit log (`audit/`) and the skills (`skills/`).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// A bound, not yet serving, observability address.
@@ -53,10 +61,15 @@ pub struct WebServer {
 }
 
 impl WebServer {
-    /// Bind `address`; a non-loopback one only with `allow_remote`.
-    pub async fn bind(address: SocketAddr, allow_remote: bool) -> Result<WebServer, WebError> {
+    /// Bind `address`; a non-loopback one only with `allow_remote` (the command's `flag`, named
+    /// in the refusal).
+    pub async fn bind(
+        address: SocketAddr,
+        allow_remote: bool,
+        flag: &'static str,
+    ) -> Result<WebServer, WebError> {
         if !address.ip().is_loopback() && !allow_remote {
-            return Err(WebError::NotLoopback { address });
+            return Err(WebError::NotLoopback { address, flag });
         }
         let listener = TcpListener::bind(address)
             .await
@@ -117,25 +130,114 @@ async fn handle<B>(source: &Source, request: Request<B>) -> Response<Full<Bytes>
             "only GET is served here\n".to_owned(),
         );
     }
+    let query = request.uri().query().map(str::to_owned);
     match request.uri().path() {
-        "/metrics" => match source.gateway.metrics_text().await {
-            Some(body) => respond(StatusCode::OK, sluice_metrics::CONTENT_TYPE, body),
+        "/metrics" => match &source.gateway {
+            Some(gateway) => match gateway.metrics_text().await {
+                Some(body) => respond(StatusCode::OK, sluice_metrics::CONTENT_TYPE, body),
+                None => text(
+                    StatusCode::NOT_FOUND,
+                    "this gateway keeps no metrics\n".to_owned(),
+                ),
+            },
             None => text(
                 StatusCode::NOT_FOUND,
-                "this gateway keeps no metrics\n".to_owned(),
+                "no gateway runs here (sluice ui reads only the audit log): run sluice serve --metrics ADDR for metrics\n".to_owned(),
             ),
         },
-        "/" => respond(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            "<!doctype html><title>Sluice</title><p><a href=\"/metrics\">metrics</a></p>\n"
-                .to_owned(),
-        ),
+        "/" => {
+            let servers = match &source.gateway {
+                Some(gateway) => Some(server_rows(gateway).await),
+                None => None,
+            };
+            let data_dir = source.data_dir.clone();
+            let filter = page::PageFilter::from_query(query.as_deref());
+            let rendered = tokio::task::spawn_blocking(move || {
+                let skills = data_dir.as_deref().map(skill_rows).unwrap_or_default();
+                let audit = data_dir.map(|dir| dir.join(sluice_audit::AUDIT_DIR));
+                page::index(audit.as_deref(), &filter, servers.as_deref(), &skills)
+            })
+            .await;
+            match rendered {
+                Ok(body) => html(StatusCode::OK, body),
+                Err(_) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the page could not be made; see Sluice's log\n".to_owned(),
+                ),
+            }
+        }
+        "/execution" => {
+            let id = url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
+                .find(|(key, _)| key == "id")
+                .map(|(_, id)| id.into_owned())
+                .unwrap_or_default();
+            let Some(audit) = source
+                .data_dir
+                .as_ref()
+                .map(|dir| dir.join(sluice_audit::AUDIT_DIR))
+            else {
+                return text(StatusCode::NOT_FOUND, "no audit log here\n".to_owned());
+            };
+            let rendered =
+                tokio::task::spawn_blocking(move || page::execution(&audit, &id)).await;
+            match rendered {
+                Ok(Some(body)) => html(StatusCode::OK, body),
+                Ok(None) => text(
+                    StatusCode::NOT_FOUND,
+                    "the audit log has no execution with this id\n".to_owned(),
+                ),
+                Err(_) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the page could not be made; see Sluice's log\n".to_owned(),
+                ),
+            }
+        }
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: this address serves / and /metrics\n".to_owned(),
+            "not found: this address serves /, /execution?id=ID and /metrics\n".to_owned(),
         ),
     }
+}
+
+async fn server_rows(gateway: &Gateway) -> Vec<page::ServerRow> {
+    let snapshot = gateway.snapshot().await;
+    snapshot
+        .statuses
+        .iter()
+        .map(|status| page::ServerRow {
+            name: status.name.clone(),
+            state: status.state.describe(),
+            ready: matches!(status.state, sluice_downstream::ServerState::Ready { .. }),
+            tools: snapshot
+                .catalog
+                .part(&status.name)
+                .map_or(0, |part| part.tools().len()),
+        })
+        .collect()
+}
+
+fn skill_rows(data_dir: &std::path::Path) -> Vec<page::SkillRow> {
+    let Ok(store) = sluice_skills::SkillStore::open(data_dir) else {
+        return Vec::new();
+    };
+    store
+        .list()
+        .map(|listing| {
+            listing
+                .skills
+                .into_iter()
+                .map(|skill| page::SkillRow {
+                    name: skill.name,
+                    description: skill.description,
+                    version: skill.version,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn html(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    respond(status, "text/html; charset=utf-8", body)
 }
 
 fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod serve;
 pub mod skills;
 pub mod tools;
+pub mod ui;
 pub mod worker;
 
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Tools(ToolsCommand::Tree(args)) => tools::tree(args).await,
         Command::Tools(ToolsCommand::Eval(args)) => tools::eval(args),
         Command::Audit(args) => audit::run(args),
+        Command::Ui(args) => ui::run(args).await,
         Command::Skills(command) => skills::run(command),
         Command::Auth(command) => auth::run(command).await,
         Command::Demo(args) => demo::run(args).await,

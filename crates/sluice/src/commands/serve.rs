@@ -31,9 +31,13 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     };
     let web = match args.metrics {
         Some(address) => Some(
-            sluice_web::WebServer::bind(address, args.metrics_allow_remote)
-                .await
-                .context("--metrics")?,
+            sluice_web::WebServer::bind(
+                address,
+                args.metrics_allow_remote,
+                "--metrics-allow-remote",
+            )
+            .await
+            .context("--metrics")?,
         ),
         None => None,
     };
@@ -41,7 +45,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     if let Some(web) = web {
         eprintln!("sluice: metrics at http://{}/metrics", web.address());
         let source = sluice_web::Source {
-            gateway: gateway.clone(),
+            gateway: Some(gateway.clone()),
+            data_dir: gateway.data_dir().map(std::path::Path::to_path_buf),
         };
         tokio::spawn(web.run(source, shutdown_signal()));
     }

@@ -37,6 +37,8 @@ mod http_auth;
 mod http_server;
 /// `sluice serve --metrics`: `/metrics` linted by promtool and scraped by a real Prometheus.
 mod metrics;
+/// The page at `/` (and `sluice ui`) in a real headless Chromium.
+mod page;
 /// Many principals on one `sluice serve --http`: each its own workspace, skills, sessions,
 /// audit trail and limits.
 mod principals;
