@@ -193,30 +193,60 @@ pub async fn start_and_connect(config: Config, options: &GlobalOptions) -> Resul
     Ok(gateway)
 }
 
-/// A progress callback: one stderr line per server as it settles.
+/// A progress callback: one stderr line per server as it settles, and on a terminal a progress
+/// line below them naming the servers still connecting.
 pub fn report_progress(gateway: &Gateway) -> impl FnMut(&ServerStatus) + use<> {
     let total = gateway.config().servers.len();
     let started = Instant::now();
+    let mut pending: std::collections::BTreeSet<String> =
+        gateway.config().servers.keys().cloned().collect();
     if total > 0 {
         eprintln!(
             "sluice: connecting to {total} server{}…",
             if total == 1 { "" } else { "s" }
         );
     }
+    let waiting = move |settled: usize, pending: &std::collections::BTreeSet<String>| {
+        let mut names: Vec<String> = pending
+            .iter()
+            .take(3)
+            .map(|name| printable(name, false).into_owned())
+            .collect();
+        if pending.len() > 3 {
+            names.push(format!("and {} more", pending.len() - 3));
+        }
+        format!(
+            "connecting: {settled}/{total} settled, waiting for {}",
+            names.join(", ")
+        )
+    };
+    let progress = (total > 0).then(|| crate::progress::Progress::start(waiting(0, &pending)));
     let mut settled = 0;
     move |status: &ServerStatus| {
         settled += 1;
+        pending.remove(&status.name);
         let elapsed = started.elapsed().as_millis();
-        match &status.state {
-            ServerState::Ready { .. } => eprintln!(
+        let line = match &status.state {
+            ServerState::Ready { .. } => format!(
                 "sluice: [{settled}/{total}] {} ready: {} tools ({elapsed} ms)",
                 status.name, status.tools
             ),
-            other => eprintln!(
+            other => format!(
                 "sluice: [{settled}/{total}] {} unavailable: {} ({elapsed} ms)",
                 status.name,
                 other.describe()
             ),
+        };
+        match &progress {
+            Some(progress) => {
+                progress.println(&line);
+                if pending.is_empty() {
+                    progress.finish();
+                } else {
+                    progress.set(waiting(settled, &pending));
+                }
+            }
+            None => eprintln!("{line}"),
         }
     }
 }

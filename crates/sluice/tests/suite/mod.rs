@@ -46,6 +46,8 @@ mod principals;
 mod privacy;
 /// Attacks on the privacy layer.
 mod privacy_attacks;
+/// Progress lines on a terminal, none on a pipe.
+mod progress;
 /// Lines that are not JSON-RPC messages, and requests before `initialize`.
 mod protocol_lines;
 /// Python on Monty: tool calls, errors, sessions and attacks.
