@@ -30,6 +30,7 @@ use sluice_worker_protocol::{
 };
 
 use crate::privacy::ReleaseEvent;
+use crate::recent::RecentOutputs;
 use crate::report::{ExecuteRequest, ExecutionReport, Origin};
 
 /// The gateway's audit log, or nothing when it is off or there is no data folder.
@@ -37,6 +38,8 @@ pub(crate) struct Auditor {
     log: Option<AuditLog>,
     /// The gateway's metrics, when it keeps them: counted whether or not there is a log.
     metrics: Option<Arc<Metrics>>,
+    /// The last executions' output, for the page (kept with the metrics).
+    recent: Option<Arc<RecentOutputs>>,
     /// Bytes of records one execution may write one at a time.
     execution_budget: u64,
 }
@@ -158,13 +161,22 @@ impl Auditor {
         Auditor {
             log: None,
             metrics: None,
+            recent: None,
             execution_budget: 0,
         }
     }
 
-    /// The same, also counting in `metrics`.
-    pub(crate) fn with_metrics(self, metrics: Option<Arc<Metrics>>) -> Auditor {
-        Auditor { metrics, ..self }
+    /// The same, also counting in `metrics` and keeping outputs in `recent`.
+    pub(crate) fn with_metrics(
+        self,
+        metrics: Option<Arc<Metrics>>,
+        recent: Option<Arc<RecentOutputs>>,
+    ) -> Auditor {
+        Auditor {
+            metrics,
+            recent,
+            ..self
+        }
     }
 
     /// The log under `<data dir>/audit`, if the settings want one. A log that cannot be opened
@@ -188,6 +200,7 @@ impl Auditor {
                 rotation,
             )?),
             metrics: None,
+            recent: None,
             execution_budget: settings.execution_budget_kb.saturating_mul(1024),
         })
     }
@@ -225,6 +238,9 @@ impl Auditor {
                 report.stats.result_tokens,
                 report.stats.direct_estimate_tokens,
             );
+        }
+        if let Some(recent) = &self.recent {
+            recent.keep(audit.execution_id, &audit.report.output);
         }
         if self.log.is_none() {
             return;

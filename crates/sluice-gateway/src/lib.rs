@@ -49,6 +49,7 @@ mod memory;
 mod present;
 mod privacy;
 mod rates;
+mod recent;
 mod report;
 mod search;
 mod skills;
@@ -108,6 +109,8 @@ struct Inner {
     audit: audit::Auditor,
     /// With `GatewayOptions::metrics`: what the audit points count (`audit.rs` records both).
     metrics: Option<Arc<sluice_metrics::Metrics>>,
+    /// With `GatewayOptions::metrics`: the last executions' output, for the page.
+    recent: Option<Arc<recent::RecentOutputs>>,
     rates: rates::RateLimiter,
     search: Arc<search::SearchState>,
     refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -210,7 +213,10 @@ impl Gateway {
         } else {
             None
         };
-        let audit = audit.with_metrics(metrics.clone());
+        let recent = metrics
+            .is_some()
+            .then(|| Arc::new(recent::RecentOutputs::default()));
+        let audit = audit.with_metrics(metrics.clone(), recent.clone());
         for (id, configured) in &config.renamed {
             tracing::info!(
                 "server \"{}\" is `{id}` in code (servers/{id}/): its name is not a folder name",
@@ -245,6 +251,7 @@ impl Gateway {
                 workspace,
                 audit,
                 metrics,
+                recent,
                 rates,
                 search,
                 refresher: std::sync::Mutex::new(None),
@@ -544,6 +551,12 @@ impl Gateway {
             warm_workers: self.inner.warm.ready_count() as u64,
             servers,
         }))
+    }
+
+    /// The output an execution returned (personal data tokenized, cut at 8 KiB), while it is
+    /// one of the last 500 of this gateway; only with `GatewayOptions::metrics`.
+    pub fn recent_output(&self, execution_id: &str) -> Option<String> {
+        self.inner.recent.as_ref()?.get(execution_id)
     }
 
     pub(crate) fn metrics(&self) -> Option<&sluice_metrics::Metrics> {

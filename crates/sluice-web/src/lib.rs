@@ -178,8 +178,14 @@ async fn handle<B>(source: &Source, request: Request<B>) -> Response<Full<Bytes>
             else {
                 return text(StatusCode::NOT_FOUND, "no audit log here\n".to_owned());
             };
-            let rendered =
-                tokio::task::spawn_blocking(move || page::execution(&audit, &id)).await;
+            let output = source
+                .gateway
+                .as_ref()
+                .and_then(|gateway| gateway.recent_output(&id));
+            let rendered = tokio::task::spawn_blocking(move || {
+                page::execution(&audit, &id, output.as_deref())
+            })
+            .await;
             match rendered {
                 Ok(Some(body)) => html(StatusCode::OK, body),
                 Ok(None) => text(

@@ -595,8 +595,9 @@ fn skills_section(out: &mut String, skills: &[SkillRow], shown: &mut Shown) {
     out.push_str("</tbody></table>");
 }
 
-/// The page of one execution, `None` when the log has no execution with this id.
-pub fn execution(audit_dir: &Path, id: &str) -> Option<String> {
+/// The page of one execution, `None` when the log has no execution with this id. `output` is
+/// what it returned, when a running gateway still has it (the audit log records no output).
+pub fn execution(audit_dir: &Path, id: &str, output: Option<&str>) -> Option<String> {
     let log = read_log(audit_dir).ok()?;
     let execution = log
         .executions
@@ -637,6 +638,19 @@ pub fn execution(audit_dir: &Path, id: &str) -> Option<String> {
             "<h2>Error</h2><pre id=\"error\">{}</pre>",
             shown.text(message)
         );
+    }
+    match output {
+        Some(output) => {
+            let _ = write!(
+                out,
+                "<h2>Output</h2><pre id=\"output\">{}</pre>",
+                shown.text(output)
+            );
+        }
+        None => out.push_str(
+            "<h2>Output</h2><p class=\"muted\">Not kept: the audit log records no output, and a \
+             running gateway keeps only its last 500 executions' output.</p>",
+        ),
     }
     let _ = write!(
         out,

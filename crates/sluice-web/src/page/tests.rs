@@ -164,7 +164,7 @@ fn never_shows_a_raw_personal_value_and_escapes_html() {
 }
 
 fn execution_page(audit: &Path, id: &str) -> String {
-    super::execution(audit, id).unwrap()
+    super::execution(audit, id, None).unwrap()
 }
 
 #[test]
@@ -175,7 +175,13 @@ fn an_execution_shows_its_calls_as_a_timeline() {
     assert!(page.contains("<svg id=\"timeline\""), "{page}");
     assert_eq!(page.matches("<g class=\"call\">").count(), 1);
     assert!(page.contains("slack.search: timeout"), "{page}");
-    assert!(super::execution(&audit, "nope").is_none());
+    assert!(super::execution(&audit, "nope", None).is_none());
+    assert!(page.contains("Not kept"), "{page}");
+    let page = super::execution(&audit, "e2", Some("sent to jane.doe@example.com\n<b>")).unwrap();
+    assert!(
+        page.contains("<pre id=\"output\">sent to [EMAIL_1]\n&lt;b&gt;</pre>"),
+        "{page}"
+    );
 }
 
 #[test]

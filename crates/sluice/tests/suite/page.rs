@@ -141,6 +141,10 @@ fn the_page_lists_real_executions_in_chromium() {
     assert!(detail.contains("<svg id=\"timeline\""), "{detail}");
     assert_eq!(detail.matches("<g class=\"call\">").count(), 2, "{detail}");
     assert!(detail.contains("[EMAIL_1]"), "{detail}");
+    assert!(
+        detail.contains("<pre id=\"output\">Echo: first\nEcho: second\n</pre>"),
+        "{detail}"
+    );
     assert!(!detail.contains("jane.doe@example.com"), "{detail}");
     screenshot(&format!("{base}/execution?id={id}"), "execution.png");
 }
