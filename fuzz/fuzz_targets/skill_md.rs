@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use sluice_skills::{FrontMatter, parse_skill_md, render_skill_md, validate_description};
+use sluice_skills::{
+    FrontMatter, SkillLanguage, parse_skill_md, render_skill_md, validate_description,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -18,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
         version: 1,
         saved_by: Some(description.chars().take(128).collect()),
     };
-    let written = render_skill_md(&front_matter, &[]);
-    let read = parse_skill_md(Path::new("SKILL.md"), &written);
-    assert_eq!(read.ok().as_ref(), Some(&front_matter), "{written}");
+    for language in SkillLanguage::ALL {
+        let written = render_skill_md(&front_matter, &[], language);
+        let read = parse_skill_md(Path::new("SKILL.md"), &written);
+        assert_eq!(read.ok().as_ref(), Some(&front_matter), "{written}");
+    }
 });

@@ -124,13 +124,18 @@ const MAX_TYPE_DEPTH: usize = 8;
 pub fn python_tool_file(tool: &CatalogTool, python_name: &str) -> String {
     let class = pascal_case(python_name);
     let mut classes = Vec::new();
-    let input = tool.input_schema.to_map();
+    let input = with_references_inlined(tool.input_schema.to_map());
     let input_name = format!("{class}Input");
     typed_dict(&input_name, &input, &mut classes, 0);
     let output_type = match &tool.output_schema {
         Some(schema) => {
             let name = format!("{class}Output");
-            typed_dict(&name, &schema.to_map(), &mut classes, 0);
+            typed_dict(
+                &name,
+                &with_references_inlined(schema.to_map()),
+                &mut classes,
+                0,
+            );
             name
         }
         None => "Any".to_owned(),
@@ -159,34 +164,68 @@ pub fn python_tool_file(tool: &CatalogTool, python_name: &str) -> String {
     file
 }
 
-/// The compact Python signature of one tool, as `search_tools` shows it with `language:
-/// "python"`: keyword parameters with their types, the return type, the description.
+/// The Python signature of one tool, as `search_tools` shows it with `language: "python"` and
+/// `detail: "full"`: the import, the `TypedDict`s of nested inputs and of the output (with their
+/// fields' descriptions), and the function with keyword parameters, the return type and a
+/// docstring of the description and each parameter's description (`Args:`).
 pub fn python_signature(tool: &CatalogTool, python_name: &str) -> String {
-    let input = tool.input_schema.to_map();
+    let class = pascal_case(python_name);
+    let input = with_references_inlined(tool.input_schema.to_map());
     let required = required_names(&input);
     let mut parameters = Vec::new();
-    let mut nested = Vec::new();
+    let mut arguments = Vec::new();
+    let mut classes = Vec::new();
     if let Some(Value::Object(properties)) = input.get("properties") {
         for (name, schema) in properties {
-            let annotation = type_of(schema, &pascal_case(name), &mut nested, 1);
+            let annotation = type_of(
+                schema,
+                &format!("{class}{}", pascal_case(name)),
+                &mut classes,
+                1,
+            );
             if required.contains(name.as_str()) {
                 parameters.push(format!("{name}: {annotation}"));
             } else {
                 parameters.push(format!("{name}: {annotation} = ..."));
             }
+            if let Some(description) = schema.get("description").and_then(Value::as_str) {
+                arguments.push(format!("    {name}: {}", one_line(description)));
+            }
         }
     }
     let output = match &tool.output_schema {
-        Some(schema) => type_of(&Value::Object(schema.to_map()), "Output", &mut nested, 0),
+        Some(schema) => type_of(
+            &Value::Object(with_references_inlined(schema.to_map())),
+            &format!("{class}Output"),
+            &mut classes,
+            0,
+        ),
         None => "Any".to_owned(),
     };
+    let mut doc = function_doc(tool);
+    if !arguments.is_empty() {
+        doc.push_str("\n\nArgs:\n");
+        doc.push_str(&arguments.join("\n"));
+    }
     let keyword_only = if parameters.is_empty() { "" } else { "*, " };
-    format!(
-        "from servers.{} import {python_name}\nasync def {python_name}({keyword_only}{}) -> {output}:\n{}",
-        module_name(&tool.server),
+    let mut signature = format!(
+        "from servers.{} import {python_name}\n",
+        module_name(&tool.server)
+    );
+    for declaration in classes {
+        signature.push_str(&declaration);
+    }
+    signature.push_str(&format!(
+        "async def {python_name}({keyword_only}{}) -> {output}:\n{}",
         parameters.join(", "),
-        docstring(&function_doc(tool), "    ")
-    )
+        docstring(&doc, "    ")
+    ));
+    signature
+}
+
+/// Text on one line: every run of whitespace (line breaks included) as one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn function_doc(tool: &CatalogTool) -> String {
@@ -207,6 +246,68 @@ fn function_doc(tool: &CatalogTool) -> String {
         ));
     }
     doc
+}
+
+/// References expanded in one schema at most; past it a reference is `Any`.
+const MAX_INLINED_REFERENCES: usize = 256;
+
+/// The schema with its local references (`#/$defs/X`, `#/definitions/X`) replaced by what they
+/// name, so the types below see them: a stub is for reading, and Python types have no cheaper
+/// way to name a shared part. A reference inside its own expansion (a recursive type), one past
+/// [`MAX_TYPE_DEPTH`] levels of references, or past [`MAX_INLINED_REFERENCES`] becomes `{}`
+/// (`Any`); the description at the reference is kept over the target's.
+fn with_references_inlined(schema: Map<String, Value>) -> Map<String, Value> {
+    fn inline(value: &Value, root: &Map<String, Value>, depth: usize, budget: &mut usize) -> Value {
+        match value {
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| inline(item, root, depth, budget))
+                    .collect(),
+            ),
+            Value::Object(object) => {
+                if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+                    let target = reference
+                        .strip_prefix("#/$defs/")
+                        .map(|name| ("$defs", name))
+                        .or_else(|| {
+                            reference
+                                .strip_prefix("#/definitions/")
+                                .map(|name| ("definitions", name))
+                        })
+                        .and_then(|(section, name)| root.get(section)?.get(name));
+                    let Some(target) = target.filter(|_| depth < MAX_TYPE_DEPTH && *budget > 0)
+                    else {
+                        return Value::Object(Map::new());
+                    };
+                    *budget -= 1;
+                    let mut expanded = inline(target, root, depth + 1, budget);
+                    if let (Value::Object(expanded), Some(description)) =
+                        (&mut expanded, object.get("description"))
+                    {
+                        expanded.insert("description".to_owned(), description.clone());
+                    }
+                    return expanded;
+                }
+                Value::Object(
+                    object
+                        .iter()
+                        .filter(|(key, _)| !matches!(key.as_str(), "$defs" | "definitions"))
+                        .map(|(key, value)| (key.clone(), inline(value, root, depth, budget)))
+                        .collect(),
+                )
+            }
+            other => other.clone(),
+        }
+    }
+    if !schema.contains_key("$defs") && !schema.contains_key("definitions") {
+        return schema;
+    }
+    let mut budget = MAX_INLINED_REFERENCES;
+    match inline(&Value::Object(schema.clone()), &schema, 0, &mut budget) {
+        Value::Object(inlined) => inlined,
+        _ => schema,
+    }
 }
 
 /// A `TypedDict` for an object schema, appended (after the ones it uses) to `classes`.
@@ -419,14 +520,17 @@ fn is_line_break(character: char) -> bool {
 /// control characters but line breaks escaped; each line indented.
 fn docstring(text: &str, indent: &str) -> String {
     let mut body = String::new();
+    let mut line_start = false;
     for character in text.trim().chars() {
+        if line_start && character != '\n' && character != '\r' {
+            // Each line after the first is indented; a blank line stays blank.
+            body.push_str(indent);
+        }
+        line_start = character == '\n' || (line_start && character == '\r');
         match character {
             '\\' => body.push_str("\\\\"),
             '"' => body.push_str("\\\""),
-            '\n' => {
-                body.push('\n');
-                body.push_str(indent);
-            }
+            '\n' => body.push('\n'),
             '\r' => {}
             character if character.is_control() || is_line_break(character) => {
                 body.push_str(&format!("\\u{:04x}", u32::from(character)));
@@ -440,6 +544,41 @@ fn docstring(text: &str, indent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_are_inlined_and_recursion_is_bounded() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "node": {"$ref": "#/$defs/Node", "description": "the root"},
+                "other": {"$ref": "#/definitions/Leaf"},
+                "missing": {"$ref": "#/$defs/Nope"}
+            },
+            "$defs": {"Node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/Node"}}}},
+            "definitions": {"Leaf": {"type": "string"}}
+        });
+        let Value::Object(schema) = schema else {
+            unreachable!()
+        };
+        let inlined = with_references_inlined(schema);
+        assert!(!inlined.contains_key("$defs"));
+        let text = Value::Object(inlined.clone()).to_string();
+        assert!(!text.contains("$ref"), "{text}");
+        assert_eq!(
+            inlined["properties"]["other"],
+            serde_json::json!({"type": "string"})
+        );
+        assert_eq!(inlined["properties"]["missing"], serde_json::json!({}));
+        assert_eq!(inlined["properties"]["node"]["description"], "the root");
+        // A recursive type is cut after MAX_TYPE_DEPTH expansions.
+        let mut node = &inlined["properties"]["node"];
+        let mut depth = 0;
+        while let Some(child) = node.pointer("/properties/child") {
+            node = child;
+            depth += 1;
+        }
+        assert_eq!(depth, MAX_TYPE_DEPTH);
+    }
 
     #[test]
     fn names_are_snake_case_without_keywords() {

@@ -366,14 +366,18 @@ fn python_section(catalog: &Catalog) -> String {
          - A failed call raises `RuntimeError(\"ToolError(<kind>): ...\")`; `tool_error(e)` gives \
          its fields (`kind`, `message`, `content`, `retryable`, `server`, `tool`), `None` for \
          other errors. In `asyncio.gather`, the first failure is raised by the gather itself.\n\
-         - `report_progress(message, fraction=None)` tells the person waiting how far a long run \
+         - `await sleep(seconds)` waits (Monty's `asyncio` has no `sleep`); \
+         `report_progress(message, fraction=None)` tells the person waiting how far a long run \
          has come.\n\
          - With a `session` id, globals (variables, functions, imported tools) survive into the \
          session's next Python execution.\n\
          - Files: `from pathlib import Path`; `Path(\"workspace/a.txt\").write_text(text)`, \
          `.read_text()`, `.append_text()`, `.exists()`, `.iterdir()`, `.mkdir()`, `.unlink()` (the \
          same `./workspace/` as TypeScript's). No other files, no environment, no network. \
-         Saved skills are TypeScript and cannot be imported from Python.\n"
+         Skills: `save_skill` with `language: \"python\"` saves Python (its top-level functions \
+         are what it exports; no `await` at its top level), imported as `from skills.<module> import \
+         fn` (the module is the skill's name with `-` as `_`); a TypeScript skill is imported \
+         from TypeScript only.\n"
     )
 }
 

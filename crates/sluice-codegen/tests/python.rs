@@ -64,6 +64,19 @@ fn get_sum_python_signature() {
     insta::assert_snapshot!(signature);
 }
 
+#[test]
+fn output_and_nested_types_in_a_python_signature() {
+    let tool = real_tool("mcp-server-time", "convert_time");
+    let signature = python_signature(&tool, "convert_time");
+    parse(&format!("{signature}    ...\n"));
+    assert!(
+        signature.contains("class ConvertTimeOutput(TypedDict):"),
+        "{signature}"
+    );
+    assert!(signature.contains("-> ConvertTimeOutput:"), "{signature}");
+    insta::assert_snapshot!(signature);
+}
+
 /// Text that tries every way out of a Python docstring or string literal.
 const EVIL: &str = "\"\"\" pwned() \"\"\" ''' pwned() ''' \" pwned() \" \\\" pwned() \\ \n pwned() \r\n \
                     \r pwned() \u{b} \u{c} pwned() \u{2028} pwned() \u{85} \u{0} # pwned()";

@@ -17,7 +17,7 @@ use crate::access::{Access, call_result_text};
 use crate::answer::{comparable, final_answer};
 use crate::ledger::Ledger;
 use crate::servers::{DataSizes, Launcher, config, require_ready};
-use crate::workflow::Workflow;
+use crate::workflow::{ScriptLanguage, Workflow};
 use crate::{DemoError, WayRun, state};
 
 /// Bytes buffered in each direction of the in-memory MCP pipe.
@@ -28,6 +28,7 @@ type Client = RunningService<RoleClient, ()>;
 /// Run `workflow` through Sluice against fresh demo servers.
 pub(crate) async fn run(
     workflow: Workflow,
+    language: ScriptLanguage,
     launcher: &Launcher,
     sizes: &DataSizes,
 ) -> Result<WayRun, DemoError> {
@@ -41,12 +42,16 @@ pub(crate) async fn run(
     let gateway = Gateway::start(config(launcher, sizes), options)
         .map_err(|error| DemoError::Mcp(format!("the gateway did not start: {error}")))?;
     gateway.wait_connected(|_| {}).await;
-    let outcome = serve_and_run(workflow, &gateway).await;
+    let outcome = serve_and_run(workflow, language, &gateway).await;
     gateway.shutdown().await;
     outcome
 }
 
-async fn serve_and_run(workflow: Workflow, gateway: &Gateway) -> Result<WayRun, DemoError> {
+async fn serve_and_run(
+    workflow: Workflow,
+    language: ScriptLanguage,
+    gateway: &Gateway,
+) -> Result<WayRun, DemoError> {
     require_ready(&gateway.snapshot().await.statuses)?;
     let (_ready_sender, ready) = watch::channel(true);
     let (client_end, server_end) = tokio::io::duplex(PIPE_BYTES);
@@ -61,7 +66,7 @@ async fn serve_and_run(workflow: Workflow, gateway: &Gateway) -> Result<WayRun, 
     });
     let outcome = match ().serve(client_end).await {
         Ok(client) => {
-            let outcome = agent(workflow, &client, gateway).await;
+            let outcome = agent(workflow, language, &client, gateway).await;
             let _ = client.cancel().await;
             outcome
         }
@@ -76,6 +81,7 @@ async fn serve_and_run(workflow: Workflow, gateway: &Gateway) -> Result<WayRun, 
 /// The agent's turns.
 async fn agent(
     workflow: Workflow,
+    language: ScriptLanguage,
     client: &Client,
     gateway: &Gateway,
 ) -> Result<WayRun, DemoError> {
@@ -104,29 +110,32 @@ async fn agent(
     // Discovery: one search with typed signatures, as many hits as functions the task needs; a
     // second, narrower one for anything it missed.
     let (query, needed) = workflow.search();
+    let search = |query: &str, server: Option<&str>, limit: usize| {
+        let mut arguments = json!({"query": query, "detail": "full", "limit": limit});
+        if let Some(server) = server {
+            arguments["server"] = json!(server);
+        }
+        if language != ScriptLanguage::TypeScript {
+            arguments["language"] = json!(language.name());
+        }
+        arguments
+    };
     let found = model
-        .call(
-            "search_tools",
-            json!({"query": query, "detail": "full", "limit": needed.len()}),
-        )
+        .call("search_tools", search(query, None, needed.len()))
         .await?;
-    for (server, tool) in needed {
-        if !found
-            .text
-            .contains(&format!("// servers/{server}/{tool}.ts"))
-        {
+    for tool in needed {
+        if !found.text.contains(&tool.signature_header(language)) {
             model
-                .call(
-                    "search_tools",
-                    json!({"query": tool, "server": server, "detail": "full", "limit": 1}),
-                )
+                .call("search_tools", search(tool.name, Some(tool.server), 1))
                 .await?;
         }
     }
 
-    let executed = model
-        .call("execute_code", json!({"code": workflow.script()}))
-        .await?;
+    let mut arguments = json!({"code": workflow.script(language)});
+    if language != ScriptLanguage::TypeScript {
+        arguments["language"] = json!(language.name());
+    }
+    let executed = model.call("execute_code", arguments).await?;
     let report = executed.structured.unwrap_or(Value::Null);
     let downstream_calls = report["stats"]["tool_calls"].as_u64().unwrap_or_default();
     let facts = report["result"].clone();

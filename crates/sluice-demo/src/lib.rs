@@ -40,7 +40,7 @@ pub use report::{
     CodeModeStats, DirectStats, Largest, Report, ScaleReport, ScaleRow, Target, Way, WorkflowReport,
 };
 pub use servers::{DataSizes, Launcher};
-pub use workflow::{UnknownWorkflow, Workflow};
+pub use workflow::{ScriptLanguage, UnknownWorkflow, Workflow};
 
 /// Why one way of one workflow could not be measured.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +87,8 @@ pub struct DemoOptions {
     pub sizes: DataSizes,
     /// The workflows to run, in order.
     pub workflows: Vec<Workflow>,
+    /// The language of the code-mode agent's scripts.
+    pub language: ScriptLanguage,
     /// Order-sheet sizes at which workflow 2 is measured for the scale table (empty: no table).
     pub scale_rows: Vec<u64>,
     /// The tool catalog for the catalog table ([`default_catalog_path`]); `None` skips it with a
@@ -102,6 +104,7 @@ impl DemoOptions {
             launcher,
             sizes: DataSizes::default(),
             workflows: Workflow::ALL.to_vec(),
+            language: ScriptLanguage::TypeScript,
             scale_rows: vec![1_000, 10_000, 50_000, 100_000],
             catalog: default_catalog_path(),
         }
@@ -136,14 +139,8 @@ pub async fn run(options: &DemoOptions, progress: &(dyn Fn(&str) + Sync)) -> Rep
     let mut workflows = Vec::with_capacity(total);
     for (index, workflow) in options.workflows.iter().copied().enumerate() {
         let label = format!("workflow {}/{total} {workflow}", index + 1);
-        let (direct, code, unreceivable) = both_ways(
-            workflow,
-            &options.launcher,
-            &options.sizes,
-            &label,
-            progress,
-        )
-        .await;
+        let (direct, code, unreceivable) =
+            both_ways(workflow, options, &options.sizes, &label, progress).await;
         workflows.push(report::workflow_report(
             workflow,
             direct,
@@ -168,14 +165,8 @@ pub async fn run(options: &DemoOptions, progress: &(dyn Fn(&str) + Sync)) -> Rep
                         ..options.sizes
                     };
                     let label = format!("scale {orders} orders");
-                    let (direct, code, unreceivable) = both_ways(
-                        Workflow::PendingOrders,
-                        &options.launcher,
-                        &sizes,
-                        &label,
-                        progress,
-                    )
-                    .await;
+                    let (direct, code, unreceivable) =
+                        both_ways(Workflow::PendingOrders, options, &sizes, &label, progress).await;
                     report::scale_row(*orders, direct, code, unreceivable)
                 }
             };
@@ -190,6 +181,7 @@ pub async fn run(options: &DemoOptions, progress: &(dyn Fn(&str) + Sync)) -> Rep
     progress("catalog: counting the tools/list of every catalogued tool…");
     let catalog = catalog::measure(options.catalog.as_deref());
     let mut report = Report {
+        language: options.language,
         sizes: options.sizes,
         workflows,
         scale,
@@ -208,7 +200,7 @@ pub async fn run(options: &DemoOptions, progress: &(dyn Fn(&str) + Sync)) -> Rep
 /// can be received at all (see [`oversize`]).
 async fn both_ways(
     workflow: Workflow,
-    launcher: &Launcher,
+    options: &DemoOptions,
     sizes: &DataSizes,
     label: &str,
     progress: &(dyn Fn(&str) + Sync),
@@ -239,11 +231,11 @@ async fn both_ways(
     }
     progress(&format!("{label}: direct…"));
     let started = Instant::now();
-    let direct = direct::run(workflow, launcher, sizes).await;
+    let direct = direct::run(workflow, &options.launcher, sizes).await;
     progress(&way_done(label, "direct", &direct, started));
     progress(&format!("{label}: code mode…"));
     let started = Instant::now();
-    let code = code_mode::run(workflow, launcher, sizes).await;
+    let code = code_mode::run(workflow, options.language, &options.launcher, sizes).await;
     progress(&way_done(label, "code mode", &code, started));
     (direct, code, None)
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::catalog::CatalogReport;
 use crate::oversize::Unreceivable;
 use crate::servers::DataSizes;
-use crate::workflow::Workflow;
+use crate::workflow::{ScriptLanguage, Workflow};
 use crate::{DemoError, WayRun};
 
 /// The most expensive single item of a context.
@@ -145,6 +145,8 @@ pub struct Target {
 /// Everything the demo measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The language of the code-mode scripts.
+    pub language: ScriptLanguage,
     /// The demo servers' data.
     pub sizes: DataSizes,
     /// One entry per workflow run.
@@ -527,9 +529,10 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "Sluice demo: {} workflow{}, each run for real both ways against fresh demo servers",
+            "Sluice demo: {} workflow{}, each run for real both ways against fresh demo servers (code mode in {})",
             self.workflows.len(),
-            if self.workflows.len() == 1 { "" } else { "s" }
+            if self.workflows.len() == 1 { "" } else { "s" },
+            self.language.title()
         );
         let _ = writeln!(
             out,
@@ -1045,6 +1048,7 @@ mod tests {
             None,
         );
         let mut report = Report {
+            language: ScriptLanguage::TypeScript,
             sizes: DataSizes::default(),
             workflows: vec![entry, failed],
             scale: None,

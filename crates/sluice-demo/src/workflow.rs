@@ -105,13 +105,14 @@ impl Workflow {
         }
     }
 
-    /// The code the agent writes for this workflow: the checked-in script under `scripts/` without
-    /// its header comment, which is there for readers of this repository, not written by the agent.
-    pub fn script(self) -> &'static str {
-        let source = self.script_file();
-        let mut rest = source;
+    /// The code the agent writes for this workflow in `language`: the checked-in script under
+    /// `scripts/` without its header comment, which is there for readers of this repository, not
+    /// written by the agent.
+    pub fn script(self, language: ScriptLanguage) -> &'static str {
+        let comment = language.comment();
+        let mut rest = self.script_file(language);
         while let Some(line_end) = rest.find('\n') {
-            if !rest.starts_with("//") {
+            if !rest.starts_with(comment) {
                 break;
             }
             rest = &rest[line_end + 1..];
@@ -119,36 +120,139 @@ impl Workflow {
         rest
     }
 
-    /// The checked-in script, header comment included.
-    pub fn script_file(self) -> &'static str {
-        match self {
-            Workflow::TranscriptToCrm => include_str!("../scripts/transcript-to-crm.ts"),
-            Workflow::PendingOrders => include_str!("../scripts/pending-orders.ts"),
-            Workflow::WaitForDeployment => include_str!("../scripts/wait-for-deployment.ts"),
-            Workflow::ContactsToLeads => include_str!("../scripts/contacts-to-leads.ts"),
-            Workflow::MessageEngagedLeads => include_str!("../scripts/message-engaged-leads.ts"),
+    /// The checked-in script in `language`, header comment included.
+    pub fn script_file(self, language: ScriptLanguage) -> &'static str {
+        match (language, self) {
+            (ScriptLanguage::TypeScript, Workflow::TranscriptToCrm) => {
+                include_str!("../scripts/transcript-to-crm.ts")
+            }
+            (ScriptLanguage::TypeScript, Workflow::PendingOrders) => {
+                include_str!("../scripts/pending-orders.ts")
+            }
+            (ScriptLanguage::TypeScript, Workflow::WaitForDeployment) => {
+                include_str!("../scripts/wait-for-deployment.ts")
+            }
+            (ScriptLanguage::TypeScript, Workflow::ContactsToLeads) => {
+                include_str!("../scripts/contacts-to-leads.ts")
+            }
+            (ScriptLanguage::TypeScript, Workflow::MessageEngagedLeads) => {
+                include_str!("../scripts/message-engaged-leads.ts")
+            }
+            (ScriptLanguage::Python, Workflow::TranscriptToCrm) => {
+                include_str!("../scripts/transcript-to-crm.py")
+            }
+            (ScriptLanguage::Python, Workflow::PendingOrders) => {
+                include_str!("../scripts/pending-orders.py")
+            }
+            (ScriptLanguage::Python, Workflow::WaitForDeployment) => {
+                include_str!("../scripts/wait-for-deployment.py")
+            }
+            (ScriptLanguage::Python, Workflow::ContactsToLeads) => {
+                include_str!("../scripts/contacts-to-leads.py")
+            }
+            (ScriptLanguage::Python, Workflow::MessageEngagedLeads) => {
+                include_str!("../scripts/message-engaged-leads.py")
+            }
         }
     }
 
-    /// What the code-mode agent searches for, and the tools (`server`, MCP name) it needs to find.
-    pub(crate) fn search(self) -> (&'static str, &'static [(&'static str, &'static str)]) {
+    /// What the code-mode agent searches for, and the tools it needs to find.
+    pub(crate) fn search(self) -> (&'static str, &'static [NeededTool]) {
+        const GET_DOCUMENT: NeededTool =
+            NeededTool::new("documents", "getDocument", "get_document");
+        const GET_SHEET: NeededTool = NeededTool::new("documents", "getSheet", "get_sheet");
+        const UPDATE_RECORD: NeededTool = NeededTool::new("crm", "updateRecord", "update_record");
+        const CREATE_RECORD: NeededTool = NeededTool::new("crm", "createRecord", "create_record");
+        const QUERY: NeededTool = NeededTool::new("crm", "query", "query");
+        const HISTORY: NeededTool =
+            NeededTool::new("chat", "getChannelHistory", "get_channel_history");
+        const SEND_MESSAGE: NeededTool = NeededTool::new("chat", "sendMessage", "send_message");
         match self {
             Workflow::TranscriptToCrm => (
                 "get document text, update CRM record",
-                &[("documents", "getDocument"), ("crm", "updateRecord")],
+                &[GET_DOCUMENT, UPDATE_RECORD],
             ),
-            Workflow::PendingOrders => ("get sheet rows", &[("documents", "getSheet")]),
-            Workflow::WaitForDeployment => {
-                ("channel message history", &[("chat", "getChannelHistory")])
-            }
+            Workflow::PendingOrders => ("get sheet rows", &[GET_SHEET]),
+            Workflow::WaitForDeployment => ("channel message history", &[HISTORY]),
             Workflow::ContactsToLeads => (
                 "get sheet rows, create CRM record",
-                &[("documents", "getSheet"), ("crm", "createRecord")],
+                &[GET_SHEET, CREATE_RECORD],
             ),
             Workflow::MessageEngagedLeads => (
                 "query CRM records, send chat message",
-                &[("crm", "query"), ("chat", "sendMessage")],
+                &[QUERY, SEND_MESSAGE],
             ),
+        }
+    }
+}
+
+/// A tool a workflow's script calls.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NeededTool {
+    /// The server's name in the config.
+    pub(crate) server: &'static str,
+    /// The tool's MCP name.
+    pub(crate) name: &'static str,
+    /// Its name in Sluice's Python API.
+    pub(crate) python_name: &'static str,
+}
+
+impl NeededTool {
+    const fn new(server: &'static str, name: &'static str, python_name: &'static str) -> Self {
+        NeededTool {
+            server,
+            name,
+            python_name,
+        }
+    }
+
+    /// The header line of this tool's signature in a `search_tools` result in `language`.
+    pub(crate) fn signature_header(self, language: ScriptLanguage) -> String {
+        match language {
+            ScriptLanguage::TypeScript => format!("// servers/{}/{}.ts", self.server, self.name),
+            ScriptLanguage::Python => {
+                format!("# servers/{}/{}.py", self.server, self.python_name)
+            }
+        }
+    }
+}
+
+/// The language the code-mode agent writes its scripts in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScriptLanguage {
+    /// TypeScript (`scripts/<workflow>.ts`), Sluice's default.
+    #[default]
+    TypeScript,
+    /// Python on Monty (`scripts/<workflow>.py`).
+    Python,
+}
+
+impl ScriptLanguage {
+    /// Both, TypeScript first.
+    pub const ALL: [ScriptLanguage; 2] = [ScriptLanguage::TypeScript, ScriptLanguage::Python];
+
+    /// The name `execute_code`'s and `search_tools`' `language` argument takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScriptLanguage::TypeScript => "typescript",
+            ScriptLanguage::Python => "python",
+        }
+    }
+
+    /// How a line comment starts.
+    fn comment(self) -> &'static str {
+        match self {
+            ScriptLanguage::TypeScript => "//",
+            ScriptLanguage::Python => "#",
+        }
+    }
+
+    /// The display name, e.g. in the report's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            ScriptLanguage::TypeScript => "TypeScript",
+            ScriptLanguage::Python => "Python",
         }
     }
 }
@@ -203,13 +307,18 @@ mod tests {
                 workflow.number().to_string().parse::<Workflow>().unwrap(),
                 workflow
             );
-            assert!(!workflow.script().is_empty());
-            assert!(workflow.script_file().starts_with("// Workflow"));
-            assert!(
-                workflow.script().starts_with("import "),
-                "{}",
-                workflow.script()
-            );
+            for language in ScriptLanguage::ALL {
+                let script = workflow.script(language);
+                let header = format!("{} Workflow {}: ", language.comment(), workflow.number());
+                assert!(
+                    workflow.script_file(language).starts_with(&header),
+                    "{language:?} {workflow}"
+                );
+                assert!(
+                    script.starts_with("import ") || script.starts_with("from "),
+                    "{script}"
+                );
+            }
         }
         assert!("6".parse::<Workflow>().is_err());
     }

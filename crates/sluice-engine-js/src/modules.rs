@@ -15,14 +15,14 @@
 //! from anywhere.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::{Ctx, Exception, Module};
-use sluice_worker_protocol::{ErrorKind, ExecutionError, Language, ToolBinding};
+use sluice_worker_protocol::{ErrorKind, ExecutionError, Language, SkillSource, ToolBinding};
 
 use crate::module_names::{display_name, skill_module_name, skill_of_module};
 use crate::positions::SourceMaps;
@@ -142,6 +142,8 @@ pub(crate) enum ModuleId {
 pub(crate) struct Catalog {
     servers: BTreeMap<String, ServerTools>,
     skills: BTreeMap<String, Skill>,
+    /// Skills saved in Python: named, so importing one says why it cannot be.
+    python_skills: BTreeSet<String>,
     cache: Rc<RefCell<SkillCache>>,
 }
 
@@ -161,12 +163,18 @@ impl Catalog {
 
     pub(crate) fn with_skills(
         tools: &BTreeMap<String, Vec<ToolBinding>>,
-        skills: &BTreeMap<String, String>,
+        skills: &BTreeMap<String, SkillSource>,
         cache: Rc<RefCell<SkillCache>>,
     ) -> Self {
+        let python_skills = skills
+            .iter()
+            .filter(|(_, source)| !source.language.is_javascript_family())
+            .map(|(name, _)| name.clone())
+            .collect();
         let skills = skills
             .iter()
-            .map(|(name, source)| {
+            .filter(|(_, source)| source.language.is_javascript_family())
+            .map(|(name, SkillSource { code: source, .. })| {
                 let mut hasher = DefaultHasher::new();
                 source.hash(&mut hasher);
                 let skill = Skill {
@@ -195,6 +203,7 @@ impl Catalog {
         Self {
             servers,
             skills,
+            python_skills,
             cache,
         }
     }
@@ -330,6 +339,16 @@ impl Catalog {
                     return Ok(ModuleId::Skill {
                         name: (*name).to_owned(),
                     });
+                }
+                if self.python_skills.contains(*name) {
+                    return Err(format!(
+                        "Cannot import '{specifier}' (imported from {importer}): the skill \
+                         '{name}' was saved in Python, and Python skills are imported from \
+                         Python code (execute_code with language \"python\": `from skills.{} \
+                         import ...`). Save a TypeScript version under another name to use it \
+                         here.",
+                        name.replace('-', "_")
+                    ));
                 }
                 let suggestion =
                     oxc::span::best_match(name, self.skills.keys().map(String::as_str), 3)

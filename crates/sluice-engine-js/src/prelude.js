@@ -1,11 +1,13 @@
-// Sluice engine prelude: evaluated as a script in every fresh context before agent code runs
-// (once per runtime: a session keeps it).
+// Sluice engine prelude: a module whose default export the engine calls in every fresh context
+// before agent code runs (once per runtime: a session keeps it). It is compiled to QuickJS
+// bytecode when the engine is built (`rquickjs::embed!`), so a new runtime loads it without
+// parsing it.
 // It receives the private host functions and installs the globals agent code may use:
 // `console`, `setTimeout`/`clearTimeout`, `setInterval`/`clearInterval` and `__sluiceHost`
 // (used by the runtime and `fs/promises` modules). It hardens the built-ins (see `harden`) and
 // returns helpers the engine calls itself. Everything it uses is captured here, so agent code
 // that replaces `JSON` or `Object` cannot break the engine's side.
-(function (host) {
+export default function installPrelude(host) {
   "use strict";
   const { log, setTimer, clearTimer, callTool, workspace, progress, maxRegexSource, checkCode } = host;
   const stringify = JSON.stringify;
@@ -525,4 +527,4 @@
       }
     },
   };
-})
+}

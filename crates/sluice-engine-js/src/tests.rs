@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 use sluice_worker_protocol::{
-    ErrorKind, ExecutionError, ExecutionLimits, ExecutionOutcome, Language, LogLevel, ToolBinding,
-    ToolErrorKind, ToolOutcome, WorkerMessage,
+    ErrorKind, ExecutionError, ExecutionLimits, ExecutionOutcome, Language, LogLevel, SkillSource,
+    ToolBinding, ToolErrorKind, ToolOutcome, WorkerMessage,
 };
 
 use crate::{
@@ -132,7 +132,7 @@ impl Host for FakeHost {
 struct Step {
     code: &'static str,
     keep_state: bool,
-    skills: BTreeMap<String, String>,
+    skills: BTreeMap<String, SkillSource>,
     limits: ExecutionLimits,
 }
 
@@ -156,8 +156,14 @@ impl Step {
     fn with_skills(mut self, skills: &[(&str, &str)]) -> Self {
         self.skills = skills
             .iter()
-            .map(|(name, source)| ((*name).to_owned(), (*source).to_owned()))
+            .map(|(name, source)| ((*name).to_owned(), SkillSource::typescript(*source)))
             .collect();
+        self
+    }
+
+    fn with_python_skill(mut self, name: &str, source: &str) -> Self {
+        self.skills
+            .insert(name.to_owned(), SkillSource::python(source));
         self
     }
 

@@ -1,13 +1,14 @@
-//! Imports of tools: `from servers.<server> import <tool>[ as <name>], ...`.
+//! Imports of tools, `from servers.<server> import <tool>[ as <name>], ...`, and of Python
+//! skills, `from skills.<skill> import <name>, ...` (see the `skills` module).
 //!
 //! Monty has no modules of its own beyond part of the standard library, so the engine reads
 //! the agent's code first (with the Python parser Monty itself uses) and replaces each
 //! `from servers.<server> import ...` statement, wherever it is, with assignments of the same
 //! names from the host: `create_issue = __sluice_bind__(0)`, padded with line breaks so every
 //! line keeps its number. The imports are checked here, before anything runs: an unknown
-//! server or tool, `import servers...`, `from servers import <server>` and
-//! `from skills... import` are each an `ImportError` at the statement's position that says which
-//! form works and what exists. Code that does not parse is left alone: Monty reports the
+//! server or tool, `import servers...`, `from servers import <server>`, an unknown skill, a
+//! TypeScript skill and a name a skill does not define are each an `ImportError` at the
+//! statement's position that says which form works and what exists. Code that does not parse is left alone: Monty reports the
 //! `SyntaxError` itself.
 
 use std::collections::BTreeMap;
@@ -15,7 +16,9 @@ use std::collections::BTreeMap;
 use ruff_python_ast::statement_visitor::{StatementVisitor, walk_stmt};
 use ruff_python_ast::{Stmt, StmtImport, StmtImportFrom};
 use ruff_text_size::TextRange;
-use sluice_worker_protocol::{ErrorKind, ExecutionError, ToolBinding};
+use sluice_worker_protocol::{ErrorKind, ExecutionError, Language, SkillSource, ToolBinding};
+
+use crate::skills::SkillLoad;
 
 /// The name of the host function the rewritten imports call.
 pub(crate) const BIND_FUNCTION: &str = "__sluice_bind__";
@@ -31,11 +34,13 @@ pub(crate) struct BoundTool {
     pub python_name: String,
 }
 
-/// The code as it runs, and the tools its imports bind (by index).
+/// The code as it runs, the tools its imports bind (by index), and the skills to load first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Rewritten {
     pub code: String,
     pub bound: Vec<BoundTool>,
+    /// The Python skills the code imports (and those they import), dependencies first.
+    pub skills: Vec<SkillLoad>,
 }
 
 /// The Python names of every server's tools: by server, Python name to binding.
@@ -61,67 +66,275 @@ pub(crate) fn python_tables(
         .collect()
 }
 
-/// Replace the tool imports of `code`, or say which one is wrong.
+/// Replace the tool and skill imports of `code`, or say which one is wrong.
 pub(crate) fn rewrite(
     code: &str,
     tools: &BTreeMap<String, Vec<ToolBinding>>,
+    skills: &BTreeMap<String, SkillSource>,
 ) -> Result<Rewritten, ExecutionError> {
-    let Ok(parsed) = ruff_python_parser::parse_module(code) else {
-        return Ok(Rewritten {
-            code: code.to_owned(),
-            bound: Vec::new(),
-        });
+    let mut rewriter = Rewriter {
+        tables: python_tables(tools),
+        skills,
+        bound: Vec::new(),
+        loads: Vec::new(),
+        loading: Vec::new(),
     };
-    let mut finder = ImportFinder::default();
-    finder.visit_body(&parsed.syntax().body);
-    if finder.found.is_empty() {
-        return Ok(Rewritten {
-            code: code.to_owned(),
-            bound: Vec::new(),
-        });
+    let code = rewriter.rewrite_source(code, None)?;
+    Ok(Rewritten {
+        code,
+        bound: rewriter.bound,
+        skills: rewriter.loads,
+    })
+}
+
+/// What rewriting one execution's code (and its skills' code) has found so far.
+struct Rewriter<'a> {
+    tables: BTreeMap<&'a str, BTreeMap<String, &'a ToolBinding>>,
+    skills: &'a BTreeMap<String, SkillSource>,
+    bound: Vec<BoundTool>,
+    loads: Vec<SkillLoad>,
+    /// The skills being rewritten now, outermost first (an import cycle shows here).
+    loading: Vec<String>,
+}
+
+impl Rewriter<'_> {
+    /// `code` with its imports replaced; `skill` names the skill it is the code of, if it is one.
+    /// The agent's code that does not parse is left alone (Monty reports the `SyntaxError`).
+    fn rewrite_source(
+        &mut self,
+        code: &str,
+        skill: Option<&str>,
+    ) -> Result<String, ExecutionError> {
+        let parsed = match ruff_python_parser::parse_module(code) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                return match skill {
+                    None => Ok(code.to_owned()),
+                    Some(name) => Err(import_error(
+                        code,
+                        error.location,
+                        format!("the code does not parse: {}", error.error),
+                    ))
+                    .map_err(|error| in_skill(name, error)),
+                };
+            }
+        };
+        let mut finder = ImportFinder::default();
+        finder.visit_body(&parsed.syntax().body);
+        if finder.found.is_empty() {
+            return Ok(code.to_owned());
+        }
+        let mut replacements = Vec::new();
+        for found in finder.found {
+            let replacement = match &found {
+                Found::From(statement) if is_skills_module(statement) => {
+                    self.skill_statement(code, statement)
+                }
+                Found::From(statement) => {
+                    bind_statement(code, statement, &self.tables, &mut self.bound)
+                }
+                Found::Plain(statement) => {
+                    let names: Vec<&str> = statement
+                        .names
+                        .iter()
+                        .map(|alias| alias.name.as_str())
+                        .collect();
+                    Err(import_error(
+                        code,
+                        statement.range,
+                        format!(
+                            "`import {}` is not how tools or skills are imported in Python. {} \
+                             Skills: `from skills.<skill> import <name>`.",
+                            names.join(", "),
+                            usage(&self.tables)
+                        ),
+                    ))
+                }
+            };
+            let replacement = match (replacement, skill) {
+                (Ok(replacement), _) => replacement,
+                (Err(error), None) => return Err(error),
+                (Err(error), Some(name)) => return Err(in_skill(name, error)),
+            };
+            replacements.push((found.range(), replacement));
+        }
+        let mut rewritten = String::with_capacity(code.len() + 64);
+        let mut cursor = 0;
+        for (range, replacement) in replacements {
+            let (start, end) = (usize::from(range.start()), usize::from(range.end()));
+            rewritten.push_str(&code[cursor..start]);
+            rewritten.push_str(&replacement);
+            rewritten.extend(std::iter::repeat_n(
+                '\n',
+                code[start..end].matches('\n').count(),
+            ));
+            cursor = end;
+        }
+        rewritten.push_str(&code[cursor..]);
+        Ok(rewritten)
     }
-    let tables = python_tables(tools);
-    let mut bound = Vec::new();
-    let mut replacements = Vec::new();
-    for found in finder.found {
-        let replacement = match &found {
-            Found::From(statement) => bind_statement(code, statement, &tables, &mut bound)?,
-            Found::Plain(statement) => {
-                let names: Vec<&str> = statement
-                    .names
-                    .iter()
-                    .map(|alias| alias.name.as_str())
-                    .collect();
+
+    /// The assignments that replace one `from skills.<module> import ...`, loading the skill
+    /// (and what it imports) first.
+    fn skill_statement(
+        &mut self,
+        code: &str,
+        statement: &StmtImportFrom,
+    ) -> Result<String, ExecutionError> {
+        let module = statement
+            .module
+            .as_ref()
+            .map(|module| module.as_str())
+            .unwrap_or_default();
+        let Some(module) = module
+            .strip_prefix("skills.")
+            .filter(|module| !module.is_empty() && !module.contains('.'))
+        else {
+            return Err(import_error(
+                code,
+                statement.range,
+                "a skill is one module: write `from skills.<skill> import <name>` (the skill's \
+                 name with `-` as `_`)."
+                    .to_owned(),
+            ));
+        };
+        let name = sluice_skills::skill_of_python_module(module);
+        let load = match self.skills.get(&name) {
+            Some(source) if source.language == Language::Python => {
+                self.load_skill(&name, &source.code)?
+            }
+            Some(_) => {
                 return Err(import_error(
                     code,
                     statement.range,
                     format!(
-                        "`import {}` is not how tools are imported in Python. {}",
-                        names.join(", "),
-                        usage(&tables)
+                        "the skill '{name}' was saved in TypeScript, and TypeScript skills are \
+                         imported from TypeScript code (`import {{ ... }} from './skills/{name}'`). \
+                         Save a Python version under another name to use it from Python."
+                    ),
+                ));
+            }
+            None => {
+                return Err(import_error(
+                    code,
+                    statement.range,
+                    format!(
+                        "there is no skill '{name}' (module skills.{module}). {}",
+                        self.skill_list()
                     ),
                 ));
             }
         };
-        replacements.push((found.range(), replacement));
+        let mut assignments = Vec::new();
+        for alias in &statement.names {
+            let wanted = alias.name.as_str();
+            if wanted == "*" {
+                return Err(import_error(
+                    code,
+                    alias.range,
+                    format!(
+                        "`from skills.{module} import *` is not supported: name what you use, \
+                         for example `from skills.{module} import {}`.",
+                        load.names.first().map_or("a_function", String::as_str)
+                    ),
+                ));
+            }
+            if !load.names.iter().any(|known| known == wanted) {
+                return Err(import_error(
+                    code,
+                    alias.range,
+                    format!(
+                        "the skill '{name}' defines no '{wanted}'. It defines: {}.",
+                        if load.names.is_empty() {
+                            "nothing".to_owned()
+                        } else {
+                            load.names.join(", ")
+                        }
+                    ),
+                ));
+            }
+            let local = alias
+                .asname
+                .as_ref()
+                .map_or(wanted, |asname| asname.as_str());
+            assignments.push(format!("{local} = {}[\"{wanted}\"]", load.global));
+        }
+        Ok(assignments.join("; "))
     }
-    let mut rewritten = String::with_capacity(code.len() + 64);
-    let mut cursor = 0;
-    for (range, replacement) in replacements {
-        let (start, end) = (usize::from(range.start()), usize::from(range.end()));
-        rewritten.push_str(&code[cursor..start]);
-        rewritten.push_str(&replacement);
-        rewritten.extend(std::iter::repeat_n(
-            '\n',
-            code[start..end].matches('\n').count(),
-        ));
-        cursor = end;
+
+    /// Rewrite and wrap the Python skill `name` (once per execution), returning what it
+    /// defines.
+    fn load_skill(&mut self, name: &str, source: &str) -> Result<SkillLoad, ExecutionError> {
+        if let Some(done) = self.loads.iter().find(|load| load.name == name) {
+            return Ok(done.clone());
+        }
+        if self.loading.iter().any(|loading| loading == name) {
+            let mut cycle = self.loading.clone();
+            cycle.push(name.to_owned());
+            return Err(ExecutionError {
+                kind: ErrorKind::ImportError,
+                message: format!(
+                    "ImportError: skills import each other in a circle ({}); a skill cannot \
+                     import itself, directly or through others.",
+                    cycle.join(" -> ")
+                ),
+                line: None,
+                column: None,
+            });
+        }
+        self.loading.push(name.to_owned());
+        let rewritten = self.rewrite_source(source, Some(name));
+        self.loading.pop();
+        let load = crate::skills::wrap(name, source, &rewritten?).map_err(|error| {
+            in_skill(
+                name,
+                ExecutionError {
+                    kind: ErrorKind::ImportError,
+                    message: format!("ImportError: {error}"),
+                    line: None,
+                    column: None,
+                },
+            )
+        })?;
+        self.loads.push(load.clone());
+        Ok(load)
     }
-    rewritten.push_str(&code[cursor..]);
-    Ok(Rewritten {
-        code: rewritten,
-        bound,
-    })
+
+    fn skill_list(&self) -> String {
+        if self.skills.is_empty() {
+            "No skill this code names is saved (a skill is loaded by its name written out: \
+             `from skills.<skill> import ...`; search_tools lists the saved ones)."
+                .to_owned()
+        } else {
+            let names: Vec<&str> = self.skills.keys().map(String::as_str).collect();
+            format!("Skills loaded for this code: {}.", names.join(", "))
+        }
+    }
+}
+
+/// An error found in a skill's code, said as such: the position is the skill's, not the code's.
+fn in_skill(name: &str, error: ExecutionError) -> ExecutionError {
+    let at = match error.line {
+        Some(line) => format!(" line {line}"),
+        None => String::new(),
+    };
+    let message = error
+        .message
+        .strip_prefix("ImportError: ")
+        .unwrap_or(&error.message);
+    ExecutionError {
+        kind: ErrorKind::ImportError,
+        message: format!("ImportError: in skill '{name}' (skills/{name}/skill.py{at}): {message}"),
+        line: None,
+        column: None,
+    }
+}
+
+fn is_skills_module(statement: &StmtImportFrom) -> bool {
+    statement
+        .module
+        .as_ref()
+        .is_some_and(|module| module.as_str() == "skills" || module.as_str().starts_with("skills."))
 }
 
 /// The assignments that replace one `from servers.<server> import ...`.
@@ -144,15 +357,6 @@ fn bind_statement(
                 "`from servers import ...` imports no server as a module. {}",
                 usage(tables)
             ),
-        ));
-    }
-    if module == "skills" || module.starts_with("skills.") {
-        return Err(import_error(
-            code,
-            statement.range,
-            "Saved skills are TypeScript modules and cannot be imported from Python code. Call \
-             the tools they use directly, or run the skill with language \"typescript\"."
-                .to_owned(),
         ));
     }
     let wanted = module.strip_prefix("servers.").unwrap_or(module);
@@ -361,7 +565,7 @@ mod tests {
     #[test]
     fn tool_imports_become_bindings_on_the_same_lines() {
         let code = "x = 1\nif x:\n    from servers.github import (\n        create_issue,\n        list_issues as li,\n    )\ny = 2\n";
-        let rewritten = rewrite(code, &tools()).unwrap();
+        let rewritten = rewrite(code, &tools(), &BTreeMap::new()).unwrap();
         assert_eq!(
             rewritten.code,
             "x = 1\nif x:\n    create_issue = __sluice_bind__(0); li = __sluice_bind__(1)\n\n\n\ny = 2\n"
@@ -369,14 +573,21 @@ mod tests {
         assert_eq!(rewritten.bound[1].tool, "list-issues");
         assert_eq!(rewritten.bound[1].python_name, "list_issues");
         assert_eq!(
-            rewrite("import json\n1", &tools()).unwrap().code,
+            rewrite("import json\n1", &tools(), &BTreeMap::new())
+                .unwrap()
+                .code,
             "import json\n1"
         );
     }
 
     #[test]
     fn wrong_imports_are_import_errors_with_positions() {
-        let error = rewrite("\nfrom servers.gitlab import x\n", &tools()).unwrap_err();
+        let error = rewrite(
+            "\nfrom servers.gitlab import x\n",
+            &tools(),
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
         assert_eq!(
             (error.kind, error.line, error.column),
             (ErrorKind::ImportError, Some(2), Some(1))
@@ -386,14 +597,19 @@ mod tests {
             "{}",
             error.message
         );
-        let error = rewrite("from servers.github import create_isue\n", &tools()).unwrap_err();
+        let error = rewrite(
+            "from servers.github import create_isue\n",
+            &tools(),
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
         assert!(
             error.message.contains("did you mean create_issue"),
             "{}",
             error.message
         );
         assert_eq!(error.column, Some(28));
-        let error = rewrite("import servers.github\n", &tools()).unwrap_err();
+        let error = rewrite("import servers.github\n", &tools(), &BTreeMap::new()).unwrap_err();
         assert!(
             error
                 .message
@@ -401,7 +617,47 @@ mod tests {
             "{}",
             error.message
         );
-        let error = rewrite("from skills.report import run\n", &tools()).unwrap_err();
-        assert!(error.message.contains("TypeScript"), "{}", error.message);
+        let skills = BTreeMap::from([
+            (
+                "report".to_owned(),
+                SkillSource::typescript("export const run = 1;"),
+            ),
+            (
+                "sum-rows".to_owned(),
+                SkillSource::python("def total(x):\n    return x\n"),
+            ),
+        ]);
+        let error = rewrite("from skills.report import run\n", &tools(), &skills).unwrap_err();
+        assert!(
+            error.message.contains("saved in TypeScript"),
+            "{}",
+            error.message
+        );
+        let error = rewrite("\nfrom skills.nope import run\n", &tools(), &skills).unwrap_err();
+        assert_eq!(error.line, Some(2));
+        assert!(
+            error
+                .message
+                .contains("no skill 'nope' (module skills.nope). Skills loaded for this code: report, sum-rows."),
+            "{}",
+            error.message
+        );
+        let error = rewrite("from skills.sum_rows import totl\n", &tools(), &skills).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("defines no 'totl'. It defines: total."),
+            "{}",
+            error.message
+        );
+        let rewritten = rewrite(
+            "from skills.sum_rows import total as t\nt(1)",
+            &tools(),
+            &skills,
+        )
+        .unwrap();
+        assert_eq!(rewritten.skills.len(), 1);
+        let global = &rewritten.skills[0].global;
+        assert_eq!(rewritten.code, format!("t = {global}[\"total\"]\nt(1)"));
     }
 }

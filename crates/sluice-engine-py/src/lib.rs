@@ -25,6 +25,8 @@ works.
   `retryable`, `server`, `tool`, the same as a TypeScript `ToolError`), or `None` for any
   other exception. Uncaught, it ends the execution as a `ToolError` (`PolicyDenied` for the
   kind `policy_denied`).
+- **Waiting**: `await sleep(seconds)` waits without holding anything else up (Monty's `asyncio`
+  has no `sleep`); a wait past the execution's deadline ends it with a timeout.
 - **Progress**: `report_progress(message, fraction=None)` sends a progress report (cut to 200
   characters, at most one per 50 ms).
 - **The result** is the value of the last top-level expression statement, when the code ends
@@ -78,8 +80,9 @@ for the current execution, `session input N` for code of an earlier execution of
 mod convert;
 mod imports;
 mod output;
+mod skills;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -105,6 +108,8 @@ pub const MAX_RECURSION_DEPTH: usize = 1000;
 const TOOL_ERROR_FUNCTION: &str = "tool_error";
 /// The host function that reports progress.
 const PROGRESS_FUNCTION: &str = "report_progress";
+/// The host coroutine that waits: `await sleep(seconds)` (Monty's `asyncio` has no `sleep`).
+const SLEEP_FUNCTION: &str = "sleep";
 
 /// Tool-call ids of Python executions start here, far from the JavaScript engine's, so a late
 /// result of an execution in either engine is never taken for a current call.
@@ -132,6 +137,10 @@ struct Session {
     functions: HashMap<String, BoundTool>,
     /// Snippets fed so far (Monty names the n-th one `<python-input-n>`).
     inputs: u64,
+    /// The skills loaded into the interpreter, by their global (name and source hash).
+    loaded_skills: HashSet<String>,
+    /// The snippets that loaded skills: snippet index to skill name.
+    skill_inputs: HashMap<u64, String>,
 }
 
 impl Session {
@@ -150,6 +159,8 @@ impl Session {
             ),
             functions: HashMap::new(),
             inputs: 0,
+            loaded_skills: HashSet::new(),
+            skill_inputs: HashMap::new(),
         }
     }
 }
@@ -175,7 +186,7 @@ impl Engine {
     pub fn execute(&mut self, job: &ExecuteJob, host: &mut dyn Host) -> Finished {
         let started = Instant::now();
         let deadline = started.checked_add(Duration::from_millis(job.limits.timeout_ms));
-        let rewritten = match imports::rewrite(&job.code, &job.tools) {
+        let rewritten = match imports::rewrite(&job.code, &job.tools, &job.skills) {
             Ok(rewritten) => rewritten,
             Err(error) => {
                 if !job.keep_state {
@@ -200,6 +211,7 @@ impl Engine {
             functions: std::mem::take(&mut session.functions),
             pending: HashMap::new(),
             arrived: HashMap::new(),
+            timers: HashMap::new(),
             failures: HashMap::new(),
             tool_calls: 0,
             tool_call_limit: job.limits.tool_calls,
@@ -210,12 +222,24 @@ impl Engine {
             idle_resumes: 0,
             quota_bytes: job.limits.workspace_bytes,
             read_cap: job.limits.memory_bytes / 4,
+            skill_inputs: std::mem::take(&mut session.skill_inputs),
         };
-        if !rewritten.code.is_empty() {
-            session.inputs += 1;
-        }
-        let script = format!("<python-input-{}>", session.inputs.saturating_sub(1));
-        let (repl, outcome) = run.drive(session.repl, &rewritten.code, &script, session.inputs);
+        let loaded = run.load_skills(
+            session.repl,
+            &rewritten.skills,
+            &mut session.inputs,
+            &mut session.loaded_skills,
+        );
+        let (repl, outcome) = match loaded {
+            (repl, Some(failed)) => (repl, failed),
+            (repl, None) => {
+                if !rewritten.code.is_empty() {
+                    session.inputs += 1;
+                }
+                let script = format!("<python-input-{}>", session.inputs.saturating_sub(1));
+                run.drive(repl, &rewritten.code, &script, session.inputs)
+            }
+        };
         if armed {
             arm_memory(None);
         }
@@ -236,6 +260,8 @@ impl Engine {
                 repl,
                 functions: run.functions,
                 inputs: session.inputs,
+                loaded_skills: session.loaded_skills,
+                skill_inputs: run.skill_inputs,
             });
         }
         tracing::debug!(
@@ -269,13 +295,36 @@ fn failed(error: ExecutionError, dropped: u64) -> Finished {
     }
 }
 
-/// Check that `code` parses as Python, without running it: the answer to a `Check`.
+/// Check that `code` parses as Python and can be a skill, without running it: the answer to a
+/// `Check`. The exports are the names its top level defines (functions, classes, assignments;
+/// not imports, which are importable but not listed) that do not start with `_`; a skill's top level must not `await` (it runs when the
+/// skill is loaded, inside a plain function).
 pub fn check(code: &str) -> CheckReport {
     match ruff_python_parser::parse_module(code) {
-        Ok(_) => CheckReport {
-            error: None,
-            exports: Vec::new(),
-        },
+        Ok(parsed) => {
+            let body = &parsed.syntax().body;
+            if let Some(offset) = skills::top_level_await(body) {
+                let (line, column) = imports::position(code, offset);
+                return CheckReport {
+                    error: Some(ExecutionError {
+                        kind: ErrorKind::SyntaxError,
+                        message: "SyntaxError: `await` at the top level of a skill: its top \
+                                  level runs when the skill is loaded and cannot wait; await \
+                                  inside an async function of the skill instead"
+                            .to_owned(),
+                        line: Some(line),
+                        column: Some(column),
+                    }),
+                    exports: Vec::new(),
+                };
+            }
+            let mut exports = skills::top_level_names(body, false);
+            exports.retain(|name| !name.starts_with('_'));
+            CheckReport {
+                error: None,
+                exports,
+            }
+        }
         Err(error) => {
             let (line, column) = imports::position(code, usize::from(error.location.start()));
             CheckReport {
@@ -289,6 +338,15 @@ pub fn check(code: &str) -> CheckReport {
             }
         }
     }
+}
+
+/// The snippet a Python skill named `name` is loaded with: its code (imports not rewritten) in
+/// a function that returns what its top level defines, and the assignment of that to the
+/// skill's global. What the engine feeds Monty before code that imports the skill; public for
+/// the fuzz target, which checks that code that parses still parses once wrapped. An error says
+/// why the code cannot be a skill.
+pub fn skill_snippet(name: &str, code: &str) -> Result<String, String> {
+    skills::wrap(name, code, code).map(|load| load.code)
 }
 
 /// A failed tool call, as `tool_error(e)` gives it.
@@ -314,6 +372,8 @@ struct Run<'a> {
     pending: HashMap<u64, PendingCall>,
     /// Results of calls the code has not waited for yet, by Monty's call id.
     arrived: HashMap<u32, ExtFunctionResult>,
+    /// `sleep` calls in progress: when each ends, by Monty's call id.
+    timers: HashMap<u32, Instant>,
     failures: HashMap<String, Failure>,
     tool_calls: u64,
     tool_call_limit: u64,
@@ -328,12 +388,48 @@ struct Run<'a> {
     quota_bytes: u64,
     /// The largest file a read may return.
     read_cap: u64,
+    /// The snippets that loaded skills: snippet index to skill name (for tracebacks).
+    skill_inputs: HashMap<u64, String>,
 }
 
 /// What one step of the interpreter gave back.
 type Step = Result<ReplProgress, Box<ReplStartError>>;
 
 impl Run<'_> {
+    /// Feed the skills the code imports that this interpreter has not loaded yet; the error
+    /// of the first that fails to load, if one does.
+    fn load_skills(
+        &mut self,
+        mut repl: MontyRepl,
+        loads: &[skills::SkillLoad],
+        inputs: &mut u64,
+        loaded: &mut HashSet<String>,
+    ) -> (MontyRepl, Option<ExecutionOutcome>) {
+        for load in loads {
+            if loaded.contains(&load.global) {
+                continue;
+            }
+            let index = *inputs;
+            *inputs += 1;
+            self.skill_inputs.insert(index, load.name.clone());
+            let script = format!("<python-input-{index}>");
+            let (next, outcome) = self.drive(repl, &load.code, &script, *inputs);
+            repl = next;
+            match outcome {
+                ExecutionOutcome::Ok { .. } => {
+                    loaded.insert(load.global.clone());
+                }
+                ExecutionOutcome::Error(mut error) => {
+                    // The position is in the skill (the message says where), not in the code.
+                    error.line = None;
+                    error.column = None;
+                    return (repl, Some(ExecutionOutcome::Error(error)));
+                }
+            }
+        }
+        (repl, None)
+    }
+
     /// Feed the code and serve the interpreter until it ends; the REPL comes back either way.
     fn drive(
         &mut self,
@@ -452,6 +548,22 @@ impl Run<'_> {
                 if name == PROGRESS_FUNCTION {
                     let result = self.progress(&call.args, &call.kwargs);
                     return call.resume(result, PrintWriter::Callback(output));
+                }
+                if name == SLEEP_FUNCTION {
+                    return match sleep_duration(&call.args, &call.kwargs) {
+                        Ok(duration) => {
+                            let ends = Instant::now().checked_add(duration);
+                            // Past the deadline (or beyond the clock): the wait for it stops the
+                            // code with a timeout, as a tool call's would.
+                            let ends = ends.or(self.deadline).unwrap_or_else(Instant::now);
+                            self.timers.insert(call.call_id, ends);
+                            call.resume_pending(PrintWriter::Callback(output))
+                        }
+                        Err(exception) => call.resume(
+                            ExtFunctionResult::Error(exception),
+                            PrintWriter::Callback(output),
+                        ),
+                    };
                 }
                 let Some(tool) = self.functions.get(&name).cloned() else {
                     return call.resume(
@@ -791,6 +903,19 @@ impl Run<'_> {
     ) -> Result<Vec<(u32, ExtFunctionResult)>, ExecutionError> {
         let mut polled_once = false;
         loop {
+            let now = Instant::now();
+            let mut next_timer: Option<Instant> = None;
+            for id in waiting {
+                match self.timers.get(id) {
+                    Some(ends) if *ends <= now => {
+                        self.timers.remove(id);
+                        self.arrived
+                            .insert(*id, ExtFunctionResult::Return(MontyObject::None));
+                    }
+                    Some(ends) => next_timer = Some(next_timer.map_or(*ends, |t| t.min(*ends))),
+                    None => {}
+                }
+            }
             let ready: Vec<u32> = waiting
                 .iter()
                 .copied()
@@ -807,7 +932,13 @@ impl Run<'_> {
                 None => None,
             };
             let wait = if ready.is_empty() {
-                timeout
+                match (timeout, next_timer) {
+                    (timeout, Some(ends)) => {
+                        let until = ends.saturating_duration_since(now);
+                        Some(timeout.map_or(until, |timeout| timeout.min(until)))
+                    }
+                    (timeout, None) => timeout,
+                }
             } else if polled_once || self.pending.is_empty() {
                 // Failures go back one at a time: Monty 0.0.23 stalls its scheduler when a
                 // failure is resolved together with other results of a gather.
@@ -901,7 +1032,7 @@ impl Run<'_> {
             .iter()
             .rev()
             .find(|frame| frame.filename == script);
-        let mut message = rename_inputs(&error.to_string(), inputs);
+        let mut message = rename_inputs(&error.to_string(), inputs, &self.skill_inputs);
         if kind == ErrorKind::SyntaxError && exc_type == ExcType::NotImplementedError {
             message.push_str(
                 "\nMonty, the Python interpreter Sluice runs, does not support this construct; \
@@ -962,6 +1093,34 @@ fn clock(call: &monty_types::OsFunctionCall) -> Option<ExtFunctionResult> {
 /// A `pathlib` path as the workspace host reads it: `workspace/x`, `./workspace/x` and
 /// `/workspace/x` all name `./workspace/x`; anything else is passed on as written, for the host
 /// to refuse.
+/// The argument of `sleep(seconds)`: a finite number of seconds, at least 0.
+fn sleep_duration(
+    args: &[MontyObject],
+    kwargs: &[(MontyObject, MontyObject)],
+) -> Result<Duration, MontyException> {
+    let keyword = kwargs.iter().find_map(|(key, value)| {
+        matches!(key, MontyObject::String(key) if key == "seconds").then_some(value)
+    });
+    let seconds = match (args, keyword) {
+        ([MontyObject::Int(value)], None) | ([], Some(MontyObject::Int(value))) => *value as f64,
+        ([MontyObject::Float(value)], None) | ([], Some(MontyObject::Float(value))) => *value,
+        _ => {
+            return Err(MontyException::new(
+                ExcType::TypeError,
+                Some("sleep(seconds) takes one number: `await sleep(0.5)`".to_owned()),
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        MontyException::new(
+            ExcType::ValueError,
+            Some(format!(
+                "sleep(seconds) needs a finite number of seconds, 0 or more; got {seconds}"
+            )),
+        )
+    })
+}
+
 fn workspace_path(path: &monty_types::MontyPath) -> String {
     let text = path.as_str();
     let relative = text
@@ -1046,9 +1205,13 @@ fn channel_error(error: HostError) -> ExecutionError {
 }
 
 /// Monty's snippet names as the agent knows them: the current execution is `main.py`.
-fn rename_inputs(text: &str, inputs: u64) -> String {
+fn rename_inputs(text: &str, inputs: u64, skill_inputs: &HashMap<u64, String>) -> String {
+    let mut renamed = text.to_owned();
+    for (index, name) in skill_inputs {
+        renamed = rename_skill_input(&renamed, *index, name);
+    }
     let current = format!("<python-input-{}>", inputs.saturating_sub(1));
-    let mut renamed = text.replace(&current, "main.py");
+    renamed = renamed.replace(&current, "main.py");
     if renamed.contains("<python-input-") {
         for earlier in 0..inputs.saturating_sub(1) {
             renamed = renamed.replace(
@@ -1058,6 +1221,30 @@ fn rename_inputs(text: &str, inputs: u64) -> String {
         }
     }
     renamed
+}
+
+/// The traceback lines of the snippet `index`, which loaded the skill `name`, as lines of
+/// `skills/<name>/skill.py`: the snippet's first line is the loader's `def`, so line n of the
+/// snippet is line n - 1 of the skill.
+fn rename_skill_input(text: &str, index: u64, name: &str) -> String {
+    let snippet = format!("\"<python-input-{index}>\"");
+    let file = format!("\"skills/{name}/skill.py\"");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&snippet) {
+        out.push_str(&rest[..at]);
+        out.push_str(&file);
+        rest = &rest[at + snippet.len()..];
+        if let Some(after) = rest.strip_prefix(", line ") {
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            if let Ok(line) = after[..digits].parse::<u64>() {
+                out.push_str(&format!(", line {}", line.saturating_sub(1).max(1)));
+                rest = &after[digits..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Keep the start and the end of a long message.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sluice_engine_host::{Finished, Host, HostError};
 use sluice_worker_protocol::{
     ErrorKind, ExecuteJob, ExecutionLimits, ExecutionOutcome, Language, PROTOCOL_VERSION,
-    ToolBinding, ToolErrorKind, ToolOutcome, WorkerMessage,
+    SkillSource, ToolBinding, ToolErrorKind, ToolOutcome, WorkerMessage,
 };
 
 use crate::Engine;
@@ -369,4 +369,181 @@ fn the_clock_is_readable() {
         "from datetime import datetime, date, timezone, timedelta\n[datetime.now().year >= 2025, date.today().year >= 2025, datetime.now(timezone(timedelta(hours=2))).isoformat().endswith(\"+02:00\")]",
     );
     assert_eq!(result(&finished), json!([true, true, true]));
+}
+
+#[test]
+fn sleep_waits_beside_tool_calls_and_not_past_the_deadline() {
+    let started = std::time::Instant::now();
+    let code = "import asyncio\nfrom servers.github import create_issue\n\
+                await sleep(0.1)\n\
+                both = await asyncio.gather(sleep(0.15), create_issue(n=1), sleep(seconds=0))\n\
+                both";
+    let (finished, _) = run(code);
+    assert_eq!(result(&finished), json!([null, {"echo": {"n": 1}}, null]));
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
+
+    let mut host = FakeHost::default();
+    let mut long = job("try:\n    await sleep(60)\nexcept BaseException:\n    pass\n'swallowed'");
+    long.limits.timeout_ms = 200;
+    let started = std::time::Instant::now();
+    let finished = Engine::new().execute(&long, &mut host);
+    assert_eq!(finished.error().unwrap().kind, ErrorKind::Timeout);
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    for (code, wanted) in [
+        ("await sleep(-1)", "ValueError"),
+        ("await sleep(float('nan'))", "ValueError"),
+        ("await sleep('1')", "TypeError"),
+        ("await sleep()", "TypeError"),
+    ] {
+        let (finished, _) = run(code);
+        let error = finished.error().unwrap_or_else(|| panic!("{code} ran"));
+        assert!(error.message.contains(wanted), "{code}: {}", error.message);
+    }
+}
+
+fn with_skills(code: &str, skills: &[(&str, SkillSource)]) -> ExecuteJob {
+    let mut job = job(code);
+    job.skills = skills
+        .iter()
+        .map(|(name, source)| ((*name).to_owned(), source.clone()))
+        .collect();
+    job
+}
+
+#[test]
+fn python_skills_are_imported_with_their_own_namespace_and_tools() {
+    let rows = SkillSource::python(
+        "from servers.github import create_issue\n\
+         SCALE = 10\n\
+         def helper(x):\n    return x * SCALE\n\
+         def total(rows):\n    return sum(helper(r) for r in rows)\n\
+         async def file(title):\n    return await create_issue(title=title)\n",
+    );
+    let report = SkillSource::python(
+        "from skills.sum_rows import total\n\
+         NOTE = \"\"\"two\nlines\"\"\"\n\
+         def summary(rows):\n    return {'total': total(rows), 'note': NOTE}\n",
+    );
+    let skills = [("sum-rows", rows), ("report", report)];
+    let code = "from skills.report import summary\nfrom skills.sum_rows import file, total as t\n\
+                helper = 'the agent own'\n\
+                [summary([1, 2]), t([3]), await file('x'), helper]";
+    let mut host = FakeHost::default();
+    let finished = Engine::new().execute(&with_skills(code, &skills), &mut host);
+    assert_eq!(
+        result(&finished),
+        json!([{"total": 30, "note": "two\nlines"}, 30, {"echo": {"title": "x"}}, "the agent own"])
+    );
+}
+
+#[test]
+fn a_failing_skill_says_where_and_a_session_loads_a_skill_once() {
+    let broken = SkillSource::python("def boom():\n    return 1 / 0\nVALUE = 1\n");
+    let mut host = FakeHost::default();
+    let finished = Engine::new().execute(
+        &with_skills(
+            "from skills.broken import boom\n\nboom()\n",
+            &[("broken", broken.clone())],
+        ),
+        &mut host,
+    );
+    let error = finished.error().unwrap();
+    assert!(
+        error
+            .message
+            .contains("File \"skills/broken/skill.py\", line 2"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("File \"main.py\", line 3"),
+        "{}",
+        error.message
+    );
+    assert_eq!(error.line, Some(3));
+
+    let at_load = SkillSource::python("X = 1\nY = [][0]\n");
+    let finished = Engine::new().execute(
+        &with_skills("from skills.bad import X\nX", &[("bad", at_load)]),
+        &mut host,
+    );
+    let error = finished.error().unwrap();
+    assert_eq!(
+        (error.line, error.kind.clone()),
+        (None, ErrorKind::RuntimeError)
+    );
+    assert!(
+        error
+            .message
+            .contains("File \"skills/bad/skill.py\", line 2")
+            && error.message.contains("IndexError"),
+        "{}",
+        error.message
+    );
+
+    // Within a session the skill's module state is loaded once and kept.
+    let counter = SkillSource::python(
+        "state = {'n': 0}\ndef bump():\n    state['n'] += 1\n    return state['n']\n",
+    );
+    let mut engine = Engine::new();
+    let mut values = Vec::new();
+    for _ in 0..2 {
+        let mut step = with_skills(
+            "from skills.counter import bump\nbump()",
+            &[("counter", counter.clone())],
+        );
+        step.keep_state = true;
+        values.push(result(&engine.execute(&step, &mut host)));
+    }
+    assert_eq!(values, [json!(1), json!(2)]);
+    // A fresh execution loads it anew.
+    let fresh = with_skills(
+        "from skills.counter import bump\nbump()",
+        &[("counter", counter)],
+    );
+    assert_eq!(result(&Engine::new().execute(&fresh, &mut host)), json!(1));
+}
+
+#[test]
+fn skill_cycles_and_typescript_skills_are_import_errors() {
+    let a = SkillSource::python("from skills.b import g\ndef f():\n    return g()\n");
+    let b = SkillSource::python("from skills.a import f\ndef g():\n    return 1\n");
+    let (finished, _) = {
+        let mut host = FakeHost::default();
+        let finished = Engine::new().execute(
+            &with_skills("from skills.a import f\nf()", &[("a", a), ("b", b)]),
+            &mut host,
+        );
+        (finished, host)
+    };
+    let error = finished.error().unwrap();
+    assert_eq!(error.kind, ErrorKind::ImportError);
+    assert!(error.message.contains("a -> b -> a"), "{}", error.message);
+
+    let mut host = FakeHost::default();
+    let ts = SkillSource::typescript("export const x = 1;");
+    let finished = Engine::new().execute(
+        &with_skills("from skills.ts_one import x\n", &[("ts-one", ts)]),
+        &mut host,
+    );
+    let error = finished.error().unwrap();
+    assert!(
+        error.message.contains("saved in TypeScript"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn check_lists_a_python_skill_s_exports_and_refuses_a_top_level_await() {
+    let report = crate::check(
+        "import json\n_private = 1\nLIMIT = 5\ndef run():\n    pass\nasync def fetch():\n    await x()\n",
+    );
+    assert!(report.error.is_none());
+    assert_eq!(report.exports, ["LIMIT", "run", "fetch"]);
+    let report = crate::check("x = 1\nrows = await fetch()\n");
+    let error = report.error.unwrap();
+    assert_eq!((error.kind, error.line), (ErrorKind::SyntaxError, Some(2)));
 }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use sluice_worker_protocol::{ErrorKind, SessionEnd, SessionEvent};
+use sluice_worker_protocol::{ErrorKind, Language, SessionEnd, SessionEvent};
 use tokio::sync::Mutex;
 
 use crate::execute::Run;
@@ -113,6 +113,7 @@ impl Client {
         name: &str,
         description: &str,
         code: &str,
+        language: Language,
     ) -> Result<SavedSkill, SaveSkillError> {
         crate::skills::save_skill(
             &self.inner.gateway,
@@ -120,6 +121,7 @@ impl Client {
             name,
             description,
             code,
+            language,
             Some(self.id()),
         )
         .await

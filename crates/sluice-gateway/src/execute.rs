@@ -591,12 +591,17 @@ impl Gateway {
             PROGRESS_INTERVAL,
         );
         // Only the servers the code and its skills name cross to the worker.
+        let skill_code = |python: bool| {
+            skills
+                .values()
+                .filter(move |skill| (skill.language == Language::Python) == python)
+                .map(|skill| skill.code.as_str())
+        };
         let tools = if request.language == Language::Python {
-            snapshot.python_bindings_for(&request.code)
+            snapshot
+                .python_bindings_for(std::iter::once(request.code.as_str()).chain(skill_code(true)))
         } else {
-            snapshot.bindings_for(
-                std::iter::once(request.code.as_str()).chain(skills.values().map(String::as_str)),
-            )
+            snapshot.bindings_for(std::iter::once(request.code.as_str()).chain(skill_code(false)))
         };
         let execute = GatewayMessage::Execute(ExecuteJob {
             protocol_version: PROTOCOL_VERSION,

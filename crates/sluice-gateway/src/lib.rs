@@ -363,16 +363,27 @@ impl Gateway {
         files::read_file(self, self.owner(), path).await
     }
 
-    /// Check `code` in a worker and save it as the skill `name` (the previous version is kept).
-    /// `saved_by` (the client) is recorded with the skill and shown wherever the skill is.
+    /// Check `code`, written in `language`, in a worker and save it as the skill `name` (the
+    /// previous version is kept). `saved_by` (the client) is recorded with the skill and shown
+    /// wherever the skill is.
     pub async fn save_skill(
         &self,
         name: &str,
         description: &str,
         code: &str,
+        language: Language,
         saved_by: Option<&str>,
     ) -> Result<SavedSkill, SaveSkillError> {
-        skills::save_skill(self, self.owner(), name, description, code, saved_by).await
+        skills::save_skill(
+            self,
+            self.owner(),
+            name,
+            description,
+            code,
+            language,
+            saved_by,
+        )
+        .await
     }
 
     /// Search tools and saved skills, ranked together by the snapshot's index.

@@ -72,8 +72,10 @@ pub struct SkillEntry {
     pub name: String,
     /// What it does.
     pub description: String,
-    /// Its code in the tree: `skills/<name>/index.ts`.
+    /// Its code in the tree: `skills/<name>/index.ts`, or `skills/<name>/skill.py`.
     pub path: String,
+    /// The language it was saved in.
+    pub language: sluice_skills::SkillLanguage,
     /// Who saved it (the client connection), when known.
     pub saved_by: Option<String>,
     /// When its current version was saved (RFC 3339), when known.
@@ -179,6 +181,8 @@ impl Snapshot {
                         sluice_skills::SKILLS_DIR,
                         sluice_skills::CODE_FILE
                     ),
+                    // The store knows better: `skills::search` sets both from it.
+                    language: sluice_skills::SkillLanguage::TypeScript,
                     name: name.clone(),
                     description: match request.detail {
                         Detail::Name => String::new(),
@@ -344,6 +348,9 @@ impl SearchResponse {
         }
         for skill in &self.skills {
             text.push_str(&format!("skill {}", skill.name));
+            if skill.language == sluice_skills::SkillLanguage::Python {
+                text.push_str(" (Python)");
+            }
             if !skill.description.is_empty() {
                 let quoted =
                     serde_json::to_string(&skill.description).unwrap_or_else(|_| "\"\"".to_owned());
@@ -362,6 +369,15 @@ impl SearchResponse {
             text.push_str(
                 "Skills: read_file(\"skills/<name>/SKILL.md\"), then import { ... } from \"./skills/<name>\".\n",
             );
+            if self
+                .skills
+                .iter()
+                .any(|skill| skill.language == sluice_skills::SkillLanguage::Python)
+            {
+                text.push_str(
+                    "Python skills: from skills.<module> import ... in Python code (the module is the name with - as _).\n",
+                );
+            }
         }
         if self.more > 0 {
             let raise = if request.limit < MAX_SEARCH_LIMIT {

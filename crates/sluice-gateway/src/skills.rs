@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
-use sluice_skills::{SkillError, SkillStore};
-use sluice_worker_protocol::{ErrorKind, ExecutionError, Language};
+use sluice_skills::{SkillCode, SkillError, SkillLanguage, SkillStore};
+use sluice_worker_protocol::{ErrorKind, ExecutionError, Language, SkillSource};
 
 use crate::present::{SearchError, SearchRequest, SearchResponse};
 use crate::{Gateway, Tenant};
@@ -29,6 +29,8 @@ pub struct SavedSkill {
     pub previous_version: Option<u32>,
     /// What the module exports.
     pub exports: Vec<String>,
+    /// The language it was saved in.
+    pub language: SkillLanguage,
 }
 
 impl SavedSkill {
@@ -44,7 +46,13 @@ impl SavedSkill {
             .map(String::as_str)
             .filter(|name| *name != "default")
             .collect();
-        let import = if names.is_empty() {
+        let import = if self.language == SkillLanguage::Python {
+            format!(
+                "from skills.{} import {} (in Python code)",
+                sluice_skills::python_module(&self.name),
+                names.join(", ")
+            )
+        } else if names.is_empty() {
             format!("import skill from './skills/{}';", self.name)
         } else {
             format!(
@@ -82,10 +90,8 @@ pub enum SaveSkillError {
         position: String,
     },
     /// The code exports nothing, so nothing could be imported.
-    #[error(
-        "the skill's code exports nothing; export the functions to reuse, e.g. `export async function saveSheetAsCsv(...) {{ ... }}`"
-    )]
-    NoExports,
+    #[error("{}", no_exports(*.0))]
+    NoExports(SkillLanguage),
     /// The worker that checks the code failed.
     #[error("could not check the skill's code: {0}")]
     Worker(String),
@@ -127,7 +133,10 @@ impl Tenant {
     /// the worker: an execution that imports no skill reads none, whatever the store holds. An
     /// error (in words for the agent) when they hold more than [`MAX_EXECUTION_SKILL_BYTES`] or
     /// one cannot be read.
-    pub(crate) fn skill_sources_for(&self, code: &str) -> Result<BTreeMap<String, String>, String> {
+    pub(crate) fn skill_sources_for(
+        &self,
+        code: &str,
+    ) -> Result<BTreeMap<String, SkillSource>, String> {
         let mut sources = BTreeMap::new();
         let mut pending = named_skills(code);
         if pending.is_empty() {
@@ -142,17 +151,23 @@ impl Tenant {
                 continue;
             }
             let source = match store.source(&name) {
-                Ok(Some(source)) => source,
+                Ok(Some(SkillCode { language, code })) => SkillSource {
+                    language: match language {
+                        SkillLanguage::TypeScript => Language::Typescript,
+                        SkillLanguage::Python => Language::Python,
+                    },
+                    code,
+                },
                 Ok(None) => continue,
                 Err(error) => return Err(format!("the skill '{name}' cannot be loaded: {error}")),
             };
-            bytes += source.len();
+            bytes += source.code.len();
             if bytes > MAX_EXECUTION_SKILL_BYTES {
                 return Err(format!(
                     "the skills this code imports hold more than {MAX_EXECUTION_SKILL_BYTES} bytes of code, the most one execution loads; import fewer skills in one execution"
                 ));
             }
-            pending.extend(named_skills(&source));
+            pending.extend(named_skills(&source.code));
             sources.insert(name, source);
         }
         Ok(sources)
@@ -163,17 +178,27 @@ impl Tenant {
 pub const MAX_EXECUTION_SKILL_BYTES: usize = 4 * 1024 * 1024;
 
 /// The skill names a text writes out after `skills/` (as in `./skills/<name>` or
-/// `../../skills/<name>`), each once. A name in a comment or a string counts too: loading a
-/// skill the code does not import costs a little; missing one it imports would fail it.
+/// `../../skills/<name>`) or, as Python modules, after `skills.` (`from skills.sum_rows import`
+/// names `sum-rows`), each once. A name in a comment or a string counts too: loading a skill the
+/// code does not import costs a little; missing one it imports would fail it.
 fn named_skills(text: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for (start, _) in text.match_indices("skills/") {
-        let rest = &text[start + "skills/".len()..];
+    let typescript = text
+        .match_indices("skills/")
+        .map(|(start, _)| (start + 7, b'-'));
+    let python = text
+        .match_indices("skills.")
+        .map(|(start, _)| (start + 7, b'_'));
+    for (start, separator) in typescript.chain(python) {
+        let rest = &text[start..];
         let length = rest
             .bytes()
-            .take_while(|byte| matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+            .take_while(|byte| {
+                byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == separator
+            })
             .count();
-        let name = rest[..length].trim_end_matches('-');
+        let name = sluice_skills::skill_of_python_module(&rest[..length]);
+        let name = name.trim_end_matches('-');
         if !name.is_empty()
             && sluice_skills::validate_name(name).is_ok()
             && !names.iter().any(|known| known == name)
@@ -182,6 +207,18 @@ fn named_skills(text: &str) -> Vec<String> {
         }
     }
     names
+}
+
+/// What to do about a skill that exports nothing, in its language.
+fn no_exports(language: SkillLanguage) -> &'static str {
+    match language {
+        SkillLanguage::TypeScript => {
+            "the skill's code exports nothing; export the functions to reuse, e.g. `export async function saveSheetAsCsv(...) { ... }`"
+        }
+        SkillLanguage::Python => {
+            "the skill's code defines nothing to import; define the functions to reuse at its top level, e.g. `async def save_sheet_as_csv(...): ...` (names starting with `_` are private)"
+        }
+    }
 }
 
 fn code_error(error: ExecutionError) -> SaveSkillError {
@@ -200,6 +237,7 @@ pub(crate) async fn save_skill(
     name: &str,
     description: &str,
     code: &str,
+    language: Language,
     saved_by: Option<&str>,
 ) -> Result<SavedSkill, SaveSkillError> {
     if !gateway.config().settings.skills.allow_save {
@@ -219,8 +257,14 @@ pub(crate) async fn save_skill(
         .start_worker(&gateway.launch(tenant, false, timeout_ms))
         .await
         .map_err(SaveSkillError::Worker)?;
+    let (checked_as, skill_language) = match language {
+        Language::Python => (Language::Python, SkillLanguage::Python),
+        // A JavaScript skill is checked as such and kept as TypeScript, its superset.
+        Language::Javascript => (Language::Javascript, SkillLanguage::TypeScript),
+        Language::Typescript => (Language::Typescript, SkillLanguage::TypeScript),
+    };
     let checked = worker
-        .check(code.to_owned(), Language::Typescript, CHECK_TIMEOUT)
+        .check(code.to_owned(), checked_as, CHECK_TIMEOUT)
         .await;
     worker.stop().await;
     let (error, exports) = checked.map_err(SaveSkillError::Worker)?;
@@ -228,9 +272,9 @@ pub(crate) async fn save_skill(
         return Err(code_error(error));
     }
     if exports.is_empty() {
-        return Err(SaveSkillError::NoExports);
+        return Err(SaveSkillError::NoExports(skill_language));
     }
-    let saved = store.save_by(name, description, code, &exports, saved_by)?;
+    let saved = store.save_by(name, description, code, skill_language, &exports, saved_by)?;
     // The skill is searchable at once: the index's skill segment is rebuilt (only it); a
     // principal's own index is rebuilt at its next search.
     if tenant.is_owner() {
@@ -243,6 +287,7 @@ pub(crate) async fn save_skill(
         version: saved.version,
         previous_version: saved.previous_version,
         exports,
+        language: skill_language,
     })
 }
 
@@ -275,6 +320,13 @@ pub(crate) async fn search(
         if let Some(store) = tenant.skill_store() {
             for skill in &mut response.skills {
                 if let Ok(summary) = store.summary(&skill.name) {
+                    skill.language = summary.language;
+                    skill.path = format!(
+                        "{}/{}/{}",
+                        sluice_skills::SKILLS_DIR,
+                        skill.name,
+                        summary.language.code_file()
+                    );
                     skill.saved_by = summary.saved_by;
                     skill.saved_at = Some(
                         sluice_audit::Timestamp::from_system_time(summary.updated_at).to_string(),
@@ -309,5 +361,7 @@ mod tests {
                     const name = 'dyn'; await import(`./skills/${name}`);";
         assert_eq!(named_skills(code), ["to-csv", "sum-orders"]);
         assert!(named_skills("export const a = 1;").is_empty());
+        let python = "from skills.sum_rows import total\nfrom skills.to_csv import x\n# skills.Bad skills._x\n";
+        assert_eq!(named_skills(python), ["sum-rows", "to-csv"]);
     }
 }

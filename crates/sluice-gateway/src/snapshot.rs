@@ -178,8 +178,19 @@ impl Snapshot {
     /// [`Self::bindings_for`] for Python code, which names a server as a module:
     /// `from servers.<module> import ...` (`sluice_codegen::python::module_name`). Every table
     /// when the code names a module no server has, so the engine's error can list them all.
-    pub fn python_bindings_for(&self, code: &str) -> BTreeMap<String, Vec<ToolBinding>> {
+    pub fn python_bindings_for<'text>(
+        &self,
+        texts: impl IntoIterator<Item = &'text str>,
+    ) -> BTreeMap<String, Vec<ToolBinding>> {
         let mut bindings = BTreeMap::new();
+        for code in texts {
+            self.add_python_bindings(code, &mut bindings);
+        }
+        bindings
+    }
+
+    /// [`Snapshot::python_bindings_for`] of one text, into `bindings`.
+    fn add_python_bindings(&self, code: &str, bindings: &mut BTreeMap<String, Vec<ToolBinding>>) {
         for (start, _) in code.match_indices("servers.") {
             let rest = &code[start + "servers.".len()..];
             let length = rest
@@ -193,7 +204,8 @@ impl Snapshot {
                 .filter(|server| sluice_codegen::python::module_name(server) == module)
                 .collect();
             if servers.is_empty() {
-                return self.bindings();
+                *bindings = self.bindings();
+                return;
             }
             for server in servers {
                 bindings
@@ -201,7 +213,6 @@ impl Snapshot {
                     .or_insert_with(|| self.server_bindings(server));
             }
         }
-        bindings
     }
 
     fn server_bindings(&self, server: &str) -> Vec<ToolBinding> {

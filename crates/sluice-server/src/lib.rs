@@ -359,16 +359,7 @@ impl SluiceServer {
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResult, String> {
         let code = required_string(arguments, "code")?.to_owned();
-        let language = match optional_string(arguments, "language")? {
-            None | Some("typescript") | Some("ts") => Language::Typescript,
-            Some("javascript") | Some("js") => Language::Javascript,
-            Some("python") | Some("py") => Language::Python,
-            Some(other) => {
-                return Err(format!(
-                    "`language` must be \"typescript\", \"python\" or \"javascript\", got \"{other}\""
-                ));
-            }
-        };
+        let language = code_language(arguments)?;
         let timeout_ms = optional_integer(arguments, "timeout_ms")?;
         let session = optional_string(arguments, "session")?.map(str::to_owned);
         let report = self
@@ -402,12 +393,25 @@ impl SluiceServer {
         let name = required_string(arguments, "name")?;
         let description = required_string(arguments, "description")?;
         let code = required_string(arguments, "code")?;
+        let language = code_language(arguments)?;
         let saved = self
             .client(context)?
-            .save_skill(name, description, code)
+            .save_skill(name, description, code, language)
             .await
             .map_err(|error| error.to_string())?;
         Ok(text_result(saved.to_text()))
+    }
+}
+
+/// The `language` of `execute_code` and (unadvertised) `save_skill`: TypeScript by default.
+fn code_language(arguments: &Map<String, Value>) -> Result<Language, String> {
+    match optional_string(arguments, "language")? {
+        None | Some("typescript") | Some("ts") => Ok(Language::Typescript),
+        Some("javascript") | Some("js") => Ok(Language::Javascript),
+        Some("python") | Some("py") => Ok(Language::Python),
+        Some(other) => Err(format!(
+            "`language` must be \"typescript\", \"python\" or \"javascript\", got \"{other}\""
+        )),
     }
 }
 

@@ -88,10 +88,10 @@ pub enum SkillError {
 
     /// A skill's folder has a `SKILL.md` but no code.
     #[error(
-        "{path}: the skill's code is missing; save the skill again, or remove it with `sluice skills remove`"
+        "{path}: the skill's code is missing (index.ts or skill.py); save the skill again, or remove it with `sluice skills remove`"
     )]
     MissingCode {
-        /// Where the code should be.
+        /// The skill's folder.
         path: PathBuf,
     },
 

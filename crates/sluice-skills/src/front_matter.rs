@@ -21,6 +21,7 @@ use std::path::Path;
 use saphyr_parser::{Event, Parser, ScanError, Span};
 
 use crate::error::SkillError;
+use crate::language::{SkillLanguage, python_module};
 use crate::validate::{validate_description, validate_name};
 
 /// The fields of a `SKILL.md` front matter.
@@ -40,9 +41,14 @@ pub struct FrontMatter {
 /// Longest `savedBy`, in characters.
 pub const MAX_SAVED_BY_CHARS: usize = 128;
 
-/// The `SKILL.md` of a skill: front matter, the description, and how to import the exports.
-/// `name` and `description` must have passed validation; exports are identifiers.
-pub fn render_skill_md(front_matter: &FrontMatter, exports: &[String]) -> String {
+/// The `SKILL.md` of a skill: front matter, the description, and how to import the exports in
+/// the skill's `language`. `name` and `description` must have passed validation; exports are
+/// identifiers.
+pub fn render_skill_md(
+    front_matter: &FrontMatter,
+    exports: &[String],
+    language: SkillLanguage,
+) -> String {
     let FrontMatter {
         name,
         description,
@@ -57,6 +63,25 @@ pub fn render_skill_md(front_matter: &FrontMatter, exports: &[String]) -> String
         "---\nname: {name}\ndescription: {}\nversion: {version}\n{saved_by}---\n\n# {name}\n\n{description}\n\n## Usage\n\n",
         yaml_scalar(description)
     );
+    if language == SkillLanguage::Python {
+        let module = python_module(name);
+        if exports.is_empty() {
+            text.push_str(&format!(
+                "A Python module (`skills/{name}/skill.py`) that defines nothing to import.\n"
+            ));
+            return text;
+        }
+        text.push_str(&format!(
+            "A Python module, imported from Python code (`execute_code` with `language: \"python\"`):\n\n```python\nfrom skills.{module} import {}\n```\n\nExports: {}.\n",
+            exports.join(", "),
+            exports
+                .iter()
+                .map(|export| format!("`{export}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return text;
+    }
     let path = format!("./skills/{name}");
     let default_export = exports.iter().any(|export| export == "default");
     let named: Vec<&str> = exports

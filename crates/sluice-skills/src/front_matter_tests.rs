@@ -25,10 +25,29 @@ fn exports(names: &[&str]) -> Vec<String> {
 }
 
 #[test]
+fn a_python_skill_says_how_python_imports_it() {
+    let text = render_skill_md(
+        &front("sum-orders", "Sum orders", 2),
+        &exports(&["total", "pending"]),
+        SkillLanguage::Python,
+    );
+    assert!(
+        text.contains("```python\nfrom skills.sum_orders import total, pending\n```"),
+        "{text}"
+    );
+    assert_eq!(
+        parse(&text).unwrap(),
+        front("sum-orders", "Sum orders", 2),
+        "{text}"
+    );
+}
+
+#[test]
 fn renders_front_matter_and_usage() {
     let text = render_skill_md(
         &front("save-sheet-as-csv", "Save a sheet as a CSV file", 3),
         &exports(&["saveSheetAsCsv", "toCsv"]),
+        SkillLanguage::TypeScript,
     );
     assert_eq!(
         text,
@@ -48,12 +67,13 @@ fn renders_default_exports_and_modules_without_exports() {
     let text = render_skill_md(
         &front("sum-orders", "Sum orders", 1),
         &exports(&["default", "helper"]),
+        SkillLanguage::TypeScript,
     );
     assert!(
         text.contains("import sumOrders, { helper } from './skills/sum-orders';"),
         "{text}"
     );
-    let text = render_skill_md(&front("setup", "Set up", 1), &[]);
+    let text = render_skill_md(&front("setup", "Set up", 1), &[], SkillLanguage::TypeScript);
     assert!(text.contains("import './skills/setup';"), "{text}");
 }
 
@@ -86,7 +106,7 @@ fn awkward_descriptions_are_quoted_and_read_back_unchanged() {
         "? a question",
         "a\u{3000}#wide space then hash",
     ] {
-        let text = render_skill_md(&front("x", description, 1), &[]);
+        let text = render_skill_md(&front("x", description, 1), &[], SkillLanguage::TypeScript);
         let parsed = parse(&text).unwrap_or_else(|error| panic!("{description}: {error}\n{text}"));
         assert_eq!(parsed.description, description, "{text}");
         // The front matter stays three lines whatever the description holds.
@@ -310,7 +330,11 @@ fn camel_case_of_names() {
 fn saved_by_round_trips_and_stays_one_line() {
     let mut front_matter = front("to-csv", "Turn rows into CSV", 2);
     front_matter.saved_by = Some("mcp-3: \"quoted\" # not a comment".to_owned());
-    let text = render_skill_md(&front_matter, &["toCsv".to_owned()]);
+    let text = render_skill_md(
+        &front_matter,
+        &["toCsv".to_owned()],
+        SkillLanguage::TypeScript,
+    );
     let parsed = parse_skill_md(Path::new("SKILL.md"), &text).unwrap();
     assert_eq!(parsed, front_matter);
     let forged = text.replace("savedBy: ", "savedBy: x\u{1b}");

@@ -1,10 +1,12 @@
 /*!
-Sluice's skills: reusable TypeScript modules an agent saves and later imports as
-`import { fn } from './skills/<name>'`.
+Sluice's skills: reusable TypeScript or Python modules an agent saves and later imports, as
+`import { fn } from './skills/<name>'` in TypeScript or `from skills.<module> import fn` in Python
+(the module is the name with `-` as `_`).
 
 ```text
 <data dir>/skills/<name>/SKILL.md             front matter (name, description, version) + usage
-<data dir>/skills/<name>/index.ts             the code
+<data dir>/skills/<name>/index.ts             the code (TypeScript), or
+<data dir>/skills/<name>/skill.py             the code (Python): a skill has one of the two
 <data dir>/skills/.history/<name>/<version>/  every earlier version, and removed skills
 ```
 
@@ -22,13 +24,17 @@ the description holds; reading it is a YAML parser behind a strict schema (see
 
 mod error;
 mod front_matter;
+mod language;
 mod store;
 mod validate;
 
 pub use error::SkillError;
 pub use front_matter::{FrontMatter, parse_skill_md, render_skill_md};
+pub use language::{
+    CODE_FILE, PYTHON_CODE_FILE, SkillCode, SkillLanguage, python_module, skill_of_python_module,
+};
 pub use store::{
-    CODE_FILE, HISTORY_DIR, HistoryEntry, RemovedSkill, SKILL_FILE, SKILLS_DIR, SavedSkill, Skill,
+    HISTORY_DIR, HistoryEntry, RemovedSkill, SKILL_FILE, SKILLS_DIR, SavedSkill, Skill,
     SkillListing, SkillProblem, SkillStore, SkillSummary,
 };
 pub use validate::{

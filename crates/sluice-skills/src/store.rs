@@ -1,4 +1,4 @@
-//! The store: `<data dir>/skills/<name>/{SKILL.md,index.ts}`, earlier versions under
+//! The store: `<data dir>/skills/<name>/{SKILL.md,index.ts|skill.py}`, earlier versions under
 //! `<data dir>/skills/.history/<name>/<version>/`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use crate::error::SkillError;
 use crate::front_matter::{FrontMatter, MAX_SAVED_BY_CHARS, parse_skill_md, render_skill_md};
+use crate::language::{SkillCode, SkillLanguage};
 use crate::validate::{
     MAX_CODE_BYTES, MAX_SKILLS, validate_code, validate_description, validate_export, validate_name,
 };
@@ -20,8 +21,6 @@ pub const SKILLS_DIR: &str = "skills";
 pub const HISTORY_DIR: &str = ".history";
 /// A skill's description and usage.
 pub const SKILL_FILE: &str = "SKILL.md";
-/// A skill's code.
-pub const CODE_FILE: &str = "index.ts";
 /// The file whose lock keeps two processes from changing skills at once.
 const LOCK_FILE: &str = ".lock";
 
@@ -60,6 +59,8 @@ pub struct SkillSummary {
     pub updated_at: SystemTime,
     /// Who saved it, when the store was told (see [`SkillStore::save_by`]).
     pub saved_by: Option<String>,
+    /// Its language (which code file its folder holds).
+    pub language: SkillLanguage,
 }
 
 /// A folder of the skills folder that is not a usable skill.
@@ -87,8 +88,10 @@ pub struct Skill {
     pub name: String,
     /// The one-line description.
     pub description: String,
-    /// The TypeScript module (`index.ts`).
+    /// The module (`index.ts` or `skill.py`).
     pub code: String,
+    /// Its language.
+    pub language: SkillLanguage,
     /// The whole `SKILL.md`.
     pub skill_md: String,
     /// The version.
@@ -159,16 +162,26 @@ impl SkillStore {
         code: &str,
         exports: &[String],
     ) -> Result<SavedSkill, SkillError> {
-        self.save_by(name, description, code, exports, None)
+        self.save_by(
+            name,
+            description,
+            code,
+            SkillLanguage::TypeScript,
+            exports,
+            None,
+        )
     }
 
-    /// [`SkillStore::save`], recording who saved the skill (`savedBy` in `SKILL.md`, at most
-    /// [`MAX_SAVED_BY_CHARS`] characters of one line: longer or multi-line text is cut).
+    /// [`SkillStore::save`] of code in `language`, recording who saved the skill (`savedBy` in
+    /// `SKILL.md`, at most [`MAX_SAVED_BY_CHARS`] characters of one line: longer or multi-line
+    /// text is cut). A skill saved in another language than its previous version's replaces that
+    /// version's code file (the history keeps it).
     pub fn save_by(
         &self,
         name: &str,
         description: &str,
         code: &str,
+        language: SkillLanguage,
         exports: &[String],
         saved_by: Option<&str>,
     ) -> Result<SavedSkill, SkillError> {
@@ -190,8 +203,8 @@ impl SkillStore {
         let archived = archived_versions(&history)?;
         let newest_archived = archived.last().copied().unwrap_or(0);
 
-        let current_files: Vec<PathBuf> = [SKILL_FILE, CODE_FILE]
-            .into_iter()
+        let current_files: Vec<PathBuf> = std::iter::once(SKILL_FILE)
+            .chain(SkillLanguage::ALL.map(SkillLanguage::code_file))
             .map(|file| dir.join(file))
             .filter(|path| path.is_file())
             .collect();
@@ -231,11 +244,28 @@ impl SkillStore {
                     .collect()
             }),
         };
-        write_atomically(&dir.join(CODE_FILE), code.as_bytes())?;
+        write_atomically(&dir.join(language.code_file()), code.as_bytes())?;
         write_atomically(
             &dir.join(SKILL_FILE),
-            render_skill_md(&front_matter, &unique_exports).as_bytes(),
+            render_skill_md(&front_matter, &unique_exports, language).as_bytes(),
         )?;
+        for other in SkillLanguage::ALL
+            .into_iter()
+            .filter(|other| *other != language)
+        {
+            let stale = dir.join(other.code_file());
+            match fs::remove_file(&stale) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(SkillError::Io {
+                        action: "remove the previous version's code",
+                        path: stale,
+                        source,
+                    });
+                }
+            }
+        }
         sync_dir(&dir)?;
         Ok(SavedSkill {
             name: name.to_owned(),
@@ -288,10 +318,7 @@ impl SkillStore {
         validate_name(name)?;
         let dir = self.skill_dir(name);
         let (front_matter, _) = read_front_matter(&dir, name)?;
-        let code_path = dir.join(CODE_FILE);
-        if !code_path.is_file() {
-            return Err(SkillError::MissingCode { path: code_path });
-        }
+        let (language, _) = code_path(&dir)?;
         let updated_at = modified(&dir.join(SKILL_FILE)).unwrap_or(SystemTime::UNIX_EPOCH);
         Ok(SkillSummary {
             name: front_matter.name,
@@ -299,6 +326,7 @@ impl SkillStore {
             version: front_matter.version,
             updated_at,
             saved_by: front_matter.saved_by,
+            language,
         })
     }
 
@@ -322,7 +350,10 @@ impl SkillStore {
             return Err(self.not_found(name));
         }
         let dir = self.skill_dir(name);
-        if !dir.join(SKILL_FILE).exists() && !dir.join(CODE_FILE).exists() {
+        let has_code = SkillLanguage::ALL
+            .iter()
+            .any(|language| dir.join(language.code_file()).exists());
+        if !dir.join(SKILL_FILE).exists() && !has_code {
             return Err(self.not_found(name));
         }
         read_skill(&dir, name)
@@ -402,46 +433,48 @@ impl SkillStore {
         Ok(entries)
     }
 
-    /// The code of every usable skill by name, for the worker's module loader
-    /// (`import { fn } from './skills/<name>'`).
-    pub fn sources(&self) -> Result<BTreeMap<String, String>, SkillError> {
+    /// The code of every usable skill by name, with its language.
+    pub fn sources(&self) -> Result<BTreeMap<String, SkillCode>, SkillError> {
         let mut sources = BTreeMap::new();
         for skill in self.list()?.skills {
-            let path = self.skill_dir(&skill.name).join(CODE_FILE);
             // A skill removed between the listing and now is simply not there.
-            if let Ok(code) = fs::read_to_string(&path) {
+            if let Ok(Some(code)) = self.source(&skill.name) {
                 sources.insert(skill.name, code);
             }
         }
         Ok(sources)
     }
 
-    /// The code of the skill `name`, if there is one (`None` for a name no skill has, valid or
-    /// not): what one execution's `./skills/<name>` import loads. A file larger than
+    /// The code of the skill `name` and its language, if there is one (`None` for a name no
+    /// skill has, valid or not): what one execution's import of it loads. A file larger than
     /// [`MAX_CODE_BYTES`] (put there by hand) is an error, not read.
-    pub fn source(&self, name: &str) -> Result<Option<String>, SkillError> {
+    pub fn source(&self, name: &str) -> Result<Option<SkillCode>, SkillError> {
         if validate_name(name).is_err() {
             return Ok(None);
         }
-        let path = self.skill_dir(name).join(CODE_FILE);
-        let size = match fs::metadata(&path) {
-            Ok(metadata) if metadata.is_file() => metadata.len(),
-            Ok(_) => return Ok(None),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(SkillError::io("read", &path)(error)),
-        };
-        if size > MAX_CODE_BYTES as u64 {
-            return Err(SkillError::InvalidCode {
-                reason: format!(
-                    "skill `{name}`'s code is {size} bytes, more than the {MAX_CODE_BYTES} a skill may hold; save it again smaller"
-                ),
-            });
+        let dir = self.skill_dir(name);
+        for language in SkillLanguage::ALL {
+            let path = dir.join(language.code_file());
+            let size = match fs::metadata(&path) {
+                Ok(metadata) if metadata.is_file() => metadata.len(),
+                Ok(_) => continue,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(SkillError::io("read", &path)(error)),
+            };
+            if size > MAX_CODE_BYTES as u64 {
+                return Err(SkillError::InvalidCode {
+                    reason: format!(
+                        "skill `{name}`'s code is {size} bytes, more than the {MAX_CODE_BYTES} a skill may hold; save it again smaller"
+                    ),
+                });
+            }
+            return match fs::read_to_string(&path) {
+                Ok(code) => Ok(Some(SkillCode { language, code })),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(SkillError::io("read", &path)(error)),
+            };
         }
-        match fs::read_to_string(&path) {
-            Ok(code) => Ok(Some(code)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(SkillError::io("read", &path)(error)),
-        }
+        Ok(None)
     }
 
     /// How many skill folders the store has.
@@ -529,15 +562,28 @@ fn read_front_matter(dir: &Path, name: &str) -> Result<(FrontMatter, String), Sk
 
 fn read_skill(dir: &Path, name: &str) -> Result<Skill, SkillError> {
     let (front_matter, skill_md) = read_front_matter(dir, name)?;
-    let code_path = dir.join(CODE_FILE);
+    let (language, code_path) = code_path(dir)?;
     let code = fs::read_to_string(&code_path).map_err(SkillError::io("read", &code_path))?;
     Ok(Skill {
         name: front_matter.name,
         description: front_matter.description,
         code,
+        language,
         skill_md,
         version: front_matter.version,
     })
+}
+
+/// The code file of the skill folder `dir` and the language it says: `index.ts` (TypeScript)
+/// when there is one, else `skill.py` (Python).
+fn code_path(dir: &Path) -> Result<(SkillLanguage, PathBuf), SkillError> {
+    SkillLanguage::ALL
+        .into_iter()
+        .map(|language| (language, dir.join(language.code_file())))
+        .find(|(_, path)| path.is_file())
+        .ok_or_else(|| SkillError::MissingCode {
+            path: dir.to_owned(),
+        })
 }
 
 fn history_entry(dir: &Path, name: &str, version: u32, current: bool) -> HistoryEntry {

@@ -1,6 +1,14 @@
 //! Tests of `store.rs`.
 
 use super::*;
+use crate::language::CODE_FILE;
+
+fn typescript(code: &str) -> SkillCode {
+    SkillCode {
+        language: SkillLanguage::TypeScript,
+        code: code.to_owned(),
+    }
+}
 
 fn exports(names: &[&str]) -> Vec<String> {
     names.iter().map(|name| (*name).to_owned()).collect()
@@ -72,7 +80,7 @@ fn saves_reads_and_lists_a_skill() {
     assert!(listing.skills[0].updated_at > SystemTime::UNIX_EPOCH);
     assert_eq!(
         store.sources().unwrap(),
-        BTreeMap::from([("to-csv".to_owned(), CODE_V1.to_owned())])
+        BTreeMap::from([("to-csv".to_owned(), typescript(CODE_V1))])
     );
     #[cfg(unix)]
     {
@@ -363,7 +371,7 @@ fn the_store_holds_at_most_max_skills_and_bounds_what_it_reads() {
         .save("kept", "Kept", CODE_V2, &["toCsv".to_owned()])
         .unwrap();
 
-    assert_eq!(store.source("kept").unwrap().as_deref(), Some(CODE_V2));
+    assert_eq!(store.source("kept").unwrap(), Some(typescript(CODE_V2)));
     assert_eq!(store.source("no-such-skill").unwrap(), None);
     assert_eq!(store.source("../../etc/passwd").unwrap(), None);
     fs::create_dir_all(store.root().join("huge")).unwrap();
@@ -375,6 +383,60 @@ fn the_store_holds_at_most_max_skills_and_bounds_what_it_reads() {
     let error = store.source("huge").unwrap_err();
     assert!(
         error.to_string().contains("save it again smaller"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_skill_saved_in_python_and_back_keeps_one_code_file_and_its_history() {
+    let (_scratch, store) = store();
+    let python = "def total(rows):\n    return sum(rows)\n";
+    store
+        .save_by(
+            "sum-rows",
+            "Sum rows",
+            python,
+            SkillLanguage::Python,
+            &exports(&["total"]),
+            None,
+        )
+        .unwrap();
+    let dir = store.root().join("sum-rows");
+    assert!(dir.join("skill.py").is_file());
+    assert!(!dir.join(CODE_FILE).exists());
+    let skill = store.get("sum-rows").unwrap();
+    assert_eq!(
+        (skill.language, skill.code.as_str()),
+        (SkillLanguage::Python, python)
+    );
+    assert!(skill.skill_md.contains("from skills.sum_rows import total"));
+    assert_eq!(
+        store.summary("sum-rows").unwrap().language,
+        SkillLanguage::Python
+    );
+    assert_eq!(
+        store.source("sum-rows").unwrap().map(|code| code.language),
+        Some(SkillLanguage::Python)
+    );
+
+    // Saved again in TypeScript: the Python file goes to the history, only index.ts stays.
+    store
+        .save("sum-rows", "Sum rows", CODE_V1, &exports(&["toCsv"]))
+        .unwrap();
+    assert!(dir.join(CODE_FILE).is_file());
+    assert!(!dir.join("skill.py").exists());
+    assert_eq!(store.source("sum-rows").unwrap(), Some(typescript(CODE_V1)));
+    let first = store.get_version("sum-rows", 1).unwrap();
+    assert_eq!(
+        (first.language, first.code.as_str()),
+        (SkillLanguage::Python, python)
+    );
+
+    // A folder with neither code file is reported, naming both.
+    fs::remove_file(dir.join(CODE_FILE)).unwrap();
+    let error = store.summary("sum-rows").unwrap_err();
+    assert!(
+        error.to_string().contains("index.ts or skill.py"),
         "{error}"
     );
 }

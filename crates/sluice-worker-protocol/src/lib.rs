@@ -30,7 +30,8 @@ runtime (the error's message says so) or is gone; the gateway ends the session t
 
 Version 2 added `Execute.keep_state`, `Execute.skills`, `ExecutionLimits.workspace_bytes`, `Check`
 and `Checked`. The new fields default when absent, so a version-1 message still decodes; the
-version check in `Execute` is what refuses a mismatched peer.
+version check in `Execute` is what refuses a mismatched peer. Version 5 made each of
+`Execute.skills` a [`SkillSource`] (language and code): skills may be saved in Python.
 
 This crate does no IO of its own: the sync helpers take any `Read`/`Write` the caller owns.
 */
@@ -66,7 +67,7 @@ pub const SANDBOX_REFUSED_EXIT_CODE: u8 = 3;
 pub const OUT_OF_MEMORY_EXIT_CODE: u8 = 65;
 
 /// Version of this protocol; a worker built from another version refuses to run.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The longest progress message a worker sends, in characters.
 pub const MAX_PROGRESS_MESSAGE_CHARS: usize = 200;
@@ -181,10 +182,39 @@ pub struct ExecuteJob {
     /// worker serves a session). False: a fresh runtime, dropped at the end.
     #[serde(default)]
     pub keep_state: bool,
-    /// Saved skills, by name: the TypeScript source of the module `./skills/<name>`. Only the
-    /// skills the code names (and those they name) are sent, at most 4 MiB of them.
+    /// Saved skills, by name: the module `./skills/<name>` (TypeScript) or `skills.<module>`
+    /// (Python). Only the skills the code names (and those they name) are sent, at most 4 MiB
+    /// of them. An engine imports only skills of its own language family and names the
+    /// language of any other.
     #[serde(default)]
-    pub skills: BTreeMap<String, String>,
+    pub skills: BTreeMap<String, SkillSource>,
+}
+
+/// One saved skill's code, as an execution receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkillSource {
+    /// The language it was saved in ([`Language::Typescript`] or [`Language::Python`]).
+    pub language: Language,
+    /// Its source.
+    pub code: String,
+}
+
+impl SkillSource {
+    /// A TypeScript skill.
+    pub fn typescript(code: impl Into<String>) -> SkillSource {
+        SkillSource {
+            language: Language::Typescript,
+            code: code.into(),
+        }
+    }
+
+    /// A Python skill.
+    pub fn python(code: impl Into<String>) -> SkillSource {
+        SkillSource {
+            language: Language::Python,
+            code: code.into(),
+        }
+    }
 }
 
 /// Messages from the gateway to a worker.

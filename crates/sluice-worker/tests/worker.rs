@@ -11,8 +11,8 @@ use serde_json::json;
 use sluice_worker::{WorkerError, WorkerOptions};
 use sluice_worker_protocol::{
     ErrorKind, ExecuteJob, ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage,
-    Language, LogLevel, MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION, ToolBinding, ToolErrorKind,
-    ToolOutcome, WorkerMessage, decode_worker_message, read_frame, write_message,
+    Language, LogLevel, MAX_WORKER_FRAME_BYTES, PROTOCOL_VERSION, SkillSource, ToolBinding,
+    ToolErrorKind, ToolOutcome, WorkerMessage, decode_worker_message, read_frame, write_message,
 };
 
 struct Gateway {
@@ -157,7 +157,7 @@ fn limits() -> ExecutionLimits {
 #[derive(Clone)]
 struct Settings {
     keep_state: bool,
-    skills: BTreeMap<String, String>,
+    skills: BTreeMap<String, SkillSource>,
     limits: ExecutionLimits,
 }
 
@@ -178,7 +178,8 @@ impl Settings {
     }
 
     fn skill(mut self, name: &str, source: &str) -> Self {
-        self.skills.insert(name.to_owned(), source.to_owned());
+        self.skills
+            .insert(name.to_owned(), SkillSource::typescript(source));
         self
     }
 

@@ -92,10 +92,10 @@ pub enum Command {
     /// "sluice: page at URL" on stderr gives the address; Ctrl-C stops it.
     Ui(UiArgs),
 
-    /// List, show and remove saved skills: the TypeScript modules agents save with `save_skill`
-    /// and import as `./skills/<name>`.
+    /// List, show and remove saved skills: the TypeScript or Python modules agents save with
+    /// `save_skill` and import as `./skills/<name>` (TypeScript) or `skills.<module>` (Python).
     ///
-    /// Skills live in `<data dir>/skills/<name>/` (SKILL.md and index.ts); every earlier version
+    /// Skills live in `<data dir>/skills/<name>/` (SKILL.md and index.ts or skill.py); every earlier version
     /// and every removed skill is kept in `<data dir>/skills/.history/<name>/<version>/`.
     #[command(subcommand)]
     Skills(SkillsCommand),
@@ -210,10 +210,22 @@ pub struct DemoArgs {
     #[arg(long)]
     pub no_sandbox: bool,
 
+    /// The language the code-mode agent writes its scripts in (the checked-in scripts under
+    /// crates/sluice-demo/scripts/); both reach the same end state.
+    #[arg(long, value_enum, default_value = "typescript")]
+    pub language: DemoLanguageArg,
+
     /// The tool catalog for the catalog table. Default: data/catalogs/_combined_excluding_twilio_all.json
     /// beside the source tree, when it is there (the table is skipped with a note otherwise).
     #[arg(long, value_name = "PATH")]
     pub catalog: Option<PathBuf>,
+}
+
+/// `sluice demo --language`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoLanguageArg {
+    Typescript,
+    Python,
 }
 
 /// The five workflows.
@@ -607,10 +619,11 @@ pub enum AuditKindArg {
 
 #[derive(Debug, Subcommand)]
 pub enum SkillsCommand {
-    /// List the saved skills: name, version and description. Folders that are not valid skills
+    /// List the saved skills: name, version, language and description. Folders that are not valid skills
     /// are reported on stderr.
     List(SkillsListArgs),
-    /// Show a skill: its SKILL.md (description and how to import it), then its code (index.ts).
+    /// Show a skill: its SKILL.md (description and how to import it), then its code (index.ts or
+    /// skill.py).
     Show(SkillsShowArgs),
     /// Remove a skill. Its folder moves into `skills/.history/<name>/<version>/`, so nothing is
     /// lost; saving the name again continues its version numbers.

@@ -261,11 +261,14 @@ fn no_std_or_os_modules() {
         "import * as std from 'std';\nstd.exit(0);",
         "import * as os from 'os';\nos.exec(['ls']);",
         "import { evalScript } from 'qjs:std';\nevalScript('1');",
+        "import install from 'sluice-prelude';\nexport default install({});",
     ] {
         let (finished, _) = run(code, FakeHost::echo());
         assert_eq!(error(&finished).kind, ErrorKind::ImportError, "{code}");
     }
-    for specifier in ["std", "os", "qjs:os"] {
+    // Nor is the engine's own prelude module (loaded from bytecode into every runtime) one
+    // that code can import and run again.
+    for specifier in ["std", "os", "qjs:os", "sluice-prelude", "./sluice-prelude"] {
         let code = format!("await import('{specifier}');");
         let (finished, _) = run(&code, FakeHost::echo());
         assert_eq!(error(&finished).kind, ErrorKind::ImportError, "{specifier}");

@@ -57,6 +57,9 @@ fn unknown_and_broken_skills_are_import_errors() {
         Step::fresh("import { broken } from './skills/broken';\nbroken();").with_skills(&skills()),
         Step::fresh("import { x } from './skills/x';\nx();").with_skills(&[]),
         Step::fresh("const m = await import('./skills/missing');").with_skills(&skills()),
+        Step::fresh("import { total } from './skills/py-sum';\ntotal([1]);")
+            .with_skills(&skills())
+            .with_python_skill("py-sum", "def total(xs):\n    return sum(xs)\n"),
     ]);
     let unknown = error(&results[0].0);
     assert_eq!(unknown.kind, ErrorKind::ImportError);
@@ -97,6 +100,16 @@ fn unknown_and_broken_skills_are_import_errors() {
         dynamic.message.contains("no skill 'missing'"),
         "{}",
         dynamic.message
+    );
+    let python = error(&results[5].0);
+    assert_eq!(python.kind, ErrorKind::ImportError, "{python:?}");
+    assert!(
+        python
+            .message
+            .contains("the skill 'py-sum' was saved in Python")
+            && python.message.contains("from skills.py_sum import"),
+        "{}",
+        python.message
     );
 }
 

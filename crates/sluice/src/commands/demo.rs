@@ -5,10 +5,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use sluice_demo::{DemoOptions, Launcher, Workflow};
+use sluice_demo::{DemoOptions, Launcher, ScriptLanguage, Workflow};
 use sluice_demo_servers::DemoServerKind;
 
-use crate::cli::{DemoArgs, DemoCommand, DemoServerArgs, WorkflowArg};
+use crate::cli::{DemoArgs, DemoCommand, DemoLanguageArg, DemoServerArgs, WorkflowArg};
 
 pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     if let Some(DemoCommand::Server(server)) = args.command {
@@ -26,6 +26,10 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     }
     let mut options = DemoOptions::new(launcher);
     options.sizes.orders = args.orders;
+    options.language = match args.language {
+        DemoLanguageArg::Typescript => ScriptLanguage::TypeScript,
+        DemoLanguageArg::Python => ScriptLanguage::Python,
+    };
     if !args.only.is_empty() {
         let mut wanted: Vec<Workflow> = args.only.iter().map(|only| workflow(*only)).collect();
         wanted.sort();

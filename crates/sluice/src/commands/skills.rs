@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use serde_json::json;
 use sluice_audit::Timestamp;
-use sluice_skills::{CODE_FILE, SKILL_FILE, SKILLS_DIR, SkillStore};
+use sluice_skills::{SKILL_FILE, SKILLS_DIR, SkillStore};
 
 use crate::cli::{SkillsCommand, SkillsListArgs, SkillsRemoveArgs, SkillsShowArgs};
 use crate::commands::{data_dir, printable, write_stdout};
@@ -39,6 +39,7 @@ fn list(args: SkillsListArgs) -> Result<ExitCode> {
                 json!({
                     "name": skill.name,
                     "version": skill.version,
+                    "language": skill.language,
                     "description": skill.description,
                     "updated_at": Timestamp::from(skill.updated_at).to_string(),
                 })
@@ -67,13 +68,18 @@ fn list(args: SkillsListArgs) -> Result<ExitCode> {
         .max()
         .unwrap_or(0);
     write_stdout(|stdout| {
-        writeln!(stdout, "{:<name_width$}  VERSION  DESCRIPTION", "NAME")?;
+        writeln!(
+            stdout,
+            "{:<name_width$}  VERSION  LANGUAGE    DESCRIPTION",
+            "NAME"
+        )?;
         for skill in &listing.skills {
             writeln!(
                 stdout,
-                "{:<name_width$}  {:>7}  {}",
+                "{:<name_width$}  {:>7}  {:<10}  {}",
                 printable(&skill.name, false),
                 skill.version,
+                skill.language,
                 printable(&skill.description, false)
             )?;
         }
@@ -89,6 +95,7 @@ fn show(args: SkillsShowArgs) -> Result<ExitCode> {
         let value = json!({
             "name": skill.name,
             "version": skill.version,
+            "language": skill.language,
             "description": skill.description,
             "skill_md": skill.skill_md,
             "code": skill.code,
@@ -98,7 +105,8 @@ fn show(args: SkillsShowArgs) -> Result<ExitCode> {
     write_stdout(|stdout| {
         // Headers as `head` prints them for several files; the paths are relative to the data
         // folder, the way an agent imports the skill.
-        for (file, text) in [(SKILL_FILE, &skill.skill_md), (CODE_FILE, &skill.code)] {
+        let code_file = skill.language.code_file();
+        for (file, text) in [(SKILL_FILE, &skill.skill_md), (code_file, &skill.code)] {
             // Saved by agents: shown with their lines, but no other control character.
             writeln!(
                 stdout,

@@ -188,3 +188,54 @@ fn demo_server_help_and_bad_workflow() {
     assert!(!success);
     assert!(stderr.contains("transcript-to-crm"), "{stderr}");
 }
+
+/// `sluice demo --language python`: the code-mode agent searches with `language: "python"` and
+/// runs the checked-in Python scripts; every workflow reaches the same end state as direct tool
+/// calling, and each workflow's code-mode tokens are within 10% of the TypeScript run's.
+#[test]
+fn the_workflows_in_python_reach_the_same_end_state_for_the_same_tokens() {
+    let run = |language: &str| -> Value {
+        let (success, stdout, stderr) = demo(&[
+            "--json",
+            "--language",
+            language,
+            "--orders",
+            "1000",
+            "--no-scale",
+            "--catalog",
+            "/nonexistent/catalog.json",
+        ]);
+        assert!(
+            success,
+            "sluice demo --language {language} failed\n{stderr}\n{stdout}"
+        );
+        serde_json::from_str(&stdout).expect("--json prints JSON")
+    };
+    let python = run("python");
+    let typescript = run("typescript");
+    assert_eq!(python["language"], "python");
+    assert_eq!(typescript["language"], "typescript");
+    let workflows = |report: &Value| report["workflows"].as_array().cloned().unwrap_or_default();
+    let (python, typescript) = (workflows(&python), workflows(&typescript));
+    assert_eq!(python.len(), 5);
+    for (python, typescript) in python.iter().zip(&typescript) {
+        let name = &python["name"];
+        assert_eq!(python["same_end_state"], true, "{name}: {python}");
+        assert_eq!(python["end_state_complete"], true, "{name}: {python}");
+        assert_eq!(python["end_state"], typescript["end_state"], "{name}");
+        for figure in ["billed_tokens", "peak_tokens"] {
+            let pointer = format!("/code_mode/{figure}");
+            let (py, ts) = (u64_at(python, &pointer), u64_at(typescript, &pointer));
+            let ratio = py as f64 / ts as f64;
+            assert!(
+                (0.9..=1.1).contains(&ratio),
+                "{name} {figure}: Python {py}, TypeScript {ts} ({ratio:.3}x)"
+            );
+        }
+        assert_eq!(
+            u64_at(python, "/code_mode/downstream_calls"),
+            u64_at(typescript, "/code_mode/downstream_calls"),
+            "{name}: the scripts make the same calls"
+        );
+    }
+}

@@ -402,3 +402,125 @@ fn hostile_python_is_contained_typed_audited_and_survived() {
     assert_eq!(structured(alive)["result"][0], 42, "{}", text(alive));
     assert_eq!(workers_running(data.path()), 0, "workers left running");
 }
+
+/// Skills in Python (issue 19, item 4): saved with `save_skill` and `language: "python"`, found by
+/// search, imported from Python with the tools they call; a Python skill from TypeScript, a
+/// TypeScript skill from Python, a skill whose top level awaits and one that defines nothing are
+/// each a clear error.
+#[test]
+fn python_skills_are_saved_found_and_imported_from_python_only() {
+    let data = tempfile::tempdir().unwrap();
+    let config = write_config(
+        McpConfig::new().server("everything", &everything_server()),
+        json!({"execution": {"memoryMb": 64}}),
+    );
+    let skill = "import asyncio\nfrom servers.everything import get_sum\n\n\
+                 PAIRS_NOTE = \"\"\"Sums each pair\nwith the everything server.\"\"\"\n\n\
+                 async def sum_pairs(pairs):\n    \
+                 return await asyncio.gather(*[get_sum(a=a, b=b) for a, b in pairs])\n";
+    let save = |name: &str, code: &str, language: &str| {
+        call(
+            "save_skill",
+            json!({"name": name, "description": "Sum pairs of numbers", "code": code, "language": language}),
+        )
+    };
+    let ops = json!([
+        save("sum-pairs", skill, "python"),
+        python(
+            "from skills.sum_pairs import sum_pairs, PAIRS_NOTE\n\
+             sums = await sum_pairs([[1, 2], [30, 4]])\n[len(sums), str(sums), PAIRS_NOTE]"
+        ),
+        call(
+            "execute_code",
+            json!({"code": "import { sum_pairs } from './skills/sum-pairs';\nexport default sum_pairs([[1, 2]]);"})
+        ),
+        save(
+            "ts-double",
+            "export function double(x: number) { return 2 * x; }",
+            "typescript"
+        ),
+        python("from skills.ts_double import double\ndouble(2)"),
+        save("awaits", "x = await something()\n", "python"),
+        save("empty", "_private = 1\n", "python"),
+        call(
+            "search_tools",
+            json!({"query": "sum pairs of numbers", "detail": "summary"})
+        ),
+        call("read_file", json!({"path": "skills/sum-pairs/SKILL.md"})),
+        python("from skills.sum_pairs import nothing_here\n"),
+    ]);
+    let output = run_python_client(&sluice_serve_with_data(config.path(), data.path()), &ops).ok();
+    let results = output["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 10, "{output}");
+
+    assert_eq!(results[0]["isError"], false, "{}", text(&results[0]));
+    assert!(
+        text(&results[0]).contains("from skills.sum_pairs import PAIRS_NOTE, sum_pairs"),
+        "{}",
+        text(&results[0])
+    );
+    assert!(data.path().join("skills/sum-pairs/skill.py").is_file());
+
+    let used = &results[1];
+    assert_eq!(used["isError"], false, "{}", text(used));
+    let result = &structured(used)["result"];
+    assert_eq!(result[0], 2, "{result}");
+    let sums = result[1].as_str().unwrap_or_default();
+    assert!(sums.contains('3') && sums.contains("34"), "{sums}");
+    assert_eq!(result[2], "Sums each pair\nwith the everything server.");
+    assert_eq!(structured(used)["stats"]["tool_calls"], 2);
+
+    assert_eq!(
+        error_type(&results[2]),
+        "ImportError",
+        "{}",
+        text(&results[2])
+    );
+    assert!(
+        text(&results[2]).contains("was saved in Python"),
+        "{}",
+        text(&results[2])
+    );
+    assert_eq!(results[3]["isError"], false, "{}", text(&results[3]));
+    assert_eq!(
+        error_type(&results[4]),
+        "ImportError",
+        "{}",
+        text(&results[4])
+    );
+    assert!(
+        text(&results[4]).contains("saved in TypeScript"),
+        "{}",
+        text(&results[4])
+    );
+    assert_eq!(results[5]["isError"], true);
+    assert!(
+        text(&results[5]).contains("`await` at the top level of a skill"),
+        "{}",
+        text(&results[5])
+    );
+    assert_eq!(results[6]["isError"], true);
+    assert!(
+        text(&results[6]).contains("defines nothing to import"),
+        "{}",
+        text(&results[6])
+    );
+    assert!(
+        text(&results[7]).contains("skill sum-pairs (Python)"),
+        "{}",
+        text(&results[7])
+    );
+    assert!(
+        text(&results[8]).contains("from skills.sum_pairs import PAIRS_NOTE, sum_pairs"),
+        "{}",
+        text(&results[8])
+    );
+    assert_eq!(error_type(&results[9]), "ImportError");
+    assert!(
+        text(&results[9]).contains(
+            "defines no 'nothing_here'. It defines: asyncio, get_sum, PAIRS_NOTE, sum_pairs."
+        ),
+        "{}",
+        text(&results[9])
+    );
+}
