@@ -89,19 +89,21 @@ fn tools_tree_writes_the_generated_files() {
     assert!(stderr.contains("wrote 24 files"), "{stderr}");
 }
 
-/// `sluice serve --help`: every flag of the serve command, as a user reads them (a changed
-/// flag or text shows in review).
+/// `sluice serve --help` and `sluice ui --help`: every flag of these commands, as a user reads
+/// them (a changed flag or text shows in review).
 #[test]
-fn serve_help() {
-    // clap shows the values of the variables it reads: none are set here.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["serve", "--help"])
-        .env("COLUMNS", "100")
-        .env_remove("SLUICE_DATA_DIR")
-        .env_remove("SLUICE_CONFIG")
-        .env_remove("SLUICE_MODEL")
-        .output()
-        .expect("run sluice");
-    assert!(output.status.success());
-    insta::assert_snapshot!("serve_help", String::from_utf8_lossy(&output.stdout));
+fn serve_and_ui_help() {
+    for (command, snapshot) in [("serve", "serve_help"), ("ui", "ui_help")] {
+        // clap shows the values of the variables it reads: none are set here.
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args([command, "--help"])
+            .env("COLUMNS", "100")
+            .env_remove("SLUICE_DATA_DIR")
+            .env_remove("SLUICE_CONFIG")
+            .env_remove("SLUICE_MODEL")
+            .output()
+            .expect("run sluice");
+        assert!(output.status.success());
+        insta::assert_snapshot!(snapshot, String::from_utf8_lossy(&output.stdout));
+    }
 }
