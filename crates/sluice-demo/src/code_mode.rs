@@ -37,6 +37,7 @@ pub(crate) async fn run(
         data_dir: None,
         encoder: None,
         release_memory: None,
+        metrics: false,
     };
     let gateway = Gateway::start(config(launcher, sizes), options)
         .map_err(|error| DemoError::Mcp(format!("the gateway did not start: {error}")))?;

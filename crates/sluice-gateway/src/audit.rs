@@ -1,4 +1,5 @@
-//! What the gateway writes to the audit log (`sluice-audit`), in one place.
+//! What the gateway writes to the audit log (`sluice-audit`), in one place, and counts in its
+//! metrics (`sluice-metrics`, with `sluice serve --metrics`) at the same points.
 //!
 //! One record per execution (written before its result goes back to the agent), one per tool
 //! call (written when the call ends, before its result goes back to the code), one per session
@@ -24,16 +25,22 @@ use sluice_audit::{
     Timestamp, ToolCallRecord, sha256_hex,
 };
 use sluice_config::AuditSettings;
+use sluice_metrics::Metrics;
 use sluice_worker_protocol::{
     CallOutcome, ExecutionOutcomeWord, Language, Limit, SessionEnd, SessionEvent, ToolOutcome,
 };
 
 use crate::privacy::ReleaseEvent;
+use crate::recent::RecentOutputs;
 use crate::report::{ExecuteRequest, ExecutionReport, Origin};
 
 /// The gateway's audit log, or nothing when it is off or there is no data folder.
 pub(crate) struct Auditor {
     log: Option<AuditLog>,
+    /// The gateway's metrics, when it keeps them: counted whether or not there is a log.
+    metrics: Option<Arc<Metrics>>,
+    /// The last executions' output, for the page (kept with the metrics).
+    recent: Option<Arc<RecentOutputs>>,
     /// Bytes of records one execution may write one at a time.
     execution_budget: u64,
 }
@@ -154,7 +161,22 @@ impl Auditor {
     pub(crate) fn off() -> Auditor {
         Auditor {
             log: None,
+            metrics: None,
+            recent: None,
             execution_budget: 0,
+        }
+    }
+
+    /// The same, also counting in `metrics` and keeping outputs in `recent`.
+    pub(crate) fn with_metrics(
+        self,
+        metrics: Option<Arc<Metrics>>,
+        recent: Option<Arc<RecentOutputs>>,
+    ) -> Auditor {
+        Auditor {
+            metrics,
+            recent,
+            ..self
         }
     }
 
@@ -178,6 +200,8 @@ impl Auditor {
                 &data_dir.join(sluice_audit::AUDIT_DIR),
                 rotation,
             )?),
+            metrics: None,
+            recent: None,
             execution_budget: settings.execution_budget_kb.saturating_mul(1024),
         })
     }
@@ -202,6 +226,23 @@ impl Auditor {
     }
 
     pub(crate) fn execution(&self, audit: ExecutionAudit<'_>) {
+        if let Some(metrics) = &self.metrics {
+            let report = audit.report;
+            metrics.execution(
+                audit.language,
+                match &report.error {
+                    None => sluice_metrics::ExecutionOutcome::Ok,
+                    Some(error) => sluice_metrics::ExecutionOutcome::Error(&error.kind),
+                },
+                Duration::from_millis(report.stats.duration_ms),
+                &audit.limits_hit,
+                report.stats.result_tokens,
+                report.stats.direct_estimate_tokens,
+            );
+        }
+        if let Some(recent) = &self.recent {
+            recent.keep(audit.execution_id, &audit.report.output);
+        }
         if self.log.is_none() {
             return;
         }
@@ -263,6 +304,13 @@ impl Auditor {
     }
 
     pub(crate) fn tool_call(&self, audit: ToolCallAudit<'_>, budget: &AuditBudget) {
+        if let Some(metrics) = &self.metrics {
+            let outcome = match audit.outcome {
+                ToolOutcome::Ok { .. } => sluice_metrics::CallOutcome::Ok,
+                ToolOutcome::Error { kind, .. } => sluice_metrics::CallOutcome::Failed(kind),
+            };
+            metrics.tool_call(audit.server, outcome, audit.duration);
+        }
         if self.log.is_none() {
             return;
         }
@@ -312,12 +360,17 @@ impl Auditor {
         releases: Vec<ReleaseEvent>,
         budget: &AuditBudget,
     ) {
+        if let Some(metrics) = &self.metrics {
+            for release in &releases {
+                metrics.release(release.kind);
+            }
+        }
         if self.log.is_none() {
             return;
         }
         for release in releases {
             let bytes = record_bytes(
-                &[&release.kind, &release.source, &release.destination],
+                &[release.kind.name(), &release.source, &release.destination],
                 None,
             );
             if !budget.take(bytes, || "release".to_owned()) {
@@ -329,7 +382,7 @@ impl Auditor {
                 principal: origin.tenant.principal_key().map(str::to_owned),
                 session: origin.session.clone(),
                 at: Timestamp::now(),
-                token_kind: release.kind,
+                token_kind: release.kind.name().to_owned(),
                 from: release.source,
                 to: release.destination,
             }));
@@ -365,6 +418,9 @@ impl Auditor {
     }
 
     pub(crate) fn session(&self, origin: &Origin, event: SessionEvent, reason: Option<SessionEnd>) {
+        if let Some(metrics) = &self.metrics {
+            metrics.session(&event);
+        }
         if self.log.is_none() {
             return;
         }

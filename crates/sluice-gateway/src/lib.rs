@@ -58,6 +58,7 @@ mod pins;
 mod present;
 mod privacy;
 mod rates;
+mod recent;
 mod report;
 mod search;
 mod skills;
@@ -116,6 +117,10 @@ struct Inner {
     data_dir: Option<PathBuf>,
     workspace: Option<PathBuf>,
     audit: audit::Auditor,
+    /// With `GatewayOptions::metrics`: what the audit points count (`audit.rs` records both).
+    metrics: Option<Arc<sluice_metrics::Metrics>>,
+    /// With `GatewayOptions::metrics`: the last executions' output, for the page.
+    recent: Option<Arc<recent::RecentOutputs>>,
     rates: rates::RateLimiter,
     search: Arc<search::SearchState>,
     refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -164,6 +169,9 @@ pub struct GatewayOptions {
     /// catalog was rebuilt, once for a burst of rebuilds. The binary passes
     /// `sluice_sandbox::release_free_heap`; without it, nothing is called.
     pub release_memory: Option<fn()>,
+    /// Keep the metrics of [`Gateway::metrics_text`] (`sluice serve --metrics`). Without it
+    /// nothing is counted.
+    pub metrics: bool,
 }
 
 /// Why the gateway could not start.
@@ -182,6 +190,9 @@ pub enum StartError {
         "could not open the audit log: {0}; fix the data folder or set sluice.audit.enabled to false"
     )]
     Audit(#[from] sluice_audit::AuditError),
+    /// The metrics could not be set up (a bug).
+    #[error("{0}; run without --metrics")]
+    Metrics(#[from] sluice_metrics::MetricsError),
 }
 
 impl Gateway {
@@ -193,6 +204,7 @@ impl Gateway {
             data_dir,
             encoder,
             release_memory,
+            metrics,
         } = options;
         let search = Arc::new(search::SearchState::new(encoder, data_dir.as_deref()));
         let (workspace, audit) = match &data_dir {
@@ -207,6 +219,18 @@ impl Gateway {
             }
             None => (None, audit::Auditor::off()),
         };
+        let metrics = if metrics {
+            let servers = config.servers.keys().chain(config.unusable.keys());
+            Some(Arc::new(sluice_metrics::Metrics::new(
+                servers.map(String::as_str),
+            )?))
+        } else {
+            None
+        };
+        let recent = metrics
+            .is_some()
+            .then(|| Arc::new(recent::RecentOutputs::default()));
+        let audit = audit.with_metrics(metrics.clone(), recent.clone());
         for (id, configured) in &config.renamed {
             tracing::info!(
                 "server \"{}\" is `{id}` in code (servers/{id}/): its name is not a folder name",
@@ -241,6 +265,8 @@ impl Gateway {
                 data_dir,
                 workspace,
                 audit,
+                metrics,
+                recent,
                 rates,
                 search,
                 refresher: std::sync::Mutex::new(None),
@@ -535,6 +561,52 @@ impl Gateway {
     /// The workspace folder (`./workspace/` in agent code), when there is a data folder.
     pub fn workspace_dir(&self) -> Option<&Path> {
         self.inner.workspace.as_deref()
+    }
+
+    /// The metrics in the Prometheus text format (`/metrics`), with the gauges read now;
+    /// `None` without `GatewayOptions::metrics`.
+    pub async fn metrics_text(&self) -> Option<String> {
+        let metrics = self.inner.metrics.as_ref()?;
+        let snapshot = self.snapshot().await;
+        let servers = snapshot
+            .statuses
+            .iter()
+            .map(|status| sluice_metrics::ServerGauge {
+                name: &status.name,
+                state: match status.state {
+                    sluice_downstream::ServerState::Connecting => {
+                        sluice_metrics::ServerStateLabel::Connecting
+                    }
+                    sluice_downstream::ServerState::Ready { .. } => {
+                        sluice_metrics::ServerStateLabel::Ready
+                    }
+                    sluice_downstream::ServerState::NeedsLogin { .. } => {
+                        sluice_metrics::ServerStateLabel::NeedsLogin
+                    }
+                    sluice_downstream::ServerState::Down { .. } => {
+                        sluice_metrics::ServerStateLabel::Down
+                    }
+                },
+                tools: snapshot
+                    .catalog
+                    .part(&status.name)
+                    .map_or(0, |part| part.tools().len() as u64),
+            })
+            .collect();
+        Some(metrics.encode(&sluice_metrics::Gauges {
+            warm_workers: self.inner.warm.ready_count() as u64,
+            servers,
+        }))
+    }
+
+    /// The output an execution returned (personal data tokenized, cut at 8 KiB), while it is
+    /// one of the last 500 of this gateway; only with `GatewayOptions::metrics`.
+    pub fn recent_output(&self, execution_id: &str) -> Option<String> {
+        self.inner.recent.as_ref()?.get(execution_id)
+    }
+
+    pub(crate) fn metrics(&self) -> Option<&sluice_metrics::Metrics> {
+        self.inner.metrics.as_deref()
     }
 
     pub(crate) fn audit(&self) -> &audit::Auditor {

@@ -206,7 +206,7 @@ pub(crate) struct ExecutionPrivacy {
 /// One personal-data value released into a tool call's arguments (never the value).
 #[derive(Debug, Clone)]
 pub(crate) struct ReleaseEvent {
-    pub kind: String,
+    pub kind: sluice_pii::PiiType,
     pub source: String,
     pub destination: String,
 }
@@ -321,7 +321,7 @@ impl ExecutionPrivacy {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .extend(releases.iter().map(|release| ReleaseEvent {
-                        kind: release.kind.to_string(),
+                        kind: release.kind,
                         source: release.origin.to_string(),
                         destination: release.destination.to_string(),
                     }));

@@ -444,6 +444,15 @@ impl Gateway {
             .worker_command()
             .ok_or_else(|| "code execution is not enabled in this gateway".to_owned())?;
         self.count_worker_started();
-        WorkerProcess::spawn(command, launch).await
+        let Some(metrics) = self.metrics() else {
+            return WorkerProcess::spawn(command, launch).await;
+        };
+        let started = std::time::Instant::now();
+        let worker = WorkerProcess::spawn(command, launch).await;
+        metrics.worker_start(match &worker {
+            Ok(_) => Ok(started.elapsed()),
+            Err(_) => Err(()),
+        });
+        worker
     }
 }

@@ -39,7 +39,7 @@ pub use python::{
     ClientRun, python_client, python_client_script, run_client_command, run_python_client,
 };
 pub use servers::{
-    ServerCommand, claude_code, everything_server, filesystem_server, git_server, inspector,
-    memory_server, model_folder, test_deps_dir, time_server, typescript_sdk_dir, venv_python,
-    workspace_root,
+    ServerCommand, chromium_bin, claude_code, everything_server, filesystem_server, git_server,
+    inspector, memory_server, model_folder, prometheus_bin, test_deps_dir, time_server,
+    typescript_sdk_dir, venv_python, workspace_root,
 };

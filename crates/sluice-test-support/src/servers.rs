@@ -137,6 +137,26 @@ pub fn venv_python() -> PathBuf {
     venv_bin("python")
 }
 
+/// A program of Debian's `prometheus` package (`prometheus` or `promtool`), which
+/// `scripts/test` unpacks into `target/test-deps/prometheus`.
+pub fn prometheus_bin(name: &str) -> PathBuf {
+    let path = test_deps_dir()
+        .join("prometheus")
+        .join("usr")
+        .join("bin")
+        .join(name);
+    require_dep(path, &format!("Prometheus' {name}"))
+}
+
+/// Headless Chromium (Debian's package with the libraries it needs, unpacked by `scripts/test`
+/// into `target/test-deps/chromium`): the wrapper script that runs it.
+pub fn chromium_bin() -> PathBuf {
+    require_dep(
+        test_deps_dir().join("chromium").join("chromium"),
+        "Chromium",
+    )
+}
+
 /// The official TypeScript MCP SDK's package folder (`@modelcontextprotocol/sdk`, npm), for
 /// tests that drive Sluice with it as a client.
 pub fn typescript_sdk_dir() -> PathBuf {

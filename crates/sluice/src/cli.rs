@@ -83,6 +83,15 @@ pub enum Command {
     /// that do not parse (a torn last line after a crash) are reported on stderr and skipped.
     Audit(AuditArgs),
 
+    /// Serve the page of recent executions from the audit log of the data folder, when no
+    /// gateway runs (`sluice serve --metrics ADDR` serves the same page with live data).
+    ///
+    /// The page lists executions (filterable by client, session, server and outcome), each
+    /// one's code, error and tool calls as a timeline, the token savings over time, and the
+    /// skills. Personal data in what it shows is replaced by typed tokens. The line
+    /// "sluice: page at URL" on stderr gives the address; Ctrl-C stops it.
+    Ui(UiArgs),
+
     /// List, show and remove saved skills: the TypeScript or Python modules agents save with
     /// `save_skill` and import as `./skills/<name>` (TypeScript) or `skills.<module>` (Python).
     ///
@@ -322,6 +331,18 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Serve metrics at http://ADDR/metrics (Prometheus text format) and the page of recent
+    /// executions at http://ADDR/ : `127.0.0.1:9464` or a port alone (on 127.0.0.1; 0 picks a
+    /// free one, and the line "sluice: metrics at URL" on stderr gives it). Loopback only without
+    /// --metrics-allow-remote. Without it, nothing is counted.
+    #[arg(long, value_name = "ADDR", value_parser = parse_http_address)]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// With --metrics, allow an address other machines can reach (e.g. 0.0.0.0:9464). The page
+    /// shows agents' code and output (personal data tokenized) to anyone who reaches the port.
+    #[arg(long, requires = "metrics")]
+    pub metrics_allow_remote: bool,
 }
 
 /// `--http`: `host:port` with an IP address, or a port alone on 127.0.0.1.
@@ -544,6 +565,22 @@ pub struct TreeArgs {
     /// Folder to write into (created if missing; existing files of the tree are replaced).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    /// Where to serve the page: `127.0.0.1:9464` or a port alone (on 127.0.0.1; 0 picks a free
+    /// one). Loopback only without --allow-remote.
+    #[arg(long, value_name = "ADDR", value_parser = parse_http_address, default_value = "127.0.0.1:9464")]
+    pub listen: std::net::SocketAddr,
+
+    /// Allow an address other machines can reach. The page shows agents' code (personal data
+    /// tokenized) to anyone who reaches the port.
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 #[derive(Debug, Args)]

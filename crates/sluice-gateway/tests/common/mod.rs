@@ -21,6 +21,7 @@ pub fn gateway_with_fake_worker(
             data_dir: Some(data_dir.to_path_buf()),
             encoder: None,
             release_memory: None,
+            metrics: false,
         },
     )
     .unwrap()

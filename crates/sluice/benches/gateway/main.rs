@@ -11,6 +11,7 @@
 //! 2. `overhead`: N sequential `echo` calls on the fake MCP server straight through the rmcp pool,
 //!    against the same N calls from one script through Sluice; broken down with polling off
 //!    (`execution.spinMicros: 0`), privacy off, a worker without JS engine, and the worker alone;
+//!    and what keeping metrics (`serve --metrics`) adds per call;
 //! 3. `sequential`: 10,000 sequential calls in one script;
 //! 4. `parallel`: `Promise.all` of 200 `sleep({ms: 50})` with 200 calls allowed in flight;
 //! 5. `codegen`: catalog build and tree generation for the captured real-world catalogs;
@@ -34,7 +35,9 @@
 //!     per second and the gateway's RSS;
 //! 13. `python`: Python beside TypeScript through `sluice serve` (issue 19): a cold execution in
 //!     each language (a fresh confined worker each time) and the per-call time of N sequential
-//!     `echo` calls from each, with Python's targets (within 1.5x of TypeScript's).
+//!     `echo` calls from each, with Python's targets (within 1.5x of TypeScript's);
+//! 14. `page`: the page of `sluice serve --metrics` / `sluice ui` listing 10,000 executions
+//!     from an audit log (with 3 tool calls each), server side, against 300 ms.
 //!
 //! The machine this runs on is small and noisy, so every figure is a median (with p90) of many
 //! runs, and the runs of the things being compared are interleaved.
@@ -58,6 +61,7 @@ mod connect;
 mod context;
 mod load;
 mod overhead;
+mod page;
 mod parallel;
 mod python;
 mod report;
@@ -79,6 +83,7 @@ use connect::connect;
 use context::context;
 use load::load;
 use overhead::overhead;
+use page::page;
 use parallel::parallel;
 use python::python;
 use report::{BenchResult, Report, load_average};
@@ -91,7 +96,7 @@ use warm::warm;
 use worker::{FAKE_WORKER_ARG, protocol_worker};
 
 /// The sections, in running order: key, the names a filter may match, title.
-const SECTIONS: [(&str, &[&str], &str); 13] = [
+const SECTIONS: [(&str, &[&str], &str); 14] = [
     ("cold", &["cold", "worker"], "1. Worker cold start"),
     (
         "overhead",
@@ -144,6 +149,11 @@ const SECTIONS: [(&str, &[&str], &str); 13] = [
         "python",
         &["python", "language"],
         "13. Python beside TypeScript through sluice serve",
+    ),
+    (
+        "page",
+        &["page", "ui"],
+        "14. The page over 10,000 executions of the audit log",
     ),
 ];
 
@@ -229,6 +239,7 @@ fn main() -> BenchResult<()> {
                 "soak" => soak(&mut report).await,
                 "load" => load(&mut report).await,
                 "python" => python(&mut report).await,
+                "page" => page(&mut report),
                 _ => context(&mut report),
             };
             if let Err(error) = outcome {

@@ -14,6 +14,8 @@ pub(crate) const OVERHEAD_REPS: usize = 9;
 pub(crate) const OVERHEAD_BASELINE_RUNS: usize = 4;
 /// The target for Sluice's overhead per call, in µs.
 pub(crate) const OVERHEAD_TARGET_US: f64 = 15.0;
+/// The target for what keeping metrics adds per call, in µs.
+pub(crate) const METRICS_TARGET_US: f64 = 5.0;
 
 pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
     let calls = OVERHEAD_CALLS;
@@ -29,6 +31,7 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
     if let Some(plain) = &setup.plain_gateway {
         execute(plain, &sequential_script(200)).await?;
     }
+    execute(&setup.metrics_gateway, &sequential_script(200)).await?;
 
     let mut direct = Vec::new();
     let mut sluice_wall = Vec::new();
@@ -37,6 +40,11 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
     let mut worker_only = Vec::new();
     let mut plain_loop = Vec::new();
     let mut sleeping_loop = Vec::new();
+    let mut metrics_wall = Vec::new();
+    let mut metrics_loop = Vec::new();
+    // Per repetition, per call: (with metrics - without), wall and script's clock.
+    let mut metrics_extra = Vec::new();
+    let mut metrics_extra_loop = Vec::new();
     // CPU time of the direct calls, of Sluice and of Sluice with polling off, over all runs.
     let mut direct_cpu = CpuTime::default();
     let mut sluice_cpu = CpuTime::default();
@@ -46,8 +54,13 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
     let mut paired = Vec::new();
     for rep in 0..OVERHEAD_REPS {
         // Rotate the order of the variants from one repetition to the next.
-        for step in 0..6 {
-            match (rep + step) % 6 {
+        for step in 0..7 {
+            match (rep + step) % 7 {
+                6 => {
+                    let (wall, run) = execute(&setup.metrics_gateway, &script).await?;
+                    metrics_wall.push(ms(wall));
+                    metrics_loop.push(result_ms(&run)?);
+                }
                 0 => {
                     let before = CpuTime::now();
                     direct.push(ms(setup.direct_calls(calls).await?));
@@ -101,6 +114,12 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
         // This repetition's own figure, so noise that hits a whole repetition cancels out.
         if let (Some(wall), Some(direct)) = (sluice_wall.last(), direct.last()) {
             paired.push((wall - Stats::of(&rep_baseline).p50 - direct) * 1e3 / n);
+        }
+        if let (Some(with), Some(without)) = (metrics_wall.last(), sluice_wall.last()) {
+            metrics_extra.push((with - without) * 1e3 / n);
+        }
+        if let (Some(with), Some(without)) = (metrics_loop.last(), sluice_loop.last()) {
+            metrics_extra_loop.push((with - without) * 1e3 / n);
         }
     }
     let paired_stats = Stats::of(&paired);
@@ -230,6 +249,19 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
             format!("{} us/call", num(privacy_stats.p50)),
         );
     }
+    let metrics_stats = Stats::of(&metrics_extra);
+    let metrics_loop_stats = Stats::of(&metrics_extra_loop);
+    report.check(
+        "overhead",
+        "metrics on (serve --metrics): added per call, paired by repetition",
+        format!(
+            "{} (script's clock: {})",
+            metrics_stats.show("us"),
+            metrics_loop_stats.show("us")
+        ),
+        format!("< {METRICS_TARGET_US} us"),
+        metrics_stats.p50 < METRICS_TARGET_US,
+    );
     report.row(
         "overhead",
         "breakdown: `sluice worker` alone, calls answered by the bench",
@@ -249,6 +281,10 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
             "overhead_us_per_call": overhead_us,
             "overhead_us_per_call_script_clock": overhead_loop_us,
             "overhead_us_per_call_paired": paired_stats.to_json("us", &paired),
+            "metrics_added_us_per_call": metrics_stats.to_json("us", &metrics_extra),
+            "metrics_added_us_per_call_script_clock":
+                metrics_loop_stats.to_json("us", &metrics_extra_loop),
+            "metrics_target_us_below": METRICS_TARGET_US,
             "direct_us_per_call": direct_per_call,
             "sluice_us_per_call": sluice_per_call,
             "script_clock_us_per_call": script_per_call,

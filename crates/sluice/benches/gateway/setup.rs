@@ -24,6 +24,15 @@ pub(crate) fn worker_command() -> WorkerCommand {
 
 /// A gateway with this worker and no data folder (no workspace, skills or audit log).
 pub(crate) fn start_gateway(config: Config, worker: WorkerCommand) -> BenchResult<Gateway> {
+    start_gateway_with_metrics(config, worker, false)
+}
+
+/// The same, keeping metrics when `metrics` (as `sluice serve --metrics` does).
+pub(crate) fn start_gateway_with_metrics(
+    config: Config,
+    worker: WorkerCommand,
+    metrics: bool,
+) -> BenchResult<Gateway> {
     Ok(Gateway::start(
         config,
         GatewayOptions {
@@ -31,6 +40,7 @@ pub(crate) fn start_gateway(config: Config, worker: WorkerCommand) -> BenchResul
             data_dir: None,
             encoder: None,
             release_memory: None,
+            metrics,
         },
     )?)
 }
@@ -177,6 +187,9 @@ pub(crate) struct FakeSetup {
     /// The first gateway again with polling off (`sluice.execution.spinMicros: 0`): neither the
     /// worker nor the gateway polls for the other's next frame, each sleeps and is woken.
     pub(crate) sleeping_gateway: Gateway,
+    /// The first gateway again keeping metrics (`sluice serve --metrics`): what counting costs
+    /// per call.
+    pub(crate) metrics_gateway: Gateway,
     pub(crate) pool: Pool,
 }
 
@@ -214,15 +227,18 @@ impl FakeSetup {
             }))?,
             worker_command(),
         )?;
+        let metrics_gateway = start_gateway_with_metrics(config.clone(), worker_command(), true)?;
         let pool = Pool::start(&config);
         let setup = FakeSetup {
             gateway,
             protocol_gateway,
             plain_gateway,
             sleeping_gateway,
+            metrics_gateway,
             pool,
         };
         setup.gateway.wait_connected(|_| {}).await;
+        setup.metrics_gateway.wait_connected(|_| {}).await;
         setup.protocol_gateway.wait_connected(|_| {}).await;
         setup.sleeping_gateway.wait_connected(|_| {}).await;
         if let Some(plain) = &setup.plain_gateway {
@@ -233,6 +249,7 @@ impl FakeSetup {
             ensure_ready(&setup.gateway.snapshot().await.statuses)?;
             ensure_ready(&setup.protocol_gateway.snapshot().await.statuses)?;
             ensure_ready(&setup.sleeping_gateway.snapshot().await.statuses)?;
+            ensure_ready(&setup.metrics_gateway.snapshot().await.statuses)?;
             if let Some(plain) = &setup.plain_gateway {
                 ensure_ready(&plain.snapshot().await.statuses)?;
             }
@@ -249,6 +266,7 @@ impl FakeSetup {
         self.gateway.shutdown().await;
         self.protocol_gateway.shutdown().await;
         self.sleeping_gateway.shutdown().await;
+        self.metrics_gateway.shutdown().await;
         if let Some(plain) = &self.plain_gateway {
             plain.shutdown().await;
         }

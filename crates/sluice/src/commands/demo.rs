@@ -44,7 +44,15 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     if let Some(catalog) = args.catalog {
         options.catalog = Some(catalog);
     }
-    let report = sluice_demo::run(&options, &|line| eprintln!("sluice demo: {line}")).await;
+    // Each step on its own line; on a terminal, the current one also stays below as a
+    // progress line with the time so far.
+    let progress = crate::progress::Progress::start("sluice demo: starting");
+    let report = sluice_demo::run(&options, &|line| {
+        progress.println(&format!("sluice demo: {line}"));
+        progress.set(format!("sluice demo: {line}"));
+    })
+    .await;
+    progress.finish();
     let mut stdout = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut stdout, &report.to_json())?;

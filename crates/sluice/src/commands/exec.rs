@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use sluice_gateway::{ExecuteRequest, Language};
 
 use crate::cli::{ElicitationArg, ExecArgs, LanguageArg};
-use crate::commands::{load_config, start_and_connect};
+use crate::commands::{load_config, printable, start_and_connect};
 
 pub async fn run(args: ExecArgs) -> Result<ExitCode> {
     let code = if args.file.as_os_str() == "-" {
@@ -38,6 +38,16 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
     // One execution: a worker started ahead would only compete with it.
     config.settings.workers.warm = 0;
     let gateway = start_and_connect(config, &args.global).await?;
+    // On a terminal, a line with the time so far, the tool calls and what the script reports.
+    let progress = crate::progress::Progress::start(format!("running {}", args.file.display()));
+    let (updates, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let shown = progress.clone();
+    let name = args.file.display().to_string();
+    let follow = tokio::spawn(async move {
+        while let Some(update) = received.recv().await {
+            shown.set(progress_line(&name, &update));
+        }
+    });
     let report = gateway
         .execute(ExecuteRequest {
             code,
@@ -45,7 +55,7 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
             timeout_ms: args.timeout_ms,
             session: None,
             cancel: None,
-            progress: None,
+            progress: Some(updates),
             elicitor: match args.elicitation {
                 ElicitationArg::Decline => None,
                 ElicitationArg::Defaults => {
@@ -54,6 +64,8 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
             },
         })
         .await;
+    follow.abort();
+    progress.finish();
     gateway.shutdown().await;
     let mut stdout = std::io::stdout().lock();
     if args.json {
@@ -67,4 +79,21 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The progress line of a running script: its calls so far and what it last reported.
+fn progress_line(name: &str, update: &sluice_gateway::ExecutionProgress) -> String {
+    let mut line = format!(
+        "running {name}: {} tool call{}",
+        update.tool_calls,
+        if update.tool_calls == 1 { "" } else { "s" }
+    );
+    if let Some(reported) = &update.reported {
+        line.push_str(": ");
+        line.push_str(&printable(&reported.message, false));
+        if let Some(fraction) = reported.fraction {
+            line.push_str(&format!(" ({:.0}%)", fraction * 100.0));
+        }
+    }
+    line
 }

@@ -9,6 +9,7 @@ pub mod review;
 pub mod serve;
 pub mod skills;
 pub mod tools;
+pub mod ui;
 pub mod worker;
 
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Tools(ToolsCommand::Eval(args)) => tools::eval(args),
         Command::Tools(ToolsCommand::Review(args)) => review::run(args).await,
         Command::Audit(args) => audit::run(args),
+        Command::Ui(args) => ui::run(args).await,
         Command::Skills(command) => skills::run(command),
         Command::Auth(command) => auth::run(command).await,
         Command::Demo(args) => demo::run(args).await,
@@ -164,6 +166,15 @@ pub fn worker_command(options: &GlobalOptions) -> Option<WorkerCommand> {
 
 /// Start the gateway with the data folder and worker of `options`.
 pub fn start_gateway(config: Config, options: &GlobalOptions) -> Result<Gateway> {
+    start_gateway_with_metrics(config, options, false)
+}
+
+/// The same, keeping metrics when `metrics` (`sluice serve --metrics`).
+pub fn start_gateway_with_metrics(
+    config: Config,
+    options: &GlobalOptions,
+    metrics: bool,
+) -> Result<Gateway> {
     let data_dir = data_dir(options)?;
     Ok(Gateway::start(
         config,
@@ -172,6 +183,7 @@ pub fn start_gateway(config: Config, options: &GlobalOptions) -> Result<Gateway>
             data_dir: Some(data_dir),
             encoder: shared_encoder(options).map(std::sync::Arc::new),
             release_memory: Some(sluice_sandbox::release_free_heap),
+            metrics,
         },
     )?)
 }
@@ -183,30 +195,60 @@ pub async fn start_and_connect(config: Config, options: &GlobalOptions) -> Resul
     Ok(gateway)
 }
 
-/// A progress callback: one stderr line per server as it settles.
+/// A progress callback: one stderr line per server as it settles, and on a terminal a progress
+/// line below them naming the servers still connecting.
 pub fn report_progress(gateway: &Gateway) -> impl FnMut(&ServerStatus) + use<> {
     let total = gateway.config().servers.len();
     let started = Instant::now();
+    let mut pending: std::collections::BTreeSet<String> =
+        gateway.config().servers.keys().cloned().collect();
     if total > 0 {
         eprintln!(
             "sluice: connecting to {total} server{}…",
             if total == 1 { "" } else { "s" }
         );
     }
+    let waiting = move |settled: usize, pending: &std::collections::BTreeSet<String>| {
+        let mut names: Vec<String> = pending
+            .iter()
+            .take(3)
+            .map(|name| printable(name, false).into_owned())
+            .collect();
+        if pending.len() > 3 {
+            names.push(format!("and {} more", pending.len() - 3));
+        }
+        format!(
+            "connecting: {settled}/{total} settled, waiting for {}",
+            names.join(", ")
+        )
+    };
+    let progress = (total > 0).then(|| crate::progress::Progress::start(waiting(0, &pending)));
     let mut settled = 0;
     move |status: &ServerStatus| {
         settled += 1;
+        pending.remove(&status.name);
         let elapsed = started.elapsed().as_millis();
-        match &status.state {
-            ServerState::Ready { .. } => eprintln!(
+        let line = match &status.state {
+            ServerState::Ready { .. } => format!(
                 "sluice: [{settled}/{total}] {} ready: {} tools ({elapsed} ms)",
                 status.name, status.tools
             ),
-            other => eprintln!(
+            other => format!(
                 "sluice: [{settled}/{total}] {} unavailable: {} ({elapsed} ms)",
                 status.name,
                 other.describe()
             ),
+        };
+        match &progress {
+            Some(progress) => {
+                progress.println(&line);
+                if pending.is_empty() {
+                    progress.finish();
+                } else {
+                    progress.set(waiting(settled, &pending));
+                }
+            }
+            None => eprintln!("{line}"),
         }
     }
 }

@@ -9,7 +9,7 @@ use sluice_server::streamable_http::{HttpOptions, HttpServer, TlsFiles};
 use tokio::sync::watch;
 
 use crate::cli::ServeArgs;
-use crate::commands::{load_config, report_progress, start_gateway};
+use crate::commands::{load_config, report_progress, start_gateway_with_metrics};
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let config = load_config(&args.global)?;
@@ -29,7 +29,27 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         ),
         None => None,
     };
-    let gateway = start_gateway(config, &args.global)?;
+    let web = match args.metrics {
+        Some(address) => Some(
+            sluice_web::WebServer::bind(
+                address,
+                args.metrics_allow_remote,
+                "--metrics-allow-remote",
+            )
+            .await
+            .context("--metrics")?,
+        ),
+        None => None,
+    };
+    let gateway = start_gateway_with_metrics(config, &args.global, web.is_some())?;
+    if let Some(web) = web {
+        eprintln!("sluice: metrics at http://{}/metrics", web.address());
+        let source = sluice_web::Source {
+            gateway: Some(gateway.clone()),
+            data_dir: gateway.data_dir().map(std::path::Path::to_path_buf),
+        };
+        tokio::spawn(web.run(source, shutdown_signal()));
+    }
     // Answer `initialize` at once (clients time out) while servers connect. Requests that need
     // the catalog wait for the first round to settle, but never longer than
     // `FIRST_ROUND_WAIT`: one slow or hanging server must not hold up the others. Past it, what

@@ -19,7 +19,9 @@ pub async fn search(args: SearchArgs) -> Result<ExitCode> {
     let config = load_config(&args.global)?;
     let gateway = start_and_connect(config, &args.global).await?;
     // A one-shot search ranks with the encoder: compute (and cache) missing vectors first.
+    let progress = crate::progress::Progress::start("building the search index");
     gateway.complete_vectors().await;
+    progress.finish();
     let request = SearchRequest {
         query: args.query,
         detail: match args.detail {

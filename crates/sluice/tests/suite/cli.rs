@@ -88,3 +88,22 @@ fn tools_tree_writes_the_generated_files() {
     // README.md, runtime.ts, an index.ts per server, a .ts and a .py per tool (10 tools).
     assert!(stderr.contains("wrote 24 files"), "{stderr}");
 }
+
+/// `sluice serve --help` and `sluice ui --help`: every flag of these commands, as a user reads
+/// them (a changed flag or text shows in review).
+#[test]
+fn serve_and_ui_help() {
+    for (command, snapshot) in [("serve", "serve_help"), ("ui", "ui_help")] {
+        // clap shows the values of the variables it reads: none are set here.
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args([command, "--help"])
+            .env("COLUMNS", "100")
+            .env_remove("SLUICE_DATA_DIR")
+            .env_remove("SLUICE_CONFIG")
+            .env_remove("SLUICE_MODEL")
+            .output()
+            .expect("run sluice");
+        assert!(output.status.success());
+        insta::assert_snapshot!(snapshot, String::from_utf8_lossy(&output.stdout));
+    }
+}

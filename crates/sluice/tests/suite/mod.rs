@@ -39,6 +39,10 @@ mod http_auth;
 mod http_server;
 /// Pinned tool definitions: changes held back, `sluice tools review`.
 mod pins;
+/// `sluice serve --metrics`: `/metrics` linted by promtool and scraped by a real Prometheus.
+mod metrics;
+/// The page at `/` (and `sluice ui`) in a real headless Chromium.
+mod page;
 /// Many principals on one `sluice serve --http`: each its own workspace, skills, sessions,
 /// audit trail and limits.
 mod principals;
@@ -46,6 +50,8 @@ mod principals;
 mod privacy;
 /// Attacks on the privacy layer.
 mod privacy_attacks;
+/// Progress lines on a terminal, none on a pipe.
+mod progress;
 /// Lines that are not JSON-RPC messages, and requests before `initialize`.
 mod protocol_lines;
 /// Python on Monty: tool calls, errors, sessions and attacks.

@@ -20,6 +20,7 @@ fn gateway(data_dir: &std::path::Path, workers: Value) -> Gateway {
             data_dir: Some(data_dir.to_path_buf()),
             encoder: None,
             release_memory: None,
+            metrics: false,
         },
     )
     .expect("gateway")
