@@ -37,12 +37,12 @@ mod governance;
 mod http_auth;
 /// A downstream server over Streamable HTTP.
 mod http_server;
-/// Pinned tool definitions: changes held back, `sluice tools review`.
-mod pins;
 /// `sluice serve --metrics`: `/metrics` linted by promtool and scraped by a real Prometheus.
 mod metrics;
 /// The page at `/` (and `sluice ui`) in a real headless Chromium.
 mod page;
+/// Pinned tool definitions: changes held back, `sluice tools review`.
+mod pins;
 /// Many principals on one `sluice serve --http`: each its own workspace, skills, sessions,
 /// audit trail and limits.
 mod principals;
