@@ -207,24 +207,28 @@ pub(crate) fn check(snapshot: &Snapshot, server: &str, tool: &str) -> Check {
 /// How much of the arguments an approval request shows.
 const MAX_SHOWN_ARGUMENTS: usize = 2_000;
 
+/// The call a person is asked to approve.
+pub(crate) struct Question<'a> {
+    pub(crate) server: &'a str,
+    pub(crate) tool: &'a str,
+    /// As the code sent them: personal data in them is still tokenized.
+    pub(crate) arguments: &'a Value,
+    /// Which rule asks.
+    pub(crate) why: &'a str,
+    /// How long to wait for the answer; none within it is a refusal.
+    pub(crate) wait: std::time::Duration,
+}
+
 /// Ask the person, through the agent's client (MCP elicitation), to approve the call; `None`
-/// when they accept. `arguments` are as the code sent them: personal data in them is still
-/// tokenized. No answer within `wait` is a refusal.
-#[allow(clippy::too_many_arguments)]
+/// when they accept.
 pub(crate) async fn ask(
     elicitor: Option<&sluice_downstream::SharedElicitor>,
     remembered: (&PolicyState, &Arc<str>),
     audit: (&crate::audit::Auditor, &crate::audit::GovernanceOrigin),
-    server: &str,
-    tool: &str,
-    arguments: &Value,
-    why: &str,
-    wait: std::time::Duration,
+    question: &Question<'_>,
 ) -> Option<ToolOutcome> {
-    let refusal = ask_person(
-        elicitor, remembered, audit, server, tool, arguments, why, wait,
-    )
-    .await;
+    let Question { server, tool, .. } = *question;
+    let refusal = ask_person(elicitor, remembered, audit, question).await;
     if let Some((outcome, answer)) = refusal {
         if let Some(answer) = answer {
             let (auditor, origin) = audit;
@@ -243,17 +247,19 @@ pub(crate) async fn ask(
 
 /// [`ask`]; a refusal comes with the person's answer in words when a question was asked (to
 /// audit), `None` when none could be.
-#[allow(clippy::too_many_arguments)]
 async fn ask_person(
     elicitor: Option<&sluice_downstream::SharedElicitor>,
     remembered: (&PolicyState, &Arc<str>),
     audit: (&crate::audit::Auditor, &crate::audit::GovernanceOrigin),
-    server: &str,
-    tool: &str,
-    arguments: &Value,
-    why: &str,
-    wait: std::time::Duration,
+    question: &Question<'_>,
 ) -> Option<(ToolOutcome, Option<String>)> {
+    let Question {
+        server,
+        tool,
+        arguments,
+        why,
+        wait,
+    } = *question;
     let (state, client) = remembered;
     let (auditor, origin) = audit;
     if state.is_remembered(client, server, tool) {

@@ -48,11 +48,13 @@ impl Gateway {
                         self.audit(),
                         &crate::audit::GovernanceOrigin::of(audit.0, audit.1),
                     ),
-                    server,
-                    tool,
-                    &arguments,
-                    &why,
-                    deadline,
+                    &crate::governance::Question {
+                        server,
+                        tool,
+                        arguments: &arguments,
+                        why: &why,
+                        wait: deadline,
+                    },
                 )
                 .await
                 {
