@@ -34,6 +34,9 @@ struct PinnedPart {
     source: Arc<ServerCatalog>,
     kept: Arc<ServerCatalog>,
     held: HashMap<String, String>,
+    /// The server's pin file as this part was made from it: a part whose file someone else
+    /// replaced since is made again.
+    file: Option<sluice_pins::FileIdentity>,
 }
 
 /// A held-back tool or server event to write to the audit log.
@@ -93,10 +96,11 @@ impl PinState {
         (kept, held, events)
     }
 
-    /// Whether the pin folder changed since the last look; if so, the parts are made again at
-    /// the next rebuild. The gateway's own writes count too (one more rebuild, which reuses
-    /// every part without held tools): taking them apart from a review's would let a review
-    /// written during a rebuild go unnoticed.
+    /// Whether someone else changed a pin file since its part was made (`sluice tools review`
+    /// accepted or rejected a change); those parts are made again at the next rebuild. Cheap
+    /// when nothing changed: only the folder's modification time is read. The gateway's own
+    /// writes do not count: each part keeps the identity of the file it read or wrote (taken
+    /// from the open file, so a review that replaces the file at any moment after it is seen).
     fn changed_outside(&self) -> bool {
         let Some(store) = &self.store else {
             return false;
@@ -109,11 +113,10 @@ impl PinState {
             }
             *seen = now;
         }
-        self.parts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-        true
+        let mut parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = parts.len();
+        parts.retain(|server, part| store.file_identity(server) == part.file);
+        parts.len() != before
     }
 }
 
@@ -129,8 +132,10 @@ fn pin(
         .iter()
         .map(|tool| Definition::of(&tool.definition()))
         .collect();
+    let mut file = None;
     let held: HashMap<String, String> = match store.observe(server, &definitions) {
         Ok(observed) => {
+            file = observed.file.clone();
             if observed.newly_pinned > 0 {
                 tracing::debug!(
                     server,
@@ -188,7 +193,12 @@ fn pin(
     } else {
         Arc::new(source.filtered(|tool| !held.contains_key(&tool.name)))
     };
-    PinnedPart { source, kept, held }
+    PinnedPart {
+        source,
+        kept,
+        held,
+        file,
+    }
 }
 
 /// The failure of a call to a held tool.

@@ -214,6 +214,33 @@ pub struct Observed {
     pub newly_held: Vec<String>,
     /// Tools seen for the first time, now pinned.
     pub newly_pinned: usize,
+    /// The server's pin file as this look left it (`None`: it has none): what it read, or
+    /// what it wrote. Compared with [`PinStore::file_identity`] later, it says whether someone
+    /// else (`sluice tools review`) replaced the file since.
+    pub file: Option<FileIdentity>,
+}
+
+/// Which version of a pin file is on disk: its inode (a replacement is a new file, renamed into
+/// place), size and modification time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileIdentity {
+    inode: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl FileIdentity {
+    fn of(metadata: &fs::Metadata) -> FileIdentity {
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(metadata);
+        #[cfg(not(unix))]
+        let inode = 0;
+        FileIdentity {
+            inode,
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+        }
+    }
 }
 
 /// A held tool as `sluice tools review` shows it.
@@ -348,16 +375,39 @@ impl PinStore {
         self.dir.join(file_name(server))
     }
 
+    /// The identity of `server`'s pin file now (`None`: it has none).
+    pub fn file_identity(&self, server: &str) -> Option<FileIdentity> {
+        fs::metadata(self.path(server))
+            .ok()
+            .map(|metadata| FileIdentity::of(&metadata))
+    }
+
     fn read(&self, server: &str) -> Result<ServerFile, PinError> {
+        self.read_with_identity(server).map(|(file, _)| file)
+    }
+
+    /// The server's pin file, and the identity of the file read (taken from the open file, so
+    /// it is the one read even if the file is replaced meanwhile).
+    fn read_with_identity(
+        &self,
+        server: &str,
+    ) -> Result<(ServerFile, Option<FileIdentity>), PinError> {
         let path = self.path(server);
-        let text = match fs::read(&path) {
-            Ok(text) => text,
+        let opened = fs::File::open(&path).and_then(|mut opened| {
+            let identity = FileIdentity::of(&opened.metadata()?);
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut opened, &mut text)?;
+            Ok((text, identity))
+        });
+        let (text, identity) = match opened {
+            Ok(read) => read,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(ServerFile {
+                let empty = ServerFile {
                     version: FORMAT_VERSION,
                     server: server.to_owned(),
                     tools: BTreeMap::new(),
-                });
+                };
+                return Ok((empty, None));
             }
             Err(error) => return Err(io("read", &path)(error)),
         };
@@ -383,10 +433,11 @@ impl PinStore {
                 });
             }
         }
-        Ok(file)
+        Ok((file, Some(identity)))
     }
 
-    fn write(&self, file: &ServerFile) -> Result<(), PinError> {
+    /// Write `file` in place (temporary file, flush, rename); the identity of what was written.
+    fn write(&self, file: &ServerFile) -> Result<FileIdentity, PinError> {
         let path = self.path(&file.server);
         let temporary = self.dir.join(format!(".{}.tmp", file_name(&file.server)));
         let mut text = serde_json::to_vec_pretty(file).map_err(|error| PinError::Io {
@@ -398,11 +449,13 @@ impl PinStore {
         let mut out = fs::File::create(&temporary).map_err(io("create", &temporary))?;
         out.write_all(&text).map_err(io("write", &temporary))?;
         out.sync_all().map_err(io("flush", &temporary))?;
+        // Taken before the rename, from the open file: the renamed file is this one.
+        let identity = FileIdentity::of(&out.metadata().map_err(io("stat", &temporary))?);
         fs::rename(&temporary, &path).map_err(io("rename into place", &path))?;
         if let Ok(dir) = fs::File::open(&self.dir) {
             let _ = dir.sync_all();
         }
-        Ok(())
+        Ok(identity)
     }
 
     /// Compare what `server` presents with its pins: new tools are pinned, changed ones held
@@ -410,8 +463,11 @@ impl PinStore {
     /// tool presented as pinned again is released. Tools no longer presented keep their pins.
     pub fn observe(&self, server: &str, tools: &[Definition]) -> Result<Observed, PinError> {
         let _lock = self.lock()?;
-        let mut file = self.read(server)?;
-        let mut observed = Observed::default();
+        let (mut file, identity) = self.read_with_identity(server)?;
+        let mut observed = Observed {
+            file: identity,
+            ..Observed::default()
+        };
         let mut modified = false;
         let at = now();
         for definition in tools {
@@ -460,7 +516,7 @@ impl PinStore {
             }
         }
         if modified {
-            self.write(&file)?;
+            observed.file = Some(self.write(&file)?);
         }
         Ok(observed)
     }
