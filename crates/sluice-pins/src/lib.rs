@@ -25,7 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use sluice_audit::sha256_hex;
 
 /// The folder under the data folder that holds the pins.
 pub const PINS_DIR: &str = "pins";
@@ -149,17 +149,6 @@ pub fn changed_fields(before: &Value, after: &Value) -> Vec<Field> {
         .into_iter()
         .filter(|field| before.get(field.as_str()) != after.get(field.as_str()))
         .collect()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(digest.len() * 2);
-    for byte in digest {
-        hex.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX_DIGITS[usize::from(byte & 0x0f)]));
-    }
-    hex
 }
 
 /// One server's pin file.
