@@ -95,7 +95,10 @@ impl WebServer {
                     let stream = match accepted {
                         Ok((stream, _peer)) => stream,
                         Err(error) => {
-                            tracing::debug!("metrics address: accept failed: {error}");
+                            // Out of descriptors and the like: wait a little rather than spin
+                            // (as the MCP HTTP server does).
+                            tracing::warn!("metrics address: accepting a connection failed: {error}");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                             continue;
                         }
                     };
