@@ -268,3 +268,52 @@ impl Gateway {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn part(server: &str, tools: &[&str]) -> Arc<ServerCatalog> {
+        Arc::new(ServerCatalog::parse(
+            server,
+            tools
+                .iter()
+                .map(|name| json!({"name": name, "inputSchema": {"type": "object"}})),
+        ))
+    }
+
+    #[test]
+    fn only_parts_whose_pin_file_someone_else_replaced_are_made_again() {
+        let data = tempfile::tempdir().unwrap();
+        let state = PinState::new(Some(data.path()), &PinningSettings::default());
+        let made = |parts: &[(&str, Arc<ServerCatalog>)]| {
+            state.apply(
+                parts
+                    .iter()
+                    .map(|(server, part)| ((*server).to_owned(), Arc::clone(part)))
+                    .collect(),
+            )
+        };
+        let a = part("a", &["read"]);
+        made(&[("a", a.clone()), ("b", part("b", &["list"]))]);
+        // The gateway's own writes (first pins, a refreshed server's new tool) do not count.
+        assert!(!state.changed_outside());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        made(&[("a", a.clone()), ("b", part("b", &["list", "extra"]))]);
+        assert!(!state.changed_outside());
+        assert_eq!(state.parts.lock().unwrap().len(), 2);
+        // Another process replaces a's file: only a's part is made again.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        PinStore::new(data.path())
+            .observe(
+                "a",
+                &[Definition::of(&json!({"name": "other", "inputSchema": {}}))],
+            )
+            .unwrap();
+        assert!(state.changed_outside());
+        let parts = state.parts.lock().unwrap();
+        assert!(parts.contains_key("b") && !parts.contains_key("a"));
+    }
+}
