@@ -224,7 +224,7 @@ impl Client {
             origin: &origin,
             request,
             vault: &vault,
-            worker: self.spare(),
+            worker: self.spare(keep),
             keep_state: false,
             reuse: keep > 0,
         };
@@ -243,12 +243,17 @@ impl Client {
         report
     }
 
-    /// A live spare worker of this client for its next execution: the longest idle one whose
-    /// new runtime is made (it said `Tidied`), else the longest idle one (the execution starts
-    /// when its runtime is made, which began when its last execution was answered). Not a warm
-    /// worker instead: taking one makes the pool start another, a cost that back-to-back
-    /// executions of one client measured as slower than waiting for the spare.
-    fn spare(&self) -> Option<WorkerProcess> {
+    /// A worker for this client's next fresh execution: its longest idle spare whose new
+    /// runtime is made (it said `Tidied`); else, while the client may keep more spares than it
+    /// has, a warm worker that is ready (it becomes a spare too); else its longest idle spare
+    /// (the execution starts when that one's runtime is made, which began when its last
+    /// execution was answered); else none, and the execution takes a warm worker or starts one.
+    ///
+    /// Back-to-back executions answered one at a time would otherwise always find their one
+    /// spare still making its runtime: with two, one is made while the other runs. A warm
+    /// worker is taken only when it is ready and the client has room, so the pool starts a
+    /// replacement once per added spare, not per execution.
+    fn spare(&self, keep: usize) -> Option<WorkerProcess> {
         let mut spares = self
             .inner
             .spares
@@ -258,6 +263,12 @@ impl Client {
         spares.retain_mut(WorkerProcess::is_alive);
         if let Some(ready) = spares.iter_mut().position(WorkerProcess::is_tidied) {
             return Some(spares.remove(ready));
+        }
+        if spares.len() < keep && self.inner.tenant.is_owner() {
+            let gateway = &self.inner.gateway;
+            if let Some(warm) = gateway.warm().take_ready(gateway) {
+                return Some(warm);
+            }
         }
         (!spares.is_empty()).then(|| spares.remove(0))
     }

@@ -66,6 +66,24 @@ impl WarmPool {
         taken
     }
 
+    /// A ready worker whose runtime is made, if one waits (none that would make the caller
+    /// wait); the pool is refilled in the background when one is taken.
+    pub(crate) fn take_ready(&self, gateway: &Gateway) -> Option<WorkerProcess> {
+        let taken = {
+            let mut ready = self.ready.lock().unwrap_or_else(PoisonError::into_inner);
+            let position = ready
+                .iter_mut()
+                .rposition(|worker| worker.is_tidied() && worker.is_alive())?;
+            ready.remove(position)
+        };
+        *self
+            .last_demand
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        self.fill(gateway);
+        Some(taken)
+    }
+
     /// Start workers until the pool holds (or is starting) as many as it should.
     pub(crate) fn fill(&self, gateway: &Gateway) {
         if gateway.worker_command().is_none() || gateway.stopping().is_cancelled() {
