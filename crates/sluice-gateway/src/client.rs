@@ -119,7 +119,36 @@ impl Client {
 
     /// [`Gateway::search`] over the tools and this client's own skills.
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
-        crate::skills::search(&self.inner.gateway, &self.inner.tenant, request).await
+        self.search_traced(request, None).await
+    }
+
+    /// [`Client::search`] whose span (with traces on) continues `trace`, the W3C trace context
+    /// of the agent's request, when it is valid.
+    pub async fn search_traced(
+        &self,
+        request: &SearchRequest,
+        trace: Option<&crate::TraceContext>,
+    ) -> Result<SearchResponse, SearchError> {
+        let span = self
+            .inner
+            .gateway
+            .telemetry()
+            .map(|telemetry| telemetry.search(trace, &self.inner.origin_client));
+        let response =
+            crate::skills::search(&self.inner.gateway, &self.inner.tenant, request).await;
+        if let Some(span) = span {
+            span.end(
+                response
+                    .as_ref()
+                    .ok()
+                    .map(|response| sluice_telemetry::SearchEnd {
+                        hits: response.tools.len(),
+                        skills: response.skills.len(),
+                        weak: response.weak,
+                    }),
+            );
+        }
+        response
     }
 
     /// [`Gateway::save_skill`] into this client's own skills, recorded as saved by it.

@@ -83,8 +83,8 @@ pub mod attr {
     pub const SEARCH_SKILLS: &str = "sluice.search.skills";
     /// Nothing matched the query well.
     pub const SEARCH_WEAK: &str = "sluice.search.weak";
-    /// A worker started for the warm pool (ahead of demand) rather than for one execution.
-    pub const WORKER_WARM: &str = "sluice.worker.warm";
+    /// What a worker was started for ([`WorkerPurpose`](crate::WorkerPurpose)).
+    pub const WORKER_PURPOSE: &str = "sluice.worker.purpose";
     /// MCP semantic conventions: the method (`tools/call`).
     pub const MCP_METHOD: &str = "mcp.method.name";
     /// MCP semantic conventions: the tool's name.
@@ -266,14 +266,18 @@ impl Telemetry {
         SearchSpan { span }
     }
 
-    /// The span of one worker start: a child of the execution it is started for, or a root
-    /// span for the warm pool.
-    pub fn worker_start(&self, execution: Option<&ExecutionSpan>) -> WorkerStartSpan {
+    /// The span of one worker start: a child of the execution it is started for, else a root
+    /// span.
+    pub fn worker_start(
+        &self,
+        purpose: WorkerPurpose,
+        execution: Option<&ExecutionSpan>,
+    ) -> WorkerStartSpan {
         let builder = self
             .tracer
             .span_builder(name::WORKER_START)
             .with_kind(SpanKind::Internal)
-            .with_attributes([KeyValue::new(attr::WORKER_WARM, execution.is_none())]);
+            .with_attributes([KeyValue::new(attr::WORKER_PURPOSE, purpose.as_str())]);
         let span = match execution {
             Some(execution) => builder.start_with_context(&self.tracer, &execution.cx),
             None => builder.start_with_context(&self.tracer, &Context::new()),
@@ -305,6 +309,28 @@ fn remote_parent(parent: Option<&TraceContext>) -> Context {
     match parent {
         Some(parent) => TraceContextPropagator::new().extract_with_context(&Context::new(), parent),
         None => Context::new(),
+    }
+}
+
+/// What a worker process is started for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerPurpose {
+    /// One execution (or session) that found no warm worker.
+    Execution,
+    /// The warm pool, ahead of demand.
+    Warm,
+    /// Checking a skill before it is saved.
+    SkillCheck,
+}
+
+impl WorkerPurpose {
+    /// The attribute's value: `execution`, `warm`, `skill_check`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerPurpose::Execution => "execution",
+            WorkerPurpose::Warm => "warm",
+            WorkerPurpose::SkillCheck => "skill_check",
+        }
     }
 }
 

@@ -227,8 +227,10 @@ fn an_unsampled_agent_trace_is_not_recorded_but_still_propagated() {
 fn search_and_worker_start_spans() {
     let (telemetry, keep) = kept();
     let execution = telemetry.execution(None, start());
-    telemetry.worker_start(Some(&execution)).end(true);
-    telemetry.worker_start(None).end(false);
+    telemetry
+        .worker_start(WorkerPurpose::Execution, Some(&execution))
+        .end(true);
+    telemetry.worker_start(WorkerPurpose::Warm, None).end(false);
     telemetry.search(None, "c").end(Some(SearchEnd {
         hits: 3,
         skills: 1,
@@ -244,7 +246,7 @@ fn search_and_worker_start_spans() {
     assert_eq!(starts.len(), 2);
     let for_execution = starts
         .iter()
-        .find(|span| attribute(span, attr::WORKER_WARM) == Some(&Value::Bool(false)))
+        .find(|span| attribute(span, attr::WORKER_PURPOSE) == Some(&Value::from("execution")))
         .unwrap();
     assert_eq!(
         attribute(for_execution, attr::OUTCOME),
@@ -253,7 +255,7 @@ fn search_and_worker_start_spans() {
     assert_ne!(for_execution.parent_span_id, SpanId::INVALID);
     let warm = starts
         .iter()
-        .find(|span| attribute(span, attr::WORKER_WARM) == Some(&Value::Bool(true)))
+        .find(|span| attribute(span, attr::WORKER_PURPOSE) == Some(&Value::from("warm")))
         .unwrap();
     assert_eq!(warm.parent_span_id, SpanId::INVALID);
     assert_eq!(attribute(warm, attr::OUTCOME), Some(&Value::from("error")));

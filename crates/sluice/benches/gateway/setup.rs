@@ -41,6 +41,7 @@ pub(crate) fn start_gateway_with_metrics(
             encoder: None,
             release_memory: None,
             metrics,
+            telemetry: None,
         },
     )?)
 }
@@ -79,6 +80,7 @@ pub(crate) async fn execute(
             cancel: None,
             progress: None,
             elicitor: None,
+            trace: None,
         })
         .await;
     let wall = started.elapsed();
