@@ -207,7 +207,9 @@ impl ServerCatalog {
     }
 
     /// A part of these tools (ordered by identifier, identifiers unique), with its name index.
-    fn of(tools: Vec<CatalogTool>, rejected: Vec<RejectedTool>) -> ServerCatalog {
+    fn of(mut tools: Vec<CatalogTool>, rejected: Vec<RejectedTool>) -> ServerCatalog {
+        // Held for the server's life: no room to grow.
+        tools.shrink_to_fit();
         let mut by_name: Vec<usize> = (0..tools.len()).collect();
         by_name.sort_by(|&left, &right| tools[left].name.cmp(&tools[right].name));
         ServerCatalog {

@@ -163,7 +163,7 @@ impl Snapshot {
         let mut tools: Vec<SearchEntry> = Vec::new();
         let mut skills = Vec::new();
         for hit in &ranking.hits {
-            match &hit.document.key {
+            match &hit.item.key {
                 ItemKey::Tool { server, name } => {
                     if let Some(tool) = self.catalog.tool(server, name) {
                         add_tool(
@@ -186,7 +186,7 @@ impl Snapshot {
                     name: name.clone(),
                     description: match request.detail {
                         Detail::Name => String::new(),
-                        _ => hit.document.description.clone(),
+                        _ => hit.item.skill_description.clone().unwrap_or_default(),
                     },
                     saved_by: None,
                     saved_at: None,

@@ -260,7 +260,7 @@ pub fn build_search_index(
         return SearchIndex::build(catalog_documents(catalog), None, None);
     };
     let mut vectors = load_cache(&encoder.fingerprint(), encoder.dimension(), Some(cache));
-    let lexical = SearchIndex::build(catalog_documents(catalog), None, None);
+    let lexical = SearchIndex::build(catalog_documents(catalog), None, Some(&vectors));
     let missing = lexical.missing_vectors(&vectors);
     if !missing.is_empty() {
         tracing::info!(

@@ -76,7 +76,7 @@ fn main() -> BenchResult<()> {
     }
     let (mut cache, _) =
         VectorCache::load(&cache_path, &encoder.fingerprint(), encoder.dimension());
-    let lexical = SearchIndex::build(catalog_documents(&large), None, None);
+    let lexical = SearchIndex::build(catalog_documents(&large), None, Some(&cache));
     let missing = lexical.missing_vectors(&cache);
     if !missing.is_empty() {
         let threads = std::thread::available_parallelism().map_or(1, |count| count.get());
@@ -124,7 +124,7 @@ fn main() -> BenchResult<()> {
         let (cache, _) =
             VectorCache::load(&cache_path, &encoder.fingerprint(), encoder.dimension());
         let mut small_cache = cache.clone();
-        let small_lexical = SearchIndex::build(catalog_documents(&small), None, None);
+        let small_lexical = SearchIndex::build(catalog_documents(&small), None, Some(&small_cache));
         let missing = small_lexical.missing_vectors(&small_cache);
         sluice_search::embed_into(&mut small_cache, &missing, &encoder, 2);
         SearchIndex::build(catalog_documents(&small), None, Some(&small_cache))

@@ -53,6 +53,52 @@ pub struct Document {
     pub hints: Vec<&'static str>,
 }
 
+/// What the index keeps of an item once its segment is built: its key, and a skill's
+/// description (a tool's is in the catalog). The texts that ranked it live on only in the
+/// segment's postings and vectors, so an index does not hold a second copy of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// What it is.
+    pub key: ItemKey,
+    /// A skill's description; `None` for a tool.
+    pub skill_description: Option<String>,
+}
+
+impl Item {
+    pub(crate) fn of(document: Document) -> Item {
+        let skill_description = match document.key {
+            ItemKey::Skill { .. } => Some(document.description),
+            ItemKey::Tool { .. } => None,
+        };
+        Item {
+            key: document.key,
+            skill_description,
+        }
+    }
+
+    /// The segment it belongs to: the server's name, or [`SKILLS_GROUP`] for skills.
+    pub fn group(&self) -> &str {
+        match &self.key {
+            ItemKey::Tool { server, .. } => server,
+            ItemKey::Skill { .. } => SKILLS_GROUP,
+        }
+    }
+
+    /// The tool's MCP name or the skill's name.
+    pub fn name(&self) -> &str {
+        match &self.key {
+            ItemKey::Tool { name, .. } | ItemKey::Skill { name } => name,
+        }
+    }
+    /// The server's name for a tool, `None` for a skill.
+    pub fn server(&self) -> Option<&str> {
+        match &self.key {
+            ItemKey::Tool { server, .. } => Some(server),
+            ItemKey::Skill { .. } => None,
+        }
+    }
+}
+
 /// The group skills are indexed under (no server can be named this: server names never start
 /// with a space).
 pub const SKILLS_GROUP: &str = " skills";

@@ -59,12 +59,15 @@ const RELATED_SHARE: f32 = 0.5;
 const PREFIX_MIN_CHARS: usize = 3;
 const PREFIX_MAX_TERMS: usize = 32;
 
-/// The postings of one segment.
+/// The postings of one segment: every term's list in one vector, so a segment of a few
+/// thousand terms makes one allocation for its lists rather than one per term.
 #[derive(Debug, Default)]
 pub(crate) struct Postings {
-    /// Term → (document within the segment, weighted frequency). The term's text is shared
-    /// with the index's statistics.
-    pub by_term: HashMap<Arc<str>, Vec<(u32, f32)>>,
+    /// Term → its list's range in `lists`. The term's text is shared with the index's
+    /// statistics.
+    by_term: HashMap<Arc<str>, (u32, u32)>,
+    /// (document within the segment, weighted frequency), term after term.
+    lists: Vec<(u32, f32)>,
     /// Weighted length of each document.
     pub lengths: Vec<f32>,
 }
@@ -121,15 +124,32 @@ impl Postings {
             }
             lengths.push(length);
         }
-        let by_term = numbers
-            .into_iter()
-            .map(|(term, number)| {
-                let mut list = std::mem::take(&mut lists[number as usize]);
-                list.shrink_to_fit();
-                (Arc::from(term), list)
-            })
-            .collect();
-        Postings { by_term, lengths }
+        let mut flat = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+        let mut by_term = HashMap::with_capacity_and_hasher(numbers.len(), Default::default());
+        for (term, number) in numbers {
+            let list = &lists[number as usize];
+            let start = flat.len() as u32;
+            flat.extend_from_slice(list);
+            by_term.insert(Arc::from(term), (start, list.len() as u32));
+        }
+        Postings {
+            by_term,
+            lists: flat,
+            lengths,
+        }
+    }
+
+    /// The documents containing `term`, with its weighted frequency in each.
+    pub fn list(&self, term: &str) -> Option<&[(u32, f32)]> {
+        let &(start, length) = self.by_term.get(term)?;
+        self.lists.get(start as usize..(start + length) as usize)
+    }
+
+    /// Every term, with how many documents contain it.
+    pub fn terms(&self) -> impl Iterator<Item = (&Arc<str>, u32)> {
+        self.by_term
+            .iter()
+            .map(|(term, &(_, length))| (term, length))
     }
 }
 
@@ -195,9 +215,9 @@ impl Statistics {
         let mut document_frequency = previous.document_frequency.clone();
         let mut touched: Vec<Arc<str>> = Vec::new();
         for postings in removed {
-            for (term, list) in &postings.by_term {
+            for (term, containing) in postings.terms() {
                 if let Some(count) = document_frequency.get_mut(term) {
-                    *count = count.saturating_sub(list.len() as u32);
+                    *count = count.saturating_sub(containing);
                     if *count == 0 {
                         document_frequency.remove(term);
                         touched.push(Arc::clone(term));
@@ -206,11 +226,11 @@ impl Statistics {
             }
         }
         for postings in added {
-            for (term, list) in &postings.by_term {
+            for (term, containing) in postings.terms() {
                 match document_frequency.entry(Arc::clone(term)) {
-                    Entry::Occupied(mut entry) => *entry.get_mut() += list.len() as u32,
+                    Entry::Occupied(mut entry) => *entry.get_mut() += containing,
                     Entry::Vacant(entry) => {
-                        entry.insert(list.len() as u32);
+                        entry.insert(containing);
                         touched.push(Arc::clone(term));
                     }
                 }
@@ -274,7 +294,7 @@ impl Statistics {
     pub fn score_into(&self, postings: &Postings, expanded: &[(String, f32)], scores: &mut [f32]) {
         let average = self.average_length.max(f32::EPSILON);
         for (term, inverse_frequency) in expanded {
-            let Some(list) = postings.by_term.get(term.as_str()) else {
+            let Some(list) = postings.list(term) else {
                 continue;
             };
             for &(document, frequency) in list {

@@ -37,7 +37,7 @@ use sha2::{Digest, Sha256};
 use sluice_embed::{Encoder, TextKind};
 
 pub use document::{
-    Document, ItemKey, SKILLS_GROUP, catalog_documents, server_documents, text_key,
+    Document, Item, ItemKey, SKILLS_GROUP, catalog_documents, server_documents, text_key,
 };
 pub use lexical::FieldWeights;
 pub use text::{split_words, squash, terms};
@@ -91,7 +91,7 @@ impl Default for Tuning {
 #[derive(Debug, Clone)]
 pub struct Hit<'index> {
     /// The item.
-    pub document: &'index Document,
+    pub item: &'index Item,
     /// Its fused score (higher is better; 0 for an empty query).
     pub score: f32,
     /// The query named this item exactly.
@@ -119,7 +119,8 @@ pub struct Ranking<'index> {
 struct Segment {
     group: String,
     fingerprint: [u8; 32],
-    documents: Vec<Document>,
+    /// What is kept of each document, in the order of the postings and vectors.
+    items: Vec<Item>,
     postings: Postings,
     /// Squashed names → documents: the tool's name, its identifier, and both prefixed with
     /// the server.
@@ -128,6 +129,9 @@ struct Segment {
     vector_keys: Vec<[u8; 32]>,
     /// `documents × dimension` values, when every document's vector was at hand.
     vectors: Option<Vec<f32>>,
+    /// Each document's embedding text while `vectors` is missing and the segment was built
+    /// with a cache (for [`SearchIndex::missing_vectors`]); empty otherwise.
+    embedding_texts: Vec<String>,
 }
 
 impl Segment {
@@ -158,19 +162,27 @@ impl Segment {
                 exact.entry(name).or_default().push(index as u32);
             }
         }
-        let vector_keys: Vec<[u8; 32]> = documents
-            .iter()
-            .map(|document| text_key(&document.embedding_text()))
-            .collect();
+        let mut embedding_texts: Vec<String> =
+            documents.iter().map(Document::embedding_text).collect();
+        let vector_keys: Vec<[u8; 32]> =
+            embedding_texts.iter().map(|text| text_key(text)).collect();
         let vectors = cache.and_then(|cache| gather_vectors(cache, &vector_keys));
+        // Kept only while there are vectors to compute: none without a cache (no encoder), none
+        // once every vector is here.
+        if cache.is_none() || vectors.is_some() {
+            embedding_texts = Vec::new();
+        }
+        let mut items: Vec<Item> = documents.into_iter().map(Item::of).collect();
+        items.shrink_to_fit();
         Segment {
             group,
             fingerprint,
-            documents,
+            items,
             postings,
             exact,
             vector_keys,
             vectors,
+            embedding_texts,
         }
     }
 }
@@ -366,12 +378,11 @@ impl SearchIndex {
         let mut total = 0;
         for segment in &segments {
             offsets.push(total);
-            total += segment.documents.len();
+            total += segment.items.len();
         }
         let all_vectors = segments.iter().all(|segment| {
             segment.vectors.as_ref().is_some_and(|vectors| {
-                dimension
-                    .is_some_and(|dimension| vectors.len() == segment.documents.len() * dimension)
+                dimension.is_some_and(|dimension| vectors.len() == segment.items.len() * dimension)
             })
         });
         let statistics = statistics_of(&segments, previous);
@@ -399,13 +410,15 @@ impl SearchIndex {
     }
 
     /// The embedding texts whose vectors `cache` lacks, with their keys (what to embed before
-    /// the next build can use the encoder).
+    /// the next build can use the encoder). Only segments built with a cache keep their texts
+    /// for this: an index whose vectors are to be computed is built with the cache that will
+    /// hold them (empty at first), not with `None`.
     pub fn missing_vectors(&self, cache: &VectorCache) -> Vec<([u8; 32], String)> {
         let mut missing = Vec::new();
         for segment in &self.segments {
-            for (document, key) in segment.documents.iter().zip(&segment.vector_keys) {
+            for (text, key) in segment.embedding_texts.iter().zip(&segment.vector_keys) {
                 if cache.get(key).is_none() {
-                    missing.push((*key, document.embedding_text()));
+                    missing.push((*key, text.clone()));
                 }
             }
         }
@@ -422,11 +435,11 @@ impl SearchIndex {
             .collect()
     }
 
-    /// Every document, segment by segment.
-    pub fn documents(&self) -> impl Iterator<Item = &Document> {
+    /// Every item, segment by segment.
+    pub fn items(&self) -> impl Iterator<Item = &Item> {
         self.segments
             .iter()
-            .flat_map(|segment| segment.documents.iter())
+            .flat_map(|segment| segment.items.iter())
     }
 
     /// Rank items for a query. `encoder` is used when the index has vectors of its model.
@@ -450,14 +463,14 @@ impl SearchIndex {
             listed.sort_by_key(|&index| self.segments[index].group == SKILLS_GROUP);
             let total: usize = listed
                 .iter()
-                .map(|&index| self.segments[index].documents.len())
+                .map(|&index| self.segments[index].items.len())
                 .sum();
             let hits: Vec<Hit<'index>> = listed
                 .iter()
-                .flat_map(|&index| self.segments[index].documents.iter())
+                .flat_map(|&index| self.segments[index].items.iter())
                 .take(limit)
-                .map(|document| Hit {
-                    document,
+                .map(|item| Hit {
+                    item,
                     score: 0.0,
                     exact: false,
                 })
@@ -502,7 +515,7 @@ impl SearchIndex {
         let mut hits: Vec<Hit<'index>> = exact
             .iter()
             .map(|&flat| Hit {
-                document: self.document(flat),
+                item: self.item(flat),
                 score: best.max(1.0),
                 exact: true,
             })
@@ -514,7 +527,7 @@ impl SearchIndex {
             }
             if score >= floor && !exact.contains(&flat) {
                 hits.push(Hit {
-                    document: self.document(flat),
+                    item: self.item(flat),
                     score,
                     exact: false,
                 });
@@ -530,9 +543,9 @@ impl SearchIndex {
         }
     }
 
-    fn document(&self, flat: usize) -> &Document {
+    fn item(&self, flat: usize) -> &Item {
         let segment = self.offsets.partition_point(|&offset| offset <= flat) - 1;
-        &self.segments[segment].documents[flat - self.offsets[segment]]
+        &self.segments[segment].items[flat - self.offsets[segment]]
     }
 
     fn exact_matches(&self, selected: &[usize], text: &str) -> Vec<usize> {
@@ -568,7 +581,7 @@ impl SearchIndex {
         for &index in selected {
             let segment = &self.segments[index];
             let start = self.offsets[index];
-            let scores = &mut lexical[start..start + segment.documents.len()];
+            let scores = &mut lexical[start..start + segment.items.len()];
             self.statistics
                 .score_into(&segment.postings, &expanded, scores);
         }
@@ -581,7 +594,7 @@ impl SearchIndex {
         let dense = vector.map(|vector| self.dense_scores(selected, vector));
         for &index in selected {
             let start = self.offsets[index];
-            for flat in start..start + self.segments[index].documents.len() {
+            for flat in start..start + self.segments[index].items.len() {
                 let mut score = if best_lexical > 0.0 {
                     lexical_share * lexical[flat] / best_lexical
                 } else {
@@ -618,9 +631,9 @@ impl SearchIndex {
     fn closest_groups(&self, ranking: &[(usize, f32)]) -> Vec<String> {
         let mut groups: Vec<String> = Vec::new();
         for &(flat, _) in ranking.iter().take(CLOSEST_POOL) {
-            let group = &self.document(flat).group;
-            if group != SKILLS_GROUP && !groups.contains(group) {
-                groups.push(group.clone());
+            let group = self.item(flat).group();
+            if group != SKILLS_GROUP && !groups.iter().any(|known| known == group) {
+                groups.push(group.to_owned());
                 if groups.len() == 3 {
                     break;
                 }

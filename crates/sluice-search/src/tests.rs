@@ -38,7 +38,7 @@ fn names(ranking: &Ranking<'_>) -> Vec<String> {
     ranking
         .hits
         .iter()
-        .map(|hit| format!("{}/{}", hit.document.group, hit.document.name))
+        .map(|hit| format!("{}/{}", hit.item.group(), hit.item.name()))
         .collect()
 }
 
@@ -163,8 +163,8 @@ fn unchanged_segments_are_reused_and_changed_ones_rebuilt() {
 
 #[test]
 fn vectors_come_from_the_cache_only_when_every_one_is_there() {
-    let index = SearchIndex::build(groups(&catalog()), None, None);
     let mut cache = VectorCache::new("test-model", 2);
+    let index = SearchIndex::build(groups(&catalog()), None, Some(&cache));
     let missing = index.missing_vectors(&cache);
     assert_eq!(missing.len(), 5);
     for (key, _) in &missing[..4] {
@@ -214,7 +214,7 @@ fn skills_rank_with_the_tools_and_list_after_them() {
     let index = SearchIndex::build(groups, None, None);
     let ranking = index.search(&query("save sheet rows as csv"), None);
     assert_eq!(
-        ranking.hits[0].document.key,
+        ranking.hits[0].item.key,
         ItemKey::Skill {
             name: "save-sheet-as-csv".into()
         }
@@ -229,7 +229,8 @@ fn skills_rank_with_the_tools_and_list_after_them() {
     );
     assert_eq!(listed.hits.len(), 6);
     assert_eq!(
-        listed.hits[5].document.group, SKILLS_GROUP,
+        listed.hits[5].item.group(),
+        SKILLS_GROUP,
         "skills come after every tool"
     );
 }

@@ -427,7 +427,6 @@ impl Detector {
         let _ = phonenumber::parse(None, "+1 212 555 0123");
         self.every_region();
         self.trunk_zero();
-        names::warm_up();
     }
 
     fn every_region(&self) -> &[Region] {

@@ -127,9 +127,9 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
             .hits
             .iter()
             .filter_map(|hit| {
-                hit.document
+                hit.item
                     .server()
-                    .map(|server| format!("{server}/{}", hit.document.name))
+                    .map(|server| format!("{server}/{}", hit.item.name()))
             })
             .collect()
     };
