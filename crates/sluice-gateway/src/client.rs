@@ -538,8 +538,32 @@ fn refused(
     kind: ErrorKind,
     message: String,
 ) -> ExecutionReport {
+    let execution_id = crate::report::new_execution_id();
+    // Traced too: an operator sees the refusals among the executions.
+    if let Some(telemetry) = gateway.telemetry() {
+        let limits_hit: Vec<sluice_worker_protocol::Limit> = kind.limit().into_iter().collect();
+        telemetry
+            .execution(
+                request.trace.as_ref(),
+                sluice_telemetry::ExecutionStart {
+                    client: &origin.client,
+                    session: origin.session.as_deref(),
+                    execution_id: &execution_id,
+                    language: request.language,
+                },
+            )
+            .end(sluice_telemetry::ExecutionEnd {
+                error: Some(&kind),
+                limits_hit: &limits_hit,
+                tool_calls: 0,
+                tokens_returned: 0,
+                direct_estimate_tokens: 0,
+            });
+    }
     let report = error_report(kind, message);
-    gateway.audit().refused(origin, request, &report);
+    gateway
+        .audit()
+        .refused(&execution_id, origin, request, &report);
     report
 }
 

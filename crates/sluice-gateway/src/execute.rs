@@ -483,7 +483,8 @@ impl Gateway {
                 direct_estimate_tokens: 0,
             });
         }
-        self.audit().refused(started.origin, &request, &report);
+        self.audit()
+            .refused(&started.execution_id, started.origin, &request, &report);
         report
     }
 

@@ -15,6 +15,8 @@ use super::common::{call, run_ops_with_data, sluice_serve_with_data, structured,
 
 const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN: &str = "00f067aa0ba902b7";
+/// The client's span of a request the gateway refuses (an invalid session id).
+const REFUSED_SPAN: &str = "00f067aa0ba902b8";
 /// Written into the tool calls' arguments: it must never reach the collector.
 const SECRET: &str = "ARG-SECRET-4242";
 
@@ -107,7 +109,12 @@ fn traced_ops() -> Value {
     search["meta"] = meta.clone();
     let mut execute = call("execute_code", json!({"code": TWO_CALLS}));
     execute["meta"] = meta;
-    json!([search, execute])
+    let mut refused = call(
+        "execute_code",
+        json!({"code": "export default 1", "session": "not a session id!"}),
+    );
+    refused["meta"] = json!({"traceparent": format!("00-{CLIENT_TRACE}-{REFUSED_SPAN}-01")});
+    json!([search, execute, refused])
 }
 
 /// A real execution with two tool calls continues the client's trace; each call is a child
@@ -161,7 +168,7 @@ fn an_execution_continues_the_clients_trace_and_passes_it_downstream() {
     let exec = spans
         .iter()
         .map(|(_, span)| span)
-        .find(|span| span.name == "execute_code")
+        .find(|span| span.name == "execute_code" && hex(&span.parent_span_id) == CLIENT_SPAN)
         .expect("an execute_code span");
     assert_eq!(hex(&exec.trace_id), CLIENT_TRACE);
     assert_eq!(hex(&exec.parent_span_id), CLIENT_SPAN);
@@ -214,6 +221,19 @@ fn an_execution_continues_the_clients_trace_and_passes_it_downstream() {
     assert_eq!(hex(&search.trace_id), CLIENT_TRACE);
     assert_eq!(hex(&search.parent_span_id), CLIENT_SPAN);
     assert!(int_attribute(search, "sluice.search.hits").is_some_and(|hits| hits > 0));
+    // An execution refused before it ran is a span too, with its error kind.
+    assert_eq!(results[2]["isError"], true, "{}", results[2]);
+    let refused = spans
+        .iter()
+        .map(|(_, span)| span)
+        .find(|span| span.name == "execute_code" && hex(&span.parent_span_id) == REFUSED_SPAN)
+        .expect("the refused execution's span");
+    assert_eq!(hex(&refused.trace_id), CLIENT_TRACE);
+    assert_eq!(text_attribute(refused, "sluice.outcome"), Some("error"));
+    assert_eq!(
+        text_attribute(refused, "sluice.error.kind"),
+        Some("InvalidSession")
+    );
     // Workers are started too (the warm pool's, or this execution's own).
     assert!(
         spans.iter().any(|(_, span)| span.name == "worker.start"
