@@ -23,10 +23,11 @@ on stdout:
 Ops (a JSON array; each result is the plain JSON of the MCP result, camelCase as on the wire):
     {"op": "initialize_result"}                      -> {serverInfo, protocolVersion, instructions, capabilities}
     {"op": "list_tools"}                             -> {"tools": [...]} (all pages)
-    {"op": "call_tool", "name": N, "arguments": {}, "timeout_s": S?, "progress": bool?}
+    {"op": "call_tool", "name": N, "arguments": {}, "timeout_s": S?, "progress": bool?, "meta": {}?}
                                                      -> {"content": [...], "structuredContent": ..., "isError": bool,
                                                          "progress": [{progress, total, message}] (with "progress": true:
                                                          the call carries a progressToken)}
+                                                     ("meta": the request's `_meta`, e.g. {"traceparent": ...})
     {"op": "ping"}                                   -> {}
     {"op": "list_resources"} / {"op": "read_resource", "uri": U}
     {"op": "list_prompts"} / {"op": "get_prompt", "name": N, "arguments": {}}
@@ -179,6 +180,7 @@ async def run_op(client: Client, notifications: Notifications, op: dict[str, Any
             op.get("arguments") or {},
             read_timeout_seconds=op.get("timeout_s"),
             progress_callback=on_progress if op.get("progress") else None,
+            meta=op.get("meta"),
         )
         dumped = plain(result)
         dumped.setdefault("isError", bool(result.is_error))

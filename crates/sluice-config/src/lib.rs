@@ -27,6 +27,7 @@ Every error names the file, the server entry and the field, and says what was ex
 mod expand;
 mod http;
 mod settings;
+mod telemetry;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ pub use settings::{
     PinningSettings, PrincipalLimitSettings, PrivacyDetect, PrivacySettings, SessionSettings,
     Settings, SkillSettings, WorkerSettings,
 };
+pub use telemetry::{TelemetrySettings, TraceSettings, check_endpoint};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Default)]

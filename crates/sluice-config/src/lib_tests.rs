@@ -459,3 +459,70 @@ fn direct_and_pinning_errors_name_the_entry() {
         "{error}"
     );
 }
+
+#[test]
+fn telemetry_section() {
+    let config = parse_ok(r#"{"mcpServers": {}}"#);
+    assert_eq!(config.settings.telemetry.traces, None);
+    let config = parse_ok(
+        r#"{"mcpServers": {}, "sluice": {"telemetry": {"traces": {
+            "endpoint": "http://127.0.0.1:4318", "headers": {"x-api-key": "k 1"},
+            "serviceName": "gw", "sampleRatio": 0.25}}}}"#,
+    );
+    let traces = config.settings.telemetry.traces.unwrap();
+    assert!(traces.enabled);
+    assert_eq!(traces.endpoint.as_deref(), Some("http://127.0.0.1:4318"));
+    assert_eq!(traces.headers["x-api-key"], "k 1");
+    assert_eq!(traces.service_name.as_deref(), Some("gw"));
+    assert_eq!(traces.sample_ratio, 0.25);
+    let config = parse_ok(r#"{"mcpServers": {}, "sluice": {"telemetry": {"traces": {}}}}"#);
+    let traces = config.settings.telemetry.traces.unwrap();
+    assert!(traces.enabled && traces.sample_ratio == 1.0 && traces.endpoint.is_none());
+
+    for (json, field, words) in [
+        (
+            r#"{"traces": {"sampleRatio": 1.5}}"#,
+            "sluice.telemetry.traces.sampleRatio",
+            "from 0 to 1",
+        ),
+        (
+            r#"{"traces": {"endpoint": "127.0.0.1:4318"}}"#,
+            "sluice.telemetry.traces.endpoint",
+            "http://",
+        ),
+        (
+            r#"{"traces": {"endpoint": "http:///v1/traces"}}"#,
+            "sluice.telemetry.traces.endpoint",
+            "no host",
+        ),
+        (
+            r#"{"traces": {"headers": {"bad name": "x"}}}"#,
+            "sluice.telemetry.traces.headers.bad name",
+            "header name",
+        ),
+        (
+            r#"{"traces": {"headers": {"a": "x\ny"}}}"#,
+            "sluice.telemetry.traces.headers.a",
+            "line breaks",
+        ),
+        (
+            r#"{"traces": {"serviceName": " "}}"#,
+            "sluice.telemetry.traces.serviceName",
+            "must not be empty",
+        ),
+        (r#"{"trace": {}}"#, "sluice.telemetry", "trace"),
+        (
+            r#"{"traces": {"endpoints": "x"}}"#,
+            "sluice.telemetry",
+            "endpoints",
+        ),
+    ] {
+        let error = parse_error(&format!(
+            r#"{{"mcpServers": {{}}, "sluice": {{"telemetry": {json}}}}}"#
+        ));
+        assert!(
+            error.contains(&format!("field \"{field}\"")) && error.contains(words),
+            "{json}: {error}"
+        );
+    }
+}

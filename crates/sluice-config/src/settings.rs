@@ -54,6 +54,9 @@ pub struct Settings {
     /// Read with the server names, in [`crate::parse`].
     #[serde(skip)]
     pub direct: Vec<DirectTool>,
+    /// `sluice.telemetry`: OpenTelemetry traces (off by default).
+    #[serde(skip)]
+    pub telemetry: crate::telemetry::TelemetrySettings,
 }
 
 /// `sluice.pinning`.
@@ -110,6 +113,7 @@ impl Default for Settings {
             tools: sluice_policy::ToolPolicy::allow_all(),
             pinning: PinningSettings::default(),
             direct: Vec::new(),
+            telemetry: crate::telemetry::TelemetrySettings::default(),
         }
     }
 }
@@ -486,6 +490,10 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
         Some(value) => crate::http::parse(value)?,
         None => crate::http::HttpSettings::default(),
     };
+    let telemetry = match rest.remove("telemetry") {
+        Some(value) => crate::telemetry::parse(value)?,
+        None => crate::telemetry::TelemetrySettings::default(),
+    };
     let mut settings = serde_json::from_value::<Settings>(Value::Object(rest))
         .map_err(|error| (String::new(), error.to_string()))?;
     settings.execution = execution;
@@ -496,6 +504,7 @@ pub(crate) fn parse(section: &Value) -> Result<Settings, (String, String)> {
     settings.limits = limits;
     settings.audit = audit;
     settings.http = http;
+    settings.telemetry = telemetry;
     for (field, value) in [
         ("sessions.maxSessions", settings.sessions.max_sessions),
         (

@@ -127,6 +127,7 @@ impl Access<'_> {
                         cancel: None,
                         progress: None,
                         elicitor: None,
+                        trace: None,
                     })
                     .await;
                 if let Some(error) = report.error {

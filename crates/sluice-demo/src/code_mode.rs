@@ -38,6 +38,7 @@ pub(crate) async fn run(
         encoder: None,
         release_memory: None,
         metrics: false,
+        telemetry: None,
     };
     let gateway = Gateway::start(config(launcher, sizes), options)
         .map_err(|error| DemoError::Mcp(format!("the gateway did not start: {error}")))?;

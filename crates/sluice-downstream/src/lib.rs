@@ -321,6 +321,21 @@ impl Pool {
         deadline: Duration,
         elicitor: Option<SharedElicitor>,
     ) -> Result<ToolResponse, CallError> {
+        self.call_tool_with_meta(server_name, tool, arguments, deadline, elicitor, None)
+            .await
+    }
+
+    /// [`Pool::call_tool`] with the request's `_meta` (the W3C trace context of the call's
+    /// span: `traceparent`, `tracestate`).
+    pub async fn call_tool_with_meta(
+        &self,
+        server_name: &str,
+        tool: &str,
+        arguments: Map<String, Value>,
+        deadline: Duration,
+        elicitor: Option<SharedElicitor>,
+        meta: Option<rmcp::model::RequestMetaObject>,
+    ) -> Result<ToolResponse, CallError> {
         let server =
             self.inner
                 .servers
@@ -361,6 +376,7 @@ impl Pool {
         };
         let mut params = rmcp::model::CallToolRequestParams::new(tool.to_owned());
         params.arguments = Some(arguments);
+        params.meta = meta;
         let remaining = deadline.saturating_sub(queued);
         let call_started = Instant::now();
         let in_flight = server.in_flight.begin(elicitor);

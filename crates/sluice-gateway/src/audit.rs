@@ -279,9 +279,10 @@ impl Auditor {
         }));
     }
 
-    /// An execution refused before it ran (a client or session limit).
+    /// An execution refused before it ran (a client or session limit), under `execution_id`.
     pub(crate) fn refused(
         &self,
+        execution_id: &str,
         origin: &Origin,
         request: &ExecuteRequest,
         report: &ExecutionReport,
@@ -293,7 +294,7 @@ impl Auditor {
             .into_iter()
             .collect();
         self.execution(ExecutionAudit {
-            execution_id: &crate::report::new_execution_id(),
+            execution_id,
             origin,
             started_at: SystemTime::now(),
             code: &request.code,

@@ -119,7 +119,36 @@ impl Client {
 
     /// [`Gateway::search`] over the tools and this client's own skills.
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
-        crate::skills::search(&self.inner.gateway, &self.inner.tenant, request).await
+        self.search_traced(request, None).await
+    }
+
+    /// [`Client::search`] whose span (with traces on) continues `trace`, the W3C trace context
+    /// of the agent's request, when it is valid.
+    pub async fn search_traced(
+        &self,
+        request: &SearchRequest,
+        trace: Option<&crate::TraceContext>,
+    ) -> Result<SearchResponse, SearchError> {
+        let span = self
+            .inner
+            .gateway
+            .telemetry()
+            .map(|telemetry| telemetry.search(trace, &self.inner.origin_client));
+        let response =
+            crate::skills::search(&self.inner.gateway, &self.inner.tenant, request).await;
+        if let Some(span) = span {
+            span.end(
+                response
+                    .as_ref()
+                    .ok()
+                    .map(|response| sluice_telemetry::SearchEnd {
+                        hits: response.tools.len(),
+                        skills: response.skills.len(),
+                        weak: response.weak,
+                    }),
+            );
+        }
+        response
     }
 
     /// [`Gateway::save_skill`] into this client's own skills, recorded as saved by it.
@@ -520,8 +549,32 @@ fn refused(
     kind: ErrorKind,
     message: String,
 ) -> ExecutionReport {
+    let execution_id = crate::report::new_execution_id();
+    // Traced too: an operator sees the refusals among the executions.
+    if let Some(telemetry) = gateway.telemetry() {
+        let limits_hit: Vec<sluice_worker_protocol::Limit> = kind.limit().into_iter().collect();
+        telemetry
+            .execution(
+                request.trace.as_ref(),
+                sluice_telemetry::ExecutionStart {
+                    client: &origin.client,
+                    session: origin.session.as_deref(),
+                    execution_id: &execution_id,
+                    language: request.language,
+                },
+            )
+            .end(sluice_telemetry::ExecutionEnd {
+                error: Some(&kind),
+                limits_hit: &limits_hit,
+                tool_calls: 0,
+                tokens_returned: 0,
+                direct_estimate_tokens: 0,
+            });
+    }
     let report = error_report(kind, message);
-    gateway.audit().refused(origin, request, &report);
+    gateway
+        .audit()
+        .refused(&execution_id, origin, request, &report);
     report
 }
 

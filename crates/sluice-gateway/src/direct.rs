@@ -219,6 +219,7 @@ impl Client {
                             elicitor,
                             client: origin.client.clone(),
                             audit: (&origin, &call_id),
+                            trace: None,
                         },
                     )
                     .await

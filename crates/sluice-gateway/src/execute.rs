@@ -25,6 +25,7 @@ use crate::report::{
 };
 use crate::worker::{GATEWAY_SPIN_LIMIT, Launch, WorkerProcess, message_name, write_encoded};
 use crate::{Gateway, Snapshot, Tenant};
+use sluice_telemetry::{ExecutionEnd, ExecutionSpan, ExecutionStart, ToolCallSpan};
 
 /// Time the engine gets past the wall time to report a timeout itself before the gateway kills it.
 pub const WATCHDOG_GRACE: Duration = Duration::from_millis(1500);
@@ -175,6 +176,8 @@ struct Started<'a> {
     at: SystemTime,
     code: String,
     language: Language,
+    /// The execution's span, when traces are on.
+    trace: Option<ExecutionSpan>,
 }
 
 /// What running the code in a worker needs besides the request.
@@ -292,7 +295,19 @@ impl Gateway {
     /// Phase 1: the execution's id, start time and audit budget.
     fn start_execution<'a>(&self, origin: &'a Origin, request: &ExecuteRequest) -> Started<'a> {
         let execution_id = new_execution_id();
+        let trace = self.telemetry().map(|telemetry| {
+            telemetry.execution(
+                request.trace.as_ref(),
+                ExecutionStart {
+                    client: &origin.client,
+                    session: origin.session.as_deref(),
+                    execution_id: &execution_id,
+                    language: request.language,
+                },
+            )
+        });
         Started {
+            trace,
             audit_budget: self.audit().budget(&execution_id, origin),
             execution_id,
             origin,
@@ -375,7 +390,12 @@ impl Gateway {
             Some(worker) => Ok(worker),
             None => {
                 let launch = self.launch(tenant, keep_state || reuse, limits.timeout_ms);
-                self.start_worker(&launch).await
+                self.start_worker_for(
+                    &launch,
+                    sluice_telemetry::WorkerPurpose::Execution,
+                    started.trace.as_ref(),
+                )
+                .await
             }
         };
         let mut worker = match worker {
@@ -395,6 +415,7 @@ impl Gateway {
             privacy,
             keep_state,
             audit_budget: started.audit_budget.clone(),
+            trace: started.trace.clone(),
         };
         // Served on a task of the runtime, whoever awaits this execution (a `block_on` caller
         // would otherwise take every frame's wake-up across threads).
@@ -453,7 +474,17 @@ impl Gateway {
             language: started.language,
             ..ExecuteRequest::default()
         };
-        self.audit().refused(started.origin, &request, &report);
+        if let Some(trace) = &started.trace {
+            trace.end(ExecutionEnd {
+                error: Some(&ErrorKind::InternalError),
+                limits_hit: &[],
+                tool_calls: 0,
+                tokens_returned: 0,
+                direct_estimate_tokens: 0,
+            });
+        }
+        self.audit()
+            .refused(&started.execution_id, started.origin, &request, &report);
         report
     }
 
@@ -511,6 +542,15 @@ impl Gateway {
         let returned = report.to_text();
         report.stats.result_bytes = returned.len() as u64;
         report.stats.result_tokens = sluice_tokens::count(&returned) as u64;
+        if let Some(trace) = &started.trace {
+            trace.end(ExecutionEnd {
+                error: report.error.as_ref().map(|error| &error.kind),
+                limits_hit: &limits_hit,
+                tool_calls: report.stats.tool_calls,
+                tokens_returned: report.stats.result_tokens,
+                direct_estimate_tokens: report.stats.direct_estimate_tokens,
+            });
+        }
         self.audit().execution(ExecutionAudit {
             execution_id: &started.execution_id,
             origin: started.origin,
@@ -569,6 +609,7 @@ impl Gateway {
             privacy,
             keep_state,
             audit_budget,
+            trace,
         } = execution;
         let origin = &origin;
         let crash = |message: String| (execution_error(ErrorKind::WorkerCrashed, message), 0);
@@ -635,6 +676,7 @@ impl Gateway {
             limit: limits.tool_calls,
             deadline,
             call_timeout,
+            trace,
         });
         let watchdog = tokio::time::sleep_until((deadline + WATCHDOG_GRACE).into());
         tokio::pin!(watchdog);
@@ -779,6 +821,7 @@ struct WorkerExecution {
     privacy: Option<Arc<ExecutionPrivacy>>,
     keep_state: bool,
     audit_budget: Arc<AuditBudget>,
+    trace: Option<ExecutionSpan>,
 }
 
 /// CPU seconds a session's, a reused or a warm worker gets over its whole life.
@@ -815,6 +858,8 @@ struct CallServer {
     limit: u64,
     deadline: Instant,
     call_timeout: Duration,
+    /// The execution's span, when traces are on: each call gets a child span.
+    trace: Option<ExecutionSpan>,
 }
 
 impl CallServer {
@@ -826,6 +871,10 @@ impl CallServer {
         let made = self.made.fetch_add(1, Ordering::Relaxed) + 1;
         let calls = self.clone();
         let started = Instant::now();
+        let mut span: Option<ToolCallSpan> = self
+            .trace
+            .as_ref()
+            .map(|trace| trace.tool_call(&server, &tool));
         // The arguments as the worker sent them (tokens, never released values), serialized once:
         // for the audit record and for `direct_estimate_tokens`.
         let arguments_json = arguments.to_string();
@@ -847,6 +896,7 @@ impl CallServer {
         if let Some(outcome) = refusal {
             tokio::spawn(async move {
                 calls.audit_call(&server, &tool, &arguments_json, &outcome, started);
+                end_span(span, &outcome);
                 calls
                     .answer(&GatewayMessage::ToolResult { call_id, outcome })
                     .await;
@@ -879,12 +929,14 @@ impl CallServer {
                                 elicitor: calls.elicitor.clone(),
                                 client: calls.origin.client.clone(),
                                 audit: (&calls.origin, &calls.execution_id),
+                                trace: span.as_mut(),
                             },
                         )
                         .await
                 }
             };
             calls.audit_call(&server, &tool, &arguments_json, &outcome, started);
+            end_span(span, &outcome);
             if matches!(
                 &outcome,
                 ToolOutcome::Error {
@@ -997,6 +1049,18 @@ impl CallServer {
             },
             &self.audit_budget,
         );
+    }
+}
+
+/// End a tool call's span, when there is one, with the call's outcome.
+fn end_span(span: Option<ToolCallSpan>, outcome: &ToolOutcome) {
+    if let Some(span) = span {
+        span.end(&match outcome {
+            ToolOutcome::Ok { .. } => sluice_worker_protocol::CallOutcome::Ok,
+            ToolOutcome::Error { kind, .. } => {
+                sluice_worker_protocol::CallOutcome::Failed(kind.clone())
+            }
+        });
     }
 }
 

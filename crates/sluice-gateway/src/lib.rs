@@ -93,6 +93,7 @@ pub use report::{
 pub use search::{VECTOR_CACHE_FILE, build_search_index};
 pub use skills::{SaveSkillError, SavedSkill};
 pub use sluice_downstream::{AcceptDefaults, ElicitFuture, Elicitor, SharedElicitor};
+pub use sluice_telemetry::{Telemetry, TraceContext};
 pub use sluice_worker_protocol::{ErrorKind, ExecutionError, Language, ToolErrorKind};
 pub use snapshot::Snapshot;
 pub use tenant::{LimitRefusal, PRINCIPALS_DIR, PrincipalLimit, Tenant, folder_name};
@@ -121,6 +122,9 @@ struct Inner {
     metrics: Option<Arc<sluice_metrics::Metrics>>,
     /// With `GatewayOptions::metrics`: the last executions' output, for the page.
     recent: Option<Arc<recent::RecentOutputs>>,
+    /// With `GatewayOptions::telemetry`: the tracer of the spans (`sluice-telemetry`). Without
+    /// it no span is built.
+    telemetry: Option<Arc<Telemetry>>,
     rates: rates::RateLimiter,
     search: Arc<search::SearchState>,
     refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -172,6 +176,9 @@ pub struct GatewayOptions {
     /// Keep the metrics of [`Gateway::metrics_text`] (`sluice serve --metrics`). Without it
     /// nothing is counted.
     pub metrics: bool,
+    /// Export traces of executions, tool calls, searches and worker starts
+    /// (`sluice.telemetry`, see [`Telemetry::from_settings`]). Without it no span is built.
+    pub telemetry: Option<Arc<Telemetry>>,
 }
 
 /// Why the gateway could not start.
@@ -205,6 +212,7 @@ impl Gateway {
             encoder,
             release_memory,
             metrics,
+            telemetry,
         } = options;
         let search = Arc::new(search::SearchState::new(encoder, data_dir.as_deref()));
         let (workspace, audit) = match &data_dir {
@@ -267,6 +275,7 @@ impl Gateway {
                 audit,
                 metrics,
                 recent,
+                telemetry,
                 rates,
                 search,
                 refresher: std::sync::Mutex::new(None),
@@ -603,6 +612,16 @@ impl Gateway {
     /// one of the last 500 of this gateway; only with `GatewayOptions::metrics`.
     pub fn recent_output(&self, execution_id: &str) -> Option<String> {
         self.inner.recent.as_ref()?.get(execution_id)
+    }
+
+    /// Whether spans are made (`GatewayOptions::telemetry`): a caller passes the agent's trace
+    /// context ([`ExecuteRequest::trace`]) only then.
+    pub fn traces_on(&self) -> bool {
+        self.inner.telemetry.is_some()
+    }
+
+    pub(crate) fn telemetry(&self) -> Option<&Telemetry> {
+        self.inner.telemetry.as_deref()
     }
 
     pub(crate) fn metrics(&self) -> Option<&sluice_metrics::Metrics> {

@@ -33,6 +33,10 @@ pub struct ExecuteRequest {
     /// tool calls: the agent's client when it declared the capability. Without one, questions
     /// are declined and the reason is in the `ToolError` of a call that fails.
     pub elicitor: Option<sluice_downstream::SharedElicitor>,
+    /// The W3C trace context of the agent's request (`_meta.traceparent`), continued by the
+    /// execution's span when traces are on ([`Gateway::traces_on`](crate::Gateway::traces_on));
+    /// an invalid one is ignored.
+    pub trace: Option<sluice_telemetry::TraceContext>,
 }
 
 /// How far an execution has come, reported while it runs.

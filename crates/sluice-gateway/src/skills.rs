@@ -254,7 +254,11 @@ pub(crate) async fn save_skill(
     }
     let timeout_ms = CHECK_TIMEOUT.as_millis() as u64;
     let mut worker = gateway
-        .start_worker(&gateway.launch(tenant, false, timeout_ms))
+        .start_worker_for(
+            &gateway.launch(tenant, false, timeout_ms),
+            sluice_telemetry::WorkerPurpose::SkillCheck,
+            None,
+        )
         .await
         .map_err(SaveSkillError::Worker)?;
     let (checked_as, skill_language) = match language {

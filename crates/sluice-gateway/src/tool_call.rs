@@ -34,6 +34,7 @@ impl Gateway {
             elicitor,
             client,
             audit,
+            trace,
         } = call;
         // The tool policy first: a denied tool gets nothing, not even its arguments checked;
         // an `ask` tool waits for the person's answer (the wait counts against the deadline).
@@ -89,11 +90,28 @@ impl Gateway {
                 true,
             );
         }
-        let outcome = match self
+        // The call's span is the downstream request's parent (`_meta.traceparent`).
+        let meta = trace.as_ref().map(|span| {
+            let context = span.trace_context();
+            let mut meta = rmcp::model::RequestMetaObject::new();
+            meta.set_traceparent(context.traceparent);
+            if let Some(state) = context.tracestate {
+                meta.set_tracestate(state);
+            }
+            meta
+        });
+        let response = self
             .pool()
-            .call_tool(server, tool, arguments, deadline, elicitor)
-            .await
-        {
+            .call_tool_with_meta(server, tool, arguments, deadline, elicitor, meta)
+            .await;
+        if let Some(span) = trace {
+            match &response {
+                Ok(response) => span.queued(response.queued),
+                Err(CallError::Timeout { queued, .. }) => span.queued(*queued),
+                Err(_) => {}
+            }
+        }
+        let outcome = match response {
             Ok(response) => map_response(response),
             Err(error) => call_error(&error),
         };
@@ -111,6 +129,9 @@ pub(crate) struct CallOptions<'a> {
     pub client: std::sync::Arc<str>,
     /// Who made it (the execution's origin and id), for the audit records of approvals.
     pub audit: (&'a crate::report::Origin, &'a str),
+    /// The call's span, when traces are on: its trace context goes to the server in `_meta`,
+    /// and the time the call queued is recorded on it.
+    pub trace: Option<&'a mut sluice_telemetry::ToolCallSpan>,
 }
 
 /// Check that the tool exists and the arguments fit its schema.

@@ -110,7 +110,11 @@ impl WarmPool {
         let gateway = gateway.clone();
         tokio::spawn(async move {
             let started = gateway
-                .start_worker(&gateway.launch(gateway.owner(), true, 0))
+                .start_worker_for(
+                    &gateway.launch(gateway.owner(), true, 0),
+                    sluice_telemetry::WorkerPurpose::Warm,
+                    None,
+                )
                 .await;
             let pool = gateway.warm();
             pool.starting.fetch_sub(1, Ordering::SeqCst);

@@ -439,20 +439,35 @@ impl FrameSource {
 
 impl Gateway {
     /// Start a worker process (counted in [`Gateway::worker_counts`]).
-    pub(crate) async fn start_worker(&self, launch: &Launch) -> Result<WorkerProcess, String> {
+    /// Traced (with traces on) as a child of `execution`, if it is for one.
+    pub(crate) async fn start_worker_for(
+        &self,
+        launch: &Launch,
+        purpose: sluice_telemetry::WorkerPurpose,
+        execution: Option<&sluice_telemetry::ExecutionSpan>,
+    ) -> Result<WorkerProcess, String> {
         let command = self
             .worker_command()
             .ok_or_else(|| "code execution is not enabled in this gateway".to_owned())?;
         self.count_worker_started();
-        let Some(metrics) = self.metrics() else {
-            return WorkerProcess::spawn(command, launch).await;
+        let span = self
+            .telemetry()
+            .map(|telemetry| telemetry.worker_start(purpose, execution));
+        let worker = match self.metrics() {
+            None => WorkerProcess::spawn(command, launch).await,
+            Some(metrics) => {
+                let started = std::time::Instant::now();
+                let worker = WorkerProcess::spawn(command, launch).await;
+                metrics.worker_start(match &worker {
+                    Ok(_) => Ok(started.elapsed()),
+                    Err(_) => Err(()),
+                });
+                worker
+            }
         };
-        let started = std::time::Instant::now();
-        let worker = WorkerProcess::spawn(command, launch).await;
-        metrics.worker_start(match &worker {
-            Ok(_) => Ok(started.elapsed()),
-            Err(_) => Err(()),
-        });
+        if let Some(span) = span {
+            span.end(worker.is_ok());
+        }
         worker
     }
 }

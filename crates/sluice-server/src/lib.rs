@@ -38,7 +38,7 @@ use serde_json::{Map, Value, json};
 use sluice_catalog::Detail;
 use sluice_gateway::{
     Client, DEFAULT_SEARCH_LIMIT, ElicitFuture, Elicitor, ExecuteRequest, ExecutionProgress,
-    Gateway, Language, ReportedProgress, SearchRequest, SharedElicitor,
+    Gateway, Language, ReportedProgress, SearchRequest, SharedElicitor, TraceContext,
 };
 use tokio::sync::watch;
 
@@ -405,7 +405,7 @@ impl SluiceServer {
         };
         let response = self
             .client(context)?
-            .search(&request)
+            .search_traced(&request, self.trace_context(context).as_ref())
             .await
             .map_err(|error| error.to_string())?;
         Ok(text_result(response.to_text(&request)))
@@ -471,6 +471,7 @@ impl SluiceServer {
                 cancel: Some(context.ct.clone()),
                 progress: progress_reporter(context),
                 elicitor: agent_elicitor(context),
+                trace: self.trace_context(context),
             })
             .await;
         let text = report.to_text();
@@ -482,6 +483,19 @@ impl SluiceServer {
         };
         result.structured_content = Some(structured);
         Ok(result)
+    }
+
+    /// The W3C trace context in the request's `_meta` (`traceparent`, `tracestate`), read only
+    /// when the gateway makes spans.
+    fn trace_context(&self, context: &RequestContext<RoleServer>) -> Option<TraceContext> {
+        if !self.gateway.traces_on() {
+            return None;
+        }
+        let traceparent = context.meta.get_traceparent()?;
+        Some(TraceContext {
+            traceparent: traceparent.to_owned(),
+            tracestate: context.meta.get_tracestate().map(str::to_owned),
+        })
     }
 
     async fn save_skill(

@@ -12,7 +12,8 @@
 //!   `tests/clients/mcp_client.py` run with [`venv_python`]);
 //! - **the sentence-encoder model** search ranks with ([`model_folder`], installed by
 //!   `scripts/test` through `scripts/fetch-model`);
-//! - **`mcpServers` config files** ([`McpConfig`], [`write_mcp_config`]).
+//! - **`mcpServers` config files** ([`McpConfig`], [`write_mcp_config`]);
+//! - **an OTLP/HTTP receiver** that keeps what the gateway exports ([`OtlpReceiver`]).
 //!
 //! Every server is described by a [`ServerCommand`] (program, arguments, environment) that turns
 //! into a [`std::process::Command`], a [`tokio::process::Command`] or a config entry.
@@ -30,11 +31,13 @@
 
 mod config;
 mod fake;
+mod otlp;
 mod python;
 mod servers;
 
 pub use config::{McpConfig, write_mcp_config};
 pub use fake::{crate_binary, fake_server, fake_server_bin, fake_worker_bin};
+pub use otlp::{OtlpReceiver, OtlpRequest};
 pub use python::{
     ClientRun, python_client, python_client_script, run_client_command, run_python_client,
 };

@@ -22,6 +22,7 @@ pub fn gateway_with_fake_worker(
             encoder: None,
             release_memory: None,
             metrics: false,
+            telemetry: None,
         },
     )
     .unwrap()

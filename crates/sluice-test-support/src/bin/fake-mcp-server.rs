@@ -66,7 +66,7 @@ const HUGE_DESCRIPTION_BYTES: usize = 1_500_000;
 const USAGE: &str = "usage: fake-mcp-server [--mode MODE[,MODE...]]... [--tools-file PATH]
 modes: exit-at-start, hang-initialize, garbage-stdout, crash-after-calls=N, huge-line,
        no-type-schema, list-changed, slow-start=MS, stderr-noise, prompts-only,
-       watch-tools-file";
+       watch-tools-file, echo-meta";
 
 /// Lines printed on stdout in `garbage-stdout` mode, as seen from real servers.
 const GARBAGE_LINES: [&str; 4] = [
@@ -90,6 +90,8 @@ struct Options {
     /// Declare only the `prompts` capability and answer `tools/list` as an unknown method.
     prompts_only: bool,
     watch_tools_file: bool,
+    /// Offer `echo_meta`, which answers with the `_meta` of its `tools/call` request.
+    echo_meta: bool,
     tools_file: Option<PathBuf>,
 }
 
@@ -144,6 +146,7 @@ impl Options {
             "stderr-noise" => self.stderr_noise = true,
             "prompts-only" => self.prompts_only = true,
             "watch-tools-file" => self.watch_tools_file = true,
+            "echo-meta" => self.echo_meta = true,
             _ => return Err(format!("unknown mode {mode:?}")),
         }
         Ok(())
@@ -333,6 +336,16 @@ impl Server {
                 "name": "huge",
                 "description": description,
                 "inputSchema": {"type": "object", "properties": {}}
+            }));
+        }
+        if options.echo_meta {
+            tools.push(json!({
+                "name": "echo_meta",
+                "description": "Answer with the `_meta` of this call's request (and the note).",
+                "inputSchema": {
+                    "type": "object",
+                    "properties": {"note": {"type": "string"}}
+                }
             }));
         }
         if options.garbage_stdout {
@@ -543,7 +556,13 @@ impl Server {
             self.respond_error(&id, -32602, format!("Unknown tool: {name}"));
             return;
         }
-        let result = self.run_tool(name, &args);
+        let result = if name == "echo_meta" && self.options.echo_meta {
+            let meta = params.get("_meta").cloned().unwrap_or(Value::Null);
+            let structured = json!({"meta": meta, "note": args.get("note")});
+            json!({"content": [text(structured.to_string())], "structuredContent": structured})
+        } else {
+            self.run_tool(name, &args)
+        };
         if lock(&self.cancelled).remove(&id.to_string()) {
             // The client gave up on this call: the protocol says not to answer.
             return;

@@ -11,7 +11,8 @@
 //! 2. `overhead`: N sequential `echo` calls on the fake MCP server straight through the rmcp pool,
 //!    against the same N calls from one script through Sluice; broken down with polling off
 //!    (`execution.spinMicros: 0`), privacy off, a worker without JS engine, and the worker alone;
-//!    and what keeping metrics (`serve --metrics`) adds per call;
+//!    and what keeping metrics (`serve --metrics`) and traces (`sluice.telemetry`, exported to a
+//!    local OTLP receiver) add per call;
 //! 3. `sequential`: 10,000 sequential calls in one script;
 //! 4. `parallel`: `Promise.all` of 200 `sleep({ms: 50})` with 200 calls allowed in flight;
 //! 5. `codegen`: catalog build and tree generation for the captured real-world catalogs;

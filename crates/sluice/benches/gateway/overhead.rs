@@ -16,6 +16,8 @@ pub(crate) const OVERHEAD_BASELINE_RUNS: usize = 4;
 pub(crate) const OVERHEAD_TARGET_US: f64 = 15.0;
 /// The target for what keeping metrics adds per call, in µs.
 pub(crate) const METRICS_TARGET_US: f64 = 5.0;
+/// The target for what traces add per call, in µs.
+pub(crate) const TRACES_TARGET_US: f64 = 5.0;
 
 pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchResult<()> {
     let calls = OVERHEAD_CALLS;
@@ -32,6 +34,7 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
         execute(plain, &sequential_script(200)).await?;
     }
     execute(&setup.metrics_gateway, &sequential_script(200)).await?;
+    execute(&setup.traces_gateway, &sequential_script(200)).await?;
 
     let mut direct = Vec::new();
     let mut sluice_wall = Vec::new();
@@ -45,6 +48,10 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
     // Per repetition, per call: (with metrics - without), wall and script's clock.
     let mut metrics_extra = Vec::new();
     let mut metrics_extra_loop = Vec::new();
+    let mut traces_wall = Vec::new();
+    let mut traces_loop = Vec::new();
+    let mut traces_extra = Vec::new();
+    let mut traces_extra_loop = Vec::new();
     // CPU time of the direct calls, of Sluice and of Sluice with polling off, over all runs.
     let mut direct_cpu = CpuTime::default();
     let mut sluice_cpu = CpuTime::default();
@@ -54,8 +61,13 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
     let mut paired = Vec::new();
     for rep in 0..OVERHEAD_REPS {
         // Rotate the order of the variants from one repetition to the next.
-        for step in 0..7 {
-            match (rep + step) % 7 {
+        for step in 0..8 {
+            match (rep + step) % 8 {
+                7 => {
+                    let (wall, run) = execute(&setup.traces_gateway, &script).await?;
+                    traces_wall.push(ms(wall));
+                    traces_loop.push(result_ms(&run)?);
+                }
                 6 => {
                     let (wall, run) = execute(&setup.metrics_gateway, &script).await?;
                     metrics_wall.push(ms(wall));
@@ -120,6 +132,12 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
         }
         if let (Some(with), Some(without)) = (metrics_loop.last(), sluice_loop.last()) {
             metrics_extra_loop.push((with - without) * 1e3 / n);
+        }
+        if let (Some(with), Some(without)) = (traces_wall.last(), sluice_wall.last()) {
+            traces_extra.push((with - without) * 1e3 / n);
+        }
+        if let (Some(with), Some(without)) = (traces_loop.last(), sluice_loop.last()) {
+            traces_extra_loop.push((with - without) * 1e3 / n);
         }
     }
     let paired_stats = Stats::of(&paired);
@@ -262,6 +280,19 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
         format!("< {METRICS_TARGET_US} us"),
         metrics_stats.p50 < METRICS_TARGET_US,
     );
+    let traces_stats = Stats::of(&traces_extra);
+    let traces_loop_stats = Stats::of(&traces_extra_loop);
+    report.check(
+        "overhead",
+        "traces on (OTLP/HTTP to a local receiver): added per call, paired by repetition",
+        format!(
+            "{} (script's clock: {})",
+            traces_stats.show("us"),
+            traces_loop_stats.show("us")
+        ),
+        format!("< {TRACES_TARGET_US} us"),
+        traces_stats.p50 < TRACES_TARGET_US,
+    );
     report.row(
         "overhead",
         "breakdown: `sluice worker` alone, calls answered by the bench",
@@ -285,6 +316,10 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
             "metrics_added_us_per_call_script_clock":
                 metrics_loop_stats.to_json("us", &metrics_extra_loop),
             "metrics_target_us_below": METRICS_TARGET_US,
+            "traces_added_us_per_call": traces_stats.to_json("us", &traces_extra),
+            "traces_added_us_per_call_script_clock":
+                traces_loop_stats.to_json("us", &traces_extra_loop),
+            "traces_target_us_below": TRACES_TARGET_US,
             "direct_us_per_call": direct_per_call,
             "sluice_us_per_call": sluice_per_call,
             "script_clock_us_per_call": script_per_call,

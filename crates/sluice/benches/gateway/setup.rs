@@ -33,6 +33,16 @@ pub(crate) fn start_gateway_with_metrics(
     worker: WorkerCommand,
     metrics: bool,
 ) -> BenchResult<Gateway> {
+    start_gateway_with_telemetry(config, worker, metrics, None)
+}
+
+/// The same, making spans with `telemetry` (as `sluice serve` with `sluice.telemetry` does).
+pub(crate) fn start_gateway_with_telemetry(
+    config: Config,
+    worker: WorkerCommand,
+    metrics: bool,
+    telemetry: Option<std::sync::Arc<sluice_gateway::Telemetry>>,
+) -> BenchResult<Gateway> {
     Ok(Gateway::start(
         config,
         GatewayOptions {
@@ -41,6 +51,7 @@ pub(crate) fn start_gateway_with_metrics(
             encoder: None,
             release_memory: None,
             metrics,
+            telemetry,
         },
     )?)
 }
@@ -79,6 +90,7 @@ pub(crate) async fn execute(
             cancel: None,
             progress: None,
             elicitor: None,
+            trace: None,
         })
         .await;
     let wall = started.elapsed();
@@ -190,6 +202,11 @@ pub(crate) struct FakeSetup {
     /// The first gateway again keeping metrics (`sluice serve --metrics`): what counting costs
     /// per call.
     pub(crate) metrics_gateway: Gateway,
+    /// The first gateway again with traces on (`sluice.telemetry`), exported over OTLP/HTTP to
+    /// a local receiver that discards: what tracing costs per call.
+    pub(crate) traces_gateway: Gateway,
+    traces: std::sync::Arc<sluice_gateway::Telemetry>,
+    _receiver: sluice_test_support::OtlpReceiver,
     pub(crate) pool: Pool,
 }
 
@@ -228,8 +245,28 @@ impl FakeSetup {
             worker_command(),
         )?;
         let metrics_gateway = start_gateway_with_metrics(config.clone(), worker_command(), true)?;
+        let receiver = sluice_test_support::OtlpReceiver::discarding();
+        let traces = sluice_gateway::Telemetry::from_settings(
+            &sluice_config::TelemetrySettings {
+                traces: Some(sluice_config::TraceSettings {
+                    endpoint: Some(receiver.endpoint()),
+                    ..sluice_config::TraceSettings::default()
+                }),
+            },
+            |_| None,
+        )?
+        .ok_or("traces did not start")?;
+        let traces_gateway = start_gateway_with_telemetry(
+            config.clone(),
+            worker_command(),
+            false,
+            Some(traces.clone()),
+        )?;
         let pool = Pool::start(&config);
         let setup = FakeSetup {
+            traces_gateway,
+            traces,
+            _receiver: receiver,
             gateway,
             protocol_gateway,
             plain_gateway,
@@ -239,6 +276,7 @@ impl FakeSetup {
         };
         setup.gateway.wait_connected(|_| {}).await;
         setup.metrics_gateway.wait_connected(|_| {}).await;
+        setup.traces_gateway.wait_connected(|_| {}).await;
         setup.protocol_gateway.wait_connected(|_| {}).await;
         setup.sleeping_gateway.wait_connected(|_| {}).await;
         if let Some(plain) = &setup.plain_gateway {
@@ -250,6 +288,7 @@ impl FakeSetup {
             ensure_ready(&setup.protocol_gateway.snapshot().await.statuses)?;
             ensure_ready(&setup.sleeping_gateway.snapshot().await.statuses)?;
             ensure_ready(&setup.metrics_gateway.snapshot().await.statuses)?;
+            ensure_ready(&setup.traces_gateway.snapshot().await.statuses)?;
             if let Some(plain) = &setup.plain_gateway {
                 ensure_ready(&plain.snapshot().await.statuses)?;
             }
@@ -267,6 +306,9 @@ impl FakeSetup {
         self.protocol_gateway.shutdown().await;
         self.sleeping_gateway.shutdown().await;
         self.metrics_gateway.shutdown().await;
+        self.traces_gateway.shutdown().await;
+        let traces = self.traces.clone();
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown(Duration::from_secs(2))).await;
         if let Some(plain) = &self.plain_gateway {
             plain.shutdown().await;
         }

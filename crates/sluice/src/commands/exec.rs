@@ -62,6 +62,7 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
                     Some(std::sync::Arc::new(sluice_gateway::AcceptDefaults))
                 }
             },
+            trace: None,
         })
         .await;
     follow.abort();

@@ -166,14 +166,16 @@ pub fn worker_command(options: &GlobalOptions) -> Option<WorkerCommand> {
 
 /// Start the gateway with the data folder and worker of `options`.
 pub fn start_gateway(config: Config, options: &GlobalOptions) -> Result<Gateway> {
-    start_gateway_with_metrics(config, options, false)
+    start_gateway_with_metrics(config, options, false, None)
 }
 
-/// The same, keeping metrics when `metrics` (`sluice serve --metrics`).
+/// The same, keeping metrics when `metrics` (`sluice serve --metrics`) and making spans with
+/// `telemetry` (`sluice.telemetry`).
 pub fn start_gateway_with_metrics(
     config: Config,
     options: &GlobalOptions,
     metrics: bool,
+    telemetry: Option<std::sync::Arc<sluice_gateway::Telemetry>>,
 ) -> Result<Gateway> {
     let data_dir = data_dir(options)?;
     Ok(Gateway::start(
@@ -184,6 +186,7 @@ pub fn start_gateway_with_metrics(
             encoder: shared_encoder(options).map(std::sync::Arc::new),
             release_memory: Some(sluice_sandbox::release_free_heap),
             metrics,
+            telemetry,
         },
     )?)
 }

@@ -13,6 +13,13 @@ use crate::commands::{load_config, report_progress, start_gateway_with_metrics};
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let config = load_config(&args.global)?;
+    // Traces (`sluice.telemetry` or `OTEL_EXPORTER_OTLP_*`): off unless asked for.
+    let telemetry = sluice_gateway::Telemetry::from_settings(&config.settings.telemetry, |name| {
+        std::env::var(name).ok()
+    })?;
+    if let Some(telemetry) = &telemetry {
+        eprintln!("sluice: traces to {}", telemetry.endpoint());
+    }
     // Bind before starting anything: a refused or busy address is reported at once.
     let http = match args.http {
         Some(address) => Some(
@@ -41,7 +48,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         ),
         None => None,
     };
-    let gateway = start_gateway_with_metrics(config, &args.global, web.is_some())?;
+    let gateway =
+        start_gateway_with_metrics(config, &args.global, web.is_some(), telemetry.clone())?;
     if let Some(web) = web {
         eprintln!("sluice: metrics at http://{}/metrics", web.address());
         let source = sluice_web::Source {
@@ -73,6 +81,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         eprintln!("sluice: serving MCP at {}", http.url());
         http.run(gateway.clone(), ready, shutdown_signal()).await;
         gateway.shutdown().await;
+        flush_traces(telemetry).await;
         return Ok(ExitCode::SUCCESS);
     }
     // Lines rmcp would drop unanswered (not JSON, not a message) are answered by the filter.
@@ -87,6 +96,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         Err(error) => {
             // Stop the servers that were started for nothing before reporting.
             gateway.shutdown().await;
+            flush_traces(telemetry).await;
             return Err(error)
                 .context("the MCP client did not complete the handshake on stdin/stdout");
         }
@@ -108,6 +118,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
         }
     }
     gateway.shutdown().await;
+    flush_traces(telemetry).await;
     // The service is gone and its output closed: let the last answers reach stdout.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), writer).await;
     Ok(ExitCode::SUCCESS)
@@ -120,6 +131,17 @@ const FIRST_ROUND_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long the service may take to finish once work in flight is stopped.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The most shutting down waits for pending spans to reach the collector.
+const TRACE_FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Export the spans still pending, waiting at most [`TRACE_FLUSH_WAIT`] (a collector that does
+/// not answer never holds up the exit longer).
+async fn flush_traces(telemetry: Option<std::sync::Arc<sluice_gateway::Telemetry>>) {
+    if let Some(telemetry) = telemetry {
+        let _ = tokio::task::spawn_blocking(move || telemetry.shutdown(TRACE_FLUSH_WAIT)).await;
+    }
+}
 
 /// SIGINT or SIGTERM.
 async fn shutdown_signal() {

@@ -68,6 +68,9 @@ mod shutdown;
 mod skills_load;
 /// Workspace, sessions and skills across executions and restarts.
 mod state;
+/// OpenTelemetry traces exported to an OTLP receiver, the agent's trace context continued and
+/// passed to downstream servers.
+mod traces;
 /// Warm workers, and a client's workers reused with a new runtime each time.
 mod warm_workers;
 /// A worker killed mid-execution costs that execution only.

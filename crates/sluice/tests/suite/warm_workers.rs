@@ -21,6 +21,7 @@ fn gateway(data_dir: &std::path::Path, workers: Value) -> Gateway {
             encoder: None,
             release_memory: None,
             metrics: false,
+            telemetry: None,
         },
     )
     .expect("gateway")
