@@ -471,6 +471,14 @@ impl Gateway {
                 .send_modify(|version| *version += 1);
         }
         let needs_vectors = search.has_encoder() && !snapshot.search.has_vectors();
+        // Tools rebuilt or dropped: what a release of freed memory is weighed by.
+        let mut changed_tools = previous
+            .catalog
+            .server_names()
+            .filter(|server| snapshot.catalog.part(server).is_none())
+            .filter_map(|server| previous.catalog.part(server))
+            .map(|part| part.tools().len())
+            .sum::<usize>();
         // What was repaired or dropped is said once, when a server's list is read, not again at
         // every rebuild that reuses it.
         for server in snapshot.catalog.server_names() {
@@ -484,6 +492,7 @@ impl Gateway {
             {
                 continue;
             }
+            changed_tools += part.tools().len().max(1);
             for problem in direct::missing(&self.inner.config.settings.direct, &snapshot, server) {
                 tracing::warn!("{problem}");
             }
@@ -496,9 +505,10 @@ impl Gateway {
                 }
             }
         }
+        let catalog_tools = snapshot.catalog.len();
         *self.inner.snapshot.write().await = Arc::new(snapshot);
         if let Some(release) = &self.inner.release_memory {
-            release.schedule();
+            release.catalog_changed(changed_tools, catalog_tools);
         }
         if needs_vectors {
             tokio::spawn(self.clone().complete_vectors_task());
