@@ -471,14 +471,13 @@ impl Gateway {
                 .send_modify(|version| *version += 1);
         }
         let needs_vectors = search.has_encoder() && !snapshot.search.has_vectors();
-        // Tools rebuilt or dropped: what a release of freed memory is weighed by.
-        let mut changed_tools = previous
+        // A server that came or went frees (or left behind) a whole part: memory is released
+        // after it. A connected server's refreshed list counts toward a release by its tools.
+        let servers_changed = previous
             .catalog
             .server_names()
-            .filter(|server| snapshot.catalog.part(server).is_none())
-            .filter_map(|server| previous.catalog.part(server))
-            .map(|part| part.tools().len())
-            .sum::<usize>();
+            .ne(snapshot.catalog.server_names());
+        let mut changed_tools = 0;
         // What was repaired or dropped is said once, when a server's list is read, not again at
         // every rebuild that reuses it.
         for server in snapshot.catalog.server_names() {
@@ -492,7 +491,7 @@ impl Gateway {
             {
                 continue;
             }
-            changed_tools += part.tools().len().max(1);
+            changed_tools += part.tools().len();
             for problem in direct::missing(&self.inner.config.settings.direct, &snapshot, server) {
                 tracing::warn!("{problem}");
             }
@@ -508,7 +507,10 @@ impl Gateway {
         let catalog_tools = snapshot.catalog.len();
         *self.inner.snapshot.write().await = Arc::new(snapshot);
         if let Some(release) = &self.inner.release_memory {
-            release.catalog_changed(changed_tools, catalog_tools);
+            match servers_changed {
+                true => release.schedule(),
+                false => release.catalog_changed(changed_tools, catalog_tools),
+            }
         }
         if needs_vectors {
             tokio::spawn(self.clone().complete_vectors_task());
