@@ -35,7 +35,9 @@ fn glibc_at_least(major: u32, minor: u32) -> bool {
     let Some(version) = text.split_whitespace().nth(1) else {
         return false;
     };
-    let mut parts = version.split('.').map(|part| part.parse::<u32>().unwrap_or(0));
+    let mut parts = version
+        .split('.')
+        .map(|part| part.parse::<u32>().unwrap_or(0));
     let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     found >= (major, minor)
 }
@@ -45,5 +47,7 @@ fn linker_knows_packed_relocs() -> bool {
     Command::new("cc")
         .args(["-Wl,--help"])
         .output()
-        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains("pack-relative-relocs"))
+        .is_ok_and(|output| {
+            String::from_utf8_lossy(&output.stdout).contains("pack-relative-relocs")
+        })
 }

@@ -108,12 +108,24 @@ mod tests {
         assert_eq!(SMALL_CALLS.load(Ordering::SeqCst), 0, "three small changes");
         release.catalog_changed(small, catalog);
         tokio::time::sleep(DELAY * 2).await;
-        assert_eq!(SMALL_CALLS.load(Ordering::SeqCst), 1, "the fourth reaches the mark");
+        assert_eq!(
+            SMALL_CALLS.load(Ordering::SeqCst),
+            1,
+            "the fourth reaches the mark"
+        );
         release.catalog_changed(small, catalog);
         tokio::time::sleep(DELAY * 2).await;
-        assert_eq!(SMALL_CALLS.load(Ordering::SeqCst), 1, "counted afresh after a release");
+        assert_eq!(
+            SMALL_CALLS.load(Ordering::SeqCst),
+            1,
+            "counted afresh after a release"
+        );
         release.catalog_changed(1, 5);
         tokio::time::sleep(DELAY * 2).await;
-        assert_eq!(SMALL_CALLS.load(Ordering::SeqCst), 2, "a small catalog's change alone");
+        assert_eq!(
+            SMALL_CALLS.load(Ordering::SeqCst),
+            2,
+            "a small catalog's change alone"
+        );
     }
 }

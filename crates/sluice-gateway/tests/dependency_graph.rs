@@ -83,7 +83,7 @@ fn trusted_crates_never_link_an_engine() {
 }
 
 /// The confinement crate (the only one with `unsafe`) is linked by the worker and nothing else
-/// of ours but the binary, which takes only `release_free_heap` from it.
+/// of ours but the binary, which takes only its two allocator calls from it.
 #[test]
 fn only_the_worker_links_the_sandbox() {
     assert!(
@@ -112,7 +112,7 @@ fn only_the_worker_links_the_sandbox() {
         );
     }
     // The binary confines nothing itself: of the sandbox crate it names only the function that
-    // hands freed heap back to the OS, which it passes to the gateway.
+    // hands freed heap back to the OS, which it passes to the gateway, and the arena limit.
     let mut sources = Vec::new();
     let mut folders = vec![workspace.join("sluice/src")];
     while let Some(folder) = folders.pop() {
@@ -141,7 +141,10 @@ fn only_the_worker_links_the_sandbox() {
         .collect();
     assert_eq!(
         named,
-        BTreeSet::from(["release_free_heap".to_owned()]),
+        BTreeSet::from([
+            "limit_heap_arenas".to_owned(),
+            "release_free_heap".to_owned()
+        ]),
         "the binary must confine nothing itself"
     );
 }

