@@ -130,7 +130,7 @@ fn pin(
     let definitions: Vec<Definition> = source
         .tools()
         .iter()
-        .map(|tool| Definition::of(&tool.definition()))
+        .map(|tool| Definition::from_tool(tool.definition()))
         .collect();
     let mut file = None;
     let held: HashMap<String, String> = match store.observe(server, &definitions) {

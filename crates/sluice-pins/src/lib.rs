@@ -89,21 +89,9 @@ pub fn describe_fields(changed: &[Field]) -> String {
 /// `value` with every object's keys sorted (recursively): the same definition in any key order
 /// is the same value, and the same text.
 pub fn canonical(value: &Value) -> Value {
-    match value {
-        Value::Object(object) => {
-            let mut keys: Vec<&String> = object.keys().collect();
-            keys.sort();
-            let mut sorted = Map::with_capacity(object.len());
-            for key in keys {
-                if let Some(inner) = object.get(key) {
-                    sorted.insert(key.clone(), canonical(inner));
-                }
-            }
-            Value::Object(sorted)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        other => other.clone(),
-    }
+    let mut value = value.clone();
+    value.sort_all_objects();
+    value
 }
 
 /// A tool's definition as it is pinned: only the fields that describe it, canonical, and its
@@ -122,21 +110,32 @@ impl Definition {
     /// The pinned form of a `tools/list` entry (other keys, such as `_meta` or `icons`, are
     /// not part of it).
     pub fn of(tool: &Value) -> Definition {
+        Definition::from_tool(tool.clone())
+    }
+
+    /// [`Definition::of`], taking the entry: its fields are moved and sorted where they are,
+    /// not copied (a server's refresh pins every tool it lists).
+    pub fn from_tool(tool: Value) -> Definition {
+        let Value::Object(mut tool) = tool else {
+            return Definition::from_tool(Value::Object(Map::new()));
+        };
+        let name = tool
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let mut kept = Map::new();
         for field in Field::ALL {
-            if let Some(value) = tool.get(field.as_str())
+            if let Some(value) = tool.remove(field.as_str())
                 && !value.is_null()
             {
-                kept.insert(field.as_str().to_owned(), value.clone());
+                kept.insert(field.as_str().to_owned(), value);
             }
         }
-        let value = canonical(&Value::Object(kept));
+        let mut value = Value::Object(kept);
+        value.sort_all_objects();
         Definition {
-            name: tool
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
+            name,
             sha256: sha256_hex(value.to_string().as_bytes()),
             value,
         }
@@ -400,7 +399,7 @@ impl PinStore {
             }
             Err(error) => return Err(io("read", &path)(error)),
         };
-        let file: ServerFile =
+        let mut file: ServerFile =
             serde_json::from_slice(&text).map_err(|error| PinError::Corrupt {
                 path: path.clone(),
                 reason: error.to_string(),
@@ -414,8 +413,11 @@ impl PinStore {
                 ),
             });
         }
-        for (tool, pin) in &file.tools {
-            if pin.sha256 != sha256_hex(canonical(&pin.definition).to_string().as_bytes()) {
+        for (tool, pin) in &mut file.tools {
+            // Sorted where it lies (a file written by Sluice is sorted already; one edited by
+            // hand is checked as its canonical form, which is what is compared from now on).
+            pin.definition.sort_all_objects();
+            if pin.sha256 != sha256_hex(pin.definition.to_string().as_bytes()) {
                 return Err(PinError::Corrupt {
                     path,
                     reason: format!("the pinned definition of \"{tool}\" does not match its hash"),

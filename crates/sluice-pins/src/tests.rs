@@ -22,6 +22,24 @@ fn key_order_does_not_change_the_hash() {
 }
 
 #[test]
+fn the_pinned_text_is_sorted_at_every_depth_and_its_hash_is_stable() {
+    // Pin files written before keep their hashes: the canonical text is this exact string.
+    let definition = Definition::from_tool(json!({
+        "name": "t",
+        "inputSchema": {"type": "object", "properties": {"b": {"z": 1, "a": [{"y": 2, "x": 1}]}}},
+        "title": null,
+        "icons": [],
+    }));
+    let text = r#"{"inputSchema":{"properties":{"b":{"a":[{"x":1,"y":2}],"z":1}},"type":"object"},"name":"t"}"#;
+    assert_eq!(definition.value.to_string(), text);
+    assert_eq!(definition.sha256, sha256_hex(text.as_bytes()));
+    assert_eq!(definition, Definition::of(&serde_json::from_str(text).unwrap()));
+    assert_eq!(canonical(&definition.value), definition.value);
+    let nothing = Definition::from_tool(json!("not an object"));
+    assert_eq!((nothing.name.as_str(), nothing.value.to_string()), ("", "{}".to_owned()));
+}
+
+#[test]
 fn first_seen_is_pinned_a_change_is_held_until_accepted() {
     let data = tempfile::tempdir().unwrap();
     let store = PinStore::new(data.path());
