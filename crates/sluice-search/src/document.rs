@@ -30,6 +30,23 @@ pub enum ItemKey {
     },
 }
 
+impl ItemKey {
+    /// The server's name for a tool, `None` for a skill.
+    pub fn server(&self) -> Option<&str> {
+        match self {
+            ItemKey::Tool { server, .. } => Some(server),
+            ItemKey::Skill { .. } => None,
+        }
+    }
+
+    /// The tool's MCP name or the skill's name.
+    pub fn name(&self) -> &str {
+        match self {
+            ItemKey::Tool { name, .. } | ItemKey::Skill { name } => name,
+        }
+    }
+}
+
 /// One searchable item.
 #[derive(Debug, Clone)]
 pub struct Document {
@@ -78,24 +95,17 @@ impl Item {
 
     /// The segment it belongs to: the server's name, or [`SKILLS_GROUP`] for skills.
     pub fn group(&self) -> &str {
-        match &self.key {
-            ItemKey::Tool { server, .. } => server,
-            ItemKey::Skill { .. } => SKILLS_GROUP,
-        }
+        self.key.server().unwrap_or(SKILLS_GROUP)
     }
 
     /// The tool's MCP name or the skill's name.
     pub fn name(&self) -> &str {
-        match &self.key {
-            ItemKey::Tool { name, .. } | ItemKey::Skill { name } => name,
-        }
+        self.key.name()
     }
+
     /// The server's name for a tool, `None` for a skill.
     pub fn server(&self) -> Option<&str> {
-        match &self.key {
-            ItemKey::Tool { server, .. } => Some(server),
-            ItemKey::Skill { .. } => None,
-        }
+        self.key.server()
     }
 }
 
@@ -150,10 +160,7 @@ impl Document {
 
     /// The server's name for a tool, `None` for a skill.
     pub fn server(&self) -> Option<&str> {
-        match &self.key {
-            ItemKey::Tool { server, .. } => Some(server),
-            ItemKey::Skill { .. } => None,
-        }
+        self.key.server()
     }
 
     /// The text the item's vector is computed from: name and server in words, title, the
