@@ -33,10 +33,16 @@ fn the_pinned_text_is_sorted_at_every_depth_and_its_hash_is_stable() {
     let text = r#"{"inputSchema":{"properties":{"b":{"a":[{"x":1,"y":2}],"z":1}},"type":"object"},"name":"t"}"#;
     assert_eq!(definition.value.to_string(), text);
     assert_eq!(definition.sha256, sha256_hex(text.as_bytes()));
-    assert_eq!(definition, Definition::of(&serde_json::from_str(text).unwrap()));
+    assert_eq!(
+        definition,
+        Definition::of(&serde_json::from_str(text).unwrap())
+    );
     assert_eq!(canonical(&definition.value), definition.value);
     let nothing = Definition::from_tool(json!("not an object"));
-    assert_eq!((nothing.name.as_str(), nothing.value.to_string()), ("", "{}".to_owned()));
+    assert_eq!(
+        (nothing.name.as_str(), nothing.value.to_string()),
+        ("", "{}".to_owned())
+    );
 }
 
 #[test]
