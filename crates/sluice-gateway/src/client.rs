@@ -563,13 +563,10 @@ fn refused(
                     language: request.language,
                 },
             )
-            .end(sluice_telemetry::ExecutionEnd {
-                error: Some(&kind),
-                limits_hit: &limits_hit,
-                tool_calls: 0,
-                tokens_returned: 0,
-                direct_estimate_tokens: 0,
-            });
+            .end(sluice_telemetry::ExecutionEnd::before_running(
+                &kind,
+                &limits_hit,
+            ));
     }
     let report = error_report(kind, message);
     gateway

@@ -475,13 +475,7 @@ impl Gateway {
             ..ExecuteRequest::default()
         };
         if let Some(trace) = &started.trace {
-            trace.end(ExecutionEnd {
-                error: Some(&ErrorKind::InternalError),
-                limits_hit: &[],
-                tool_calls: 0,
-                tokens_returned: 0,
-                direct_estimate_tokens: 0,
-            });
+            trace.end(ExecutionEnd::before_running(&ErrorKind::InternalError, &[]));
         }
         self.audit()
             .refused(&started.execution_id, started.origin, &request, &report);

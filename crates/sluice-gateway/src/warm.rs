@@ -39,10 +39,7 @@ impl WarmPool {
 
     /// A ready worker, if one waits; the pool is refilled in the background either way.
     pub(crate) fn take(&self, gateway: &Gateway) -> Option<WorkerProcess> {
-        *self
-            .last_demand
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        self.demanded();
         let taken = loop {
             // The newest whose runtime is made, else the newest.
             let candidate = {
@@ -76,12 +73,17 @@ impl WarmPool {
                 .rposition(|worker| worker.is_tidied() && worker.is_alive())?;
             ready.remove(position)
         };
+        self.demanded();
+        self.fill(gateway);
+        Some(taken)
+    }
+
+    /// A worker was asked for now: the idle time-out counts from here.
+    fn demanded(&self) {
         *self
             .last_demand
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Instant::now();
-        self.fill(gateway);
-        Some(taken)
     }
 
     /// Start workers until the pool holds (or is starting) as many as it should.

@@ -72,9 +72,7 @@ pub(crate) fn apply(policy: &Policy) -> Result<u64, SandboxError> {
 /// arena is enough for the worker (one execution at a time).
 #[cfg(target_env = "gnu")]
 fn limit_malloc_arenas() -> Result<(), SandboxError> {
-    // SAFETY: mallopt only changes a malloc tuning parameter; called while single-threaded.
-    let changed = unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
-    if changed == 1 {
+    if crate::memory::limit_heap_arenas(1) {
         Ok(())
     } else {
         Err(SandboxError::NotEffective {

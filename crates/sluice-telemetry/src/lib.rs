@@ -362,6 +362,20 @@ pub struct ExecutionEnd<'a> {
     pub direct_estimate_tokens: u64,
 }
 
+impl<'a> ExecutionEnd<'a> {
+    /// How an execution that never ran its code ended: refused, or failed before a worker
+    /// took it; no calls, nothing returned.
+    pub fn before_running(error: &'a ErrorKind, limits_hit: &'a [Limit]) -> ExecutionEnd<'a> {
+        ExecutionEnd {
+            error: Some(error),
+            limits_hit,
+            tool_calls: 0,
+            tokens_returned: 0,
+            direct_estimate_tokens: 0,
+        }
+    }
+}
+
 /// The span of one execution; cheap to clone (the tasks serving its calls hold it).
 #[derive(Clone)]
 pub struct ExecutionSpan {
