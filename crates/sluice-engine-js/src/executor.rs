@@ -13,7 +13,8 @@ use rquickjs::loader::{Bundle, Loader};
 use rquickjs::module::Evaluated;
 use rquickjs::promise::PromiseState;
 use rquickjs::{
-    Array, Context, Ctx, Exception, Function, Module, Object, Persistent, Promise, Runtime, Value,
+    Array, Context, Ctx, Exception, Function, JsLifetime, Module, Object, Persistent, Promise,
+    Runtime, Value,
 };
 use serde_json::Value as Json;
 use sluice_worker_protocol::{
@@ -24,10 +25,11 @@ use sluice_worker_protocol::{
 
 use crate::FileEncoding;
 use crate::modules::{
-    Catalog, CatalogSlot, ImportFailures, SandboxLoader, SandboxResolver, SkillCache,
+    Catalog, CatalogSlot, ImportFailures, ModuleLink, SandboxLoader, SandboxResolver, SkillCache,
     agent_module_name,
 };
 use crate::positions::SourceMaps;
+use crate::preparer::{self, Made, Preparer, PreparerHooks};
 use crate::transpile::{LineMap, check_dynamic_code, session_bindings, transpile_module};
 use crate::workspace::{FLAG_BASE64, FLAG_FORCE, FLAG_RECURSIVE, OPERATIONS};
 use crate::{
@@ -92,27 +94,30 @@ pub(crate) fn stack_limit(limits: &ExecutionLimits) -> usize {
 #[derive(Default)]
 pub struct Engine {
     session: Option<Session>,
-    /// A fresh runtime made ahead by [`Engine::prepare`], never given any code, with the memory
-    /// and stack limits it was made for.
+    /// A fresh runtime made ahead, never given any code.
     spare: Option<Spare>,
-    /// The runtime of the last fresh execution, dropped by [`Engine::tidy`] (freeing a runtime
+    /// The runtime of the last fresh execution, freed by [`Engine::tidy`] (freeing a runtime
     /// takes a while: not before the execution's answer is out).
     retired: Option<Session>,
+    /// Makes and frees runtimes on a thread of its own; without it, this thread does.
+    preparer: Option<Preparer<Shell>>,
+    /// What the runtime ordered from the preparer, and not received yet, is for.
+    ordered: Option<Fit>,
+    /// The last wait for an ordered runtime came to nothing: make runtimes here, without
+    /// waiting, until the preparer delivers one again.
+    starved: bool,
+    /// Fresh executions that ran in a runtime the preparer made.
+    made_ahead_used: u64,
     skills: Rc<RefCell<SkillCache>>,
 }
 
 /// A runtime made before it is needed.
 struct Spare {
-    memory_bytes: u64,
-    stack_bytes: u64,
-    session: Session,
-}
-
-impl Spare {
-    /// Whether it was made with the memory and stack limits of `limits`.
-    fn fits(&self, limits: &ExecutionLimits) -> bool {
-        self.memory_bytes == limits.memory_bytes && self.stack_bytes == limits.stack_bytes
-    }
+    /// What it was made for.
+    fit: Fit,
+    shell: Shell,
+    /// Made by the preparer (else by the engine's own thread).
+    made_ahead: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -120,28 +125,57 @@ impl std::fmt::Debug for Engine {
         formatter
             .debug_struct("Engine")
             .field("has_session", &self.session.is_some())
+            .field("has_preparer", &self.preparer.is_some())
             .finish()
     }
 }
 
 impl Engine {
-    /// An engine without a session.
+    /// An engine without a session, which makes and frees runtimes on the calling thread.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Make the runtime the next fresh execution with these limits will run in, now, while
+    /// An engine that makes runtimes ahead and frees used ones on a thread of its own (see
+    /// [`PreparerHooks`]). If that thread cannot start, the engine works as [`Engine::new`]'s
+    /// does.
+    pub fn with_preparer(hooks: PreparerHooks) -> Self {
+        let mut engine = Self::new();
+        match Preparer::spawn(hooks, Shell::made_ahead) {
+            Ok(preparer) => engine.preparer = Some(preparer),
+            Err(error) => tracing::warn!(
+                %error,
+                "could not start the thread that makes runtimes ahead; the execution thread \
+                 makes them"
+            ),
+        }
+        engine
+    }
+
+    /// Have the runtime the next fresh execution with these limits will run in made now, while
     /// nothing waits for it: a new QuickJS runtime and context with the prelude installed,
-    /// which no code has touched. An execution with other memory or stack limits makes its own.
+    /// which no code has touched. With a preparer it is ordered from there; else it is made on
+    /// this thread. An execution with other memory or stack limits makes its own.
     pub fn prepare(&mut self, limits: &ExecutionLimits) {
-        if self.spare.as_ref().is_some_and(|spare| spare.fits(limits)) {
+        self.receive();
+        let fit = Fit::of(limits);
+        if self.spare.as_ref().is_some_and(|spare| spare.fit == fit) || self.ordered == Some(fit) {
             return;
         }
-        self.spare = Session::new(limits).ok().map(|session| Spare {
-            memory_bytes: limits.memory_bytes,
-            stack_bytes: limits.stack_bytes,
-            session,
-        });
+        if self.ordered.is_none()
+            && let Some(preparer) = &self.preparer
+            && preparer.order(limits)
+        {
+            self.ordered = Some(fit);
+            return;
+        }
+        if let Ok(shell) = Shell::new(limits) {
+            self.keep_spare(Spare {
+                fit,
+                shell,
+                made_ahead: false,
+            });
+        }
     }
 
     /// End a kept session, if there is one (an execution in another language that does not
@@ -150,17 +184,119 @@ impl Engine {
         self.session = None;
     }
 
-    /// Drop the runtime of the last fresh execution, if it was not dropped yet.
+    /// Free the runtime of the last fresh execution, if it was not freed yet: on the
+    /// preparer's thread when there is one and it is not behind.
     pub fn tidy(&mut self) {
-        self.retired = None;
+        let Some(session) = self.retired.take() else {
+            return;
+        };
+        if self.preparer.is_some()
+            && let Some(shell) = session.into_shell()
+        {
+            self.free(shell);
+        }
     }
 
-    /// A new runtime for these limits: the prepared one when it fits, else one made now.
-    fn fresh_session(&mut self, limits: &ExecutionLimits) -> Result<Session, ExecutionError> {
-        match self.spare.take() {
-            Some(spare) if spare.fits(limits) => Ok(spare.session),
-            _ => Session::new(limits),
+    /// Take what the preparer made since the last look.
+    fn receive(&mut self) {
+        while let Some(made) = self.preparer.as_ref().and_then(Preparer::try_take) {
+            self.received(made);
         }
+    }
+
+    fn received(&mut self, made: Made<Shell>) {
+        self.ordered = None;
+        self.starved = false;
+        if let Some(shell) = made.runtime {
+            self.keep_spare(Spare {
+                fit: Fit::of(&made.limits),
+                shell,
+                made_ahead: true,
+            });
+        }
+    }
+
+    /// Keep this runtime as the spare; one made for other limits before is freed.
+    fn keep_spare(&mut self, spare: Spare) {
+        if let Some(old) = self.spare.replace(spare) {
+            self.free(old.shell);
+        }
+    }
+
+    /// Free a runtime no session uses: on the preparer's thread if it takes it, else here.
+    fn free(&self, shell: Shell) {
+        if let Some(preparer) = &self.preparer {
+            // Given back when the preparer is behind: dropped here.
+            let _ = preparer.free(shell);
+        }
+    }
+
+    /// Fresh runtimes the preparer made that executions ran in.
+    #[cfg(test)]
+    pub(crate) fn runtimes_made_ahead(&self) -> u64 {
+        self.made_ahead_used
+    }
+
+    /// Used runtimes handed to the preparer and not freed yet.
+    #[cfg(test)]
+    pub(crate) fn runtimes_waiting_to_be_freed(&self) -> usize {
+        self.preparer.as_ref().map_or(0, Preparer::unfreed)
+    }
+
+    /// Wait until the spare is there (made here, or arrived from the preparer).
+    #[cfg(test)]
+    pub(crate) fn wait_for_spare(&mut self, timeout: Duration) -> bool {
+        let give_up = Instant::now() + timeout;
+        loop {
+            self.receive();
+            if self.spare.is_some() {
+                return true;
+            }
+            if Instant::now() >= give_up {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The spare, if it was made for `fit`.
+    fn take_spare(&mut self, fit: Fit) -> Option<Shell> {
+        match self.spare.take() {
+            Some(spare) if spare.fit == fit => {
+                if spare.made_ahead {
+                    self.made_ahead_used += 1;
+                }
+                Some(spare.shell)
+            }
+            other => {
+                self.spare = other;
+                None
+            }
+        }
+    }
+
+    /// A new runtime for these limits: the spare when it fits; else the one ordered for them if
+    /// it comes within [`preparer::WAIT`] (unless the last such wait failed); else one made now.
+    fn fresh_session(&mut self, limits: &ExecutionLimits) -> Result<Session, ExecutionError> {
+        let fit = Fit::of(limits);
+        self.receive();
+        if let Some(shell) = self.take_spare(fit) {
+            return Session::from_shell(shell);
+        }
+        if self.ordered == Some(fit) && !self.starved {
+            match self
+                .preparer
+                .as_ref()
+                .and_then(|preparer| preparer.wait(preparer::WAIT))
+            {
+                Some(made) => self.received(made),
+                None => self.starved = true,
+            }
+            if let Some(shell) = self.take_spare(fit) {
+                return Session::from_shell(shell);
+            }
+        }
+        Session::new(limits)
     }
 
     /// Run one execution to its end.
@@ -442,33 +578,69 @@ impl Flags {
     }
 }
 
-/// The prelude's helpers, kept across the executions of a session.
-struct Helpers {
-    describe: Persistent<Function<'static>>,
-    result_to_json: Persistent<Function<'static>>,
-    publish: Persistent<Function<'static>>,
+/// The prelude's helpers: the context's user data for its life, out of reach of agent code.
+#[derive(JsLifetime)]
+struct PreludeHelpers<'js> {
+    describe: Function<'js>,
+    result_to_json: Function<'js>,
+    publish: Function<'js>,
 }
 
-/// A QuickJS runtime with its context, globals and host functions: one execution's, or a
-/// session's across executions.
+/// What the host functions of a session's runtime reach: the context's user data while the
+/// runtime is a session's.
+#[derive(JsLifetime)]
+struct StateLink(Rc<RefCell<State>>);
+
+/// The session state of the runtime `ctx` belongs to.
+fn linked_state(ctx: &Ctx<'_>) -> rquickjs::Result<Rc<RefCell<State>>> {
+    match ctx.userdata::<StateLink>() {
+        Some(link) => Ok(link.0.clone()),
+        None => Err(Exception::throw_internal(
+            ctx,
+            "Internal error of the sandbox: this runtime has no session",
+        )),
+    }
+}
+
+/// What a runtime is made for: the memory and stack limits it starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fit {
+    memory_bytes: u64,
+    stack_bytes: u64,
+}
+
+impl Fit {
+    fn of(limits: &ExecutionLimits) -> Fit {
+        Fit {
+            memory_bytes: limits.memory_bytes,
+            stack_bytes: limits.stack_bytes,
+        }
+    }
+}
+
+/// A new QuickJS runtime with its context, the prelude's globals and the host functions, that
+/// belongs to no session yet.
 ///
-/// Invariant: between executions no JavaScript value is held on the Rust side except
-/// `helpers`; the field order makes them drop before the context and the runtime (QuickJS
-/// aborts when values outlive their runtime).
-struct Session {
-    helpers: Helpers,
-    state: Rc<RefCell<State>>,
-    catalog: CatalogSlot,
-    failures: ImportFailures,
-    maps: Rc<RefCell<SourceMaps>>,
+/// Its host functions and module loader capture nothing: they reach a session's state through
+/// the context's user data ([`StateLink`], [`ModuleLink`]), which only a [`Session`] stores and
+/// which [`Session::into_shell`] removes. So a shell holds nothing tied to the thread that made
+/// it, and the [`Preparer`] makes shells on a thread of its own and frees them there.
+struct Shell {
     flags: Arc<Flags>,
-    /// Executions run in this runtime so far.
-    executions: u32,
     context: Context,
     runtime: Runtime,
 }
 
-impl Session {
+impl Shell {
+    /// A shell for the preparer: `None`, with the reason logged, if it cannot be made.
+    fn made_ahead(limits: &ExecutionLimits) -> Option<Self> {
+        Self::new(limits)
+            .inspect_err(|error| {
+                tracing::debug!(message = %error.message, "could not make a runtime ahead");
+            })
+            .ok()
+    }
+
     fn new(limits: &ExecutionLimits) -> Result<Self, ExecutionError> {
         let runtime = Runtime::new().map_err(|error| {
             internal_error(&format!("could not create a JavaScript runtime: {error}")).into_error()
@@ -482,19 +654,7 @@ impl Session {
             let flags = flags.clone();
             runtime.set_interrupt_handler(Some(Box::new(move || flags.interrupt())));
         }
-        let catalog: CatalogSlot = Rc::default();
-        let failures = ImportFailures::default();
-        let maps = Rc::new(RefCell::new(SourceMaps::default()));
-        runtime.set_loader(
-            SandboxResolver {
-                catalog: catalog.clone(),
-                failures: failures.clone(),
-            },
-            SandboxLoader {
-                catalog: catalog.clone(),
-                maps: maps.clone(),
-            },
-        );
+        runtime.set_loader(SandboxResolver, SandboxLoader);
         runtime.set_host_promise_rejection_tracker(Some(Box::new(track_rejection)));
         let context = match Context::full(&runtime) {
             Ok(context) => context,
@@ -506,19 +666,82 @@ impl Session {
                 .into_error());
             }
         };
-        let state = Rc::new(RefCell::new(State::new(flags.clone(), maps.clone())));
-        let helpers = context.with(|ctx| install_globals(&ctx, &state, limits))?;
+        context.with(|ctx| install_globals(&ctx, limits))?;
         Ok(Self {
-            helpers,
+            flags,
+            context,
+            runtime,
+        })
+    }
+}
+
+/// A QuickJS runtime with its context, globals and host functions: one execution's, or a
+/// session's across executions.
+///
+/// Invariant: between executions no JavaScript value is held on the Rust side; the prelude's
+/// helpers are the context's user data (QuickJS aborts when values outlive their runtime).
+struct Session {
+    state: Rc<RefCell<State>>,
+    catalog: CatalogSlot,
+    failures: ImportFailures,
+    maps: Rc<RefCell<SourceMaps>>,
+    /// Executions run in this runtime so far.
+    executions: u32,
+    shell: Shell,
+}
+
+impl Session {
+    fn new(limits: &ExecutionLimits) -> Result<Self, ExecutionError> {
+        Self::from_shell(Shell::new(limits)?)
+    }
+
+    /// Give a shell its session state: the links its host functions and loader read.
+    fn from_shell(shell: Shell) -> Result<Self, ExecutionError> {
+        let maps = Rc::new(RefCell::new(SourceMaps::default()));
+        let state = Rc::new(RefCell::new(State::new(shell.flags.clone(), maps.clone())));
+        let catalog: CatalogSlot = Rc::default();
+        let failures = ImportFailures::default();
+        let linked = shell.context.with(|ctx| {
+            ctx.store_userdata(StateLink(state.clone())).is_ok()
+                && ctx
+                    .store_userdata(ModuleLink {
+                        catalog: catalog.clone(),
+                        failures: failures.clone(),
+                        maps: maps.clone(),
+                    })
+                    .is_ok()
+        });
+        if !linked {
+            return Err(internal_error("could not link a runtime to its session").into_error());
+        }
+        Ok(Self {
             state,
             catalog,
             failures,
             maps,
-            flags,
             executions: 0,
-            context,
-            runtime,
+            shell,
         })
+    }
+
+    /// The runtime without this session's state, ready to move to another thread; `None` (and
+    /// the runtime freed here) if the links could not be removed.
+    fn into_shell(self) -> Option<Shell> {
+        let unlinked = self.shell.context.with(|ctx| {
+            matches!(ctx.remove_userdata::<StateLink>(), Ok(Some(_)))
+                && matches!(ctx.remove_userdata::<ModuleLink>(), Ok(Some(_)))
+        });
+        let Self {
+            state,
+            catalog,
+            failures,
+            maps,
+            shell,
+            ..
+        } = self;
+        // The state must go while its runtime lives: it may hold JavaScript values.
+        drop((state, catalog, failures, maps));
+        unlinked.then_some(shell)
     }
 
     fn run(
@@ -530,35 +753,32 @@ impl Session {
         host: &mut dyn Host,
     ) -> ExecutionOutcome {
         if let Ok(memory) = usize::try_from(limits.memory_bytes) {
-            self.runtime.set_memory_limit(memory);
+            self.shell.runtime.set_memory_limit(memory);
         }
-        self.runtime.set_max_stack_size(stack_limit(limits));
-        self.flags.reset(deadline);
+        self.shell.runtime.set_max_stack_size(stack_limit(limits));
+        self.shell.flags.reset(deadline);
         *self.catalog.borrow_mut() = prepared.catalog.clone();
         self.failures.borrow_mut().clear();
         self.maps
             .borrow_mut()
             .set_current(&prepared.module, prepared.line_map.clone());
         self.state.borrow_mut().begin(limits);
-        let (outcome, null_thrown) = self.context.with(|ctx| {
+        let (outcome, null_thrown) = self.shell.context.with(|ctx| {
             let _ = ctx.store_userdata(Rejections::default());
-            let restored = (|| -> rquickjs::Result<(Function<'_>, Function<'_>, Function<'_>)> {
-                Ok((
-                    self.helpers.describe.clone().restore(&ctx)?,
-                    self.helpers.result_to_json.clone().restore(&ctx)?,
-                    self.helpers.publish.clone().restore(&ctx)?,
-                ))
-            })();
+            let restored = ctx.userdata::<PreludeHelpers>().map(|helpers| {
+                (
+                    helpers.describe.clone(),
+                    helpers.result_to_json.clone(),
+                    helpers.publish.clone(),
+                )
+            });
             let (outcome, null_thrown) = match restored {
-                Err(error) => (
-                    internal(format!("the engine's helpers are gone: {error}")),
-                    false,
-                ),
-                Ok((describe, result_to_json, publish)) => {
+                None => (internal("the engine's helpers are gone".to_owned()), false),
+                Some((describe, result_to_json, publish)) => {
                     let mut run = Run {
                         ctx: ctx.clone(),
                         state: self.state.clone(),
-                        flags: self.flags.clone(),
+                        flags: self.shell.flags.clone(),
                         limits,
                         deadline,
                         maps: self.maps.clone(),
@@ -597,7 +817,7 @@ impl Session {
             ExecutionOutcome::Error(error)
                 if null_thrown && error.kind == ErrorKind::RuntimeError =>
             {
-                let usage = self.runtime.memory_usage();
+                let usage = self.shell.runtime.memory_usage();
                 if usage.malloc_limit > 0 && usage.malloc_size >= usage.malloc_limit / 4 * 3 {
                     ExecutionOutcome::Error(out_of_memory(limits))
                 } else {
@@ -609,38 +829,37 @@ impl Session {
     }
 }
 
-/// Evaluate the prelude with the host functions and keep its helpers.
-fn install_globals<'js>(
-    ctx: &Ctx<'js>,
-    state: &Rc<RefCell<State>>,
-    limits: &ExecutionLimits,
-) -> Result<Helpers, ExecutionError> {
-    let installed = (|| -> rquickjs::Result<Helpers> {
+/// Evaluate the prelude with the host functions and keep its helpers in the context.
+fn install_globals<'js>(ctx: &Ctx<'js>, limits: &ExecutionLimits) -> Result<(), ExecutionError> {
+    let installed = (|| -> rquickjs::Result<()> {
         let host = Object::new(ctx.clone())?;
-        let log_state = state.clone();
         host.set(
             "log",
-            Function::new(ctx.clone(), move |level: i32, text: String| {
-                let level = match level {
-                    1 => LogLevel::Warn,
-                    2 => LogLevel::Error,
-                    _ => LogLevel::Log,
-                };
-                log_state.borrow_mut().log(level, text);
-            })?,
+            Function::new(
+                ctx.clone(),
+                |ctx: Ctx<'js>, level: i32, text: String| -> rquickjs::Result<()> {
+                    let level = match level {
+                        1 => LogLevel::Warn,
+                        2 => LogLevel::Error,
+                        _ => LogLevel::Log,
+                    };
+                    linked_state(&ctx)?.borrow_mut().log(level, text);
+                    Ok(())
+                },
+            )?,
         )?;
-        let timer_state = state.clone();
         host.set(
             "setTimer",
             Function::new(
                 ctx.clone(),
-                move |ctx: Ctx<'js>,
-                      callback: Function<'js>,
-                      delay: f64,
-                      repeat: bool|
-                      -> rquickjs::Result<f64> {
+                |ctx: Ctx<'js>,
+                 callback: Function<'js>,
+                 delay: f64,
+                 repeat: bool|
+                 -> rquickjs::Result<f64> {
+                    let state = linked_state(&ctx)?;
                     let callback = Persistent::save(&ctx, callback);
-                    let added = timer_state.borrow_mut().add_timer(callback, delay, repeat);
+                    let added = state.borrow_mut().add_timer(callback, delay, repeat);
                     match added {
                         Ok(id) => Ok(id as f64),
                         Err(message) => Err(Exception::throw_range(&ctx, &message)),
@@ -648,45 +867,51 @@ fn install_globals<'js>(
                 },
             )?,
         )?;
-        let clear_state = state.clone();
         host.set(
             "clearTimer",
-            Function::new(ctx.clone(), move |id: f64| {
-                if id.is_finite() && id >= 1.0 {
-                    clear_state.borrow_mut().clear_timer(id as u64);
-                }
-            })?,
+            Function::new(
+                ctx.clone(),
+                |ctx: Ctx<'js>, id: f64| -> rquickjs::Result<()> {
+                    if id.is_finite() && id >= 1.0 {
+                        linked_state(&ctx)?.borrow_mut().clear_timer(id as u64);
+                    }
+                    Ok(())
+                },
+            )?,
         )?;
-        let progress_state = state.clone();
         host.set(
             "progress",
-            Function::new(ctx.clone(), move |message: String, fraction: Opt<f64>| {
-                progress_state.borrow_mut().progress(message, fraction.0);
-            })?,
+            Function::new(
+                ctx.clone(),
+                |ctx: Ctx<'js>, message: String, fraction: Opt<f64>| -> rquickjs::Result<()> {
+                    linked_state(&ctx)?
+                        .borrow_mut()
+                        .progress(message, fraction.0);
+                    Ok(())
+                },
+            )?,
         )?;
-        let call_state = state.clone();
         host.set(
             "callTool",
             Function::new(
                 ctx.clone(),
-                move |ctx: Ctx<'js>, server: String, tool: String, input: Opt<Value<'js>>| {
-                    call_tool(&ctx, &call_state, server, tool, input.0)
+                |ctx: Ctx<'js>, server: String, tool: String, input: Opt<Value<'js>>| {
+                    call_tool(&ctx, &linked_state(&ctx)?, server, tool, input.0)
                 },
             )?,
         )?;
-        let workspace_state = state.clone();
         host.set(
             "workspace",
             Function::new(
                 ctx.clone(),
-                move |ctx: Ctx<'js>,
-                      operation: String,
-                      path: String,
-                      data: Opt<Option<String>>,
-                      flags: Opt<Option<i32>>| {
+                |ctx: Ctx<'js>,
+                 operation: String,
+                 path: String,
+                 data: Opt<Option<String>>,
+                 flags: Opt<Option<i32>>| {
                     workspace_call(
                         &ctx,
-                        &workspace_state,
+                        &linked_state(&ctx)?,
                         &operation,
                         path,
                         data.0.flatten(),
@@ -712,11 +937,19 @@ fn install_globals<'js>(
         evaluated.finish::<()>()?;
         let prelude: Function<'js> = module.get("default")?;
         let helpers: Object<'js> = prelude.call((host,))?;
-        Ok(Helpers {
-            describe: Persistent::save(ctx, helpers.get::<_, Function<'js>>("describe")?),
-            result_to_json: Persistent::save(ctx, helpers.get::<_, Function<'js>>("resultToJson")?),
-            publish: Persistent::save(ctx, helpers.get::<_, Function<'js>>("publish")?),
-        })
+        let helpers = PreludeHelpers {
+            describe: helpers.get("describe")?,
+            result_to_json: helpers.get("resultToJson")?,
+            publish: helpers.get("publish")?,
+        };
+        if ctx.store_userdata(helpers).is_err() {
+            return Err(rquickjs::Error::new_from_js_message(
+                "prelude",
+                "helpers",
+                "the helpers could not be kept",
+            ));
+        }
+        Ok(())
     })();
     installed.map_err(|error| match error {
         rquickjs::Error::Allocation => out_of_memory(limits),

@@ -142,12 +142,14 @@ mod executor;
 mod module_names;
 mod modules;
 mod positions;
+mod preparer;
 mod transpile;
 mod workspace;
 
 use sluice_worker_protocol::ExecutionLimits;
 
 pub use executor::{Engine, check, execute};
+pub use preparer::{IDLE_RELEASE_AFTER, PreparerHooks};
 pub use sluice_engine_host::{
     CheckReport, FileEncoding, FileStat, Finished, Host, HostError, WorkspaceError, WorkspaceReply,
     WorkspaceRequest,

@@ -21,7 +21,7 @@ use std::rc::Rc;
 use std::sync::OnceLock;
 
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
-use rquickjs::{Ctx, Exception, Module};
+use rquickjs::{Ctx, Exception, JsLifetime, Module};
 use sluice_worker_protocol::{ErrorKind, ExecutionError, Language, SkillSource, ToolBinding};
 
 use crate::module_names::{display_name, skill_module_name, skill_of_module};
@@ -680,11 +680,24 @@ pub(crate) type ImportFailures = Rc<RefCell<Vec<String>>>;
 /// which a session keeps across executions, so they read the current catalog from here.
 pub(crate) type CatalogSlot = Rc<RefCell<Rc<Catalog>>>;
 
-/// The QuickJS resolver: [`Catalog::resolve`].
-pub(crate) struct SandboxResolver {
+/// What the resolver and loader of a session's runtime read: the context's user data while the
+/// runtime is a session's (a runtime made ahead, on another thread, has none and loads nothing).
+#[derive(Clone, JsLifetime)]
+pub(crate) struct ModuleLink {
     pub(crate) catalog: CatalogSlot,
     pub(crate) failures: ImportFailures,
+    pub(crate) maps: Rc<RefCell<SourceMaps>>,
 }
+
+/// The module link of the runtime `ctx` belongs to, or why there is none.
+fn module_link(ctx: &Ctx<'_>) -> Result<ModuleLink, String> {
+    ctx.userdata::<ModuleLink>()
+        .map(|link| link.clone())
+        .ok_or_else(|| "Internal error of the sandbox: this runtime has no modules".to_owned())
+}
+
+/// The QuickJS resolver: [`Catalog::resolve`] on the linked catalog.
+pub(crate) struct SandboxResolver;
 
 impl Resolver for SandboxResolver {
     fn resolve<'js>(
@@ -694,11 +707,12 @@ impl Resolver for SandboxResolver {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<String> {
-        let catalog = self.catalog.borrow().clone();
+        let link = module_link(ctx).map_err(|message| Exception::throw_internal(ctx, &message))?;
+        let catalog = link.catalog.borrow().clone();
         match catalog.resolve(base, name) {
             Ok(module) => Ok(catalog.module_name(&module)),
             Err(message) => {
-                self.failures.borrow_mut().push(message.clone());
+                link.failures.borrow_mut().push(message.clone());
                 Err(Exception::throw_message(ctx, &message))
             }
         }
@@ -707,10 +721,7 @@ impl Resolver for SandboxResolver {
 
 /// The QuickJS loader: generated JavaScript for servers, the transpiled runtime and skills, and
 /// `fs/promises`. A skill's line map is registered so positions in it can be mapped back.
-pub(crate) struct SandboxLoader {
-    pub(crate) catalog: CatalogSlot,
-    pub(crate) maps: Rc<RefCell<SourceMaps>>,
-}
+pub(crate) struct SandboxLoader;
 
 impl Loader for SandboxLoader {
     fn load<'js>(
@@ -719,20 +730,22 @@ impl Loader for SandboxLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js>> {
-        let catalog = self.catalog.borrow().clone();
-        let source = match catalog.module_by_name(name) {
-            Some(ModuleId::Skill { name: skill }) => catalog
-                .skill(&skill)
-                .map_err(|error| error.message)
-                .map(|transpiled| {
-                    self.maps
-                        .borrow_mut()
-                        .insert(name, transpiled.line_map.clone());
-                    transpiled.code.clone()
-                }),
-            Some(module) => catalog.source(&module),
-            None => Err(format!("no module named '{name}'")),
-        };
+        let source = module_link(ctx).and_then(|link| {
+            let catalog = link.catalog.borrow().clone();
+            match catalog.module_by_name(name) {
+                Some(ModuleId::Skill { name: skill }) => catalog
+                    .skill(&skill)
+                    .map_err(|error| error.message)
+                    .map(|transpiled| {
+                        link.maps
+                            .borrow_mut()
+                            .insert(name, transpiled.line_map.clone());
+                        transpiled.code.clone()
+                    }),
+                Some(module) => catalog.source(&module),
+                None => Err(format!("no module named '{name}'")),
+            }
+        });
         match source {
             Ok(source) => Module::declare(ctx.clone(), name, source),
             Err(message) => Err(rquickjs::Error::Loading {

@@ -14,6 +14,7 @@ use crate::{
     WorkspaceRequest, execute, thread_stack_bytes,
 };
 
+mod preparer;
 mod security;
 mod sessions;
 mod skills;

@@ -77,10 +77,12 @@ mod limits;
 mod memory;
 mod namespaces;
 mod parent;
+mod priority;
 mod syscalls;
 mod threads;
 
 pub use memory::{limit_heap_arenas, release_free_heap};
+pub use priority::idle_priority_for_this_thread;
 
 use std::fmt;
 use std::path::PathBuf;

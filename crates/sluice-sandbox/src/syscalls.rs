@@ -23,6 +23,9 @@ enum When {
     ThreadsOnly,
     /// Only with the process's own id as the first argument (`tgkill` to itself).
     OwnProcess,
+    /// Only with each argument listed as `(index, value)` equal to its value, compared as 32 bits
+    /// (the arguments these are used for are C `int`s).
+    ArgumentsAre(&'static [(u8, u32)]),
     /// Only with one of `values` as argument number `index` (from 0).
     ArgumentIn {
         /// Which argument.
@@ -53,10 +56,10 @@ fn table() -> Vec<(&'static str, i64, When)> {
         allow!(SYS_mprotect),
         allow!(SYS_madvise),
         // Threads: one execution thread at a time (a new one when an execution needs a larger
-        // stack). glibc's pthread_create tries clone3 first and falls back to clone on ENOSYS;
-        // clone3's flags live in memory, where seccomp cannot check them, so it is answered
-        // ENOSYS by a filter of its own (see `install`) and clone is allowed only to create
-        // threads. A new thread registers its robust futex list and restartable sequences; futex
+        // stack) and the engine's preparer. glibc's pthread_create tries clone3 first and falls
+        // back to clone on ENOSYS; clone3's flags live in memory, where seccomp cannot check
+        // them, so it is answered ENOSYS by a filter of its own (see `install`) and clone is
+        // allowed only to create threads. A new thread registers its robust futex list and restartable sequences; futex
         // is every lock and channel wait.
         allow!(SYS_clone, When::ThreadsOnly),
         allow!(SYS_clone3),
@@ -64,6 +67,12 @@ fn table() -> Vec<(&'static str, i64, When)> {
         allow!(SYS_set_robust_list),
         allow!(SYS_rseq),
         allow!(SYS_sched_yield),
+        // The preparer thread puts itself in the idle class (`idle_priority_for_this_thread`):
+        // only the calling thread (pid 0), only `SCHED_IDLE`, so no thread can gain priority.
+        allow!(
+            SYS_sched_setscheduler,
+            When::ArgumentsAre(&[(0, 0), (1, libc::SCHED_IDLE as u32)])
+        ),
         // Each new thread asks for its own attributes (pthread_getattr_np, for Rust's stack
         // guard), which reads its CPU affinity; without it a stack overflow is a bare SIGSEGV.
         allow!(SYS_sched_getaffinity),
@@ -211,6 +220,22 @@ fn rules(when: When, own_pid: u32) -> Result<Vec<SeccompRule>, SandboxError> {
                 problem: format!("bad condition on the process id: {error}"),
             })?,
         ])?],
+        When::ArgumentsAre(arguments) => vec![rule(
+            arguments
+                .iter()
+                .map(|(index, value)| {
+                    SeccompCondition::new(
+                        *index,
+                        SeccompCmpArgLen::Dword,
+                        SeccompCmpOp::Eq,
+                        u64::from(*value),
+                    )
+                    .map_err(|error| SandboxError::Seccomp {
+                        problem: format!("bad condition on argument {index}: {error}"),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        )?],
         When::ArgumentIn { index, values } => values
             .iter()
             .map(|value| rule(vec![condition(index, SeccompCmpOp::Eq, *value)?]))

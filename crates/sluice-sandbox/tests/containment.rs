@@ -681,6 +681,21 @@ fn signals_to_processes_outside_are_refused() {
 }
 
 #[test]
+fn a_thread_may_only_lower_its_own_priority() {
+    let bystander = Bystander::start();
+    let steps = probe(&[], &["priority", &bystander.pid()]);
+    assert_eq!(steps["idle class taken"]["value"], true, "{steps}");
+    for step in [
+        "realtime class",
+        "idle class for another process",
+        "nice -5",
+        "nice 19 for the whole user",
+    ] {
+        assert_errno(&steps, step, "EPERM");
+    }
+}
+
+#[test]
 fn the_address_space_is_limited() {
     let options = ["--memory-mb".to_owned(), "64".to_owned()];
     let budget = 64 * MIB + sluice_sandbox::ADDRESS_SPACE_HEADROOM_BYTES;

@@ -92,7 +92,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sluice_engine_js::{
-    Engine, ExecuteJob, Host, HostError, WorkspaceError, WorkspaceReply, WorkspaceRequest,
+    Engine, ExecuteJob, Host, HostError, PreparerHooks, WorkspaceError, WorkspaceReply,
+    WorkspaceRequest,
 };
 use sluice_worker_protocol::{
     ErrorKind, ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language,
@@ -603,11 +604,16 @@ fn execution_thread(
     spin: Duration,
 ) -> Folder {
     let mut crash = CrashSignal(Some(events.clone()));
-    let mut engine = Engine::new();
+    let mut engine = Engine::with_preparer(PreparerHooks {
+        setup: idle_priority,
+        release_memory: sluice_sandbox::release_free_heap,
+    });
     let mut python = sluice_engine_py::Engine::new();
     while let Ok(job) = jobs.recv() {
         let event = match job {
             Job::Tidy { prepare } => {
+                // Freed first, so the next runtime takes the memory of this one: made first, it
+                // would leave the freed runtime's memory as holes below it.
                 engine.tidy();
                 if let Some(limits) = prepare {
                     engine.prepare(&limits);
@@ -659,6 +665,14 @@ fn execution_thread(
     drop(engine);
     drop(python);
     folder
+}
+
+/// The preparer thread's set-up: the idle scheduling class, so making and freeing runtimes
+/// takes only CPU that nothing else wants.
+fn idle_priority() {
+    if !sluice_sandbox::idle_priority_for_this_thread() {
+        tracing::debug!("the preparer thread keeps the normal scheduling class");
+    }
 }
 
 /// Tells the dispatcher when the execution thread unwinds before finishing.

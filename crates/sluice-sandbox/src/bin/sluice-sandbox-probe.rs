@@ -350,6 +350,39 @@ fn run_attack(
             );
             report.io("kill", sent.map_err(std::io::Error::from));
         }
+        // Scheduling: a thread may put itself in the idle class (the worker's preparer does);
+        // nothing may gain priority, or touch another process's.
+        "priority" => {
+            let pid: i32 = first()?
+                .parse()
+                .map_err(|_| "priority takes a pid".to_owned())?;
+            let taken = std::thread::spawn(sluice_sandbox::idle_priority_for_this_thread)
+                .join()
+                .map_err(|_| "the idle-class thread panicked".to_owned())?;
+            report.value("idle class taken", json!(taken));
+            let realtime = libc::sched_param { sched_priority: 1 };
+            let idle_parameters = libc::sched_param { sched_priority: 0 };
+            // SAFETY: each call only reads its parameter struct, which lives on this stack.
+            let results = unsafe {
+                [
+                    libc::sched_setscheduler(0, libc::SCHED_FIFO, &raw const realtime),
+                    libc::sched_setscheduler(pid, libc::SCHED_IDLE, &raw const idle_parameters),
+                    libc::setpriority(libc::PRIO_PROCESS, 0, -5),
+                    libc::setpriority(libc::PRIO_USER, 0, 19),
+                ]
+            };
+            for (step, result) in [
+                "realtime class",
+                "idle class for another process",
+                "nice -5",
+                "nice 19 for the whole user",
+            ]
+            .into_iter()
+            .zip(results)
+            {
+                report.raw(step, libc::c_long::from(result));
+            }
+        }
         // Stay confined until stdin closes (see main).
         "hold" => report.value("pid", json!(std::process::id())),
         other => return Err(format!("unknown attack {other:?}")),
