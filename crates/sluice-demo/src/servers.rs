@@ -24,7 +24,9 @@ pub struct Launcher {
     pub program: PathBuf,
     /// Arguments before `<kind> [options]` that start a demo server.
     pub server_args: Vec<String>,
-    /// Arguments that start a code worker.
+    /// The program that starts a code worker (the `sluice` binary itself by default).
+    pub worker_program: PathBuf,
+    /// Its arguments.
     pub worker_args: Vec<String>,
     /// Confine the code workers (the default); false runs them with `--no-sandbox`.
     pub sandbox: bool,
@@ -33,8 +35,10 @@ pub struct Launcher {
 impl Launcher {
     /// The `sluice` binary at `program`: `sluice demo server <kind> ...` and `sluice worker`.
     pub fn sluice(program: impl Into<PathBuf>) -> Self {
+        let program = program.into();
         Self {
-            program: program.into(),
+            worker_program: program.clone(),
+            program,
             server_args: vec!["demo".to_owned(), "server".to_owned()],
             worker_args: vec!["worker".to_owned()],
             sandbox: true,
@@ -43,7 +47,7 @@ impl Launcher {
 
     /// The worker command for the gateway.
     pub(crate) fn worker(&self) -> WorkerCommand {
-        let mut command = WorkerCommand::new(self.program.clone(), self.worker_args.clone());
+        let mut command = WorkerCommand::new(self.worker_program.clone(), self.worker_args.clone());
         command.sandbox = self.sandbox;
         command
     }

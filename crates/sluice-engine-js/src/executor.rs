@@ -111,6 +111,15 @@ pub struct Engine {
     skills: Rc<RefCell<SkillCache>>,
 }
 
+/// Where the runtime [`Engine::prepare`] was asked for is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextRuntime {
+    /// It is made (or could not be: the execution that needs it will say why).
+    Ready,
+    /// The preparer is making it, and announces it when it is made.
+    Ordered,
+}
+
 /// A runtime made before it is needed.
 struct Spare {
     /// What it was made for.
@@ -137,11 +146,12 @@ impl Engine {
     }
 
     /// An engine that makes runtimes ahead and frees used ones on a thread of its own (see
-    /// [`PreparerHooks`]). If that thread cannot start, the engine works as [`Engine::new`]'s
-    /// does.
-    pub fn with_preparer(hooks: PreparerHooks) -> Self {
+    /// [`PreparerHooks`]), which calls `announce` each time it has made a runtime that
+    /// [`Engine::prepare`] ordered. If that thread cannot start, the engine works as
+    /// [`Engine::new`]'s does.
+    pub fn with_preparer(hooks: PreparerHooks, announce: impl Fn() + Send + 'static) -> Self {
         let mut engine = Self::new();
-        match Preparer::spawn(hooks, Shell::made_ahead) {
+        match Preparer::spawn(hooks, Shell::made_ahead, Box::new(announce)) {
             Ok(preparer) => engine.preparer = Some(preparer),
             Err(error) => tracing::warn!(
                 %error,
@@ -156,18 +166,24 @@ impl Engine {
     /// nothing waits for it: a new QuickJS runtime and context with the prelude installed,
     /// which no code has touched. With a preparer it is ordered from there; else it is made on
     /// this thread. An execution with other memory or stack limits makes its own.
-    pub fn prepare(&mut self, limits: &ExecutionLimits) {
+    ///
+    /// Returns [`NextRuntime::Ready`] when the runtime is there now, and [`NextRuntime::Ordered`]
+    /// when the preparer is making it (it announces it when made).
+    pub fn prepare(&mut self, limits: &ExecutionLimits) -> NextRuntime {
         self.receive();
         let fit = Fit::of(limits);
-        if self.spare.as_ref().is_some_and(|spare| spare.fit == fit) || self.ordered == Some(fit) {
-            return;
+        if self.spare.as_ref().is_some_and(|spare| spare.fit == fit) {
+            return NextRuntime::Ready;
+        }
+        if self.ordered == Some(fit) {
+            return NextRuntime::Ordered;
         }
         if self.ordered.is_none()
             && let Some(preparer) = &self.preparer
             && preparer.order(limits)
         {
             self.ordered = Some(fit);
-            return;
+            return NextRuntime::Ordered;
         }
         if let Ok(shell) = Shell::new(limits) {
             self.keep_spare(Spare {
@@ -176,6 +192,7 @@ impl Engine {
                 made_ahead: false,
             });
         }
+        NextRuntime::Ready
     }
 
     /// End a kept session, if there is one (an execution in another language that does not

@@ -53,10 +53,12 @@ pub(crate) struct Preparer<T> {
 }
 
 impl<T: Send + 'static> Preparer<T> {
-    /// Start the thread with the worker's hooks; it makes runtimes with `make`.
+    /// Start the thread with the worker's hooks; it makes runtimes with `make` and calls
+    /// `announce` after each one it made.
     pub(crate) fn spawn(
         hooks: PreparerHooks,
         make: fn(&ExecutionLimits) -> Option<T>,
+        announce: Box<dyn Fn() + Send>,
     ) -> std::io::Result<Self> {
         let (orders, inbox) = mpsc::channel::<Order<T>>();
         let (made_sender, made) = mpsc::channel::<Made<T>>();
@@ -67,7 +69,12 @@ impl<T: Send + 'static> Preparer<T> {
             .stack_size(STACK_BYTES)
             .spawn(move || {
                 (hooks.setup)();
-                serve(&inbox, &made_sender, &counter, make, hooks.release_memory);
+                let maker = Maker {
+                    make,
+                    announce,
+                    release_memory: hooks.release_memory,
+                };
+                serve(&inbox, &made_sender, &counter, &maker);
             })?;
         Ok(Self {
             orders: Some(orders),
@@ -142,13 +149,19 @@ pub struct PreparerHooks {
 /// How long the preparer waits, after freeing runtimes, before it releases free memory.
 pub const IDLE_RELEASE_AFTER: Duration = Duration::from_millis(100);
 
+/// What the thread does with its orders.
+struct Maker<T> {
+    make: fn(&ExecutionLimits) -> Option<T>,
+    announce: Box<dyn Fn() + Send>,
+    release_memory: fn(),
+}
+
 /// The thread: orders in the order they came, until the engine is dropped.
 fn serve<T>(
     inbox: &Receiver<Order<T>>,
     made: &Sender<Made<T>>,
     unfreed: &AtomicUsize,
-    make: fn(&ExecutionLimits) -> Option<T>,
-    release_memory: fn(),
+    maker: &Maker<T>,
 ) {
     let mut freed = false;
     loop {
@@ -156,7 +169,7 @@ fn serve<T>(
             match inbox.recv_timeout(IDLE_RELEASE_AFTER) {
                 Ok(order) => order,
                 Err(RecvTimeoutError::Timeout) => {
-                    release_memory();
+                    (maker.release_memory)();
                     freed = false;
                     continue;
                 }
@@ -170,9 +183,11 @@ fn serve<T>(
         };
         match order {
             Order::Make(limits) => {
-                let runtime = make(&limits);
+                let runtime = (maker.make)(&limits);
                 // A send fails only when the engine is gone; the runtime is freed here then.
-                let _ = made.send(Made { limits, runtime });
+                if made.send(Made { limits, runtime }).is_ok() {
+                    (maker.announce)();
+                }
             }
             Order::Free(runtime) => {
                 drop(runtime);

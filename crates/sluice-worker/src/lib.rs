@@ -1,8 +1,11 @@
 /*!
 The Sluice worker: the process that runs untrusted agent code, one execution at a time.
 
-The gateway starts the `sluice` binary with a hidden `worker` subcommand, which confines the
-process and then calls [`run`] with its stdin and stdout. The worker speaks the frame protocol of
+The gateway starts the `sluice-worker` binary (or, where it is missing, the `sluice` binary's
+hidden `worker` subcommand, which is the same [`main`]); it confines the process and then calls
+[`run`] with its stdin and stdout. A binary of its own keeps a worker small: the gateway's code
+and its tables (in its binary, a megabyte of relocated data every process must write) are not
+mapped at all. The worker speaks the frame protocol of
 `sluice_worker_protocol` over them and runs each `Execute` with `sluice_engine_js` (TypeScript,
 JavaScript) or `sluice_engine_py` (Python), by the job's `language`. Keeping agent
 code in a separate process means a crash, a runaway allocation outside QuickJS's accounting, or
@@ -76,6 +79,13 @@ binary points it at stderr).
 */
 #![deny(missing_docs)]
 
+mod command;
+pub use command::{WorkerArgs, main};
+
+/// This build of the worker's code: a hash of the source of `sluice-worker` and every workspace
+/// crate it uses, of `Cargo.lock` and of the version (see `build.rs`). Two binaries with the
+/// same fingerprint run the same worker.
+pub const BUILD: &str = env!("SLUICE_WORKER_BUILD");
 mod confine;
 pub use confine::{
     ADDRESS_SPACE_HEADROOM_BYTES, Confinement, Layer, Policy, SandboxError, confine,
@@ -92,8 +102,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sluice_engine_js::{
-    Engine, ExecuteJob, Host, HostError, PreparerHooks, WorkspaceError, WorkspaceReply,
-    WorkspaceRequest,
+    Engine, ExecuteJob, Host, HostError, NextRuntime, PreparerHooks, WorkspaceError,
+    WorkspaceReply, WorkspaceRequest,
 };
 use sluice_worker_protocol::{
     ErrorKind, ExecutionError, ExecutionLimits, ExecutionOutcome, GatewayMessage, Language,
@@ -604,22 +614,27 @@ fn execution_thread(
     spin: Duration,
 ) -> Folder {
     let mut crash = CrashSignal(Some(events.clone()));
-    let mut engine = Engine::with_preparer(PreparerHooks {
+    let announcer = output.clone();
+    let hooks = PreparerHooks {
         setup: idle_priority,
         release_memory: sluice_sandbox::release_free_heap,
+    };
+    let mut engine = Engine::with_preparer(hooks, move || {
+        let _ = send_to(&announcer, &WorkerMessage::Tidied);
     });
     let mut python = sluice_engine_py::Engine::new();
     while let Ok(job) = jobs.recv() {
         let event = match job {
             Job::Tidy { prepare } => {
-                // Freed first, so the next runtime takes the memory of this one: made first, it
-                // would leave the freed runtime's memory as holes below it.
+                // Ordered first: the next runtime is wanted sooner than the last one is freed.
+                let next = prepare.map_or(NextRuntime::Ready, |limits| engine.prepare(&limits));
                 engine.tidy();
-                if let Some(limits) = prepare {
-                    engine.prepare(&limits);
+                // `Tidied` says the next runtime is there, and the gateway prefers workers that
+                // said it: now, or from the preparer once it has made the runtime. A gateway
+                // that stopped reading is noticed at the next job.
+                if next == NextRuntime::Ready {
+                    let _ = send_to(output, &WorkerMessage::Tidied);
                 }
-                // A gateway that stopped reading is noticed at the next job.
-                let _ = send_to(output, &WorkerMessage::Tidied);
                 continue;
             }
             Job::Execute { job, input } => {

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use sluice_worker_protocol::defaults;
 
 /// Sluice: a code-mode gateway for MCP.
 ///
@@ -131,46 +130,7 @@ pub enum Command {
     Worker(WorkerArgs),
 }
 
-/// `sluice worker`: how the worker confines itself before it reads any code. Started by the
-/// gateway; exits with status 3 when the sandbox cannot be set up.
-#[derive(Debug, Args)]
-pub struct WorkerArgs {
-    /// Run WITHOUT OS confinement (no namespaces, rlimits, Landlock or seccomp): agent code gets
-    /// this user's access to files and network. Only for machines where the sandbox cannot be set
-    /// up.
-    #[arg(long)]
-    pub no_sandbox: bool,
-
-    /// The only folder agent code may read and write (must exist); none: no file access at all.
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-
-    /// The JavaScript heap limit in MiB; the address-space limit is this plus a fixed headroom.
-    #[arg(long, value_name = "N", default_value_t = defaults::MEMORY_MB)]
-    pub memory_mb: u64,
-
-    /// CPU seconds for the whole life of the worker, after which the kernel kills it.
-    #[arg(long, value_name = "N", default_value_t = defaults::CPU_SECONDS)]
-    pub cpu_seconds: u64,
-
-    /// Largest file the worker may write, in MiB.
-    #[arg(long, value_name = "N", default_value_t = defaults::WORKSPACE_MB)]
-    pub file_size_mb: u64,
-
-    /// Most descriptors open at once, stdin, stdout and stderr included.
-    #[arg(long, value_name = "N", default_value_t = defaults::OPEN_FILES)]
-    pub open_files: u64,
-
-    /// The gateway's pid: if the worker's parent is another process, the gateway already died
-    /// and the worker stops at once.
-    #[arg(long, value_name = "PID")]
-    pub parent_pid: Option<u32>,
-
-    /// How long to poll for a tool result before sleeping, while results come that fast, in
-    /// microseconds; 0: never poll.
-    #[arg(long, value_name = "N", default_value_t = defaults::SPIN_MICROS)]
-    pub spin_us: u64,
-}
+pub use sluice_worker::WorkerArgs;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {

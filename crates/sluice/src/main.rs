@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     if let cli::Command::Worker(args) = cli.command {
         // The worker sets up nothing else: no runtime, no config; it confines itself while still
         // single-threaded, then only speaks frames.
-        return commands::worker::run(args);
+        return sluice_worker::main(args);
     }
     // Before the runtime's threads start: fewer arenas, less memory held apart in each.
     sluice_sandbox::limit_heap_arenas(heap_arenas());

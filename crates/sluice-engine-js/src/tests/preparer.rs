@@ -24,7 +24,7 @@ fn with_engine<T: Send + 'static>(
 ) -> T {
     std::thread::Builder::new()
         .stack_size(thread_stack_bytes(&limits()))
-        .spawn(move || body(&mut Engine::with_preparer(hooks)))
+        .spawn(move || body(&mut Engine::with_preparer(hooks, || {})))
         .unwrap()
         .join()
         .unwrap()

@@ -100,7 +100,7 @@ pub(crate) async fn cold_start_runs(
     );
     report.row(
         "cold",
-        "bare spawn of `sluice worker` to Ready",
+        "bare spawn of `sluice-worker` to Ready",
         ready_stats.show("ms"),
     );
     report.row(

@@ -295,7 +295,7 @@ pub(crate) async fn overhead(report: &mut Report, setup: &FakeSetup) -> BenchRes
     );
     report.row(
         "overhead",
-        "breakdown: `sluice worker` alone, calls answered by the bench",
+        "breakdown: `sluice-worker` alone, calls answered by the bench",
         format!(
             "{} = {} us/call (script's clock)",
             worker_stats.show("ms"),

@@ -100,7 +100,7 @@ pub(crate) async fn sequential(report: &mut Report, setup: &FakeSetup) -> BenchR
     }
     report.row(
         "sequential",
-        "  `sluice worker` alone, calls answered by the bench",
+        "  `sluice-worker` alone, calls answered by the bench",
         format!(
             "{} = {} us/call",
             worker_stats.show("ms"),

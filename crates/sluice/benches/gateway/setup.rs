@@ -13,13 +13,13 @@ use sluice_gateway::{
 };
 
 use crate::report::BenchResult;
-use crate::worker::{FAKE_WORKER_ARG, SLUICE_BIN};
+use crate::worker::{FAKE_WORKER_ARG, SLUICE_BIN, WORKER_BIN};
 
 /// Calls of the `Promise.all` section (4), which the gateways set up here allow in flight at once.
 pub(crate) const PARALLEL_CALLS: usize = 200;
 
 pub(crate) fn worker_command() -> WorkerCommand {
-    WorkerCommand::new(PathBuf::from(SLUICE_BIN), vec!["worker".to_owned()])
+    WorkerCommand::new(PathBuf::from(WORKER_BIN), Vec::new())
 }
 
 /// A gateway with this worker and no data folder (no workspace, skills or audit log).
@@ -422,7 +422,10 @@ pub(crate) fn gateways(all: &[(u32, u32, String)], fragment: &str) -> Vec<u32> {
 /// The worker processes whose parent is one of `gateways`, in `all`.
 pub(crate) fn workers_of(all: &[(u32, u32, String)], gateways: &[u32]) -> Vec<u32> {
     all.iter()
-        .filter(|(_, parent, cmdline)| gateways.contains(parent) && cmdline.contains(" worker"))
+        .filter(|(_, parent, cmdline)| {
+            gateways.contains(parent)
+                && (cmdline.starts_with(WORKER_BIN) || cmdline.contains(" worker"))
+        })
         .map(|(pid, _, _)| *pid)
         .collect()
 }

@@ -1,4 +1,4 @@
-//! Workers without the gateway: the bare `sluice worker` spawned and driven over the protocol,
+//! Workers without the gateway: the bare `sluice-worker` spawned and driven over the protocol,
 //! and this bench binary as a worker without a JS engine.
 
 use std::collections::BTreeMap;
@@ -17,6 +17,8 @@ use crate::report::{BenchResult, ms};
 
 /// The `sluice` binary of this build; workers are it under `worker`.
 pub(crate) const SLUICE_BIN: &str = env!("CARGO_BIN_EXE_sluice");
+/// The worker binary the gateway starts (`sluice serve` finds it beside `sluice`).
+pub(crate) const WORKER_BIN: &str = env!("CARGO_BIN_EXE_sluice-worker");
 
 /// First argument that makes this bench binary a worker without a JS engine.
 pub(crate) const FAKE_WORKER_ARG: &str = "__sluice-bench-protocol-worker";
@@ -24,7 +26,7 @@ pub(crate) const FAKE_WORKER_ARG: &str = "__sluice-bench-protocol-worker";
 /// A worker without a JS engine, for the protocol gateway `setup.rs` starts: says `Ready`, takes
 /// the `Execute` whose code is a number N, makes N sequential `fake.echo` calls over the worker
 /// protocol, then reports `Done` with its own loop time in milliseconds (µs resolution). It sleeps
-/// on its input between frames, as `sluice worker` does with polling off.
+/// on its input between frames, as `sluice-worker` does with polling off.
 pub(crate) fn protocol_worker() -> BenchResult<()> {
     let mut input = std::io::stdin().lock();
     let mut output = std::io::stdout().lock();
@@ -80,13 +82,12 @@ pub(crate) struct BareRun {
     pub(crate) tool_calls: u64,
 }
 
-/// Spawn `sluice worker` and wait for its `Ready` frame; with `code`, also run it over the bare
+/// Spawn `sluice-worker` and wait for its `Ready` frame; with `code`, also run it over the bare
 /// protocol up to `Done`, answering every `fake.echo` call at once with `{message: "x"}` (no
 /// gateway, no MCP server: what the worker itself costs).
 pub(crate) fn bare_worker(code: Option<&str>) -> BenchResult<BareRun> {
     let started = Instant::now();
-    let mut child = std::process::Command::new(SLUICE_BIN)
-        .arg("worker")
+    let mut child = std::process::Command::new(WORKER_BIN)
         .env_clear()
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())

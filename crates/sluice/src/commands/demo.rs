@@ -16,7 +16,11 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     }
     let program = std::env::current_exe()
         .context("cannot find the sluice binary, which the demo starts as its demo servers")?;
+    let (worker, worker_args) = super::worker_program()
+        .context("cannot find the sluice binary, which the demo starts as its workers")?;
     let mut launcher = Launcher::sluice(program);
+    launcher.worker_program = worker;
+    launcher.worker_args = worker_args;
     if args.no_sandbox {
         eprintln!(
             "sluice: WARNING: --no-sandbox: the demo's code runs WITHOUT confinement, with your \

@@ -10,7 +10,6 @@ pub mod serve;
 pub mod skills;
 pub mod tools;
 pub mod ui;
-pub mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +35,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Skills(command) => skills::run(command),
         Command::Auth(command) => auth::run(command).await,
         Command::Demo(args) => demo::run(args).await,
-        Command::Worker(args) => Ok(worker::run(args)),
+        Command::Worker(args) => Ok(sluice_worker::main(args)),
     }
 }
 
@@ -143,11 +142,52 @@ fn load_encoder_and_folder(
     }
 }
 
-/// Workers are this same binary under the hidden `worker` subcommand.
+/// The program and arguments that start a worker: the `sluice-worker` binary beside this one
+/// when it is of this build (it prints the same [`sluice_worker::BUILD`]); else this binary's
+/// hidden `worker` subcommand, which runs the same code. The worker binary holds only the
+/// worker's code, so each worker process maps and relocates far less (see `sluice_worker`).
+pub fn worker_program() -> std::io::Result<(PathBuf, Vec<String>)> {
+    let program = std::env::current_exe()?;
+    let beside = program.with_file_name(WORKER_BINARY);
+    if beside.is_file() {
+        match build_of(&beside) {
+            Some(build) if build == sluice_worker::BUILD => {
+                tracing::debug!(worker = %beside.display(), "workers run as the worker binary");
+                return Ok((beside, Vec::new()));
+            }
+            build => tracing::warn!(
+                worker = %beside.display(),
+                found = build.as_deref().unwrap_or("none"),
+                expected = sluice_worker::BUILD,
+                "the worker binary beside sluice is from another build, so workers run as \
+                 `sluice worker` instead; rebuild both (cargo build) or install both again"
+            ),
+        }
+    }
+    Ok((program, vec!["worker".to_owned()]))
+}
+
+/// What a worker binary prints for `--print-build`; `None` if it does not run or says nothing.
+fn build_of(worker: &std::path::Path) -> Option<String> {
+    let output = std::process::Command::new(worker)
+        .arg("--print-build")
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    (output.status.success() && !text.trim().is_empty()).then(|| text.trim().to_owned())
+}
+
+/// The worker binary's file name.
+const WORKER_BINARY: &str = "sluice-worker";
+
+/// The worker command of the gateway, confined unless `--no-sandbox`.
 pub fn worker_command(options: &GlobalOptions) -> Option<WorkerCommand> {
-    match std::env::current_exe() {
-        Ok(program) => {
-            let mut command = WorkerCommand::new(program, vec!["worker".to_owned()]);
+    match worker_program() {
+        Ok((program, arguments)) => {
+            let mut command = WorkerCommand::new(program, arguments);
             if options.no_sandbox {
                 eprintln!(
                     "sluice: WARNING: --no-sandbox: agent code runs WITHOUT confinement, with \

@@ -145,7 +145,8 @@ pub fn audit_records(data_dir: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// How many `sluice worker` processes of the gateway using `data_dir` are running.
+/// How many worker processes (`sluice-worker`, or `sluice worker`) of the gateway using
+/// `data_dir` are running.
 pub fn workers_running(data_dir: &Path) -> usize {
     let data_dir = data_dir.display().to_string();
     process_parents()

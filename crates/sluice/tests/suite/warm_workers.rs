@@ -1,5 +1,6 @@
 //! Warm and reused workers (`sluice.workers`), through the gateway library with the real,
-//! confined `sluice worker`: a client's next execution runs in the worker its last one used,
+//! confined `sluice-worker` (and, once, the `sluice worker` subcommand the gateway falls back
+//! to): a client's next execution runs in the worker its last one used,
 //! in a brand-new runtime where nothing of the last one survives; another client never gets
 //! that worker; warm workers are started ahead and taken.
 
@@ -8,11 +9,24 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sluice_gateway::{ExecuteRequest, Gateway, GatewayOptions, WorkerCommand};
 
+/// The worker binary, as `sluice serve` starts it.
+fn worker_binary() -> WorkerCommand {
+    WorkerCommand::new(env!("CARGO_BIN_EXE_sluice-worker"), Vec::new())
+}
+
+/// The `sluice worker` subcommand, which `sluice serve` starts where the binary is missing.
+fn worker_subcommand() -> WorkerCommand {
+    WorkerCommand::new(env!("CARGO_BIN_EXE_sluice"), vec!["worker".to_owned()])
+}
+
 /// A gateway with no servers, the real worker, and these `sluice.workers` settings.
 fn gateway(data_dir: &std::path::Path, workers: Value) -> Gateway {
+    gateway_with(data_dir, workers, worker_binary())
+}
+
+fn gateway_with(data_dir: &std::path::Path, workers: Value, worker: WorkerCommand) -> Gateway {
     let text = json!({"mcpServers": {}, "sluice": {"workers": workers}}).to_string();
     let config = sluice_config::parse(&text, "test.json", &|_| None).expect("config");
-    let worker = WorkerCommand::new(env!("CARGO_BIN_EXE_sluice"), vec!["worker".to_owned()]);
     Gateway::start(
         config,
         GatewayOptions {
@@ -57,10 +71,16 @@ export default seen;
 
 #[test]
 fn a_reused_worker_starts_every_execution_in_a_new_runtime_and_serves_one_client() {
+    for worker in [worker_binary(), worker_subcommand()] {
+        a_reused_worker_is_clean_with(worker);
+    }
+}
+
+fn a_reused_worker_is_clean_with(worker: WorkerCommand) {
     let data = tempfile::tempdir().expect("data dir");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let gateway = gateway(data.path(), json!({"warm": 0, "reusePerClient": 1}));
+        let gateway = gateway_with(data.path(), json!({"warm": 0, "reusePerClient": 1}), worker);
         let first_client = gateway.client("first");
         let polluted = first_client
             .execute(ExecuteRequest::typescript(POLLUTE))

@@ -9,7 +9,7 @@ use sluice_test_support::{McpConfig, fake_server};
 
 use super::common::{process_parents, write_config};
 
-/// Children of `parent` whose command line has a `worker` argument.
+/// Children of `parent` that are workers: the `sluice-worker` binary (or `sluice worker`).
 fn worker_children(parent: u32) -> Vec<u32> {
     process_parents()
         .into_iter()
@@ -19,7 +19,7 @@ fn worker_children(parent: u32) -> Vec<u32> {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             cmdline
                 .split(|byte| *byte == 0)
-                .any(|argument| argument == b"worker")
+                .any(|argument| argument == b"worker" || argument.ends_with(b"/sluice-worker"))
         })
         .collect()
 }
@@ -84,4 +84,65 @@ fn killed_worker_is_reported_as_worker_crashed() {
     );
     assert_eq!(report["output"], "started\n");
     assert!(started.elapsed() < Duration::from_secs(25));
+}
+
+/// `sluice exec` of a trivial script with `sluice` at `program` (the worker binary beside it is
+/// whatever the test put there): its stdout report and stderr.
+fn exec_with(program: &std::path::Path) -> (Value, String) {
+    let config = write_config(McpConfig::new(), json!({}));
+    let data = tempfile::tempdir().expect("data dir");
+    let mut child = Command::new(program)
+        .args(["exec", "--model", "none", "--json", "--config"])
+        .arg(config.path())
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("-")
+        .env("SLUICE_LOG", "sluice=debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sluice exec");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"export default 40 + 2;").expect("script");
+    }
+    let output = child.wait_with_output().expect("sluice exec");
+    let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (report, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn a_worker_binary_of_another_build_is_never_started() {
+    let folder = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("folder");
+    let sluice = folder.path().join("sluice");
+    std::fs::hard_link(env!("CARGO_BIN_EXE_sluice"), &sluice).expect("link sluice");
+    let worker = folder.path().join("sluice-worker");
+
+    // One that says it is another build: not used; the code runs in `sluice worker`.
+    std::fs::write(&worker, "#!/bin/sh\necho 0000000000000000\n").expect("stale worker");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755))
+            .expect("executable");
+    }
+    let (report, stderr) = exec_with(&sluice);
+    assert_eq!(report["result"], json!(42), "{report} {stderr}");
+    assert!(stderr.contains("from another build"), "{stderr}");
+    assert!(
+        !stderr.contains("workers run as the worker binary"),
+        "{stderr}"
+    );
+
+    // The worker binary of this build: used.
+    std::fs::remove_file(&worker).expect("remove");
+    std::fs::hard_link(env!("CARGO_BIN_EXE_sluice-worker"), &worker).expect("link worker");
+    let (report, stderr) = exec_with(&sluice);
+    assert_eq!(report["result"], json!(42), "{report} {stderr}");
+    assert!(
+        stderr.contains("workers run as the worker binary"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("from another build"), "{stderr}");
 }
