@@ -68,6 +68,10 @@ fails with an error that says so.
   never interleave.
 - The calling thread dispatches, and writes `Ready`, every `Done` and `Checked`: the execution
   thread tells it when a job is over, and only then is the next job handed over.
+- The engine's preparer thread (`sluice_engine_js::Engine::with_preparer`), in the idle
+  scheduling class, makes the next fresh execution's runtime and frees used ones, and writes
+  `Tidied` when a runtime it was asked for is made (the execution thread writes it when the
+  runtime was already there, or after a job that needs none).
 - The calling thread is also a watchdog. Some QuickJS built-ins loop without polling the
   interrupt handler (joining a huge sparse array), so an execution can outlive its deadline.
   [`STUCK_GRACE`] after the deadline, the worker answers `Done` with a `Timeout` itself and

@@ -143,3 +143,24 @@ fn an_engine_without_a_preparer_makes_its_own() {
         .unwrap();
     assert_eq!(used, 0);
 }
+
+#[test]
+fn the_stack_limit_holds_in_a_runtime_made_on_another_thread() {
+    let finished = with_engine(PLAIN, |engine| {
+        engine.prepare(&limits());
+        assert!(engine.wait_for_spare(Duration::from_secs(10)));
+        let code = "function down(n: number): number { return down(n + 1) + 1; }\ndown(0);";
+        let finished = engine.execute(
+            &job(code, Language::Typescript, &limits(), &tools()),
+            &mut FakeHost::echo(),
+        );
+        assert_eq!(engine.runtimes_made_ahead(), 1);
+        finished
+    });
+    let failure = super::error(&finished);
+    assert!(
+        failure.message.contains("RangeError") && failure.message.contains("stack is limited"),
+        "{}",
+        failure.message
+    );
+}
