@@ -91,8 +91,8 @@ impl<T: Send + 'static> Preparer<T> {
             .is_some_and(|orders| orders.send(Order::Make(limits.clone())).is_ok())
     }
 
-    /// Have this runtime freed here, or give it back to be freed by the caller: when too many
-    /// wait already, or the thread is gone.
+    /// Have this runtime freed here, or give it back to be freed by the caller when too many
+    /// wait already. (If the thread is gone, it is freed on the spot.)
     pub(crate) fn free(&self, runtime: T) -> Result<(), T> {
         let Some(orders) = &self.orders else {
             return Err(runtime);

@@ -219,7 +219,17 @@ impl WorkerProcess {
         loop {
             match self.frames.next(spin_until).await {
                 Some(Ok(WorkerMessage::Tidied)) => self.tidied = true,
-                other => return other,
+                other => {
+                    // A `Tidied` read before a job's end was about an earlier runtime (the
+                    // worker's preparer may say it while the next job runs): the one that counts
+                    // follows the `Done` or `Checked`.
+                    if let Some(Ok(WorkerMessage::Done { .. } | WorkerMessage::Checked { .. })) =
+                        &other
+                    {
+                        self.tidied = false;
+                    }
+                    return other;
+                }
             }
         }
     }
@@ -469,5 +479,48 @@ impl Gateway {
             span.end(worker.is_ok());
         }
         worker
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_worker_protocol::{ExecuteJob, Language, PROTOCOL_VERSION};
+
+    use super::*;
+
+    /// A `Tidied` that came during a job was about an earlier runtime: once the job is over the
+    /// worker is not ready until it says `Tidied` again.
+    #[tokio::test]
+    async fn a_tidied_read_before_the_done_does_not_count() {
+        let command = WorkerCommand::new(
+            sluice_test_support::fake_worker_bin(),
+            vec!["tidied-early".to_owned()],
+        );
+        let launch = Launch {
+            workspace: None,
+            memory_mb: 64,
+            cpu_seconds: 60,
+            file_size_mb: 1,
+            spin_micros: 0,
+        };
+        let mut worker = WorkerProcess::spawn(&command, &launch).await.unwrap();
+        assert!(worker.is_tidied(), "a new worker is ready");
+        worker
+            .send_detached(GatewayMessage::Execute(ExecuteJob {
+                protocol_version: PROTOCOL_VERSION,
+                code: "export default 1;".to_owned(),
+                language: Language::Typescript,
+                limits: ExecutionLimits::default(),
+                tools: Default::default(),
+                keep_state: false,
+                skills: Default::default(),
+            }))
+            .await;
+        match worker.next().await {
+            Some(Ok(WorkerMessage::Done { .. })) => {}
+            other => panic!("expected Done, got {other:?}"),
+        }
+        assert!(!worker.is_tidied());
+        worker.kill();
     }
 }

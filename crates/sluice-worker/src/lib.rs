@@ -90,6 +90,7 @@ pub use command::{WorkerArgs, main};
 /// crate it uses, of `Cargo.lock` and of the version (see `build.rs`). Two binaries with the
 /// same fingerprint run the same worker.
 pub const BUILD: &str = env!("SLUICE_WORKER_BUILD");
+
 mod confine;
 pub use confine::{
     ADDRESS_SPACE_HEADROOM_BYTES, Confinement, Layer, Policy, SandboxError, confine,

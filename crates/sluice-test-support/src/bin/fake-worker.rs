@@ -13,7 +13,9 @@
 //! - `unknown-message`: a well-formed frame of a message type that does not exist;
 //! - `second-ready`: another `Ready` in the middle of the execution;
 //! - `exit`: exits with status 7 without answering;
-//! - `hang`: never answers (the gateway's watchdog must kill it).
+//! - `hang`: never answers (the gateway's watchdog must kill it);
+//! - `tidied-early`: a `Tidied` in the middle of the execution (as the real worker's preparer
+//!   may send about an earlier runtime), then a `Done` with the result 1, and no `Tidied` after.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -84,6 +86,25 @@ fn main() -> ExitCode {
         "deep-json" => frame(format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).as_bytes()),
         "unknown-message" => frame(br#"{"type":"launch_missiles","target":"gateway"}"#),
         "second-ready" => ready.clone(),
+        "tidied-early" => {
+            let messages = [
+                WorkerMessage::Tidied,
+                WorkerMessage::Done {
+                    outcome: sluice_worker_protocol::ExecutionOutcome::Ok {
+                        result: serde_json::json!(1),
+                    },
+                    dropped_output_bytes: 0,
+                },
+            ];
+            let mut bytes = Vec::new();
+            for message in &messages {
+                let Ok(encoded) = encode(message) else {
+                    return ExitCode::FAILURE;
+                };
+                bytes.extend_from_slice(&encoded);
+            }
+            bytes
+        }
         "exit" => return ExitCode::from(7),
         "hang" => loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
