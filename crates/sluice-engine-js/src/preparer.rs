@@ -13,7 +13,7 @@
 //! thread, after the answer, as before.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -49,6 +49,8 @@ pub(crate) struct Preparer<T> {
     made: Receiver<Made<T>>,
     /// Runtimes handed over to be freed and not freed yet.
     unfreed: Arc<AtomicUsize>,
+    /// Set when the engine is dropped: runtimes still ordered are not made.
+    stopping: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -64,6 +66,8 @@ impl<T: Send + 'static> Preparer<T> {
         let (made_sender, made) = mpsc::channel::<Made<T>>();
         let unfreed = Arc::new(AtomicUsize::new(0));
         let counter = unfreed.clone();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = stopping.clone();
         let thread = std::thread::Builder::new()
             .name("sluice-prepare".to_owned())
             .stack_size(STACK_BYTES)
@@ -73,6 +77,7 @@ impl<T: Send + 'static> Preparer<T> {
                     make,
                     announce,
                     release_memory: hooks.release_memory,
+                    stopping: stop,
                 };
                 serve(&inbox, &made_sender, &counter, &maker);
             })?;
@@ -80,6 +85,7 @@ impl<T: Send + 'static> Preparer<T> {
             orders: Some(orders),
             made,
             unfreed,
+            stopping,
             thread: Some(thread),
         })
     }
@@ -126,8 +132,10 @@ impl<T: Send + 'static> Preparer<T> {
 }
 
 impl<T> Drop for Preparer<T> {
-    /// Stop the thread once it has done what it was asked, freeing every runtime it holds.
+    /// Stop the thread once it has freed what it was given (runtimes still ordered are not
+    /// made: the idle thread could take long to get the CPU for them).
     fn drop(&mut self) {
+        self.stopping.store(true, Ordering::Release);
         drop(self.orders.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -154,6 +162,7 @@ struct Maker<T> {
     make: fn(&ExecutionLimits) -> Option<T>,
     announce: Box<dyn Fn() + Send>,
     release_memory: fn(),
+    stopping: Arc<AtomicBool>,
 }
 
 /// The thread: orders in the order they came, until the engine is dropped.
@@ -182,6 +191,7 @@ fn serve<T>(
             }
         };
         match order {
+            Order::Make(_) if maker.stopping.load(Ordering::Acquire) => {}
             Order::Make(limits) => {
                 let runtime = (maker.make)(&limits);
                 // A send fails only when the engine is gone; the runtime is freed here then.

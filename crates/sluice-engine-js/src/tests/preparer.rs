@@ -164,3 +164,34 @@ fn the_stack_limit_holds_in_a_runtime_made_on_another_thread() {
         failure.message
     );
 }
+
+/// A preparer that starts late, as one in the idle class on a busy machine does.
+fn late() {
+    std::thread::sleep(Duration::from_millis(200));
+}
+
+#[test]
+fn an_engine_dropped_before_its_runtime_is_made_does_not_wait_for_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let announced = Arc::new(AtomicUsize::new(0));
+    let counter = announced.clone();
+    std::thread::Builder::new()
+        .stack_size(thread_stack_bytes(&limits()))
+        .spawn(move || {
+            let hooks = PreparerHooks {
+                setup: late,
+                release_memory: nothing,
+            };
+            let mut engine = Engine::with_preparer(hooks, move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+            assert_eq!(engine.prepare(&limits()), crate::NextRuntime::Ordered);
+            drop(engine);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(announced.load(Ordering::SeqCst), 0);
+}
