@@ -147,19 +147,16 @@ impl Engine {
 
     /// An engine that makes runtimes ahead and frees used ones on a thread of its own (see
     /// [`PreparerHooks`]), which calls `announce` each time it has made a runtime that
-    /// [`Engine::prepare`] ordered. If that thread cannot start, the engine works as
-    /// [`Engine::new`]'s does.
-    pub fn with_preparer(hooks: PreparerHooks, announce: impl Fn() + Send + 'static) -> Self {
-        let mut engine = Self::new();
-        match Preparer::spawn(hooks, Shell::made_ahead, Box::new(announce)) {
-            Ok(preparer) => engine.preparer = Some(preparer),
-            Err(error) => tracing::warn!(
-                %error,
-                "could not start the thread that makes runtimes ahead; the execution thread \
-                 makes them"
-            ),
+    /// [`Engine::prepare`] ordered. The thread runs while there is work and ends when idle;
+    /// whenever one cannot start, the engine does the work itself, as [`Engine::new`]'s does.
+    pub fn with_preparer(
+        hooks: PreparerHooks,
+        announce: impl Fn() + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            preparer: Some(Preparer::new(hooks, Shell::made_ahead, Box::new(announce))),
+            ..Self::new()
         }
-        engine
     }
 
     /// Have the runtime the next fresh execution with these limits will run in made now, while
@@ -179,7 +176,7 @@ impl Engine {
             return NextRuntime::Ordered;
         }
         if self.ordered.is_none()
-            && let Some(preparer) = &self.preparer
+            && let Some(preparer) = &mut self.preparer
             && preparer.order(limits)
         {
             self.ordered = Some(fit);
@@ -241,8 +238,8 @@ impl Engine {
     }
 
     /// Free a runtime no session uses: on the preparer's thread if it takes it, else here.
-    fn free(&self, shell: Shell) {
-        if let Some(preparer) = &self.preparer {
+    fn free(&mut self, shell: Shell) {
+        if let Some(preparer) = &mut self.preparer {
             // Given back when the preparer is behind: dropped here.
             let _ = preparer.free(shell);
         }
@@ -258,6 +255,12 @@ impl Engine {
     #[cfg(test)]
     pub(crate) fn runtimes_waiting_to_be_freed(&self) -> usize {
         self.preparer.as_ref().map_or(0, Preparer::unfreed)
+    }
+
+    /// Whether the preparer has a thread running now.
+    #[cfg(test)]
+    pub(crate) fn preparer_thread_runs(&self) -> bool {
+        self.preparer.as_ref().is_some_and(Preparer::has_thread)
     }
 
     /// Wait until the spare is there (made here, or arrived from the preparer).

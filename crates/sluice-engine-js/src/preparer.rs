@@ -6,15 +6,21 @@
 //! answer; on a machine with two cores that work then competed with the gateway and the next
 //! request. The worker gives this thread the idle scheduling class, so it runs only on a core
 //! that has nothing else to do, and the execution thread never waits long for it: it waits for
-//! an ordered runtime for at most [`WAIT`], and after one such wait that came to
-//! nothing, not at all until a runtime arrives in time again; then it makes its own. Used
-//! runtimes are freed here only while at most [`MAX_UNFREED`] are waiting, so a
-//! thread that gets no CPU cannot hoard memory: beyond that they are freed on the execution
-//! thread, after the answer, as before.
+//! an ordered runtime for at most [`WAIT`], and after one such wait that came to nothing, not at
+//! all until a runtime arrives in time again; then it makes its own. Used runtimes are freed
+//! here only while at most [`MAX_UNFREED`] are waiting, so a thread that gets no CPU cannot
+//! hoard memory: beyond that they are freed on the execution thread, after the answer, as
+//! before.
+//!
+//! The thread ends once it has had nothing to do for [`IDLE_RELEASE_AFTER`] (after handing free
+//! heap memory back), and the next order starts a new one. An idle worker so has no idle-class
+//! thread: a process dies only when each of its threads has run to its end, and an idle-class
+//! thread on a busy machine can wait long for the CPU to do that, which kept a killed worker's
+//! pipes open while the gateway could still pick it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -42,82 +48,158 @@ pub(crate) const MAX_UNFREED: usize = 2;
 /// Stack of the preparer thread: the prelude is all it runs.
 const STACK_BYTES: usize = 2 * 1024 * 1024;
 
-/// The preparer thread and its channels, for runtimes of type `T` (the executor's shells).
+/// How long the preparer thread waits for an order before it hands free heap memory back (if
+/// it freed runtimes) and ends.
+pub const IDLE_RELEASE_AFTER: Duration = Duration::from_millis(100);
+
+/// What the worker gives the preparer thread.
+#[derive(Debug, Clone, Copy)]
+pub struct PreparerHooks {
+    /// Called first on each preparer thread (the worker gives it the idle scheduling class).
+    pub setup: fn(),
+    /// Called when the thread has freed runtimes and then had nothing to do for
+    /// [`IDLE_RELEASE_AFTER`]: hands free heap memory back to the OS (the worker's allocator
+    /// keeps what two threads freed in turn as holes in its heap).
+    pub release_memory: fn(),
+}
+
+/// The preparer, for runtimes of type `T` (the executor's shells): the thread while one runs,
+/// and what a new one is started with.
 pub(crate) struct Preparer<T> {
-    /// `None` only while dropping.
-    orders: Option<Sender<Order<T>>>,
+    maker: Arc<Maker<T>>,
+    /// The running thread; `None` before the first order and after it ended.
+    running: Option<Running<T>>,
     made: Receiver<Made<T>>,
+    /// Given to each thread, to send what it made.
+    made_sender: Sender<Made<T>>,
+}
+
+/// A running preparer thread.
+struct Running<T> {
+    orders: Sender<Order<T>>,
+    /// False once the thread has decided to end: it takes no more orders. Orders are sent while
+    /// holding it, so none can be sent to a thread that is ending.
+    open: Arc<Mutex<bool>>,
+    thread: JoinHandle<()>,
+}
+
+/// What every preparer thread of one engine shares.
+struct Maker<T> {
+    hooks: PreparerHooks,
+    make: fn(&ExecutionLimits) -> Option<T>,
+    announce: Box<dyn Fn() + Send + Sync>,
     /// Runtimes handed over to be freed and not freed yet.
-    unfreed: Arc<AtomicUsize>,
+    unfreed: AtomicUsize,
     /// Set when the engine is dropped: runtimes still ordered are not made.
-    stopping: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    stopping: AtomicBool,
 }
 
 impl<T: Send + 'static> Preparer<T> {
-    /// Start the thread with the worker's hooks; it makes runtimes with `make` and calls
-    /// `announce` after each one it made.
-    pub(crate) fn spawn(
+    /// A preparer with the worker's hooks; it makes runtimes with `make` and calls `announce`
+    /// after each one it made. Its thread starts at the first order.
+    pub(crate) fn new(
         hooks: PreparerHooks,
         make: fn(&ExecutionLimits) -> Option<T>,
-        announce: Box<dyn Fn() + Send>,
-    ) -> std::io::Result<Self> {
-        let (orders, inbox) = mpsc::channel::<Order<T>>();
+        announce: Box<dyn Fn() + Send + Sync>,
+    ) -> Self {
         let (made_sender, made) = mpsc::channel::<Made<T>>();
-        let unfreed = Arc::new(AtomicUsize::new(0));
-        let counter = unfreed.clone();
-        let stopping = Arc::new(AtomicBool::new(false));
-        let stop = stopping.clone();
-        let thread = std::thread::Builder::new()
+        Self {
+            maker: Arc::new(Maker {
+                hooks,
+                make,
+                announce,
+                unfreed: AtomicUsize::new(0),
+                stopping: AtomicBool::new(false),
+            }),
+            running: None,
+            made,
+            made_sender,
+        }
+    }
+
+    /// Hand `order` to the running thread, or to a new one if there is none; the order back if
+    /// no thread could take it.
+    fn send(&mut self, order: Order<T>) -> Result<(), Order<T>> {
+        let order = match &self.running {
+            Some(running) => {
+                let open = running.open.lock().unwrap_or_else(PoisonError::into_inner);
+                if !*open {
+                    order
+                } else {
+                    return running.orders.send(order).map_err(|error| error.0);
+                }
+            }
+            None => order,
+        };
+        if let Some(ended) = self.running.take() {
+            let _ = ended.thread.join();
+        }
+        let (orders, inbox) = mpsc::channel::<Order<T>>();
+        let open = Arc::new(Mutex::new(true));
+        let maker = self.maker.clone();
+        let made = self.made_sender.clone();
+        let thread_open = open.clone();
+        let spawned = std::thread::Builder::new()
             .name("sluice-prepare".to_owned())
             .stack_size(STACK_BYTES)
             .spawn(move || {
-                (hooks.setup)();
-                let maker = Maker {
-                    make,
-                    announce,
-                    release_memory: hooks.release_memory,
-                    stopping: stop,
-                };
-                serve(&inbox, &made_sender, &counter, &maker);
-            })?;
-        Ok(Self {
-            orders: Some(orders),
-            made,
-            unfreed,
-            stopping,
-            thread: Some(thread),
-        })
+                (maker.hooks.setup)();
+                serve(&inbox, &made, &maker, &thread_open);
+            });
+        match spawned {
+            Ok(thread) => {
+                let sent = orders.send(order).map_err(|error| error.0);
+                self.running = Some(Running {
+                    orders,
+                    open,
+                    thread,
+                });
+                sent
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not start the thread that makes runtimes ahead");
+                Err(order)
+            }
+        }
     }
 
-    /// Order a runtime for these limits; false if the thread is gone.
-    pub(crate) fn order(&self, limits: &ExecutionLimits) -> bool {
-        self.orders
-            .as_ref()
-            .is_some_and(|orders| orders.send(Order::Make(limits.clone())).is_ok())
+    /// Order a runtime for these limits; false if no thread could take the order.
+    pub(crate) fn order(&mut self, limits: &ExecutionLimits) -> bool {
+        self.send(Order::Make(limits.clone())).is_ok()
     }
 
-    /// Have this runtime freed here, or give it back to be freed by the caller when too many
-    /// wait already. (If the thread is gone, it is freed on the spot.)
-    pub(crate) fn free(&self, runtime: T) -> Result<(), T> {
-        let Some(orders) = &self.orders else {
-            return Err(runtime);
-        };
-        if self.unfreed.load(Ordering::Acquire) >= MAX_UNFREED {
+    /// Have this runtime freed by the preparer, or give it back to be freed by the caller: when
+    /// too many wait already, or no thread could take it.
+    pub(crate) fn free(&mut self, runtime: T) -> Result<(), T> {
+        if self.maker.unfreed.load(Ordering::Acquire) >= MAX_UNFREED {
             return Err(runtime);
         }
-        self.unfreed.fetch_add(1, Ordering::AcqRel);
-        if orders.send(Order::Free(runtime)).is_err() {
-            // The thread is gone: the runtime, returned inside the error, is freed here.
-            self.unfreed.fetch_sub(1, Ordering::AcqRel);
+        self.maker.unfreed.fetch_add(1, Ordering::AcqRel);
+        match self.send(Order::Free(runtime)) {
+            Ok(()) => Ok(()),
+            Err(order) => {
+                self.maker.unfreed.fetch_sub(1, Ordering::AcqRel);
+                match order {
+                    Order::Free(runtime) => Err(runtime),
+                    // `send` gives back the order it was given: a `Free`.
+                    Order::Make(_) => Ok(()),
+                }
+            }
         }
-        Ok(())
     }
 
     /// Used runtimes handed over and not freed yet.
     #[cfg(test)]
     pub(crate) fn unfreed(&self) -> usize {
-        self.unfreed.load(Ordering::Acquire)
+        self.maker.unfreed.load(Ordering::Acquire)
+    }
+
+    /// Whether a preparer thread is running now.
+    #[cfg(test)]
+    pub(crate) fn has_thread(&self) -> bool {
+        self.running
+            .as_ref()
+            .is_some_and(|running| !running.thread.is_finished())
     }
 
     /// A runtime made since the last call, if there is one.
@@ -133,61 +215,43 @@ impl<T: Send + 'static> Preparer<T> {
 
 impl<T> Drop for Preparer<T> {
     /// Stop the thread once it has freed what it was given (runtimes still ordered are not
-    /// made: the idle thread could take long to get the CPU for them).
+    /// made: the idle-class thread could take long to get the CPU for them).
     fn drop(&mut self) {
-        self.stopping.store(true, Ordering::Release);
-        drop(self.orders.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        self.maker.stopping.store(true, Ordering::Release);
+        if let Some(running) = self.running.take() {
+            drop(running.orders);
+            let _ = running.thread.join();
         }
     }
 }
 
-/// What the worker gives the preparer thread.
-#[derive(Debug, Clone, Copy)]
-pub struct PreparerHooks {
-    /// Called first on the thread (the worker gives it the idle scheduling class there).
-    pub setup: fn(),
-    /// Called when the thread has freed runtimes and then had nothing to do for
-    /// [`IDLE_RELEASE_AFTER`]: hands free heap memory back to the OS (the worker's allocator
-    /// keeps what two threads freed in turn as holes in its heap).
-    pub release_memory: fn(),
-}
-
-/// How long the preparer waits, after freeing runtimes, before it releases free memory.
-pub const IDLE_RELEASE_AFTER: Duration = Duration::from_millis(100);
-
-/// What the thread does with its orders.
-struct Maker<T> {
-    make: fn(&ExecutionLimits) -> Option<T>,
-    announce: Box<dyn Fn() + Send>,
-    release_memory: fn(),
-    stopping: Arc<AtomicBool>,
-}
-
-/// The thread: orders in the order they came, until the engine is dropped.
+/// The thread: orders in the order they came, until the engine is dropped or nothing came for
+/// [`IDLE_RELEASE_AFTER`].
 fn serve<T>(
     inbox: &Receiver<Order<T>>,
     made: &Sender<Made<T>>,
-    unfreed: &AtomicUsize,
     maker: &Maker<T>,
+    open: &Mutex<bool>,
 ) {
     let mut freed = false;
     loop {
-        let order = if freed {
-            match inbox.recv_timeout(IDLE_RELEASE_AFTER) {
-                Ok(order) => order,
-                Err(RecvTimeoutError::Timeout) => {
-                    (maker.release_memory)();
+        let order = match inbox.recv_timeout(IDLE_RELEASE_AFTER) {
+            Ok(order) => order,
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
+                if freed {
+                    (maker.hooks.release_memory)();
                     freed = false;
-                    continue;
                 }
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
-        } else {
-            match inbox.recv() {
-                Ok(order) => order,
-                Err(_) => return,
+                // End, unless an order came meanwhile: none can come once this is closed.
+                let mut open = open.lock().unwrap_or_else(PoisonError::into_inner);
+                match inbox.try_recv() {
+                    Ok(order) => order,
+                    Err(_) => {
+                        *open = false;
+                        return;
+                    }
+                }
             }
         };
         match order {
@@ -201,7 +265,7 @@ fn serve<T>(
             }
             Order::Free(runtime) => {
                 drop(runtime);
-                unfreed.fetch_sub(1, Ordering::AcqRel);
+                maker.unfreed.fetch_sub(1, Ordering::AcqRel);
                 freed = true;
             }
         }

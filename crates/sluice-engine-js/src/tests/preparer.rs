@@ -195,3 +195,34 @@ fn an_engine_dropped_before_its_runtime_is_made_does_not_wait_for_it() {
         .unwrap();
     assert_eq!(announced.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn the_preparer_thread_ends_when_idle_and_starts_again_for_the_next_order() {
+    let (before, idle, again, results) = with_engine(PLAIN, |engine| {
+        let tools = tools();
+        let before = engine.preparer_thread_runs();
+        let mut results = Vec::new();
+        engine.prepare(&limits());
+        assert!(engine.wait_for_spare(Duration::from_secs(10)));
+        let execution = job(SNOOP, Language::Typescript, &limits(), &tools);
+        results.push(engine.execute(&execution, &mut FakeHost::echo()));
+        engine.tidy();
+        std::thread::sleep(crate::IDLE_RELEASE_AFTER * 4);
+        let idle = engine.preparer_thread_runs();
+        engine.prepare(&limits());
+        let again = engine.preparer_thread_runs();
+        assert!(engine.wait_for_spare(Duration::from_secs(10)));
+        results.push(engine.execute(&execution, &mut FakeHost::echo()));
+        assert_eq!(engine.runtimes_made_ahead(), 2);
+        (before, idle, again, results)
+    });
+    assert!(!before, "no thread before the first order");
+    assert!(!idle, "the thread ended when idle");
+    assert!(again, "a new thread took the next order");
+    for finished in &results {
+        assert_eq!(
+            result(finished),
+            &json!(["undefined", "undefined", "push", "undefined"])
+        );
+    }
+}

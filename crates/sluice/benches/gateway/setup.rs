@@ -407,15 +407,22 @@ pub(crate) fn processes() -> Vec<(u32, u32, String)> {
 }
 
 /// The `sluice serve` processes of this bench whose command line holds `fragment` (a config
-/// file or data folder path), in `all` (from [`processes`]).
+/// file or data folder path), in `all` (from [`processes`]). A gateway's child between its fork
+/// and its exec has the same command line: it is left out.
 pub(crate) fn gateways(all: &[(u32, u32, String)], fragment: &str) -> Vec<u32> {
-    all.iter()
+    let serving: Vec<(u32, u32)> = all
+        .iter()
         .filter(|(_, _, cmdline)| {
             cmdline.starts_with(SLUICE_BIN)
                 && cmdline.contains(" serve ")
                 && cmdline.contains(fragment)
         })
-        .map(|(pid, _, _)| *pid)
+        .map(|(pid, parent, _)| (*pid, *parent))
+        .collect();
+    serving
+        .iter()
+        .filter(|(_, parent)| !serving.iter().any(|(pid, _)| pid == parent))
+        .map(|(pid, _)| *pid)
         .collect()
 }
 
