@@ -135,6 +135,7 @@ impl std::fmt::Debug for Engine {
             .debug_struct("Engine")
             .field("has_session", &self.session.is_some())
             .field("has_preparer", &self.preparer.is_some())
+            .field("runtimes_made_ahead", &self.made_ahead_used)
             .finish()
     }
 }

@@ -149,7 +149,7 @@ mod workspace;
 use sluice_worker_protocol::ExecutionLimits;
 
 pub use executor::{Engine, NextRuntime, check, execute};
-pub use preparer::{IDLE_RELEASE_AFTER, PreparerHooks};
+pub use preparer::PreparerHooks;
 pub use sluice_engine_host::{
     CheckReport, FileEncoding, FileStat, Finished, Host, HostError, WorkspaceError, WorkspaceReply,
     WorkspaceRequest,

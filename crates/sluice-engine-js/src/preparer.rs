@@ -50,15 +50,15 @@ const STACK_BYTES: usize = 2 * 1024 * 1024;
 
 /// How long the preparer thread waits for an order before it hands free heap memory back (if
 /// it freed runtimes) and ends.
-pub const IDLE_RELEASE_AFTER: Duration = Duration::from_millis(100);
+pub(crate) const IDLE_RELEASE_AFTER: Duration = Duration::from_millis(100);
 
 /// What the worker gives the preparer thread.
 #[derive(Debug, Clone, Copy)]
 pub struct PreparerHooks {
     /// Called first on each preparer thread (the worker gives it the idle scheduling class).
     pub setup: fn(),
-    /// Called when the thread has freed runtimes and then had nothing to do for
-    /// [`IDLE_RELEASE_AFTER`]: hands free heap memory back to the OS (the worker's allocator
+    /// Called when the thread has freed runtimes and then had nothing to do for 100 ms (just
+    /// before it ends): hands free heap memory back to the OS (the worker's allocator
     /// keeps what two threads freed in turn as holes in its heap).
     pub release_memory: fn(),
 }

@@ -507,9 +507,10 @@ impl Gateway {
         let catalog_tools = snapshot.catalog.len();
         *self.inner.snapshot.write().await = Arc::new(snapshot);
         if let Some(release) = &self.inner.release_memory {
-            match servers_changed {
-                true => release.schedule(),
-                false => release.catalog_changed(changed_tools, catalog_tools),
+            if servers_changed {
+                release.schedule();
+            } else {
+                release.catalog_changed(changed_tools, catalog_tools);
             }
         }
         if needs_vectors {

@@ -11,10 +11,10 @@ const DELAY: Duration = Duration::from_secs(1);
 
 /// A release runs once refreshed tool lists since the last one add up to a tenth of the catalog
 /// or to this many tools, whichever is fewer (a server that connects or leaves schedules one at
-/// once). Trimming
-/// walks the whole heap, milliseconds behind 10,000 tools, while one server's refresh of a few
-/// dozen tools frees little that the next allocations would not reuse: such refreshes share a
-/// release. A small catalog's changes each count for a tenth, and its heap is quick to trim.
+/// once). Trimming walks the whole heap, milliseconds behind 10,000 tools, while one server's
+/// refresh of a few dozen tools frees little that the next allocations would not reuse: such
+/// refreshes share a release. A small catalog's changes each count for a tenth, and its heap is
+/// quick to trim.
 pub(crate) const RELEASE_AFTER_TOOLS: usize = 1_000;
 
 /// The release function, and whether a call to it is already scheduled.

@@ -1,8 +1,8 @@
 //! Handing freed heap memory back to the OS, and how many malloc arenas the gateway's threads
 //! share.
 //!
-//! Not confinement, but process-level allocator control like the `M_ARENA_MAX` setting of the
-//! limits layer, and the two `unsafe` calls the gateway needs: they live here with the rest.
+//! Not confinement, but process-level allocator control, and `unsafe` calls: they live here with
+//! the rest. The gateway uses both; the limits layer and the worker's preparer use them too.
 
 /// Return the free memory of every malloc arena to the OS (glibc's `malloc_trim(0)`).
 ///

@@ -207,7 +207,7 @@ fn the_preparer_thread_ends_when_idle_and_starts_again_for_the_next_order() {
         let execution = job(SNOOP, Language::Typescript, &limits(), &tools);
         results.push(engine.execute(&execution, &mut FakeHost::echo()));
         engine.tidy();
-        std::thread::sleep(crate::IDLE_RELEASE_AFTER * 4);
+        std::thread::sleep(crate::preparer::IDLE_RELEASE_AFTER * 4);
         let idle = engine.preparer_thread_runs();
         engine.prepare(&limits());
         let again = engine.preparer_thread_runs();
